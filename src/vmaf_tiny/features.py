@@ -1,0 +1,219 @@
+"""VMAF features from the real libvmaf teacher, one ffmpeg pass per reference/distorted pair.
+
+Per frame we return VMAF's canonical-6 features (libvmaf's integer extractors; our names drop the
+``integer_`` prefix), the teacher score ``vmaf`` (vmaf_v0.6.1) and optional extras.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
+
+__all__ = [
+    "CANONICAL6",
+    "EXTRAS",
+    "TEACHER_MODEL",
+    "FeatureResult",
+    "extract_features",
+]
+
+CANONICAL6: tuple[str, ...] = (
+    "adm2",
+    "motion2",
+    "vif_scale0",
+    "vif_scale1",
+    "vif_scale2",
+    "vif_scale3",
+)
+# our column -> (libvmaf feature extractor, key in libvmaf's per-frame log)
+EXTRAS: dict[str, tuple[str, str]] = {
+    "psnr_y": ("psnr", "psnr_y"),
+    "float_ssim": ("float_ssim", "float_ssim"),
+    "float_ms_ssim": ("float_ms_ssim", "float_ms_ssim"),
+    "cambi": ("cambi", "cambi"),
+}
+TEACHER_MODEL = "vmaf_v0.6.1"
+
+
+@dataclass(frozen=True)
+class FeatureResult:
+    """Per-frame features of one pair.
+
+    Attributes:
+        columns: name -> float64 array of length ``n_frames``: the canonical-6, ``vmaf`` and any
+            requested extras (NaN where libvmaf could not compute an extra, e.g. MS-SSIM on
+            frames too small for its five scales).
+        n_frames: Frames scored.
+        reference: Probe of the reference.
+        distorted: Probe of the distorted video.
+        ffmpeg_version: ffmpeg's version line.
+        libvmaf_version: libvmaf's version string from its log.
+        model_version: The teacher model (``vmaf_v0.6.1``).
+        warnings: Non-fatal notes (e.g. an extra that could not be computed).
+    """
+
+    columns: dict[str, np.ndarray]
+    n_frames: int
+    reference: VideoInfo
+    distorted: VideoInfo
+    ffmpeg_version: str
+    libvmaf_version: str
+    model_version: str = TEACHER_MODEL
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def matrix(self, names: Sequence[str] = CANONICAL6) -> np.ndarray:
+        """Stack the named columns into an (n_frames, len(names)) float32 array."""
+        return np.stack([self.columns[n] for n in names], axis=1).astype(np.float32)
+
+    @property
+    def vmaf(self) -> np.ndarray:
+        return self.columns["vmaf"]
+
+
+def _filter_graph(
+    ref: VideoInfo, dis: VideoInfo, *, n_frames: int, truncate: bool, log_path: str,
+    n_threads: int, extras: Sequence[str],
+) -> str:  # fmt: skip
+    dis_chain = []
+    if (dis.width, dis.height) != (ref.width, ref.height):
+        # VMAF scores at the reference's resolution: upscale the distorted (bicubic).
+        dis_chain.append(f"scale={ref.width}:{ref.height}:flags=bicubic")
+    if dis.pix_fmt != ref.pix_fmt or dis_chain:
+        dis_chain.append(f"format={ref.pix_fmt}")
+    ref_chain = []
+    if truncate:
+        dis_chain.append(f"trim=end_frame={n_frames}")
+        ref_chain.append(f"trim=end_frame={n_frames}")
+    tail = ["settb=AVTB", "setpts=PTS-STARTPTS"]
+    feats = "|".join(f"name={EXTRAS[e][0]}" for e in extras)
+    opts = [
+        f"model=version={TEACHER_MODEL}",
+        "log_fmt=json",
+        f"log_path={log_path}",
+        f"n_threads={n_threads}",
+    ]
+    if feats:
+        opts.append(f"feature='{feats}'")
+    return (
+        f"[0:v]{','.join([*dis_chain, *tail])}[d];"
+        f"[1:v]{','.join([*ref_chain, *tail])}[r];"
+        f"[d][r]libvmaf={':'.join(opts)}"
+    )
+
+
+def extract_features(
+    reference: VideoSpec | str | os.PathLike[str],
+    distorted: VideoSpec | str | os.PathLike[str],
+    *,
+    extras: Sequence[str] = (),
+    n_threads: int = 1,
+    truncate: bool = False,
+    ffmpeg: FFmpeg | None = None,
+    reference_info: VideoInfo | None = None,
+    distorted_info: VideoInfo | None = None,
+) -> FeatureResult:
+    """Run libvmaf once over a pair and return per-frame features and teacher scores.
+
+    Args:
+        reference: Reference video (path or VideoSpec; raw yuv needs geometry).
+        distorted: Distorted video; upscaled (bicubic) to the reference size if it differs.
+        extras: Any of ``psnr_y``, ``float_ssim``, ``float_ms_ssim``, ``cambi``.
+        n_threads: libvmaf threads (default 1).
+        truncate: If the frame counts differ, score the first min(n_ref, n_dis) frames instead
+            of raising.
+        ffmpeg: The binary to use (resolved if None).
+        reference_info: A probe of the reference, if the caller already has one.
+        distorted_info: A probe of the distorted video, if the caller already has one.
+
+    Returns:
+        The per-frame features.
+
+    Raises:
+        BadInputError: unreadable inputs, frame-count mismatch (unless ``truncate``), an
+            unknown extra, or libvmaf scoring fewer frames than expected (corrupt input).
+    """
+    unknown = [e for e in extras if e not in EXTRAS]
+    if unknown:
+        raise BadInputError(f"unknown extra feature(s) {unknown}; choose from {sorted(EXTRAS)}")
+    if n_threads < 1:
+        raise BadInputError(f"n_threads must be >= 1, got {n_threads}")
+    ff = ffmpeg or resolve_ffmpeg()
+    rspec, dspec = as_spec(reference), as_spec(distorted)
+    rinfo = reference_info or probe(rspec, ff)
+    dinfo = distorted_info or probe(dspec, ff)
+    n = min(rinfo.n_frames, dinfo.n_frames)
+    if rinfo.n_frames != dinfo.n_frames and not truncate:
+        raise BadInputError(
+            f"frame counts differ: reference {rspec.path.name} has {rinfo.n_frames}, "
+            f"distorted {dspec.path.name} has {dinfo.n_frames} (use --truncate to score the "
+            f"first {n})"
+        )
+    with tempfile.TemporaryDirectory(prefix="vmaf-tiny-") as tmp:
+        log_path = str(Path(tmp) / "vmaf.json")
+        graph = _filter_graph(
+            rinfo, dinfo, n_frames=n, truncate=truncate and rinfo.n_frames != dinfo.n_frames,
+            log_path=log_path, n_threads=n_threads, extras=extras,
+        )  # fmt: skip
+        args = [
+            *ff.base_args(), "-loglevel", "error",
+            *dspec.input_args(), *rspec.input_args(),
+            "-lavfi", graph, "-f", "null", "-",
+        ]  # fmt: skip
+        proc = subprocess.run(args, capture_output=True, check=False)
+        if proc.returncode != 0 or not Path(log_path).exists():
+            raise BadInputError(
+                f"libvmaf failed on {dspec.path.name} vs {rspec.path.name}: "
+                f"{last_error_line(proc.stderr)}"
+            )
+        log = json.loads(Path(log_path).read_text())
+    return _parse_log(log, rinfo=rinfo, dinfo=dinfo, n_expected=n, extras=extras, ff=ff)
+
+
+def _parse_log(
+    log: dict, *, rinfo: VideoInfo, dinfo: VideoInfo, n_expected: int,
+    extras: Sequence[str], ff: FFmpeg,
+) -> FeatureResult:  # fmt: skip
+    frames = log.get("frames") or []
+    if len(frames) != n_expected:
+        raise BadInputError(
+            f"libvmaf scored {len(frames)} of {n_expected} frames of {dinfo.path.name} "
+            "(corrupt or truncated video?)"
+        )
+    wanted = {name: f"integer_{name}" for name in CANONICAL6}
+    wanted["vmaf"] = "vmaf"
+    for e in extras:
+        wanted[e] = EXTRAS[e][1]
+    cols = {name: np.full(n_expected, np.nan, dtype=np.float64) for name in wanted}
+    for i, fr in enumerate(frames):
+        metrics = fr.get("metrics", {})
+        for name, key in wanted.items():
+            if key in metrics:
+                cols[name][i] = float(metrics[key])
+    missing = [n for n in (*CANONICAL6, "vmaf") if np.isnan(cols[n]).any()]
+    if missing:
+        raise BadInputError(f"libvmaf log lacks {missing} for {dinfo.path.name}")
+    warns = tuple(
+        f"extra {e!r} unavailable for {dinfo.path.name} at {rinfo.width}x{rinfo.height}"
+        for e in extras
+        if np.isnan(cols[e]).all()
+    )
+    return FeatureResult(
+        columns=cols,
+        n_frames=n_expected,
+        reference=rinfo,
+        distorted=dinfo,
+        ffmpeg_version=ff.version_line,
+        libvmaf_version=str(log.get("version", "unknown")),
+        warnings=warns,
+    )

@@ -1,0 +1,149 @@
+"""Locate the ffmpeg binary (with libvmaf) and run it.
+
+The default is the binary that the PyPI package ``imageio-ffmpeg`` ships; ``VMAF_TINY_FFMPEG``
+or an explicit path overrides it. On first use the binary is checked for the ``libvmaf`` filter.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmaf_tiny.errors import BadInputError, MissingToolError
+
+__all__ = ["ENV_FFMPEG", "FFmpeg", "resolve_ffmpeg"]
+
+ENV_FFMPEG = "VMAF_TINY_FFMPEG"
+
+_FIX_HINT = (
+    "install the PyPI package 'imageio-ffmpeg' (its ffmpeg has libvmaf) or point "
+    f"--ffmpeg / {ENV_FFMPEG} at an ffmpeg built with --enable-libvmaf"
+)
+
+
+@dataclass(frozen=True)
+class FFmpeg:
+    """A checked ffmpeg binary.
+
+    Attributes:
+        path: Absolute path of the executable.
+        version_line: The first line of ``ffmpeg -version`` (recorded in every output).
+    """
+
+    path: str
+    version_line: str
+
+    @property
+    def version(self) -> str:
+        """The version token, e.g. ``n9.0.2-17-g2a571b6068-20260930``."""
+        parts = self.version_line.split()
+        return parts[2] if len(parts) > 2 else self.version_line
+
+    def base_args(self) -> list[str]:
+        return [self.path, "-hide_banner", "-nostdin", "-y"]
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        what: str,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        capture_stdout: bool = False,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ffmpeg with ``args`` (after the common flags); raise BadInputError on failure.
+
+        Args:
+            args: Arguments after ``-hide_banner -nostdin -y``.
+            what: Short description used in the error message (e.g. "encode x264 crf 30").
+            env: Extra environment variables.
+            timeout: Seconds before the process is killed.
+            capture_stdout: Keep stdout (else it is discarded).
+
+        Returns:
+            The completed process (stderr captured).
+        """
+        full_env = None
+        if env:
+            full_env = dict(os.environ)
+            full_env.update(env)
+        proc = subprocess.run(
+            [*self.base_args(), *args],
+            stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise BadInputError(f"ffmpeg failed ({what}): {last_error_line(proc.stderr)}")
+        return proc
+
+
+def last_error_line(stderr: bytes) -> str:
+    """The most informative line of an ffmpeg stderr dump (the last non-empty one)."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    if not lines:
+        return "no error message"
+    # ffmpeg often ends with a generic line; prefer the last line mentioning an error.
+    for ln in reversed(lines):
+        low = ln.lower()
+        if any(w in low for w in ("error", "invalid", "no such file", "not found", "failed")):
+            return ln[:300]
+    return lines[-1][:300]
+
+
+def _default_path() -> str:
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - it is a runtime dependency
+        raise MissingToolError(f"no ffmpeg found: {_FIX_HINT}") from exc
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError as exc:
+        raise MissingToolError(f"no ffmpeg found: {_FIX_HINT}") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _check(path: str) -> FFmpeg:
+    exe = Path(path)
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        raise MissingToolError(f"ffmpeg not found or not executable at {path}: {_FIX_HINT}")
+    try:
+        ver = subprocess.run(
+            [path, "-hide_banner", "-version"], capture_output=True, timeout=30, check=False
+        )
+        filters = subprocess.run(
+            [path, "-hide_banner", "-filters"], capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MissingToolError(f"cannot run ffmpeg at {path} ({exc}): {_FIX_HINT}") from exc
+    version_line = ver.stdout.decode("utf-8", "replace").splitlines()[0:1]
+    if ver.returncode != 0 or not version_line:
+        raise MissingToolError(f"{path} does not look like ffmpeg: {_FIX_HINT}")
+    has_vmaf = any(
+        line.split()[1:2] == ["libvmaf"]
+        for line in filters.stdout.decode("utf-8", "replace").splitlines()
+        if line.strip()
+    )
+    if not has_vmaf:
+        raise MissingToolError(f"ffmpeg at {path} has no libvmaf filter: {_FIX_HINT}")
+    return FFmpeg(path=str(exe.resolve()), version_line=version_line[0].strip())
+
+
+def resolve_ffmpeg(override: str | os.PathLike[str] | None = None) -> FFmpeg:
+    """Find and check ffmpeg: ``override``, else ``$VMAF_TINY_FFMPEG``, else imageio-ffmpeg's.
+
+    Raises:
+        MissingToolError: no usable binary, or it lacks the libvmaf filter.
+    """
+    if override:
+        return _check(str(override))
+    env = os.environ.get(ENV_FFMPEG)
+    if env:
+        return _check(env)
+    return _check(_default_path())
