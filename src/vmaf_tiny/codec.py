@@ -1,0 +1,153 @@
+"""The codec block of codec-aware FR models: encoder one-hot + normalised preset and CRF.
+
+Training (vmaf_train) and scoring (vmaf_tiny) build the block with the same functions here, driven
+by the model's sidecar ``codec_block`` (vocabulary name, slots, other slot, width).
+
+* One-hot: the encoder's slot; an encoder not in the vocabulary maps to the ``other`` slot.
+* ``preset_norm`` in [0, 1]: 0 = the encoder's slowest preset, 1 = its fastest; 0.5 when unknown.
+* ``crf_norm`` in [0, 1]: CRF divided by the encoder's maximum CRF; 0 for ``none`` (no encode,
+  pure scaling); 0.5 when unknown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from vmaf_tiny.errors import BadInputError, BadModelError
+
+__all__ = [
+    "CODEC_BLOCK_V2_SLOTS",
+    "codec_block_spec",
+    "codec_columns",
+    "crf_norm",
+    "load_vocabulary",
+    "preset_norm",
+]
+
+# fr_regressor_v2's fixed one-hot: the corpus's five encoders plus the catch-all.
+CODEC_BLOCK_V2_SLOTS: tuple[str, ...] = (
+    "libx264",
+    "libx265",
+    "libvpx-vp9",
+    "libsvtav1",
+    "libaom-av1",
+    "other",
+)
+
+_X26X_PRESETS = (
+    "placebo", "veryslow", "slower", "slow", "medium",
+    "fast", "faster", "veryfast", "superfast", "ultrafast",
+)  # fmt: skip
+# encoder -> numeric preset range (lo = slowest, hi = fastest)
+_NUMERIC_PRESETS = {"libsvtav1": (0, 13), "libvpx-vp9": (0, 8), "libaom-av1": (0, 10)}
+_CRF_MAX = {"libx264": 51.0, "libx265": 51.0, "libvpx-vp9": 63.0, "libsvtav1": 63.0,
+            "libaom-av1": 63.0}  # fmt: skip
+
+
+@lru_cache(maxsize=4)
+def load_vocabulary(name: str = "codec_vocab_v1") -> dict[str, Any]:
+    """Load a committed encoder vocabulary (``src/vmaf_tiny/vocab/<name>.json``)."""
+    if not name.replace("_", "").isalnum():
+        raise BadModelError(f"bad vocabulary name {name!r}")
+    try:
+        text = resources.files("vmaf_tiny").joinpath("vocab", f"{name}.json").read_text()
+    except FileNotFoundError as exc:
+        raise BadModelError(f"unknown codec vocabulary {name!r}") from exc
+    vocab: dict[str, Any] = json.loads(text)
+    return vocab
+
+
+def preset_norm(codec: str, preset: str | None) -> float:
+    """Normalised preset speed in [0, 1] (0 slowest, 1 fastest); 0.5 when unknown."""
+    if codec == "none":
+        return 0.0
+    if not preset:
+        return 0.5
+    p = str(preset).strip().lower()
+    if codec in ("libx264", "libx265") and p in _X26X_PRESETS:
+        return _X26X_PRESETS.index(p) / (len(_X26X_PRESETS) - 1)
+    if codec in _NUMERIC_PRESETS:
+        try:
+            v = float(p)
+        except ValueError:
+            return 0.5
+        lo, hi = _NUMERIC_PRESETS[codec]
+        return float(min(max((v - lo) / (hi - lo), 0.0), 1.0))
+    return 0.5
+
+
+def crf_norm(codec: str, crf: float | None) -> float:
+    """CRF over the encoder's maximum, clipped to [0, 1]; 0 for ``none``, 0.5 when unknown."""
+    if codec == "none":
+        return 0.0
+    if crf is None or not np.isfinite(crf):
+        return 0.5
+    return float(min(max(float(crf) / _CRF_MAX.get(codec, 63.0), 0.0), 1.0))
+
+
+def codec_block_spec(version: str) -> dict[str, Any]:
+    """The sidecar ``codec_block`` for a block version: ``"v2"`` (8-d) or ``"v3"`` (18-d)."""
+    if version == "v2":
+        slots = list(CODEC_BLOCK_V2_SLOTS)
+        vocab_name = "codec_block_v2_fixed"
+    elif version == "v3":
+        vocab = load_vocabulary("codec_vocab_v1")
+        slots = list(vocab["slots"])
+        vocab_name = vocab["name"]
+    else:
+        raise BadModelError(f"unknown codec block version {version!r}")
+    return {
+        "vocabulary": vocab_name,
+        "slots": slots,
+        "other_slot": "other",
+        "width": len(slots) + 2,
+        "preset_norm": True,
+        "crf_norm": True,
+    }
+
+
+def codec_columns(
+    block: Mapping[str, Any],
+    codec: Sequence[str] | str,
+    preset: Sequence[str | None] | str | None,
+    crf: Sequence[float | None] | float | None,
+    n: int | None = None,
+) -> np.ndarray:
+    """Build the (n, width) float32 codec block for rows (or one value broadcast to n rows).
+
+    Args:
+        block: The sidecar's ``codec_block``.
+        codec: Encoder name(s).
+        preset: Preset(s) as given to the encoder (None/'' when unknown).
+        crf: CRF value(s) (None when unknown).
+        n: Row count when scalars are given.
+    """
+    slots = list(block["slots"])
+    other = block.get("other_slot", "other")
+    if other not in slots:
+        raise BadModelError(f"codec block: other slot {other!r} is not among its slots")
+    if int(block["width"]) != len(slots) + 2:
+        raise BadModelError("codec block: width must be len(slots) + 2")
+    if isinstance(codec, str):
+        if n is None:
+            raise BadInputError("codec_columns: n is required with scalar codec fields")
+        codecs, presets, crfs = [codec] * n, [preset] * n, [crf] * n  # type: ignore[list-item]
+    else:
+        codecs = list(codec)
+        presets = list(preset) if isinstance(preset, Sequence) and not isinstance(preset, str) \
+            else [preset] * len(codecs)  # fmt: skip
+        crfs = list(crf) if isinstance(crf, Sequence) else [crf] * len(codecs)
+    out = np.zeros((len(codecs), len(slots) + 2), dtype=np.float32)
+    index = {s: i for i, s in enumerate(slots)}
+    for r, (c, p, q) in enumerate(zip(codecs, presets, crfs, strict=True)):
+        c = c or "other"
+        out[r, index.get(c, index[other])] = 1.0
+        out[r, len(slots)] = preset_norm(c, p)
+        out[r, len(slots) + 1] = crf_norm(c, None if q is None else float(q))
+    return out
