@@ -198,8 +198,11 @@ class UpstreamSvm:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Scores for raw canonical-6 rows (no ``score_transform``, as libvmaf by default)."""
         xn = np.asarray(x, dtype=np.float64) * self.x_slope + self.x_intercept
-        d2 = ((xn[:, None, :] - self.support[None, :, :]) ** 2).sum(axis=2)
-        yn = np.exp(-self.gamma * d2) @ self.coef - self.rho
+        # ||x - s||^2 = ||x||^2 + ||s||^2 - 2 x.s: one matrix product instead of an (n, sv, 6)
+        # broadcast.
+        sv = self.support
+        d2 = (xn * xn).sum(axis=1)[:, None] + (sv * sv).sum(axis=1)[None, :] - 2.0 * (xn @ sv.T)
+        yn = np.exp(-self.gamma * np.maximum(d2, 0.0)) @ self.coef - self.rho
         y = (yn - self.y_intercept) / self.y_slope
         return np.clip(y, *self.clip) if self.clip else y
 

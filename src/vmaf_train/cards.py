@@ -136,10 +136,12 @@ def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     tr = row.get("training") or {}
     test = tr.get("metrics", {}).get("test", {})
     target = side.get("output", {}).get("target", "vmaf")
-    task = {
-        "type": "video-quality-assessment",
-        "name": f"Full-reference video quality, per-frame {target} from libvmaf canonical-6",
-    }
+
+    def task() -> dict[str, str]:
+        return {
+            "type": "video-quality-assessment",
+            "name": f"Full-reference video quality, per-frame {target} from libvmaf canonical-6",
+        }
 
     def metrics(m: Mapping[str, Any], suffix: str, mean: bool = False) -> list[dict[str, Any]]:
         out = []
@@ -158,7 +160,7 @@ def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     if test:
         results.append(
             {
-                "task": task,
+                "task": task(),
                 "dataset": {
                     "type": "vmaf-tiny-corpus",
                     "name": "vmaf-tiny corpus, test split",
@@ -172,7 +174,7 @@ def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     if s:
         results.append(
             {
-                "task": task,
+                "task": task(),
                 "dataset": {
                     "type": "vmaf-tiny-corpus",
                     "name": f"vmaf-tiny corpus, {s.get('protocol', 'LOSO')}",
@@ -298,7 +300,9 @@ def render_card(
     ]
     if splits:
         parts = ", ".join(
-            f"{k} {v['n_sources']} sources / {v['n_rows']} frames" for k, v in splits.items()
+            f"{k} {splits[k]['n_sources']} sources / {splits[k]['n_rows']} frames"
+            for k in ("train", "val", "test")
+            if k in splits
         )
         lines.append(f"* Splits: {parts}.")
     sp = extra.get("split", {})

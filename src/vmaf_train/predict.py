@@ -25,8 +25,8 @@ from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_train.models.codec import codec_matrix
 
 __all__ = [
-    "DEFAULT_ZOO",
     "FRModel",
+    "default_zoo",
     "load_sidecar",
     "make_session",
     "normalise_features",
@@ -36,7 +36,15 @@ __all__ = [
     "sidecar_schema",
 ]
 
-DEFAULT_ZOO = Path("model/tiny")
+ENV_ZOO = "VMAF_TINY_ZOO"
+
+
+def default_zoo() -> Path:
+    """``$VMAF_TINY_ZOO`` if set, else ``model/tiny`` of the checkout this package runs from."""
+    env = os.environ.get(ENV_ZOO)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "model" / "tiny"
+
+
 MAX_MODEL_BYTES = 50 * 1024 * 1024
 
 
@@ -98,7 +106,7 @@ def resolve_model(
         if not p.is_file():
             raise BadInputError(f"no such model file: {p}")
         return p, p.with_suffix(".json")
-    zdir = Path(zoo) if zoo is not None else DEFAULT_ZOO
+    zdir = Path(zoo) if zoo is not None else default_zoo()
     rows = _registry_ids(zdir)
     if text not in rows:
         close = difflib.get_close_matches(text, list(rows), n=3, cutoff=0.5)

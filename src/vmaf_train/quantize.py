@@ -10,6 +10,7 @@ The int8 file ships only if the gate passes (``vmaf-train register`` reads the g
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -101,20 +102,26 @@ def quantize_int8(
     pick = np.sort(rng.choice(train.n, size=min(n_calib, train.n), replace=False))
     calib = _feed(model, train.subset(pick))
     dest = Path(out)
+    root = logging.getLogger()
+    level = root.level
     with tempfile.TemporaryDirectory(prefix="vmaf-train-int8-") as tmp:
         tmp_out = Path(tmp) / "model.int8.onnx"
-        quantize_static(
-            str(model.onnx_path),
-            str(tmp_out),
-            _Reader(calib),  # type: ignore[arg-type]
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=["Gemm", "MatMul"],
-            per_channel=per_channel,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            use_external_data_format=False,
-        )
+        root.setLevel(logging.ERROR)  # the quantiser logs pre-processing advice at WARNING
+        try:
+            quantize_static(
+                str(model.onnx_path),
+                str(tmp_out),
+                _Reader(calib),  # type: ignore[arg-type]
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=["Gemm", "MatMul"],
+                per_channel=per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+                use_external_data_format=False,
+            )
+        finally:
+            root.setLevel(level)
         extra = sorted(p.name for p in Path(tmp).iterdir() if p.name != "model.int8.onnx")
         extra = [e for e in extra if not e.endswith(("-inferred.onnx", ".onnx_augmented.onnx"))]
         if any(e.endswith(".data") for e in extra):

@@ -218,7 +218,8 @@ def register_run(
         "train_config": run_config.get("train", {}),
     }
     if gate:
-        latency.update({k: gate[k] for k in gate if k.startswith("int8_us_per_row")})
+        # fp32 and int8 measured back to back by the gate: compare those, not fit-time figures.
+        latency.update({k: gate[k] for k in gate if "_us_per_row_" in k})
     if base:
         latency.update({f"svr_{k}": v for k, v in base.get("latency", {}).items()})
         latency.update(

@@ -223,8 +223,13 @@ def build_sidecar(
     onnx_name: str,
     opset: int,
     metadata: dict[str, Any],
+    target_range: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """The sidecar JSON for a trained model (valid against ``sidecar.schema.json``)."""
+    """The sidecar JSON for a trained model (valid against ``sidecar.schema.json``).
+
+    ``target_range`` replaces the config's output range (e.g. the observed MOS range of an
+    unclamped ``--target mos`` model).
+    """
     spec = block_spec(config.arch.codec_block)
     inputs, outputs = io_contract(len(CANONICAL6), int(spec["width"]) if spec else 0)
     side: dict[str, Any] = {
@@ -242,7 +247,7 @@ def build_sidecar(
         "normalization": trainer.normalization(),
         "output": {
             "target": config.output.target,
-            "range": [float(v) for v in config.output.range],
+            "range": [float(v) for v in (target_range or config.output.range)],
             "clamp": bool(config.output.clamp),
         },
         "int8": None,
@@ -344,8 +349,16 @@ def fit_run(
             "teacher_model": meta.get("model_version", "vmaf_v0.6.1"),
             "torch_version": torch.__version__,
         }
+        observed = None
+        if config.output.target != "vmaf" and not config.output.clamp:
+            observed = (float(parts["train"].target.min()), float(parts["train"].target.max()))
         sidecar = build_sidecar(
-            config, trainer, onnx_name="model.onnx", opset=info.opset, metadata=side_meta
+            config,
+            trainer,
+            onnx_name="model.onnx",
+            opset=info.opset,
+            metadata=side_meta,
+            target_range=observed,
         )
         atomic_write_json(stage / "model.json", sidecar)
         load_sidecar(stage / "model.json")  # schema check of what we wrote
