@@ -23,3 +23,6 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def ffmpeg() -> FFmpeg:
     return resolve_ffmpeg()
+
+# Training-toolkit fixtures (a real features table built once per session, fit runs).
+from fr_fixtures import fr_codec_run, fr_features, fr_features_mos, fr_run  # noqa: E402, F401

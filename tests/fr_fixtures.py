@@ -11,8 +11,12 @@ Built once per test session (about 20-40 s on 2 cores).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ from vmaf_tiny.features import CANONICAL6, extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.fsutil import atomic_write_json, sha256_file
 from vmaf_tiny.video import probe
+from vmaf_train.config import ModelConfig, load_config
 
 N_FRAMES = 16
 W, H = 192, 108
@@ -168,13 +173,11 @@ def _make_reference(ff: FFmpeg, args: list[str], vf: str, out: Path) -> None:
     )
 
 
-def build_fr_table(out_dir: Path, *, with_mos: bool = False) -> Path:
+def build_fr_table(out_dir: Path) -> Path:
     """Generate clips, score them with libvmaf and write ``features.parquet`` + ``manifest.json``.
 
     Args:
         out_dir: Where to write (clips go to ``out_dir/clips``).
-        with_mos: Also fill the ``mos`` column (a fixed transform of the clip-mean teacher score;
-            exercises the ``--target mos`` plumbing, it is not subjective data).
 
     Returns:
         Path of the features table.
@@ -204,7 +207,6 @@ def build_fr_table(out_dir: Path, *, with_mos: bool = False) -> Path:
             libvmaf_version = res.libvmaf_version
             inputs[dis.name] = sha256_file(dis)
             key = f"{sid}__{name}"
-            clip_mean = float(res.vmaf.mean())
             for i in range(res.n_frames):
                 row: dict[str, Any] = {
                     "key": key,
@@ -224,8 +226,6 @@ def build_fr_table(out_dir: Path, *, with_mos: bool = False) -> Path:
                 }
                 for c in CANONICAL6:
                     row[c] = float(res.columns[c][i])
-                if with_mos:
-                    row["mos"] = round(1.0 + 4.0 * min(max(clip_mean, 0.0), 100.0) / 100.0, 3)
                 rows.append(row)
     meta = {
         "corpus": "fr-test-fixture",
@@ -246,6 +246,38 @@ def build_fr_table(out_dir: Path, *, with_mos: bool = False) -> Path:
     return path
 
 
+# The fixture table has 9 sources: these fractions give 5 train, 2 val, 2 test sources.
+FR_SPLIT = {"val_frac": 0.15, "test_frac": 0.25}
+FAST_EPOCHS = 60
+
+
+def add_mos(features: Path, out: Path) -> Path:
+    """Copy a table, filling ``mos`` with 1 + 4 * clip-mean teacher score / 100 (plumbing for
+    ``--target mos``; not subjective data)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from vmaf_train.data.table import read_features, write_features
+
+    t = read_features(features)
+    keys = np.asarray(t.column("key").to_pylist())
+    vm = t.column("vmaf").to_numpy()
+    mos = np.empty_like(vm)
+    for k in np.unique(keys):
+        m = keys == k
+        mos[m] = np.round(1.0 + 4.0 * np.clip(vm[m].mean(), 0, 100) / 100.0, 3)
+    t = t.set_column(t.schema.get_field_index("mos"), t.schema.field("mos"), pa.array(mos))
+    write_features(t, out)
+    return out
+
+
+def fast_config(model_id: str, **train: object) -> ModelConfig:
+    """A shipped recipe with the fixture's split and a short epoch budget."""
+    repo = Path(__file__).resolve().parents[1]
+    cfg = load_config(repo / "configs" / "models" / f"{model_id}.toml")
+    return cfg.with_overrides(split=FR_SPLIT, train={"epochs": FAST_EPOCHS, **train})
+
+
 @pytest.fixture(scope="session")
 def fr_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real features table (9 sources, 5 natural; 45 clips; 16 frames each)."""
@@ -253,6 +285,69 @@ def fr_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def fr_features_mos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same kind of table with a ``mos`` column filled."""
-    return build_fr_table(tmp_path_factory.mktemp("fr_fixture_mos"), with_mos=True)
+def fr_features_mos(fr_features: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same rows with a ``mos`` column filled."""
+    return add_mos(fr_features, tmp_path_factory.mktemp("fr_fixture_mos") / "features.parquet")
+
+
+@pytest.fixture(scope="session")
+def fr_run(fr_features: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished ``fit`` run of vmaf_tiny_v3 (baked scaler, int8 recipe) on the fixture."""
+    from vmaf_train.train import fit_run
+
+    out = tmp_path_factory.mktemp("fr_runs") / "vmaf_tiny_v3"
+    fit_run(fast_config("vmaf_tiny_v3"), fr_features, out, n_boot=200)
+    return out
+
+
+@pytest.fixture(scope="session")
+def fr_codec_run(fr_features: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished ``fit`` run of fr_regressor_v3 (sidecar normalisation, 18-d codec block)."""
+    from vmaf_train.train import fit_run
+
+    out = tmp_path_factory.mktemp("fr_runs") / "fr_regressor_v3"
+    fit_run(fast_config("fr_regressor_v3"), fr_features, out, n_boot=200)
+    return out
+
+
+def run_cli(
+    *args: object, check: bool = False, fresh: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``vmaf-train ARGS`` through the real entry point (``run_app``: error contract, exit
+    codes) in this process, or with ``fresh`` in a new interpreter."""
+    argv = [str(a) for a in args]
+    if fresh:
+        proc = subprocess.run(
+            [sys.executable, "-c", "from vmaf_train.cli import main; main()", *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    else:
+        from vmaf_tiny.console import run_app
+        from vmaf_train.cli import app
+
+        out, err = io.StringIO(), io.StringIO()
+        code: int | str | None = 0
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                run_app(app, argv, prog_name="vmaf-train")
+            except SystemExit as exc:
+                code = exc.code
+        rc = code if isinstance(code, int) else (0 if code is None else 1)
+        proc = subprocess.CompletedProcess(
+            ["vmaf-train", *argv], rc, out.getvalue(), err.getvalue()
+        )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vmaf-train {argv} failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """Assert the CLI error contract (exit 2, one ``error:`` line, no traceback); return it."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return errors[0]
