@@ -24,8 +24,15 @@ CFG = REPO / "configs" / "models"
 
 def test_fit_run_directory_holds_everything(fr_run: Path, fr_features: Path) -> None:
     names = {p.name for p in fr_run.iterdir()}
-    assert {"config.json", "metrics.json", "model.onnx", "model.json", "predictions.parquet",
-            "training_curve.png", "scatter_test.png"} <= names  # fmt: skip
+    assert {
+        "config.json",
+        "metrics.json",
+        "model.onnx",
+        "model.json",
+        "predictions.parquet",
+        "training_curve.png",
+        "scatter_test.png",
+    } <= names
     for png in ("training_curve.png", "scatter_test.png"):
         assert (fr_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     m = json.loads((fr_run / "metrics.json").read_text())
@@ -50,16 +57,30 @@ def test_fit_run_directory_holds_everything(fr_run: Path, fr_features: Path) -> 
     assert m["onnx"]["test_ort_vs_torch_max_abs_diff"] < 1e-3
     assert m["latency"]["fp32_us_per_row_b1"] > 0
     assert m["training"]["best_epoch"] <= m["training"]["epochs_run"]
-    assert m["provenance"]["manifest_sha256"] == json.loads(
-        (fr_features.parent / "manifest.json").read_text())["manifest_sha256"]  # fmt: skip
+    assert (
+        m["provenance"]["manifest_sha256"]
+        == json.loads((fr_features.parent / "manifest.json").read_text())["manifest_sha256"]
+    )
 
 
 def test_fit_cli_sidecar_normalisation_and_refuses_to_overwrite(
     fr_features: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    args = ["fit", "--config", CFG / "fr_regressor_v1.toml", "--features", fr_features,
-            "--out", out, "--epochs", 25, "--no-plots", "--json", *SPLIT_ARGS]  # fmt: skip
+    args = [
+        "fit",
+        "--config",
+        CFG / "fr_regressor_v1.toml",
+        "--features",
+        fr_features,
+        "--out",
+        out,
+        "--epochs",
+        25,
+        "--no-plots",
+        "--json",
+        *SPLIT_ARGS,
+    ]
     proc = run_cli(*args, check=True)
     res = json.loads(proc.stdout)
     assert res["id"] == "fr_regressor_v1"
@@ -78,16 +99,39 @@ def test_fit_cli_sidecar_normalisation_and_refuses_to_overwrite(
 
 def test_fit_and_eval_target_mos(fr_features_mos: Path, tmp_path: Path) -> None:
     out = tmp_path / "mos_run"
-    run_cli("fit", "--config", CFG / "vmaf_tiny_v2.toml", "--features", fr_features_mos,
-            "--out", out, "--target", "mos", "--epochs", 40, "--no-plots", *SPLIT_ARGS,
-            check=True)  # fmt: skip
+    run_cli(
+        "fit",
+        "--config",
+        CFG / "vmaf_tiny_v2.toml",
+        "--features",
+        fr_features_mos,
+        "--out",
+        out,
+        "--target",
+        "mos",
+        "--epochs",
+        40,
+        "--no-plots",
+        *SPLIT_ARGS,
+        check=True,
+    )
     side = load_sidecar(out / "model.json")
     assert side["output"]["target"] == "mos"
     assert side["output"]["clamp"] is False
     lo, hi = side["output"]["range"]
     assert 1.0 <= lo < hi <= 5.0
-    proc = run_cli("eval", "--model", out / "model.onnx", "--features", fr_features_mos,
-                   "--baseline", "--json", "--n-boot", 100, check=True)  # fmt: skip
+    proc = run_cli(
+        "eval",
+        "--model",
+        out / "model.onnx",
+        "--features",
+        fr_features_mos,
+        "--baseline",
+        "--json",
+        "--n-boot",
+        100,
+        check=True,
+    )
     res = json.loads(proc.stdout)
     assert res["target"] == "mos"
     assert 1.0 < res["mean_prediction"] < 5.0
@@ -99,8 +143,18 @@ def test_fit_and_eval_target_mos(fr_features_mos: Path, tmp_path: Path) -> None:
 
 
 def test_target_mos_needs_a_mos_column(fr_features: Path, tmp_path: Path) -> None:
-    proc = run_cli("fit", "--config", CFG / "vmaf_tiny_v2.toml", "--features", fr_features,
-                   "--out", tmp_path / "x", "--target", "mos", fresh=True)  # fmt: skip
+    proc = run_cli(
+        "fit",
+        "--config",
+        CFG / "vmaf_tiny_v2.toml",
+        "--features",
+        fr_features,
+        "--out",
+        tmp_path / "x",
+        "--target",
+        "mos",
+        fresh=True,
+    )
     err = one_line_error(proc)
     assert "'mos'" in err and "720" in err
     assert not (tmp_path / "x").exists()
@@ -134,11 +188,20 @@ def _corrupt(src: Path, dest: Path, how: str) -> Path:
         ("dtype", ["'vif_scale0'", "dtype"]),
     ],
 )
-def test_bad_features_table(fr_features: Path, tmp_path: Path, how: str,
-                            expect: list[str]) -> None:  # fmt: skip
+def test_bad_features_table(fr_features: Path, tmp_path: Path, how: str, expect: list[str]) -> None:
     bad = _corrupt(fr_features, tmp_path / "bad.parquet", how)
-    err = one_line_error(run_cli("fit", "--config", CFG / "vmaf_tiny_v2.toml", "--features", bad,
-                                 "--out", tmp_path / "run", *SPLIT_ARGS))  # fmt: skip
+    err = one_line_error(
+        run_cli(
+            "fit",
+            "--config",
+            CFG / "vmaf_tiny_v2.toml",
+            "--features",
+            bad,
+            "--out",
+            tmp_path / "run",
+            *SPLIT_ARGS,
+        )
+    )
     for e in expect:
         assert e in err
     assert not (tmp_path / "run").exists()
@@ -148,39 +211,80 @@ def test_bad_features_table(fr_features: Path, tmp_path: Path, how: str,
 def test_bad_config(tmp_path: Path, fr_features: Path) -> None:
     cfg = tmp_path / "m.toml"
     cfg.write_text((CFG / "vmaf_tiny_v2.toml").read_text().replace("patience", "patiense"))
-    err = one_line_error(run_cli("fit", "--config", cfg, "--features", fr_features, "--out",
-                                 tmp_path / "r"))  # fmt: skip
+    err = one_line_error(
+        run_cli("fit", "--config", cfg, "--features", fr_features, "--out", tmp_path / "r")
+    )
     assert "unknown key" in err and "patiense" in err
 
 
 def test_empty_split_is_explained(fr_features: Path, tmp_path: Path) -> None:
     # Default fractions (0.1/0.1) leave the 9-source fixture without val and test sources.
-    err = one_line_error(run_cli("fit", "--config", CFG / "vmaf_tiny_v2.toml", "--features",
-                                 fr_features, "--out", tmp_path / "r"))  # fmt: skip
+    err = one_line_error(
+        run_cli(
+            "fit",
+            "--config",
+            CFG / "vmaf_tiny_v2.toml",
+            "--features",
+            fr_features,
+            "--out",
+            tmp_path / "r",
+        )
+    )
     assert "split is empty" in err and "9 sources" in err
 
 
 def test_eval_reproduces_fit_metrics(fr_run: Path, fr_features: Path) -> None:
-    proc = run_cli("eval", "--model", fr_run / "model.onnx", "--features", fr_features,
-                   "--json", "--n-boot", 200, check=True)  # fmt: skip
+    proc = run_cli(
+        "eval",
+        "--model",
+        fr_run / "model.onnx",
+        "--features",
+        fr_features,
+        "--json",
+        "--n-boot",
+        200,
+        check=True,
+    )
     res = json.loads(proc.stdout)
     fit = json.loads((fr_run / "metrics.json").read_text())["test"]["frame"]
     for k in ("n", "plcc", "srocc", "rmse"):
         assert res["metrics"][k] == pytest.approx(fit[k], abs=1e-9)
     assert "no logistic mapping" in res["note"]
-    clip = json.loads(run_cli("eval", "--model", fr_run / "model.onnx", "--features",
-                              fr_features, "--level", "clip", "--json", "--n-boot", 50,
-                              "--baseline", check=True).stdout)  # fmt: skip
+    clip = json.loads(
+        run_cli(
+            "eval",
+            "--model",
+            fr_run / "model.onnx",
+            "--features",
+            fr_features,
+            "--level",
+            "clip",
+            "--json",
+            "--n-boot",
+            50,
+            "--baseline",
+            check=True,
+        ).stdout
+    )
     assert clip["metrics"]["n"] == 10  # 2 test sources x 5 clips
     assert clip["baseline"]["metrics"]["rmse"] == 0.0  # the SVM baseline is the teacher
     assert "teacher itself" in clip["baseline"]["note"]
-    text = run_cli("eval", "--model", fr_run / "model.onnx", "--features", fr_features,
-                   "--n-boot", 20, check=True).stdout  # fmt: skip
+    text = run_cli(
+        "eval",
+        "--model",
+        fr_run / "model.onnx",
+        "--features",
+        fr_features,
+        "--n-boot",
+        20,
+        check=True,
+    ).stdout
     assert "PLCC" in text and "no logistic mapping" in text
 
 
-def test_eval_unknown_model_id_lists_close_matches(fr_run: Path, fr_features: Path,
-                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_eval_unknown_model_id_lists_close_matches(
+    fr_run: Path, fr_features: Path, tmp_path: Path
+) -> None:
     zoo = tmp_path / "zoo"
     zoo.mkdir()
     (zoo / "registry.json").write_text(
@@ -197,8 +301,9 @@ def test_eval_unknown_model_id_lists_close_matches(fr_run: Path, fr_features: Pa
             }
         )
     )
-    err = one_line_error(run_cli("eval", "--model", "vmaf_tiny_v33", "--features", fr_features,
-                                 "--zoo", zoo))  # fmt: skip
+    err = one_line_error(
+        run_cli("eval", "--model", "vmaf_tiny_v33", "--features", fr_features, "--zoo", zoo)
+    )
     assert "unknown model id 'vmaf_tiny_v33'" in err and "did you mean vmaf_tiny_v3" in err
 
 
@@ -209,8 +314,7 @@ def test_model_input_width_mismatch(fr_run: Path, fr_features: Path, tmp_path: P
     side["inputs"][0]["shape"] = ["N", 7]
     side["feature_order"] = [*side["feature_order"], "psnr_y"]
     (tmp_path / "m.json").write_text(json.dumps(side))
-    err = one_line_error(run_cli("eval", "--model", tmp_path / "m.onnx", "--features",
-                                 fr_features))  # fmt: skip
+    err = one_line_error(run_cli("eval", "--model", tmp_path / "m.onnx", "--features", fr_features))
     assert "'features'" in err and "7" in err and "6" in err
 
 
@@ -221,7 +325,11 @@ def test_codec_aware_data_matches_the_runtime_block(fr_features: Path) -> None:
     data = load_fr_data(table, codec_block="v3")
     assert data.codec is not None and data.codec.shape == (720, 18)
     col = table.column
-    want = codec_columns(codec_block_spec("v3"), col("codec").to_pylist(),
-                         col("preset").to_pylist(), col("crf").to_pylist())  # fmt: skip
+    want = codec_columns(
+        codec_block_spec("v3"),
+        col("codec").to_pylist(),
+        col("preset").to_pylist(),
+        col("crf").to_pylist(),
+    )
     np.testing.assert_array_equal(data.codec, want)
     assert set(np.unique(data.codec[:, :16].argmax(axis=1))) == {0, 2}  # libx264, libvpx-vp9

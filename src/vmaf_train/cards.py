@@ -527,7 +527,8 @@ def schema_markdown() -> str:
     """The features.parquet schema table, from ``describe_schema()``."""
     lines = ["| column | arrow type | nullable | description |", "|---|---|---|---|"]
     for name, typ, nullable, desc in describe_schema():
-        lines.append(f"| `{name}` | {typ} | {'yes' if nullable else 'no'} | {desc} |")
+        cell = desc.replace("|", "\\|")
+        lines.append(f"| `{name}` | {typ} | {'yes' if nullable else 'no'} | {cell} |")
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from vmaf_tiny.errors import BadInputError, VmafTinyError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_tiny.parallel import Executor, make_executor
-from vmaf_train.config import ModelConfig, config_from_dict
+from vmaf_train.config import ModelConfig, config_from_dict, config_sha256
 from vmaf_train.data.splits import Fold, bucket, kfold_groups, loso_folds
 from vmaf_train.dataset import FRData, load_fr_data, read_table_for
 from vmaf_train.eval import plcc, pool_by_key, rmse, srocc
@@ -201,11 +201,9 @@ def run_cv(
         ``{"protocol", "config_id", "rows": [...], "summary": {...}, "failures": n}``.
     """
     features = str(Path(features).resolve())
-    table_data = _load(
-        features, sha256_file(features), config.output.target, config.arch.codec_block
-    )
-    protocol, folds = make_folds(table_data, kfold=kfold)
     sha = sha256_file(features)
+    table_data = _load(features, sha, config.output.target, config.arch.codec_block)
+    protocol, folds = make_folds(table_data, kfold=kfold)
     tasks = [FoldTask(config.to_dict(), features, sha, f, int(s)) for s in seeds for f in folds]
     own = executor is None
     ex = executor or make_executor(serial=True)
@@ -226,6 +224,8 @@ def run_cv(
         "config_id": config.id,
         "target": config.output.target,
         "features_sha256": sha,
+        "config_sha256": config_sha256(config),
+        "seeds": sorted(int(s) for s in seeds),
         "rows": rows,
         "summary": summarize_folds(ok_rows),
         "failures": len(rows) - len(ok_rows),

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import sha256_file
 from vmaf_tiny.parallel import Executor
-from vmaf_train.config import load_config
+from vmaf_train.config import config_sha256, load_config
 
 __all__ = ["ZOO_IDS", "train_zoo"]
 
@@ -32,6 +33,19 @@ ZOO_IDS: tuple[str, ...] = (
 
 def _noop(_: str) -> None:
     return None
+
+
+def _matches(path: Path, want: dict[str, Any], under: tuple[str, ...] = ()) -> bool:
+    """True if the JSON at ``path`` exists and (inside ``under``) has all ``want`` values."""
+    if not path.is_file():
+        return False
+    try:
+        obj: Any = json.loads(path.read_text())
+        for key in under:
+            obj = obj[key]
+        return all(obj.get(k) == v for k, v in want.items())
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def train_zoo(
@@ -99,16 +113,24 @@ def train_zoo(
         log("baseline-svr: retraining the VMAF SVR recipe on the train split")
         svr_baseline_run(features, base_dir, split=first.split, upstream_model=upstream_model)
     summary: dict[str, Any] = {}
+    feat_sha = sha256_file(features)
     for mid, cfg in cfgs.items():
         run = runs / mid
-        if force or not (run / "metrics.json").is_file():
+        want = {"config_sha256": config_sha256(cfg), "features_sha256": feat_sha}
+        fit_done = _matches(run / "metrics.json", want, ("provenance",))
+        if force or not fit_done:
             log(f"{mid}: fit")
             fit_run(cfg, features, run, force=True, log=log)
-        if loso and (force or not (run / "loso" / "loso.json").is_file()):
-            log(f"{mid}: loso (seeds {list(seeds)})")
-            run_cv(cfg, features, run / "loso", seeds=seeds, executor=executor)
+        else:
+            log(f"{mid}: fit already done ({run})")
+        seeds_now = sorted(int(s) for s in seeds)
+        loso_want = {**want, "seeds": seeds_now}
+        if loso and (force or not fit_done or not _matches(run / "loso" / "loso.json", loso_want)):
+            log(f"{mid}: loso (seeds {seeds_now})")
+            run_cv(cfg, features, run / "loso", seeds=seeds_now, executor=executor)
         int8 = run / "model.int8.onnx"
-        if cfg.int8 and (force or not gate_path(int8).is_file()):
+        gate_ok = _matches(gate_path(int8), {"fp32_sha256": sha256_file(run / "model.onnx")})
+        if cfg.int8 and (force or not gate_ok):
             log(f"{mid}: quantize-int8")
             quantize_int8(run / "model.onnx", features, int8)
         log(f"{mid}: register into {zoo}")

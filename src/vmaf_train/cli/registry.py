@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from vmaf_tiny.console import out_console, print_json
-from vmaf_train.cli._common import JsonOpt, ZooOpt
+from vmaf_train.cli._common import (
+    JsonOpt,
+    SaltOpt,
+    TestFracOpt,
+    ValFracOpt,
+    ZooOpt,
+    split_overrides,
+)
+from vmaf_train.config import SplitConfig
 
 __all__ = ["guard_fixture", "register", "report"]
 
@@ -75,6 +83,9 @@ def guard_fixture(
         typer.Option("--features", "-f", help="Rebuild the fixture from this table's test split."),
     ] = None,
     max_clips: Annotated[int, typer.Option("--max-clips", min=1, help="Clips to keep.")] = 60,
+    val_frac: ValFracOpt = None,
+    test_frac: TestFracOpt = None,
+    salt: SaltOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record each shipped model's PLCC/RMSE on the committed eval fixture (rounding guard)."""
@@ -83,7 +94,11 @@ def guard_fixture(
 
     fixture = out_dir / FIXTURE_NAME
     if features is not None:
-        build_eval_fixture(features, fixture, max_clips=max_clips)
+        over = {
+            k: v for k, v in split_overrides(val_frac, test_frac, salt).items() if v is not None
+        }
+        split = SplitConfig(**{**SplitConfig().__dict__, **over})
+        build_eval_fixture(features, fixture, split=split, max_clips=max_clips)
     doc = record(_zoo(zoo), fixture, out_dir / EXPECTED_NAME)
     if as_json:
         print_json(doc)
