@@ -247,6 +247,8 @@ def probe(video: VideoSpec | str | os.PathLike[str], ffmpeg: FFmpeg | None = Non
         reason = last_error_line(proc.stderr) if proc.returncode != 0 else "no video stream"
         raise BadInputError(f"{path.name}: cannot read video ({reason})")
     pix_fmt = m.group("pix")
+    if pix_fmt == "none" or int(m.group("w")) == 0:
+        raise BadInputError(f"{path.name}: cannot decode the video stream (truncated or corrupt?)")
     depth = _check_pix_fmt(pix_fmt, path)
     frames = _FRAME_RE.findall(err.split("Stream mapping:")[-1])
     n_frames = int(frames[-1]) if frames else 0
