@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fr_fixtures import FR_SPLIT, fast_config, run_cli
+from tests.fr_fixtures import FR_SPLIT, fast_config, run_cli
 from vmaf_train.baseline import svr_baseline_run
 from vmaf_train.cards import (
     RUNTIME_BEGIN,

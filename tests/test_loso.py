@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fr_fixtures import fast_config, one_line_error, run_cli
+from tests.fr_fixtures import fast_config, one_line_error, run_cli
 from vmaf_tiny.parallel import make_executor
 from vmaf_train.data.table import read_features
 from vmaf_train.dataset import load_fr_data

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from fr_fixtures import FR_SPLIT, run_cli
+from tests.fr_fixtures import FR_SPLIT, run_cli
 from vmaf_train.config import SplitConfig
 from vmaf_train.data.table import read_features
 from vmaf_train.dataset import load_fr_data, split_data

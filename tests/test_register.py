@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from fr_fixtures import fast_config, one_line_error, run_cli
+from tests.fr_fixtures import fast_config, one_line_error, run_cli
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.predict import load_sidecar, open_fr_model

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fr_fixtures import FR_SPLIT, one_line_error, run_cli
+from tests.fr_fixtures import FR_SPLIT, one_line_error, run_cli
 from vmaf_train.config import SplitConfig
 from vmaf_train.data.table import read_features
 from vmaf_train.dataset import load_fr_data, source_splits

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from vmaf_tiny.console import run_app
+from vmaf_train.cli import corpus, demo, features
 from vmaf_train.cli import evaluate as _evaluate
 from vmaf_train.cli import export as _export
 from vmaf_train.cli import registry as _registry
@@ -39,6 +40,10 @@ app.command("register")(_registry.register)
 app.command("report")(_registry.report)
 app.command("guard-fixture")(_registry.guard_fixture)
 app.command("zoo")(_zoo.zoo)
+
+app.add_typer(corpus.app, name="corpus")
+app.command("extract-features")(features.extract_features_cmd)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:
