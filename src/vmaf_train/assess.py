@@ -26,7 +26,7 @@ def model_split(sidecar: dict[str, Any], **overrides: Any) -> SplitConfig:
     """The split a model was trained with (sidecar metadata), with explicit overrides."""
     meta = sidecar.get("metadata") or {}
     d = SplitConfig()
-    values = {
+    values: dict[str, Any] = {
         "val_frac": float(meta.get("val_frac", d.val_frac)),
         "test_frac": float(meta.get("test_frac", d.test_frac)),
         "salt": str(meta.get("split_salt", d.salt)),
@@ -93,7 +93,8 @@ def evaluate_model(
             )
         data = data.of_sources(set(srcs))
     pred = fr.run(fr.inputs_from_arrays(data.features, data.codec))
-    t, p, b, groups = data.target, pred, data.vmaf, data.key
+    t, p, b = data.target, pred, data.vmaf
+    groups: np.ndarray | None = data.key
     if level == "clip":
         _, (t, p, b) = pool_by_key(data.key, t, p, b)
         groups = None

@@ -111,7 +111,7 @@ def quantize_int8(
             quantize_static(
                 str(model.onnx_path),
                 str(tmp_out),
-                _Reader(calib),  # type: ignore[arg-type]
+                _Reader(calib),
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=["Gemm", "MatMul"],
                 per_channel=per_channel,

@@ -9,6 +9,7 @@ checks (:mod:`vmaf_tiny.guard`: operator allowlist, sidecar/graph agreement) and
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -69,6 +70,14 @@ def _validate(obj: Any, schema: dict[str, Any], what: str) -> None:
         raise BadModelError(f"{what} invalid at {where}: {err.message}")
 
 
+def _guard_module() -> Any:
+    """The runtime's ``vmaf_tiny.guard`` (load-time checks), or None if this install lacks it."""
+    try:
+        return importlib.import_module("vmaf_tiny.guard")
+    except ImportError:
+        return None
+
+
 def check_for_registration(onnx_path: Path, sidecar_path: Path, model_class: str) -> list[str]:
     """Size class (error if over) and the runtime's load-time checks.
 
@@ -78,10 +87,7 @@ def check_for_registration(onnx_path: Path, sidecar_path: Path, model_class: str
     Raises:
         BadModelError: over the size class, or a load-time check failed.
     """
-    try:
-        from vmaf_tiny import guard
-    except ImportError:
-        guard = None  # type: ignore[assignment]
+    guard = _guard_module()
     if guard is not None:
         guard.check_size_class(onnx_path, model_class)
         report = guard.check_model(onnx_path, sidecar=sidecar_path)
@@ -297,16 +303,9 @@ def register_run(
 
 def _check_int8(int8_path: Path, sidecar_path: Path, model_class: str) -> None:
     """Size class and load-time checks of a shipped int8 file (QDQ ops must be allowed)."""
-    try:
-        from vmaf_tiny import guard
-    except ImportError:
-        guard = None  # type: ignore[assignment]
+    guard = _guard_module()
     if guard is None:
         check_for_registration(int8_path, sidecar_path, model_class)
         return
     guard.check_size_class(int8_path, model_class)
-    try:
-        report = guard.check_model(int8_path, sidecar=sidecar_path)
-    except TypeError:  # pragma: no cover - older guard signature
-        report = guard.check_model(int8_path)
-    report.raise_if_failed()
+    guard.check_model(int8_path, sidecar=sidecar_path).raise_if_failed()

@@ -30,6 +30,9 @@ def make_activation(name: str) -> nn.Module:
 class Standardize(nn.Module):
     """``(x - mean) / std`` with fixed buffers (exported as Sub and Div)."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(np.asarray(mean, dtype=np.float32)))
@@ -55,6 +58,9 @@ class FRMLP(nn.Module):
         target_std: Output scale.
         clamp: ``(low, high)`` to clip the output to, or None.
     """
+
+    target_mean: torch.Tensor
+    target_std: torch.Tensor
 
     def __init__(
         self,
