@@ -53,7 +53,7 @@ def evaluate(
     t = Table(title=f"{res['split']} split, {res['level']} level, target {res['target']} "
               f"({res['n_sources']} sources)")  # fmt: skip
     for col in ("model", "n", "PLCC [95% CI]", "SROCC [95% CI]", "RMSE [95% CI]"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)
     rows = [(res["model"], res["metrics"])]
     if "baseline" in res:
         rows.append((res["baseline"]["name"], res["baseline"]["metrics"]))

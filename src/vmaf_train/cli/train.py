@@ -59,7 +59,7 @@ def _config(
 def _metrics_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
     t = Table(title=title)
     for col in ("split/level", "n", "PLCC [95% CI]", "SROCC [95% CI]", "RMSE [95% CI]"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)
 
     def cell(m: dict[str, Any], k: str, nd: int) -> str:
         v = m.get(k)
@@ -145,7 +145,7 @@ def loso(
         return
     t = Table(title=f"{cfg.id}: {res['protocol']}")
     for col in ("fold", "seed", "n_test", "PLCC", "SROCC", "RMSE", "clip RMSE"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)
     f = lambda v, nd=4: "-" if v is None else f"{v:.{nd}f}"  # noqa: E731
     for r in res["rows"]:
         if "error" in r:

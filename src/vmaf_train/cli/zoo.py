@@ -79,7 +79,7 @@ def zoo(
     t = Table(title="zoo (raw scores; LOSO mean ± std over folds)")
     for col in ("model", "test PLCC", "test RMSE", "LOSO PLCC", "LOSO RMSE", "bytes", "quant",
                 "fit s"):  # fmt: skip
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)
     for mid, s in summary.items():
         lo = s["loso"] or {}
         f = lambda v, nd=4: "-" if v is None else f"{v:.{nd}f}"  # noqa: E731
