@@ -456,6 +456,16 @@ def render_card(
         "",
         f"* train_commit `{tr.get('train_commit')}`, seed {tr.get('seed')}, config sha256 "
         f"`{tr.get('config_sha256')}`, torch {meta.get('torch_version', 'n/a')}.",
+        f"* Training time: fit {_f(extra.get('training', {}).get('seconds'), 1)} s "
+        f"({extra.get('training', {}).get('epochs_run')} epochs, best "
+        f"{extra.get('training', {}).get('best_epoch')}, "
+        f"{extra.get('training', {}).get('threads')} thread)"
+        + (
+            f"; LOSO {_f((loso or {}).get('summary', {}).get('wall_seconds'), 0)} s wall on "
+            f"{(loso or {}).get('summary', {}).get('executor')}."
+            if loso
+            else "."
+        ),
         f"* Reproduce: `vmaf-train fit --config configs/models/{mid}.toml --features "
         "FEATURES.parquet --out RUN`, then `vmaf-train loso`, `quantize-int8`, `register` "
         "(see docs/training.md).",

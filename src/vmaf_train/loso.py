@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +208,7 @@ def run_cv(
     tasks = [FoldTask(config.to_dict(), features, sha, f, int(s)) for s in seeds for f in folds]
     own = executor is None
     ex = executor or make_executor(serial=True)
+    t0 = time.perf_counter()
     try:
         outcomes = ex.map(run_fold, tasks, label=f"{config.id} folds", progress=progress)
     finally:
@@ -230,6 +232,7 @@ def run_cv(
         "summary": summarize_folds(ok_rows),
         "failures": len(rows) - len(ok_rows),
         "executor": ex.describe(),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
     }
     dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)

@@ -120,6 +120,8 @@ def _loso_metrics(loso: dict[str, Any]) -> dict[str, dict[str, Any]]:
     summary["seeds"] = ",".join(str(s) for s in loso["summary"].get("seeds", []))
     summary["protocol"] = loso.get("protocol", "")
     summary["failures"] = loso.get("failures", 0)
+    summary["wall_seconds"] = loso.get("wall_seconds")
+    summary["executor"] = loso.get("executor", "")
     out: dict[str, dict[str, Any]] = {"summary": summary}
     for r in loso["rows"]:
         if "error" in r:
