@@ -23,3 +23,40 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def ffmpeg() -> FFmpeg:
     return resolve_ffmpeg()
+
+
+# ---------------------------------------------------------------- runtime (guard, scoring, bench)
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+    """``benchmarks/tiny_models.py``: builders of small real ONNX models and their sidecars."""
+    import importlib.util
+    import sys
+
+    name = "tiny_models"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def runtime_clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> dict[str, Path]:
+    """A small generated pair: testsrc2 160x90 x 12 frames (y4m) and its x264 crf 35 encode."""
+    d = tmp_path_factory.mktemp("runtime_clips")
+    ref, dis = d / "ref.y4m", d / "dis.mp4"
+    ffmpeg.run(
+        ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+         "-frames:v", "12", "-pix_fmt", "yuv420p", str(ref)],
+        what="make reference",
+    )  # fmt: skip
+    ffmpeg.run(
+        ["-loglevel", "error", "-i", str(ref), "-c:v", "libx264", "-preset", "veryfast",
+         "-crf", "35", "-threads", "1", str(dis)],
+        what="encode distorted",
+    )  # fmt: skip
+    return {"ref": ref, "dis": dis, "dir": d}

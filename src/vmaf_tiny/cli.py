@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from vmaf_tiny.console import err_console, out_console, print_json, run_app
@@ -294,7 +295,7 @@ def check(
         table.add_column("detail", overflow="fold")
         style = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
         for c in report.checks:
-            table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", c.detail)
+            table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", escape(c.detail))
         out_console.print(table)
     if not report.ok:
         first = report.failures[0]

@@ -72,6 +72,7 @@ __all__ = [
     "check_model",
     "check_size_class",
     "guard_model",
+    "write_allowlist_doc",
 ]
 
 #: Hard cap on a model's bytes (the .onnx file plus any external data). No setting changes it.
@@ -782,3 +783,21 @@ def allowlist_markdown() -> str:
     for group, ops in _OP_GROUPS.items():
         lines.append(f"| {group} | {', '.join(f'`{o}`' for o in sorted(ops))} |")
     return "\n".join(lines)
+
+
+def write_allowlist_doc(path: str | os.PathLike[str]) -> bool:
+    """Rewrite the allowlist block of a markdown file (between the allowlist markers).
+
+    Returns:
+        True if the file changed.
+    """
+    begin, end = "<!-- allowlist:begin -->", "<!-- allowlist:end -->"
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    b, e = text.find(begin), text.find(end)
+    if b == -1 or e < b:
+        raise BadModelError(f"{p}: no allowlist markers ({begin} ... {end})")
+    new = text[: b + len(begin)] + "\n" + allowlist_markdown() + "\n" + text[e:]
+    if new != text:
+        p.write_text(new, encoding="utf-8")
+    return new != text
