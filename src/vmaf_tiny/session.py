@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -118,11 +119,13 @@ def make_session(
         BadModelError: ONNX Runtime refused the model.
     """
     providers, wanted = _providers_for(backend)
+    options = session_options(threads)
     ort = _ort()
     try:
-        sess = ort.InferenceSession(
-            model_bytes, sess_options=session_options(threads), providers=providers
-        )
+        with warnings.catch_warnings():
+            # onnxruntime warns and falls back when a provider is missing; we check below.
+            warnings.simplefilter("ignore", UserWarning)
+            sess = ort.InferenceSession(model_bytes, sess_options=options, providers=providers)
     except Exception as exc:
         raise BadModelError(f"onnxruntime cannot load the model: {_one_line(exc)}") from exc
     attached = sess.get_providers()
@@ -264,8 +267,9 @@ def load_guarded(
         The loaded model.
     """
     t0 = time.perf_counter()
-    # Validate the backend before the (more expensive) checks.
+    # Validate the options before the (more expensive) checks.
     _providers_for(backend)
+    session_options(threads)
     guarded = guard_model(path, sidecar=sidecar, expected_sha256=expected_sha256)
     sess, provider = make_session(guarded.model_bytes, backend=backend, threads=threads)
     return LoadedModel(
