@@ -1,4 +1,4 @@
-"""The real `vmaf-tiny` command: score (single, NR, pairs), check; data on stdout, one-line errors."""
+"""The real `vmaf-tiny` command: score (single, NR, pairs) and check; one-line errors."""
 
 from __future__ import annotations
 

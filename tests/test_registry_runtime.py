@@ -1,4 +1,4 @@
-"""The zoo, read-only: registry lookup, sha256 on load by id, `vmaf-tiny models list|show|verify`."""
+"""The zoo, read-only: lookup, sha256 on load by id, `vmaf-tiny models list|show|verify`."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_load_by_id_checks_sha256_and_resolves_int8(zoo: Path) -> None:
     data = bytearray(onnx_path.read_bytes())
     data[-5] ^= 1
     onnx_path.write_bytes(bytes(data))
-    with pytest.raises(BadModelError, match="sha256 .* does not match the registry"):
+    with pytest.raises(BadModelError, match=r"sha256 .* does not match the registry"):
         load_model("tiny_nr_v1", backend="cpu")
 
 
