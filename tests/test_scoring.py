@@ -207,3 +207,31 @@ def test_nr_frames_that_do_not_fit_the_model_are_bad_input(
     path = tiny_models.nr_pool_gemm(tmp_path, "nr_fixed", size=(32, 24), frame=frame)
     with pytest.raises(BadInputError, match=r"frames are 160x90 but the model takes 32x24"):
         score_nr(runtime_clips["dis"], path, backend="cpu")
+
+
+def test_fast_y4m_probe_agrees_with_ffmpeg(
+    runtime_clips, ffmpeg, tmp_path: Path, shared_data: Path
+) -> None:
+    from vmaf_tiny.scoring import _y4m_info, fast_probe
+
+    clips = [
+        runtime_clips["ref"],
+        shared_data / "clips" / "park_joy_420_720p50_frm0to9_480x270.y4m",
+    ]
+    for fmt in ("yuv420p10le", "yuv444p"):
+        out = tmp_path / f"{fmt}.y4m"
+        ffmpeg.run(
+            ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30",
+             "-frames:v", "5", "-pix_fmt", fmt, "-strict", "-1", str(out)],
+            what=f"make {fmt} y4m",
+        )  # fmt: skip
+        clips.append(out)
+    for clip in clips:
+        assert _y4m_info(clip) is not None, clip
+        assert fast_probe(VideoSpec(clip), ffmpeg) == probe(clip, ffmpeg)
+    # A partial last frame: the header shortcut declines and ffmpeg counts whole frames.
+    data = runtime_clips["ref"].read_bytes()
+    cut = tmp_path / "cut.y4m"
+    cut.write_bytes(data[: len(data) - 100])
+    assert _y4m_info(cut) is None
+    assert fast_probe(VideoSpec(cut), ffmpeg).n_frames == 11
