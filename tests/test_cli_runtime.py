@@ -167,3 +167,33 @@ def test_pairs_file_errors(fr_model, tmp_path: Path) -> None:
     bad.write_text("ref,dis\na,b\n")
     one_line_error(run("score", "--pairs", bad, "--model", path, "--serial"), "reference,distorted")
     one_line_error(run("score", "--pairs", tmp_path / "none.csv", "--model", path), "no such")
+
+
+def test_inference_doc_examples_run(tiny_models, tmp_path: Path, runtime_clips) -> None:
+    """Every python block and every `vmaf-tiny` line of docs/inference.md runs as written."""
+    import re
+    import shlex
+    import shutil
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "inference.md").read_text()
+    shutil.copy(runtime_clips["ref"], tmp_path / "ref.y4m")
+    shutil.copy(runtime_clips["dis"], tmp_path / "dis.mp4")
+    tiny_models.fr_mlp(tmp_path, "bench_fr_mlp")
+    (tmp_path / "pairs.csv").write_text("reference,distorted\nref.y4m,dis.mp4\nref.y4m,ref.y4m\n")
+    blocks = re.findall(r"```(\w+)\n(.*?)```", doc, re.S)
+    python = [code for lang, code in blocks if lang == "python"]
+    commands = [
+        line for lang, code in blocks if lang == "sh" for line in code.splitlines()
+        if line.startswith("vmaf-tiny ")
+    ]  # fmt: skip
+    assert len(python) >= 3 and len(commands) >= 6
+    for code in python:
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
+        assert out.returncode == 0, (code, out.stderr)
+    for line in commands:
+        argv = shlex.split(line.split("#")[0])
+        out = run(*argv[1:], cwd=tmp_path)
+        assert out.returncode == 0, (line, out.stderr)

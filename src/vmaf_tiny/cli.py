@@ -85,10 +85,10 @@ def _render_single(res: Any, as_json: bool, as_csv: bool) -> None:
             header.append("vmaf_v0.6.1")
         w.writerow(header)
         for i, v in enumerate(res.frames):
-            row = [i, f"{v:.6f}"]
+            line = [str(i), f"{v:.6f}"]
             if res.svm_frames is not None:
-                row.append(f"{res.svm_frames[i]:.6f}")
-            w.writerow(row)
+                line.append(f"{res.svm_frames[i]:.6f}")
+            w.writerow(line)
         sys.stdout.write(buf.getvalue())
         return
     table = Table(title=f"{Path(res.distorted).name}: {res.n_frames} frames")
@@ -97,7 +97,7 @@ def _render_single(res: Any, as_json: bool, as_csv: bool) -> None:
     if res.svm_pooled is not None:
         table.add_column("vmaf_v0.6.1 (libvmaf)", justify="right")
     for key in ("mean", "harmonic_mean", "min", "p5", "max"):
-        row = [key, _fmt(res.pooled[key])]
+        row: list[str] = [key, _fmt(res.pooled[key])]
         if res.svm_pooled is not None:
             row.append(_fmt(res.svm_pooled[key]))
         table.add_row(*row)
@@ -124,7 +124,7 @@ def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> Non
     for k in shown:
         table.add_column(k, justify="right" if k not in ("distorted", "error") else "left")
     for r in rows:
-        cells = []
+        cells: list[str] = []
         for k in shown:
             v = r.get(k)
             if k == "distorted":

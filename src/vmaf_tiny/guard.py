@@ -232,10 +232,6 @@ class GuardedModel:
         return self.report.warnings
 
 
-class _Failed(Exception):
-    """Internal: stop a strict run at the first failed check."""
-
-
 class _Recorder:
     """Collects checks; in strict mode the first failure raises BadModelError."""
 
@@ -440,7 +436,7 @@ def _check_opset(model: onnx.ModelProto, rec: _Recorder) -> int | None:
     return None
 
 
-def _check_extras(model: onnx.ModelProto, rec: _Recorder) -> None:
+def _check_functions(model: onnx.ModelProto, rec: _Recorder) -> None:
     if len(model.functions):
         names = sorted({f"{f.domain}:{f.name}" for f in model.functions})[:5]
         rec.fail("functions", f"model-local functions are not allowed ({', '.join(names)})")
@@ -461,7 +457,9 @@ def _external_data(
     Returns:
         The external bytes inlined (0 when none), or None if a reference was refused.
     """
-    tensors = [t for t in all_tensors(model) if t.data_location == 1]
+    import onnx
+
+    tensors = [t for t in all_tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL]
     if not tensors:
         rec.ok("external_data", "none")
         return 0
@@ -523,7 +521,7 @@ def _external_data(
             return None
         t.raw_data = blob
         del t.external_data[:]
-        t.data_location = 0
+        t.data_location = onnx.TensorProto.DEFAULT
     rec.ok(
         "external_data",
         f"{len(plan)} tensor(s) in {len(files)} file(s) beside the model, "
@@ -657,7 +655,7 @@ def _inspect(
 
     # 6-8: domains, functions, operators, Loop bounds.
     opset = _check_opset(model, rec)
-    _check_extras(model, rec)
+    _check_functions(model, rec)
     walk = GraphWalk(ALLOWED_OPS, MAX_GRAPH_DEPTH, MAX_NODES, MAX_LOOP_TRIPS)
     walk.run(model)
     if walk.op_problems:
