@@ -16,8 +16,10 @@ from vmaf_tiny.guard import (
     check_size_class,
     guard_model,
 )
+from vmaf_tiny.nr import score_nr
+from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
 from vmaf_tiny.registry import ModelRef, Registry, load_registry, resolve_model, verify_registry
-from vmaf_tiny.scoring import CodecFields, ScoreResult, pool_scores, score, score_nr
+from vmaf_tiny.scoring import CodecFields, ScoreResult, pool_scores, score
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.video import VideoInfo, VideoSpec, probe, read_luma
 
@@ -38,6 +40,7 @@ __all__ = [
     "LoadedModel",
     "MissingToolError",
     "ModelRef",
+    "PairJob",
     "Registry",
     "ScoreResult",
     "SizeClassWarning",
@@ -54,9 +57,11 @@ __all__ = [
     "pool_scores",
     "probe",
     "read_luma",
+    "read_pairs",
     "resolve_ffmpeg",
     "resolve_model",
     "score",
     "score_nr",
+    "score_pair",
     "verify_registry",
 ]

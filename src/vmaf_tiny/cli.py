@@ -138,8 +138,8 @@ def _score_pairs(
     pairs: Path, model: str, options: dict[str, Any], *, serial: bool, workers: int | None,
     scheduler: str | None, as_json: bool, as_csv: bool,
 ) -> None:  # fmt: skip
+    from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
     from vmaf_tiny.parallel import make_executor
-    from vmaf_tiny.scoring import PairJob, read_pairs, score_pair
     from vmaf_tiny.session import load_model
 
     rows = read_pairs(pairs)
@@ -214,8 +214,8 @@ def score(
     ] = None,
 ) -> None:
     """Score a distorted video (against its reference) with a tiny model."""
+    from vmaf_tiny.nr import score_nr
     from vmaf_tiny.scoring import score as score_fr
-    from vmaf_tiny.scoring import score_nr
 
     _quiet_python_warnings()
     if as_json and as_csv:

@@ -13,10 +13,9 @@ logic; :func:`score` and :func:`score_nr` only wire files, libvmaf and the sessi
 
 from __future__ import annotations
 
-import csv
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,28 +28,26 @@ from vmaf_tiny.features import FeatureResult, extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
-from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frame_bytes, probe, read_luma
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frame_bytes, probe
 
 __all__ = [
+    "DTYPES",
     "CodecFields",
-    "PairJob",
     "ScoreResult",
     "fast_probe",
+    "finish_scores",
     "fr_inputs",
     "harmonic_mean",
     "pool_scores",
-    "prepare_frame",
-    "read_pairs",
     "resolve_codec",
     "score",
-    "score_nr",
-    "score_pair",
+    "score_output",
+    "versions",
 ]
 
-_DTYPES = {"float32": np.float32, "float16": np.float16, "int64": np.int64, "int32": np.int32,
+#: sidecar dtype name -> numpy dtype
+DTYPES = {"float32": np.float32, "float16": np.float16, "int64": np.int64, "int32": np.int32,
            "uint8": np.uint8}  # fmt: skip
-# NR frames per ONNX Runtime call when the batch axis is dynamic (bounded by bytes too).
-_NR_BATCH_BYTES = 64 * 1024 * 1024
 
 
 # ---------------------------------------------------------------------------- pure functions
@@ -187,15 +184,15 @@ def fr_inputs(
         cb = codec_columns(block, codec.codec, codec.preset, codec.crf, n=x.shape[0])
         if "codec" in roles:
             spec = roles["codec"]
-            feeds[spec["name"]] = cb.astype(_DTYPES[spec["dtype"]])
+            feeds[spec["name"]] = cb.astype(DTYPES[spec["dtype"]])
         else:
             x = np.concatenate([x, cb.astype(np.float64)], axis=1)
     spec = roles["features"]
-    feeds[spec["name"]] = np.ascontiguousarray(x.astype(_DTYPES[spec["dtype"]]))
+    feeds[spec["name"]] = np.ascontiguousarray(x.astype(DTYPES[spec["dtype"]]))
     return feeds
 
 
-def _score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> np.ndarray:
+def score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> np.ndarray:
     """Per-row scores from the model's score output (role ``score``, else the first)."""
     sidecar = model.sidecar
     idx = 0
@@ -212,32 +209,13 @@ def _score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> 
     return out.reshape(n).astype(np.float64)
 
 
-def _finish(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
+def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
+    """Clip to ``output.range`` when the sidecar's ``output.clamp`` is true."""
     spec = sidecar.get("output") or {}
     rng = spec.get("range")
     if spec.get("clamp") and rng:
         scores = np.clip(scores, float(rng[0]), float(rng[1]))
     return scores
-
-
-def prepare_frame(luma: np.ndarray, frame_spec: Mapping[str, Any]) -> np.ndarray:
-    """Centre-crop a luma frame (already resized) and map [0, 1] to the sidecar's value range.
-
-    ``crop`` is ``[width, height]``; ``value_range`` is ``[lo, hi]`` (default [0, 1]).
-    """
-    out = luma
-    crop = frame_spec.get("crop")
-    if crop:
-        cw, ch = int(crop[0]), int(crop[1])
-        h, w = out.shape
-        if cw > w or ch > h:
-            raise BadInputError(f"frame {w}x{h} is smaller than the model's crop {cw}x{ch}")
-        y0, x0 = (h - ch) // 2, (w - cw) // 2
-        out = out[y0 : y0 + ch, x0 : x0 + cw]
-    lo, hi = frame_spec.get("value_range") or (0.0, 1.0)
-    if (lo, hi) != (0.0, 1.0):
-        out = out * np.float32(hi - lo) + np.float32(lo)
-    return out
 
 
 # ---------------------------------------------------------------------------- probing
@@ -368,7 +346,8 @@ class ScoreResult:
         return d
 
 
-def _versions(model: LoadedModel, ff: FFmpeg, libvmaf: str | None) -> dict[str, str]:
+def versions(model: LoadedModel, ff: FFmpeg, libvmaf: str | None) -> dict[str, str]:
+    """Versions recorded with every score."""
     import onnxruntime
 
     import vmaf_tiny
@@ -459,7 +438,7 @@ def score(
     )  # fmt: skip
     t2 = time.perf_counter()
     feeds = fr_inputs(lm.sidecar, feats.columns, fields)
-    scores = _finish(lm.sidecar, _score_output(lm, lm.run(feeds), feats.n_frames))
+    scores = finish_scores(lm.sidecar, score_output(lm, lm.run(feeds), feats.n_frames))
     t3 = time.perf_counter()
     warns += list(feats.warnings)
     return ScoreResult(
@@ -473,238 +452,7 @@ def score(
         svm_frames=feats.vmaf.copy() if with_svm else None,
         svm_pooled=pool_scores(feats.vmaf) if with_svm else None,
         codec=fields,
-        versions=_versions(lm, ff, feats.libvmaf_version),
+        versions=versions(lm, ff, feats.libvmaf_version),
         warnings=warns,
         seconds={"load": t_load, "features": t2 - t1, "model": t3 - t2, "total": t3 - t0},
     )
-
-
-def _nr_frames(
-    spec: VideoSpec, info: VideoInfo, frame: Mapping[str, Any], ff: FFmpeg,
-    in_hw: tuple[Any, Any],
-) -> Iterator[np.ndarray]:  # fmt: skip
-    resize = frame.get("resize")
-    size = (int(resize[0]), int(resize[1])) if resize else None
-    stride = int(frame.get("stride") or 1)
-    for i, luma in enumerate(read_luma(spec, ffmpeg=ff, info=info, size=size)):
-        if i % stride:
-            continue
-        out = prepare_frame(luma, frame)
-        h, w = in_hw
-        if (isinstance(h, int) and out.shape[0] != h) or (isinstance(w, int) and out.shape[1] != w):
-            raise BadInputError(
-                f"{spec.path.name}: frames are {out.shape[1]}x{out.shape[0]} but the model takes "
-                f"{w}x{h} (its sidecar has no resize/crop to get there)"
-            )
-        yield out
-
-
-def _batches(frames: Iterable[np.ndarray], batch: int) -> Iterator[np.ndarray]:
-    buf: list[np.ndarray] = []
-    for f in frames:
-        buf.append(f)
-        if len(buf) == batch:
-            yield np.stack(buf)[:, None]
-            buf = []
-    if buf:
-        yield np.stack(buf)[:, None]
-
-
-def score_nr(
-    distorted: VideoSpec | str | os.PathLike[str],
-    model: str | os.PathLike[str] | LoadedModel,
-    *,
-    backend: str = "auto",
-    threads: int = 1,
-    int8: bool = False,
-    width: int | None = None,
-    height: int | None = None,
-    pix_fmt: str | None = None,
-    ffmpeg: FFmpeg | None = None,
-) -> ScoreResult:
-    """Score a video without a reference with a no-reference (``kind: nr``) model.
-
-    Frames are decoded through the project's ffmpeg as luma in [0, 1], resized to the sidecar's
-    ``frame.resize`` ([width, height], bicubic), centre-cropped to ``frame.crop``, mapped to
-    ``frame.value_range``, every ``frame.stride``-th frame kept; the model gives one score per
-    frame, pooled by the mean.
-
-    Args:
-        distorted: The video.
-        model: Registry id, .onnx path or a loaded NR model.
-        backend: Execution backend.
-        threads: ONNX Runtime intra-op threads.
-        int8: For a registry id: use its int8 file.
-        width: Raw yuv input: frame width.
-        height: Raw yuv input: frame height.
-        pix_fmt: Raw yuv input: pixel format.
-        ffmpeg: ffmpeg binary (resolved if None).
-
-    Returns:
-        Per-frame and pooled scores.
-    """
-    t0 = time.perf_counter()
-    lm = load_model(model, backend=backend, threads=threads, int8=int8)
-    t_load = time.perf_counter() - t0
-    if lm.kind != "nr":
-        raise BadInputError(f"model {lm.model_id} is kind {lm.kind!r}; --no-reference needs NR")
-    ff = ffmpeg or resolve_ffmpeg()
-    dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
-    t1 = time.perf_counter()
-    info = fast_probe(dspec, ff)
-    roles = input_roles(lm.sidecar)
-    spec = roles.get("frame") or roles["distorted_frame"]
-    shape = spec["shape"]
-    frame = lm.sidecar.get("frame") or {}
-    dtype = _DTYPES[spec["dtype"]]
-    if isinstance(shape[0], int):
-        batch = shape[0]
-    else:
-        fw, fh = frame.get("crop") or frame.get("resize") or (info.width, info.height)
-        batch = max(1, min(256, _NR_BATCH_BYTES // max(1, int(fw) * int(fh) * 4)))
-    per_frame: list[np.ndarray] = []
-    t_model = 0.0
-    for x in _batches(_nr_frames(dspec, info, frame, ff, (shape[2], shape[3])), batch):
-        n = x.shape[0]
-        if isinstance(shape[0], int) and n != shape[0]:
-            pad = np.repeat(x[-1:], shape[0] - n, axis=0)
-            x = np.concatenate([x, pad])
-        tm = time.perf_counter()
-        outs = lm.run({spec["name"]: np.ascontiguousarray(x.astype(dtype))})
-        t_model += time.perf_counter() - tm
-        per_frame.append(_score_output(lm, outs, x.shape[0])[:n])
-    if not per_frame:
-        raise BadInputError(f"{dspec.path.name}: no frames decoded")
-    scores = _finish(lm.sidecar, np.concatenate(per_frame))
-    t3 = time.perf_counter()
-    return ScoreResult(
-        model_id=lm.model_id,
-        kind="nr",
-        frames=scores,
-        pooled=pool_scores(scores),
-        provider=lm.provider,
-        distorted=str(dspec.path),
-        versions=_versions(lm, ff, None),
-        warnings=list(lm.warnings),
-        seconds={
-            "load": t_load,
-            "decode": t3 - t1 - t_model,
-            "model": t_model,
-            "total": t3 - t0,
-        },
-    )
-
-
-# ---------------------------------------------------------------------------- many pairs
-
-
-@dataclass(frozen=True)
-class PairJob:
-    """One row of a pairs file, with the options that apply to every row (picklable).
-
-    Attributes:
-        index: Row number (0-based, data rows).
-        reference: Reference path.
-        distorted: Distorted path.
-        model: Registry id or .onnx path.
-        options: Keyword arguments for :func:`score` (row values override).
-    """
-
-    index: int
-    reference: str
-    distorted: str
-    model: str
-    options: tuple[tuple[str, Any], ...] = ()
-
-
-_PAIR_COLUMNS = ("codec", "preset", "crf", "width", "height", "pix_fmt")
-_MODEL_CACHE: dict[tuple[Any, ...], LoadedModel] = {}
-
-
-def read_pairs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a pairs CSV: header with ``reference,distorted`` (optional ``codec, preset, crf,
-    width, height, pix_fmt``); relative paths are relative to the CSV's directory.
-
-    Raises:
-        BadInputError: missing file/columns, empty file, bad numbers.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"no such pairs file: {p}")
-    with p.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        need = {"reference", "distorted"}
-        if not need.issubset(header):
-            raise BadInputError(
-                f"{p.name}: header must have columns reference,distorted (got {header})"
-            )
-        rows = []
-        for i, raw in enumerate(reader):
-            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            if not row.get("reference") and not row.get("distorted"):
-                continue
-            out: dict[str, Any] = {}
-            for key in ("reference", "distorted"):
-                if not row.get(key):
-                    raise BadInputError(f"{p.name}: row {i + 2} has no {key}")
-                q = Path(row[key])
-                out[key] = str(q if q.is_absolute() else p.parent / q)
-            for key in _PAIR_COLUMNS:
-                val = row.get(key) or None
-                if val is not None and key in ("crf",):
-                    val = _number(val, float, p.name, i, key)
-                elif val is not None and key in ("width", "height"):
-                    val = _number(val, int, p.name, i, key)
-                if val is not None:
-                    out[key] = val
-            rows.append(out)
-    if not rows:
-        raise BadInputError(f"{p.name}: no pairs")
-    return rows
-
-
-def _number(val: str, kind: type, name: str, i: int, key: str) -> Any:
-    try:
-        return kind(val)
-    except ValueError as exc:
-        raise BadInputError(f"{name}: row {i + 2}: {key} {val!r} is not a number") from exc
-
-
-def _cached_model(model: str, backend: str, threads: int, int8: bool) -> LoadedModel:
-    key = (model, backend, threads, int8, os.environ.get("VMAF_TINY_ZOO"))
-    lm = _MODEL_CACHE.get(key)
-    if lm is None:
-        lm = load_model(model, backend=backend, threads=threads, int8=int8)
-        _MODEL_CACHE[key] = lm
-    return lm
-
-
-def score_pair(job: PairJob) -> dict[str, Any]:
-    """Score one pair (a module-level function, so Dask workers can run it).
-
-    The model is loaded once per worker process and reused.
-
-    Returns:
-        A flat row: reference, distorted, n_frames, pooled values, SVM mean if asked, provider.
-    """
-    opts = dict(job.options)
-    lm = _cached_model(
-        job.model, opts.pop("backend", "auto"), int(opts.get("threads", 1)),
-        bool(opts.pop("int8", False)),
-    )  # fmt: skip
-    res = score(job.reference, job.distorted, lm, **opts)
-    row: dict[str, Any] = {
-        "reference": job.reference,
-        "distorted": job.distorted,
-        "n_frames": res.n_frames,
-        **res.pooled,
-        "provider": res.provider,
-    }
-    if res.svm_pooled is not None:
-        row["svm_mean"] = res.svm_pooled["mean"]
-        row["svm_harmonic_mean"] = res.svm_pooled["harmonic_mean"]
-    if res.codec is not None:
-        row["codec"] = res.codec.codec
-        row["crf"] = res.codec.crf
-    return row
