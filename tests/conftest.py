@@ -25,6 +25,27 @@ def ffmpeg() -> FFmpeg:
     return resolve_ffmpeg()
 
 
+@pytest.fixture(scope="session")
+def smoke_corpus(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> Path:
+    """The smoke corpus, built once per test session (serial). Returns its directory."""
+    from vmaf_tiny.parallel import SerialExecutor
+    from vmaf_train.data.corpus import build_corpus
+    from vmaf_train.data.corpus_config import load_corpus_config
+
+    out = tmp_path_factory.mktemp("smoke-corpus")
+    cfg = load_corpus_config(REPO / "configs" / "corpus" / "smoke.toml")
+    res = build_corpus(cfg, out, executor=SerialExecutor(), ffmpeg=ffmpeg, progress=False)
+    if res.failures:
+        raise RuntimeError(f"smoke corpus failed: {res.failures}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def smoke_features(smoke_corpus: Path) -> Path:
+    """features.parquet of the smoke corpus."""
+    return smoke_corpus / "features.parquet"
+
+
 # ---------------------------------------------------------------- runtime (guard, scoring, bench)
 
 

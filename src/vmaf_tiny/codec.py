@@ -41,13 +41,26 @@ CODEC_BLOCK_V2_SLOTS: tuple[str, ...] = (
 )
 
 _X26X_PRESETS = (
-    "placebo", "veryslow", "slower", "slow", "medium",
-    "fast", "faster", "veryfast", "superfast", "ultrafast",
-)  # fmt: skip
+    "placebo",
+    "veryslow",
+    "slower",
+    "slow",
+    "medium",
+    "fast",
+    "faster",
+    "veryfast",
+    "superfast",
+    "ultrafast",
+)
 # encoder -> numeric preset range (lo = slowest, hi = fastest)
 _NUMERIC_PRESETS = {"libsvtav1": (0, 13), "libvpx-vp9": (0, 8), "libaom-av1": (0, 10)}
-_CRF_MAX = {"libx264": 51.0, "libx265": 51.0, "libvpx-vp9": 63.0, "libsvtav1": 63.0,
-            "libaom-av1": 63.0}  # fmt: skip
+_CRF_MAX = {
+    "libx264": 51.0,
+    "libx265": 51.0,
+    "libvpx-vp9": 63.0,
+    "libsvtav1": 63.0,
+    "libaom-av1": 63.0,
+}
 
 
 @lru_cache(maxsize=4)
@@ -140,8 +153,11 @@ def codec_columns(
         codecs, presets, crfs = [codec] * n, [preset] * n, [crf] * n  # type: ignore[list-item]
     else:
         codecs = list(codec)
-        presets = list(preset) if isinstance(preset, Sequence) and not isinstance(preset, str) \
-            else [preset] * len(codecs)  # fmt: skip
+        presets = (
+            list(preset)
+            if isinstance(preset, Sequence) and not isinstance(preset, str)
+            else [preset] * len(codecs)
+        )
         crfs = list(crf) if isinstance(crf, Sequence) else [crf] * len(codecs)
     out = np.zeros((len(codecs), len(slots) + 2), dtype=np.float32)
     index = {s: i for i, s in enumerate(slots)}

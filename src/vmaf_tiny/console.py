@@ -10,7 +10,7 @@ import json
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import click
 import typer
@@ -30,6 +30,12 @@ from rich.text import Text
 from vmaf_tiny.errors import VmafTinyError
 
 __all__ = [
+    "FFmpegOpt",
+    "JsonOpt",
+    "ProgressOpt",
+    "SchedulerOpt",
+    "SerialOpt",
+    "WorkersOpt",
     "err_console",
     "fail",
     "make_progress",
@@ -133,3 +139,27 @@ def run_app(
         )
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+# Shared option aliases: every command that fans out work takes the same executor flags.
+SerialOpt = Annotated[bool, typer.Option("--serial", help="Run items one by one in this process.")]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", "-w", min=1, help="Local Dask cluster size (default: all cores)."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Use an existing Dask scheduler, e.g. tcp://host:8786."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+FFmpegOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ffmpeg",
+        help="ffmpeg binary with libvmaf (default: imageio-ffmpeg's).",
+        envvar="VMAF_TINY_FFMPEG",
+    ),
+]
+ProgressOpt = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")
+]

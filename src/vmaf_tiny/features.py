@@ -82,9 +82,15 @@ class FeatureResult:
 
 
 def _filter_graph(
-    ref: VideoInfo, dis: VideoInfo, *, n_frames: int, truncate: bool, log_path: str,
-    n_threads: int, extras: Sequence[str],
-) -> str:  # fmt: skip
+    ref: VideoInfo,
+    dis: VideoInfo,
+    *,
+    n_frames: int,
+    truncate: bool,
+    log_path: str,
+    n_threads: int,
+    extras: Sequence[str],
+) -> str:
     dis_chain = []
     if (dis.width, dis.height) != (ref.width, ref.height):
         # VMAF scores at the reference's resolution: upscale the distorted (bicubic).
@@ -162,14 +168,26 @@ def extract_features(
     with tempfile.TemporaryDirectory(prefix="vmaf-tiny-") as tmp:
         log_path = str(Path(tmp) / "vmaf.json")
         graph = _filter_graph(
-            rinfo, dinfo, n_frames=n, truncate=truncate and rinfo.n_frames != dinfo.n_frames,
-            log_path=log_path, n_threads=n_threads, extras=extras,
-        )  # fmt: skip
+            rinfo,
+            dinfo,
+            n_frames=n,
+            truncate=truncate and rinfo.n_frames != dinfo.n_frames,
+            log_path=log_path,
+            n_threads=n_threads,
+            extras=extras,
+        )
         args = [
-            *ff.base_args(), "-loglevel", "error",
-            *dspec.input_args(), *rspec.input_args(),
-            "-lavfi", graph, "-f", "null", "-",
-        ]  # fmt: skip
+            *ff.base_args(),
+            "-loglevel",
+            "error",
+            *dspec.input_args(),
+            *rspec.input_args(),
+            "-lavfi",
+            graph,
+            "-f",
+            "null",
+            "-",
+        ]
         proc = subprocess.run(args, capture_output=True, check=False)
         if proc.returncode != 0 or not Path(log_path).exists():
             raise BadInputError(
@@ -181,9 +199,14 @@ def extract_features(
 
 
 def _parse_log(
-    log: dict, *, rinfo: VideoInfo, dinfo: VideoInfo, n_expected: int,
-    extras: Sequence[str], ff: FFmpeg,
-) -> FeatureResult:  # fmt: skip
+    log: dict,
+    *,
+    rinfo: VideoInfo,
+    dinfo: VideoInfo,
+    n_expected: int,
+    extras: Sequence[str],
+    ff: FFmpeg,
+) -> FeatureResult:
     frames = log.get("frames") or []
     if len(frames) != n_expected:
         raise BadInputError(

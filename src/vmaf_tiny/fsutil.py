@@ -11,7 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "sha256_file"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "replace_block",
+    "sha256_file",
+]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -28,6 +40,7 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str | None = None) -> Iter
     )
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; finished files get the usual mode
     try:
         yield tmp_path
         os.replace(tmp_path, dest)
@@ -56,3 +69,26 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def replace_block(
+    path: str | os.PathLike[str], name: str, body: str, *, create: bool = True
+) -> None:
+    """Rewrite only the text between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in a file.
+
+    Generated figures live in such blocks so that code can refresh them while hand-written prose
+    around them stays. The block is appended (with the file created) if absent and ``create``.
+    """
+    p = Path(path)
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = p.read_text() if p.exists() else ""
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        new = head + block + tail
+    elif create:
+        new = (text.rstrip() + "\n\n" if text.strip() else "") + block + "\n"
+    else:
+        raise FileNotFoundError(f"{p}: no {begin} block")
+    atomic_write_bytes(p, new.encode("utf-8"))

@@ -182,7 +182,7 @@ class DaskExecutor(Executor):
                 n_workers=self.workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # random free port; never collide
                 silence_logs=logging.ERROR,
             )
             self._client = Client(self._cluster)

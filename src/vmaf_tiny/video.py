@@ -78,12 +78,17 @@ class VideoSpec:
                     f"{self.path.name}: raw yuv needs --width, --height (and --pix-fmt)"
                 )
             return [
-                "-f", "rawvideo",
-                "-pix_fmt", self.pix_fmt or "yuv420p",
-                "-s", f"{self.width}x{self.height}",
-                "-framerate", f"{self.fps or 25}",
-                "-i", str(self.path),
-            ]  # fmt: skip
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                self.pix_fmt or "yuv420p",
+                "-s",
+                f"{self.width}x{self.height}",
+                "-framerate",
+                f"{self.fps or 25}",
+                "-i",
+                str(self.path),
+            ]
         return ["-i", str(self.path)]
 
 
@@ -218,9 +223,15 @@ def probe(video: VideoSpec | str | os.PathLike[str], ffmpeg: FFmpeg | None = Non
                 f"{pix_fmt} frames ({fb} bytes each)"
             )
         return VideoInfo(
-            path=path, width=spec.width, height=spec.height, pix_fmt=pix_fmt, bit_depth=depth,
-            n_frames=size // fb, fps=float(spec.fps or 25), decoder="rawvideo",
-        )  # fmt: skip
+            path=path,
+            width=spec.width,
+            height=spec.height,
+            pix_fmt=pix_fmt,
+            bit_depth=depth,
+            n_frames=size // fb,
+            fps=float(spec.fps or 25),
+            decoder="rawvideo",
+        )
 
     ff = ffmpeg or resolve_ffmpeg()
     proc = subprocess.run(
@@ -236,6 +247,8 @@ def probe(video: VideoSpec | str | os.PathLike[str], ffmpeg: FFmpeg | None = Non
         reason = last_error_line(proc.stderr) if proc.returncode != 0 else "no video stream"
         raise BadInputError(f"{path.name}: cannot read video ({reason})")
     pix_fmt = m.group("pix")
+    if pix_fmt == "none" or int(m.group("w")) == 0:
+        raise BadInputError(f"{path.name}: cannot decode the video stream (truncated or corrupt?)")
     depth = _check_pix_fmt(pix_fmt, path)
     frames = _FRAME_RE.findall(err.split("Stream mapping:")[-1])
     n_frames = int(frames[-1]) if frames else 0
@@ -249,10 +262,18 @@ def probe(video: VideoSpec | str | os.PathLike[str], ffmpeg: FFmpeg | None = Non
     if decoder != "rawvideo" and fps > 0:
         bitrate = path.stat().st_size * 8 / 1000 / (n_frames / fps)
     return VideoInfo(
-        path=path, width=int(m.group("w")), height=int(m.group("h")), pix_fmt=pix_fmt,
-        bit_depth=depth, n_frames=n_frames, fps=fps, decoder=decoder, encoder=encoder,
-        crf=_crf_from_bitstream(path, encoder), bitrate_kbps=bitrate,
-    )  # fmt: skip
+        path=path,
+        width=int(m.group("w")),
+        height=int(m.group("h")),
+        pix_fmt=pix_fmt,
+        bit_depth=depth,
+        n_frames=n_frames,
+        fps=fps,
+        decoder=decoder,
+        encoder=encoder,
+        crf=_crf_from_bitstream(path, encoder),
+        bitrate_kbps=bitrate,
+    )
 
 
 def read_luma(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from vmaf_tiny.console import run_app
+from vmaf_train.cli import corpus, demo, features
 
 app = typer.Typer(
     name="vmaf-train",
@@ -22,6 +23,11 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """vmaf-train toolkit."""
+
+
+app.add_typer(corpus.app, name="corpus")
+app.command("extract-features")(features.extract_features_cmd)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

@@ -82,8 +82,9 @@ def rows_to_table(
         if not f.nullable and any(v is None for v in vals):
             raise BadInputError(f"column {f.name!r} has {sum(v is None for v in vals)} null rows")
         if pa.types.is_floating(f.type):
-            vals = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v
-                    for v in vals]  # fmt: skip
+            vals = [
+                None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in vals
+            ]
         arrays.append(pa.array(vals, type=f.type))
     meta = {b"vmaf_tiny.schema_version": SCHEMA_VERSION.encode()}
     for k, v in (metadata or {}).items():

@@ -1,0 +1,111 @@
+"""``vmaf-train extract-features``: libvmaf features for your own pairs, same schema as a corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vmaf_tiny.console import (
+    FFmpegOpt,
+    JsonOpt,
+    ProgressOpt,
+    SchedulerOpt,
+    SerialOpt,
+    WorkersOpt,
+    err_console,
+    fail,
+    print_json,
+)
+from vmaf_tiny.ffmpeg import resolve_ffmpeg
+from vmaf_tiny.fsutil import atomic_write_json
+from vmaf_tiny.parallel import make_executor
+from vmaf_tiny.video import VideoSpec
+
+
+def extract_features_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output features .parquet.")],
+    reference: Annotated[Path | None, typer.Option("--reference", "-r")] = None,
+    distorted: Annotated[Path | None, typer.Option("--distorted", "-d")] = None,
+    pairs: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV: reference, distorted[, mos, source_id, key, width, height, pix_fmt]."
+        ),
+    ] = None,
+    width: Annotated[int | None, typer.Option(help="Raw .yuv width.")] = None,
+    height: Annotated[int | None, typer.Option(help="Raw .yuv height.")] = None,
+    pix_fmt: Annotated[str | None, typer.Option(help="Raw .yuv pixel format.")] = None,
+    mos: Annotated[float | None, typer.Option(help="MOS of the single pair.")] = None,
+    extras: Annotated[
+        str, typer.Option(help="Comma list of psnr_y, float_ssim, float_ms_ssim, cambi.")
+    ] = "",
+    truncate: Annotated[
+        bool, typer.Option(help="Score min(frames) when frame counts differ.")
+    ] = False,
+    serial: SerialOpt = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    ffmpeg: FFmpegOpt = None,
+    progress: ProgressOpt = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Score one pair (--reference/--distorted) or many (--pairs) into a features parquet."""
+    from vmaf_train.data.pairs import PairTask, extract_pairs, read_pairs_csv
+    from vmaf_train.data.table import write_features
+
+    ff = resolve_ffmpeg(ffmpeg)
+    extra_t = tuple(e.strip() for e in extras.split(",") if e.strip())
+    if out.suffix != ".parquet":
+        fail(f"--out must end in .parquet, got {out}")
+    if pairs is not None:
+        if reference or distorted:
+            fail("give either --pairs or --reference/--distorted, not both")
+        tasks = read_pairs_csv(pairs, extras=extra_t, truncate=truncate, ffmpeg=ff.path)
+    elif reference is not None and distorted is not None:
+        tasks = [
+            PairTask(
+                VideoSpec(reference, width, height, pix_fmt),
+                VideoSpec(distorted, width, height, pix_fmt),
+                distorted.stem,
+                reference.stem,
+                mos,
+                extra_t,
+                truncate,
+                ff.path,
+            )
+        ]
+    else:
+        fail("give --reference and --distorted, or --pairs pairs.csv")
+    # one pair: no cluster start-up; many: the executor the flags ask for
+    single = len(tasks) == 1
+    with make_executor(serial=serial or single, workers=workers, scheduler=scheduler) as ex:
+        table, failures = extract_pairs(tasks, executor=ex, progress=progress and not single)
+    if single and failures:
+        fail(failures[0]["error"])  # nothing written for a single bad pair
+    fpath = out.with_suffix(".failures.json")
+    if table is not None:
+        write_features(table, out)
+    if failures:
+        atomic_write_json(fpath, {"n_failed": len(failures), "failures": failures})
+    elif fpath.exists():
+        fpath.unlink()
+    n_rows = 0 if table is None else table.num_rows
+    if json_out:
+        print_json(
+            {
+                "out": str(out) if table is not None else None,
+                "pairs": len(tasks),
+                "rows": n_rows,
+                "n_failed": len(failures),
+                "failures": failures,
+            }
+        )
+    elif table is not None:
+        err_console.print(f"wrote {n_rows} rows from {len(tasks) - len(failures)} pairs to {out}")
+    if failures:
+        err_console.print(
+            f"error: {len(failures)} of {len(tasks)} pairs failed; see {fpath}", markup=False
+        )
+        raise typer.Exit(1)

