@@ -110,9 +110,10 @@ def _mutate_message(buf: bytes, rng: random.Random, depth: int = 0) -> bytes | N
     if not fields:
         return None
     nested = [
-        f for f in fields
+        f
+        for f in fields
         if f.wire == 2 and f.payload[1] > f.payload[0] and _fields(buf[slice(*f.payload)])
-    ]  # fmt: skip
+    ]
     if nested and depth < 10 and rng.random() < 0.75:
         f = rng.choice(nested)
         inner = _mutate_message(buf[slice(*f.payload)], rng, depth + 1)
@@ -130,9 +131,12 @@ def _mutate_message(buf: bytes, rng: random.Random, depth: int = 0) -> bytes | N
         a, b = sorted((f, g), key=lambda x: x.start)
         if a.end <= b.start:
             return (
-                buf[: a.start] + buf[b.start : b.end] + buf[a.end : b.start]
-                + buf[a.start : a.end] + buf[b.end :]
-            )  # fmt: skip
+                buf[: a.start]
+                + buf[b.start : b.end]
+                + buf[a.end : b.start]
+                + buf[a.start : a.end]
+                + buf[b.end :]
+            )
     if f.wire == 0:
         value = rng.choice((0, 1, 2, 7, 255, 1 << 31, (1 << 63) - 1, rng.getrandbits(64)))
         return buf[: f.start] + f.tag + _enc_varint(value) + buf[f.end :]
@@ -201,9 +205,12 @@ def _sample_feeds(sidecar: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def run_cases(
-    n_cases: int, seed: int = 0, timeout_s: float = 10.0, work: Path | None = None,
+    n_cases: int,
+    seed: int = 0,
+    timeout_s: float = 10.0,
+    work: Path | None = None,
     sidecar_rate: float = 0.1,
-) -> Summary:  # fmt: skip
+) -> Summary:
     """Run ``n_cases`` seeded cases in this process; see the module docstring."""
     own = work is None
     root = Path(tempfile.mkdtemp(prefix="vmaf-tiny-fuzz-")) if own else Path(work)  # type: ignore[arg-type]
@@ -215,8 +222,9 @@ def run_cases(
             case_dir = root / p.stem
             case_dir.mkdir(parents=True, exist_ok=True)
             side = p.with_suffix(".json")
-            originals.append((p.read_bytes(), side.read_bytes(), case_dir / p.name,
-                              case_dir / side.name))  # fmt: skip
+            originals.append(
+                (p.read_bytes(), side.read_bytes(), case_dir / p.name, case_dir / side.name)
+            )
         summary = Summary()
         t_all = time.perf_counter()
         for i in range(n_cases):

@@ -38,13 +38,42 @@ def collect(work: Path, frames: int = 24) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
     for i, src in enumerate(SOURCES):
         ref = work / f"ref{i}.y4m"
-        ff.run(["-loglevel", "error", "-f", "lavfi", "-i", src, "-frames:v", str(frames),
-                "-pix_fmt", "yuv420p", str(ref)], what="make source")  # fmt: skip
+        ff.run(
+            [
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                src,
+                "-frames:v",
+                str(frames),
+                "-pix_fmt",
+                "yuv420p",
+                str(ref),
+            ],
+            what="make source",
+        )
         for crf in CRFS:
             dis = work / f"dis{i}_{crf}.mp4"
-            ff.run(["-loglevel", "error", "-i", str(ref), "-c:v", "libx264", "-preset",
-                    "veryfast", "-crf", str(crf), "-threads", "1", str(dis)],
-                   what="encode")  # fmt: skip
+            ff.run(
+                [
+                    "-loglevel",
+                    "error",
+                    "-i",
+                    str(ref),
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-crf",
+                    str(crf),
+                    "-threads",
+                    "1",
+                    str(dis),
+                ],
+                what="encode",
+            )
             feats = extract_features(ref, dis, ffmpeg=ff)
             xs.append(feats.matrix(CANONICAL6))
             ys.append(feats.vmaf.astype(np.float32))
@@ -64,9 +93,12 @@ def fit_and_export(x: np.ndarray, y: np.ndarray, out: Path, seed: int = 0) -> Pa
             self.register_buffer("mean", mean)
             self.register_buffer("std", std)
             self.net = torch.nn.Sequential(
-                torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8), torch.nn.ReLU(),
+                torch.nn.Linear(6, 16),
+                torch.nn.ReLU(),
+                torch.nn.Linear(16, 8),
+                torch.nn.ReLU(),
                 torch.nn.Linear(8, 1),
-            )  # fmt: skip
+            )
 
         def forward(self, features: torch.Tensor) -> torch.Tensor:
             return self.net((features - self.mean) / self.std)
@@ -88,21 +120,32 @@ def fit_and_export(x: np.ndarray, y: np.ndarray, out: Path, seed: int = 0) -> Pa
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{MODEL_ID}.onnx"
     torch.onnx.export(
-        model, (xt[:4],), str(path), input_names=["features"], output_names=["score"],
-        dynamic_axes={"features": {0: "N"}, "score": {0: "N"}}, opset_version=17, dynamo=False,
-    )  # fmt: skip
+        model,
+        (xt[:4],),
+        str(path),
+        input_names=["features"],
+        output_names=["score"],
+        dynamic_axes={"features": {0: "N"}, "score": {0: "N"}},
+        opset_version=17,
+        dynamo=False,
+    )
     sidecar = {
-        "schema_version": 1, "id": MODEL_ID, "kind": "fr", "class": "C1", "onnx": path.name,
-        "opset": 17, "smoke": True,
+        "schema_version": 1,
+        "id": MODEL_ID,
+        "kind": "fr",
+        "class": "C1",
+        "onnx": path.name,
+        "opset": 17,
+        "smoke": True,
         "description": "Benchmark-only 6-16-8-1 MLP fitted in-sample to vmaf_v0.6.1 on generated "
-                       "x264 encodes (benchmarks/make_bench_model.py).",
+        "x264 encodes (benchmarks/make_bench_model.py).",
         "inputs": [{"name": "features", "dtype": "float32", "shape": ["N", 6], "role": "features"}],
         "outputs": [{"name": "score", "dtype": "float32", "shape": ["N", 1], "role": "score"}],
         "feature_order": list(CANONICAL6),
         "normalization": {"baked": True},
         "output": {"target": "vmaf", "range": [0.0, 100.0], "clamp": True},
         "metadata": {"fit_frames": len(y), "fit_plcc_in_sample": round(plcc, 4)},
-    }  # fmt: skip
+    }
     (out / f"{MODEL_ID}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
     g = guard_model(path)  # the exported model must pass the runtime's own checks
     print(f"wrote {path} ({g.total_bytes} bytes, sha256 {g.sha256})")

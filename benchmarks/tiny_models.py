@@ -110,9 +110,9 @@ def mlp_forward(params: MlpParams, x: np.ndarray, baked: bool = True) -> np.ndar
     return h[:, 0]
 
 
-def _mlp_nodes(params: MlpParams, x_name: str, out_name: str, prefix: str = "") -> tuple[
-    list[onnx.NodeProto], list[onnx.TensorProto]
-]:  # fmt: skip
+def _mlp_nodes(
+    params: MlpParams, x_name: str, out_name: str, prefix: str = ""
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
     nodes, inits = [], []
     h = x_name
     if params.mean is not None:
@@ -204,9 +204,12 @@ def fr_mlp(
     nodes += mlp_nodes
     inits += mlp_inits
     graph = helper.make_graph(
-        nodes, model_id, inputs,
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])], inits,
-    )  # fmt: skip
+        nodes,
+        model_id,
+        inputs,
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
+        inits,
+    )
     model = make_model(graph)
     onnx.checker.check_model(model)
     extra: dict[str, Any] = {"feature_order": list(features)}
@@ -268,14 +271,22 @@ def nr_pool_gemm(
     )
     model = make_model(graph)
     onnx.checker.check_model(model)
-    frame_spec = frame if frame is not None else (
-        {"channels": "luma", "resize": list(size), "value_range": [0.0, 1.0], "pooling": "mean"}
-        if size else {"channels": "luma", "pooling": "mean"}
-    )  # fmt: skip
+    frame_spec = (
+        frame
+        if frame is not None
+        else (
+            {"channels": "luma", "resize": list(size), "value_range": [0.0, 1.0], "pooling": "mean"}
+            if size
+            else {"channels": "luma", "pooling": "mean"}
+        )
+    )
     sidecar = base_sidecar(
-        model_id, "nr", [tensor_spec("frame", ["N", 1, h, w], "frame")],
-        [tensor_spec("score", ["N", 1], "score")], frame=frame_spec,
-    )  # fmt: skip
+        model_id,
+        "nr",
+        [tensor_spec("frame", ["N", 1, h, w], "frame")],
+        [tensor_spec("score", ["N", 1], "score")],
+        frame=frame_spec,
+    )
     sidecar["output"] = {"target": "mos", "range": [0.0, 100.0], "clamp": False}
     return write_model(model, out_dir, model_id, sidecar)
 
@@ -283,13 +294,17 @@ def nr_pool_gemm(
 def if_model(out_dir: Path, model_id: str = "tiny_if", then_op: str = "Relu") -> Path:
     """An FR-shaped model whose If branches apply ``then_op`` / Identity (condition constant)."""
     then_g = helper.make_graph(
-        [helper.make_node(then_op, ["features"], ["t_out"])], "then", [],
+        [helper.make_node(then_op, ["features"], ["t_out"])],
+        "then",
+        [],
         [helper.make_tensor_value_info("t_out", TensorProto.FLOAT, None)],
-    )  # fmt: skip
+    )
     else_g = helper.make_graph(
-        [helper.make_node("Identity", ["features"], ["e_out"])], "else", [],
+        [helper.make_node("Identity", ["features"], ["e_out"])],
+        "else",
+        [],
         [helper.make_tensor_value_info("e_out", TensorProto.FLOAT, None)],
-    )  # fmt: skip
+    )
     graph = helper.make_graph(
         [
             helper.make_node("If", ["cond"], ["branched"], then_branch=then_g, else_branch=else_g),
@@ -304,10 +319,13 @@ def if_model(out_dir: Path, model_id: str = "tiny_if", then_op: str = "Relu") ->
     )
     model = make_model(graph)
     sidecar = base_sidecar(
-        model_id, "fr", [tensor_spec("features", ["N", 6], "features")],
-        [tensor_spec("score", ["N", 1], "score")], feature_order=list(CANONICAL6),
+        model_id,
+        "fr",
+        [tensor_spec("features", ["N", 6], "features")],
+        [tensor_spec("score", ["N", 1], "score")],
+        feature_order=list(CANONICAL6),
         normalization={"baked": True},
-    )  # fmt: skip
+    )
     return write_model(model, out_dir, model_id, sidecar)
 
 
@@ -361,16 +379,21 @@ def loop_model(
         helper.make_node("ReduceMean", ["looped"], ["score"], axes=[1], keepdims=1),
     ]
     graph = helper.make_graph(
-        nodes, model_id,
+        nodes,
+        model_id,
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 6])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])], inits,
-    )  # fmt: skip
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
+        inits,
+    )
     model = make_model(graph)
     sidecar = base_sidecar(
-        model_id, "fr", [tensor_spec("features", ["N", 6], "features")],
-        [tensor_spec("score", ["N", 1], "score")], feature_order=list(CANONICAL6),
+        model_id,
+        "fr",
+        [tensor_spec("features", ["N", 6], "features")],
+        [tensor_spec("score", ["N", 1], "score")],
+        feature_order=list(CANONICAL6),
         normalization={"baked": True},
-    )  # fmt: skip
+    )
     return write_model(model, out_dir, model_id, sidecar)
 
 
@@ -395,25 +418,31 @@ def qdq_mlp(out_dir: Path, model_id: str = "tiny_qdq", seed: int = 0) -> Path:
             numpy_helper.from_array(np.array(0, np.int8), f"W{i}z"),
             numpy_helper.from_array(b, f"B{i}"),
         ]
-        nodes.append(helper.make_node("DequantizeLinear", [f"W{i}q", f"W{i}s", f"W{i}z"],
-                                      [f"W{i}"]))  # fmt: skip
+        nodes.append(
+            helper.make_node("DequantizeLinear", [f"W{i}q", f"W{i}s", f"W{i}z"], [f"W{i}"])
+        )
         z = "score" if i == len(params.weights) - 1 else f"z{i}"
         nodes.append(helper.make_node("Gemm", [h, f"W{i}", f"B{i}"], [z]))
         if z != "score":
             nodes.append(helper.make_node("Relu", [z], [f"a{i}"]))
             h = f"a{i}"
     graph = helper.make_graph(
-        nodes, model_id,
+        nodes,
+        model_id,
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 6])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])], inits,
-    )  # fmt: skip
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
+        inits,
+    )
     model = make_model(graph)
     onnx.checker.check_model(model)
     sidecar = base_sidecar(
-        model_id, "fr", [tensor_spec("features", ["N", 6], "features")],
-        [tensor_spec("score", ["N", 1], "score")], feature_order=list(CANONICAL6),
+        model_id,
+        "fr",
+        [tensor_spec("features", ["N", 6], "features")],
+        [tensor_spec("score", ["N", 1], "score")],
+        feature_order=list(CANONICAL6),
         normalization={"baked": True},
-    )  # fmt: skip
+    )
     return write_model(model, out_dir, model_id, sidecar)
 
 

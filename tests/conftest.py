@@ -68,16 +68,10 @@ def tiny_models():
 @pytest.fixture(scope="session")
 def runtime_clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> dict[str, Path]:
     """A small generated pair: testsrc2 160x90 x 12 frames (y4m) and its x264 crf 35 encode."""
+    from tests.clips import lavfi_clip, x264
+
     d = tmp_path_factory.mktemp("runtime_clips")
-    ref, dis = d / "ref.y4m", d / "dis.mp4"
-    ffmpeg.run(
-        ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
-         "-frames:v", "12", "-pix_fmt", "yuv420p", str(ref)],
-        what="make reference",
-    )  # fmt: skip
-    ffmpeg.run(
-        ["-loglevel", "error", "-i", str(ref), "-c:v", "libx264", "-preset", "veryfast",
-         "-crf", "35", "-threads", "1", str(dis)],
-        what="encode distorted",
-    )  # fmt: skip
+    ref = lavfi_clip(ffmpeg, d / "ref.y4m", frames=12)
+    dis = d / "dis.mp4"
+    ffmpeg.run(["-loglevel", "error", "-i", str(ref), *x264(35), str(dis)], what="encode")
     return {"ref": ref, "dis": dis, "dir": d}

@@ -39,11 +39,26 @@ def bench_run(tiny_models, tmp_path_factory: pytest.TempPathFactory):
     card = cards / "bench_fr.md"
     card.write_text("# bench_fr\n\nIntro written by the card generator.\n")
     out = subprocess.run(
-        [str(VMAF_TINY), "bench", "--tiny-model", str(model), "--backend", "cpu", *QUICK,
-         "--clips-dir", str(d / "clips"), "--out", str(d / "res.json"), "--record",
-         "--cards-dir", str(cards)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            str(VMAF_TINY),
+            "bench",
+            "--tiny-model",
+            str(model),
+            "--backend",
+            "cpu",
+            *QUICK,
+            "--clips-dir",
+            str(d / "clips"),
+            "--out",
+            str(d / "res.json"),
+            "--record",
+            "--cards-dir",
+            str(cards),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return d, model, out
 
 
@@ -52,8 +67,17 @@ def test_bench_writes_results_with_the_documented_schema(bench_run) -> None:
     assert out.returncode == 0, out.stderr
     res = json.loads((d / "res.json").read_text())
     assert res["schema_version"] == 1
-    assert set(res) >= {"created", "command", "model", "machine", "versions", "settings",
-                        "end_to_end", "model_only", "goals"}  # fmt: skip
+    assert set(res) >= {
+        "created",
+        "command",
+        "model",
+        "machine",
+        "versions",
+        "settings",
+        "end_to_end",
+        "model_only",
+        "goals",
+    }
     assert res["model"]["id"] == "bench_fr" and res["model"]["provider"] == "CPUExecutionProvider"
     mach = res["machine"]
     assert mach["cpu_model"] and mach["logical_cores"] >= 1 and isinstance(mach["isa_flags"], list)
@@ -100,12 +124,24 @@ def test_record_rewrites_only_the_runtime_block(bench_run, tmp_path: Path) -> No
 def test_bench_all_sh_forwards_flags(bench_run) -> None:
     d, model, _ = bench_run
     out = subprocess.run(
-        ["bash", str(REPO / "testdata" / "bench_all.sh"), "--tiny-model", str(model),
-         "--backend=cpu", *QUICK, "--clips-dir", str(d / "clips"), "--out",
-         str(d / "res2.json"), "--json"],
-        capture_output=True, text=True, check=False,
+        [
+            "bash",
+            str(REPO / "testdata" / "bench_all.sh"),
+            "--tiny-model",
+            str(model),
+            "--backend=cpu",
+            *QUICK,
+            "--clips-dir",
+            str(d / "clips"),
+            "--out",
+            str(d / "res2.json"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "VMAF_TINY_BIN": str(VMAF_TINY)},
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["model"]["backend"] == "cpu"
     assert (d / "res2.json").is_file()
@@ -115,10 +151,22 @@ def test_bench_all_sh_forwards_flags(bench_run) -> None:
 def test_bench_cuda_without_onnxruntime_gpu_is_one_line_error(bench_run) -> None:
     d, model, _ = bench_run
     out = subprocess.run(
-        [str(VMAF_TINY), "bench", "--tiny-model", str(model), "--backend=cuda", *QUICK,
-         "--clips-dir", str(d / "clips"), "--out", str(d / "res3.json")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            str(VMAF_TINY),
+            "bench",
+            "--tiny-model",
+            str(model),
+            "--backend=cuda",
+            *QUICK,
+            "--clips-dir",
+            str(d / "clips"),
+            "--out",
+            str(d / "res3.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().startswith("error: ") and "onnxruntime-gpu" in out.stderr
     assert not (d / "res3.json").exists()
@@ -129,10 +177,23 @@ def test_bench_cuda_without_onnxruntime_gpu_is_one_line_error(bench_run) -> None
 def test_bench_on_cuda(bench_run) -> None:
     d, model, _ = bench_run
     out = subprocess.run(
-        [str(VMAF_TINY), "bench", "--tiny-model", str(model), "--backend", "cuda", *QUICK,
-         "--clips-dir", str(d / "clips"), "--out", str(d / "cuda.json")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            str(VMAF_TINY),
+            "bench",
+            "--tiny-model",
+            str(model),
+            "--backend",
+            "cuda",
+            *QUICK,
+            "--clips-dir",
+            str(d / "clips"),
+            "--out",
+            str(d / "cuda.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     res = json.loads((d / "cuda.json").read_text())
     assert res["model"]["provider"] == "CUDAExecutionProvider"

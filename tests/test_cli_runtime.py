@@ -44,10 +44,15 @@ def fr_model(tiny_models, tmp_path_factory: pytest.TempPathFactory):
 def src01_args(shared_data: Path) -> list[str]:
     clips = shared_data / "clips"
     return [
-        "--reference", str(clips / "src01_ref_160x90_48f.yuv"),
-        "--distorted", str(clips / "src01_dis_160x90_48f.yuv"),
-        "--width", "160", "--height", "90",
-    ]  # fmt: skip
+        "--reference",
+        str(clips / "src01_ref_160x90_48f.yuv"),
+        "--distorted",
+        str(clips / "src01_dis_160x90_48f.yuv"),
+        "--width",
+        "160",
+        "--height",
+        "90",
+    ]
 
 
 def test_score_json_csv_and_table(tiny_models, fr_model, src01_args, shared_data: Path) -> None:
@@ -77,16 +82,25 @@ def test_score_json_csv_and_table(tiny_models, fr_model, src01_args, shared_data
 
 def test_score_no_reference(tiny_models, tmp_path: Path, runtime_clips) -> None:
     path = tiny_models.nr_pool_gemm(tmp_path, "cli_nr")
-    out = run("score", "--no-reference", "--distorted", runtime_clips["dis"], "--model", path,
-              "--json")  # fmt: skip
+    out = run(
+        "score", "--no-reference", "--distorted", runtime_clips["dis"], "--model", path, "--json"
+    )
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["kind"] == "nr" and d["n_frames"] == 12 and d["reference"] is None
     one_line_error(
-        run("score", "--no-reference", "--reference", runtime_clips["ref"], "--distorted",
-            runtime_clips["dis"], "--model", path),
+        run(
+            "score",
+            "--no-reference",
+            "--reference",
+            runtime_clips["ref"],
+            "--distorted",
+            runtime_clips["dis"],
+            "--model",
+            path,
+        ),
         "cannot be combined",
-    )  # fmt: skip
+    )
 
 
 def test_score_argument_errors_are_one_line(fr_model, src01_args) -> None:
@@ -113,8 +127,10 @@ def test_check_command(tiny_models, tmp_path: Path, fr_model) -> None:
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["ok"] and d["checks"][-1] == {
-        "name": "onnxruntime", "status": "pass", "detail": "session opens on CPUExecutionProvider",
-    }  # fmt: skip
+        "name": "onnxruntime",
+        "status": "pass",
+        "detail": "session opens on CPUExecutionProvider",
+    }
     bad = tiny_models.if_model(tmp_path, "cli_hidden", then_op="Scan")
     out = run("check", bad)
     one_line_error(out, "cli_hidden.onnx: operators:", "'Scan' not allowed")
@@ -183,15 +199,21 @@ def test_inference_doc_examples_run(tiny_models, tmp_path: Path, runtime_clips) 
     blocks = re.findall(r"```(\w+)\n(.*?)```", doc, re.S)
     python = [code for lang, code in blocks if lang == "python"]
     commands = [
-        line for lang, code in blocks if lang == "sh" for line in code.splitlines()
+        line
+        for lang, code in blocks
+        if lang == "sh"
+        for line in code.splitlines()
         if line.startswith("vmaf-tiny ")
-    ]  # fmt: skip
+    ]
     assert len(python) >= 3 and len(commands) >= 6
     for code in python:
         out = subprocess.run(
-            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
             check=False,
-        )  # fmt: skip
+        )
         assert out.returncode == 0, (code, out.stderr)
     for line in commands:
         argv = shlex.split(line.split("#")[0])

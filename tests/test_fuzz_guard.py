@@ -63,10 +63,12 @@ def test_2000_mutated_models_are_loaded_or_refused(fuzz, tmp_path: Path) -> None
 def test_fuzz_script_in_a_subprocess_with_timeout() -> None:
     """The script as CI would run it: a crash or hang would show as a non-zero exit/timeout."""
     out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--cases", "150", "--seed", "3", "--timeout", "20",
-         "--json"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [sys.executable, str(SCRIPT), "--cases", "150", "--seed", "3", "--timeout", "20", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     d = json.loads(out.stdout)
     assert d["cases"] == 150 and d["n_unexpected"] == 0

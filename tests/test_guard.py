@@ -44,10 +44,12 @@ def _refused(path: Path, check: str, pattern: str, **kw: object) -> str:
 
 def _fr_graph_model(nodes, inits=(), n_in: int = 6, opset: int = 17) -> onnx.ModelProto:
     graph = helper.make_graph(
-        list(nodes), "g",
+        list(nodes),
+        "g",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", n_in])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])], list(inits),
-    )  # fmt: skip
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
+        list(inits),
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return model
@@ -55,10 +57,13 @@ def _fr_graph_model(nodes, inits=(), n_in: int = 6, opset: int = 17) -> onnx.Mod
 
 def _write_fr(tiny_models, d: Path, model: onnx.ModelProto, mid: str = "mm") -> Path:
     side = tiny_models.base_sidecar(
-        mid, "fr", [tiny_models.tensor_spec("features", ["N", 6], "features")],
+        mid,
+        "fr",
+        [tiny_models.tensor_spec("features", ["N", 6], "features")],
         [tiny_models.tensor_spec("score", ["N", 1], "score")],
-        feature_order=list(tiny_models.CANONICAL6), normalization={"baked": True},
-    )  # fmt: skip
+        feature_order=list(tiny_models.CANONICAL6),
+        normalization={"baked": True},
+    )
     return tiny_models.write_model(model, d, mid, side)
 
 
@@ -88,10 +93,22 @@ def test_real_models_pass_every_check(tiny_models, tmp_path: Path, builder: str)
     assert report.ok, report.failures
     names = [c.name for c in report.checks]
     assert names == [
-        "regular_file", "jail", "size_cap", "sha256", "parse", "opset", "functions", "operators",
-        "loop_bounds", "external_data", "onnx_checker", "sidecar_file", "sidecar_schema",
-        "sidecar_graph", "size_class",
-    ]  # fmt: skip
+        "regular_file",
+        "jail",
+        "size_cap",
+        "sha256",
+        "parse",
+        "opset",
+        "functions",
+        "operators",
+        "loop_bounds",
+        "external_data",
+        "onnx_checker",
+        "sidecar_file",
+        "sidecar_schema",
+        "sidecar_graph",
+        "size_class",
+    ]
     g = guard_model(path)
     assert g.model_bytes == path.read_bytes()
     assert len(g.sha256) == 64
@@ -147,9 +164,13 @@ def test_cap_is_a_constant_no_environment_variable_changes_it(tiny_models, tmp_p
     path = _big_model(tiny_models, tmp_path, 51 * 1024 * 1024)
     env = dict(os.environ)
     for name in (
-        "VMAF_TINY_MAX_MODEL_BYTES", "VMAF_TINY_MAX_BYTES", "VMAF_TINY_MODEL_CAP",
-        "MAX_MODEL_BYTES", "VMAF_TINY_MAX_MODEL_MB", "VMAF_TINY_SIZE_LIMIT",
-    ):  # fmt: skip
+        "VMAF_TINY_MAX_MODEL_BYTES",
+        "VMAF_TINY_MAX_BYTES",
+        "VMAF_TINY_MODEL_CAP",
+        "MAX_MODEL_BYTES",
+        "VMAF_TINY_MAX_MODEL_MB",
+        "VMAF_TINY_SIZE_LIMIT",
+    ):
         env[name] = str(10**12)
     code = (
         "import sys, vmaf_tiny.guard as g\n"
@@ -159,9 +180,12 @@ def test_cap_is_a_constant_no_environment_variable_changes_it(tiny_models, tmp_p
         "except BadModelError as e:\n    print('refused', e)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True,
+        [sys.executable, "-c", code, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
         check=True,
-    )  # fmt: skip
+    )
     lines = out.stdout.splitlines()
     assert lines[0] == str(50 * 1024 * 1024)
     assert lines[1].startswith("refused") and "size_cap" in lines[1]
@@ -278,10 +302,14 @@ def test_local_functions_are_refused(tiny_models, tmp_path: Path) -> None:
     model = onnx.load(str(path))
     model.functions.append(
         helper.make_function(
-            "", "MyOp", ["x"], ["y"], [helper.make_node("Relu", ["x"], ["y"])],
+            "",
+            "MyOp",
+            ["x"],
+            ["y"],
+            [helper.make_node("Relu", ["x"], ["y"])],
             [helper.make_opsetid("", 17)],
         )
-    )  # fmt: skip
+    )
     path.write_bytes(model.SerializeToString())
     _refused(path, "functions", r"model-local functions")
 
@@ -361,9 +389,16 @@ def test_check_report_lists_every_failure_with_one_line_details(
     tiny_models, tmp_path: Path
 ) -> None:
     model = _fr_graph_model(
-        [helper.make_node("Scan", ["features"], ["score"], body=helper.make_graph([], "b", [], []),
-                          num_scan_inputs=1)]
-    )  # fmt: skip
+        [
+            helper.make_node(
+                "Scan",
+                ["features"],
+                ["score"],
+                body=helper.make_graph([], "b", [], []),
+                num_scan_inputs=1,
+            )
+        ]
+    )
     path = _write_fr(tiny_models, tmp_path, model, "multi")
     side = json.loads(path.with_suffix(".json").read_text())
     side["inputs"][0]["name"] = "nope"

@@ -131,9 +131,12 @@ def test_external_data_beside_the_model_loads_and_scores_the_same(
     x = _features()
     want = load_model(path, backend="cpu").run({"features": x})[0]
     onnx.save_model(
-        onnx.load(str(path)), str(path), save_as_external_data=True, location="inline.data",
+        onnx.load(str(path)),
+        str(path),
+        save_as_external_data=True,
+        location="inline.data",
         size_threshold=0,
-    )  # fmt: skip
+    )
     assert (tmp_path / "inline.data").is_file()
     report = check_model(path)
     assert report.ok, report.failures
@@ -150,8 +153,9 @@ def test_external_data_outside_the_directory_is_refused(
     d = tmp_path / "models"
     path, _ = tiny_models.fr_mlp(d, "leaky")
     model = _externalize(path, "leaky.data")
-    onnx.save_model(model, str(path), save_as_external_data=True, location="leaky.data",
-                    size_threshold=0)  # fmt: skip
+    onnx.save_model(
+        model, str(path), save_as_external_data=True, location="leaky.data", size_threshold=0
+    )
     # Point every external tensor somewhere else and put the data there.
     (tmp_path / "secret.bin").write_bytes((d / "leaky.data").read_bytes())
     model = onnx.load(str(path), load_external_data=False)
@@ -168,8 +172,13 @@ def test_external_data_absolute_path_and_symlink_out_are_refused(
 ) -> None:
     d = tmp_path / "models"
     path, _ = tiny_models.fr_mlp(d, "abs")
-    onnx.save_model(onnx.load(str(path)), str(path), save_as_external_data=True,
-                    location="abs.data", size_threshold=0)  # fmt: skip
+    onnx.save_model(
+        onnx.load(str(path)),
+        str(path),
+        save_as_external_data=True,
+        location="abs.data",
+        size_threshold=0,
+    )
     data = d / "abs.data"
     elsewhere = tmp_path / "elsewhere.bin"
     elsewhere.write_bytes(data.read_bytes())
@@ -187,8 +196,13 @@ def test_external_data_absolute_path_and_symlink_out_are_refused(
 
 def test_external_data_over_the_cap_is_refused(tiny_models, tmp_path: Path) -> None:
     path, _ = tiny_models.fr_mlp(tmp_path, "huge")
-    onnx.save_model(onnx.load(str(path)), str(path), save_as_external_data=True,
-                    location="huge.data", size_threshold=0)  # fmt: skip
+    onnx.save_model(
+        onnx.load(str(path)),
+        str(path),
+        save_as_external_data=True,
+        location="huge.data",
+        size_threshold=0,
+    )
     # Grow the data file past 50 MiB (sparse: nothing is written) and claim it all.
     data = tmp_path / "huge.data"
     os.truncate(data, 51 * 1024 * 1024)
@@ -205,16 +219,26 @@ def test_external_data_over_the_cap_is_refused(tiny_models, tmp_path: Path) -> N
 
 def test_external_data_range_outside_the_file_is_refused(tiny_models, tmp_path: Path) -> None:
     path, _ = tiny_models.fr_mlp(tmp_path, "short")
-    onnx.save_model(onnx.load(str(path)), str(path), save_as_external_data=True,
-                    location="short.data", size_threshold=0)  # fmt: skip
+    onnx.save_model(
+        onnx.load(str(path)),
+        str(path),
+        save_as_external_data=True,
+        location="short.data",
+        size_threshold=0,
+    )
     os.truncate(tmp_path / "short.data", 8)
     _refused(path, "external_data", "outside 'short.data'")
 
 
 def test_external_data_fifo_is_refused(tiny_models, tmp_path: Path) -> None:
     path, _ = tiny_models.fr_mlp(tmp_path, "piped")
-    onnx.save_model(onnx.load(str(path)), str(path), save_as_external_data=True,
-                    location="piped.data", size_threshold=0)  # fmt: skip
+    onnx.save_model(
+        onnx.load(str(path)),
+        str(path),
+        save_as_external_data=True,
+        location="piped.data",
+        size_threshold=0,
+    )
     (tmp_path / "piped.data").unlink()
     os.mkfifo(tmp_path / "piped.data")
     _refused(path, "external_data", "a FIFO")

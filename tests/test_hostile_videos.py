@@ -62,14 +62,18 @@ def test_truncated_y4m_has_fewer_frames(model: Path, runtime_clips, tmp_path: Pa
 def test_corrupt_files(model: Path, nr_model: Path, runtime_clips, tmp_path: Path) -> None:
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(bytes(range(256)) * 64)
-    assert_one_line(run("score", "-r", runtime_clips["ref"], "-d", junk, "-m", model),
-                    "junk.mp4: cannot read video")  # fmt: skip
-    assert_one_line(run("score", "--no-reference", "-d", junk, "-m", nr_model),
-                    "junk.mp4: cannot read video")  # fmt: skip
+    assert_one_line(
+        run("score", "-r", runtime_clips["ref"], "-d", junk, "-m", model),
+        "junk.mp4: cannot read video",
+    )
+    assert_one_line(
+        run("score", "--no-reference", "-d", junk, "-m", nr_model), "junk.mp4: cannot read video"
+    )
     bad_header = tmp_path / "bad.y4m"
     bad_header.write_bytes(b"YUV4MPEG2 W0 H0 F25:1\nFRAME\n" + b"\x00" * 100)
-    assert_one_line(run("score", "-r", runtime_clips["ref"], "-d", bad_header, "-m", model),
-                    "bad.y4m")  # fmt: skip
+    assert_one_line(
+        run("score", "-r", runtime_clips["ref"], "-d", bad_header, "-m", model), "bad.y4m"
+    )
 
 
 def test_mismatched_raw_geometry(model: Path, shared_data: Path) -> None:
@@ -85,10 +89,25 @@ def test_mismatched_frame_counts_need_truncate(
 ) -> None:
     short = tmp_path / "short.mp4"
     ffmpeg.run(
-        ["-loglevel", "error", "-i", str(runtime_clips["ref"]), "-frames:v", "8",
-         "-c:v", "libx264", "-preset", "veryfast", "-crf", "30", "-threads", "1", str(short)],
+        [
+            "-loglevel",
+            "error",
+            "-i",
+            str(runtime_clips["ref"]),
+            "-frames:v",
+            "8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "30",
+            "-threads",
+            "1",
+            str(short),
+        ],
         what="short encode",
-    )  # fmt: skip
+    )
     out = run("score", "-r", runtime_clips["ref"], "-d", short, "-m", model)
     assert_one_line(out, "reference ref.y4m has 12, distorted short.mp4 has 8 (use --truncate")
     ok = run("score", "-r", runtime_clips["ref"], "-d", short, "-m", model, "--truncate", "--json")
@@ -102,10 +121,23 @@ def test_mismatched_resolution_is_upscaled_not_refused(
     """VMAF scores at the reference size: a smaller distorted video is upscaled (bicubic)."""
     small = tmp_path / "small.mp4"
     ffmpeg.run(
-        ["-loglevel", "error", "-i", str(runtime_clips["ref"]), "-vf", "scale=80:46",
-         "-c:v", "libx264", "-crf", "30", "-threads", "1", str(small)],
+        [
+            "-loglevel",
+            "error",
+            "-i",
+            str(runtime_clips["ref"]),
+            "-vf",
+            "scale=80:46",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "30",
+            "-threads",
+            "1",
+            str(small),
+        ],
         what="small encode",
-    )  # fmt: skip
+    )
     ok = run("score", "-r", runtime_clips["ref"], "-d", small, "-m", model, "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["n_frames"] == 12

@@ -24,13 +24,23 @@ VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 def _row(zoo: Path, onnx_path: Path, **over: object) -> dict:
     side = json.loads(onnx_path.with_suffix(".json").read_text())
     row = {
-        "id": side["id"], "kind": side["kind"], "class": side["class"], "onnx": onnx_path.name,
-        "sidecar": f"{side['id']}.json", "sha256": sha256_file(onnx_path),
-        "bytes": onnx_path.stat().st_size, "opset": side["opset"], "smoke": side["smoke"],
-        "quant_mode": "fp32", "int8": None, "license": "BSD-2-Clause-Patent",
-        "description": f"test model {side['id']}", "inputs": side["inputs"],
-        "outputs": side["outputs"], "training": None,
-    }  # fmt: skip
+        "id": side["id"],
+        "kind": side["kind"],
+        "class": side["class"],
+        "onnx": onnx_path.name,
+        "sidecar": f"{side['id']}.json",
+        "sha256": sha256_file(onnx_path),
+        "bytes": onnx_path.stat().st_size,
+        "opset": side["opset"],
+        "smoke": side["smoke"],
+        "quant_mode": "fp32",
+        "int8": None,
+        "license": "BSD-2-Clause-Patent",
+        "description": f"test model {side['id']}",
+        "inputs": side["inputs"],
+        "outputs": side["outputs"],
+        "training": None,
+    }
     row.update(over)
     return row
 
@@ -54,12 +64,19 @@ def zoo(tiny_models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fr.with_suffix(".json").write_text(json.dumps(side))
     nr = tiny_models.nr_pool_gemm(z, "tiny_nr_v1")
     rows = [
-        _row(z, fr, quant_mode="fp32+int8_qdq", int8={
-            "onnx": int8.name, "sha256": sha256_file(int8), "bytes": int8.stat().st_size,
-            "gate": {"delta_plcc": 0.001},
-        }),
+        _row(
+            z,
+            fr,
+            quant_mode="fp32+int8_qdq",
+            int8={
+                "onnx": int8.name,
+                "sha256": sha256_file(int8),
+                "bytes": int8.stat().st_size,
+                "gate": {"delta_plcc": 0.001},
+            },
+        ),
         _row(z, nr),
-    ]  # fmt: skip
+    ]
     _write_registry(z, rows)
     monkeypatch.setenv("VMAF_TINY_ZOO", str(z))
     return z
@@ -125,9 +142,12 @@ def test_verify_reports_every_failure_on_one_line_each(zoo: Path, tiny_models) -
     assert all("\n" not in f for f in rep.failures)
 
     out = subprocess.run(
-        [str(VMAF_TINY), "models", "verify"], capture_output=True, text=True,
-        env={**os.environ, "VMAF_TINY_ZOO": str(zoo)}, check=False,
-    )  # fmt: skip
+        [str(VMAF_TINY), "models", "verify"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VMAF_TINY_ZOO": str(zoo)},
+        check=False,
+    )
     assert out.returncode == 2
     fail_lines = [ln for ln in out.stderr.splitlines() if ln.startswith("FAIL ")]
     assert len(fail_lines) == len(rep.failures)

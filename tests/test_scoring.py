@@ -121,15 +121,21 @@ def test_codec_aware_model_reads_codec_and_crf_from_the_stream(
     assert not any("preset" in w for w in flagged.warnings)
     cb2 = codec_columns(block, "libx264", "veryfast", 20.0, n=n)
     np.testing.assert_allclose(
-        flagged.frames, tiny_models.fr_reference(params, clip_features.matrix(), cb2),
-        rtol=1e-5, atol=1e-4,
-    )  # fmt: skip
+        flagged.frames,
+        tiny_models.fr_reference(params, clip_features.matrix(), cb2),
+        rtol=1e-5,
+        atol=1e-4,
+    )
 
     # The same weights with the block appended to the features input give the same scores.
     appended, _ = tiny_models.fr_mlp(
-        tmp_path / "app", "codec_app", codec_block=block, codec_input="appended", params=params,
+        tmp_path / "app",
+        "codec_app",
+        codec_block=block,
+        codec_input="appended",
+        params=params,
         clamp=False,
-    )  # fmt: skip
+    )
     res_app = score(ref, dis, model=appended, backend="cpu")
     np.testing.assert_allclose(res_app.frames, res.frames, rtol=1e-5, atol=1e-4)
 
@@ -185,8 +191,13 @@ def test_nr_crop_value_range_stride_and_dynamic_size(
     tiny_models, tmp_path: Path, runtime_clips
 ) -> None:
     dis = runtime_clips["dis"]
-    frame = {"channels": "luma", "crop": [64, 48], "value_range": [0.0, 255.0], "stride": 3,
-             "pooling": "mean"}  # fmt: skip
+    frame = {
+        "channels": "luma",
+        "crop": [64, 48],
+        "value_range": [0.0, 255.0],
+        "stride": 3,
+        "pooling": "mean",
+    }
     path = tiny_models.nr_pool_gemm(tmp_path, "nr_crop", size=(64, 48), scale=1.0, frame=frame)
     res = score_nr(dis, path, backend="cpu")
     full = list(read_luma(dis))
@@ -221,10 +232,23 @@ def test_fast_y4m_probe_agrees_with_ffmpeg(
     for fmt in ("yuv420p10le", "yuv444p"):
         out = tmp_path / f"{fmt}.y4m"
         ffmpeg.run(
-            ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30",
-             "-frames:v", "5", "-pix_fmt", fmt, "-strict", "-1", str(out)],
+            [
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=64x48:rate=30",
+                "-frames:v",
+                "5",
+                "-pix_fmt",
+                fmt,
+                "-strict",
+                "-1",
+                str(out),
+            ],
             what=f"make {fmt} y4m",
-        )  # fmt: skip
+        )
         clips.append(out)
     for clip in clips:
         assert _y4m_info(clip) is not None, clip

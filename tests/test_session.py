@@ -90,15 +90,19 @@ def test_non_finite_output_is_an_error(tiny_models, tmp_path: Path, op: str, wha
     ]
     k = -1.0 if op == "Sqrt" else 0.0
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 6])],
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 6])],
         [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
         [helper.make_tensor("k", TensorProto.FLOAT, [], [k])],
-    )  # fmt: skip
+    )
     side = tiny_models.base_sidecar(
-        "nanny", "fr", [tiny_models.tensor_spec("features", ["N", 6], "features")],
+        "nanny",
+        "fr",
+        [tiny_models.tensor_spec("features", ["N", 6], "features")],
         [tiny_models.tensor_spec("score", ["N", 1], "score")],
         feature_order=list(tiny_models.CANONICAL6),
-    )  # fmt: skip
+    )
     path = tiny_models.write_model(tiny_models.make_model(graph), tmp_path, "nanny", side)
     lm = load_model(path, backend="cpu")
     with pytest.raises(BadModelError, match=r"non-finite value\(s\) \(NaN/inf\)"):

@@ -32,7 +32,7 @@ import numpy as np
 
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
-from vmaf_tiny.fsutil import atomic_path, atomic_write_bytes, atomic_write_json
+from vmaf_tiny.fsutil import atomic_path, atomic_write_json, replace_block
 
 __all__ = [
     "CARD_BEGIN",
@@ -56,9 +56,24 @@ CARD_END = "<!-- runtime-figures:end -->"
 RATIO_GOAL = 0.9
 LATENCY_GOAL_US = 20.0
 _ISA = (
-    "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
-    "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "neon", "asimd",
-)  # fmt: skip
+    "sse4_1",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "neon",
+    "asimd",
+)
 
 
 def repo_root() -> Path:
@@ -104,19 +119,43 @@ def clip_pair(
     if not ref.is_file():
         with atomic_path(ref) as tmp:
             ff.run(
-                ["-loglevel", "error", "-f", "lavfi",
-                 "-i", f"testsrc2=size={width}x{height}:rate=25", "-frames:v", str(frames),
-                 "-pix_fmt", "yuv420p", str(tmp)],
+                [
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    f"testsrc2=size={width}x{height}:rate=25",
+                    "-frames:v",
+                    str(frames),
+                    "-pix_fmt",
+                    "yuv420p",
+                    str(tmp),
+                ],
                 what=f"generate reference {tag}",
-            )  # fmt: skip
+            )
     if not dis.is_file():
         with atomic_path(dis) as tmp:
             ff.run(
-                ["-loglevel", "error", "-i", str(ref), "-c:v", "libx264",
-                 "-preset", str(DIS_CODEC["preset"]), "-crf", str(int(DIS_CODEC["crf"])),
-                 "-threads", "1", "-pix_fmt", "yuv420p", str(tmp)],
+                [
+                    "-loglevel",
+                    "error",
+                    "-i",
+                    str(ref),
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    str(DIS_CODEC["preset"]),
+                    "-crf",
+                    str(int(DIS_CODEC["crf"])),
+                    "-threads",
+                    "1",
+                    "-pix_fmt",
+                    "yuv420p",
+                    str(tmp),
+                ],
                 what=f"encode distorted {tag}",
-            )  # fmt: skip
+            )
     return ref, dis
 
 
@@ -132,10 +171,23 @@ def _svm_once(ref: Path, dis: Path, ff: FFmpeg, frames: int) -> tuple[float, flo
         )
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [*ff.base_args(), "-loglevel", "error", "-i", str(dis), "-i", str(ref),
-             "-lavfi", graph, "-f", "null", "-"],
-            capture_output=True, check=False,
-        )  # fmt: skip
+            [
+                *ff.base_args(),
+                "-loglevel",
+                "error",
+                "-i",
+                str(dis),
+                "-i",
+                str(ref),
+                "-lavfi",
+                graph,
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            check=False,
+        )
         if proc.returncode != 0:
             raise BadInputError(f"libvmaf failed in the benchmark: {last_error_line(proc.stderr)}")
         data = json.loads(log.read_text())
@@ -169,9 +221,13 @@ def _fps_stats(seconds: list[float], cpu: list[float], frames: int) -> dict[str,
 
 
 def _end_to_end(
-    model: str, backend: str, size: tuple[int, int, int], runs: int, clips_dir: Path,
+    model: str,
+    backend: str,
+    size: tuple[int, int, int],
+    runs: int,
+    clips_dir: Path,
     ff: FFmpeg,
-) -> tuple[dict[str, Any], Any]:  # fmt: skip
+) -> tuple[dict[str, Any], Any]:
     from vmaf_tiny.scoring import score
 
     w, h, frames = size
@@ -300,6 +356,7 @@ def run_bench(
     batch1_calls: int = 20000,
     big_batch: int = 4096,
     clips_dir: str | os.PathLike[str] | None = None,
+    ffmpeg: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark and return the results (see docs/benchmarks.md for the schema).
 
@@ -311,6 +368,7 @@ def run_bench(
         batch1_calls: Model-only calls at batch 1.
         big_batch: Rows per call for the throughput figure.
         clips_dir: Clip cache (default ``testdata/clips`` of the checkout).
+        ffmpeg: ffmpeg binary with libvmaf (default: imageio-ffmpeg's, or ``$VMAF_TINY_FFMPEG``).
     """
     import onnx
     import onnxruntime
@@ -323,7 +381,7 @@ def run_bench(
         raise BadInputError(f"--backend must be cpu or cuda for the benchmark, got {backend!r}")
     if runs < 1:
         raise BadInputError("--runs must be >= 1")
-    ff = resolve_ffmpeg()
+    ff = resolve_ffmpeg(ffmpeg)
     lm = load_model(model, backend=backend, threads=1)
     if lm.kind != "fr":
         raise BadModelError(f"the benchmark needs an FR model; {lm.model_id} is {lm.kind!r}")
@@ -381,8 +439,11 @@ def run_bench(
 
 def write_results(result: dict[str, Any], out: str | os.PathLike[str] | None = None) -> Path:
     """Write the results JSON atomically (default ``testdata/netflix_benchmark_results.json``)."""
-    path = Path(out) if out is not None else repo_root() / "testdata" / (
-        "netflix_benchmark_results.json")  # fmt: skip
+    path = (
+        Path(out)
+        if out is not None
+        else repo_root() / "testdata" / ("netflix_benchmark_results.json")
+    )
     atomic_write_json(path, result)
     return path
 
@@ -442,13 +503,7 @@ def record_card(result: dict[str, Any], cards_dir: str | os.PathLike[str] | None
             f"no model card {card}: --record writes into an existing card (generate it first)"
         )
     text = card.read_text(encoding="utf-8")
-    block = f"{CARD_BEGIN}\n## Runtime figures\n\n{summary_markdown(result)}\n{CARD_END}"
-    b, e = text.find(CARD_BEGIN), text.find(CARD_END)
-    if b == -1 and e == -1:
-        new = text.rstrip("\n") + "\n\n" + block + "\n"
-    elif b == -1 or e == -1 or e < b:
+    if (CARD_BEGIN in text) != (CARD_END in text) or text.find(CARD_END) < text.find(CARD_BEGIN):
         raise BadInputError(f"{card}: runtime-figures markers are unbalanced; fix them by hand")
-    else:
-        new = text[:b] + block + text[e + len(CARD_END) :]
-    atomic_write_bytes(card, new.encode("utf-8"))
+    replace_block(card, "runtime-figures", f"## Runtime figures\n\n{summary_markdown(result)}")
     return card

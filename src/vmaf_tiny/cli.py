@@ -18,7 +18,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vmaf_tiny.console import err_console, out_console, print_json, run_app
+from vmaf_tiny.console import (
+    FFmpegOpt,
+    JsonOpt,
+    SchedulerOpt,
+    SerialOpt,
+    WorkersOpt,
+    err_console,
+    out_console,
+    print_json,
+    run_app,
+)
 from vmaf_tiny.errors import BadInputError, VmafTinyError
 
 app = typer.Typer(
@@ -38,8 +48,7 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
-# Shared option aliases.
-JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to stdout.")]
+# Runtime option aliases (the executor/JSON/ffmpeg ones come from vmaf_tiny.console).
 BackendOpt = Annotated[
     str,
     typer.Option("--backend", help="Execution provider: auto, cpu, cuda or openvino."),
@@ -135,9 +144,16 @@ def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> Non
 
 
 def _score_pairs(
-    pairs: Path, model: str, options: dict[str, Any], *, serial: bool, workers: int | None,
-    scheduler: str | None, as_json: bool, as_csv: bool,
-) -> None:  # fmt: skip
+    pairs: Path,
+    model: str,
+    options: dict[str, Any],
+    *,
+    serial: bool,
+    workers: int | None,
+    scheduler: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
     from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
     from vmaf_tiny.parallel import make_executor
     from vmaf_tiny.session import load_model
@@ -160,10 +176,14 @@ def _score_pairs(
             out_rows.append({"pair": o.index, **o.value, "error": None})
         else:
             failed += 1
-            out_rows.append({
-                "pair": o.index, "reference": o.item.reference, "distorted": o.item.distorted,
-                "error": o.error,
-            })  # fmt: skip
+            out_rows.append(
+                {
+                    "pair": o.index,
+                    "reference": o.item.reference,
+                    "distorted": o.item.distorted,
+                    "error": o.error,
+                }
+            )
             _warn(f"pair {o.index} ({Path(o.item.distorted).name}) failed: {o.error}")
     _render_rows(out_rows, as_json, as_csv)
     if failed:
@@ -205,31 +225,47 @@ def score(
     truncate: Annotated[
         bool, typer.Option("--truncate", help="Score the common frames if counts differ.")
     ] = False,
-    serial: Annotated[bool, typer.Option("--serial", help="--pairs: one at a time.")] = False,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="--pairs: local Dask workers.")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="--pairs: Dask scheduler address.")
-    ] = None,
+    serial: SerialOpt = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    ffmpeg: FFmpegOpt = None,
 ) -> None:
     """Score a distorted video (against its reference) with a tiny model."""
+    from vmaf_tiny.ffmpeg import resolve_ffmpeg
     from vmaf_tiny.nr import score_nr
     from vmaf_tiny.scoring import score as score_fr
 
     _quiet_python_warnings()
+    ff = resolve_ffmpeg(ffmpeg)
     if as_json and as_csv:
         raise BadInputError("choose one of --json and --csv")
     if pairs is not None:
         if reference or distorted or no_reference:
             raise BadInputError("--pairs cannot be combined with --reference/--distorted")
-        options = {"with_svm": with_svm, "backend": backend, "threads": threads, "int8": int8,
-                   "truncate": truncate, "codec": codec, "preset": preset, "crf": crf,
-                   "width": width, "height": height, "pix_fmt": pix_fmt}  # fmt: skip
+        options = {
+            "with_svm": with_svm,
+            "backend": backend,
+            "threads": threads,
+            "int8": int8,
+            "truncate": truncate,
+            "codec": codec,
+            "preset": preset,
+            "crf": crf,
+            "width": width,
+            "height": height,
+            "pix_fmt": pix_fmt,
+            "ffmpeg": ff,
+        }
         _score_pairs(
-            pairs, model, options, serial=serial, workers=workers, scheduler=scheduler,
-            as_json=as_json, as_csv=as_csv,
-        )  # fmt: skip
+            pairs,
+            model,
+            options,
+            serial=serial,
+            workers=workers,
+            scheduler=scheduler,
+            as_json=as_json,
+            as_csv=as_csv,
+        )
         return
     if distorted is None:
         raise BadInputError("pass --distorted (and --reference, or --no-reference)")
@@ -239,17 +275,36 @@ def score(
         if with_svm:
             raise BadInputError("--with-svm needs a reference")
         res = score_nr(
-            distorted, model, backend=backend, threads=threads, int8=int8, width=width,
-            height=height, pix_fmt=pix_fmt,
-        )  # fmt: skip
+            distorted,
+            model,
+            backend=backend,
+            threads=threads,
+            int8=int8,
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            ffmpeg=ff,
+        )
     else:
         if reference is None:
             raise BadInputError("pass --reference (or --no-reference for an NR model)")
         res = score_fr(
-            reference, distorted, model, with_svm=with_svm, backend=backend, threads=threads,
-            int8=int8, codec=codec, preset=preset, crf=crf, truncate=truncate, width=width,
-            height=height, pix_fmt=pix_fmt,
-        )  # fmt: skip
+            reference,
+            distorted,
+            model,
+            with_svm=with_svm,
+            backend=backend,
+            threads=threads,
+            int8=int8,
+            codec=codec,
+            preset=preset,
+            crf=crf,
+            truncate=truncate,
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            ffmpeg=ff,
+        )
     for w in res.warnings:
         _warn(w)
     err_console.print(
@@ -319,9 +374,14 @@ def models_list(as_json: JsonOpt = False) -> None:
         table.add_column(col, overflow="fold")
     for r in reg.rows:
         table.add_row(
-            r["id"], r["kind"], r["class"], str(r["bytes"]), r["quant_mode"],
-            "yes" if r["smoke"] else "no", r["description"][:80],
-        )  # fmt: skip
+            r["id"],
+            r["kind"],
+            r["class"],
+            str(r["bytes"]),
+            r["quant_mode"],
+            "yes" if r["smoke"] else "no",
+            r["description"][:80],
+        )
     out_console.print(table)
 
 
@@ -347,8 +407,17 @@ def models_show(
     table = Table(title=model_id, show_header=False)
     table.add_column("key")
     table.add_column("value", overflow="fold")
-    for key in ("kind", "class", "onnx", "bytes", "sha256", "opset", "quant_mode", "license",
-                "description"):  # fmt: skip
+    for key in (
+        "kind",
+        "class",
+        "onnx",
+        "bytes",
+        "sha256",
+        "opset",
+        "quant_mode",
+        "license",
+        "description",
+    ):
         table.add_row(key, str(row[key]))
     table.add_row("inputs", ", ".join(f"{t['name']}{t['shape']}" for t in row["inputs"]))
     table.add_row("outputs", ", ".join(f"{t['name']}{t['shape']}" for t in row["outputs"]))
@@ -413,15 +482,22 @@ def bench(
         Path | None, typer.Option("--cards-dir", help="Model cards directory for --record.")
     ] = None,
     as_json: JsonOpt = False,
+    ffmpeg: FFmpegOpt = None,
 ) -> None:
     """Benchmark a tiny FR model end to end against plain libvmaf vmaf_v0.6.1."""
     from vmaf_tiny import bench as bench_mod
 
     _quiet_python_warnings()
     result = bench_mod.run_bench(
-        tiny_model, backend=backend, runs=runs, sizes=bench_mod.parse_sizes(sizes),
-        batch1_calls=batch1_calls, big_batch=big_batch, clips_dir=clips_dir,
-    )  # fmt: skip
+        tiny_model,
+        backend=backend,
+        runs=runs,
+        sizes=bench_mod.parse_sizes(sizes),
+        batch1_calls=batch1_calls,
+        big_batch=big_batch,
+        clips_dir=clips_dir,
+        ffmpeg=ffmpeg,
+    )
     path = bench_mod.write_results(result, out)
     err_console.print(f"wrote {path}", highlight=False)
     if record:

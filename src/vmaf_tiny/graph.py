@@ -156,9 +156,12 @@ class GraphWalk:
                 subs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
                 for sub in subs:
                     self._graph(
-                        sub, depth + 1, consts, inner_trips,
+                        sub,
+                        depth + 1,
+                        consts,
+                        inner_trips,
                         f"{node.op_type}.{attr.name} of {node.name or '(unnamed)'}",
-                    )  # fmt: skip
+                    )
             if node.op_type == "Constant" and node.domain in DEFAULT_DOMAINS and node.output:
                 value = None
                 for attr in node.attribute:

@@ -97,24 +97,26 @@ ENV_MODEL_DIR = "VMAF_TINY_MODEL_DIR"
 _MIN_OPSET = 7
 
 #: The operators a model may use, all in the default ONNX domain, grouped for the docs.
+# fmt: off
 _OP_GROUPS: dict[str, tuple[str, ...]] = {
     "element-wise math": (
-        "Abs", "Add", "Ceil", "Clip", "Div", "Erf", "Exp", "Floor", "Log", "Max", "Mean",
-        "Min", "Mod", "Mul", "Neg", "Pow", "Reciprocal", "Round", "Sign", "Sqrt", "Sub", "Sum",
+        "Abs", "Add", "Ceil", "Clip", "Div", "Erf", "Exp", "Floor", "Log", "Max", "Mean", "Min",
+        "Mod", "Mul", "Neg", "Pow", "Reciprocal", "Round", "Sign", "Sqrt", "Sub", "Sum",
     ),
     "comparison and logic": (
         "And", "Equal", "Greater", "GreaterOrEqual", "IsInf", "IsNaN", "Less", "LessOrEqual",
         "Not", "Or", "Where", "Xor",
     ),
-    "linear algebra": ("Gemm", "MatMul"),
+    "linear algebra": (
+        "Gemm", "MatMul",
+    ),
     "convolution and pooling": (
         "AveragePool", "Conv", "ConvTranspose", "GlobalAveragePool", "GlobalMaxPool", "MaxPool",
     ),
     "normalisation and reduction": (
-        "ArgMax", "ArgMin", "BatchNormalization", "GroupNormalization",
-        "InstanceNormalization", "LayerNormalization", "LpNormalization", "ReduceL1",
-        "ReduceL2", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd",
-        "ReduceSum", "ReduceSumSquare",
+        "ArgMax", "ArgMin", "BatchNormalization", "GroupNormalization", "InstanceNormalization",
+        "LayerNormalization", "LpNormalization", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
+        "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare",
     ),
     "activations": (
         "Celu", "Elu", "Gelu", "HardSigmoid", "HardSwish", "LeakyRelu", "LogSoftmax", "Mish",
@@ -127,9 +129,14 @@ _OP_GROUPS: dict[str, tuple[str, ...]] = {
         "Shape", "Size", "Slice", "SpaceToDepth", "Split", "Squeeze", "Tile", "Transpose",
         "Unsqueeze",
     ),
-    "quantisation (QDQ)": ("DequantizeLinear", "QuantizeLinear"),
-    "control flow (bounded)": ("If", "Loop"),
-}  # fmt: skip
+    "quantisation (QDQ)": (
+        "DequantizeLinear", "QuantizeLinear",
+    ),
+    "control flow (bounded)": (
+        "If", "Loop",
+    ),
+}
+# fmt: on
 
 #: Every allowed operator (default ONNX domain only). ``Scan`` and all other domains are refused.
 ALLOWED_OPS: frozenset[str] = frozenset(op for ops in _OP_GROUPS.values() for op in ops)
@@ -566,9 +573,12 @@ def _load_sidecar(path: Path, rec: _Recorder, jail: Path | None) -> dict[str, An
 
 
 def _check_sidecar_graph(
-    model: onnx.ModelProto, sidecar: dict[str, Any], path: Path, opset: int | None,
+    model: onnx.ModelProto,
+    sidecar: dict[str, Any],
+    path: Path,
+    opset: int | None,
     rec: _Recorder,
-) -> None:  # fmt: skip
+) -> None:
     problem = sidecar_graph_problem(model, sidecar, path.name, opset)
     if problem:
         rec.fail("sidecar_graph", problem)
@@ -580,8 +590,13 @@ def _check_sidecar_graph(
 # ---------------------------------------------------------------------------- the checks
 
 _AFTER_PARSE = (
-    "opset", "functions", "operators", "loop_bounds", "external_data", "onnx_checker",
-)  # fmt: skip
+    "opset",
+    "functions",
+    "operators",
+    "loop_bounds",
+    "external_data",
+    "onnx_checker",
+)
 _SIDECAR = ("sidecar_file", "sidecar_schema", "sidecar_graph", "size_class")
 
 

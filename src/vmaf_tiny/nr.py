@@ -57,9 +57,12 @@ def prepare_frame(luma: np.ndarray, frame_spec: Mapping[str, Any]) -> np.ndarray
 
 
 def _nr_frames(
-    spec: VideoSpec, info: VideoInfo, frame: Mapping[str, Any], ff: FFmpeg,
+    spec: VideoSpec,
+    info: VideoInfo,
+    frame: Mapping[str, Any],
+    ff: FFmpeg,
     in_hw: tuple[Any, Any],
-) -> Iterator[np.ndarray]:  # fmt: skip
+) -> Iterator[np.ndarray]:
     resize = frame.get("resize")
     size = (int(resize[0]), int(resize[1])) if resize else None
     stride = int(frame.get("stride") or 1)

@@ -111,9 +111,11 @@ def score_pair(job: PairJob) -> dict[str, Any]:
     """
     opts = dict(job.options)
     lm = _cached_model(
-        job.model, opts.pop("backend", "auto"), int(opts.get("threads", 1)),
+        job.model,
+        opts.pop("backend", "auto"),
+        int(opts.get("threads", 1)),
         bool(opts.pop("int8", False)),
-    )  # fmt: skip
+    )
     res = score(job.reference, job.distorted, lm, **opts)
     row: dict[str, Any] = {
         "reference": job.reference,

@@ -180,13 +180,19 @@ def resolve_model(
         if not row.get("int8"):
             raise BadInputError(f"model {row['id']} has no int8 file (quant_mode fp32)")
         return ModelRef(
-            onnx=reg.zoo / row["int8"]["onnx"], sidecar=sidecar, model_id=row["id"],
-            sha256=row["int8"]["sha256"], row=row,
-        )  # fmt: skip
+            onnx=reg.zoo / row["int8"]["onnx"],
+            sidecar=sidecar,
+            model_id=row["id"],
+            sha256=row["int8"]["sha256"],
+            row=row,
+        )
     return ModelRef(
-        onnx=reg.zoo / row["onnx"], sidecar=sidecar, model_id=row["id"], sha256=row["sha256"],
+        onnx=reg.zoo / row["onnx"],
+        sidecar=sidecar,
+        model_id=row["id"],
+        sha256=row["sha256"],
         row=row,
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -217,9 +223,15 @@ class VerifyReport:
 
 
 def _verify_file(
-    rep: VerifyReport, mid: str, label: str, path: Path, sidecar: Path, sha: str, size: int,
+    rep: VerifyReport,
+    mid: str,
+    label: str,
+    path: Path,
+    sidecar: Path,
+    sha: str,
+    size: int,
     cls: str,
-) -> None:  # fmt: skip
+) -> None:
     if not path.is_file():
         rep.failures.append(f"{mid}: {label} file {path.name} is missing")
         return
@@ -285,9 +297,15 @@ def verify_registry(zoo: str | os.PathLike[str] | None = None) -> VerifyReport:
                 f"{mid}: quant_mode {row['quant_mode']} but int8 is {'set' if has_int8 else 'null'}"
             )
         _verify_file(
-            rep, mid, "onnx", reg.zoo / row["onnx"], sidecar_path, row["sha256"], row["bytes"],
+            rep,
+            mid,
+            "onnx",
+            reg.zoo / row["onnx"],
+            sidecar_path,
+            row["sha256"],
+            row["bytes"],
             row["class"],
-        )  # fmt: skip
+        )
         if has_int8:
             i8 = row["int8"]
             side_i8 = sidecar.get("int8") if isinstance(sidecar, dict) else None
@@ -298,7 +316,13 @@ def verify_registry(zoo: str | os.PathLike[str] | None = None) -> VerifyReport:
             ):
                 rep.failures.append(f"{mid}: sidecar int8 entry differs from the registry row")
             _verify_file(
-                rep, mid, "int8", reg.zoo / i8["onnx"], sidecar_path, i8["sha256"], i8["bytes"],
+                rep,
+                mid,
+                "int8",
+                reg.zoo / i8["onnx"],
+                sidecar_path,
+                i8["sha256"],
+                i8["bytes"],
                 row["class"],
-            )  # fmt: skip
+            )
     return rep

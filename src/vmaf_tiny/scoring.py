@@ -46,8 +46,13 @@ __all__ = [
 ]
 
 #: sidecar dtype name -> numpy dtype
-DTYPES = {"float32": np.float32, "float16": np.float16, "int64": np.int64, "int32": np.int32,
-           "uint8": np.uint8}  # fmt: skip
+DTYPES = {
+    "float32": np.float32,
+    "float16": np.float16,
+    "int64": np.int64,
+    "int32": np.int32,
+    "uint8": np.uint8,
+}
 
 
 # ---------------------------------------------------------------------------- pure functions
@@ -90,8 +95,12 @@ class CodecFields:
     source: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"codec": self.codec, "preset": self.preset, "crf": self.crf,
-                "source": dict(self.source)}  # fmt: skip
+        return {
+            "codec": self.codec,
+            "preset": self.preset,
+            "crf": self.crf,
+            "source": dict(self.source),
+        }
 
 
 def resolve_codec(
@@ -222,10 +231,16 @@ def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
 
 # y4m colour-space tag -> pixel format (the ones vmaf_tiny.video supports)
 _Y4M_FORMATS = {
-    "420": "yuv420p", "420jpeg": "yuv420p", "420mpeg2": "yuv420p", "420paldv": "yuv420p",
-    "422": "yuv422p", "444": "yuv444p", "420p10": "yuv420p10le", "422p10": "yuv422p10le",
+    "420": "yuv420p",
+    "420jpeg": "yuv420p",
+    "420mpeg2": "yuv420p",
+    "420paldv": "yuv420p",
+    "422": "yuv422p",
+    "444": "yuv444p",
+    "420p10": "yuv420p10le",
+    "422p10": "yuv422p10le",
     "444p10": "yuv444p10le",
-}  # fmt: skip
+}
 
 
 def _y4m_info(path: Path) -> VideoInfo | None:
@@ -258,10 +273,15 @@ def _y4m_info(path: Path) -> VideoInfo | None:
     except (OSError, ValueError, KeyError, UnicodeDecodeError):
         return None
     return VideoInfo(
-        path=path, width=width, height=height, pix_fmt=pix_fmt,
-        bit_depth=10 if pix_fmt.endswith("10le") else 8, n_frames=n, fps=num / den,
+        path=path,
+        width=width,
+        height=height,
+        pix_fmt=pix_fmt,
+        bit_depth=10 if pix_fmt.endswith("10le") else 8,
+        n_frames=n,
+        fps=num / den,
         decoder="rawvideo",
-    )  # fmt: skip
+    )
 
 
 def fast_probe(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
@@ -433,9 +453,14 @@ def score(
         fields, cwarn = resolve_codec(dinfo, codec=codec, preset=preset, crf=crf)
         warns += cwarn
     feats: FeatureResult = extract_features(
-        rspec, dspec, n_threads=threads, truncate=truncate, ffmpeg=ff,
-        reference_info=rinfo, distorted_info=dinfo,
-    )  # fmt: skip
+        rspec,
+        dspec,
+        n_threads=threads,
+        truncate=truncate,
+        ffmpeg=ff,
+        reference_info=rinfo,
+        distorted_info=dinfo,
+    )
     t2 = time.perf_counter()
     feeds = fr_inputs(lm.sidecar, feats.columns, fields)
     scores = finish_scores(lm.sidecar, score_output(lm, lm.run(feeds), feats.n_frames))
