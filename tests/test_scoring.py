@@ -220,10 +220,10 @@ def test_nr_frames_that_do_not_fit_the_model_are_bad_input(
         score_nr(runtime_clips["dis"], path, backend="cpu")
 
 
-def test_fast_y4m_probe_agrees_with_ffmpeg(
+def test_y4m_header_probe_agrees_with_ffmpeg(
     runtime_clips, ffmpeg, tmp_path: Path, shared_data: Path
 ) -> None:
-    from vmaf_tiny.scoring import _y4m_info, fast_probe
+    from vmaf_tiny.video import _probe_ffmpeg, _y4m_info
 
     clips = [
         runtime_clips["ref"],
@@ -252,10 +252,10 @@ def test_fast_y4m_probe_agrees_with_ffmpeg(
         clips.append(out)
     for clip in clips:
         assert _y4m_info(clip) is not None, clip
-        assert fast_probe(VideoSpec(clip), ffmpeg) == probe(clip, ffmpeg)
+        assert probe(clip, ffmpeg) == _probe_ffmpeg(VideoSpec(clip), ffmpeg)
     # A partial last frame: the header shortcut declines and ffmpeg counts whole frames.
     data = runtime_clips["ref"].read_bytes()
     cut = tmp_path / "cut.y4m"
     cut.write_bytes(data[: len(data) - 100])
     assert _y4m_info(cut) is None
-    assert fast_probe(VideoSpec(cut), ffmpeg).n_frames == 11
+    assert probe(VideoSpec(cut), ffmpeg).n_frames == 11

@@ -20,7 +20,6 @@ from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.scoring import (
     DTYPES,
     ScoreResult,
-    fast_probe,
     finish_scores,
     pool_scores,
     score_output,
@@ -28,7 +27,7 @@ from vmaf_tiny.scoring import (
 )
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
-from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, read_luma
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe, read_luma
 
 __all__ = ["prepare_frame", "score_nr"]
 
@@ -131,7 +130,7 @@ def score_nr(
     ff = ffmpeg or resolve_ffmpeg()
     dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     t1 = time.perf_counter()
-    info = fast_probe(dspec, ff)
+    info = probe(dspec, ff)
     roles = input_roles(lm.sidecar)
     spec = roles.get("frame") or roles["distorted_frame"]
     shape = spec["shape"]

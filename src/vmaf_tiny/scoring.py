@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,13 +27,12 @@ from vmaf_tiny.features import FeatureResult, extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
-from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frame_bytes, probe
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
 
 __all__ = [
     "DTYPES",
     "CodecFields",
     "ScoreResult",
-    "fast_probe",
     "finish_scores",
     "fr_inputs",
     "harmonic_mean",
@@ -227,76 +225,6 @@ def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
     return scores
 
 
-# ---------------------------------------------------------------------------- probing
-
-# y4m colour-space tag -> pixel format (the ones vmaf_tiny.video supports)
-_Y4M_FORMATS = {
-    "420": "yuv420p",
-    "420jpeg": "yuv420p",
-    "420mpeg2": "yuv420p",
-    "420paldv": "yuv420p",
-    "422": "yuv422p",
-    "444": "yuv444p",
-    "420p10": "yuv420p10le",
-    "422p10": "yuv422p10le",
-    "444p10": "yuv444p10le",
-}
-
-
-def _y4m_info(path: Path) -> VideoInfo | None:
-    """Probe an uncompressed y4m from its header and size alone (no ffmpeg run).
-
-    Returns None (the caller falls back to ffmpeg) unless the file is a whole number of frames
-    that all start with the same plain ``FRAME`` header.
-    """
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(1024)
-            nl = head.find(b"\n")
-            if not head.startswith(b"YUV4MPEG2 ") or nl < 0 or head[nl + 1 : nl + 7] != b"FRAME\n":
-                return None
-            tags = {t[:1]: t[1:] for t in head[10:nl].decode("ascii").split() if t}
-            width, height = int(tags["W"]), int(tags["H"])
-            pix_fmt = _Y4M_FORMATS.get(tags.get("C", "420jpeg"))
-            num, den = (int(v) for v in tags.get("F", "25:1").split(":"))
-            if pix_fmt is None or width <= 0 or height <= 0 or num <= 0 or den <= 0:
-                return None
-            frame = 6 + frame_bytes(width, height, pix_fmt)
-            body = size - (nl + 1)
-            if body <= 0 or body % frame:
-                return None
-            n = body // frame
-            fh.seek(nl + 1 + (n - 1) * frame)
-            if fh.read(6) != b"FRAME\n":
-                return None
-    except (OSError, ValueError, KeyError, UnicodeDecodeError):
-        return None
-    return VideoInfo(
-        path=path,
-        width=width,
-        height=height,
-        pix_fmt=pix_fmt,
-        bit_depth=10 if pix_fmt.endswith("10le") else 8,
-        n_frames=n,
-        fps=num / den,
-        decoder="rawvideo",
-    )
-
-
-def fast_probe(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
-    """:func:`vmaf_tiny.video.probe`, but plain y4m files are read from their header (no ffmpeg).
-
-    A y4m reference at 1080p is ~3 MB a frame; ffmpeg's probe reads all of it just to count
-    frames. Anything unusual (frame parameters, a partial last frame) goes to ``probe``.
-    """
-    if not spec.is_raw and spec.path.suffix.lower() == ".y4m" and spec.path.is_file():
-        info = _y4m_info(spec.path)
-        if info is not None:
-            return info
-    return probe(spec, ff)
-
-
 # ---------------------------------------------------------------------------- results
 
 
@@ -445,8 +373,8 @@ def score(
     rspec = as_spec(reference, width=width, height=height, pix_fmt=pix_fmt)
     dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     t1 = time.perf_counter()
-    rinfo = fast_probe(rspec, ff)
-    dinfo = fast_probe(dspec, ff)
+    rinfo = probe(rspec, ff)
+    dinfo = probe(dspec, ff)
     warns = list(lm.warnings)
     fields = None
     if lm.sidecar.get("codec_block") is not None:
