@@ -20,7 +20,6 @@ from vmaf_train.cards import (
     SNAPSHOT_END,
     extract_block,
     goal_status,
-    replace_block,
     schema_markdown,
 )
 from vmaf_train.config import SplitConfig
@@ -106,14 +105,18 @@ def test_runtime_block_survives_and_hand_edits_do_not(zoo: Path, tmp_path: Path)
     card = docs / "models" / "vmaf_tiny_v3.md"
     fresh = card.read_text()
     figures = "| clip | fps |\n|---|---|\n| park_joy | 812 |"
-    edited = replace_block(fresh, RUNTIME_BEGIN, RUNTIME_END, figures) + "HAND EDIT\n"
+    with_figures = fresh.replace(
+        f"{RUNTIME_BEGIN}\n{RUNTIME_END}", f"{RUNTIME_BEGIN}\n{figures}\n{RUNTIME_END}"
+    )
+    assert with_figures != fresh
+    edited = with_figures + "HAND EDIT\n"
     card.write_text(edited)
     out = json.loads(run_cli("report", "--zoo", zoo, "--docs", docs, "--json", check=True).stdout)
     assert str(card) in out["written"]
     text = card.read_text()
     assert extract_block(text, RUNTIME_BEGIN, RUNTIME_END) == figures
     assert "HAND EDIT" not in text
-    assert text == replace_block(fresh, RUNTIME_BEGIN, RUNTIME_END, figures)
+    assert text == with_figures
     again = json.loads(run_cli("report", "--zoo", zoo, "--docs", docs, "--json", check=True).stdout)
     assert str(card) in again["unchanged"]
 

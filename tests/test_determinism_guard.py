@@ -9,8 +9,14 @@ registered model without an entry. Entries for models no longer in the registry 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.data.table import read_features
 from vmaf_train.fixture import (
@@ -69,15 +75,19 @@ def test_guard_detects_drift(fr_run: Path, tmp_path: Path) -> None:
     assert fixture_metrics("vmaf_tiny_v3", fixture, zoo=zoo) == {
         k: want[k] for k in ("n", "plcc", "rmse")
     }
-    import onnx
-    from onnx import numpy_helper
-
-    path = zoo / "vmaf_tiny_v3.onnx"
-    proto = onnx.load(str(path))
+    # Perturb one weight; keep the file and sidecar names (the load-time checks still pass).
+    drift_dir = tmp_path / "drift"
+    drift_dir.mkdir()
+    shutil.copy(zoo / "vmaf_tiny_v3.json", drift_dir / "vmaf_tiny_v3.json")
+    proto = onnx.load(str(zoo / "vmaf_tiny_v3.onnx"))
     last = [i for i in proto.graph.initializer if i.name.endswith("bias")][-1]
     arr = numpy_helper.to_array(last).copy()
     arr += 0.05  # in standardised-target units: about one VMAF point
     last.CopyFrom(numpy_helper.from_array(arr, last.name))
-    onnx.save(proto, str(path))
-    drifted = fixture_metrics("vmaf_tiny_v3", fixture, zoo=zoo)
+    onnx.save(proto, str(drift_dir / "vmaf_tiny_v3.onnx"))
+    drifted = fixture_metrics(drift_dir / "vmaf_tiny_v3.onnx", fixture)
     assert abs(drifted["rmse"] - want["rmse"]) >= DRIFT_TOLERANCE
+    # Swapped into the zoo, the registry's sha256 refuses it before any score is computed.
+    shutil.copy(drift_dir / "vmaf_tiny_v3.onnx", zoo / "vmaf_tiny_v3.onnx")
+    with pytest.raises(BadModelError, match="sha256"):
+        fixture_metrics("vmaf_tiny_v3", fixture, zoo=zoo)

@@ -87,6 +87,7 @@ def test_failed_gate_ships_fp32_only(quantized_run: Path, tmp_path: Path) -> Non
         register_run(run, zoo)
 
 
+@pytest.mark.filterwarnings("ignore::vmaf_tiny.guard.SizeClassWarning")
 def test_oversize_model_is_refused(fr_features: Path, tmp_path: Path) -> None:
     cfg = fast_config("vmaf_tiny_v4", epochs=2).with_overrides(arch={"hidden": [160, 160, 160]})
     run = tmp_path / "big"

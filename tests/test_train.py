@@ -285,22 +285,24 @@ def test_eval_reproduces_fit_metrics(fr_run: Path, fr_features: Path) -> None:
 def test_eval_unknown_model_id_lists_close_matches(
     fr_run: Path, fr_features: Path, tmp_path: Path
 ) -> None:
+    from vmaf_train.register import register_run
+
     zoo = tmp_path / "zoo"
-    zoo.mkdir()
-    (zoo / "registry.json").write_text(
-        json.dumps(
-            {
-                "schema_version": 1,
-                "models": [
-                    {
-                        "id": "vmaf_tiny_v3",
-                        "onnx": "vmaf_tiny_v3.onnx",
-                        "sidecar": "vmaf_tiny_v3.json",
-                    }
-                ],
-            }
-        )
+    register_run(fr_run, zoo)
+    ok = run_cli(
+        "eval",
+        "--model",
+        "vmaf_tiny_v3",
+        "--zoo",
+        zoo,
+        "--features",
+        fr_features,
+        "--n-boot",
+        0,
+        "--json",
+        check=True,
     )
+    assert json.loads(ok.stdout)["model"] == "vmaf_tiny_v3"
     err = one_line_error(
         run_cli("eval", "--model", "vmaf_tiny_v33", "--features", fr_features, "--zoo", zoo)
     )
@@ -333,3 +335,28 @@ def test_codec_aware_data_matches_the_runtime_block(fr_features: Path) -> None:
     )
     np.testing.assert_array_equal(data.codec, want)
     assert set(np.unique(data.codec[:, :16].argmax(axis=1))) == {0, 2}  # libx264, libvpx-vp9
+
+
+def test_table_inputs_equal_the_runtime_inputs(fr_codec_run: Path, fr_features: Path) -> None:
+    """Scores in every report are computed on exactly the arrays `vmaf-tiny score` builds."""
+    import pyarrow.compute as pc
+
+    from vmaf_tiny.scoring import CodecFields, fr_inputs
+    from vmaf_train.predict import open_fr_model
+
+    model = open_fr_model(fr_codec_run / "model.onnx")
+    assert model.sidecar["normalization"]["baked"] is False
+    table = read_features(fr_features)
+    for key in ("bbb_s1__vp9-8-crf50", "carphone__x264-veryfast-crf30"):
+        clip = table.filter(pc.equal(table.column("key"), key))
+        assert clip.num_rows == 16, key
+        ours = model.inputs_from_table(clip)
+        row = clip.slice(0, 1).to_pylist()[0]
+        cols = {c: clip.column(c).to_numpy() for c in model.feature_order}
+        theirs = fr_inputs(
+            model.sidecar, cols, CodecFields(row["codec"], row["preset"], row["crf"])
+        )
+        assert ours.keys() == theirs.keys() == {"features", "codec"}
+        for k in ours:
+            assert ours[k].dtype == theirs[k].dtype
+            np.testing.assert_array_equal(ours[k], theirs[k])

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from vmaf_tiny.fsutil import atomic_write_bytes
+from vmaf_tiny.fsutil import atomic_write_bytes, replace_block
 from vmaf_train.data.table import describe_schema
 from vmaf_train.register import load_registry
 
@@ -35,7 +35,6 @@ __all__ = [
     "extract_block",
     "goal_status",
     "render_card",
-    "replace_block",
     "schema_markdown",
     "snapshot_markdown",
     "write_reports",
@@ -61,15 +60,10 @@ def extract_block(text: str, begin: str, end: str) -> str | None:
     return inner.strip("\n")
 
 
-def replace_block(text: str, begin: str, end: str, content: str) -> str:
-    """Replace what lies between the markers (append the marked block if absent)."""
-    block = f"{begin}\n{content.strip(chr(10))}\n{end}" if content.strip() else f"{begin}\n{end}"
-    i = text.find(begin)
-    j = text.find(end, i + len(begin)) if i >= 0 else -1
-    if i < 0 or j < 0:
-        sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-        return f"{text}{sep}{block}\n"
-    return text[:i] + block + text[j + len(end) :]
+def _marked(begin: str, end: str, content: str) -> str:
+    """A marked block with ``content`` between the marker lines."""
+    body = content.strip("\n")
+    return f"{begin}\n{body}\n{end}" if body.strip() else f"{begin}\n{end}"
 
 
 def _f(v: Any, nd: int = 4) -> str:
@@ -442,7 +436,7 @@ def render_card(
         "",
         "End-to-end figures from `vmaf-tiny bench --record` (kept across regenerations):",
         "",
-        replace_block("", RUNTIME_BEGIN, RUNTIME_END, runtime_block).rstrip("\n"),
+        _marked(RUNTIME_BEGIN, RUNTIME_END, runtime_block),
         "",
         "## Limitations",
         "",
@@ -542,13 +536,13 @@ def schema_markdown() -> str:
     return "\n".join(lines)
 
 
-def _update_file(path: Path, begin: str, end: str, content: str, title: str) -> bool:
-    old = path.read_text() if path.is_file() else f"# {title}\n\n"
-    new = replace_block(old, begin, end, content)
-    if new != old:
-        atomic_write_bytes(path, new.encode())
-        return True
-    return False
+def _update_block(path: Path, name: str, content: str, title: str) -> bool:
+    """Rewrite one marked block of a doc (shared helper); True if the file changed."""
+    old = path.read_text() if path.is_file() else None
+    if old is None:
+        atomic_write_bytes(path, f"# {title}\n".encode())
+    replace_block(path, name, content)
+    return path.read_text() != old
 
 
 def write_reports(
@@ -581,11 +575,9 @@ def write_reports(
         else:
             unchanged.append(str(card))
     bench = docs / "benchmarks.md"
-    changed = _update_file(
-        bench, SNAPSHOT_BEGIN, SNAPSHOT_END, snapshot_markdown(pairs), "Benchmarks"
-    )
+    changed = _update_block(bench, "model-snapshot", snapshot_markdown(pairs), "Benchmarks")
     (written if changed else unchanged).append(str(bench))
     training = docs / "training.md"
-    changed = _update_file(training, SCHEMA_BEGIN, SCHEMA_END, schema_markdown(), "Training")
+    changed = _update_block(training, "features-schema", schema_markdown(), "Training")
     (written if changed else unchanged).append(str(training))
     return {"written": written, "unchanged": unchanged}

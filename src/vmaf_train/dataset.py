@@ -33,7 +33,8 @@ class FRData:
     """Row-aligned arrays for FR training and evaluation.
 
     Attributes:
-        features: (n, 6) float32 canonical-6, raw (not standardised).
+        features: (n, 6) float64 canonical-6 as stored, raw (not standardised); converted to
+            the model's float32 input exactly as the runtime converts them.
         codec: (n, K) float32 codec block, or None for canonical-6-only models.
         target: (n,) float64 target (``vmaf`` or ``mos``).
         key: (n,) clip keys.
@@ -118,7 +119,7 @@ def load_fr_data(
         else np.full(table.num_rows, "user")
     )
     return FRData(
-        features=np.stack([_col(table, c) for c in CANONICAL6], axis=1).astype(np.float32),
+        features=np.stack([_col(table, c) for c in CANONICAL6], axis=1).astype(np.float64),
         codec=None if not spec else codec_matrix(table, spec),
         target=y,
         key=_col(table, "key").astype(str),

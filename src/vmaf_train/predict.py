@@ -1,27 +1,30 @@
-"""Score features tables with an exported FR model (ONNX + sidecar) on ONNX Runtime.
+"""Score features tables with an exported FR model (ONNX + sidecar) through the runtime.
 
-This is the path every reported number takes: the exported graph, fed exactly as the sidecar
-says (feature order, sidecar normalisation when not baked, codec block from
-:mod:`vmaf_tiny.codec`, clamp when the sidecar asks), on an explicit CPU execution provider.
+This is the path every reported number takes: the model is loaded by the runtime
+(:func:`vmaf_tiny.session.load_model`: load-time checks, CPU execution provider, one thread),
+fed exactly as the sidecar says (feature order, sidecar standardisation when not baked, the codec
+block from :mod:`vmaf_tiny.codec`) and its scores finished as the runtime finishes them (clamp
+when the sidecar asks). The only difference from ``vmaf-tiny score`` is that features come from a
+table, with codec fields per row, instead of from a libvmaf pass over one pair.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import numpy as np
 import onnxruntime as ort
 import pyarrow as pa
 
 from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.registry import zoo_dir
+from vmaf_tiny.scoring import finish_scores
+from vmaf_tiny.session import LoadedModel, load_model, session_options
+from vmaf_tiny.sidecar import input_roles, validate_sidecar
 from vmaf_train.models.codec import codec_matrix
 
 __all__ = [
@@ -32,35 +35,22 @@ __all__ = [
     "normalise_features",
     "open_fr_model",
     "per_row_latency",
-    "resolve_model",
-    "sidecar_schema",
 ]
-
-ENV_ZOO = "VMAF_TINY_ZOO"
 
 
 def default_zoo() -> Path:
-    """``$VMAF_TINY_ZOO`` if set, else ``model/tiny`` of the checkout this package runs from."""
-    env = os.environ.get(ENV_ZOO)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "model" / "tiny"
-
-
-MAX_MODEL_BYTES = 50 * 1024 * 1024
-
-
-def sidecar_schema() -> dict[str, Any]:
-    """The sidecar JSON Schema shipped with the runtime package."""
-    text = resources.files("vmaf_tiny").joinpath("schemas", "sidecar.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    """``$VMAF_TINY_ZOO`` if set, else the checkout's ``model/tiny`` (as the runtime)."""
+    return zoo_dir()
 
 
 def load_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and schema-validate a sidecar.
+    """Read and schema-validate a sidecar (the runtime's validator).
 
     Raises:
         BadModelError: missing, not JSON, or not valid against the sidecar schema.
     """
+    import json
+
     p = Path(path)
     if not p.is_file():
         raise BadModelError(f"no sidecar {p.name} beside the model (expected {p})")
@@ -68,95 +58,53 @@ def load_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
         obj = json.loads(p.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadModelError(f"{p.name}: not valid JSON ({exc})") from exc
-    err = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(sidecar_schema()).iter_errors(obj)
-    )
-    if err is not None:
-        where = "/".join(str(x) for x in err.absolute_path) or "(top)"
-        raise BadModelError(f"{p.name}: sidecar invalid at {where}: {err.message}")
-    return dict(obj)
-
-
-def _registry_ids(zoo: Path) -> dict[str, dict[str, Any]]:
-    reg = zoo / "registry.json"
-    if not reg.is_file():
-        return {}
-    try:
-        rows = json.loads(reg.read_text()).get("models", [])
-    except (ValueError, AttributeError) as exc:
-        raise BadModelError(f"{reg}: not a valid registry ({exc})") from exc
-    return {str(r["id"]): r for r in rows if isinstance(r, dict) and "id" in r}
-
-
-def resolve_model(
-    model: str | os.PathLike[str], zoo: str | os.PathLike[str] | None = None, *, int8: bool = False
-) -> tuple[Path, Path]:
-    """Find (onnx path, sidecar path) for a ``.onnx`` path or a registered model id.
-
-    A path ``M.onnx`` uses the sidecar ``M.json`` beside it. An id is looked up in
-    ``<zoo>/registry.json``.
-
-    Raises:
-        BadInputError: a path that does not exist, or an unknown id (the message lists close
-            matches).
-    """
-    text = str(model)
-    p = Path(text)
-    if text.endswith(".onnx"):
-        if not p.is_file():
-            raise BadInputError(f"no such model file: {p}")
-        return p, p.with_suffix(".json")
-    zdir = Path(zoo) if zoo is not None else default_zoo()
-    rows = _registry_ids(zdir)
-    if text not in rows:
-        close = difflib.get_close_matches(text, list(rows), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        known = f" (registered: {', '.join(sorted(rows))})" if rows and not close else ""
-        raise BadInputError(f"unknown model id {text!r} in {zdir / 'registry.json'}{hint}{known}")
-    row = rows[text]
-    onnx_name = row["onnx"]
-    if int8:
-        if not row.get("int8"):
-            raise BadInputError(f"model {text!r} ships no int8 file (quant_mode fp32)")
-        onnx_name = row["int8"]["onnx"]
-    return zdir / onnx_name, zdir / row["sidecar"]
+    return validate_sidecar(obj, p.name)
 
 
 def normalise_features(x: np.ndarray, sidecar: dict[str, Any]) -> np.ndarray:
-    """Apply the sidecar's standardisation to the features input when it is not baked."""
+    """Apply the sidecar's standardisation to the features input when it is not baked.
+
+    Same arithmetic as the runtime (``vmaf_tiny.scoring.fr_inputs``): float64, then float32.
+    """
     norm = sidecar.get("normalization") or {"baked": True}
-    x = np.asarray(x, dtype=np.float32)
     if norm.get("baked", True):
-        return x
-    mean = np.asarray(norm["feature_mean"], dtype=np.float32)
-    std = np.asarray(norm["feature_std"], dtype=np.float32)
+        return np.ascontiguousarray(x, dtype=np.float32)
+    mean = np.asarray(norm["feature_mean"], dtype=np.float64)
+    std = np.asarray(norm["feature_std"], dtype=np.float64)
     if mean.shape[0] != x.shape[1] or std.shape[0] != x.shape[1]:
         raise BadModelError(
             f"sidecar normalisation has {mean.shape[0]} values for {x.shape[1]} features"
         )
-    return ((x - mean) / std).astype(np.float32)
+    return np.ascontiguousarray(((np.asarray(x, dtype=np.float64) - mean) / std), np.float32)
 
 
-def _by_role(tensors: list[dict[str, Any]], role: str) -> dict[str, Any] | None:
-    for t in tensors:
-        if t.get("role") == role:
-            return t
-    return None
+def make_session(path: Path, threads: int = 1) -> ort.InferenceSession:
+    """A plain CPU session with the runtime's options, for files not (yet) loadable through the
+    runtime's guard (an int8 candidate before its gate and registration)."""
+    try:
+        return ort.InferenceSession(
+            str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own exception types
+        msg = " ".join(str(exc).split())[:300]
+        raise BadModelError(f"{path.name}: ONNX Runtime cannot load it ({msg})") from exc
 
 
 @dataclass
 class FRModel:
-    """An opened FR model: ONNX Runtime session + its sidecar.
+    """An opened FR model: its sidecar and an ONNX Runtime session.
 
     Attributes:
         onnx_path: The ONNX file.
         sidecar: The validated sidecar.
-        session: ONNX Runtime session on the CPU execution provider.
+        session: ONNX Runtime session (CPU execution provider).
+        loaded: The runtime's loaded model (None for a bare session, see :func:`make_session`).
     """
 
     onnx_path: Path
     sidecar: dict[str, Any]
     session: ort.InferenceSession
+    loaded: LoadedModel | None = None
 
     @property
     def id(self) -> str:
@@ -171,8 +119,13 @@ class FRModel:
         return list(self.sidecar.get("feature_order") or [])
 
     def inputs_from_arrays(self, features: np.ndarray, codec: np.ndarray | None) -> dict[str, Any]:
-        """Feed dict from raw features (and the codec block, for codec-aware models)."""
-        feats = _by_role(self.sidecar["inputs"], "features")
+        """Feed dict from raw features (and the codec block, for codec-aware models).
+
+        Raises:
+            BadInputError: the data's width does not match the model's inputs.
+        """
+        roles = input_roles(self.sidecar)
+        feats = roles.get("features")
         if feats is None:
             raise BadModelError(f"{self.id}: sidecar declares no 'features' input")
         want = feats["shape"][-1]
@@ -181,7 +134,7 @@ class FRModel:
                 f"model {self.id} expects {want} features per row, the data has {features.shape[1]}"
             )
         feed: dict[str, Any] = {feats["name"]: normalise_features(features, self.sidecar)}
-        cin = _by_role(self.sidecar["inputs"], "codec")
+        cin = roles.get("codec")
         if cin is not None:
             if codec is None:
                 raise BadInputError(f"model {self.id} needs the codec block (codec, preset, crf)")
@@ -190,7 +143,7 @@ class FRModel:
                 raise BadInputError(
                     f"model {self.id} expects a {cw}-wide codec block, got {codec.shape[1]}"
                 )
-            feed[cin["name"]] = np.asarray(codec, dtype=np.float32)
+            feed[cin["name"]] = np.ascontiguousarray(codec, dtype=np.float32)
         return feed
 
     def inputs_from_table(self, table: pa.Table) -> dict[str, Any]:
@@ -204,47 +157,36 @@ class FRModel:
             )
         x = np.stack(
             [table.column(c).to_numpy(zero_copy_only=False) for c in order], axis=1
-        ).astype(np.float32)
+        ).astype(np.float64)
         block = self.sidecar.get("codec_block")
         codec = codec_matrix(table, block) if block else None
         return self.inputs_from_arrays(x, codec)
 
     def run(self, feed: dict[str, Any], batch: int = 65536) -> np.ndarray:
-        """Run the session over a feed dict in batches; returns (n,) float64, clamped if the
-        sidecar says so."""
-        names = list(feed)
+        """Scores for a feed dict (in batches): (n,) float64, finished as the runtime does
+        (clamped when the sidecar says so).
+
+        Raises:
+            BadModelError: the model fails or produces NaN/inf.
+        """
         n = int(next(iter(feed.values())).shape[0])
         out_name = self.session.get_outputs()[0].name
         parts = []
         for i in range(0, n, batch):
-            chunk = {k: feed[k][i : i + batch] for k in names}
-            parts.append(np.asarray(self.session.run([out_name], chunk)[0]).reshape(-1))
+            chunk = {k: v[i : i + batch] for k, v in feed.items()}
+            if self.loaded is not None:
+                outs = self.loaded.run(chunk)
+                parts.append(np.asarray(outs[0]).reshape(-1))
+            else:
+                parts.append(np.asarray(self.session.run([out_name], chunk)[0]).reshape(-1))
         y = np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
-        out = self.sidecar["output"]
-        if out.get("clamp") and out.get("range"):
-            y = np.clip(y, out["range"][0], out["range"][1])
         if not np.isfinite(y).all():
             raise BadModelError(f"model {self.id} produced NaN/inf scores")
-        return y
+        return finish_scores(self.sidecar, y)
 
     def predict_table(self, table: pa.Table) -> np.ndarray:
         """Scores for every row of a features table."""
         return self.run(self.inputs_from_table(table))
-
-
-def make_session(path: Path, threads: int = 1) -> ort.InferenceSession:
-    """An ONNX Runtime session on the CPU execution provider with a fixed thread count."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    try:
-        return ort.InferenceSession(
-            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # onnxruntime raises its own exception types
-        msg = " ".join(str(exc).split())[:300]
-        raise BadModelError(f"{path.name}: ONNX Runtime cannot load it ({msg})") from exc
 
 
 def open_fr_model(
@@ -254,49 +196,22 @@ def open_fr_model(
     int8: bool = False,
     threads: int = 1,
 ) -> FRModel:
-    """Open a model by ``.onnx`` path or registered id and check it against its sidecar.
+    """Open a model by ``.onnx`` path or registered id through the runtime's load-time checks.
 
     Raises:
-        BadInputError: unknown id or missing file.
-        BadModelError: oversize file, bad sidecar, a graph whose inputs do not match the
-            sidecar, or a non-FR model.
+        BadInputError: unknown id (the message lists close matches) or missing file.
+        BadModelError: a load-time check failed (allowlist, size cap, sidecar/graph mismatch,
+            e.g. an input width that disagrees with the sidecar), or a non-FR model.
     """
-    onnx_path, sidecar_path = resolve_model(model, zoo, int8=int8)
-    size = onnx_path.stat().st_size
-    if size > MAX_MODEL_BYTES:
-        raise BadModelError(f"{onnx_path.name} is {size} bytes, over the 50 MiB cap")
-    sidecar = load_sidecar(sidecar_path)
-    if sidecar["kind"] != "fr":
-        raise BadModelError(f"{sidecar['id']} is a {sidecar['kind']} model, not an FR model")
-    sess = make_session(onnx_path, threads)
-    graph_inputs = {i.name: i.shape for i in sess.get_inputs()}
-    for t in sidecar["inputs"]:
-        if t["name"] not in graph_inputs:
-            raise BadModelError(
-                f"{onnx_path.name}: sidecar input {t['name']!r} is not a graph input "
-                f"(graph has {sorted(graph_inputs)})"
-            )
-        gshape, sshape = graph_inputs[t["name"]], t["shape"]
-        if len(gshape) != len(sshape) or any(
-            isinstance(g, int) and isinstance(s, int) and g != s
-            for g, s in zip(gshape, sshape, strict=False)
-        ):
-            raise BadModelError(
-                f"{onnx_path.name}: input {t['name']!r} has shape {gshape} in the graph but "
-                f"{sshape} in the sidecar"
-            )
-    feats = _by_role(sidecar["inputs"], "features")
-    order = sidecar.get("feature_order") or []
-    if (
-        feats is not None
-        and isinstance(feats["shape"][-1], int)
-        and len(order) != feats["shape"][-1]
-    ):
-        raise BadModelError(
-            f"{onnx_path.name}: feature_order has {len(order)} names for a "
-            f"{feats['shape'][-1]}-wide features input"
-        )
-    return FRModel(onnx_path=onnx_path, sidecar=sidecar, session=sess)
+    text = str(model)
+    if text.endswith(".onnx") and not Path(text).is_file():
+        raise BadInputError(f"no such model file: {text}")
+    lm = load_model(text, backend="cpu", threads=threads, int8=int8, zoo=zoo)
+    if lm.kind != "fr":
+        raise BadModelError(f"{lm.model_id} is a {lm.kind} model, not an FR model")
+    return FRModel(
+        onnx_path=Path(lm.guarded.path), sidecar=lm.sidecar, session=lm.session, loaded=lm
+    )
 
 
 def per_row_latency(

@@ -9,7 +9,6 @@ checks (:mod:`vmaf_tiny.guard`: operator allowlist, sidecar/graph agreement) and
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -19,7 +18,8 @@ from typing import Any
 import jsonschema
 
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.fsutil import atomic_write_json, sha256_file
+from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
+from vmaf_tiny.guard import check_model, check_size_class
 from vmaf_train.predict import load_sidecar
 from vmaf_train.quantize import gate_path
 
@@ -32,8 +32,10 @@ __all__ = [
 ]
 
 REGISTRY_NAME = "registry.json"
-# Used only when the runtime's guard is not importable (it defines the authoritative limits).
-_FALLBACK_SIZE_CLASSES = {"C1": 100 * 1024, "C2": 5 * 1024 * 1024, "C3": 2 * 1024 * 1024}
+
+
+def _repo_schema_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "model" / "tiny" / "registry.schema.json"
 
 
 def registry_schema(zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -41,9 +43,7 @@ def registry_schema(zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]
     candidates = []
     if zoo is not None:
         candidates.append(Path(zoo) / "registry.schema.json")
-    candidates.append(
-        Path(__file__).resolve().parents[2] / "model" / "tiny" / "registry.schema.json"
-    )
+    candidates.append(_repo_schema_path())
     for c in candidates:
         if c.is_file():
             schema: dict[str, Any] = json.loads(c.read_text())
@@ -70,36 +70,22 @@ def _validate(obj: Any, schema: dict[str, Any], what: str) -> None:
         raise BadModelError(f"{what} invalid at {where}: {err.message}")
 
 
-def _guard_module() -> Any:
-    """The runtime's ``vmaf_tiny.guard`` (load-time checks), or None if this install lacks it."""
-    try:
-        return importlib.import_module("vmaf_tiny.guard")
-    except ImportError:
-        return None
-
-
 def check_for_registration(onnx_path: Path, sidecar_path: Path, model_class: str) -> list[str]:
-    """Size class (error if over) and the runtime's load-time checks.
+    """The size class (an error here, over the limit) and every runtime load-time check.
 
     Returns:
-        Notes (which checks ran).
+        Notes on what passed.
 
     Raises:
-        BadModelError: over the size class, or a load-time check failed.
+        BadModelError: over the size class, or a load-time check failed (one line naming it).
     """
-    guard = _guard_module()
-    if guard is not None:
-        guard.check_size_class(onnx_path, model_class)
-        report = guard.check_model(onnx_path, sidecar=sidecar_path)
-        report.raise_if_failed()
-        return [f"vmaf_tiny.guard: {len(report.checks)} checks passed, size class {model_class}"]
-    size = onnx_path.stat().st_size
-    limit = _FALLBACK_SIZE_CLASSES[model_class]
-    if size > limit:
-        raise BadModelError(
-            f"{onnx_path.name}: {size} bytes exceeds size class {model_class} ({limit} bytes)"
-        )
-    return [f"size class {model_class} ({size} <= {limit} bytes); vmaf_tiny.guard not available"]
+    size = check_size_class(onnx_path, model_class)
+    report = check_model(onnx_path, sidecar=sidecar_path)
+    report.raise_if_failed()
+    return [
+        f"{onnx_path.name}: size class {model_class} ({size} bytes), "
+        f"{sum(c.status == 'pass' for c in report.checks)} load-time checks passed"
+    ]
 
 
 def _flat_metrics(m: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -187,6 +173,7 @@ def register_run(
 
     onnx_name, side_name = f"{model_id}.onnx", f"{model_id}.json"
     zoo.mkdir(parents=True, exist_ok=True)
+
     shipped = dict(sidecar)
     shipped["onnx"] = onnx_name
     shipped["smoke"] = bool(smoke)
@@ -292,22 +279,15 @@ def register_run(
         check_for_registration(stage / onnx_name, stage / side_name, sidecar["class"])
         if int8_row:
             shutil.copyfile(int8_src, stage / int8_row["onnx"])
-            _check_int8(stage / int8_row["onnx"], stage / side_name, sidecar["class"])
+            check_for_registration(stage / int8_row["onnx"], stage / side_name, sidecar["class"])
         for f in sorted(stage.iterdir()):
             os.replace(f, zoo / f.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if not int8_row:
         (zoo / f"{model_id}.int8.onnx").unlink(missing_ok=True)
+    if not (zoo / "registry.schema.json").is_file():
+        # The runtime validates a zoo's registry against the schema beside it.
+        atomic_write_bytes(zoo / "registry.schema.json", _repo_schema_path().read_bytes())
     atomic_write_json(zoo / REGISTRY_NAME, reg)
     return row
-
-
-def _check_int8(int8_path: Path, sidecar_path: Path, model_class: str) -> None:
-    """Size class and load-time checks of a shipped int8 file (QDQ ops must be allowed)."""
-    guard = _guard_module()
-    if guard is None:
-        check_for_registration(int8_path, sidecar_path, model_class)
-        return
-    guard.check_size_class(int8_path, model_class)
-    guard.check_model(int8_path, sidecar=sidecar_path).raise_if_failed()
