@@ -2,7 +2,7 @@
 # Train, evaluate, cross-validate (LOSO), quantise, register and report the six shipped FR models
 # from one features table. Resumable: rerun after an interruption and finished steps are skipped.
 #
-#   benchmarks/train_zoo.sh corpus/standard/features.parquet [extra vmaf-train zoo options]
+#   benchmarks/train_zoo.sh corpora/standard/features.parquet [extra vmaf-train zoo options]
 #
 # e.g. --seeds 0,1,2 (LOSO seed sweep), --workers 2, --scheduler tcp://host:8786, --ids vmaf_tiny_v2,
 # --force. Writes runs/zoo/, model/tiny/ (ONNX, sidecars, registry.json), docs/models/*.md, the

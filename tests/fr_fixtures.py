@@ -40,24 +40,39 @@ FR_SPLIT = {"val_frac": 0.15, "test_frac": 0.25}
 FAST_EPOCHS = 60
 
 
-def add_mos(features: Path, out: Path) -> Path:
-    """Copy a table, filling ``mos`` with 1 + 4 * clip-mean teacher score / 100 (plumbing for
-    ``--target mos``; not subjective data)."""
-    import numpy as np
-    import pyarrow as pa
+MOS_DISTORTIONS = ("x264-veryfast-crf18", "x264-veryfast-crf44", "vp9-8-crf50")
 
-    from vmaf_train.data.table import read_features, write_features
+
+def pairs_with_mos(features: Path, out_dir: Path) -> Path:
+    """A user's ``pairs.csv`` (reference, distorted, mos, source_id, key) over the test corpus's
+    own clips, three per source; ``mos`` = 1 + 4 * clip-mean teacher score / 100 (it exercises
+    the ``--target mos`` plumbing; it is not subjective data)."""
+    import csv
+
+    import numpy as np
+
+    from vmaf_train.data.table import read_features
 
     t = read_features(features)
     keys = np.asarray(t.column("key").to_pylist())
     vm = t.column("vmaf").to_numpy()
-    mos = np.empty_like(vm)
-    for k in np.unique(keys):
-        m = keys == k
-        mos[m] = np.round(1.0 + 4.0 * np.clip(vm[m].mean(), 0, 100) / 100.0, 3)
-    t = t.set_column(t.schema.get_field_index("mos"), t.schema.field("mos"), pa.array(mos))
-    write_features(t, out)
-    return out
+    cache = features.parent / "cache"
+    rows = []
+    for ref in sorted((cache / "refs").glob("*.y4m")):
+        sid = ref.name.rsplit("-", 1)[0]
+        for tag in MOS_DISTORTIONS:
+            key = f"{sid}__{tag}"
+            (dis,) = sorted((cache / "clips").glob(f"{key}-*"))
+            mos = round(1.0 + 4.0 * float(np.clip(vm[keys == key].mean(), 0, 100)) / 100.0, 3)
+            rows.append(
+                {"reference": ref, "distorted": dis, "mos": mos, "source_id": sid, "key": key}
+            )
+    csv_path = out_dir / "pairs.csv"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return csv_path
 
 
 def fast_config(model_id: str, **train: object) -> ModelConfig:
@@ -74,8 +89,21 @@ def fr_features(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def fr_features_mos(fr_features: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same rows with a ``mos`` column filled."""
-    return add_mos(fr_features, tmp_path_factory.mktemp("fr_fixture_mos") / "features.parquet")
+    """A user's MOS table made by ``vmaf-train extract-features --pairs pairs.csv`` (27 pairs
+    of the test corpus's clips, 9 sources, with a ``mos`` column)."""
+    d = tmp_path_factory.mktemp("fr_mos")
+    out = d / "features.parquet"
+    run_cli(
+        "extract-features",
+        "--pairs",
+        pairs_with_mos(fr_features, d),
+        "--out",
+        out,
+        "--serial",
+        "--no-progress",
+        check=True,
+    )
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from vmaf_tiny.errors import BadModelError
+from vmaf_tiny.guard import ALLOWED_OPS, check_model
 from vmaf_train.export import export_fr_onnx, graph_ops
 from vmaf_train.models.mlp import FRMLP
 from vmaf_train.predict import make_session
@@ -106,10 +107,12 @@ def test_gelu_is_exported_as_plain_ops(tmp_path: Path) -> None:
     assert "Tanh" in info.ops and "Gelu" not in info.ops
 
 
-def test_export_passes_the_runtime_allowlist(fr_run: Path) -> None:
-    guard = pytest.importorskip("vmaf_tiny.guard")
-    report = guard.check_model(fr_run / "model.onnx", sidecar=fr_run / "model.json")
-    assert report.ok, report.to_dict()
+def test_export_passes_the_runtime_allowlist(fr_run: Path, fr_codec_run: Path) -> None:
+    for run in (fr_run, fr_codec_run):
+        report = check_model(run / "model.onnx", sidecar=run / "model.json")
+        assert report.ok, report.to_dict()
+        ops = {n.op_type for n in onnx.load(str(run / "model.onnx")).graph.node}
+        assert ops <= ALLOWED_OPS
 
 
 def test_verification_catches_a_graph_that_disagrees(

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from vmaf_tiny.console import err_console
+# The executor and --json aliases are the project's shared ones.
+from vmaf_tiny.console import JsonOpt, SchedulerOpt, SerialOpt, WorkersOpt, err_console
 from vmaf_tiny.errors import BadInputError
 
 __all__ = [
@@ -23,7 +24,6 @@ __all__ = [
     "split_overrides",
 ]
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Write JSON to stdout.")]
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="Model recipe, configs/models/ID.toml.")
 ]
@@ -31,13 +31,6 @@ FeaturesOpt = Annotated[Path, typer.Option("--features", "-f", help="features.pa
 ZooOpt = Annotated[
     Path | None,
     typer.Option("--zoo", help="Model zoo directory (default: $VMAF_TINY_ZOO or model/tiny)."),
-]
-SerialOpt = Annotated[bool, typer.Option("--serial", help="Run work items in this process.")]
-WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", min=1, help="Local Dask workers (default: cores).")
-]
-SchedulerOpt = Annotated[
-    str | None, typer.Option("--scheduler", help="Existing Dask scheduler, tcp://host:8786.")
 ]
 ValFracOpt = Annotated[
     float | None, typer.Option("--val-frac", help="Override the config's validation fraction.")
