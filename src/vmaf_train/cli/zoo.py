@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from vmaf_tiny.console import out_console, print_json
 from vmaf_tiny.parallel import make_executor
@@ -76,15 +75,14 @@ def zoo(
     if as_json:
         print_json(summary)
         return
-    t = Table(title="zoo (raw scores; LOSO mean ± std over folds)")
-    for col in ("model", "test PLCC", "test RMSE", "LOSO PLCC", "LOSO RMSE", "bytes", "quant",
-                "fit s"):  # fmt: skip
-        t.add_column(col, no_wrap=True)
+    out_console.print("zoo (raw scores, no logistic mapping; LOSO mean ± std over folds)")
     for mid, s in summary.items():
         lo = s["loso"] or {}
         f = lambda v, nd=4: "-" if v is None else f"{v:.{nd}f}"  # noqa: E731
-        t.add_row(mid, f(s["test"].get("plcc")), f(s["test"].get("rmse"), 3),
-                  f(lo.get("plcc_mean")), f(lo.get("rmse_mean"), 3) + (
-                      f" ± {lo['rmse_std']:.3f}" if lo.get("rmse_std") is not None else ""),
-                  str(s["bytes"]), s["quant_mode"], f(s["fit_seconds"], 1))  # fmt: skip
-    out_console.print(t)
+        sd = f" ± {lo['rmse_std']:.3f}" if lo.get("rmse_std") is not None else ""
+        out_console.print(
+            f"{mid}: test PLCC {f(s['test'].get('plcc'))} RMSE {f(s['test'].get('rmse'), 3)} | "
+            f"LOSO PLCC {f(lo.get('plcc_mean'))} RMSE {f(lo.get('rmse_mean'), 3)}{sd} | "
+            f"{s['bytes']} B {s['quant_mode']} | fit {f(s['fit_seconds'], 1)} s",
+            highlight=False,
+        )
