@@ -10,7 +10,7 @@ from rich.table import Table
 from vmaf_tiny.console import out_console, print_json
 from vmaf_train.cli._common import FeaturesOpt, JsonOpt, SaltOpt, TestFracOpt, ValFracOpt, ZooOpt
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "render_eval"]
 
 
 def _cell(m: dict[str, Any], k: str, nd: int) -> str:
@@ -50,6 +50,11 @@ def evaluate(
     if as_json:
         print_json(res)
         return
+    render_eval(res)
+
+
+def render_eval(res: dict[str, Any]) -> None:
+    """Print an evaluation result (model and optional baseline) as a rich table."""
     t = Table(title=f"{res['split']} split, {res['level']} level, target {res['target']} "
               f"({res['n_sources']} sources)")  # fmt: skip
     for col in ("model", "n", "PLCC [95% CI]", "SROCC [95% CI]", "RMSE [95% CI]"):
