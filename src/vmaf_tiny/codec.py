@@ -147,18 +147,23 @@ def codec_columns(
         raise BadModelError(f"codec block: other slot {other!r} is not among its slots")
     if int(block["width"]) != len(slots) + 2:
         raise BadModelError("codec block: width must be len(slots) + 2")
+    codecs: list[str]
+    presets: list[str | None]
+    crfs: list[float | None]
     if isinstance(codec, str):
         if n is None:
             raise BadInputError("codec_columns: n is required with scalar codec fields")
-        codecs, presets, crfs = [codec] * n, [preset] * n, [crf] * n  # type: ignore[list-item]
+        codecs = [codec] * n
     else:
         codecs = list(codec)
-        presets = (
-            list(preset)
-            if isinstance(preset, Sequence) and not isinstance(preset, str)
-            else [preset] * len(codecs)
-        )
-        crfs = list(crf) if isinstance(crf, Sequence) else [crf] * len(codecs)
+    if preset is None or isinstance(preset, str):
+        presets = [preset] * len(codecs)
+    else:
+        presets = list(preset)
+    if crf is None or isinstance(crf, int | float | np.number):  # numpy scalars too
+        crfs = [None if crf is None else float(crf)] * len(codecs)
+    else:
+        crfs = list(crf)
     out = np.zeros((len(codecs), len(slots) + 2), dtype=np.float32)
     index = {s: i for i, s in enumerate(slots)}
     for r, (c, p, q) in enumerate(zip(codecs, presets, crfs, strict=True)):

@@ -246,11 +246,11 @@ def build_corpus(
             else:
                 failures.append({"item": key, "stage": "clip", "error": f"source {s.id} failed"})
     done: list[ClipTask] = []
-    for o in executor.imap(build_clip_task, ctasks, label="clips", progress=progress):
-        if o.ok:
-            done.append(o.item)
+    for co in executor.imap(build_clip_task, ctasks, label="clips", progress=progress):
+        if co.ok:
+            done.append(co.item)
         else:
-            failures.append({"item": o.item.key, "stage": "clip", "error": str(o.error)})
+            failures.append({"item": co.item.key, "stage": "clip", "error": str(co.error)})
     done.sort(key=lambda t: (t.source.id, t.key))
 
     table, versions = _assemble(done, cfg)
