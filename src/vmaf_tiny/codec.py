@@ -156,10 +156,7 @@ def codec_columns(
         codecs = [codec] * n
     else:
         codecs = list(codec)
-    if preset is None or isinstance(preset, str):
-        presets = [preset] * len(codecs)
-    else:
-        presets = list(preset)
+    presets = [preset] * len(codecs) if preset is None or isinstance(preset, str) else list(preset)
     if crf is None or isinstance(crf, int | float | np.number):  # numpy scalars too
         crfs = [None if crf is None else float(crf)] * len(codecs)
     else:
