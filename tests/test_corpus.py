@@ -215,3 +215,24 @@ def test_every_shipped_source_renders_deterministically(
         a = render_reference(small, tmp_path / "a.y4m", frames=3, fps=cfg.fps, ffmpeg=ffmpeg)
         b = render_reference(small, tmp_path / "b.y4m", frames=3, fps=cfg.fps, ffmpeg=ffmpeg)
         assert a.read_bytes() == b.read_bytes(), f"{name}: source {src.id} is not deterministic"
+
+
+def test_build_on_an_existing_scheduler_equals_serial(
+    smoke_corpus: Path, tmp_path: Path, ffmpeg: FFmpeg
+) -> None:
+    """``--scheduler tcp://...``: the same code on a cluster that outlives the build."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        cfg = load_corpus_config(SMOKE)
+        with make_executor(scheduler=cluster.scheduler_address) as ex:
+            assert ex.describe().startswith("dask scheduler tcp://")
+            res = build_corpus(cfg, tmp_path / "remote", executor=ex, ffmpeg=ffmpeg,
+                               progress=False)  # fmt: skip
+        assert not res.failures
+        assert len(cluster.scheduler_info["workers"]) == 2  # the cluster is still up
+    assert (tmp_path / "remote" / "features.parquet").read_bytes() == (
+        smoke_corpus / "features.parquet"
+    ).read_bytes()
