@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vmaf_tiny.allowlist import ALLOWED_OPS, allowlist_markdown, write_allowlist_doc
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.graph import (
     DEFAULT_DOMAINS,
@@ -95,51 +96,6 @@ SIZE_CLASSES: Mapping[str, int] = {
 ENV_MODEL_DIR = "VMAF_TINY_MODEL_DIR"
 
 _MIN_OPSET = 7
-
-#: The operators a model may use, all in the default ONNX domain, grouped for the docs.
-# fmt: off
-_OP_GROUPS: dict[str, tuple[str, ...]] = {
-    "element-wise math": (
-        "Abs", "Add", "Ceil", "Clip", "Div", "Erf", "Exp", "Floor", "Log", "Max", "Mean", "Min",
-        "Mod", "Mul", "Neg", "Pow", "Reciprocal", "Round", "Sign", "Sqrt", "Sub", "Sum",
-    ),
-    "comparison and logic": (
-        "And", "Equal", "Greater", "GreaterOrEqual", "IsInf", "IsNaN", "Less", "LessOrEqual",
-        "Not", "Or", "Where", "Xor",
-    ),
-    "linear algebra": (
-        "Gemm", "MatMul",
-    ),
-    "convolution and pooling": (
-        "AveragePool", "Conv", "ConvTranspose", "GlobalAveragePool", "GlobalMaxPool", "MaxPool",
-    ),
-    "normalisation and reduction": (
-        "ArgMax", "ArgMin", "BatchNormalization", "GroupNormalization", "InstanceNormalization",
-        "LayerNormalization", "LpNormalization", "ReduceL1", "ReduceL2", "ReduceLogSumExp",
-        "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare",
-    ),
-    "activations": (
-        "Celu", "Elu", "Gelu", "HardSigmoid", "HardSwish", "LeakyRelu", "LogSoftmax", "Mish",
-        "PRelu", "Relu", "Selu", "Sigmoid", "Softmax", "Softplus", "Softsign", "Tanh",
-        "ThresholdedRelu",
-    ),
-    "shape and data movement": (
-        "Cast", "CastLike", "Concat", "Constant", "ConstantOfShape", "DepthToSpace", "Dropout",
-        "Expand", "Flatten", "Gather", "GatherElements", "Identity", "Pad", "Reshape", "Resize",
-        "Shape", "Size", "Slice", "SpaceToDepth", "Split", "Squeeze", "Tile", "Transpose",
-        "Unsqueeze",
-    ),
-    "quantisation (QDQ)": (
-        "DequantizeLinear", "QuantizeLinear",
-    ),
-    "control flow (bounded)": (
-        "If", "Loop",
-    ),
-}
-# fmt: on
-
-#: Every allowed operator (default ONNX domain only). ``Scan`` and all other domains are refused.
-ALLOWED_OPS: frozenset[str] = frozenset(op for ops in _OP_GROUPS.values() for op in ops)
 
 
 class SizeClassWarning(UserWarning):
@@ -788,29 +744,3 @@ def guard_model(
         report.raise_if_failed()
         raise BadModelError(f"{Path(path).name}: failed a load-time check")
     return guarded
-
-
-def allowlist_markdown() -> str:
-    """The allowlist as the markdown table docs/security.md carries (a test keeps them equal)."""
-    lines = ["| group | operators (default ONNX domain) |", "|---|---|"]
-    for group, ops in _OP_GROUPS.items():
-        lines.append(f"| {group} | {', '.join(f'`{o}`' for o in sorted(ops))} |")
-    return "\n".join(lines)
-
-
-def write_allowlist_doc(path: str | os.PathLike[str]) -> bool:
-    """Rewrite the allowlist block of a markdown file (between the allowlist markers).
-
-    Returns:
-        True if the file changed.
-    """
-    begin, end = "<!-- allowlist:begin -->", "<!-- allowlist:end -->"
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
-    b, e = text.find(begin), text.find(end)
-    if b == -1 or e < b:
-        raise BadModelError(f"{p}: no allowlist markers ({begin} ... {end})")
-    new = text[: b + len(begin)] + "\n" + allowlist_markdown() + "\n" + text[e:]
-    if new != text:
-        p.write_text(new, encoding="utf-8")
-    return new != text
