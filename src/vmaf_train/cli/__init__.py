@@ -9,6 +9,7 @@ import typer
 
 from vmaf_tiny.console import run_app
 from vmaf_train.cli import corpus, demo, features
+from vmaf_train.cli import pixels as _pixels
 
 app = typer.Typer(
     name="vmaf-train",
@@ -28,6 +29,7 @@ def _root() -> None:
 app.add_typer(corpus.app, name="corpus")
 app.command("extract-features")(features.extract_features_cmd)
 app.command("demo")(demo.demo)
+app.add_typer(_pixels.app, name="pixels")  # pixel models (issue 5)
 
 
 def main() -> None:
