@@ -237,11 +237,10 @@ def register_pixel_run(run: str | os.PathLike[str], zoo: str | os.PathLike[str])
             "loso": None,
             "latency": _flat(metrics.get("latency", {})),
             "extra": {
-                "pixels": report,
+                "pixels": {k: v for k, v in report.items() if k != "per_clip"},
                 "val": metrics.get("val", {}),
                 "splits": metrics.get("splits", {}),
                 "training": {k: v for k, v in metrics["training"].items() if k != "history"},
-                "history": metrics["training"].get("history", []),
                 "export": metrics.get("export", {}),
                 "table_metadata": metrics.get("table_metadata", {}),
                 "config": config,
