@@ -13,7 +13,37 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["NRNet", "ds_block"]
+__all__ = ["MSCN", "NRNet", "ds_block"]
+
+
+class MSCN(nn.Module):
+    """Local contrast normalisation as fixed convolutions (no learned weights).
+
+    Outputs two channels: the mean-subtracted contrast-normalised luma
+    ``(x - mu) / (sigma + c)`` and the local standard deviation ``sigma`` (so the network
+    still sees how much texture there is), with ``mu``/``sigma`` from a Gaussian window.
+    Exported as Conv, Mul, Sub, Relu, Sqrt, Add and Div: default-domain operators only.
+
+    Args:
+        size: Window side (odd).
+        sigma: Gaussian standard deviation in pixels.
+        c: Stabiliser added to sigma (in [0, 1] luma units).
+    """
+
+    def __init__(self, size: int = 7, sigma: float = 7 / 6, c: float = 1 / 255) -> None:
+        super().__init__()
+        r = torch.arange(size, dtype=torch.float32) - size // 2
+        g = torch.exp(-(r**2) / (2 * sigma**2))
+        k = torch.outer(g, g)
+        self.register_buffer("kernel", (k / k.sum())[None, None])
+        self.pad = size // 2
+        self.c = float(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mu = nn.functional.conv2d(x, self.kernel, padding=self.pad)
+        var = nn.functional.conv2d(x * x, self.kernel, padding=self.pad) - mu * mu
+        sd = torch.sqrt(torch.relu(var) + 1e-8)
+        return torch.cat([(x - mu) / (sd + self.c), sd * 10.0], dim=1)
 
 
 def ds_block(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -38,6 +68,8 @@ class NRNet(nn.Module):
         out_mean: Output offset (the training target mean): the head predicts a standardised
             score, ``out_mean + out_std * head(...)`` is the estimate.
         out_std: Output scale (the training target standard deviation).
+        front: ``none`` (luma straight into the stem) or ``mscn`` (fixed local contrast
+            normalisation first: two channels, see :class:`MSCN`).
     """
 
     def __init__(
@@ -47,6 +79,7 @@ class NRNet(nn.Module):
         stem: int = 4,
         out_mean: float = 0.0,
         out_std: float = 1.0,
+        front: str = "none",
     ) -> None:
         super().__init__()
         if len(strides) != len(channels) - 1:
@@ -54,8 +87,12 @@ class NRNet(nn.Module):
         self.channels = tuple(int(c) for c in channels)
         self.strides = tuple(int(s) for s in strides)
         self.stem_size = int(stem)
+        if front not in ("none", "mscn"):
+            raise ValueError(f"front must be 'none' or 'mscn', got {front!r}")
+        self.front_kind = front
+        self.front: nn.Module = MSCN() if front == "mscn" else nn.Identity()
         layers: list[nn.Module] = [
-            nn.Conv2d(1, channels[0], stem, stem, 0, bias=False),
+            nn.Conv2d(2 if front == "mscn" else 1, channels[0], stem, stem, 0, bias=False),
             nn.BatchNorm2d(channels[0]),
             nn.ReLU6(),
         ]
@@ -68,5 +105,5 @@ class NRNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 1, H, W] luma in [0, 1] -> [N, 1] scores."""
-        z = self.head(self.features(x).mean(dim=(2, 3)))
+        z = self.head(self.features(self.front(x)).mean(dim=(2, 3)))
         return z * self.out_std + self.out_mean

@@ -52,6 +52,7 @@ NR_ARCH_DEFAULTS: dict[str, Any] = {
     "channels": [16, 32, 48, 64, 96],
     "strides": [2, 2, 2, 1],
     "stem": 4,
+    "front": "none",
 }
 NR_DATA_DEFAULTS: dict[str, Any] = {
     "size": [640, 360],  # frame.resize: [width, height]
@@ -80,6 +81,7 @@ def build_nr(cfg: PixelConfig, target_mean: float = 0.0, target_std: float = 1.0
         channels=a["channels"],
         strides=a["strides"],
         stem=a["stem"],
+        front=a["front"],
         out_mean=target_mean,
         out_std=target_std,
     )
