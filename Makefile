@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/vmaf-tiny models verify
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -46,3 +46,34 @@ def smoke_corpus(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> Pa
 def smoke_features(smoke_corpus: Path) -> Path:
     """features.parquet of the smoke corpus."""
     return smoke_corpus / "features.parquet"
+
+
+# ---------------------------------------------------------------- runtime (guard, scoring, bench)
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+    """``benchmarks/tiny_models.py``: builders of small real ONNX models and their sidecars."""
+    import importlib.util
+    import sys
+
+    name = "tiny_models"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def runtime_clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> dict[str, Path]:
+    """A small generated pair: testsrc2 160x90 x 12 frames (y4m) and its x264 crf 35 encode."""
+    from tests.clips import lavfi_clip, x264
+
+    d = tmp_path_factory.mktemp("runtime_clips")
+    ref = lavfi_clip(ffmpeg, d / "ref.y4m", frames=12)
+    dis = d / "dis.mp4"
+    ffmpeg.run(["-loglevel", "error", "-i", str(ref), *x264(35), str(dis)], what="encode")
+    return {"ref": ref, "dis": dis, "dir": d}

@@ -1,10 +1,35 @@
-"""The ``vmaf-tiny`` command: score videos with tiny models, check and benchmark them."""
+"""The ``vmaf-tiny`` command: score videos with tiny models, check and benchmark them.
+
+Thin shells only: each command parses options, calls the library and renders the result. Data
+goes to stdout (a rich table, ``--json`` or ``--csv``), progress and warnings to stderr. Known
+errors are one line and exit code 2 (see :func:`vmaf_tiny.console.run_app`).
+"""
 
 from __future__ import annotations
 
-import typer
+import csv
+import io
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
 
-from vmaf_tiny.console import run_app
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from vmaf_tiny.console import (
+    FFmpegOpt,
+    JsonOpt,
+    SchedulerOpt,
+    SerialOpt,
+    WorkersOpt,
+    err_console,
+    out_console,
+    print_json,
+    run_app,
+)
+from vmaf_tiny.errors import BadInputError, VmafTinyError
 
 app = typer.Typer(
     name="vmaf-tiny",
@@ -14,11 +39,474 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+models_app = typer.Typer(
+    name="models",
+    help="List, show and verify the shipped model zoo (registry.json).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models_app, name="models")
+
+# Runtime option aliases (the executor/JSON/ffmpeg ones come from vmaf_tiny.console).
+BackendOpt = Annotated[
+    str,
+    typer.Option("--backend", help="Execution provider: auto, cpu, cuda or openvino."),
+]
+ThreadsOpt = Annotated[
+    int, typer.Option("--threads", min=1, help="ONNX Runtime (and libvmaf) threads.")
+]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Registry id or path to an .onnx.")]
 
 
 @app.callback()
 def _root() -> None:
     """vmaf-tiny runtime."""
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"warning: {message}", markup=False, highlight=False)
+
+
+def _quiet_python_warnings() -> None:
+    # Warnings the library also returns (size class) are printed once, as one line.
+    from vmaf_tiny.guard import SizeClassWarning
+
+    warnings.simplefilter("ignore", SizeClassWarning)
+
+
+# ---------------------------------------------------------------------------- score
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def _render_single(res: Any, as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        print_json(res.to_dict())
+        return
+    if as_csv:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        header = ["frame", res.model_id]
+        if res.svm_frames is not None:
+            header.append("vmaf_v0.6.1")
+        w.writerow(header)
+        for i, v in enumerate(res.frames):
+            line = [str(i), f"{v:.6f}"]
+            if res.svm_frames is not None:
+                line.append(f"{res.svm_frames[i]:.6f}")
+            w.writerow(line)
+        sys.stdout.write(buf.getvalue())
+        return
+    table = Table(title=f"{Path(res.distorted).name}: {res.n_frames} frames")
+    table.add_column("pooling")
+    table.add_column(res.model_id, justify="right")
+    if res.svm_pooled is not None:
+        table.add_column("vmaf_v0.6.1 (libvmaf)", justify="right")
+    for key in ("mean", "harmonic_mean", "min", "p5", "max"):
+        row: list[str] = [key, _fmt(res.pooled[key])]
+        if res.svm_pooled is not None:
+            row.append(_fmt(res.svm_pooled[key]))
+        table.add_row(*row)
+    out_console.print(table)
+
+
+def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    if as_csv:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
+        sys.stdout.write(buf.getvalue())
+        return
+    table = Table()
+    shown = [k for k in keys if k not in ("reference", "provider")]
+    for k in shown:
+        table.add_column(k, justify="right" if k not in ("distorted", "error") else "left")
+    for r in rows:
+        cells: list[str] = []
+        for k in shown:
+            v = r.get(k)
+            if k == "distorted":
+                v = Path(str(v)).name
+            cells.append(_fmt(v) if isinstance(v, float) else ("" if v is None else str(v)))
+        table.add_row(*cells)
+    out_console.print(table)
+
+
+def _score_pairs(
+    pairs: Path,
+    model: str,
+    options: dict[str, Any],
+    *,
+    serial: bool,
+    workers: int | None,
+    scheduler: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
+    from vmaf_tiny.parallel import make_executor
+    from vmaf_tiny.session import load_model
+
+    rows = read_pairs(pairs)
+    # Load once here so a bad model is one clear error, not one per pair.
+    load_model(model, backend=options["backend"], threads=options["threads"])
+    jobs = []
+    for i, r in enumerate(rows):
+        opts = dict(options)
+        opts.update({k: v for k, v in r.items() if k not in ("reference", "distorted")})
+        jobs.append(PairJob(i, r["reference"], r["distorted"], model, tuple(sorted(opts.items()))))
+    with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
+        err_console.print(f"scoring {len(jobs)} pair(s) on {ex.describe()}", highlight=False)
+        outcomes = ex.map(score_pair, jobs, label="pairs")
+    out_rows: list[dict[str, Any]] = []
+    failed = 0
+    for o in outcomes:
+        if o.ok and o.value is not None:
+            out_rows.append({"pair": o.index, **o.value, "error": None})
+        else:
+            failed += 1
+            out_rows.append(
+                {
+                    "pair": o.index,
+                    "reference": o.item.reference,
+                    "distorted": o.item.distorted,
+                    "error": o.error,
+                }
+            )
+            _warn(f"pair {o.index} ({Path(o.item.distorted).name}) failed: {o.error}")
+    _render_rows(out_rows, as_json, as_csv)
+    if failed:
+        raise VmafTinyError(f"{failed} of {len(jobs)} pair(s) failed (see the error column)")
+
+
+@app.command()
+def score(
+    model: ModelOpt = "vmaf_tiny_v2",
+    reference: Annotated[
+        Path | None, typer.Option("--reference", "-r", help="Reference video.")
+    ] = None,
+    distorted: Annotated[
+        Path | None, typer.Option("--distorted", "-d", help="Distorted video.")
+    ] = None,
+    no_reference: Annotated[
+        bool, typer.Option("--no-reference", help="Score --distorted alone with an NR model.")
+    ] = False,
+    pairs: Annotated[
+        Path | None,
+        typer.Option("--pairs", help="CSV with reference,distorted[,codec,preset,crf,...] rows."),
+    ] = None,
+    with_svm: Annotated[
+        bool, typer.Option("--with-svm", help="Also report libvmaf's vmaf_v0.6.1 (same pass).")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Write CSV to stdout.")] = False,
+    width: Annotated[int | None, typer.Option("--width", help="Raw yuv: width.")] = None,
+    height: Annotated[int | None, typer.Option("--height", help="Raw yuv: height.")] = None,
+    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Raw yuv: format.")] = None,
+    backend: BackendOpt = "auto",
+    threads: ThreadsOpt = 1,
+    int8: Annotated[bool, typer.Option("--int8", help="Registry ids: use the int8 file.")] = False,
+    codec: Annotated[
+        str | None, typer.Option("--codec", help="Codec-aware models: encoder (e.g. libx264).")
+    ] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Encoder preset.")] = None,
+    crf: Annotated[float | None, typer.Option("--crf", help="Encoder CRF.")] = None,
+    truncate: Annotated[
+        bool, typer.Option("--truncate", help="Score the common frames if counts differ.")
+    ] = False,
+    serial: SerialOpt = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    ffmpeg: FFmpegOpt = None,
+) -> None:
+    """Score a distorted video (against its reference) with a tiny model."""
+    from vmaf_tiny.ffmpeg import resolve_ffmpeg
+    from vmaf_tiny.nr import score_nr
+    from vmaf_tiny.scoring import score as score_fr
+
+    _quiet_python_warnings()
+    ff = resolve_ffmpeg(ffmpeg)
+    if as_json and as_csv:
+        raise BadInputError("choose one of --json and --csv")
+    if pairs is not None:
+        if reference or distorted or no_reference:
+            raise BadInputError("--pairs cannot be combined with --reference/--distorted")
+        options = {
+            "with_svm": with_svm,
+            "backend": backend,
+            "threads": threads,
+            "int8": int8,
+            "truncate": truncate,
+            "codec": codec,
+            "preset": preset,
+            "crf": crf,
+            "width": width,
+            "height": height,
+            "pix_fmt": pix_fmt,
+            "ffmpeg": ff,
+        }
+        _score_pairs(
+            pairs,
+            model,
+            options,
+            serial=serial,
+            workers=workers,
+            scheduler=scheduler,
+            as_json=as_json,
+            as_csv=as_csv,
+        )
+        return
+    if distorted is None:
+        raise BadInputError("pass --distorted (and --reference, or --no-reference)")
+    if no_reference:
+        if reference is not None:
+            raise BadInputError("--no-reference and --reference cannot be combined")
+        if with_svm:
+            raise BadInputError("--with-svm needs a reference")
+        res = score_nr(
+            distorted,
+            model,
+            backend=backend,
+            threads=threads,
+            int8=int8,
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            ffmpeg=ff,
+        )
+    else:
+        if reference is None:
+            raise BadInputError("pass --reference (or --no-reference for an NR model)")
+        res = score_fr(
+            reference,
+            distorted,
+            model,
+            with_svm=with_svm,
+            backend=backend,
+            threads=threads,
+            int8=int8,
+            codec=codec,
+            preset=preset,
+            crf=crf,
+            truncate=truncate,
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            ffmpeg=ff,
+        )
+    for w in res.warnings:
+        _warn(w)
+    err_console.print(
+        f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s",
+        highlight=False,
+    )
+    _render_single(res, as_json, as_csv)
+
+
+# ---------------------------------------------------------------------------- check
+
+
+@app.command()
+def check(
+    model: Annotated[Path, typer.Argument(help="The .onnx file.")],
+    sidecar: Annotated[
+        Path | None, typer.Option("--sidecar", help="Sidecar JSON (default: beside the model).")
+    ] = None,
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="Expected sha256 of the .onnx file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every load-time check on a model and print what passes and what fails."""
+    from vmaf_tiny.guard import Check, check_model, guard_model
+    from vmaf_tiny.session import make_session
+
+    _quiet_python_warnings()
+    report = check_model(model, sidecar=sidecar, expected_sha256=sha256)
+    if report.ok:
+        try:
+            guarded = guard_model(model, sidecar=sidecar, expected_sha256=sha256)
+            _, provider = make_session(guarded.model_bytes, backend="cpu")
+            report.checks.append(Check("onnxruntime", "pass", f"session opens on {provider}"))
+        except VmafTinyError as exc:
+            report.checks.append(Check("onnxruntime", "fail", str(exc)))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        table = Table(title=f"{model.name}: {'OK' if report.ok else 'REFUSED'}")
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("detail", overflow="fold")
+        style = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
+        for c in report.checks:
+            table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", escape(c.detail))
+        out_console.print(table)
+    if not report.ok:
+        first = report.failures[0]
+        raise VmafTinyError(f"{model.name}: {first.name}: {first.detail}")
+
+
+# ---------------------------------------------------------------------------- models
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """List the registered models."""
+    from vmaf_tiny.registry import load_registry
+
+    reg = load_registry()
+    if as_json:
+        print_json(reg.rows)
+        return
+    table = Table(title=f"{reg.path} ({len(reg.rows)} models)")
+    for col in ("id", "kind", "class", "bytes", "quant", "smoke", "description"):
+        table.add_column(col, overflow="fold")
+    for r in reg.rows:
+        table.add_row(
+            r["id"],
+            r["kind"],
+            r["class"],
+            str(r["bytes"]),
+            r["quant_mode"],
+            "yes" if r["smoke"] else "no",
+            r["description"][:80],
+        )
+    out_console.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    model_id: Annotated[str, typer.Argument(help="Registry id.")], as_json: JsonOpt = False
+) -> None:
+    """Show one registered model: its registry row and sidecar."""
+    import json
+
+    from vmaf_tiny.registry import load_registry
+
+    reg = load_registry()
+    row = reg.get(model_id)
+    sidecar_path = reg.zoo / row["sidecar"]
+    try:
+        sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{model_id}: cannot read sidecar {sidecar_path.name}: {exc}") from exc
+    if as_json:
+        print_json({"registry": row, "sidecar": sidecar})
+        return
+    table = Table(title=model_id, show_header=False)
+    table.add_column("key")
+    table.add_column("value", overflow="fold")
+    for key in (
+        "kind",
+        "class",
+        "onnx",
+        "bytes",
+        "sha256",
+        "opset",
+        "quant_mode",
+        "license",
+        "description",
+    ):
+        table.add_row(key, str(row[key]))
+    table.add_row("inputs", ", ".join(f"{t['name']}{t['shape']}" for t in row["inputs"]))
+    table.add_row("outputs", ", ".join(f"{t['name']}{t['shape']}" for t in row["outputs"]))
+    if sidecar.get("feature_order"):
+        table.add_row("features", ", ".join(sidecar["feature_order"]))
+    out_console.print(table)
+
+
+@models_app.command("verify")
+def models_verify(as_json: JsonOpt = False) -> None:
+    """Verify every registered model (hashes, schemas, size classes, load-time checks)."""
+    from vmaf_tiny.registry import verify_registry
+
+    rep = verify_registry()
+    if as_json:
+        print_json(rep.to_dict())
+    for line in rep.failures:
+        err_console.print(f"FAIL {line}", markup=False, highlight=False)
+    if not rep.ok:
+        raise typer.Exit(2)
+    if not as_json:
+        err_console.print(f"ok: {len(rep.checked)} model(s) verified in {rep.zoo}", highlight=False)
+
+
+# ---------------------------------------------------------------------------- bench
+
+
+@app.command()
+def bench(
+    tiny_model: Annotated[
+        str, typer.Option("--tiny-model", help="Registry id or .onnx path of an FR model.")
+    ],
+    backend: Annotated[
+        str, typer.Option("--backend", help="cpu or cuda (cuda needs onnxruntime-gpu).")
+    ] = "cpu",
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed runs after warm-up.")] = 7,
+    sizes: Annotated[
+        str,
+        typer.Option(
+            "--sizes", help="Comma-separated WxH[xFRAMES] clips (default: the two standard)."
+        ),
+    ] = "640x360x300,1920x1080x60",
+    batch1_calls: Annotated[
+        int, typer.Option("--batch1-calls", min=10, help="Model-only calls at batch 1.")
+    ] = 20000,
+    big_batch: Annotated[
+        int, typer.Option("--big-batch", min=1, help="Rows for the throughput figure.")
+    ] = 4096,
+    clips_dir: Annotated[
+        Path | None, typer.Option("--clips-dir", help="Cache for generated clips.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Results JSON (default testdata/netflix_benchmark_results.json)."
+        ),
+    ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Write the figures into docs/models/<id>.md.")
+    ] = False,
+    cards_dir: Annotated[
+        Path | None, typer.Option("--cards-dir", help="Model cards directory for --record.")
+    ] = None,
+    as_json: JsonOpt = False,
+    ffmpeg: FFmpegOpt = None,
+) -> None:
+    """Benchmark a tiny FR model end to end against plain libvmaf vmaf_v0.6.1."""
+    from vmaf_tiny import bench as bench_mod
+
+    _quiet_python_warnings()
+    result = bench_mod.run_bench(
+        tiny_model,
+        backend=backend,
+        runs=runs,
+        sizes=bench_mod.parse_sizes(sizes),
+        batch1_calls=batch1_calls,
+        big_batch=big_batch,
+        clips_dir=clips_dir,
+        ffmpeg=ffmpeg,
+    )
+    path = bench_mod.write_results(result, out)
+    err_console.print(f"wrote {path}", highlight=False)
+    if record:
+        card = bench_mod.record_card(result, cards_dir)
+        err_console.print(f"recorded figures in {card}", highlight=False)
+    if as_json:
+        print_json(result)
+    else:
+        out_console.print(bench_mod.summary_markdown(result), markup=False, highlight=False)
 
 
 def main() -> None:

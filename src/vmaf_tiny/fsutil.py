@@ -20,6 +20,12 @@ __all__ = [
 ]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds.
@@ -34,6 +40,7 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str | None = None) -> Iter
     )
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; finished files get the usual mode
     try:
         yield tmp_path
         os.replace(tmp_path, dest)

@@ -197,11 +197,66 @@ def _crf_from_bitstream(path: Path, encoder: str | None) -> float | None:
     return float(m.group(1)) if m else None
 
 
+# y4m colour-space tag -> pixel format (the ones vmaf_tiny.video supports)
+_Y4M_FORMATS = {
+    "420": "yuv420p",
+    "420jpeg": "yuv420p",
+    "420mpeg2": "yuv420p",
+    "420paldv": "yuv420p",
+    "422": "yuv422p",
+    "444": "yuv444p",
+    "420p10": "yuv420p10le",
+    "422p10": "yuv422p10le",
+    "444p10": "yuv444p10le",
+}
+
+
+def _y4m_info(path: Path) -> VideoInfo | None:
+    """Probe an uncompressed y4m from its header and size alone (no ffmpeg run).
+
+    Returns None (the caller falls back to ffmpeg) unless the file is a whole number of frames
+    that all start with the same plain ``FRAME`` header.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(1024)
+            nl = head.find(b"\n")
+            if not head.startswith(b"YUV4MPEG2 ") or nl < 0 or head[nl + 1 : nl + 7] != b"FRAME\n":
+                return None
+            tags = {t[:1]: t[1:] for t in head[10:nl].decode("ascii").split() if t}
+            width, height = int(tags["W"]), int(tags["H"])
+            pix_fmt = _Y4M_FORMATS.get(tags.get("C", "420jpeg"))
+            num, den = (int(v) for v in tags.get("F", "25:1").split(":"))
+            if pix_fmt is None or width <= 0 or height <= 0 or num <= 0 or den <= 0:
+                return None
+            frame = 6 + frame_bytes(width, height, pix_fmt)
+            body = size - (nl + 1)
+            if body <= 0 or body % frame:
+                return None
+            n = body // frame
+            fh.seek(nl + 1 + (n - 1) * frame)
+            if fh.read(6) != b"FRAME\n":
+                return None
+    except (OSError, ValueError, KeyError, UnicodeDecodeError):
+        return None
+    return VideoInfo(
+        path=path,
+        width=width,
+        height=height,
+        pix_fmt=pix_fmt,
+        bit_depth=10 if pix_fmt.endswith("10le") else 8,
+        n_frames=n,
+        fps=num / den,
+        decoder="rawvideo",
+    )
+
+
 def probe(video: VideoSpec | str | os.PathLike[str], ffmpeg: FFmpeg | None = None) -> VideoInfo:
     """Read geometry, pixel format, frame count and (where possible) codec fields of a video.
 
-    Raw yuv files are measured from their size; everything else goes through one
-    ``ffmpeg -c copy`` pass (no decoding).
+    Raw yuv files are measured from their size, plain y4m files from their header and size;
+    everything else goes through one ``ffmpeg -c copy`` pass (no decoding).
 
     Raises:
         BadInputError: missing/empty/unreadable file, unsupported pixel format, raw yuv without
@@ -233,7 +288,18 @@ def probe(video: VideoSpec | str | os.PathLike[str], ffmpeg: FFmpeg | None = Non
             decoder="rawvideo",
         )
 
-    ff = ffmpeg or resolve_ffmpeg()
+    if path.suffix.lower() == ".y4m":
+        # A y4m reference is read in full by ffmpeg just to count frames (~3 MB a frame at
+        # 1080p); a plain one is described completely by its header and size.
+        info = _y4m_info(path)
+        if info is not None:
+            return info
+    return _probe_ffmpeg(spec, ffmpeg or resolve_ffmpeg())
+
+
+def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
+    """Probe through one ``ffmpeg -c copy`` pass (no decoding)."""
+    path = spec.path
     proc = subprocess.run(
         [*ff.base_args(), *spec.input_args(), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
         capture_output=True,

@@ -1,0 +1,509 @@
+"""The benchmark harness: a tiny FR model end to end against plain libvmaf, and model-only speed.
+
+For each clip size, a deterministic pair is generated once into a cache (``testdata/clips``):
+the reference is lavfi ``testsrc2`` written as y4m, the distorted is its single-threaded x264
+encode (``-preset veryfast -crf 30``). Each timed run scores the pair twice, in alternating
+order: (a) the tiny path, :func:`vmaf_tiny.scoring.score` from the model file (guard, session,
+probe, one libvmaf feature pass, the model on every frame) and (b) plain libvmaf vmaf_v0.6.1
+through the same ffmpeg (one command, score read from its log). Both run single-threaded. One
+warm-up run precedes ``runs`` timed runs; figures are medians, and "p99" is the frame rate at the
+99th-percentile run time (the slow tail). CPU time (user + system, this process and its ffmpeg
+children) is recorded too: on a shared machine it is far less sensitive to other load than wall
+time, so the CPU-time ratio cross-checks the wall-time one.
+
+Model-only figures use the session directly: latency per call at batch 1 (p50/p99 in
+microseconds, over real feature rows of the first clip) and throughput at a large batch (rows/s).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
+from vmaf_tiny.fsutil import atomic_path, atomic_write_json, replace_block
+
+__all__ = [
+    "CARD_BEGIN",
+    "CARD_END",
+    "DIS_CODEC",
+    "STANDARD_SIZES",
+    "clip_pair",
+    "machine_facts",
+    "parse_sizes",
+    "record_card",
+    "run_bench",
+    "summary_markdown",
+    "write_results",
+]
+
+STANDARD_SIZES: tuple[tuple[int, int, int], ...] = ((640, 360, 300), (1920, 1080, 60))
+#: How the distorted clip is encoded (a codec-aware model gets these as its codec fields).
+DIS_CODEC: dict[str, Any] = {"codec": "libx264", "preset": "veryfast", "crf": 30.0}
+CARD_BEGIN = "<!-- runtime-figures:begin -->"
+CARD_END = "<!-- runtime-figures:end -->"
+RATIO_GOAL = 0.9
+LATENCY_GOAL_US = 20.0
+_ISA = (
+    "sse4_1",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "neon",
+    "asimd",
+)
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (falls back to the working directory)."""
+    import vmaf_tiny
+
+    root = Path(vmaf_tiny.__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
+
+
+def parse_sizes(text: str) -> list[tuple[int, int, int]]:
+    """Parse ``640x360x300,1920x1080`` into (width, height, frames) triples.
+
+    Without a frame count, a standard size gets its standard count, any other 30 frames.
+    """
+    out = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        m = re.fullmatch(r"(\d+)x(\d+)(?:x(\d+))?", part)
+        if not m:
+            raise BadInputError(f"bad size {part!r}: use WxH or WxHxFRAMES, e.g. 640x360x300")
+        w, h = int(m.group(1)), int(m.group(2))
+        if w < 16 or h < 16 or w % 2 or h % 2:
+            raise BadInputError(f"bad size {part!r}: width and height must be even and >= 16")
+        std = {(sw, sh): sf for sw, sh, sf in STANDARD_SIZES}
+        frames = int(m.group(3)) if m.group(3) else std.get((w, h), 30)
+        if frames < 2:
+            raise BadInputError(f"bad size {part!r}: at least 2 frames")
+        out.append((w, h, frames))
+    if not out:
+        raise BadInputError("no sizes given")
+    return out
+
+
+def clip_pair(
+    width: int, height: int, frames: int, clips_dir: Path, ff: FFmpeg | None = None
+) -> tuple[Path, Path]:
+    """The deterministic reference/distorted pair of this size, generated once into the cache."""
+    ff = ff or resolve_ffmpeg()
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    tag = f"{width}x{height}x{frames}"
+    ref = clips_dir / f"ref_{tag}.y4m"
+    dis = clips_dir / f"dis_{tag}_x264_crf{int(DIS_CODEC['crf'])}.mp4"
+    if not ref.is_file():
+        with atomic_path(ref) as tmp:
+            ff.run(
+                [
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    f"testsrc2=size={width}x{height}:rate=25",
+                    "-frames:v",
+                    str(frames),
+                    "-pix_fmt",
+                    "yuv420p",
+                    str(tmp),
+                ],
+                what=f"generate reference {tag}",
+            )
+    if not dis.is_file():
+        with atomic_path(dis) as tmp:
+            ff.run(
+                [
+                    "-loglevel",
+                    "error",
+                    "-i",
+                    str(ref),
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    str(DIS_CODEC["preset"]),
+                    "-crf",
+                    str(int(DIS_CODEC["crf"])),
+                    "-threads",
+                    "1",
+                    "-pix_fmt",
+                    "yuv420p",
+                    str(tmp),
+                ],
+                what=f"encode distorted {tag}",
+            )
+    return ref, dis
+
+
+def _svm_once(ref: Path, dis: Path, ff: FFmpeg, frames: int) -> tuple[float, float]:
+    """Plain libvmaf vmaf_v0.6.1 on the pair: (seconds, pooled mean)."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="vmaf-tiny-bench-") as tmp:
+        log = Path(tmp) / "vmaf.json"
+        graph = (
+            "[0:v]settb=AVTB,setpts=PTS-STARTPTS[d];[1:v]settb=AVTB,setpts=PTS-STARTPTS[r];"
+            f"[d][r]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path={log}:n_threads=1"
+        )
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [
+                *ff.base_args(),
+                "-loglevel",
+                "error",
+                "-i",
+                str(dis),
+                "-i",
+                str(ref),
+                "-lavfi",
+                graph,
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise BadInputError(f"libvmaf failed in the benchmark: {last_error_line(proc.stderr)}")
+        data = json.loads(log.read_text())
+        mean = float(data["pooled_metrics"]["vmaf"]["mean"])
+        secs = time.perf_counter() - t0
+    if len(data.get("frames", [])) != frames:
+        raise BadInputError(f"libvmaf scored {len(data.get('frames', []))} of {frames} frames")
+    return secs, mean
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children so far."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _fps_stats(seconds: list[float], cpu: list[float], frames: int) -> dict[str, Any]:
+    s = np.asarray(seconds, dtype=np.float64)
+    c = np.asarray(cpu, dtype=np.float64)
+    return {
+        "runs_s": [round(float(v), 5) for v in s],
+        "median_s": float(np.median(s)),
+        "median_fps": float(frames / np.median(s)),
+        "p99_fps": float(frames / np.percentile(s, 99)),
+        "cpu_runs_s": [round(float(v), 5) for v in c],
+        "median_cpu_fps": float(frames / np.median(c)),
+    }
+
+
+def _end_to_end(
+    model: str,
+    backend: str,
+    size: tuple[int, int, int],
+    runs: int,
+    clips_dir: Path,
+    ff: FFmpeg,
+) -> tuple[dict[str, Any], Any]:
+    from vmaf_tiny.scoring import score
+
+    w, h, frames = size
+    ref, dis = clip_pair(w, h, frames, clips_dir, ff)
+    tiny_s: list[float] = []
+    svm_s: list[float] = []
+    tiny_cpu: list[float] = []
+    svm_cpu: list[float] = []
+    parts: dict[str, list[float]] = {"load": [], "features": [], "model": []}
+    last = None
+    svm_mean = float("nan")
+    kw = {"backend": backend, "threads": 1, "ffmpeg": ff, **DIS_CODEC}
+    for i in range(runs + 1):  # run 0 is the warm-up
+        order = ("tiny", "svm") if i % 2 == 0 else ("svm", "tiny")
+        for which in order:
+            c0 = _cpu_seconds()
+            if which == "tiny":
+                t0 = time.perf_counter()
+                last = score(ref, dis, model, **kw)
+                dt = time.perf_counter() - t0
+                if i:
+                    tiny_s.append(dt)
+                    tiny_cpu.append(_cpu_seconds() - c0)
+                    for k in parts:
+                        parts[k].append(last.seconds[k])
+            else:
+                dt, svm_mean = _svm_once(ref, dis, ff, frames)
+                if i:
+                    svm_s.append(dt)
+                    svm_cpu.append(_cpu_seconds() - c0)
+    tiny = _fps_stats(tiny_s, tiny_cpu, frames)
+    tiny["breakdown_median_s"] = {k: float(np.median(v)) for k, v in parts.items()}
+    svm = _fps_stats(svm_s, svm_cpu, frames)
+    entry = {
+        "clip": f"{w}x{h}x{frames}",
+        "width": w,
+        "height": h,
+        "frames": frames,
+        "reference": str(ref),
+        "distorted": str(dis),
+        "distorted_encode": dict(DIS_CODEC),
+        "tiny": tiny,
+        "svm": svm,
+        "ratio_median_fps": tiny["median_fps"] / svm["median_fps"],
+        "ratio_median_cpu_fps": tiny["median_cpu_fps"] / svm["median_cpu_fps"],
+        "tiny_pooled_mean": last.pooled["mean"] if last else None,
+        "svm_pooled_mean": svm_mean,
+    }
+    return entry, last
+
+
+def _model_only(lm: Any, feeds1: dict[str, np.ndarray], calls: int, big: int) -> dict[str, Any]:
+    sess = lm.session
+    outs = lm.output_names
+    for _ in range(min(500, calls)):
+        sess.run(outs, feeds1)
+    ns = np.empty(calls, dtype=np.int64)
+    clock = time.perf_counter_ns
+    for i in range(calls):
+        t0 = clock()
+        sess.run(outs, feeds1)
+        ns[i] = clock() - t0
+    api = np.empty(min(calls, 5000), dtype=np.int64)
+    for i in range(api.size):
+        t0 = clock()
+        lm.run(feeds1)
+        api[i] = clock() - t0
+    reps = max(1, -(-big // next(iter(feeds1.values())).shape[0]))
+    feeds_big = {k: np.ascontiguousarray(np.tile(v, (reps, 1))[:big]) for k, v in feeds1.items()}
+    for _ in range(5):
+        sess.run(outs, feeds_big)
+    big_s = []
+    for _ in range(30):
+        start = time.perf_counter()
+        sess.run(outs, feeds_big)
+        big_s.append(time.perf_counter() - start)
+    med = float(np.median(big_s))
+    return {
+        "batch1": {
+            "calls": calls,
+            "p50_us": float(np.percentile(ns, 50) / 1e3),
+            "p99_us": float(np.percentile(ns, 99) / 1e3),
+            "api_p50_us": float(np.percentile(api, 50) / 1e3),
+            "api_p99_us": float(np.percentile(api, 99) / 1e3),
+        },
+        "batch_big": {"rows": big, "median_s": med, "rows_per_s": float(big / med)},
+    }
+
+
+def machine_facts() -> dict[str, Any]:
+    """CPU model, cores, ISA flags (from /proc/cpuinfo where present), platform, Python."""
+    model, flags, cores = platform.processor() or platform.machine(), set(), set()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    phys = core = ""
+    for line in text.splitlines():
+        key, _, val = line.partition(":")
+        key, val = key.strip(), val.strip()
+        if key in ("model name", "Model", "cpu model") and val:
+            model = val
+        elif key in ("flags", "Features"):
+            flags.update(val.split())
+        elif key == "physical id":
+            phys = val
+        elif key == "core id":
+            core = val
+            cores.add((phys, core))
+    return {
+        "cpu_model": model,
+        "logical_cores": os.cpu_count(),
+        "physical_cores": len(cores) or None,
+        "isa_flags": [f for f in _ISA if f in flags],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def run_bench(
+    model: str,
+    *,
+    backend: str = "cpu",
+    runs: int = 7,
+    sizes: list[tuple[int, int, int]] | None = None,
+    batch1_calls: int = 20000,
+    big_batch: int = 4096,
+    clips_dir: str | os.PathLike[str] | None = None,
+    ffmpeg: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark and return the results (see docs/benchmarks.md for the schema).
+
+    Args:
+        model: Registry id or .onnx path of an FR model.
+        backend: ``cpu`` or ``cuda``.
+        runs: Timed runs per clip after one warm-up.
+        sizes: (width, height, frames) clips (default :data:`STANDARD_SIZES`).
+        batch1_calls: Model-only calls at batch 1.
+        big_batch: Rows per call for the throughput figure.
+        clips_dir: Clip cache (default ``testdata/clips`` of the checkout).
+        ffmpeg: ffmpeg binary with libvmaf (default: imageio-ffmpeg's, or ``$VMAF_TINY_FFMPEG``).
+    """
+    import onnx
+    import onnxruntime
+
+    import vmaf_tiny
+    from vmaf_tiny.scoring import fr_inputs
+    from vmaf_tiny.session import load_model
+
+    if backend not in ("cpu", "cuda"):
+        raise BadInputError(f"--backend must be cpu or cuda for the benchmark, got {backend!r}")
+    if runs < 1:
+        raise BadInputError("--runs must be >= 1")
+    ff = resolve_ffmpeg(ffmpeg)
+    lm = load_model(model, backend=backend, threads=1)
+    if lm.kind != "fr":
+        raise BadModelError(f"the benchmark needs an FR model; {lm.model_id} is {lm.kind!r}")
+    cache = Path(clips_dir) if clips_dir is not None else repo_root() / "testdata" / "clips"
+    results = []
+    first = None
+    for size in sizes or list(STANDARD_SIZES):
+        entry, res = _end_to_end(model, backend, size, runs, cache, ff)
+        results.append(entry)
+        first = first or res
+    if first is None:  # pragma: no cover - sizes is never empty
+        raise BadInputError("no sizes given")
+    w, h, frames = (sizes or list(STANDARD_SIZES))[0]
+    ref, dis = clip_pair(w, h, frames, cache, ff)
+    from vmaf_tiny.features import extract_features
+    from vmaf_tiny.scoring import CodecFields
+
+    feats = extract_features(ref, dis, ffmpeg=ff)
+    codec = CodecFields(str(DIS_CODEC["codec"]), str(DIS_CODEC["preset"]), float(DIS_CODEC["crf"]))
+    feeds = fr_inputs(lm.sidecar, feats.columns, codec)
+    feeds1 = {k: np.ascontiguousarray(v[:1]) for k, v in feeds.items()}
+    model_only = _model_only(lm, feeds1, batch1_calls, big_batch)
+    ratios = [e["ratio_median_fps"] for e in results]
+    return {
+        "schema_version": 1,
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": " ".join(["vmaf-tiny", *sys.argv[1:]]) if sys.argv else "vmaf-tiny bench",
+        "model": lm.describe(),
+        "machine": machine_facts(),
+        "versions": {
+            "vmaf_tiny": vmaf_tiny.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "onnx": onnx.__version__,
+            "numpy": np.__version__,
+            "ffmpeg": ff.version_line,
+            "libvmaf": first.versions.get("libvmaf"),
+        },
+        "settings": {
+            "runs": runs,
+            "warmup_runs": 1,
+            "threads": 1,
+            "batch1_calls": batch1_calls,
+            "big_batch": big_batch,
+        },
+        "end_to_end": results,
+        "model_only": model_only,
+        "goals": {
+            "ratio_min": RATIO_GOAL,
+            "p50_us_max": LATENCY_GOAL_US,
+            "ratio_met": bool(min(ratios) >= RATIO_GOAL),
+            "latency_met": bool(model_only["batch1"]["p50_us"] <= LATENCY_GOAL_US),
+        },
+    }
+
+
+def write_results(result: dict[str, Any], out: str | os.PathLike[str] | None = None) -> Path:
+    """Write the results JSON atomically (default ``testdata/netflix_benchmark_results.json``)."""
+    path = (
+        Path(out)
+        if out is not None
+        else repo_root() / "testdata" / ("netflix_benchmark_results.json")
+    )
+    atomic_write_json(path, result)
+    return path
+
+
+def summary_markdown(result: dict[str, Any]) -> str:
+    """The figures as markdown (for the terminal, docs/benchmarks.md and model cards)."""
+    m, mach, v = result["model"], result["machine"], result["versions"]
+    lines = [
+        f"Model `{m['id']}` ({m['bytes']} bytes, sha256 `{m['sha256'][:12]}`), "
+        f"backend {m['backend']} -> {m['provider']}, 1 thread, "
+        f"{result['settings']['runs']} runs after 1 warm-up, {result['created']}.",
+        "",
+        "| clip | tiny end-to-end fps (median / p99) | libvmaf vmaf_v0.6.1 fps (median / p99) "
+        "| ratio tiny/SVM | ratio by CPU time | tiny mean | SVM mean |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in result["end_to_end"]:
+        lines.append(
+            f"| {e['clip']} | {e['tiny']['median_fps']:.1f} / {e['tiny']['p99_fps']:.1f} "
+            f"| {e['svm']['median_fps']:.1f} / {e['svm']['p99_fps']:.1f} "
+            f"| {e['ratio_median_fps']:.3f} | {e['ratio_median_cpu_fps']:.3f} "
+            f"| {e['tiny_pooled_mean']:.2f} "
+            f"| {e['svm_pooled_mean']:.2f} |"
+        )
+    mo = result["model_only"]
+    lines += [
+        "",
+        "| model only | figure |",
+        "|---|---|",
+        f"| batch 1 latency p50 / p99 (session.run) | {mo['batch1']['p50_us']:.1f} / "
+        f"{mo['batch1']['p99_us']:.1f} us |",
+        f"| batch 1 latency p50 / p99 (LoadedModel.run, with NaN check) | "
+        f"{mo['batch1']['api_p50_us']:.1f} / {mo['batch1']['api_p99_us']:.1f} us |",
+        f"| batch {mo['batch_big']['rows']} throughput | "
+        f"{mo['batch_big']['rows_per_s'] / 1e6:.2f} M rows/s |",
+        "",
+        f"Machine: {mach['cpu_model']}, {mach['logical_cores']} logical cores, ISA "
+        f"{' '.join(mach['isa_flags']) or '-'}; {mach['platform']}.",
+        f"Versions: onnxruntime {v['onnxruntime']}, onnx {v['onnx']}, libvmaf {v['libvmaf']}, "
+        f"{v['ffmpeg']}.",
+        f"Command: `{result['command']}`",
+    ]
+    return "\n".join(lines)
+
+
+def record_card(result: dict[str, Any], cards_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Rewrite the runtime-figures block of ``docs/models/<id>.md`` (markers added if absent).
+
+    Raises:
+        BadInputError: the card does not exist.
+    """
+    mid = result["model"]["id"]
+    root = Path(cards_dir) if cards_dir is not None else repo_root() / "docs" / "models"
+    card = root / f"{mid}.md"
+    if not card.is_file():
+        raise BadInputError(
+            f"no model card {card}: --record writes into an existing card (generate it first)"
+        )
+    text = card.read_text(encoding="utf-8")
+    if (CARD_BEGIN in text) != (CARD_END in text) or text.find(CARD_END) < text.find(CARD_BEGIN):
+        raise BadInputError(f"{card}: runtime-figures markers are unbalanced; fix them by hand")
+    replace_block(card, "runtime-figures", f"## Runtime figures\n\n{summary_markdown(result)}")
+    return card

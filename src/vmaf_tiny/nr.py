@@ -1,0 +1,174 @@
+"""No-reference scoring: decoded luma frames -> a ``kind: nr`` model -> pooled score.
+
+Frames come through the project's ffmpeg (:func:`vmaf_tiny.video.read_luma`) and are prepared as
+the sidecar's ``frame`` block says: resized to ``resize`` ([width, height], bicubic), centre-
+cropped to ``crop`` ([width, height]), mapped from [0, 1] to ``value_range``, every ``stride``-th
+frame kept. Frames go to the model in batches (one per call when its batch axis is static).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.scoring import (
+    DTYPES,
+    ScoreResult,
+    finish_scores,
+    pool_scores,
+    score_output,
+    versions,
+)
+from vmaf_tiny.session import LoadedModel, load_model
+from vmaf_tiny.sidecar import input_roles
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe, read_luma
+
+__all__ = ["prepare_frame", "score_nr"]
+
+# Frames per ONNX Runtime call when the batch axis is dynamic (bounded by bytes too).
+_NR_BATCH_BYTES = 64 * 1024 * 1024
+
+
+def prepare_frame(luma: np.ndarray, frame_spec: Mapping[str, Any]) -> np.ndarray:
+    """Centre-crop a luma frame (already resized) and map [0, 1] to the sidecar's value range.
+
+    ``crop`` is ``[width, height]``; ``value_range`` is ``[lo, hi]`` (default [0, 1]).
+    """
+    out = luma
+    crop = frame_spec.get("crop")
+    if crop:
+        cw, ch = int(crop[0]), int(crop[1])
+        h, w = out.shape
+        if cw > w or ch > h:
+            raise BadInputError(f"frame {w}x{h} is smaller than the model's crop {cw}x{ch}")
+        y0, x0 = (h - ch) // 2, (w - cw) // 2
+        out = out[y0 : y0 + ch, x0 : x0 + cw]
+    lo, hi = frame_spec.get("value_range") or (0.0, 1.0)
+    if (lo, hi) != (0.0, 1.0):
+        out = out * np.float32(hi - lo) + np.float32(lo)
+    return out
+
+
+def _nr_frames(
+    spec: VideoSpec,
+    info: VideoInfo,
+    frame: Mapping[str, Any],
+    ff: FFmpeg,
+    in_hw: tuple[Any, Any],
+) -> Iterator[np.ndarray]:
+    resize = frame.get("resize")
+    size = (int(resize[0]), int(resize[1])) if resize else None
+    stride = int(frame.get("stride") or 1)
+    for i, luma in enumerate(read_luma(spec, ffmpeg=ff, info=info, size=size)):
+        if i % stride:
+            continue
+        out = prepare_frame(luma, frame)
+        h, w = in_hw
+        if (isinstance(h, int) and out.shape[0] != h) or (isinstance(w, int) and out.shape[1] != w):
+            raise BadInputError(
+                f"{spec.path.name}: frames are {out.shape[1]}x{out.shape[0]} but the model takes "
+                f"{w}x{h} (its sidecar has no resize/crop to get there)"
+            )
+        yield out
+
+
+def _batches(frames: Iterable[np.ndarray], batch: int) -> Iterator[np.ndarray]:
+    buf: list[np.ndarray] = []
+    for f in frames:
+        buf.append(f)
+        if len(buf) == batch:
+            yield np.stack(buf)[:, None]
+            buf = []
+    if buf:
+        yield np.stack(buf)[:, None]
+
+
+def score_nr(
+    distorted: VideoSpec | str | os.PathLike[str],
+    model: str | os.PathLike[str] | LoadedModel,
+    *,
+    backend: str = "auto",
+    threads: int = 1,
+    int8: bool = False,
+    width: int | None = None,
+    height: int | None = None,
+    pix_fmt: str | None = None,
+    ffmpeg: FFmpeg | None = None,
+) -> ScoreResult:
+    """Score a video without a reference with a no-reference (``kind: nr``) model.
+
+    Frames are decoded through the project's ffmpeg as luma in [0, 1], resized to the sidecar's
+    ``frame.resize`` ([width, height], bicubic), centre-cropped to ``frame.crop``, mapped to
+    ``frame.value_range``, every ``frame.stride``-th frame kept; the model gives one score per
+    frame, pooled by the mean.
+
+    Args:
+        distorted: The video.
+        model: Registry id, .onnx path or a loaded NR model.
+        backend: Execution backend.
+        threads: ONNX Runtime intra-op threads.
+        int8: For a registry id: use its int8 file.
+        width: Raw yuv input: frame width.
+        height: Raw yuv input: frame height.
+        pix_fmt: Raw yuv input: pixel format.
+        ffmpeg: ffmpeg binary (resolved if None).
+
+    Returns:
+        Per-frame and pooled scores.
+    """
+    t0 = time.perf_counter()
+    lm = load_model(model, backend=backend, threads=threads, int8=int8)
+    t_load = time.perf_counter() - t0
+    if lm.kind != "nr":
+        raise BadInputError(f"model {lm.model_id} is kind {lm.kind!r}; --no-reference needs NR")
+    ff = ffmpeg or resolve_ffmpeg()
+    dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
+    t1 = time.perf_counter()
+    info = probe(dspec, ff)
+    roles = input_roles(lm.sidecar)
+    spec = roles.get("frame") or roles["distorted_frame"]
+    shape = spec["shape"]
+    frame = lm.sidecar.get("frame") or {}
+    dtype = DTYPES[spec["dtype"]]
+    if isinstance(shape[0], int):
+        batch = shape[0]
+    else:
+        fw, fh = frame.get("crop") or frame.get("resize") or (info.width, info.height)
+        batch = max(1, min(256, _NR_BATCH_BYTES // max(1, int(fw) * int(fh) * 4)))
+    per_frame: list[np.ndarray] = []
+    t_model = 0.0
+    for x in _batches(_nr_frames(dspec, info, frame, ff, (shape[2], shape[3])), batch):
+        n = x.shape[0]
+        if isinstance(shape[0], int) and n != shape[0]:
+            pad = np.repeat(x[-1:], shape[0] - n, axis=0)
+            x = np.concatenate([x, pad])
+        tm = time.perf_counter()
+        outs = lm.run({spec["name"]: np.ascontiguousarray(x.astype(dtype))})
+        t_model += time.perf_counter() - tm
+        per_frame.append(score_output(lm, outs, x.shape[0])[:n])
+    if not per_frame:
+        raise BadInputError(f"{dspec.path.name}: no frames decoded")
+    scores = finish_scores(lm.sidecar, np.concatenate(per_frame))
+    t3 = time.perf_counter()
+    return ScoreResult(
+        model_id=lm.model_id,
+        kind="nr",
+        frames=scores,
+        pooled=pool_scores(scores),
+        provider=lm.provider,
+        distorted=str(dspec.path),
+        versions=versions(lm, ff, None),
+        warnings=list(lm.warnings),
+        seconds={
+            "load": t_load,
+            "decode": t3 - t1 - t_model,
+            "model": t_model,
+            "total": t3 - t0,
+        },
+    )

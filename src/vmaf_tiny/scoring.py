@@ -1,0 +1,411 @@
+"""End-to-end scoring: videos -> libvmaf features (or luma frames) -> tiny model -> pooled score.
+
+Full-reference (``kind: fr``) models take the per-frame features of one libvmaf pass, arranged
+by the sidecar's ``feature_order``, standardised when the sidecar's normalisation is not baked
+into the graph, plus the codec block for codec-aware models; every frame goes through the model
+in one batch. No-reference (``kind: nr``) models take decoded luma frames prepared as the
+sidecar's ``frame`` block says. Outputs are checked to be finite and pooled (mean, harmonic mean,
+min, 5th percentile).
+
+The pure functions (:func:`pool_scores`, :func:`fr_inputs`, :func:`prepare_frame`) hold the
+logic; :func:`score` and :func:`score_nr` only wire files, libvmaf and the session together.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vmaf_tiny.codec import codec_columns
+from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.features import FeatureResult, extract_features
+from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.session import LoadedModel, load_model
+from vmaf_tiny.sidecar import input_roles
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
+
+__all__ = [
+    "DTYPES",
+    "CodecFields",
+    "ScoreResult",
+    "finish_scores",
+    "fr_inputs",
+    "harmonic_mean",
+    "pool_scores",
+    "resolve_codec",
+    "score",
+    "score_output",
+    "versions",
+]
+
+#: sidecar dtype name -> numpy dtype
+DTYPES = {
+    "float32": np.float32,
+    "float16": np.float16,
+    "int64": np.int64,
+    "int32": np.int32,
+    "uint8": np.uint8,
+}
+
+
+# ---------------------------------------------------------------------------- pure functions
+
+
+def harmonic_mean(scores: np.ndarray) -> float:
+    """libvmaf's harmonic-mean pooling: ``n / sum(1 / (s + 1)) - 1``."""
+    s = np.asarray(scores, dtype=np.float64)
+    return float(len(s) / np.sum(1.0 / (s + 1.0)) - 1.0)
+
+
+def pool_scores(scores: np.ndarray) -> dict[str, float]:
+    """Pooled statistics of per-frame scores: mean, harmonic mean, min, 5th percentile, max."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size == 0:
+        raise BadInputError("no frames to pool")
+    return {
+        "mean": float(np.mean(s)),
+        "harmonic_mean": harmonic_mean(s),
+        "min": float(np.min(s)),
+        "p5": float(np.percentile(s, 5)),
+        "max": float(np.max(s)),
+    }
+
+
+@dataclass(frozen=True)
+class CodecFields:
+    """Codec, preset and CRF of the distorted encode, and where each came from.
+
+    Attributes:
+        codec: Encoder name (``libx264``...), ``none`` for pure scaling.
+        preset: Encoder preset, None when unknown.
+        crf: CRF, None when unknown.
+        source: field -> ``flag`` / ``stream`` / ``unknown``.
+    """
+
+    codec: str
+    preset: str | None
+    crf: float | None
+    source: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "codec": self.codec,
+            "preset": self.preset,
+            "crf": self.crf,
+            "source": dict(self.source),
+        }
+
+
+def resolve_codec(
+    info: VideoInfo | None,
+    *,
+    codec: str | None = None,
+    preset: str | None = None,
+    crf: float | None = None,
+) -> tuple[CodecFields, list[str]]:
+    """Codec fields for a codec-aware model: flags first, then the distorted stream's info.
+
+    Returns:
+        The fields and any warnings (an unknown preset is used as the block's "unknown" value).
+
+    Raises:
+        BadInputError: the codec or CRF cannot be determined (says which flag to pass).
+    """
+    source: dict[str, str] = {}
+    name = info.path.name if info is not None else "the distorted video"
+    if codec:
+        source["codec"] = "flag"
+    elif info is not None and info.encoder:
+        codec, source["codec"] = info.encoder, "stream"
+    else:
+        decoder = f" (stream codec {info.decoder})" if info is not None else ""
+        raise BadInputError(
+            f"this model is codec-aware and the encoder of {name} cannot be read{decoder}: "
+            "pass --codec (e.g. --codec libx264, or --codec none for an unencoded video)"
+        )
+    warns: list[str] = []
+    if codec != "none":
+        if crf is not None:
+            source["crf"] = "flag"
+        elif info is not None and info.crf is not None and (info.encoder == codec):
+            crf, source["crf"] = info.crf, "stream"
+        else:
+            raise BadInputError(
+                f"this model is codec-aware and the CRF of {name} ({codec}) cannot be read "
+                "from the stream: pass --crf"
+            )
+        if preset:
+            source["preset"] = "flag"
+        else:
+            source["preset"] = "unknown"
+            warns.append(
+                f"preset of {name} is unknown (streams do not record it): using the codec "
+                "block's 'unknown' value; pass --preset for an exact input"
+            )
+    return CodecFields(codec=codec, preset=preset, crf=crf, source=source), warns
+
+
+def fr_inputs(
+    sidecar: Mapping[str, Any],
+    columns: Mapping[str, np.ndarray],
+    codec: CodecFields | None = None,
+) -> dict[str, np.ndarray]:
+    """Build an FR model's input arrays from per-frame feature columns.
+
+    Args:
+        sidecar: The validated sidecar.
+        columns: feature name -> per-frame values (e.g. ``FeatureResult.columns``).
+        codec: Codec fields, required when the sidecar has a ``codec_block``.
+
+    Returns:
+        input name -> array with the dtype the sidecar declares.
+
+    Raises:
+        BadModelError: the sidecar asks for a feature the columns lack.
+        BadInputError: a codec-aware model without codec fields.
+    """
+    order = list(sidecar.get("feature_order") or [])
+    missing = [f for f in order if f not in columns]
+    if missing:
+        raise BadModelError(
+            f"model {sidecar['id']} needs feature(s) {missing} that libvmaf's pass does not "
+            f"produce (available: {sorted(columns)})"
+        )
+    x = np.stack([np.asarray(columns[f], dtype=np.float64) for f in order], axis=1)
+    norm = sidecar.get("normalization")
+    if norm is not None and not norm["baked"]:
+        mean = np.asarray(norm["feature_mean"], dtype=np.float64)
+        std = np.asarray(norm["feature_std"], dtype=np.float64)
+        x = (x - mean) / std
+    roles = input_roles(sidecar)
+    feeds: dict[str, np.ndarray] = {}
+    block = sidecar.get("codec_block")
+    if block is not None:
+        if codec is None:
+            raise BadInputError(f"model {sidecar['id']} is codec-aware: codec fields are needed")
+        cb = codec_columns(block, codec.codec, codec.preset, codec.crf, n=x.shape[0])
+        if "codec" in roles:
+            spec = roles["codec"]
+            feeds[spec["name"]] = cb.astype(DTYPES[spec["dtype"]])
+        else:
+            x = np.concatenate([x, cb.astype(np.float64)], axis=1)
+    spec = roles["features"]
+    feeds[spec["name"]] = np.ascontiguousarray(x.astype(DTYPES[spec["dtype"]]))
+    return feeds
+
+
+def score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """Per-row scores from the model's score output (role ``score``, else the first)."""
+    sidecar = model.sidecar
+    idx = 0
+    for i, o in enumerate(sidecar["outputs"]):
+        if o.get("role") == "score":
+            idx = i
+            break
+    out = np.asarray(outputs[idx])
+    if out.ndim == 0 or out.shape[0] != n or out.size != n:
+        raise BadModelError(
+            f"model {model.model_id} returned shape {list(out.shape)} for {n} rows; "
+            "expected one score per row"
+        )
+    return out.reshape(n).astype(np.float64)
+
+
+def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
+    """Clip to ``output.range`` when the sidecar's ``output.clamp`` is true."""
+    spec = sidecar.get("output") or {}
+    rng = spec.get("range")
+    if spec.get("clamp") and rng:
+        scores = np.clip(scores, float(rng[0]), float(rng[1]))
+    return scores
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass
+class ScoreResult:
+    """Scores of one video (pair) under one model.
+
+    Attributes:
+        model_id: The model.
+        kind: ``fr`` or ``nr``.
+        frames: Per-frame model scores.
+        pooled: mean, harmonic_mean, min, p5, max of ``frames``.
+        svm_frames: libvmaf vmaf_v0.6.1 per frame from the same pass (``with_svm``), else None.
+        svm_pooled: Its pooled values, else None.
+        provider: The execution provider that ran the model.
+        reference: Reference path (None for NR).
+        distorted: Distorted path.
+        codec: Codec fields used (codec-aware models).
+        versions: vmaf-tiny, onnxruntime, ffmpeg and libvmaf versions.
+        warnings: Non-fatal notes.
+        seconds: Where the time went (load, features/decode, model, total).
+    """
+
+    model_id: str
+    kind: str
+    frames: np.ndarray
+    pooled: dict[str, float]
+    provider: str
+    distorted: str
+    reference: str | None = None
+    svm_frames: np.ndarray | None = None
+    svm_pooled: dict[str, float] | None = None
+    codec: CodecFields | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def mean(self) -> float:
+        return self.pooled["mean"]
+
+    def to_dict(self, per_frame: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "model": self.model_id,
+            "kind": self.kind,
+            "reference": self.reference,
+            "distorted": self.distorted,
+            "n_frames": self.n_frames,
+            "pooled": self.pooled,
+            "provider": self.provider,
+            "versions": self.versions,
+            "warnings": list(self.warnings),
+            "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
+        }
+        if self.codec is not None:
+            d["codec"] = self.codec.to_dict()
+        if self.svm_pooled is not None:
+            d["svm"] = {"model": "vmaf_v0.6.1", "pooled": self.svm_pooled}
+        if per_frame:
+            d["frames"] = [float(v) for v in self.frames]
+            if self.svm_frames is not None:
+                d["svm"]["frames"] = [float(v) for v in self.svm_frames]
+        return d
+
+
+def versions(model: LoadedModel, ff: FFmpeg, libvmaf: str | None) -> dict[str, str]:
+    """Versions recorded with every score."""
+    import onnxruntime
+
+    import vmaf_tiny
+
+    v = {
+        "vmaf_tiny": vmaf_tiny.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "ffmpeg": ff.version,
+    }
+    if libvmaf:
+        v["libvmaf"] = libvmaf
+    return v
+
+
+# ---------------------------------------------------------------------------- scoring
+
+
+def score(
+    reference: VideoSpec | str | os.PathLike[str],
+    distorted: VideoSpec | str | os.PathLike[str],
+    model: str | os.PathLike[str] | LoadedModel = "vmaf_tiny_v2",
+    *,
+    with_svm: bool = False,
+    backend: str = "auto",
+    threads: int = 1,
+    int8: bool = False,
+    codec: str | None = None,
+    preset: str | None = None,
+    crf: float | None = None,
+    truncate: bool = False,
+    width: int | None = None,
+    height: int | None = None,
+    pix_fmt: str | None = None,
+    ffmpeg: FFmpeg | None = None,
+) -> ScoreResult:
+    """Score a distorted video against its reference with a full-reference tiny model.
+
+    One libvmaf pass gives the features (and, for free, libvmaf's own vmaf_v0.6.1 score); the
+    model scores every frame in one batch.
+
+    Args:
+        reference: Reference video (path or VideoSpec).
+        distorted: Distorted video; upscaled to the reference size when smaller.
+        model: Registry id, .onnx path or a loaded model.
+        with_svm: Also return libvmaf's vmaf_v0.6.1 from the same pass.
+        backend: ``auto``, ``cpu``, ``cuda`` or ``openvino``.
+        threads: ONNX Runtime intra-op threads and libvmaf threads.
+        int8: For a registry id: use its int8 file.
+        codec: Codec-aware models: the encoder (else read from the stream).
+        preset: Codec-aware models: the encoder preset.
+        crf: Codec-aware models: the CRF (else read from x264/x265 streams).
+        truncate: Score the common frames when the frame counts differ.
+        width: Raw yuv inputs: frame width (both inputs).
+        height: Raw yuv inputs: frame height.
+        pix_fmt: Raw yuv inputs: pixel format.
+        ffmpeg: ffmpeg binary (resolved if None).
+
+    Returns:
+        Per-frame and pooled scores.
+
+    Raises:
+        BadInputError: unreadable or mismatched videos, missing codec fields.
+        BadModelError: the model failed a check, is not FR, or produced NaN/inf.
+    """
+    t0 = time.perf_counter()
+    lm = load_model(model, backend=backend, threads=threads, int8=int8)
+    t_load = time.perf_counter() - t0
+    if lm.kind != "fr":
+        raise BadInputError(
+            f"model {lm.model_id} is kind {lm.kind!r}; use --no-reference for NR models"
+            if lm.kind == "nr"
+            else f"model {lm.model_id} is kind {lm.kind!r}, not a full-reference model"
+        )
+    ff = ffmpeg or resolve_ffmpeg()
+    rspec = as_spec(reference, width=width, height=height, pix_fmt=pix_fmt)
+    dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
+    t1 = time.perf_counter()
+    rinfo = probe(rspec, ff)
+    dinfo = probe(dspec, ff)
+    warns = list(lm.warnings)
+    fields = None
+    if lm.sidecar.get("codec_block") is not None:
+        fields, cwarn = resolve_codec(dinfo, codec=codec, preset=preset, crf=crf)
+        warns += cwarn
+    feats: FeatureResult = extract_features(
+        rspec,
+        dspec,
+        n_threads=threads,
+        truncate=truncate,
+        ffmpeg=ff,
+        reference_info=rinfo,
+        distorted_info=dinfo,
+    )
+    t2 = time.perf_counter()
+    feeds = fr_inputs(lm.sidecar, feats.columns, fields)
+    scores = finish_scores(lm.sidecar, score_output(lm, lm.run(feeds), feats.n_frames))
+    t3 = time.perf_counter()
+    warns += list(feats.warnings)
+    return ScoreResult(
+        model_id=lm.model_id,
+        kind="fr",
+        frames=scores,
+        pooled=pool_scores(scores),
+        provider=lm.provider,
+        reference=str(rspec.path),
+        distorted=str(dspec.path),
+        svm_frames=feats.vmaf.copy() if with_svm else None,
+        svm_pooled=pool_scores(feats.vmaf) if with_svm else None,
+        codec=fields,
+        versions=versions(lm, ff, feats.libvmaf_version),
+        warnings=warns,
+        seconds={"load": t_load, "features": t2 - t1, "model": t3 - t2, "total": t3 - t0},
+    )
