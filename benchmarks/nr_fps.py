@@ -40,8 +40,22 @@ def make_clips(ff: FFmpeg, tmp: Path, frames: int) -> tuple[Path, Path]:
     ref, dis = tmp / "ref.y4m", tmp / "dis.mkv"
     src = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-frames:v", str(frames)]
     ff.run([*src, "-pix_fmt", "yuv420p", str(ref)], what="reference")
-    ff.run(["-i", str(ref), "-c:v", "libx264", "-preset", "veryfast", "-crf", "30",
-            "-threads", "1", str(dis)], what="distorted")  # fmt: skip
+    ff.run(
+        [
+            "-i",
+            str(ref),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "30",
+            "-threads",
+            "1",
+            str(dis),
+        ],
+        what="distorted",
+    )
     return ref, dis
 
 

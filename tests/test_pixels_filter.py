@@ -24,8 +24,10 @@ def _planes(path: Path, ffmpeg) -> list[tuple[np.ndarray, bytes]]:
 
 @pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le"])
 def test_identity_filter_is_lossless(ffmpeg, tmp_path: Path, pix_fmt: str) -> None:
-    src = lavfi_clip(ffmpeg, tmp_path / "in.mkv", size="96x64", frames=4, pix_fmt=pix_fmt,
-                     codec=x264(30) + (["-profile:v", "high10"] if "10" in pix_fmt else []))  # fmt: skip
+    codec = x264(30) + (["-profile:v", "high10"] if "10" in pix_fmt else [])
+    src = lavfi_clip(
+        ffmpeg, tmp_path / "in.mkv", size="96x64", frames=4, pix_fmt=pix_fmt, codec=codec
+    )
     out = tmp_path / "out.y4m"
     res = filter_video(src, out, lambda x: x.copy(), ffmpeg=ffmpeg)
     assert res.n_frames == 4 and res.pix_fmt == pix_fmt
@@ -46,8 +48,9 @@ def test_filter_changes_luma_only_and_audits(ffmpeg, tmp_path: Path) -> None:
     (ya, ca), (yb, cb) = _planes(src, ffmpeg)[0], _planes(out, ffmpeg)[0]
     assert ca == cb and not np.array_equal(ya, yb)
     assert int(yb.max()) == 255
-    enc = filter_video(src, tmp_path / "out.mkv", lambda x: x, codec="libx264", crf=10,
-                       ffmpeg=ffmpeg)  # fmt: skip
+    enc = filter_video(
+        src, tmp_path / "out.mkv", lambda x: x, codec="libx264", crf=10, ffmpeg=ffmpeg
+    )
     assert probe(tmp_path / "out.mkv", ffmpeg).decoder == "h264" and enc.n_frames == 3
 
 

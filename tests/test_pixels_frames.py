@@ -49,7 +49,7 @@ def test_decode_ladder_at_reference_size(pixel_corpus) -> None:
     ladder = next(c for c in pixel_corpus.clips if c.distortion == "ladder")
     frames = decode(ladder.clip, size=(ladder.width, ladder.height), max_frames=3)
     assert frames.shape == (3, ladder.height, ladder.width)
-    assert frames.dtype == np.float32 and 0.0 <= frames.min() and frames.max() <= 1.0
+    assert frames.dtype == np.float32 and frames.min() >= 0.0 and frames.max() <= 1.0
     native = decode(ladder.clip, max_frames=1)
     assert native.shape == (1, ladder.encode_height, ladder.encode_width)
 

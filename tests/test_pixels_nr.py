@@ -17,8 +17,16 @@ from vmaf_train.pixels.quantize import gate_path
 
 
 def test_nr_run_is_complete(nr_run: Path, pixel_corpus) -> None:
-    want = {"config.json", "metrics.json", "model.onnx", "model.json", "report.json",
-            "predictions.parquet", "model.int8.onnx", "model.int8.gate.json"}  # fmt: skip
+    want = {
+        "config.json",
+        "metrics.json",
+        "model.onnx",
+        "model.json",
+        "report.json",
+        "predictions.parquet",
+        "model.int8.onnx",
+        "model.int8.gate.json",
+    }
     assert want <= files_in(nr_run)
     m = json.loads((nr_run / "metrics.json").read_text())
     test_src = m["splits"]["test"]["sources"]
@@ -69,8 +77,13 @@ def test_int8_gate_is_reported(nr_run: Path) -> None:
 
 def test_nr_training_is_deterministic(nr_run: Path, pixel_corpus, tmp_path: Path) -> None:
     over = {**NR_TINY, "int8": {"enabled": False}}
-    fit_nr(load_nr_config(overrides=over), pixel_corpus, tmp_path / "again", progress=False,
-           cache=nr_run / "cache")  # fmt: skip
+    fit_nr(
+        load_nr_config(overrides=over),
+        pixel_corpus,
+        tmp_path / "again",
+        progress=False,
+        cache=nr_run / "cache",
+    )
     a = json.loads((nr_run / "metrics.json").read_text())
     b = json.loads((tmp_path / "again" / "metrics.json").read_text())
     wa = {

@@ -56,8 +56,9 @@ def test_png_encoder_roundtrips_through_ffmpeg(ffmpeg, tmp_path: Path) -> None:
     p.write_bytes(encode_png_gray(img))
     out = subprocess.run(
         [ffmpeg.path, "-v", "error", "-i", str(p), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-        capture_output=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        check=True,
+    )
     assert np.array_equal(np.frombuffer(out.stdout, np.uint8).reshape(37, 53), img)
     up = resize_bilinear(np.full((9, 16), 0.25, np.float32), (90, 160))
     assert up.shape == (90, 160) and np.allclose(up, 0.25)
@@ -89,8 +90,15 @@ def test_saliency_maps_writes_one_png_per_frame(sal_run: Path, ffmpeg, tmp_path:
     assert res.n_frames == 5 and res.map_size == (160, 90)
     assert sorted(p.name for p in out.iterdir()) == [f"frame_{i:06d}.png" for i in range(5)]
     assert 0.0 <= res.mean_saliency <= 1.0
-    small = saliency_maps(clip, tmp_path / "small", runner, frame=side["frame"],
-                          map_size="model", max_frames=2, ffmpeg=ffmpeg)  # fmt: skip
+    small = saliency_maps(
+        clip,
+        tmp_path / "small",
+        runner,
+        frame=side["frame"],
+        map_size="model",
+        max_frames=2,
+        ffmpeg=ffmpeg,
+    )
     assert small.n_frames == 2 and small.map_size == (32, 16)
     with pytest.raises(BadInputError, match="not an empty directory"):
         saliency_maps(clip, out, runner, frame=side["frame"], ffmpeg=ffmpeg)

@@ -25,6 +25,7 @@ import numpy as np
 
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.nr import prepare_frame
 from vmaf_tiny.video import VideoSpec, as_spec, probe, read_luma
 
 __all__ = [
@@ -118,22 +119,6 @@ class SaliencyResult:
         }
 
 
-def _prepare(luma: np.ndarray, frame: dict[str, Any]) -> np.ndarray:
-    crop = frame.get("crop")
-    out = luma
-    if crop:
-        cw, ch = int(crop[0]), int(crop[1])
-        h, w = out.shape
-        if cw > w or ch > h:
-            raise BadInputError(f"frame {w}x{h} is smaller than the model's crop {cw}x{ch}")
-        y0, x0 = (h - ch) // 2, (w - cw) // 2
-        out = out[y0 : y0 + ch, x0 : x0 + cw]
-    lo, hi = frame.get("value_range") or (0.0, 1.0)
-    if (lo, hi) != (0.0, 1.0):
-        out = out * np.float32(hi - lo) + np.float32(lo)
-    return out
-
-
 def saliency_maps(
     video: VideoSpec | str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -206,7 +191,7 @@ def saliency_maps(
             pending.clear()
 
         for luma in read_luma(spec, ffmpeg=ff, info=info, size=size, max_frames=max_frames):
-            pending.append(_prepare(luma, frame))
+            pending.append(prepare_frame(luma, frame))
             if len(pending) == batch:
                 flush()
         if pending:
