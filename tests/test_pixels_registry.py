@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -97,3 +99,50 @@ def test_incomplete_run_is_refused(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     with pytest.raises(BadInputError, match=r"missing metrics\.json"):
         register_pixel_run(tmp_path / "run", tmp_path / "zoo")
+
+
+VMAF_TRAIN = Path(sys.executable).parent / "vmaf-train"
+
+
+def _train_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(VMAF_TRAIN), *args], capture_output=True, text=True, check=False)
+
+
+def test_pixels_cli_report_and_one_line_errors(pixel_zoo: Path, smoke_corpus: Path, tmp_path):
+    out = _train_cli("pixels", "report", "--zoo", str(pixel_zoo), "--docs", str(tmp_path), "--json")
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)["written"]) == len(ALL_IDS)
+    for args, fragment in [
+        (["fit-nr", "--corpus", str(tmp_path), "--out", str(tmp_path / "r")], "not a built corpus"),
+        (
+            [
+                "fit-filter",
+                "--corpus",
+                str(smoke_corpus),
+                "--out",
+                str(tmp_path / "r"),
+                "--set",
+                "train.epochs=two",
+            ],
+            "expected int",
+        ),
+        (
+            [
+                "fit-saliency",
+                "--corpus",
+                str(smoke_corpus),
+                "--out",
+                str(tmp_path / "r"),
+                "--config",
+                str(tmp_path / "none.toml"),
+            ],
+            "no such model config",
+        ),
+        (["register", str(tmp_path)], "not a finished pixel-model run"),
+    ]:
+        out = _train_cli("pixels", *args)
+        assert out.returncode == 2, (args, out.stderr)
+        lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1 and fragment in lines[0], out.stderr
+        assert "Traceback" not in out.stderr
+    assert not (tmp_path / "r").exists()

@@ -119,14 +119,22 @@ def _io_table(side: Mapping[str, Any]) -> list[str]:
             lines.append(f"| `{t['name']}` | {d} | {t.get('role', '')} | {t['dtype']} | {shape} |")
     fr = side.get("frame") or {}
     out = side.get("output") or {}
+    resize = fr.get("resize")
+    stride = int(fr.get("stride") or 1)
     lines += [
         "",
-        f"Frame preparation (sidecar `frame` block): luma only, values in "
-        f"{fr.get('value_range', [0, 1])}, resize {fr.get('resize') or 'none (native size)'}"
-        f" (bicubic, through ffmpeg), crop {fr.get('crop') or 'none'}, every "
-        f"{fr.get('stride', 1)}. frame, pooling `{fr.get('pooling', 'none')}`. Output: "
-        f"`{out.get('target')}` in {out.get('range')}"
-        f"{', clipped to that range by the runtime' if out.get('clamp') else ''}.",
+        "Frame preparation (sidecar `frame` block): luma only, values in "
+        f"{fr.get('value_range', [0, 1])}; "
+        + (
+            f"rescaled to {resize[0]}x{resize[1]} (bicubic, through ffmpeg)"
+            if resize
+            else "at the video's own size"
+        )
+        + (f", centre crop {fr['crop'][0]}x{fr['crop'][1]}" if fr.get("crop") else "")
+        + ("; every frame" if stride == 1 else f"; every {stride}th frame")
+        + f"; pooling `{fr.get('pooling', 'none')}`. Output: `{out.get('target')}` in "
+        f"{out.get('range')}"
+        + (", clipped to that range by the runtime." if out.get("clamp") else "."),
     ]
     return lines
 
