@@ -278,6 +278,7 @@ def fit_filter(
     t_start = time.perf_counter()
     seed, threads = int(cfg.train["seed"]), int(cfg.train["threads"])
     setup_torch(seed, threads)
+    commit = git_commit()  # the code that trains, recorded before training starts
     cache = cache if cache is not None else run / "cache"
     parts = {k: _eligible(v, cfg) for k, v in corpus.split(**cfg.split).items()}
     src_split = corpus.split_sources(**cfg.split)
@@ -316,7 +317,6 @@ def fit_filter(
         label=cfg.id,
         progress=progress,
     )
-    commit = git_commit()
     meta = {
         "id": cfg.id,
         "seed": seed,

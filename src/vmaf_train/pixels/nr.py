@@ -268,6 +268,7 @@ def fit_nr(
     t_start = time.perf_counter()
     seed, threads = int(cfg.train["seed"]), int(cfg.train["threads"])
     setup_torch(seed, threads)
+    commit = git_commit()  # the code that trains, recorded before training starts
     cache = cache if cache is not None else run / "cache"
     parts = corpus.split(**cfg.split)
     src_split = corpus.split_sources(**cfg.split)
@@ -309,7 +310,6 @@ def fit_nr(
         progress=progress,
     )
     w, h = _size(cfg)
-    commit = git_commit()
     meta = {
         "id": cfg.id,
         "seed": seed,

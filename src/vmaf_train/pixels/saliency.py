@@ -242,6 +242,7 @@ def fit_saliency(
     t_start = time.perf_counter()
     seed, threads = int(cfg.train["seed"]), int(cfg.train["threads"])
     setup_torch(seed, threads)
+    commit = git_commit()  # the code that trains, recorded before training starts
     cache = cache if cache is not None else run / "cache"
     parts = corpus.split(**cfg.split)
     src_split = corpus.split_sources(**cfg.split)
@@ -281,7 +282,6 @@ def fit_saliency(
         label=cfg.id,
         progress=progress,
     )
-    commit = git_commit()
     meta = {
         "id": cfg.id,
         "seed": seed,
