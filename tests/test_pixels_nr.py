@@ -98,3 +98,24 @@ def test_nr_training_is_deterministic(nr_run: Path, pixel_corpus, tmp_path: Path
     assert all(np.array_equal(wa[k], wb[k]) for k in wa)  # same seed -> same weights
     for k in ("plcc", "srocc", "rmse"):
         assert a["test"]["frame"][k] == b["test"]["frame"][k]
+
+
+def test_mscn_front_exports_with_allowed_ops(tmp_path: Path) -> None:
+    """The optional local-contrast front end stays within the runtime's operator allowlist."""
+    import torch
+
+    from vmaf_tiny.guard import ALLOWED_OPS
+    from vmaf_train.models.nr import NRNet
+    from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx
+
+    model = NRNet(front="mscn", out_mean=70.0, out_std=20.0)
+    g = torch.Generator().manual_seed(0)
+    exp = export_pixel_onnx(
+        model,
+        tmp_path / "m.onnx",
+        inputs=[TensorSpec("frame", ("N", 1, 36, 64), "frame")],
+        outputs=[TensorSpec("score", ("N", 1), "score")],
+        example=lambda b: (torch.rand(b, 1, 36, 64, generator=g),),
+    )
+    assert set(exp.ops) <= ALLOWED_OPS and {"Sqrt", "Div"} <= set(exp.ops)
+    assert exp.max_abs_diff < 1e-3

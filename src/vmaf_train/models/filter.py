@@ -29,7 +29,8 @@ class ResidualFilter(nn.Module):
             layers += [nn.Conv2d(width, width, 3, 1, 1), nn.ReLU()]
         last = nn.Conv2d(width, 1, 3, 1, 1)
         nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
         layers.append(last)
         self.body = nn.Sequential(*layers)
 

@@ -30,6 +30,8 @@ class MSCN(nn.Module):
         c: Stabiliser added to sigma (in [0, 1] luma units).
     """
 
+    kernel: torch.Tensor
+
     def __init__(self, size: int = 7, sigma: float = 7 / 6, c: float = 1 / 255) -> None:
         super().__init__()
         r = torch.arange(size, dtype=torch.float32) - size // 2

@@ -328,7 +328,7 @@ def gather(
                 out = work(c)
                 if path is not None:
                     buf = io.BytesIO()
-                    np.savez(buf, **out)
+                    np.savez(buf, **out)  # type: ignore[arg-type]
                     atomic_write_bytes(path, buf.getvalue())
             n = {len(v) for v in out.values()}
             if len(n) != 1:

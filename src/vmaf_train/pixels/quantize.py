@@ -83,7 +83,7 @@ def quantize_qdq(
             quantize_static(
                 str(fp32),
                 str(tmp_out),
-                _Reader(calibration),  # type: ignore[arg-type]
+                _Reader(calibration),
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=list(op_types),
                 per_channel=per_channel,

@@ -105,7 +105,7 @@ def _sample(
     seed = int(cfg.train["seed"])
     tp = teacher_params(cfg)
     ff = resolve_ffmpeg()
-    first = {}
+    first: dict[str, str] = {}
     for c in clips:
         first.setdefault(c.source_id, c.key)
 

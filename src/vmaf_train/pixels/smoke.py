@@ -47,7 +47,8 @@ class DistsSq(nn.Module):
             for conv in (self.c1, self.c2):
                 fan_in = conv.weight[0].numel()
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) / fan_in**0.5)
-                conv.bias.zero_()
+                if conv.bias is not None:
+                    conv.bias.zero_()
         self.alpha = float(alpha)
 
     def _feat(self, x: torch.Tensor) -> torch.Tensor:
