@@ -146,3 +146,24 @@ def test_pixels_cli_report_and_one_line_errors(pixel_zoo: Path, smoke_corpus: Pa
         assert len(lines) == 1 and fragment in lines[0], out.stderr
         assert "Traceback" not in out.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_passed_int8_gate_ships_the_int8_file(nr_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(nr_run, run, ignore=shutil.ignore_patterns("cache"))
+    gate_file = run / "model.int8.gate.json"
+    gate = json.loads(gate_file.read_text())
+    gate["passed"] = True  # whatever the smoke numbers were: exercise the shipping branch
+    gate_file.write_text(json.dumps(gate))
+    zoo = tmp_path / "zoo"
+    row = register_pixel_run(run, zoo)
+    assert row["quant_mode"] == "fp32+int8_qdq" and row["int8"]["gate"]["passed"] == "true"
+    assert (zoo / "nr_metric_v1.int8.onnx").is_file()
+    side = json.loads((zoo / "nr_metric_v1.json").read_text())
+    assert side["int8"]["sha256"] == row["int8"]["sha256"]
+    gate["passed"] = False
+    gate_file.write_text(json.dumps(gate))
+    row = register_pixel_run(run, zoo)
+    assert row["int8"] is None and not (zoo / "nr_metric_v1.int8.onnx").exists()

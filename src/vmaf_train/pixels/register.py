@@ -141,11 +141,7 @@ def register_files(
             "onnx": f"{mid}.int8.onnx",
             "sha256": gate["int8_sha256"],
             "bytes": int(gate["int8_bytes"]),
-            "gate": {
-                k: v
-                for k, v in clean_json(dict(gate)).items()
-                if isinstance(v, int | float | str) or v is None
-            },
+            "gate": _flat(gate),
         }
         shipped["int8"] = {"onnx": int8_row["onnx"], "sha256": int8_row["sha256"]}
     else:
