@@ -77,3 +77,7 @@ def runtime_clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> d
     dis = d / "dis.mp4"
     ffmpeg.run(["-loglevel", "error", "-i", str(ref), *x264(35), str(dis)], what="encode")
     return {"ref": ref, "dis": dis, "dir": d}
+
+
+# Training-toolkit fixtures (a real features table built once per session, fit runs).
+from tests.fr_fixtures import fr_codec_run, fr_features, fr_features_mos, fr_run  # noqa: E402, F401

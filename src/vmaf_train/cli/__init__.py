@@ -9,7 +9,12 @@ import typer
 
 from vmaf_tiny.console import run_app
 from vmaf_train.cli import corpus, demo, features
+from vmaf_train.cli import evaluate as _evaluate
+from vmaf_train.cli import export as _export
 from vmaf_train.cli import pixels as _pixels
+from vmaf_train.cli import registry as _registry
+from vmaf_train.cli import train as _train
+from vmaf_train.cli import zoo as _zoo
 
 app = typer.Typer(
     name="vmaf-train",
@@ -25,6 +30,17 @@ app = typer.Typer(
 def _root() -> None:
     """vmaf-train toolkit."""
 
+
+# Training, evaluation, export and registry (issue 3).
+app.command("fit")(_train.fit)
+app.command("loso")(_train.loso)
+app.command("baseline-svr")(_train.baseline_svr)
+app.command("eval")(_evaluate.evaluate)
+app.command("quantize-int8")(_export.quantize)
+app.command("register")(_registry.register)
+app.command("report")(_registry.report)
+app.command("guard-fixture")(_registry.guard_fixture)
+app.command("zoo")(_zoo.zoo)
 
 app.add_typer(corpus.app, name="corpus")
 app.command("extract-features")(features.extract_features_cmd)

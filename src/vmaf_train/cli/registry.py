@@ -1,0 +1,108 @@
+"""``vmaf-train register``, ``report`` and ``guard-fixture``: the zoo and its generated docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vmaf_tiny.console import out_console, print_json
+from vmaf_train.cli._common import (
+    JsonOpt,
+    SaltOpt,
+    TestFracOpt,
+    ValFracOpt,
+    ZooOpt,
+    split_overrides,
+)
+from vmaf_train.config import SplitConfig
+
+__all__ = ["guard_fixture", "register", "report"]
+
+DocsOpt = Annotated[Path, typer.Option("--docs", help="Docs directory (cards in docs/models).")]
+
+
+def _zoo(zoo: Path | None) -> Path:
+    from vmaf_train.predict import default_zoo
+
+    return zoo if zoo is not None else default_zoo()
+
+
+def register(
+    run: Annotated[Path, typer.Argument(help="A finished `vmaf-train fit` run directory.")],
+    zoo: ZooOpt = None,
+    loso: Annotated[
+        Path | None, typer.Option("--loso", help="loso.json or its dir (default RUN/loso).")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="A `baseline-svr` output directory.")
+    ] = None,
+    smoke: Annotated[
+        bool, typer.Option("--smoke", help="Mark as a smoke checkpoint (no quality claim).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check (size class, operator allowlist) and register a run: files, sidecar, registry row."""
+    from vmaf_train.register import register_run
+
+    row = register_run(run, _zoo(zoo), loso=loso, baseline=baseline, smoke=smoke)
+    if as_json:
+        print_json(row)
+        return
+    out_console.print(
+        f"registered {row['id']} ({row['class']}, {row['bytes']} bytes, {row['quant_mode']}) "
+        f"into {_zoo(zoo)}"
+    )
+
+
+def report(
+    zoo: ZooOpt = None,
+    docs: DocsOpt = Path("docs"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Regenerate model cards, the benchmarks snapshot table and the schema doc block."""
+    from vmaf_train.cards import write_reports
+
+    res = write_reports(_zoo(zoo), docs)
+    if as_json:
+        print_json(res)
+        return
+    for p in res["written"]:
+        out_console.print(f"wrote {p}")
+    out_console.print(f"{len(res['unchanged'])} file(s) unchanged")
+
+
+def guard_fixture(
+    zoo: ZooOpt = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where the fixture and expected metrics live.")
+    ] = Path("tests/fixtures"),
+    features: Annotated[
+        Path | None,
+        typer.Option("--features", "-f", help="Rebuild the fixture from this table's test split."),
+    ] = None,
+    max_clips: Annotated[int, typer.Option("--max-clips", min=1, help="Clips to keep.")] = 60,
+    val_frac: ValFracOpt = None,
+    test_frac: TestFracOpt = None,
+    salt: SaltOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record each shipped model's PLCC/RMSE on the committed eval fixture (rounding guard)."""
+    from vmaf_train.fixture import EXPECTED_NAME, FIXTURE_NAME, build_eval_fixture
+    from vmaf_train.fixture import expected_metrics as record
+
+    fixture = out_dir / FIXTURE_NAME
+    if features is not None:
+        over = {
+            k: v for k, v in split_overrides(val_frac, test_frac, salt).items() if v is not None
+        }
+        split = SplitConfig(**{**SplitConfig().__dict__, **over})
+        build_eval_fixture(features, fixture, split=split, max_clips=max_clips)
+    doc = record(_zoo(zoo), fixture, out_dir / EXPECTED_NAME)
+    if as_json:
+        print_json(doc)
+        return
+    for mid, m in doc["models"].items():
+        out_console.print(f"{mid}: n {m['n']} PLCC {m['plcc']:.6f} RMSE {m['rmse']:.6f}")
+    out_console.print(f"wrote {out_dir / EXPECTED_NAME} ({len(doc['models'])} models)")

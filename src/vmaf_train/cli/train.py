@@ -1,0 +1,208 @@
+"""``vmaf-train fit``, ``loso`` and ``baseline-svr``: training and cross-validation commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from vmaf_tiny.console import out_console, print_json
+from vmaf_tiny.parallel import make_executor
+from vmaf_train.cli._common import (
+    ConfigOpt,
+    FeaturesOpt,
+    JsonOpt,
+    SaltOpt,
+    SchedulerOpt,
+    SerialOpt,
+    TestFracOpt,
+    ValFracOpt,
+    WorkersOpt,
+    log,
+    parse_seeds,
+    split_overrides,
+)
+from vmaf_train.config import ModelConfig, SplitConfig, load_config
+
+__all__ = ["baseline_svr", "fit", "loso"]
+
+TargetOpt = Annotated[
+    str | None,
+    typer.Option("--target", help="vmaf (teacher, default from the config) or mos (your MOS)."),
+]
+
+
+def _config(
+    path: Path,
+    *,
+    target: str | None,
+    val_frac: float | None,
+    test_frac: float | None,
+    salt: str | None,
+    epochs: int | None = None,
+) -> ModelConfig:
+    cfg = load_config(path)
+    if target is not None and target != cfg.output.target:
+        if target not in ("vmaf", "mos"):
+            from vmaf_tiny.errors import BadInputError
+
+            raise BadInputError(f"--target must be vmaf or mos, got {target!r}")
+        cfg = cfg.with_overrides(output={"target": target, "clamp": target == "vmaf"})
+    cfg = cfg.with_overrides(split=split_overrides(val_frac, test_frac, salt))
+    if epochs is not None:
+        cfg = cfg.with_overrides(train={"epochs": epochs})
+    return cfg
+
+
+def _metrics_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
+    t = Table(title=title)
+    for col in ("split/level", "n", "PLCC [95% CI]", "SROCC [95% CI]", "RMSE [95% CI]"):
+        t.add_column(col, no_wrap=True)
+
+    def cell(m: dict[str, Any], k: str, nd: int) -> str:
+        v = m.get(k)
+        if v is None:
+            return "-"
+        ci = m.get(f"{k}_ci")
+        return f"{v:.{nd}f}" + (f" [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]" if ci else "")
+
+    for name, m in rows:
+        t.add_row(name, str(m.get("n")), cell(m, "plcc", 4), cell(m, "srocc", 4),
+                  cell(m, "rmse", 3))  # fmt: skip
+    return t
+
+
+def fit(
+    config: ConfigOpt,
+    features: FeaturesOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create.")],
+    seed: Annotated[int | None, typer.Option("--seed", help="Override the config seed.")] = None,
+    target: TargetOpt = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override.")] = None,
+    val_frac: ValFracOpt = None,
+    test_frac: TestFracOpt = None,
+    salt: SaltOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run dir.")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG plots.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train one model from its recipe; export, verify and evaluate it into a run directory."""
+    from vmaf_train.train import fit_run
+
+    cfg = _config(config, target=target, val_frac=val_frac, test_frac=test_frac, salt=salt,
+                  epochs=epochs)  # fmt: skip
+    log(f"fit {cfg.id}: {features} -> {out}")
+    res = fit_run(cfg, features, out, seed=seed, force=force, plots=not no_plots, log=log)
+    m = res.metrics
+    if as_json:
+        print_json(
+            {k: v for k, v in m.items() if k != "training"}
+            | {"training": {k: v for k, v in m["training"].items() if k != "history"}}
+        )
+        return
+    out_console.print(_metrics_table(
+        f"{cfg.id} ({m['target']}; raw scores, no logistic mapping; CI = bootstrap over clips)",
+        [("test/frame", m["test"]["frame"]), ("test/clip", m["test"]["clip"]),
+         ("val/frame", m["val"]["frame"])]))  # fmt: skip
+    tr, ox = m["training"], m["onnx"]
+    out_console.print(
+        f"epochs {tr['epochs_run']} (best {tr['best_epoch']}), {tr['seconds']:.1f} s, "
+        f"{tr['parameters']} parameters; model.onnx {ox['bytes']} bytes, opset "
+        f"{ox['opset']}, ORT vs torch max |diff| {ox['ort_vs_torch_max_abs_diff']:.2g}"
+    )
+    out_console.print(f"run: {res.out}")
+
+
+def loso(
+    config: ConfigOpt,
+    features: FeaturesOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for loso.json etc.")],
+    seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds.")] = "0",
+    kfold: Annotated[
+        int | None, typer.Option("--kfold", min=2, help="K folds grouped by source instead.")
+    ] = None,
+    target: TargetOpt = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override.")] = None,
+    serial: SerialOpt = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG plot.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Leave-one-source-out over natural sources (or --kfold K), per-fold table, mean ± std."""
+    from vmaf_train.loso import run_cv
+
+    cfg = _config(config, target=target, val_frac=None, test_frac=None, salt=None, epochs=epochs)
+    seed_list = parse_seeds(seeds)
+    with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
+        log(f"loso {cfg.id}: seeds {seed_list} on {ex.describe()}")
+        res = run_cv(cfg, features, out, seeds=seed_list, kfold=kfold, executor=ex,
+                     plots=not no_plots)  # fmt: skip
+    if as_json:
+        print_json(res)
+        return
+    t = Table(title=f"{cfg.id}: {res['protocol']}")
+    for col in ("fold", "seed", "n_test", "PLCC", "SROCC", "RMSE", "clip RMSE"):
+        t.add_column(col, no_wrap=True)
+    f = lambda v, nd=4: "-" if v is None else f"{v:.{nd}f}"  # noqa: E731
+    for r in res["rows"]:
+        if "error" in r:
+            t.add_row(r["fold"], str(r["seed"]), "-", f"error: {r['error']}", "", "", "")
+            continue
+        t.add_row(r["fold"], str(r["seed"]), str(r["n_test"]), f(r["plcc"]), f(r["srocc"]),
+                  f(r["rmse"], 3), f(r["clip_rmse"], 3))  # fmt: skip
+    out_console.print(t)
+    s = res["summary"]
+    sd = lambda k, nd=4: "" if s.get(f"{k}_std") is None else f" ± {s[f'{k}_std']:.{nd}f}"  # noqa: E731
+    out_console.print(
+        f"mean over {s['n_folds']} folds: PLCC {f(s['plcc_mean'])}{sd('plcc')}, SROCC "
+        f"{f(s['srocc_mean'])}{sd('srocc')}, RMSE {f(s['rmse_mean'], 3)}{sd('rmse', 3)} "
+        f"(std ddof=1; {res['failures']} failed)"
+    )
+    if res["failures"]:
+        raise typer.Exit(1)
+
+
+def baseline_svr(
+    features: FeaturesOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=10, help="Train on at most this many rows.")
+    ] = 4000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the row sample.")] = 0,
+    upstream_model: Annotated[
+        Path | None,
+        typer.Option("--upstream-model", help="Upstream vmaf_v0.6.1.json: also time that SVM."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Take the split from this recipe.")
+    ] = None,
+    val_frac: ValFracOpt = None,
+    test_frac: TestFracOpt = None,
+    salt: SaltOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrain VMAF's own SVR recipe (NuSVR nu=0.9, C=4, gamma=0.04) on the same train split."""
+    from vmaf_train.baseline import svr_baseline_run
+
+    split = load_config(config).split if config else SplitConfig()
+    over = {k: v for k, v in split_overrides(val_frac, test_frac, salt).items() if v is not None}
+    split = SplitConfig(**{**split.__dict__, **over})
+    m = svr_baseline_run(features, out, split=split, max_rows=max_rows, seed=seed,
+                         upstream_model=upstream_model)  # fmt: skip
+    if as_json:
+        print_json(m)
+        return
+    out_console.print(_metrics_table(
+        f"SVR baseline, {m['n_support']} SVs from {m['n_train']} train rows (raw scores)",
+        [("test/frame", m["test"]["frame"]), ("test/clip", m["test"]["clip"])]))  # fmt: skip
+    lat = m["latency"]
+    line = (f"SVR latency {lat['us_per_row_b1']:.1f} µs/row (batch 1), "
+            f"{lat['us_per_row_b1024']:.2f} µs/row (batch 1024)")  # fmt: skip
+    if "upstream_svm" in m:
+        u = m["upstream_svm"]
+        line += (f"; upstream SVM {u['latency']['us_per_row_b1024']:.2f} µs/row (batch 1024), "
+                 f"max |upstream - teacher column| {u['max_abs_diff_vs_teacher']:.2g}")  # fmt: skip
+    out_console.print(line)
