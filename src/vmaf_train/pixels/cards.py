@@ -55,6 +55,11 @@ def _f(v: Any, nd: int = 4) -> str:
     return str(v)
 
 
+def _report(tr: Mapping[str, Any]) -> dict[str, Any]:
+    """The pixel run's report (added to the row by ``vmaf-train pixels register``)."""
+    return dict(tr["metrics"].get("extra", {}).get("pixels", {}).get("report", {}))
+
+
 def _extract(text: str) -> str:
     if RUNTIME_BEGIN in text and RUNTIME_END in text:
         return text.split(RUNTIME_BEGIN, 1)[1].split(RUNTIME_END, 1)[0].strip("\n")
@@ -63,7 +68,10 @@ def _extract(text: str) -> str:
 
 def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     tr = row.get("training") or {}
-    test = (tr.get("metrics") or {}).get("test") or {}
+    met = tr.get("metrics") or {}
+    test = dict(met.get("test") or {})
+    clip = (met.get("extra") or {}).get("test_clip") or {}
+    test.update({f"clip_{k}": v for k, v in clip.items()})
     kind = row["kind"]
     task = {
         "nr": "no-reference video quality assessment",
@@ -173,8 +181,8 @@ def _intended(row: Mapping[str, Any]) -> list[str]:
 
 def _splits(tr: Mapping[str, Any]) -> list[str]:
     extra = tr["metrics"].get("extra", {})
-    sp = extra.get("splits", {})
-    cfg = extra.get("config", {}).get("split", {})
+    sp = extra.get("pixels", {}).get("splits", {})
+    cfg = extra.get("split", {})
     lines = [
         f"* Corpus manifest sha256 `{tr.get('corpus_manifest_sha256')}`, train commit "
         f"`{tr.get('train_commit')}`, seed {tr.get('seed')}, config sha256 "
@@ -206,7 +214,8 @@ def _splits(tr: Mapping[str, Any]) -> list[str]:
 def _nr_results(tr: Mapping[str, Any]) -> list[str]:
     m = tr["metrics"]
     test, lat, extra = m["test"], m.get("latency", {}), m.get("extra", {})
-    px = extra.get("pixels", {})
+    clip = extra.get("test_clip", {})
+    px = _report(tr)
     lines = [
         f"Held-out test sources: {', '.join(px.get('test_sources', []))}. The exported ONNX model "
         f"on {px.get('eval_frames_per_clip')} frames of every clip, prepared as the runtime does "
@@ -216,10 +225,10 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
         "|---|---|---|---|---|",
         f"| frame | {_f(test.get('n'))} | {_f(test.get('plcc'))} | {_f(test.get('srocc'))} | "
         f"{_f(test.get('rmse'), 3)} |",
-        f"| clip (mean of frames) | {_f(test.get('clip_n'))} | {_f(test.get('clip_plcc'))} | "
-        f"{_f(test.get('clip_srocc'))} | {_f(test.get('clip_rmse'), 3)} |",
+        f"| clip (mean of frames) | {_f(clip.get('n'))} | {_f(clip.get('plcc'))} | "
+        f"{_f(clip.get('srocc'))} | {_f(clip.get('rmse'), 3)} |",
     ]
-    val = extra.get("val", {}).get("frame", {})
+    val = extra.get("val", {})
     if val:
         lines += [
             "",
@@ -263,7 +272,7 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
 
 def _filter_results(tr: Mapping[str, Any]) -> list[str]:
     m = tr["metrics"]
-    px = m.get("extra", {}).get("pixels", {})
+    px = _report(tr)
     lines = [
         f"Held-out test sources: {', '.join(px.get('test_sources', []))}; every `encode` clip, "
         f"first {px.get('eval_frames_per_clip')} frames, filtered through the runtime path "
@@ -301,8 +310,7 @@ def _filter_results(tr: Mapping[str, Any]) -> list[str]:
 
 
 def _saliency_results(tr: Mapping[str, Any]) -> list[str]:
-    m = tr["metrics"]
-    px = m.get("extra", {}).get("pixels", {})
+    px = _report(tr)
     t, prior, sp = px.get("test", {}), px.get("centre_prior_only", {}), px.get("speed", {})
     return [
         f"Held-out test sources: {', '.join(px.get('test_sources', []))}; reference frames plus "

@@ -1,6 +1,7 @@
 """Pixel-model metrics: score agreement, map agreement (CC, top-k IoU) and PSNR.
 
-Pure numpy functions. Scores are compared raw (no logistic mapping).
+Pure numpy functions. Scores are compared raw (no logistic mapping) with the project's metric
+functions (:mod:`vmaf_train.eval`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from vmaf_tiny.errors import BadInputError
+from vmaf_train import eval as ev
 
 __all__ = [
     "clip_pool",
@@ -41,18 +43,20 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip(np.dot(ac, bc) / den, -1.0, 1.0))
 
 
-def _ranks(a: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share the mean rank)."""
-    order = np.argsort(a, kind="mergesort")
-    ranks = np.empty(a.size, dtype=np.float64)
-    ranks[order] = np.arange(a.size, dtype=np.float64)
-    _, inv, counts = np.unique(a, return_inverse=True, return_counts=True)
-    sums = np.bincount(inv, weights=ranks)
-    return sums[inv] / counts[inv]
+def _or_nan(fn: Any, t: np.ndarray, p: np.ndarray) -> float:
+    """A correlation from :mod:`vmaf_train.eval`, NaN when it is undefined (constant input)."""
+    try:
+        return float(fn(t, p))
+    except BadInputError as exc:
+        if "undefined" in str(exc):
+            return float("nan")
+        raise
 
 
 def score_metrics(target: Any, pred: Any) -> dict[str, Any]:
-    """n, PLCC, SROCC and RMSE of predictions against the target (NaN when undefined).
+    """n, PLCC, SROCC and RMSE of predictions against the target (the project's metric
+    functions, :mod:`vmaf_train.eval`; PLCC/SROCC are NaN when an input is constant, e.g. an
+    untrained model predicting one value, so a report can still be written).
 
     Raises:
         BadInputError: lengths differ, fewer than 2 rows, or NaN/inf values.
@@ -60,9 +64,9 @@ def score_metrics(target: Any, pred: Any) -> dict[str, Any]:
     t, p = _pair(target, pred)
     return {
         "n": int(t.size),
-        "plcc": _pearson(t, p),
-        "srocc": _pearson(_ranks(t), _ranks(p)),
-        "rmse": float(np.sqrt(np.mean((t - p) ** 2))),
+        "plcc": _or_nan(ev.plcc, t, p),
+        "srocc": _or_nan(ev.srocc, t, p),
+        "rmse": float(ev.rmse(t, p)),
     }
 
 

@@ -4,7 +4,7 @@ ONNX Runtime's static quantiser inserts QuantizeLinear/DequantizeLinear pairs ar
 convolutions and the head (uint8 activations, int8 per-channel weights), calibrated with MinMax on
 frames of the *train* split. The caller computes the gate (for the NR metric: the PLCC drop on the
 held-out sources, at most :data:`NR_MAX_PLCC_DROP`); :func:`write_gate` stores the report beside
-the int8 file in the format ``vmaf-train register`` reads (``M.int8.gate.json``).
+the int8 file where ``vmaf-train register`` looks for it (:func:`vmaf_train.quantize.gate_path`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import onnxruntime as ort
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_train.pixels.export import graph_ops
+from vmaf_train.quantize import gate_path
 
 __all__ = [
     "NR_MAX_PLCC_DROP",
@@ -33,12 +34,6 @@ __all__ = [
 ]
 
 NR_MAX_PLCC_DROP = 0.005
-
-
-def gate_path(int8_path: str | Path) -> Path:
-    """``M.int8.onnx`` -> ``M.int8.gate.json`` (the name ``vmaf-train register`` looks for)."""
-    p = Path(int8_path)
-    return p.with_name(p.name.removesuffix(".onnx") + ".gate.json")
 
 
 class _Reader:

@@ -1,14 +1,12 @@
 """Register pixel models into a zoo: files, sidecar, registry row, load-time checks.
 
-``register_pixel_run(RUN, ZOO)`` ships a ``vmaf-train pixels fit-*`` run directory;
-``register_smoke(ZOO)`` builds and ships the two smoke checkpoints. Before anything lands in the
-zoo, each file passes the runtime's load-time checks (:mod:`vmaf_tiny.guard`: operator allowlist,
-sidecar/graph agreement) and its size class (an oversize model is an error here); the updated
-``registry.json`` is validated against ``registry.schema.json``. Files are staged beside the zoo
-and moved in before the registry is rewritten, so a reader never sees a row without its files.
-
-The run-directory layout is the one ``vmaf-train register`` reads; the pixel-specific results
-(``report.json``: per-codec tables, gate, speed) go to the row's ``training.metrics.extra``.
+``register_pixel_run(RUN, ZOO)`` ships a ``vmaf-train pixels fit-*`` run directory through
+``vmaf-train register`` and adds the pixel-specific results to its row. ``register_smoke(ZOO)``
+builds and ships the two smoke checkpoints, whose rows have ``training: null`` (they were never
+trained, so there is no run directory): :func:`register_files` does the same staging as
+``vmaf-train register`` for them -- each file passes the runtime's load-time checks
+(:mod:`vmaf_tiny.guard`) and its size class, the updated ``registry.json`` is validated against
+``registry.schema.json``, and files are moved in before the registry is rewritten.
 """
 
 from __future__ import annotations
@@ -24,84 +22,30 @@ import jsonschema
 
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import atomic_write_json, sha256_file
-from vmaf_train.pixels.quantize import gate_path
 from vmaf_train.pixels.runs import clean_json
+from vmaf_train.register import (
+    REGISTRY_NAME,
+    check_for_registration,
+    load_registry,
+    registry_schema,
+)
 
 __all__ = [
-    "check_files",
     "register_files",
     "register_pixel_run",
     "register_smoke",
-    "registry_schema",
 ]
 
-REGISTRY = "registry.json"
-# Used only when the runtime's guard is not importable (it holds the authoritative limits).
-_FALLBACK_CLASSES = {"C1": 100 * 1024, "C2": 5 * 1024 * 1024, "C3": 2 * 1024 * 1024}
+REGISTRY = REGISTRY_NAME
 
 
-def registry_schema(zoo: str | os.PathLike[str]) -> dict[str, Any]:
-    """``<zoo>/registry.schema.json`` if present, else the checkout's ``model/tiny`` one."""
-    for c in (
-        Path(zoo) / "registry.schema.json",
-        Path(__file__).resolve().parents[3] / "model" / "tiny" / "registry.schema.json",
-    ):
-        if c.is_file():
-            schema: dict[str, Any] = json.loads(c.read_text())
-            return schema
-    raise BadInputError("registry.schema.json not found (expected in the zoo or model/tiny/)")
-
-
-def _validate(obj: Any, schema: Mapping[str, Any], what: str) -> None:
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(obj))
+def validate_registry(reg: Mapping[str, Any], zoo: Path) -> None:
+    """Raise BadModelError (one line, naming the place) if ``reg`` breaks the registry schema."""
+    validator = jsonschema.Draft202012Validator(registry_schema(zoo))
+    err = jsonschema.exceptions.best_match(validator.iter_errors(reg))
     if err is not None:
         where = "/".join(str(x) for x in err.absolute_path) or "(top)"
-        raise BadModelError(f"{what} invalid at {where}: {err.message[:300]}")
-
-
-def check_files(onnx_path: Path, sidecar_path: Path, model_class: str) -> list[str]:
-    """Size class (error if over) and the runtime's load-time checks on a staged file.
-
-    Raises:
-        BadModelError: over the size class or a load-time check failed.
-    """
-    try:
-        from vmaf_tiny import guard
-    except ImportError:  # the runtime's guard has not landed in this checkout
-        guard = None  # type: ignore[assignment]
-    if guard is not None:
-        guard.check_size_class(onnx_path, model_class)
-        report = guard.check_model(onnx_path, sidecar=sidecar_path)
-        report.raise_if_failed()
-        return [f"vmaf_tiny.guard: {len(report.checks)} checks passed, size class {model_class}"]
-    size = onnx_path.stat().st_size
-    if size > _FALLBACK_CLASSES[model_class]:
-        raise BadModelError(
-            f"{onnx_path.name}: {size} bytes exceeds size class {model_class} "
-            f"({_FALLBACK_CLASSES[model_class]} bytes)"
-        )
-    import onnx
-
-    proto = onnx.load(str(onnx_path))
-    onnx.checker.check_model(proto)
-    bad = sorted({n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")})
-    if bad:
-        raise BadModelError(f"{onnx_path.name}: non-default op domains {bad}")
-    return [
-        f"size class {model_class} ({size} bytes), ONNX checker, default domain only "
-        "(vmaf_tiny.guard not available)"
-    ]
-
-
-def _load_registry(zoo: Path) -> dict[str, Any]:
-    path = zoo / REGISTRY
-    if not path.is_file():
-        return {"schema_version": 1, "models": []}
-    try:
-        reg: dict[str, Any] = json.loads(path.read_text())
-    except ValueError as exc:
-        raise BadInputError(f"{path}: not valid JSON ({exc})") from exc
-    return reg
+        raise BadModelError(f"{REGISTRY} invalid at {where}: {err.message[:300]}")
 
 
 def register_files(
@@ -111,9 +55,9 @@ def register_files(
     *,
     training: Mapping[str, Any] | None,
     license: str = "BSD-2-Clause-Patent",
-    int8: tuple[Path, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Ship one model: stage, check, move in, then rewrite ``registry.json``.
+    """Ship one model without a run directory (fp32 only): stage, check, move in, then
+    rewrite ``registry.json``.
 
     Args:
         onnx_src: The fp32 ``.onnx``.
@@ -121,7 +65,6 @@ def register_files(
         zoo: The zoo directory.
         training: The row's ``training`` block (None for smoke checkpoints).
         license: Licence of the weights.
-        int8: (int8 file, its gate report) -- shipped only if the gate passed.
 
     Returns:
         The registry row.
@@ -131,21 +74,7 @@ def register_files(
     onnx_name, side_name = f"{mid}.onnx", f"{mid}.json"
     shipped = dict(sidecar)
     shipped["onnx"] = onnx_name
-    int8_row: dict[str, Any] | None = None
-    ship_int8 = int8 is not None and bool(int8[1].get("passed"))
-    if ship_int8 and int8 is not None:
-        path, gate = int8
-        if gate.get("int8_sha256") != sha256_file(path):
-            raise BadInputError(f"{path.name} changed after its gate ran; quantise again")
-        int8_row = {
-            "onnx": f"{mid}.int8.onnx",
-            "sha256": gate["int8_sha256"],
-            "bytes": int(gate["int8_bytes"]),
-            "gate": _flat(gate),
-        }
-        shipped["int8"] = {"onnx": int8_row["onnx"], "sha256": int8_row["sha256"]}
-    else:
-        shipped["int8"] = None
+    shipped["int8"] = None
     row: dict[str, Any] = {
         "id": mid,
         "kind": shipped["kind"],
@@ -156,19 +85,19 @@ def register_files(
         "bytes": onnx_src.stat().st_size,
         "opset": int(shipped["opset"]),
         "smoke": bool(shipped["smoke"]),
-        "quant_mode": "fp32+int8_qdq" if int8_row else "fp32",
-        "int8": int8_row,
+        "quant_mode": "fp32",
+        "int8": None,
         "license": license,
         "description": shipped.get("description") or mid,
         "inputs": shipped["inputs"],
         "outputs": shipped["outputs"],
         "training": clean_json(dict(training)) if training is not None else None,
     }
-    reg = _load_registry(zoo)
+    reg = load_registry(zoo)
     reg["models"] = sorted(
         [r for r in reg.get("models", []) if r.get("id") != mid] + [row], key=lambda r: r["id"]
     )
-    _validate(reg, registry_schema(zoo), REGISTRY)
+    validate_registry(reg, zoo)
     zoo.mkdir(parents=True, exist_ok=True)
     stage = zoo / f".stage-{mid}-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
@@ -176,82 +105,54 @@ def register_files(
     try:
         shutil.copyfile(onnx_src, stage / onnx_name)
         atomic_write_json(stage / side_name, shipped)
-        notes = check_files(stage / onnx_name, stage / side_name, shipped["class"])
-        if int8_row is not None and int8 is not None:
-            shutil.copyfile(int8[0], stage / int8_row["onnx"])
-            notes += check_files(stage / int8_row["onnx"], stage / side_name, shipped["class"])
+        notes = check_for_registration(stage / onnx_name, stage / side_name, shipped["class"])
         for f in sorted(stage.iterdir()):
             os.replace(f, zoo / f.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    if int8_row is None:
-        (zoo / f"{mid}.int8.onnx").unlink(missing_ok=True)
+    (zoo / f"{mid}.int8.onnx").unlink(missing_ok=True)
+    if not (zoo / "registry.schema.json").is_file():  # the runtime validates against it
+        atomic_write_json(zoo / "registry.schema.json", registry_schema(zoo))
     atomic_write_json(zoo / REGISTRY, reg)
     return {**row, "checks": notes}
-
-
-def _flat(m: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in m.items():
-        if isinstance(v, bool):
-            out[f"{prefix}{k}"] = str(v).lower()
-        elif isinstance(v, int | float | str) or v is None:
-            out[f"{prefix}{k}"] = v
-    return clean_json(out)
 
 
 def register_pixel_run(run: str | os.PathLike[str], zoo: str | os.PathLike[str]) -> dict[str, Any]:
     """Register a ``vmaf-train pixels fit-*`` run directory into ``zoo``.
 
+    The run goes through ``vmaf-train register`` (:func:`vmaf_train.register.register_run`:
+    load-time checks, size class, int8 only if its gate passed, schema-valid row); the
+    pixel-specific results (``report.json`` without per-clip rows, the split's source names,
+    the export facts) are then added to the row's ``training.metrics.extra.pixels``.
+
     Raises:
         BadInputError: an incomplete run directory.
         BadModelError: size class exceeded or a load-time check failed.
     """
-    run = Path(run)
+    from vmaf_train.register import register_run
+
+    run, zoo = Path(run), Path(zoo)
     for name in ("metrics.json", "config.json", "model.onnx", "model.json", "report.json"):
         if not (run / name).is_file():
             raise BadInputError(f"{run} is not a finished pixel-model run (missing {name})")
     metrics = json.loads((run / "metrics.json").read_text())
-    config = json.loads((run / "config.json").read_text())
     report = json.loads((run / "report.json").read_text())
-    sidecar = json.loads((run / "model.json").read_text())
-    int8 = None
-    int8_path = run / "model.int8.onnx"
-    if int8_path.is_file() and gate_path(int8_path).is_file():
-        int8 = (int8_path, json.loads(gate_path(int8_path).read_text()))
-    prov = metrics["provenance"]
-    test = metrics["test"]
-    training = {
-        "corpus_manifest_sha256": prov["manifest_sha256"],
-        "train_commit": prov["train_commit"],
-        "seed": int(metrics["seed"]),
-        "n_sources": int(metrics["n_sources"]),
-        "n_rows": int(metrics["n_rows"]),
-        "config_sha256": prov["config_sha256"],
-        "metrics": {
-            "test": {**_flat(test.get("frame", {})), **_flat(test.get("clip", {}), "clip_")},
-            "loso": None,
-            "latency": _flat(metrics.get("latency", {})),
-            "extra": {
-                "pixels": {k: v for k, v in report.items() if k != "per_clip"},
-                "val": metrics.get("val", {}),
-                "splits": metrics.get("splits", {}),
-                "training": {k: v for k, v in metrics["training"].items() if k != "history"},
-                "export": metrics.get("export", {}),
-                "table_metadata": metrics.get("table_metadata", {}),
-                "config": config,
-                "int8_gate": int8[1] if int8 else None,
-            },
-        },
-    }
-    return register_files(
-        run / "model.onnx",
-        sidecar,
-        zoo,
-        training=training,
-        license=str(config.get("license", "BSD-2-Clause-Patent")),
-        int8=int8,
-    )
+    row = register_run(run, zoo)
+    reg = load_registry(zoo)
+    for r in reg["models"]:
+        if r["id"] == row["id"]:
+            r["training"]["metrics"]["extra"]["pixels"] = clean_json(
+                {
+                    "report": {k: v for k, v in report.items() if k != "per_clip"},
+                    "splits": metrics.get("splits", {}),
+                    "export": metrics.get("export", {}),
+                    "seconds": metrics.get("seconds"),
+                }
+            )
+            row = r
+    validate_registry(reg, zoo)
+    atomic_write_json(zoo / REGISTRY, reg)
+    return row
 
 
 def register_smoke(zoo: str | os.PathLike[str], seed: int = 0) -> list[dict[str, Any]]:
