@@ -80,3 +80,37 @@ def test_filter_run_reports_per_codec_against_libvmaf(filter_run: Path) -> None:
     assert side["inputs"][0]["shape"] == ["N", 1, "H", "W"]
     m = json.loads((filter_run / "metrics.json").read_text())
     assert m["export"]["max_abs_diff"] < 1e-4 and (filter_run / "model.onnx").stat().st_size < 2**21
+
+
+def test_full_range_input_keeps_its_range(ffmpeg, tmp_path: Path) -> None:
+    """A source flagged full range (pc) must come back flagged full range: libvmaf then sees
+    the same pixels, so an identity filter scores exactly like the unfiltered clip."""
+    from vmaf_tiny.features import extract_features
+    from vmaf_tiny.filtering import color_range
+
+    ref = lavfi_clip(ffmpeg, tmp_path / "ref.y4m", size="128x72", frames=4, pix_fmt="yuvj420p")
+    vp9 = [
+        "-color_range",
+        "pc",
+        "-c:v",
+        "libvpx-vp9",
+        "-crf",
+        "40",
+        "-b:v",
+        "0",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+    ]
+    # a yuv420p stream flagged full range (as AV1/VP9 streams of a full-range source are)
+    dis = lavfi_clip(ffmpeg, tmp_path / "dis.mkv", size="128x72", frames=4, codec=vp9)
+    from vmaf_tiny.video import as_spec
+
+    assert color_range(as_spec(dis), ffmpeg) == "pc"
+    out = tmp_path / "out.y4m"
+    filter_video(dis, out, lambda x: x.copy(), ffmpeg=ffmpeg)
+    a = extract_features(ref, dis, extras=("psnr_y",), ffmpeg=ffmpeg)
+    b = extract_features(ref, out, extras=("psnr_y",), ffmpeg=ffmpeg)
+    np.testing.assert_array_equal(a.columns["psnr_y"], b.columns["psnr_y"])
+    np.testing.assert_array_equal(a.vmaf, b.vmaf)

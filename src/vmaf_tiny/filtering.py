@@ -16,6 +16,7 @@ makes one from a registry id or ``.onnx`` path through the runtime's guard and s
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -34,6 +35,7 @@ from vmaf_tiny.video import PIX_FMTS, VideoInfo, VideoSpec, as_spec, probe
 __all__ = [
     "FilterResult",
     "FrameRunner",
+    "color_range",
     "filter_video",
     "load_filter",
     "luma_from_float",
@@ -147,6 +149,24 @@ def read_planes(
         raise BadInputError(f"{spec.path.name}: decode failed ({last_error_line(msg)})")
 
 
+_RANGE_RE = re.compile(r"Stream #0:\d+[^:]*: Video: [^,]*, \w+\((pc|tv)\b")
+
+
+def color_range(spec: VideoSpec, ff: FFmpeg) -> str | None:
+    """The input's colour range as ffmpeg reports it (``pc`` full, ``tv`` limited), or None.
+
+    The filtered output carries the same tag, so a full-range source (an MJPEG-style
+    ``yuvj420p`` still, an AV1 stream flagged full range) is not read back as limited range.
+    """
+    if spec.is_raw:
+        return None
+    proc = subprocess.run(
+        [*ff.base_args(), *spec.input_args()], capture_output=True, timeout=60, check=False
+    )
+    m = _RANGE_RE.search(proc.stderr.decode("utf-8", "replace"))
+    return m.group(1) if m else None
+
+
 def _writer_args(
     ff: FFmpeg,
     out: Path,
@@ -154,7 +174,9 @@ def _writer_args(
     codec: str | None,
     crf: float | None,
     preset: str | None,
+    crange: str | None = None,
 ) -> list[str]:
+    rng = ["-color_range", crange] if crange else []
     args = [
         *ff.base_args(),
         "-loglevel",
@@ -167,6 +189,7 @@ def _writer_args(
         f"{info.width}x{info.height}",
         "-framerate",
         f"{info.fps:g}",
+        *rng,
         "-i",
         "-",
     ]
@@ -235,7 +258,9 @@ def filter_video(
     shift = abs_change = 0.0
     with atomic_path(out) as tmp, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            _writer_args(ff, tmp, info, codec, crf, preset), stdin=subprocess.PIPE, stderr=err
+            _writer_args(ff, tmp, info, codec, crf, preset, color_range(spec, ff)),
+            stdin=subprocess.PIPE,
+            stderr=err,
         )
         stdin: IO[bytes] | None = proc.stdin
         if stdin is None:  # pragma: no cover - Popen with PIPE always sets it
