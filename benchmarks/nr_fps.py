@@ -3,9 +3,9 @@
 A deterministic 640x360 clip (testsrc2, 300 frames, x264 CRF 30) and its y4m reference are made
 once. Each run times, single-threaded:
 
-* NR: the runtime's ``vmaf_tiny.scoring.score_nr`` (guarded load, ffmpeg decode of the
-  distorted clip, frame preparation from the sidecar, ONNX Runtime with 1 thread, pooling) when
-  the runtime is installed, else the same steps written out here (the script says which);
+* NR: the runtime's ``vmaf_tiny.score_nr`` -- what ``vmaf-tiny score --no-reference`` runs
+  (guarded load, ffmpeg decode of the distorted clip, frame preparation from the sidecar, ONNX
+  Runtime with 1 thread, pooling);
 * FR: libvmaf vmaf_v0.6.1 through ffmpeg (``vmaf_tiny.extract_features``, ``n_threads=1``):
   both videos decoded and scored.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -28,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from vmaf_tiny import score_nr
 from vmaf_tiny.features import extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.fsutil import replace_block
-from vmaf_tiny.video import read_luma
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,32 +61,8 @@ def make_clips(ff: FFmpeg, tmp: Path, frames: int) -> tuple[Path, Path]:
 
 
 def nr_runtime(model: str, dis: Path, ff: FFmpeg) -> tuple[int, float]:
-    from vmaf_tiny.scoring import score_nr
-
     res = score_nr(dis, model, backend="cpu", threads=1, ffmpeg=ff)
     return res.n_frames, res.mean
-
-
-def nr_local(model: str, dis: Path, ff: FFmpeg) -> tuple[int, float]:
-    import onnxruntime as ort
-
-    side = json.loads(Path(model).with_suffix(".json").read_text())
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-    w, h = side["frame"]["resize"]
-    scores, batch = [], []
-    for f in read_luma(dis, ffmpeg=ff, size=(w, h)):
-        batch.append(f)
-        if len(batch) == 8:
-            scores.append(sess.run(None, {"frame": np.stack(batch)[:, None]})[0].ravel())
-            batch = []
-    if batch:
-        scores.append(sess.run(None, {"frame": np.stack(batch)[:, None]})[0].ravel())
-    s = np.clip(np.concatenate(scores), 0, 100)
-    return len(s), float(s.mean())
 
 
 def fr_libvmaf(ref: Path, dis: Path, ff: FFmpeg) -> tuple[int, float]:
@@ -111,12 +88,7 @@ def main() -> None:
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     ff = resolve_ffmpeg()
-    try:
-        import vmaf_tiny.scoring  # noqa: F401
-
-        nr_fn, nr_path = nr_runtime, "vmaf_tiny.scoring.score_nr"
-    except ImportError:
-        nr_fn, nr_path = nr_local, "local decode + ONNX Runtime (runtime not installed)"
+    nr_fn, nr_path = nr_runtime, "vmaf_tiny.score_nr (vmaf-tiny score --no-reference)"
     with tempfile.TemporaryDirectory(prefix="nr-bench-") as tmp:
         ref, dis = make_clips(ff, Path(tmp), args.frames)
         nr_t, n_nr, nr_score = timed(nr_fn, args.model, dis, ff, runs=args.runs)
@@ -136,6 +108,8 @@ def main() -> None:
         "libvmaf_mean_vmaf": fr_score,
         "runs": args.runs,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpus": os.cpu_count(),
+        "load_avg_1min_after": round(os.getloadavg()[0], 2),
         "ffmpeg": ff.version,
     }
     print(json.dumps(out, indent=2))
@@ -144,7 +118,9 @@ def main() -> None:
             [
                 "Command: `python benchmarks/nr_fps.py --runs "
                 f"{args.runs} --write-docs` (single thread, medians of {args.runs} runs after a "
-                "warm-up; both paths decode the clip through the same ffmpeg).",
+                "warm-up; both paths decode the clip through the same ffmpeg; measured on a shared "
+                f"{out['cpus']}-core machine, 1-minute load average {out['load_avg_1min_after']} "
+                "after the run, so compare the two columns, not absolute figures across runs).",
                 "",
                 "| clip | NR path | NR fps | libvmaf FR fps | NR / FR |",
                 "|---|---|---|---|---|",

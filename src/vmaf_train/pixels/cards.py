@@ -205,7 +205,7 @@ def _splits(tr: Mapping[str, Any]) -> list[str]:
         "",
         f"Training: {_f(t.get('parameters'))} parameters, {t.get('epochs')} epochs "
         f"({t.get('steps')} steps, stopped by `{t.get('stopped')}`), best epoch "
-        f"{t.get('best_epoch')}, {_f(t.get('seconds'), 1)} s on {t.get('threads')} CPU threads; "
+        f"{t.get('best_epoch')}, {_f(t.get('seconds'), 1)} s on {t.get('threads')} CPU thread(s); "
         f"{_f(tr.get('n_rows'))} training samples.",
     ]
     return lines
@@ -228,6 +228,16 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
         f"| clip (mean of frames) | {_f(clip.get('n'))} | {_f(clip.get('plcc'))} | "
         f"{_f(clip.get('srocc'))} | {_f(clip.get('rmse'), 3)} |",
     ]
+    plcc = test.get("plcc")
+    if isinstance(plcc, int | float):
+        verdict = (
+            "a useful estimate"
+            if plcc >= 0.9
+            else "a rough estimate"
+            if plcc >= 0.7
+            else "a weak estimate: it carries little information about the teacher score there"
+        )
+        lines += ["", f"Verdict (from the frame-level test PLCC, thresholds 0.9 / 0.7): {verdict}."]
     val = extra.get("val", {})
     if val:
         lines += [
@@ -263,7 +273,8 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
     if lat:
         lines += [
             "",
-            "Model-only latency (one 640x360-class frame, batch 1, 1 thread, median):",
+            f"Model-only latency (one {'x'.join(str(v) for v in px.get('frame_size', []))} "
+            "frame, batch 1, 1 thread, median, microseconds):",
             "",
         ]
         lines += [f"* `{k}`: {_f(v, 1)}" for k, v in lat.items()]
