@@ -198,3 +198,20 @@ def test_bad_source_key_for_type(tmp_path: Path) -> None:
 
     with pytest.raises(BadInputError, match="do not apply"):
         load_corpus_config(cfg)
+
+
+@pytest.mark.parametrize("name", ["smoke", "demo", "standard"])
+def test_every_shipped_source_renders_deterministically(
+    name: str, tmp_path: Path, ffmpeg: FFmpeg
+) -> None:
+    """Two renders of every source give the same bytes (ffmpeg's `gradients` source did not)."""
+    from dataclasses import replace
+
+    from vmaf_train.data.sources import render_reference
+
+    cfg = load_corpus_config(REPO / "configs" / "corpus" / f"{name}.toml")
+    for src in cfg.sources:
+        small = replace(src, width=64, height=36)
+        a = render_reference(small, tmp_path / "a.y4m", frames=3, fps=cfg.fps, ffmpeg=ffmpeg)
+        b = render_reference(small, tmp_path / "b.y4m", frames=3, fps=cfg.fps, ffmpeg=ffmpeg)
+        assert a.read_bytes() == b.read_bytes(), f"{name}: source {src.id} is not deterministic"
