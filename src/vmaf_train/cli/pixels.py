@@ -68,26 +68,19 @@ def _fit(
     progress: bool,
     json_out: bool,
 ) -> None:
+    from vmaf_train.pixels import filter as pf
+    from vmaf_train.pixels import nr as pn
+    from vmaf_train.pixels import saliency as ps
     from vmaf_train.pixels.config import parse_overrides
     from vmaf_train.pixels.frames import PixelCorpus
 
-    over = parse_overrides(set_)
-    pc = PixelCorpus.open(corpus)
-    if kind == "nr":
-        from vmaf_train.pixels.nr import fit_nr, load_nr_config
-
-        cfg = load_nr_config(config, over)
-        metrics = fit_nr(cfg, pc, out, cache=cache, progress=progress)
-    elif kind == "filter":
-        from vmaf_train.pixels.filter import fit_filter, load_filter_config
-
-        cfg = load_filter_config(config, over)
-        metrics = fit_filter(cfg, pc, out, cache=cache, progress=progress)
-    else:
-        from vmaf_train.pixels.saliency import fit_saliency, load_saliency_config
-
-        cfg = load_saliency_config(config, over)
-        metrics = fit_saliency(cfg, pc, out, cache=cache, progress=progress)
+    loader, fitter = {
+        "nr": (pn.load_nr_config, pn.fit_nr),
+        "filter": (pf.load_filter_config, pf.fit_filter),
+        "saliency": (ps.load_saliency_config, ps.fit_saliency),
+    }[kind]
+    cfg = loader(config, parse_overrides(set_))  # a bad recipe fails before any work
+    metrics = fitter(cfg, PixelCorpus.open(corpus), out, cache=cache, progress=progress)
     err_console.print(f"run written to {out}", markup=False)
     if json_out:
         print_json(metrics)

@@ -305,6 +305,13 @@ def _filter_results(tr: Mapping[str, Any]) -> list[str]:
             f"{_f(r.get('clip_fraction'), 6)} |"
         )
     ov = px.get("overall", {})
+    val = m.get("extra", {}).get("val", {})
+    if val:
+        lines += [
+            "",
+            f"Validation patches (early stopping): PSNR-Y {_f(val.get('patch_psnr'), 3)} dB "
+            f"filtered vs {_f(val.get('identity_patch_psnr'), 3)} dB unfiltered.",
+        ]
     lines += [
         "",
         f"PSNR-Y improved on {_f(100 * (ov.get('psnr_y_improved_frac') or 0), 1)} % of clips, "
