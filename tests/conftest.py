@@ -8,6 +8,8 @@ import pytest
 
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 
+pytest_plugins = ["tests.pixels_fixtures"]  # pixel-model fixtures (issue 5)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SHARED_DATA = SHARED / "data"

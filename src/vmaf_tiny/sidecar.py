@@ -153,6 +153,8 @@ def sidecar_contract(sidecar: Mapping[str, Any]) -> str | None:
     """Why a sidecar's runtime contract is inconsistent (beyond the JSON schema), or None."""
     roles = input_roles(sidecar)
     kind = sidecar["kind"]
+    if kind == "fr" and ("reference_frame" in roles or "distorted_frame" in roles):
+        return _frame_pair_contract(sidecar, roles)
     if kind == "fr":
         order = sidecar.get("feature_order")
         if not order:
@@ -212,6 +214,33 @@ def sidecar_contract(sidecar: Mapping[str, Any]) -> str | None:
                     f"sidecar frame size {fw}x{fh} (width x height) does not match the input's "
                     f"{w}x{h}"
                 )
+    return None
+
+
+def _frame_pair_contract(
+    sidecar: Mapping[str, Any], roles: Mapping[str, Mapping[str, Any]]
+) -> str | None:
+    """Contract of a frame-pair FR model: two [N, 1, H, W] luma inputs of one size."""
+    ref, dis = roles.get("reference_frame"), roles.get("distorted_frame")
+    if ref is None or dis is None:
+        return "a frame-pair FR sidecar needs inputs with roles reference_frame and distorted_frame"
+    for t in (ref, dis):
+        shape = t["shape"]
+        if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 1):
+            return f"frame input {t['name']!r} must be [N, 1, H, W] luma, got {shape}"
+    if ref["shape"][2:] != dis["shape"][2:]:
+        return "reference_frame and distorted_frame inputs must have the same height and width"
+    frame = sidecar.get("frame")
+    if frame is None:
+        return "a frame-pair FR sidecar needs a frame block (how to prepare frames)"
+    size = frame.get("crop") or frame.get("resize")
+    h, w = ref["shape"][2], ref["shape"][3]
+    if size is not None:
+        fw, fh = size
+        if (isinstance(h, int) and h != fh) or (isinstance(w, int) and w != fw):
+            return (
+                f"sidecar frame size {fw}x{fh} (width x height) does not match the input's {w}x{h}"
+            )
     return None
 
 

@@ -11,6 +11,7 @@ from vmaf_tiny.console import run_app
 from vmaf_train.cli import corpus, demo, features
 from vmaf_train.cli import evaluate as _evaluate
 from vmaf_train.cli import export as _export
+from vmaf_train.cli import pixels as _pixels
 from vmaf_train.cli import registry as _registry
 from vmaf_train.cli import train as _train
 from vmaf_train.cli import zoo as _zoo
@@ -44,6 +45,7 @@ app.command("zoo")(_zoo.zoo)
 app.add_typer(corpus.app, name="corpus")
 app.command("extract-features")(features.extract_features_cmd)
 app.command("demo")(demo.demo)
+app.add_typer(_pixels.app, name="pixels")  # pixel models (issue 5)
 
 
 def main() -> None:

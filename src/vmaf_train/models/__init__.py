@@ -1,15 +1,23 @@
-"""Model architectures and input wiring for the trainable FR models."""
+"""Model architectures: the FR MLPs (with their input wiring) and the pixel models."""
 
 from __future__ import annotations
 
 from vmaf_train.models.codec import block_spec, codec_matrix
+from vmaf_train.models.filter import ResidualFilter
 from vmaf_train.models.mlp import FRMLP, Standardize, count_parameters, make_activation
+from vmaf_train.models.nr import MSCN, NRNet, ds_block
+from vmaf_train.models.saliency import SaliencyStudent
 
 __all__ = [
     "FRMLP",
+    "MSCN",
+    "NRNet",
+    "ResidualFilter",
+    "SaliencyStudent",
     "Standardize",
     "block_spec",
     "codec_matrix",
     "count_parameters",
+    "ds_block",
     "make_activation",
 ]

@@ -1,0 +1,358 @@
+"""Apply a learned filter (``kind: filter``, class C3) to a video: luma in, luma out, chroma kept.
+
+Frames are decoded through the project's ffmpeg in their own pixel format (8- or 10-bit planar
+YUV); the luma plane goes through the model as float32 in [0, 1] (``[N, 1, H, W]``), is clipped
+to [0, 1] and rounded back to code values; the chroma planes are passed through untouched; the
+result is piped into ffmpeg and written atomically: ``.y4m`` (lossless, the default), ``.yuv``
+(raw) or any container with ``codec=`` (e.g. ``libx264`` with a CRF, or ``ffv1`` for lossless).
+
+Audit figures come back with the result: the mean luma shift (output minus input, in 8-bit code
+values) and the fraction of luma samples the clip to [0, 1] had to touch.
+
+:func:`filter_video` takes any callable ``[N, 1, H, W] -> [N, 1, H, W]``; :func:`load_filter`
+makes one from a registry id or ``.onnx`` path through the runtime's guard and session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
+from vmaf_tiny.fsutil import atomic_path
+from vmaf_tiny.video import PIX_FMTS, VideoInfo, VideoSpec, as_spec, probe
+
+__all__ = [
+    "FilterResult",
+    "FrameRunner",
+    "color_range",
+    "filter_video",
+    "load_filter",
+    "luma_from_float",
+    "luma_to_float",
+    "read_planes",
+]
+
+FrameRunner = Callable[[np.ndarray], np.ndarray]
+_BATCH_BYTES = 32 * 1024 * 1024
+_RAW_SUFFIXES = (".yuv", ".raw")
+
+
+@dataclass
+class FilterResult:
+    """What :func:`filter_video` wrote and measured.
+
+    Attributes:
+        output: The written file.
+        n_frames: Frames filtered.
+        width: Frame width.
+        height: Frame height.
+        pix_fmt: Pixel format (input and output).
+        mean_shift: Mean of (output - input) luma, in 8-bit code values.
+        mean_abs_change: Mean |output - input| luma, in 8-bit code values.
+        clip_fraction: Fraction of luma samples the model put outside [0, 1] (clipped).
+        model_id: The model (None for a bare callable).
+        provider: Execution provider (None for a bare callable).
+        seconds: load / decode+write / model / total.
+    """
+
+    output: str
+    n_frames: int
+    width: int
+    height: int
+    pix_fmt: str
+    mean_shift: float
+    mean_abs_change: float
+    clip_fraction: float
+    model_id: str | None = None
+    provider: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "n_frames": self.n_frames,
+            "width": self.width,
+            "height": self.height,
+            "pix_fmt": self.pix_fmt,
+            "audit": {
+                "mean_shift_8bit": self.mean_shift,
+                "mean_abs_change_8bit": self.mean_abs_change,
+                "clip_fraction": self.clip_fraction,
+            },
+            "model": self.model_id,
+            "provider": self.provider,
+            "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
+        }
+
+
+def luma_to_float(y: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Integer luma code values -> float32 in [0, 1]."""
+    return y.astype(np.float32) / np.float32((1 << bit_depth) - 1)
+
+
+def luma_from_float(x: np.ndarray, bit_depth: int) -> tuple[np.ndarray, int]:
+    """Float luma -> integer code values (clipped, rounded) and how many samples were clipped."""
+    n_clip = int(np.count_nonzero((x < 0.0) | (x > 1.0)))
+    peak = (1 << bit_depth) - 1
+    q = np.rint(np.clip(x, 0.0, 1.0) * peak)
+    return q.astype(np.uint16 if bit_depth > 8 else np.uint8), n_clip
+
+
+def _plane_sizes(info: VideoInfo) -> tuple[int, int]:
+    """(luma bytes, chroma bytes) of one frame."""
+    depth, sx, sy = PIX_FMTS[info.pix_fmt]
+    bps = 2 if depth > 8 else 1
+    cw = -(-info.width // (1 << sx))
+    ch = -(-info.height // (1 << sy))
+    return info.width * info.height * bps, 2 * cw * ch * bps
+
+
+def read_planes(
+    spec: VideoSpec, info: VideoInfo, ff: FFmpeg, *, max_frames: int | None = None
+) -> Iterator[tuple[np.ndarray, bytes]]:
+    """Decode frames in their own pixel format: (luma code values (H, W), chroma bytes)."""
+    ybytes, cbytes = _plane_sizes(info)
+    high = info.bit_depth > 8
+    args = [*ff.base_args(), "-loglevel", "error", *spec.input_args(), "-map", "0:v:0"]
+    if max_frames:
+        args += ["-frames:v", str(max_frames)]
+    args += ["-f", "rawvideo", "-pix_fmt", info.pix_fmt, "-"]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
+        stdout = proc.stdout
+        if stdout is None:  # pragma: no cover - Popen with PIPE always sets it
+            raise RuntimeError("no stdout pipe")
+        try:
+            while True:
+                buf = stdout.read(ybytes + cbytes)
+                if len(buf) < ybytes + cbytes:
+                    break
+                y = np.frombuffer(buf[:ybytes], dtype="<u2" if high else np.uint8)
+                yield y.reshape(info.height, info.width), buf[ybytes:]
+        finally:
+            stdout.close()
+            rc = proc.wait()
+            err.seek(0)
+            msg = err.read()
+    if rc != 0:
+        raise BadInputError(f"{spec.path.name}: decode failed ({last_error_line(msg)})")
+
+
+_RANGE_RE = re.compile(r"Stream #0:\d+[^:]*: Video: [^,]*, \w+\((pc|tv)\b")
+
+
+def color_range(spec: VideoSpec, ff: FFmpeg) -> str | None:
+    """The input's colour range as ffmpeg reports it (``pc`` full, ``tv`` limited), or None.
+
+    The filtered output carries the same tag, so a full-range source (an MJPEG-style
+    ``yuvj420p`` still, an AV1 stream flagged full range) is not read back as limited range.
+    """
+    if spec.is_raw:
+        return None
+    proc = subprocess.run(
+        [*ff.base_args(), *spec.input_args()], capture_output=True, timeout=60, check=False
+    )
+    m = _RANGE_RE.search(proc.stderr.decode("utf-8", "replace"))
+    return m.group(1) if m else None
+
+
+def _writer_args(
+    ff: FFmpeg,
+    out: Path,
+    info: VideoInfo,
+    codec: str | None,
+    crf: float | None,
+    preset: str | None,
+    crange: str | None = None,
+) -> list[str]:
+    rng = ["-color_range", crange] if crange else []
+    args = [
+        *ff.base_args(),
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        info.pix_fmt,
+        "-s",
+        f"{info.width}x{info.height}",
+        "-framerate",
+        f"{info.fps:g}",
+        *rng,
+        "-i",
+        "-",
+    ]
+    suffix = out.suffix.lower()
+    if codec:
+        args += ["-c:v", codec]
+        if crf is not None:
+            args += ["-crf", f"{crf:g}"]
+        if preset:
+            args += ["-preset", preset]
+        if codec == "libvpx-vp9" and crf is not None:
+            args += ["-b:v", "0"]
+    elif suffix == ".y4m":
+        args += ["-f", "yuv4mpegpipe", "-strict", "-1"]
+    elif suffix in _RAW_SUFFIXES:
+        args += ["-f", "rawvideo"]
+    else:
+        raise BadInputError(
+            f"{out.name}: choose --codec for a {suffix or 'suffix-less'} output "
+            "(or write .y4m / .yuv, which are lossless)"
+        )
+    return [*args, str(out)]
+
+
+def filter_video(
+    video: VideoSpec | str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    runner: FrameRunner,
+    *,
+    codec: str | None = None,
+    crf: float | None = None,
+    preset: str | None = None,
+    max_frames: int | None = None,
+    batch: int | None = None,
+    ffmpeg: FFmpeg | None = None,
+) -> FilterResult:
+    """Filter the luma of every frame of ``video`` with ``runner`` and write ``output``.
+
+    Args:
+        video: Input video (path or VideoSpec; raw yuv needs geometry).
+        output: Output file; ``.y4m``/``.yuv`` are written losslessly, other suffixes need
+            ``codec``. Written atomically (nothing is left behind on failure).
+        runner: ``[N, 1, H, W]`` float32 in [0, 1] -> same shape (unclipped).
+        codec: ffmpeg encoder for the output (``libx264``, ``ffv1``, ...).
+        crf: Encoder CRF.
+        preset: Encoder preset.
+        max_frames: Stop after this many frames.
+        batch: Frames per model call (default: by size, up to 32 MiB of input).
+        ffmpeg: The binary (resolved if None).
+
+    Raises:
+        BadInputError: unreadable input, unsupported output, encoder failure.
+        BadModelError: the model returned the wrong shape.
+    """
+    t0 = time.perf_counter()
+    ff = ffmpeg or resolve_ffmpeg()
+    spec = as_spec(video)
+    info = probe(spec, ff)
+    out = Path(output)
+    if out.resolve() == spec.path.resolve():
+        raise BadInputError("the output would overwrite the input")
+    n_batch = batch or max(1, min(16, _BATCH_BYTES // (info.width * info.height * 4)))
+    depth = info.bit_depth
+    t_model = 0.0
+    n = n_clip = 0
+    shift = abs_change = 0.0
+    with atomic_path(out) as tmp, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            _writer_args(ff, tmp, info, codec, crf, preset, color_range(spec, ff)),
+            stdin=subprocess.PIPE,
+            stderr=err,
+        )
+        stdin: IO[bytes] | None = proc.stdin
+        if stdin is None:  # pragma: no cover - Popen with PIPE always sets it
+            raise RuntimeError("no stdin pipe")
+        ok = False
+        try:
+            pending: list[tuple[np.ndarray, bytes]] = []
+
+            def flush() -> None:
+                nonlocal t_model, n, n_clip, shift, abs_change
+                x = np.stack([luma_to_float(y, depth) for y, _ in pending])[:, None]
+                tm = time.perf_counter()
+                yhat = np.asarray(runner(x))
+                t_model += time.perf_counter() - tm
+                if yhat.shape != x.shape:
+                    raise BadModelError(
+                        f"filter returned shape {list(yhat.shape)} for input {list(x.shape)}"
+                    )
+                for (y, chroma), f in zip(pending, yhat[:, 0], strict=True):
+                    q, c = luma_from_float(f, depth)
+                    n_clip += c
+                    d = (q.astype(np.float64) - y) * (255.0 / ((1 << depth) - 1))
+                    shift += float(d.mean())
+                    abs_change += float(np.abs(d).mean())
+                    stdin.write(q.astype("<u2" if depth > 8 else np.uint8).tobytes() + chroma)
+                    n += 1
+                pending.clear()
+
+            for frame in read_planes(spec, info, ff, max_frames=max_frames):
+                pending.append(frame)
+                if len(pending) == n_batch:
+                    flush()
+            if pending:
+                flush()
+            ok = True
+        except BrokenPipeError:
+            pass
+        finally:
+            try:
+                stdin.close()
+            except BrokenPipeError:
+                ok = False
+            rc = proc.wait()
+        err.seek(0)
+        msg = err.read()
+        if rc != 0:
+            raise BadInputError(f"{out.name}: writing failed ({last_error_line(msg)})")
+        if not ok:
+            raise BadInputError(f"{out.name}: the encoder stopped early ({last_error_line(msg)})")
+        if n == 0:
+            raise BadInputError(f"{spec.path.name}: no frames decoded")
+    total = time.perf_counter() - t0
+    return FilterResult(
+        output=str(out),
+        n_frames=n,
+        width=info.width,
+        height=info.height,
+        pix_fmt=info.pix_fmt,
+        mean_shift=shift / n,
+        mean_abs_change=abs_change / n,
+        clip_fraction=n_clip / (n * info.width * info.height),
+        seconds={"model": t_model, "io": total - t_model, "total": total},
+    )
+
+
+def load_filter(
+    model: str | os.PathLike[str], *, backend: str = "auto", threads: int = 1
+) -> tuple[FrameRunner, Any]:
+    """Load a ``kind: filter`` model through the runtime's guard and session.
+
+    Returns:
+        (runner, the loaded model).
+
+    Raises:
+        BadModelError: a load-time check failed or the model is not a filter.
+    """
+    from vmaf_tiny.session import load_model
+
+    lm = load_model(model, backend=backend, threads=threads)
+    if lm.kind != "filter":
+        raise BadModelError(f"model {lm.model_id} is kind {lm.kind!r}, not a filter")
+    frame = lm.sidecar.get("frame") or {}
+    if frame.get("resize") or frame.get("crop"):
+        raise BadModelError(
+            f"model {lm.model_id}: a filter must take frames at their own size (no resize/crop)"
+        )
+    name = lm.sidecar["inputs"][0]["name"]
+    lo, hi = frame.get("value_range") or (0.0, 1.0)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        xin = x if (lo, hi) == (0.0, 1.0) else x * np.float32(hi - lo) + np.float32(lo)
+        y = lm.run({name: np.ascontiguousarray(xin, dtype=np.float32)})[0]
+        return y if (lo, hi) == (0.0, 1.0) else (y - np.float32(lo)) / np.float32(hi - lo)
+
+    return run, lm

@@ -1,0 +1,210 @@
+"""Pixel-model recipes: ``configs/models/<id>.toml`` read strictly, with overrides.
+
+A recipe has top-level identity keys (id, description, kind, class, license, opset) and the
+tables ``[arch]``, ``[data]``, ``[train]``, ``[split]``, ``[int8]``, ``[output]``, ``[goals]``.
+Each model module declares the keys (and defaults) of its ``arch`` and ``data`` tables; an
+unknown key anywhere is an error naming it, so a typo never silently trains the wrong model.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vmaf_tiny.errors import BadInputError
+from vmaf_train.data.splits import DEFAULT_SALT
+
+__all__ = [
+    "PixelConfig",
+    "load_pixel_config",
+    "parse_overrides",
+    "resolve_model_config",
+    "take",
+]
+
+_TOP = ("id", "description", "kind", "class", "license", "opset")
+_TABLES = ("arch", "data", "train", "split", "int8", "output", "goals")
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "epochs": 10,
+    "batch_size": 16,
+    "lr": 0.003,
+    "weight_decay": 0.0,
+    "threads": 2,
+    "max_steps": 0,
+    "max_minutes": 0.0,
+}
+SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
+INT8_DEFAULTS: dict[str, Any] = {"enabled": False, "calib_frames": 64}
+
+
+def take(table: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``defaults`` updated with ``table``; unknown keys or wrong types raise BadInputError."""
+    unknown = sorted(set(table) - set(defaults))
+    if unknown:
+        raise BadInputError(f"{where}: unknown key(s) {unknown} (known: {sorted(defaults)})")
+    out = dict(defaults)
+    for k, v in table.items():
+        d = defaults[k]
+        if d is not None and not _same_type(d, v):
+            raise BadInputError(f"{where}.{k}: expected {type(d).__name__}, got {v!r}")
+        out[k] = v
+    return out
+
+
+def _same_type(d: Any, v: Any) -> bool:
+    if isinstance(d, bool):
+        return isinstance(v, bool)
+    if isinstance(d, float):
+        return isinstance(v, int | float) and not isinstance(v, bool)
+    if isinstance(d, int):
+        return isinstance(v, int) and not isinstance(v, bool)
+    if isinstance(d, list):
+        return isinstance(v, list)
+    return isinstance(v, type(d))
+
+
+@dataclass(frozen=True)
+class PixelConfig:
+    """A resolved recipe.
+
+    Attributes:
+        id: Model id.
+        description: One paragraph for the registry and the card.
+        kind: nr | filter | saliency | fr.
+        model_class: C1 | C2 | C3.
+        license: Licence of the weights.
+        opset: ONNX opset to export at.
+        arch: Architecture parameters (model-specific keys).
+        data: Sampling parameters (model-specific keys).
+        train: Optimisation parameters (seed, epochs, batch_size, lr, ...).
+        split: val_frac, test_frac, salt (splits by source_id).
+        int8: enabled, calib_frames.
+        output: target, range, clamp.
+        goals: Targets reported in the card (met or not).
+        path: Where the recipe came from.
+    """
+
+    id: str
+    description: str
+    kind: str
+    model_class: str
+    license: str
+    opset: int
+    arch: dict[str, Any]
+    data: dict[str, Any]
+    train: dict[str, Any]
+    split: dict[str, Any]
+    int8: dict[str, Any]
+    output: dict[str, Any]
+    goals: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe as plain data (what ``config.json`` of a run holds)."""
+        return {
+            "id": self.id,
+            "description": self.description,
+            "kind": self.kind,
+            "class": self.model_class,
+            "license": self.license,
+            "opset": self.opset,
+            "arch": self.arch,
+            "data": self.data,
+            "train": self.train,
+            "split": self.split,
+            "int8": self.int8,
+            "output": self.output,
+            "goals": self.goals,
+        }
+
+    def sha256(self) -> str:
+        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["train.epochs=2", "data.size=[64, 64]"]`` -> nested dict (values parsed as TOML)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve_model_config(name: str | Path) -> Path:
+    """``configs/models/NAME.toml`` of the checkout, or a path as given."""
+    p = Path(name)
+    if p.suffix == ".toml" or p.exists():
+        return p
+    return Path(__file__).resolve().parents[3] / "configs" / "models" / f"{name}.toml"
+
+
+def load_pixel_config(
+    path: str | Path,
+    *,
+    arch_defaults: Mapping[str, Any],
+    data_defaults: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+) -> PixelConfig:
+    """Read a recipe, apply ``overrides`` and check every key.
+
+    Raises:
+        BadInputError: missing file, not TOML, unknown keys, wrong types.
+    """
+    p = resolve_model_config(path)
+    if not p.is_file():
+        raise BadInputError(f"no such model config: {p}")
+    try:
+        raw = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInputError(f"{p.name}: not valid TOML ({exc})") from exc
+    raw = _merge(raw, overrides or {})
+    unknown = sorted(set(raw) - set(_TOP) - set(_TABLES))
+    if unknown:
+        raise BadInputError(f"{p.name}: unknown key(s) {unknown}")
+    for k in ("id", "kind", "class"):
+        if not isinstance(raw.get(k), str):
+            raise BadInputError(f"{p.name}: {k!r} is required (a string)")
+    return PixelConfig(
+        id=raw["id"],
+        description=str(raw.get("description", raw["id"])),
+        kind=raw["kind"],
+        model_class=raw["class"],
+        license=str(raw.get("license", "BSD-2-Clause-Patent")),
+        opset=int(raw.get("opset", 17)),
+        arch=take(raw.get("arch", {}), arch_defaults, f"{p.name} [arch]"),
+        data=take(raw.get("data", {}), data_defaults, f"{p.name} [data]"),
+        train=take(raw.get("train", {}), TRAIN_DEFAULTS, f"{p.name} [train]"),
+        split=take(raw.get("split", {}), SPLIT_DEFAULTS, f"{p.name} [split]"),
+        int8=take(raw.get("int8", {}), INT8_DEFAULTS, f"{p.name} [int8]"),
+        output=dict(raw.get("output", {})),
+        goals=dict(raw.get("goals", {})),
+        path=str(p),
+    )

@@ -1,0 +1,471 @@
+"""``nr_metric_v1``: train, export, quantise and evaluate the no-reference VMAF estimator.
+
+Data: distorted clips decoded as the runtime will (luma in [0, 1], bicubic rescale to the
+sidecar's ``frame.resize``); a seeded sample of frames per training clip (random crops and
+horizontal flips at training time), the per-frame teacher VMAF as target. Validation and early
+stopping on whole frames of the validation sources; the final numbers come from the exported
+ONNX model on every frame of the held-out test sources (frame level, and clip level = mean over
+the clip's frames).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from vmaf_tiny.console import make_progress
+from vmaf_tiny.ffmpeg import resolve_ffmpeg
+from vmaf_train.models.nr import NRNet
+from vmaf_train.pixels.config import PixelConfig, load_pixel_config
+from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx, ort_session
+from vmaf_train.pixels.frames import (
+    ClipRecord,
+    PixelCorpus,
+    clip_rng,
+    crop_boxes,
+    decode,
+    gather,
+    sample_indices,
+    to_uint8,
+)
+from vmaf_train.pixels.metrics import clip_pool, score_metrics
+from vmaf_train.pixels.quantize import NR_MAX_PLCC_DROP, latency_us, quantize_qdq, write_gate
+from vmaf_train.pixels.runs import fit_loop, git_commit, setup_torch, write_run
+
+__all__ = [
+    "NR_ARCH_DEFAULTS",
+    "NR_DATA_DEFAULTS",
+    "build_nr",
+    "fit_nr",
+    "load_nr_config",
+    "nr_sidecar",
+    "predict_clips",
+]
+
+NR_ARCH_DEFAULTS: dict[str, Any] = {
+    "channels": [16, 32, 48, 64, 96],
+    "strides": [2, 2, 2, 1],
+    "stem": 4,
+    "front": "none",
+}
+NR_DATA_DEFAULTS: dict[str, Any] = {
+    "size": [640, 360],  # frame.resize: [width, height]
+    "frames_per_clip": 4,  # training frames sampled per training clip
+    "val_frames_per_clip": 2,  # whole frames per validation clip
+    "crop": [320, 192],  # training crop [width, height]; [] = whole frames
+    "flip": True,
+    "eval_frames": 0,  # test frames per clip (0: all)
+}
+INPUT, OUTPUT = "frame", "score"
+
+
+def load_nr_config(
+    path: str | Path = "nr_metric_v1", overrides: Mapping[str, Any] | None = None
+) -> PixelConfig:
+    """The NR recipe (``configs/models/nr_metric_v1.toml`` by default)."""
+    return load_pixel_config(
+        path, arch_defaults=NR_ARCH_DEFAULTS, data_defaults=NR_DATA_DEFAULTS, overrides=overrides
+    )
+
+
+def build_nr(cfg: PixelConfig, target_mean: float = 0.0, target_std: float = 1.0) -> NRNet:
+    """The network of a recipe (output affine set from the training targets)."""
+    a = cfg.arch
+    return NRNet(
+        channels=a["channels"],
+        strides=a["strides"],
+        stem=a["stem"],
+        front=a["front"],
+        out_mean=target_mean,
+        out_std=target_std,
+    )
+
+
+def _size(cfg: PixelConfig) -> tuple[int, int]:
+    w, h = (int(v) for v in cfg.data["size"])
+    return w, h
+
+
+def _sample(
+    clips: Sequence[ClipRecord],
+    cfg: PixelConfig,
+    *,
+    per_clip: int,
+    purpose: str,
+    cache: Path | None,
+    progress: bool,
+) -> dict[str, np.ndarray]:
+    """Seeded whole frames (uint8) and their teacher VMAF from each clip."""
+    size = _size(cfg)
+    seed = int(cfg.train["seed"])
+    ff = resolve_ffmpeg()
+
+    def work(c: ClipRecord) -> dict[str, np.ndarray]:
+        idx = sample_indices(c.n_frames, per_clip, clip_rng(seed, c.key, purpose))
+        frames = decode(c.clip, size=size, max_frames=int(idx[-1]) + 1, ffmpeg=ff)
+        idx = idx[idx < len(frames)]
+        return {
+            "x": to_uint8(frames[idx]),
+            "y": c.vmaf[idx].astype(np.float32),
+            "frame": idx.astype(np.int32),
+        }
+
+    params = {"size": size, "per_clip": per_clip, "seed": seed, "purpose": purpose}
+    return gather(clips, work, tag=f"nr-{purpose}", params=params, cache=cache, progress=progress)
+
+
+def _batches(
+    x: np.ndarray, y: np.ndarray, cfg: PixelConfig, epoch: int
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    rng = np.random.default_rng([int(cfg.train["seed"]), 1000 + epoch])
+    bs = int(cfg.train["batch_size"])
+    crop = cfg.data["crop"]
+    order = rng.permutation(len(x))
+    for i in range(0, len(order), bs):
+        sel = order[i : i + bs]
+        if crop:
+            cw, ch = int(crop[0]), int(crop[1])
+            boxes = crop_boxes(x.shape[1], x.shape[2], (ch, cw), len(sel), rng)
+            xb = np.stack(
+                [x[j, y0 : y0 + ch, x0 : x0 + cw] for j, (y0, x0) in zip(sel, boxes, strict=True)]
+            )
+        else:
+            xb = x[sel]
+        if cfg.data["flip"]:
+            flip = rng.random(len(sel)) < 0.5
+            xb = np.where(flip[:, None, None], xb[:, :, ::-1], xb)
+        xt = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32) / 255.0)[:, None]
+        yield xt, torch.from_numpy(y[sel].astype(np.float32))[:, None]
+
+
+def _torch_predict(model: torch.nn.Module, x: np.ndarray, batch: int = 16) -> np.ndarray:
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            xt = torch.from_numpy(x[i : i + batch].astype(np.float32) / 255.0)[:, None]
+            out.append(model(xt).numpy().reshape(-1))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def predict_clips(
+    clips: Sequence[ClipRecord],
+    sessions: Mapping[str, ort.InferenceSession],
+    *,
+    size: tuple[int, int],
+    max_frames: int = 0,
+    clamp: tuple[float, float] | None = (0.0, 100.0),
+    batch: int = 8,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score every frame of every clip with each ONNX session (as the runtime prepares frames).
+
+    Returns:
+        ``key``, ``source_id``, ``codec``, ``frame``, ``target`` arrays and ``pred`` (name ->
+        per-frame predictions, clamped to ``clamp`` like the runtime does).
+    """
+    ff = resolve_ffmpeg()
+    keys: list[str] = []
+    srcs: list[str] = []
+    codecs: list[str] = []
+    frames_idx: list[np.ndarray] = []
+    target: list[np.ndarray] = []
+    preds: dict[str, list[np.ndarray]] = {n: [] for n in sessions}
+    with make_progress(enabled=progress) as bar:
+        task = bar.add_task("nr eval", total=len(clips))
+        for c in clips:
+            frames = decode(c.clip, size=size, max_frames=max_frames or None, ffmpeg=ff)
+            n = min(len(frames), c.n_frames)
+            x = frames[:n, None].astype(np.float32)
+            for name, sess in sessions.items():
+                iname = sess.get_inputs()[0].name
+                out = [
+                    np.asarray(sess.run(None, {iname: x[i : i + batch]})[0]).reshape(-1)
+                    for i in range(0, n, batch)
+                ]
+                p = np.concatenate(out).astype(np.float64)
+                preds[name].append(np.clip(p, *clamp) if clamp else p)
+            keys += [c.key] * n
+            srcs += [c.source_id] * n
+            codecs += [c.codec] * n
+            frames_idx.append(np.arange(n))
+            target.append(c.vmaf[:n])
+            bar.advance(task)
+    return {
+        "key": np.asarray(keys),
+        "source_id": np.asarray(srcs),
+        "codec": np.asarray(codecs),
+        "frame": np.concatenate(frames_idx),
+        "target": np.concatenate(target),
+        "pred": {k: np.concatenate(v) for k, v in preds.items()},
+    }
+
+
+def _level_metrics(pred: Mapping[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    frame = score_metrics(pred["target"], pred["pred"][name])
+    ct, cp = clip_pool(pred["key"], pred["target"], pred["pred"][name])
+    clip = score_metrics(ct, cp)
+    return {"frame": frame, "clip": clip}
+
+
+def nr_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx") -> dict[str, Any]:
+    """The sidecar of an NR model: input/output contract and frame preparation."""
+    w, h = _size(cfg)
+    out = cfg.output
+    return {
+        "schema_version": 1,
+        "id": cfg.id,
+        "kind": "nr",
+        "class": cfg.model_class,
+        "onnx": onnx_name,
+        "opset": opset,
+        "smoke": False,
+        "description": cfg.description,
+        "inputs": [TensorSpec(INPUT, ("N", 1, h, w), "frame").sidecar()],
+        "outputs": [TensorSpec(OUTPUT, ("N", 1), "score").sidecar()],
+        "frame": {
+            "channels": "luma",
+            "value_range": [0.0, 1.0],
+            "crop": None,
+            "resize": [w, h],
+            "stride": 1,
+            "pooling": "mean",
+        },
+        "output": {
+            "target": str(out.get("target", "vmaf")),
+            "range": list(out.get("range", [0.0, 100.0])),
+            "clamp": bool(out.get("clamp", True)),
+        },
+        "int8": None,
+    }
+
+
+def fit_nr(
+    cfg: PixelConfig,
+    corpus: PixelCorpus,
+    run: Path,
+    *,
+    cache: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train, export, (optionally) quantise and evaluate an NR model into a run directory.
+
+    Args:
+        cfg: The recipe.
+        corpus: The corpus (split by source_id with ``cfg.split``).
+        run: Output directory (model.onnx, model.json, metrics.json, ...).
+        cache: Per-clip sample cache (default ``run/cache``).
+        progress: Progress bars and epoch lines on stderr.
+
+    Returns:
+        metrics.json's content.
+    """
+    t_start = time.perf_counter()
+    seed, threads = int(cfg.train["seed"]), int(cfg.train["threads"])
+    setup_torch(seed, threads)
+    commit = git_commit()  # the code that trains, recorded before training starts
+    cache = cache if cache is not None else run / "cache"
+    parts = corpus.split(**cfg.split)
+    src_split = corpus.split_sources(**cfg.split)
+    train = _sample(
+        parts["train"],
+        cfg,
+        per_clip=int(cfg.data["frames_per_clip"]),
+        purpose="train",
+        cache=cache,
+        progress=progress,
+    )
+    val_clips = parts["val"] or parts["train"]
+    val = _sample(
+        val_clips,
+        cfg,
+        per_clip=int(cfg.data["val_frames_per_clip"]),
+        purpose="val",
+        cache=cache,
+        progress=progress,
+    )
+    mu, sd = float(train["y"].mean()), float(max(train["y"].std(), 1.0))
+    model = build_nr(cfg, mu, sd)
+    n_params = sum(p.numel() for p in model.parameters())
+
+    def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return torch.mean(((m(b[0]) - b[1]) / sd) ** 2)
+
+    def val_fn(m: torch.nn.Module) -> float:
+        p = np.clip(_torch_predict(m, val["x"]), 0.0, 100.0)
+        return float(np.sqrt(np.mean((p - val["y"]) ** 2)))
+
+    fit = fit_loop(
+        model,
+        lambda e: _batches(train["x"], train["y"], cfg, e),
+        loss_fn,
+        val_fn,
+        cfg.train,
+        label=cfg.id,
+        progress=progress,
+    )
+    w, h = _size(cfg)
+    meta = {
+        "id": cfg.id,
+        "seed": seed,
+        "train_commit": commit,
+        "manifest_sha256": corpus.manifest_sha256,
+        "config_sha256": cfg.sha256(),
+    }
+    run.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed + 7)
+    exp = export_pixel_onnx(
+        model,
+        run / "model.onnx",
+        inputs=[TensorSpec(INPUT, ("N", 1, h, w), "frame")],
+        outputs=[TensorSpec(OUTPUT, ("N", 1), "score")],
+        example=lambda b: (torch.rand(b, 1, h, w, generator=gen),),
+        metadata=meta,
+        opset=cfg.opset,
+    )
+    sessions = {"fp32": ort_session(exp.path)}
+    int8_report: dict[str, Any] | None = None
+    if cfg.int8["enabled"]:
+        k = int(cfg.int8["calib_frames"])
+        pick = np.sort(np.random.default_rng([seed, 77]).permutation(len(train["x"]))[:k])
+        calib = [
+            {INPUT: train["x"][pick[i : i + 4], None].astype(np.float32) / 255.0}
+            for i in range(0, len(pick), 4)
+        ]
+        int8_report = quantize_qdq(exp.path, run / "model.int8.onnx", calib)
+        sessions["int8"] = ort_session(run / "model.int8.onnx")
+    test_clips = parts["test"] or val_clips
+    rng = tuple(float(v) for v in cfg.output.get("range", [0.0, 100.0]))
+    pred = predict_clips(
+        test_clips,
+        sessions,
+        size=(w, h),
+        max_frames=int(cfg.data["eval_frames"]),
+        clamp=(rng[0], rng[1]) if cfg.output.get("clamp", True) else None,
+        progress=progress,
+    )
+    test = _level_metrics(pred, "fp32")
+    val_pred = np.clip(_torch_predict(model, val["x"]), 0, 100)
+    val_m = {"frame": score_metrics(val["y"], val_pred)}
+    probe = np.random.default_rng(seed).random((1, 1, h, w), dtype=np.float32)
+    latency = {"fp32_us_per_row_b1": latency_us(sessions["fp32"], {INPUT: probe})}
+    gate: dict[str, Any] | None = None
+    if int8_report is not None:
+        q = _level_metrics(pred, "int8")
+        latency["int8_us_per_row_b1"] = latency_us(sessions["int8"], {INPUT: probe})
+        drop = test["frame"]["plcc"] - q["frame"]["plcc"]
+        gate = {
+            **int8_report,
+            "passed": bool(drop <= NR_MAX_PLCC_DROP),
+            "rule": f"PLCC(fp32) - PLCC(int8) <= {NR_MAX_PLCC_DROP} (frame level, test split)",
+            "plcc_fp32": test["frame"]["plcc"],
+            "plcc_int8": q["frame"]["plcc"],
+            "plcc_drop": drop,
+            "rmse_fp32": test["frame"]["rmse"],
+            "rmse_int8": q["frame"]["rmse"],
+            "rmse_delta": q["frame"]["rmse"] - test["frame"]["rmse"],
+            "clip_plcc_int8": q["clip"]["plcc"],
+            "n_test": test["frame"]["n"],
+            **{f"{k}": v for k, v in latency.items()},
+        }
+        write_gate(run / "model.int8.onnx", gate)
+    _write_predictions(run / "predictions.parquet", pred)
+    splits = {
+        name: {
+            "n_rows": int(sum(c.n_frames for c in parts[name])),
+            "n_clips": len(parts[name]),
+            "n_sources": len(src_split[name]),
+            "sources": src_split[name],
+        }
+        for name in ("train", "val", "test")
+    }
+    per_codec = _per_codec(pred)
+    metrics = {
+        "seed": seed,
+        "n_sources": len(src_split["train"]),
+        "n_rows": len(train["x"]),
+        "test": test,
+        "val": val_m,
+        "splits": splits,
+        "training": {
+            "parameters": int(n_params),
+            "best_epoch": fit.best_epoch,
+            "epochs": fit.epochs,
+            "steps": fit.steps,
+            "seconds": fit.seconds,
+            "stopped": fit.stopped,
+            "threads": threads,
+            "history": fit.history,
+            "target_mean": mu,
+            "target_std": sd,
+        },
+        "provenance": {
+            "manifest_sha256": corpus.manifest_sha256,
+            "train_commit": commit,
+            "config_sha256": cfg.sha256(),
+        },
+        "latency": latency,
+        "export": {
+            "bytes": exp.bytes,
+            "sha256": exp.sha256,
+            "opset": exp.opset,
+            "ops": list(exp.ops),
+            "max_abs_diff": exp.max_abs_diff,
+            "verify_batches": list(exp.batches),
+        },
+        "table_metadata": corpus.table_metadata,
+        "seconds": time.perf_counter() - t_start,
+    }
+    report = {
+        "kind": "nr",
+        "test_sources": src_split["test"] if parts["test"] else src_split["val"],
+        "per_codec": per_codec,
+        "int8_gate": gate,
+        "frame_size": [w, h],
+        "eval_frames_per_clip": int(cfg.data["eval_frames"]) or "all",
+    }
+    write_run(
+        run,
+        config=cfg.resolved(),
+        sidecar=nr_sidecar(cfg, exp.opset),
+        metrics=metrics,
+        report=report,
+    )
+    return metrics
+
+
+def _per_codec(pred: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for codec in sorted(set(pred["codec"].tolist())):
+        m = pred["codec"] == codec
+        if m.sum() < 3:
+            continue
+        met = score_metrics(pred["target"][m], pred["pred"]["fp32"][m])
+        out[codec] = {k: met[k] for k in ("n", "plcc", "srocc", "rmse")}
+    return out
+
+
+def _write_predictions(path: Path, pred: Mapping[str, Any]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vmaf_tiny.fsutil import atomic_path
+
+    cols: dict[str, Any] = {
+        "key": pa.array(pred["key"].tolist(), pa.string()),
+        "source_id": pa.array(pred["source_id"].tolist(), pa.string()),
+        "codec": pa.array(pred["codec"].tolist(), pa.string()),
+        "frame": pa.array(pred["frame"].astype(np.int32)),
+        "target": pa.array(pred["target"].astype(np.float64)),
+    }
+    for name, v in pred["pred"].items():
+        cols["prediction" if name == "fp32" else f"prediction_{name}"] = pa.array(
+            v.astype(np.float64)
+        )
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.table(cols), tmp, compression="zstd")

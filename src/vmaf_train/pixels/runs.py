@@ -1,0 +1,207 @@
+"""Shared plumbing of pixel-model training runs: determinism, the loop, the run directory.
+
+A run directory has the layout ``vmaf-train register`` reads: ``config.json`` (the resolved
+recipe), ``metrics.json`` (test/val metrics, splits, training summary, provenance, latency),
+``model.onnx`` with its sidecar ``model.json``, optionally ``model.int8.onnx`` with its gate
+report, plus ``report.json`` (pixel-model specific results for the card) and
+``predictions.parquet``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vmaf_tiny.console import err_console
+from vmaf_tiny.fsutil import atomic_write_json
+
+__all__ = [
+    "FitResult",
+    "clean_json",
+    "fit_loop",
+    "git_commit",
+    "setup_torch",
+    "write_run",
+]
+
+
+def clean_json(obj: Any) -> Any:
+    """Non-finite floats -> None (strict JSON), numpy scalars -> Python, recursively."""
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [clean_json(v) for v in obj]
+    return obj
+
+
+def setup_torch(seed: int, threads: int) -> torch.Generator:
+    """Deterministic torch: seed, deterministic algorithms, fixed thread count."""
+    torch.manual_seed(int(seed))
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(max(1, int(threads)))
+    return torch.Generator().manual_seed(int(seed))
+
+
+def git_commit(path: str | Path | None = None) -> str:
+    """``git rev-parse HEAD`` of this checkout (``-dirty`` when tracked files changed)."""
+    where = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "diff", "--quiet", "HEAD", "--"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty.returncode == 1 else "")
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_loop` did.
+
+    Attributes:
+        best_epoch: Epoch (1-based) whose weights were kept (lowest validation loss).
+        best_val: Its validation loss.
+        epochs: Epochs run.
+        steps: Optimiser steps.
+        seconds: Wall time.
+        history: Per epoch: train loss, val loss, seconds.
+        stopped: Why training stopped (``epochs``, ``max_steps``, ``max_minutes``).
+    """
+
+    best_epoch: int
+    best_val: float
+    epochs: int
+    steps: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: str = "epochs"
+
+
+def fit_loop(
+    model: torch.nn.Module,
+    batches: Callable[[int], Iterator[tuple[torch.Tensor, ...]]],
+    loss_fn: Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+    val_fn: Callable[[torch.nn.Module], float],
+    params: Mapping[str, Any],
+    *,
+    label: str = "fit",
+    progress: bool = True,
+) -> FitResult:
+    """Adam with cosine decay; keeps the weights of the epoch with the lowest ``val_fn``.
+
+    Args:
+        model: The module (trained in place; ends with the best weights, in eval mode).
+        batches: epoch -> iterator of batches (seeded by the caller).
+        loss_fn: (model, batch) -> scalar loss.
+        val_fn: model (eval mode) -> validation loss (lower is better).
+        params: ``epochs``, ``lr``, ``weight_decay``, ``max_steps`` (0: none), ``max_minutes``
+            (0: none).
+        label: Name shown in the log.
+        progress: Log one line per epoch on stderr.
+    """
+    epochs = int(params["epochs"])
+    max_steps = int(params.get("max_steps") or 0)
+    max_sec = float(params.get("max_minutes") or 0.0) * 60.0
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=float(params["lr"]), weight_decay=float(params["weight_decay"])
+    )
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+    t0 = time.perf_counter()
+    best_state = copy.deepcopy(model.state_dict())
+    best_val, best_epoch, steps = float("inf"), 0, 0
+    history: list[dict[str, float]] = []
+    stopped = "epochs"
+    epoch = 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        te = time.perf_counter()
+        losses = []
+        for batch in batches(epoch):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model, batch)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            steps += 1
+            if max_steps and steps >= max_steps:
+                stopped = "max_steps"
+                break
+            if max_sec and time.perf_counter() - t0 > max_sec:
+                stopped = "max_minutes"
+                break
+        sched.step()
+        model.eval()
+        with torch.no_grad():
+            val = float(val_fn(model))
+        history.append(
+            {
+                "epoch": float(epoch),
+                "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                "val_loss": val,
+                "seconds": time.perf_counter() - te,
+            }
+        )
+        if progress:
+            err_console.print(
+                f"{label} epoch {epoch}/{epochs}: train {history[-1]['train_loss']:.5g} "
+                f"val {val:.5g} ({history[-1]['seconds']:.1f} s)",
+                markup=False,
+                highlight=False,
+            )
+        if val < best_val:
+            best_val, best_epoch = val, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        if stopped != "epochs":
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(
+        best_epoch=best_epoch,
+        best_val=best_val,
+        epochs=epoch,
+        steps=steps,
+        seconds=time.perf_counter() - t0,
+        history=history,
+        stopped=stopped,
+    )
+
+
+def write_run(
+    run: Path,
+    *,
+    config: Mapping[str, Any],
+    sidecar: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    report: Mapping[str, Any],
+) -> None:
+    """Write config.json, model.json, report.json and (last) metrics.json into ``run``."""
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run / "config.json", clean_json(config))
+    atomic_write_json(run / "model.json", clean_json(sidecar))
+    atomic_write_json(run / "report.json", clean_json(report))
+    atomic_write_json(run / "metrics.json", clean_json(metrics))

@@ -1,0 +1,116 @@
+"""The learned filter: the runtime's filter path (chroma pass-through, audit) and a trained run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.clips import lavfi_clip, x264
+from tests.pixels_helpers import files_in
+from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.filtering import filter_video, read_planes
+from vmaf_tiny.video import probe
+
+
+def _planes(path: Path, ffmpeg) -> list[tuple[np.ndarray, bytes]]:
+    info = probe(path, ffmpeg)
+    from vmaf_tiny.video import as_spec
+
+    return [(y.copy(), c) for y, c in read_planes(as_spec(path), info, ffmpeg)]
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le"])
+def test_identity_filter_is_lossless(ffmpeg, tmp_path: Path, pix_fmt: str) -> None:
+    codec = x264(30) + (["-profile:v", "high10"] if "10" in pix_fmt else [])
+    src = lavfi_clip(
+        ffmpeg, tmp_path / "in.mkv", size="96x64", frames=4, pix_fmt=pix_fmt, codec=codec
+    )
+    out = tmp_path / "out.y4m"
+    res = filter_video(src, out, lambda x: x.copy(), ffmpeg=ffmpeg)
+    assert res.n_frames == 4 and res.pix_fmt == pix_fmt
+    assert res.mean_shift == 0.0 and res.clip_fraction == 0.0
+    a, b = _planes(src, ffmpeg), _planes(out, ffmpeg)
+    assert len(a) == len(b) == 4
+    for (ya, ca), (yb, cb) in zip(a, b, strict=True):
+        assert np.array_equal(ya, yb) and ca == cb
+    assert probe(out, ffmpeg).bit_depth == (10 if "10" in pix_fmt else 8)
+
+
+def test_filter_changes_luma_only_and_audits(ffmpeg, tmp_path: Path) -> None:
+    src = lavfi_clip(ffmpeg, tmp_path / "in.y4m", size="96x64", frames=3)
+    out = tmp_path / "out.y4m"
+    res = filter_video(src, out, lambda x: x + 0.3, ffmpeg=ffmpeg)
+    assert 40.0 < res.mean_shift < 0.3 * 255  # +0.3 of full scale, less what was clipped
+    assert 0.0 < res.clip_fraction < 1.0
+    (ya, ca), (yb, cb) = _planes(src, ffmpeg)[0], _planes(out, ffmpeg)[0]
+    assert ca == cb and not np.array_equal(ya, yb)
+    assert int(yb.max()) == 255
+    enc = filter_video(
+        src, tmp_path / "out.mkv", lambda x: x, codec="libx264", crf=10, ffmpeg=ffmpeg
+    )
+    assert probe(tmp_path / "out.mkv", ffmpeg).decoder == "h264" and enc.n_frames == 3
+
+
+def test_filter_bad_output_and_bad_model_leave_nothing(ffmpeg, tmp_path: Path) -> None:
+    src = lavfi_clip(ffmpeg, tmp_path / "in.y4m", size="64x64", frames=2)
+    with pytest.raises(BadInputError, match="choose --codec"):
+        filter_video(src, tmp_path / "out.mp4", lambda x: x, ffmpeg=ffmpeg)
+    with pytest.raises(BadModelError, match="shape"):
+        filter_video(src, tmp_path / "o.y4m", lambda x: x[:, :, :10], ffmpeg=ffmpeg)
+    with pytest.raises(BadInputError, match="overwrite"):
+        filter_video(src, src, lambda x: x, ffmpeg=ffmpeg)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
+
+
+def test_filter_run_reports_per_codec_against_libvmaf(filter_run: Path) -> None:
+    assert {"model.onnx", "model.json", "metrics.json", "report.json"} <= files_in(filter_run)
+    rep = json.loads((filter_run / "report.json").read_text())
+    assert set(rep["per_codec"]) == {"libaom-av1", "libsvtav1", "libvpx-vp9", "libx264", "libx265"}
+    for r in rep["per_clip"]:
+        assert r["frames"] == 3
+        assert 10 < r["psnr_y"] < 100 and 10 < r["psnr_y_filtered"] < 100
+        assert 0 <= r["vmaf_filtered"] <= 100 and 0 <= r["clip_fraction"] <= 1
+    ov = rep["overall"]
+    assert ov["psnr_y_delta"] == pytest.approx(ov["psnr_y_filtered"] - ov["psnr_y"])
+    side = json.loads((filter_run / "model.json").read_text())
+    assert side["kind"] == "filter" and side["class"] == "C3"
+    assert side["inputs"][0]["shape"] == ["N", 1, "H", "W"]
+    m = json.loads((filter_run / "metrics.json").read_text())
+    assert m["export"]["max_abs_diff"] < 1e-4 and (filter_run / "model.onnx").stat().st_size < 2**21
+
+
+def test_full_range_input_keeps_its_range(ffmpeg, tmp_path: Path) -> None:
+    """A source flagged full range (pc) must come back flagged full range: libvmaf then sees
+    the same pixels, so an identity filter scores exactly like the unfiltered clip."""
+    from vmaf_tiny.features import extract_features
+    from vmaf_tiny.filtering import color_range
+
+    ref = lavfi_clip(ffmpeg, tmp_path / "ref.y4m", size="128x72", frames=4, pix_fmt="yuvj420p")
+    vp9 = [
+        "-color_range",
+        "pc",
+        "-c:v",
+        "libvpx-vp9",
+        "-crf",
+        "40",
+        "-b:v",
+        "0",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+    ]
+    # a yuv420p stream flagged full range (as AV1/VP9 streams of a full-range source are)
+    dis = lavfi_clip(ffmpeg, tmp_path / "dis.mkv", size="128x72", frames=4, codec=vp9)
+    from vmaf_tiny.video import as_spec
+
+    assert color_range(as_spec(dis), ffmpeg) == "pc"
+    out = tmp_path / "out.y4m"
+    filter_video(dis, out, lambda x: x.copy(), ffmpeg=ffmpeg)
+    a = extract_features(ref, dis, extras=("psnr_y",), ffmpeg=ffmpeg)
+    b = extract_features(ref, out, extras=("psnr_y",), ffmpeg=ffmpeg)
+    np.testing.assert_array_equal(a.columns["psnr_y"], b.columns["psnr_y"])
+    np.testing.assert_array_equal(a.vmaf, b.vmaf)
