@@ -161,3 +161,27 @@ def test_goal_status_verdicts() -> None:
     assert all("**met**" in g for g in goal_status(good, [v1, good]))
     assert all("**not met**" in g for g in goal_status(bad, [v1, bad]))
     assert "not measured" in goal_status(row("m", None, {"loso_rmse_max": 0.6}), [])[0]
+
+
+def test_report_renders_pixel_models_with_the_pixel_card(tmp_path: Path) -> None:
+    """`vmaf-train report` over the shipped zoo: pixel rows get pixel cards and snapshot rows."""
+    from vmaf_train.cards import write_reports
+    from vmaf_train.pixels.cards import is_pixel_model, render_pixel_card
+
+    repo = Path(__file__).resolve().parents[1]
+    zoo = tmp_path / "zoo"
+    shutil.copytree(repo / "model" / "tiny", zoo)
+    docs = tmp_path / "docs"
+    (docs / "models").mkdir(parents=True)
+    write_reports(zoo, docs)
+    reg = json.loads((zoo / "registry.json").read_text())
+    snapshot = (docs / "benchmarks.md").read_text()
+    pixel_rows = 0
+    for row in reg["models"]:
+        assert f"`{row['id']}`" in snapshot
+        side = json.loads((zoo / row["sidecar"]).read_text())
+        if is_pixel_model(side):
+            pixel_rows += 1
+            card = (docs / "models" / f"{row['id']}.md").read_text()
+            assert card == render_pixel_card(row, side)
+    assert pixel_rows >= 1

@@ -18,6 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from vmaf_tiny import cli_pixels
 from vmaf_tiny.console import (
     FFmpegOpt,
     JsonOpt,
@@ -47,6 +48,8 @@ models_app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(models_app, name="models")
+app.command("filter")(cli_pixels.filter_cmd)
+app.command("saliency")(cli_pixels.saliency_cmd)
 
 # Runtime option aliases (the executor/JSON/ffmpeg ones come from vmaf_tiny.console).
 BackendOpt = Annotated[

@@ -370,6 +370,15 @@ def score(
             else f"model {lm.model_id} is kind {lm.kind!r}, not a full-reference model"
         )
     ff = ffmpeg or resolve_ffmpeg()
+    from vmaf_tiny.framepair import is_frame_pair, score_frame_pair  # imports this module
+
+    if is_frame_pair(lm.sidecar):  # a model over (reference, distorted) frames, not features
+        if with_svm:
+            raise BadInputError(f"--with-svm needs libvmaf features; {lm.model_id} reads frames")
+        return score_frame_pair(
+            reference, distorted, lm, backend=backend, threads=threads, truncate=truncate,
+            width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
+        )  # fmt: skip
     rspec = as_spec(reference, width=width, height=height, pix_fmt=pix_fmt)
     dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     t1 = time.perf_counter()

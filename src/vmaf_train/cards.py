@@ -523,7 +523,11 @@ def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
     ]
     if not rows:
         lines.append("| (no models registered yet) | | | |")
-    lines += [_snapshot_row(r, s) for r, s in rows]
+    from vmaf_train.pixels.cards import is_pixel_model, pixel_snapshot_row
+
+    lines += [
+        pixel_snapshot_row(r, s) if is_pixel_model(s) else _snapshot_row(r, s) for r, s in rows
+    ]
     return "\n".join(lines)
 
 
@@ -557,6 +561,8 @@ def write_reports(
     Returns:
         ``{"written": [...], "unchanged": [...]}`` paths.
     """
+    from vmaf_train.pixels.cards import is_pixel_model, render_pixel_card  # pixels import us
+
     zoo, docs = Path(zoo), Path(docs)
     reg = load_registry(zoo)
     rows = list(reg.get("models", []))
@@ -568,7 +574,10 @@ def write_reports(
         card = docs / "models" / f"{row['id']}.md"
         old = card.read_text() if card.is_file() else ""
         runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
-        text = render_card(row, side, runtime_block=runtime, rows=rows)
+        if is_pixel_model(side):
+            text = render_pixel_card(row, side, runtime_block=runtime)
+        else:
+            text = render_card(row, side, runtime_block=runtime, rows=rows)
         if text != old:
             atomic_write_bytes(card, text.encode())
             written.append(str(card))

@@ -457,3 +457,42 @@ def write_pixel_cards(
         else:
             unchanged.append(str(card))
     return {"written": written, "unchanged": unchanged}
+
+
+def pixel_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
+    """One line of the docs/benchmarks.md snapshot table for a pixel model."""
+    mid, kind = row["id"], row["kind"]
+    tr = row.get("training") or {}
+    met = tr.get("metrics", {})
+    test, lat = met.get("test", {}), met.get("latency", {})
+    if row.get("smoke"):
+        io = " + ".join(t["name"] for t in side.get("inputs", []))
+        return (
+            f"| `{mid}` (smoke) | contract check ({io}) | no quality claim | {row['bytes']:,} B |"
+        )
+    if kind == "nr":
+        target = "per-frame vmaf_v0.6.1 from the distorted frame alone"
+        summary = (
+            f"held-out sources: PLCC {_f(test.get('plcc'))}, SROCC {_f(test.get('srocc'))}, "
+            f"RMSE {_f(test.get('rmse'), 2)} (n={test.get('n')})"
+        )
+        note = f"{_f(lat.get('fp32_us_per_row_b1'), 0)} µs/frame (b1)"
+    elif kind == "filter":
+        target = "reference luma from coded luma"
+        summary = (
+            f"held-out encodes: PSNR-Y Δ {_f(test.get('psnr_y_delta'), 3)} dB, VMAF Δ "
+            f"{_f(test.get('vmaf_delta'), 3)} ({test.get('n_clips')} clips)"
+        )
+        note = f"{_f(lat.get('fp32_us_per_frame_640x360', 0) / 1000, 1)} ms/frame at 640x360"
+    else:
+        target = "spectral-residual saliency teacher"
+        summary = (
+            f"held-out frames: CC {_f(test.get('cc'), 3)}, IoU top 20 % "
+            f"{_f(test.get('iou_top'), 3)} (n={test.get('n')})"
+        )
+        note = (
+            f"{_f(lat.get('student_ms_per_frame_b1'), 2)} ms/frame vs teacher "
+            f"{_f(lat.get('teacher_ms_per_frame'), 2)} ms"
+        )
+    note = f"{row['bytes']:,} B, {note}" + ("; int8 ships" if row.get("int8") else "")
+    return f"| `{mid}` | {target} | {summary} | {note} |"
