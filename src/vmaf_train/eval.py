@@ -17,6 +17,7 @@ from vmaf_tiny.errors import BadInputError
 __all__ = [
     "METRICS",
     "bootstrap_ci",
+    "check_pair",
     "plcc",
     "pool_by_key",
     "rmse",
@@ -25,7 +26,12 @@ __all__ = [
 ]
 
 
-def _pair(target: Any, pred: Any) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(target: Any, pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Target and prediction as equal-length finite float64 vectors of at least 2 rows.
+
+    Raises:
+        BadInputError: lengths differ, fewer than 2 rows, or NaN/inf values.
+    """
     t = np.asarray(target, dtype=np.float64).ravel()
     p = np.asarray(pred, dtype=np.float64).ravel()
     if t.shape != p.shape:
@@ -52,7 +58,7 @@ def plcc(target: Any, pred: Any) -> float:
     Raises:
         BadInputError: lengths differ, fewer than 2 rows, NaN/inf, or a constant input.
     """
-    t, p = _pair(target, pred)
+    t, p = check_pair(target, pred)
     _check_varies(t, p, "PLCC")
     tc, pc = t - t.mean(), p - p.mean()
     r = float(np.dot(tc, pc) / np.sqrt(np.dot(tc, tc) * np.dot(pc, pc)))
@@ -65,7 +71,7 @@ def srocc(target: Any, pred: Any) -> float:
     Raises:
         BadInputError: lengths differ, fewer than 2 rows, NaN/inf, or a constant input.
     """
-    t, p = _pair(target, pred)
+    t, p = check_pair(target, pred)
     _check_varies(t, p, "SROCC")
     return plcc(stats.rankdata(t), stats.rankdata(p))
 
@@ -76,7 +82,7 @@ def rmse(target: Any, pred: Any) -> float:
     Raises:
         BadInputError: lengths differ, fewer than 2 rows, or NaN/inf.
     """
-    t, p = _pair(target, pred)
+    t, p = check_pair(target, pred)
     return float(np.sqrt(np.mean((p - t) ** 2)))
 
 
@@ -122,7 +128,7 @@ def bootstrap_ci(
     Returns:
         metric -> (low, high); (nan, nan) when no resample was usable.
     """
-    t, p = _pair(target, pred)
+    t, p = check_pair(target, pred)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise BadInputError(f"unknown metric(s) {unknown}; choose from {sorted(METRICS)}")
@@ -165,7 +171,7 @@ def score_metrics(
         ``{"n", "plcc", "srocc", "rmse"}`` plus ``"<metric>_ci": [low, high]`` and ``n_boot``,
         ``ci_unit`` ("group" or "row") when ``n_boot > 0``.
     """
-    t, p = _pair(target, pred)
+    t, p = check_pair(target, pred)
     out: dict[str, Any] = {
         "n": int(t.size),
         "plcc": plcc(t, p),

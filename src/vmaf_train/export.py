@@ -29,6 +29,7 @@ __all__ = [
     "VERIFY_BATCHES",
     "ExportInfo",
     "export_fr_onnx",
+    "finalize_export",
     "graph_ops",
     "io_contract",
 ]
@@ -78,6 +79,35 @@ def io_contract(
 def graph_ops(model: onnx.ModelProto) -> list[tuple[str, str]]:
     """(domain, op_type) of every node, sorted and distinct."""
     return sorted({(n.domain or "", n.op_type) for n in model.graph.node})
+
+
+def finalize_export(
+    proto: onnx.ModelProto, dest: Path, metadata: Mapping[str, Any] | None = None
+) -> None:
+    """Check an exported graph and write it atomically to ``dest``.
+
+    Rejects external data and non-default operator domains, replaces the metadata with
+    ``metadata`` (sorted), sets the producer, runs the full ONNX checker, then writes.
+
+    Raises:
+        BadModelError: any check fails (nothing is written).
+    """
+    for init in proto.graph.initializer:
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            raise BadModelError(f"initializer {init.name!r} uses external data")
+    domains = sorted({d for d, _ in graph_ops(proto) if d not in ("", "ai.onnx")})
+    if domains:
+        raise BadModelError(f"exported graph uses non-default op domains {domains}")
+    del proto.metadata_props[:]
+    for k, v in sorted((metadata or {}).items()):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = str(k), str(v)
+    proto.producer_name = "vmaf-train"
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise BadModelError(f"exported graph fails the ONNX checker: {exc}") from exc
+    atomic_write_bytes(dest, proto.SerializeToString())
 
 
 def _example(model: FRMLP, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
@@ -144,22 +174,7 @@ def export_fr_onnx(
         if extra:
             raise BadModelError(f"export wrote external data files {extra}; expected one file")
         proto = onnx.load(str(tmp_path), load_external_data=False)
-    for init in proto.graph.initializer:
-        if init.data_location == onnx.TensorProto.EXTERNAL:
-            raise BadModelError(f"initializer {init.name!r} uses external data")
-    domains = sorted({d for d, _ in graph_ops(proto) if d not in ("", "ai.onnx")})
-    if domains:
-        raise BadModelError(f"exported graph uses non-standard op domains {domains}")
-    del proto.metadata_props[:]
-    for k, v in sorted((metadata or {}).items()):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = str(k), str(v)
-    proto.producer_name = "vmaf-train"
-    try:
-        onnx.checker.check_model(proto, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise BadModelError(f"exported graph fails the ONNX checker: {exc}") from exc
-    atomic_write_bytes(dest, proto.SerializeToString())
+    finalize_export(proto, dest, metadata)
     sess = make_session(dest)
     worst = 0.0
     for b in verify_batches:

@@ -23,7 +23,8 @@ import onnxruntime as ort
 import torch
 
 from vmaf_tiny.errors import BadModelError
-from vmaf_tiny.fsutil import atomic_write_bytes, sha256_file
+from vmaf_tiny.fsutil import sha256_file
+from vmaf_train.export import finalize_export, graph_ops
 
 __all__ = [
     "VERIFY_BATCHES",
@@ -61,11 +62,6 @@ class PixelExport:
     ops: tuple[str, ...]
     max_abs_diff: float
     batches: tuple[int, ...]
-
-
-def graph_ops(model: onnx.ModelProto) -> list[tuple[str, str]]:
-    """(domain, op_type) of every node, sorted and distinct."""
-    return sorted({(n.domain or "", n.op_type) for n in model.graph.node})
 
 
 def ort_session(path: str | Path | bytes, threads: int = 1) -> ort.InferenceSession:
@@ -138,19 +134,7 @@ def export_pixel_onnx(
         if extra:
             raise BadModelError(f"export wrote external data files {extra}; expected one file")
         proto = onnx.load(str(tmp_path), load_external_data=False)
-    domains = sorted({d for d, _ in graph_ops(proto) if d not in ("", "ai.onnx")})
-    if domains:
-        raise BadModelError(f"exported graph uses non-default op domains {domains}")
-    del proto.metadata_props[:]
-    for k, v in sorted((metadata or {}).items()):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = str(k), str(v)
-    proto.producer_name = "vmaf-train"
-    try:
-        onnx.checker.check_model(proto, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise BadModelError(f"exported graph fails the ONNX checker: {exc}") from exc
-    atomic_write_bytes(dest, proto.SerializeToString())
+    finalize_export(proto, dest, metadata)
     sess = ort_session(dest)
     worst = 0.0
     for b in verify_batches:

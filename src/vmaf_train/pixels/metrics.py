@@ -23,18 +23,6 @@ __all__ = [
 ]
 
 
-def _pair(target: Any, pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(target, dtype=np.float64).ravel()
-    p = np.asarray(pred, dtype=np.float64).ravel()
-    if t.shape != p.shape:
-        raise BadInputError(f"target has {t.size} values but prediction has {p.size}")
-    if t.size < 2:
-        raise BadInputError(f"need at least 2 rows to compute a metric, got {t.size}")
-    if not (np.isfinite(t).all() and np.isfinite(p).all()):
-        raise BadInputError("NaN/inf values in target or prediction")
-    return t, p
-
-
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     ac, bc = a - a.mean(), b - b.mean()
     den = np.sqrt(np.dot(ac, ac) * np.dot(bc, bc))
@@ -61,7 +49,7 @@ def score_metrics(target: Any, pred: Any) -> dict[str, Any]:
     Raises:
         BadInputError: lengths differ, fewer than 2 rows, or NaN/inf values.
     """
-    t, p = _pair(target, pred)
+    t, p = ev.check_pair(target, pred)
     return {
         "n": int(t.size),
         "plcc": _or_nan(ev.plcc, t, p),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import math
-import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import torch
 
 from vmaf_tiny.console import err_console
 from vmaf_tiny.fsutil import atomic_write_json
+from vmaf_train.provenance import git_commit
 
 __all__ = [
     "FitResult",
@@ -53,30 +53,6 @@ def setup_torch(seed: int, threads: int) -> torch.Generator:
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(max(1, int(threads)))
     return torch.Generator().manual_seed(int(seed))
-
-
-def git_commit(path: str | Path | None = None) -> str:
-    """``git rev-parse HEAD`` of this checkout (``-dirty`` when tracked files changed)."""
-    where = Path(path) if path else Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        if head.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(
-            ["git", "-C", str(where), "diff", "--quiet", "HEAD", "--"],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return head.stdout.strip() + ("-dirty" if dirty.returncode == 1 else "")
 
 
 @dataclass
