@@ -119,3 +119,87 @@ def test_mscn_front_exports_with_allowed_ops(tmp_path: Path) -> None:
     )
     assert set(exp.ops) <= ALLOWED_OPS and {"Sqrt", "Div"} <= set(exp.ops)
     assert exp.max_abs_diff < 1e-3
+
+
+def test_grad_stats_match_numpy_and_export(tmp_path: Path) -> None:
+    """The fixed statistics equal a plain numpy computation and export with allowed ops."""
+    import torch
+
+    from vmaf_tiny.guard import ALLOWED_OPS
+    from vmaf_train.models.nr import GradStats, StatsNRNet
+    from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx
+
+    x = np.random.default_rng(3).random((36, 64)).astype(np.float64)
+    want = []
+    y = x
+    for s in (1, 2, 4):
+        if s > 1:
+            y = y.reshape(y.shape[0] // 2, 2, y.shape[1] // 2, 2).mean(axis=(1, 3))
+        h, w = y.shape[0] // 4, y.shape[1] // 4
+        b = y[: 4 * h, : 4 * w].reshape(h, 4, w, 4)  # [block row, r, block col, c]
+        dx, dy = np.diff(b, axis=3), np.diff(b, axis=1)
+        lap = np.stack(
+            [
+                4 * b[:, r, :, c]
+                - b[:, r - 1, :, c]
+                - b[:, r + 1, :, c]
+                - b[:, r, :, c - 1]
+                - b[:, r, :, c + 1]
+                for r, c in ((1, 1), (1, 2), (2, 1), (2, 2))
+            ]
+        )
+        want += [np.abs(dx).mean(), np.abs(dy).mean(), np.abs(lap).mean()]
+        want += [(dx**2).mean(), (dy**2).mean(), (lap**2).mean()]
+    ni, nj = (x.shape[0] - 9) // 8 + 1, (x.shape[1] - 9) // 8 + 1
+    i0, j0 = 8 * np.arange(ni)[:, None, None], 8 * np.arange(nj)[None, :, None]
+    r = np.arange(8)[None, None, :]
+    across_c = np.abs(x[i0 + r, j0 + 8] - x[i0 + r, j0 + 7]).mean()
+    middle_c = np.abs(x[i0 + r, j0 + 4] - x[i0 + r, j0 + 3]).mean()
+    across_r = np.abs(x[i0 + 8, j0 + r] - x[i0 + 7, j0 + r]).mean()
+    middle_r = np.abs(x[i0 + 4, j0 + r] - x[i0 + 3, j0 + r]).mean()
+    want += [across_c / middle_c, across_r / middle_r]
+    want = np.log(np.asarray(want) + 1e-6)
+    got = GradStats((1, 2, 4))(torch.from_numpy(x.astype(np.float32))[None, None])
+    assert got.shape == (1, 20)
+    assert np.allclose(got.numpy()[0], want, atol=1e-4)
+    model = StatsNRNet(out_mean=70.0, out_std=20.0).eval()
+    g = torch.Generator().manual_seed(0)
+    exp = export_pixel_onnx(
+        model,
+        tmp_path / "m.onnx",
+        inputs=[TensorSpec("frame", ("N", 1, 36, 64), "frame")],
+        outputs=[TensorSpec("score", ("N", 1), "score")],
+        example=lambda b: (torch.rand(b, 1, 36, 64, generator=g),),
+    )
+    assert set(exp.ops) <= ALLOWED_OPS and {"Log", "Clip", "Gemm"} <= set(exp.ops)
+    assert exp.max_abs_diff < 1e-3
+
+
+def test_nr_run_uses_the_shipped_stats_arch(nr_run: Path) -> None:
+    """The recipe's ``stats`` model: fixed statistics (no weights) into five 16-wide heads."""
+    m = json.loads((nr_run / "metrics.json").read_text())
+    assert m["training"]["parameters"] == 5 * (20 * 16 + 16 + 16 + 1)
+    ops = {n.op_type for n in onnx.load(str(nr_run / "model.onnx")).graph.node}
+    assert {"Log", "Conv", "Gemm"} <= ops
+    gate = json.loads(gate_path(nr_run / "model.int8.onnx").read_text())
+    assert "QLinearConv" not in gate["ops"] and "Conv" in gate["ops"]  # only the heads quantised
+
+
+def test_nr_cnn_model_trains_and_exports(nr_run: Path, pixel_corpus, tmp_path: Path) -> None:
+    """``arch.model = "cnn"``: the convolutional alternative trains on crops and exports."""
+    over = {**NR_TINY, "arch": {"model": "cnn"}, "int8": {"enabled": False}}
+    m = fit_nr(
+        load_nr_config(overrides=over),
+        pixel_corpus,
+        tmp_path / "cnn",
+        progress=False,
+        cache=nr_run / "cache",
+    )
+    assert m["training"]["parameters"] > 5000
+    assert m["test"]["frame"]["n"] > 0 and m["test"]["frame"]["rmse"] > 0
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "cnn" / "model.onnx")).graph.node}
+    assert "Conv" in ops and "Log" not in ops and "BatchNormalization" not in ops
+    sess = ort_session(tmp_path / "cnn" / "model.onnx")
+    x = np.random.default_rng(1).random((3, 1, 108, 192), dtype=np.float32)
+    out = sess.run(None, {"frame": x})[0]
+    assert out.shape == (3, 1) and np.isfinite(out).all()

@@ -5,16 +5,18 @@ from __future__ import annotations
 from vmaf_train.models.codec import block_spec, codec_matrix
 from vmaf_train.models.filter import ResidualFilter
 from vmaf_train.models.mlp import FRMLP, Standardize, count_parameters, make_activation
-from vmaf_train.models.nr import MSCN, NRNet, ds_block
+from vmaf_train.models.nr import MSCN, GradStats, NRNet, StatsNRNet, ds_block
 from vmaf_train.models.saliency import SaliencyStudent
 
 __all__ = [
     "FRMLP",
     "MSCN",
+    "GradStats",
     "NRNet",
     "ResidualFilter",
     "SaliencyStudent",
     "Standardize",
+    "StatsNRNet",
     "block_spec",
     "codec_matrix",
     "count_parameters",

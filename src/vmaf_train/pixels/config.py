@@ -41,7 +41,11 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "max_minutes": 0.0,
 }
 SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
-INT8_DEFAULTS: dict[str, Any] = {"enabled": False, "calib_frames": 64}
+INT8_DEFAULTS: dict[str, Any] = {
+    "enabled": False,
+    "calib_frames": 64,
+    "op_types": ["Conv", "Gemm", "MatMul"],  # operator types quantised (weights + activations)
+}
 
 
 def take(table: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -85,7 +89,7 @@ class PixelConfig:
         data: Sampling parameters (model-specific keys).
         train: Optimisation parameters (seed, epochs, batch_size, lr, ...).
         split: val_frac, test_frac, salt (splits by source_id).
-        int8: enabled, calib_frames.
+        int8: enabled, calib_frames, op_types.
         output: target, range, clamp.
         goals: Targets reported in the card (met or not).
         path: Where the recipe came from.

@@ -1,5 +1,10 @@
 """``nr_metric_v1``: train, export, quantise and evaluate the no-reference VMAF estimator.
 
+Two architectures (``arch.model``): ``cnn`` (:class:`NRNet`, trained on random crops) and
+``stats`` (:class:`StatsNRNet`: fixed whole-frame gradient/blockiness statistics into an
+ensemble of small MLP heads; the statistics are computed once per training frame and only the
+heads are trained, every head on the same batches with its own loss).
+
 Data: distorted clips decoded as the runtime will (luma in [0, 1], bicubic rescale to the
 sidecar's ``frame.resize``); a seeded sample of frames per training clip (random crops and
 horizontal flips at training time), the per-frame teacher VMAF as target. Validation and early
@@ -20,8 +25,9 @@ import onnxruntime as ort
 import torch
 
 from vmaf_tiny.console import make_progress
+from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
-from vmaf_train.models.nr import NRNet
+from vmaf_train.models.nr import GradStats, NRNet, StatsNRNet
 from vmaf_train.pixels.config import PixelConfig, load_pixel_config
 from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx, ort_session
 from vmaf_train.pixels.frames import (
@@ -49,10 +55,16 @@ __all__ = [
 ]
 
 NR_ARCH_DEFAULTS: dict[str, Any] = {
+    "model": "cnn",  # cnn (NRNet) | stats (StatsNRNet)
     "channels": [16, 32, 48, 64, 96],
     "strides": [2, 2, 2, 1],
     "stem": 4,
     "front": "none",
+    "scales": [1, 2, 4],  # stats: pooling factors of the statistics
+    "hidden": 16,  # stats: hidden width of each head
+    "heads": 5,  # stats: heads averaged
+    "dropout": 0.1,  # stats: dropout before each head's output layer
+    "clip": 2.0,  # stats: clip of the standardised statistics
 }
 NR_DATA_DEFAULTS: dict[str, Any] = {
     "size": [640, 360],  # frame.resize: [width, height]
@@ -74,9 +86,30 @@ def load_nr_config(
     )
 
 
-def build_nr(cfg: PixelConfig, target_mean: float = 0.0, target_std: float = 1.0) -> NRNet:
-    """The network of a recipe (output affine set from the training targets)."""
+def build_nr(
+    cfg: PixelConfig,
+    target_mean: float = 0.0,
+    target_std: float = 1.0,
+    feat_mean: torch.Tensor | None = None,
+    feat_std: torch.Tensor | None = None,
+) -> NRNet | StatsNRNet:
+    """The network of a recipe (output affine set from the training targets; for ``stats``
+    also the statistics' standardisation)."""
     a = cfg.arch
+    if a["model"] == "stats":
+        return StatsNRNet(
+            scales=a["scales"],
+            hidden=int(a["hidden"]),
+            heads=int(a["heads"]),
+            dropout=float(a["dropout"]),
+            clip=float(a["clip"]),
+            feat_mean=feat_mean,
+            feat_std=feat_std,
+            out_mean=target_mean,
+            out_std=target_std,
+        )
+    if a["model"] != "cnn":
+        raise BadInputError(f"arch.model must be 'cnn' or 'stats', got {a['model']!r}")
     return NRNet(
         channels=a["channels"],
         strides=a["strides"],
@@ -142,6 +175,29 @@ def _batches(
             xb = np.where(flip[:, None, None], xb[:, :, ::-1], xb)
         xt = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32) / 255.0)[:, None]
         yield xt, torch.from_numpy(y[sel].astype(np.float32))[:, None]
+
+
+def _frame_stats(stats: GradStats, x: np.ndarray, batch: int = 16) -> torch.Tensor:
+    """GradStats of uint8 whole frames, [N, n_out]."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out.append(
+                stats(torch.from_numpy(x[i : i + batch].astype(np.float32) / 255.0)[:, None])
+            )
+    return torch.cat(out) if out else torch.zeros(0, stats.n_out)
+
+
+def _feature_batches(
+    f: torch.Tensor, y: np.ndarray, cfg: PixelConfig, epoch: int
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    rng = np.random.default_rng([int(cfg.train["seed"]), 1000 + epoch])
+    bs = int(cfg.train["batch_size"])
+    order = rng.permutation(len(f))
+    yt = torch.from_numpy(y.astype(np.float32))[:, None]
+    for i in range(0, len(order), bs):
+        sel = torch.from_numpy(order[i : i + bs])
+        yield f[sel], yt[sel]
 
 
 def _torch_predict(model: torch.nn.Module, x: np.ndarray, batch: int = 16) -> np.ndarray:
@@ -290,25 +346,36 @@ def fit_nr(
         progress=progress,
     )
     mu, sd = float(train["y"].mean()), float(max(train["y"].std(), 1.0))
-    model = build_nr(cfg, mu, sd)
+    if cfg.arch["model"] == "stats":
+        stats = GradStats(cfg.arch["scales"])
+        f_train, f_val = _frame_stats(stats, train["x"]), _frame_stats(stats, val["x"])
+        fm, fs = f_train.mean(0), f_train.std(0) + 1e-3
+        model = build_nr(cfg, mu, sd, fm, fs)
+
+        def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            return torch.mean(((m.head_outputs(b[0]) - b[1]) / sd) ** 2)
+
+        def val_fn(m: torch.nn.Module) -> float:
+            p = np.clip(m.head_outputs(f_val).mean(dim=1).numpy(), 0.0, 100.0)
+            return float(np.sqrt(np.mean((p - val["y"]) ** 2)))
+
+        def batches(e: int) -> Iterator[tuple[torch.Tensor, ...]]:
+            return _feature_batches(f_train, train["y"], cfg, e)
+    else:
+        model = build_nr(cfg, mu, sd)
+
+        def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            return torch.mean(((m(b[0]) - b[1]) / sd) ** 2)
+
+        def val_fn(m: torch.nn.Module) -> float:
+            p = np.clip(_torch_predict(m, val["x"]), 0.0, 100.0)
+            return float(np.sqrt(np.mean((p - val["y"]) ** 2)))
+
+        def batches(e: int) -> Iterator[tuple[torch.Tensor, ...]]:
+            return _batches(train["x"], train["y"], cfg, e)
+
     n_params = sum(p.numel() for p in model.parameters())
-
-    def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return torch.mean(((m(b[0]) - b[1]) / sd) ** 2)
-
-    def val_fn(m: torch.nn.Module) -> float:
-        p = np.clip(_torch_predict(m, val["x"]), 0.0, 100.0)
-        return float(np.sqrt(np.mean((p - val["y"]) ** 2)))
-
-    fit = fit_loop(
-        model,
-        lambda e: _batches(train["x"], train["y"], cfg, e),
-        loss_fn,
-        val_fn,
-        cfg.train,
-        label=cfg.id,
-        progress=progress,
-    )
+    fit = fit_loop(model, batches, loss_fn, val_fn, cfg.train, label=cfg.id, progress=progress)
     w, h = _size(cfg)
     meta = {
         "id": cfg.id,
@@ -337,7 +404,9 @@ def fit_nr(
             {INPUT: train["x"][pick[i : i + 4], None].astype(np.float32) / 255.0}
             for i in range(0, len(pick), 4)
         ]
-        int8_report = quantize_qdq(exp.path, run / "model.int8.onnx", calib)
+        int8_report = quantize_qdq(
+            exp.path, run / "model.int8.onnx", calib, op_types=tuple(cfg.int8["op_types"])
+        )
         sessions["int8"] = ort_session(run / "model.int8.onnx")
     test_clips = parts["test"] or val_clips
     rng = tuple(float(v) for v in cfg.output.get("range", [0.0, 100.0]))
