@@ -450,12 +450,12 @@ def models_verify(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def bench(
-    tiny_model: Annotated[
-        str, typer.Option("--tiny-model", help="Registry id or .onnx path of an FR model.")
-    ],
     backend: Annotated[
         str, typer.Option("--backend", help="cpu or cuda (cuda needs onnxruntime-gpu).")
     ] = "cpu",
+    tiny_model: Annotated[
+        str, typer.Option("--tiny-model", help="Registry id or .onnx path of an FR model.")
+    ] = "vmaf_tiny_v2",
     runs: Annotated[int, typer.Option("--runs", min=1, help="Timed runs after warm-up.")] = 7,
     sizes: Annotated[
         str,
