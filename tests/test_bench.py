@@ -38,6 +38,7 @@ def bench_run(tiny_models, tmp_path_factory: pytest.TempPathFactory):
     cards.mkdir()
     card = cards / "bench_fr.md"
     card.write_text("# bench_fr\n\nIntro written by the card generator.\n")
+    (d / "benchmarks.md").write_text("# Benchmarks\n\nProse kept.\n")
     out = subprocess.run(
         [
             str(VMAF_TINY),
@@ -107,6 +108,9 @@ def test_record_rewrites_only_the_runtime_block(bench_run, tmp_path: Path) -> No
     assert text.startswith("# bench_fr\n\nIntro written by the card generator.\n")
     assert text.count(CARD_BEGIN) == 1 and text.count(CARD_END) == 1
     assert "## Runtime figures" in text and "| 96x64x6 |" in text
+    doc = (d / "benchmarks.md").read_text()  # the docs table beside the cards, same figures
+    assert doc.startswith("# Benchmarks\n\nProse kept.\n")
+    assert doc.count("<!-- bench-cpu:begin -->") == 1 and "| 96x64x6 |" in doc
     # Text after the block survives a second --record; the block is replaced, not appended.
     card.write_text(text + "\nFooter kept.\n")
     from vmaf_tiny.bench import record_card

@@ -507,3 +507,21 @@ def record_card(result: dict[str, Any], cards_dir: str | os.PathLike[str] | None
         raise BadInputError(f"{card}: runtime-figures markers are unbalanced; fix them by hand")
     replace_block(card, "runtime-figures", f"## Runtime figures\n\n{summary_markdown(result)}")
     return card
+
+
+def record_benchmarks(
+    result: dict[str, Any], cards_dir: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """Rewrite the ``bench-<backend>`` block of ``benchmarks.md`` beside the cards directory
+    (``docs/benchmarks.md`` by default); nothing when that file does not exist.
+
+    Returns:
+        The file written, or None.
+    """
+    root = Path(cards_dir) if cards_dir is not None else repo_root() / "docs" / "models"
+    doc = root.parent / "benchmarks.md"
+    if not doc.is_file():
+        return None
+    backend = result["model"]["backend"]
+    replace_block(doc, f"bench-{backend}", summary_markdown(result))
+    return doc

@@ -479,7 +479,11 @@ def bench(
         ),
     ] = None,
     record: Annotated[
-        bool, typer.Option("--record", help="Write the figures into docs/models/<id>.md.")
+        bool,
+        typer.Option(
+            "--record",
+            help="Write the figures into docs/models/<id>.md and docs/benchmarks.md.",
+        ),
     ] = False,
     cards_dir: Annotated[
         Path | None, typer.Option("--cards-dir", help="Model cards directory for --record.")
@@ -506,6 +510,9 @@ def bench(
     if record:
         card = bench_mod.record_card(result, cards_dir)
         err_console.print(f"recorded figures in {card}", highlight=False)
+        doc = bench_mod.record_benchmarks(result, cards_dir)
+        if doc is not None:
+            err_console.print(f"recorded figures in {doc}", highlight=False)
     if as_json:
         print_json(result)
     else:

@@ -165,6 +165,10 @@ class GradStats(nn.Module):
         eps: Added before the log and to ratio denominators.
     """
 
+    bank: torch.Tensor
+    group: torch.Tensor
+    grid: torch.Tensor
+
     def __init__(self, scales: Sequence[int] = (1, 2, 4), eps: float = 1e-6) -> None:
         super().__init__()
         self.scales = tuple(int(s) for s in scales)
@@ -219,6 +223,11 @@ class StatsNRNet(nn.Module):
         out_mean: Output offset (training target mean).
         out_std: Output scale (training target standard deviation).
     """
+
+    feat_mean: torch.Tensor
+    feat_std: torch.Tensor
+    out_mean: torch.Tensor
+    out_std: torch.Tensor
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import onnxruntime as ort
@@ -353,10 +353,11 @@ def fit_nr(
         model = build_nr(cfg, mu, sd, fm, fs)
 
         def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            return torch.mean(((m.head_outputs(b[0]) - b[1]) / sd) ** 2)
+            return torch.mean(((cast(StatsNRNet, m).head_outputs(b[0]) - b[1]) / sd) ** 2)
 
         def val_fn(m: torch.nn.Module) -> float:
-            p = np.clip(m.head_outputs(f_val).mean(dim=1).numpy(), 0.0, 100.0)
+            out = cast(StatsNRNet, m).head_outputs(f_val)
+            p = np.clip(out.mean(dim=1).numpy(), 0.0, 100.0)
             return float(np.sqrt(np.mean((p - val["y"]) ** 2)))
 
         def batches(e: int) -> Iterator[tuple[torch.Tensor, ...]]:
