@@ -7,6 +7,7 @@ on stderr and exit code 2; tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -44,7 +45,10 @@ __all__ = [
     "run_app",
 ]
 
-out_console = Console(soft_wrap=True)
+# Piped or redirected output is not cut to rich's 80-column fallback (tables of figures would be
+# truncated); a terminal, or COLUMNS, sets the width as usual.
+_PIPE_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+out_console = Console(soft_wrap=True, width=_PIPE_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True)
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import typer
 
 # The executor and --json aliases are the project's shared ones.
+from rich.table import Table
+
 from vmaf_tiny.console import JsonOpt, SchedulerOpt, SerialOpt, WorkersOpt, err_console
 from vmaf_tiny.errors import BadInputError
 
@@ -20,6 +22,8 @@ __all__ = [
     "WorkersOpt",
     "ZooOpt",
     "log",
+    "metric_cell",
+    "metrics_table",
     "parse_seeds",
     "split_overrides",
 ]
@@ -66,3 +70,25 @@ def split_overrides(
 ) -> dict[str, Any]:
     """The ``split`` section overrides given on the command line."""
     return {"val_frac": val_frac, "test_frac": test_frac, "salt": salt}
+
+
+def metric_cell(m: dict[str, Any], k: str, nd: int) -> str:
+    """A metric and, on a second line, its 95 % interval ("-" when absent)."""
+    v = m.get(k)
+    if v is None:
+        return "-"
+    ci = m.get(f"{k}_ci")
+    return f"{v:.{nd}f}" + (f"\n[{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]" if ci else "")
+
+
+def metrics_table(title: str, first: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
+    """Rows of (name, metrics) as a table that fits 80 columns (names wrap first)."""
+    t = Table(title=title)
+    t.add_column(first, overflow="fold", min_width=12)
+    t.add_column("n", no_wrap=True, justify="right")
+    for col in ("PLCC", "SROCC", "RMSE"):
+        t.add_column(f"{col}\n[95% CI]", no_wrap=True)
+    for name, m in rows:
+        t.add_row(name, str(m.get("n")), metric_cell(m, "plcc", 4), metric_cell(m, "srocc", 4),
+                  metric_cell(m, "rmse", 3))  # fmt: skip
+    return t

@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from vmaf_tiny.console import out_console, print_json
-from vmaf_train.cli._common import FeaturesOpt, JsonOpt, SaltOpt, TestFracOpt, ValFracOpt, ZooOpt
+from vmaf_train.cli._common import (
+    FeaturesOpt,
+    JsonOpt,
+    SaltOpt,
+    TestFracOpt,
+    ValFracOpt,
+    ZooOpt,
+    metrics_table,
+)
 
 __all__ = ["evaluate", "render_eval"]
-
-
-def _cell(m: dict[str, Any], k: str, nd: int) -> str:
-    ci = m.get(f"{k}_ci")
-    s = f"{m[k]:.{nd}f}"
-    return s + (f" [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]" if ci else "")
 
 
 def evaluate(
@@ -55,15 +56,11 @@ def evaluate(
 
 def render_eval(res: dict[str, Any]) -> None:
     """Print an evaluation result (model and optional baseline) as a rich table."""
-    t = Table(title=f"{res['split']} split, {res['level']} level, target {res['target']} "
-              f"({res['n_sources']} sources)")  # fmt: skip
-    for col in ("model", "n", "PLCC [95% CI]", "SROCC [95% CI]", "RMSE [95% CI]"):
-        t.add_column(col, no_wrap=True)
     rows = [(res["model"], res["metrics"])]
     if "baseline" in res:
         rows.append((res["baseline"]["name"], res["baseline"]["metrics"]))
-    for name, m in rows:
-        t.add_row(name, str(m["n"]), _cell(m, "plcc", 4), _cell(m, "srocc", 4), _cell(m, "rmse", 3))
+    title = f"{res['split']} split, {res['level']} level, target {res['target']} "
+    t = metrics_table(title + f"({res['n_sources']} sources)", "model", rows)
     out_console.print(t)
     out_console.print(res["note"])
     if "baseline" in res and res["baseline"].get("note"):

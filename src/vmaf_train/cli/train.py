@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -21,6 +21,7 @@ from vmaf_train.cli._common import (
     ValFracOpt,
     WorkersOpt,
     log,
+    metrics_table,
     parse_seeds,
     split_overrides,
 )
@@ -56,24 +57,6 @@ def _config(
     return cfg
 
 
-def _metrics_table(title: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
-    t = Table(title=title)
-    for col in ("split/level", "n", "PLCC [95% CI]", "SROCC [95% CI]", "RMSE [95% CI]"):
-        t.add_column(col, no_wrap=True)
-
-    def cell(m: dict[str, Any], k: str, nd: int) -> str:
-        v = m.get(k)
-        if v is None:
-            return "-"
-        ci = m.get(f"{k}_ci")
-        return f"{v:.{nd}f}" + (f" [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]" if ci else "")
-
-    for name, m in rows:
-        t.add_row(name, str(m.get("n")), cell(m, "plcc", 4), cell(m, "srocc", 4),
-                  cell(m, "rmse", 3))  # fmt: skip
-    return t
-
-
 def fit(
     config: ConfigOpt,
     features: FeaturesOpt,
@@ -102,8 +85,9 @@ def fit(
             | {"training": {k: v for k, v in m["training"].items() if k != "history"}}
         )
         return
-    out_console.print(_metrics_table(
+    out_console.print(metrics_table(
         f"{cfg.id} ({m['target']}; raw scores, no logistic mapping; CI = bootstrap over clips)",
+        "split/level",
         [("test/frame", m["test"]["frame"]), ("test/clip", m["test"]["clip"]),
          ("val/frame", m["val"]["frame"])]))  # fmt: skip
     tr, ox = m["training"], m["onnx"]
@@ -195,8 +179,9 @@ def baseline_svr(
     if as_json:
         print_json(m)
         return
-    out_console.print(_metrics_table(
+    out_console.print(metrics_table(
         f"SVR baseline, {m['n_support']} SVs from {m['n_train']} train rows (raw scores)",
+        "split/level",
         [("test/frame", m["test"]["frame"]), ("test/clip", m["test"]["clip"])]))  # fmt: skip
     lat = m["latency"]
     line = (f"SVR latency {lat['us_per_row_b1']:.1f} µs/row (batch 1), "
