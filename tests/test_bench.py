@@ -111,6 +111,7 @@ def test_record_rewrites_only_the_runtime_block(bench_run, tmp_path: Path) -> No
     doc = (d / "benchmarks.md").read_text()  # the docs table beside the cards, same figures
     assert doc.startswith("# Benchmarks\n\nProse kept.\n")
     assert doc.count("<!-- bench-cpu:begin -->") == 1 and "| 96x64x6 |" in doc
+    assert "Goals: end-to-end ratio tiny/SVM >= 0.9 at every size: **" in doc
     # Text after the block survives a second --record; the block is replaced, not appended.
     card.write_text(text + "\nFooter kept.\n")
     from vmaf_tiny.bench import record_card

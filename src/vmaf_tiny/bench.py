@@ -480,6 +480,17 @@ def summary_markdown(result: dict[str, Any]) -> str:
         f"| batch {mo['batch_big']['rows']} throughput | "
         f"{mo['batch_big']['rows_per_s'] / 1e6:.2f} M rows/s |",
         "",
+    ]
+    g = result.get("goals")
+    if g:
+        verdict = {True: "met", False: "missed"}
+        lines += [
+            f"Goals: end-to-end ratio tiny/SVM >= {g['ratio_min']} at every size: "
+            f"**{verdict[bool(g['ratio_met'])]}**; model-only p50 <= {g['p50_us_max']:g} us: "
+            f"**{verdict[bool(g['latency_met'])]}**.",
+            "",
+        ]
+    lines += [
         f"Machine: {mach['cpu_model']}, {mach['logical_cores']} logical cores, ISA "
         f"{' '.join(mach['isa_flags']) or '-'}; {mach['platform']}.",
         f"Versions: onnxruntime {v['onnxruntime']}, onnx {v['onnx']}, libvmaf {v['libvmaf']}, "

@@ -40,7 +40,7 @@ from vmaf_train.pixels.frames import (
     to_uint8,
 )
 from vmaf_train.pixels.quantize import latency_us
-from vmaf_train.pixels.runs import fit_loop, git_commit, setup_torch, write_run
+from vmaf_train.pixels.runs import fit_loop, git_commit, run_metrics, setup_torch, write_run
 
 __all__ = [
     "FILTER_ARCH_DEFAULTS",
@@ -355,48 +355,18 @@ def fit_filter(
         "frame": {k: ov[k] for k in ov if k != "n_frames"} | {"n": ov.get("n_frames", 0)},
         "clip": {"n": ov.get("n_clips", 0)},
     }
-    splits = {
-        name: {
-            "n_rows": int(sum(c.n_frames for c in parts[name])),
-            "n_clips": len(parts[name]),
-            "n_sources": len(src_split[name]),
-            "sources": src_split[name],
+    metrics = run_metrics(
+        seed=seed, cfg=cfg, corpus=corpus, commit=commit, parts=parts, src_split=src_split,
+        n_rows=len(train["x"]), fit=fit, n_params=n_params, threads=threads, export=exp,
+        t_start=t_start,
+    )  # fmt: skip
+    metrics.update(
+        {
+            "test": test,
+            "val": val_m,
+            "latency": {"fp32_us_per_frame_640x360": lat},
         }
-        for name in ("train", "val", "test")
-    }
-    metrics = {
-        "seed": seed,
-        "n_sources": len(src_split["train"]),
-        "n_rows": len(train["x"]),
-        "test": test,
-        "val": val_m,
-        "splits": splits,
-        "training": {
-            "parameters": int(n_params),
-            "best_epoch": fit.best_epoch,
-            "epochs": fit.epochs,
-            "steps": fit.steps,
-            "seconds": fit.seconds,
-            "stopped": fit.stopped,
-            "threads": threads,
-            "history": fit.history,
-        },
-        "provenance": {
-            "manifest_sha256": corpus.manifest_sha256,
-            "train_commit": commit,
-            "config_sha256": cfg.sha256(),
-        },
-        "latency": {"fp32_us_per_frame_640x360": lat},
-        "export": {
-            "bytes": exp.bytes,
-            "sha256": exp.sha256,
-            "opset": exp.opset,
-            "ops": list(exp.ops),
-            "max_abs_diff": exp.max_abs_diff,
-        },
-        "table_metadata": corpus.table_metadata,
-        "seconds": time.perf_counter() - t_start,
-    }
+    )
     report = {
         "kind": "filter",
         "test_sources": src_split["test"] if parts["test"] else src_split["val"],

@@ -42,7 +42,7 @@ from vmaf_train.pixels.frames import (
 )
 from vmaf_train.pixels.metrics import clip_pool, score_metrics
 from vmaf_train.pixels.quantize import NR_MAX_PLCC_DROP, latency_us, quantize_qdq, write_gate
-from vmaf_train.pixels.runs import fit_loop, git_commit, setup_torch, write_run
+from vmaf_train.pixels.runs import fit_loop, git_commit, run_metrics, setup_torch, write_run
 
 __all__ = [
     "NR_ARCH_DEFAULTS",
@@ -445,52 +445,20 @@ def fit_nr(
         }
         write_gate(run / "model.int8.onnx", gate)
     _write_predictions(run / "predictions.parquet", pred)
-    splits = {
-        name: {
-            "n_rows": int(sum(c.n_frames for c in parts[name])),
-            "n_clips": len(parts[name]),
-            "n_sources": len(src_split[name]),
-            "sources": src_split[name],
-        }
-        for name in ("train", "val", "test")
-    }
     per_codec = _per_codec(pred)
-    metrics = {
-        "seed": seed,
-        "n_sources": len(src_split["train"]),
-        "n_rows": len(train["x"]),
-        "test": test,
-        "val": val_m,
-        "splits": splits,
-        "training": {
-            "parameters": int(n_params),
-            "best_epoch": fit.best_epoch,
-            "epochs": fit.epochs,
-            "steps": fit.steps,
-            "seconds": fit.seconds,
-            "stopped": fit.stopped,
-            "threads": threads,
-            "history": fit.history,
-            "target_mean": mu,
-            "target_std": sd,
-        },
-        "provenance": {
-            "manifest_sha256": corpus.manifest_sha256,
-            "train_commit": commit,
-            "config_sha256": cfg.sha256(),
-        },
-        "latency": latency,
-        "export": {
-            "bytes": exp.bytes,
-            "sha256": exp.sha256,
-            "opset": exp.opset,
-            "ops": list(exp.ops),
-            "max_abs_diff": exp.max_abs_diff,
-            "verify_batches": list(exp.batches),
-        },
-        "table_metadata": corpus.table_metadata,
-        "seconds": time.perf_counter() - t_start,
-    }
+    metrics = run_metrics(
+        seed=seed, cfg=cfg, corpus=corpus, commit=commit, parts=parts, src_split=src_split,
+        n_rows=len(train["x"]), fit=fit, n_params=n_params, threads=threads, export=exp,
+        t_start=t_start,
+    )  # fmt: skip
+    metrics.update(
+        {
+            "test": test,
+            "val": val_m,
+            "latency": latency,
+        }
+    )
+    metrics["training"].update({"target_mean": mu, "target_std": sd})
     report = {
         "kind": "nr",
         "test_sources": src_split["test"] if parts["test"] else src_split["val"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ __all__ = [
     "clean_json",
     "fit_loop",
     "git_commit",
+    "run_metrics",
     "setup_torch",
     "write_run",
 ]
@@ -181,3 +182,76 @@ def write_run(
     atomic_write_json(run / "model.json", clean_json(sidecar))
     atomic_write_json(run / "report.json", clean_json(report))
     atomic_write_json(run / "metrics.json", clean_json(metrics))
+
+
+def run_metrics(
+    *,
+    seed: int,
+    cfg: Any,
+    corpus: Any,
+    commit: str,
+    parts: Mapping[str, Sequence[Any]],
+    src_split: Mapping[str, list[str]],
+    n_rows: int,
+    fit: FitResult,
+    n_params: int,
+    threads: int,
+    export: Any,
+    t_start: float,
+) -> dict[str, Any]:
+    """The ``metrics.json`` fields every pixel run shares: seed, split sizes and sources,
+    training summary, provenance, export summary, the corpus table's metadata and wall time.
+
+    Args:
+        seed: The run's seed.
+        cfg: The recipe (:class:`~vmaf_train.pixels.config.PixelConfig`).
+        corpus: The :class:`~vmaf_train.pixels.frames.PixelCorpus` trained on.
+        commit: ``train_commit``, recorded before training started.
+        parts: Clips per split (``train``/``val``/``test``).
+        src_split: Source ids per split.
+        n_rows: Training samples.
+        fit: What the training loop did.
+        n_params: Trainable parameters.
+        threads: torch threads used.
+        export: The :class:`~vmaf_train.pixels.export.PixelExport` of the fp32 model.
+        t_start: ``time.perf_counter()`` at the start of the run.
+    """
+    return {
+        "seed": seed,
+        "n_sources": len(src_split["train"]),
+        "n_rows": int(n_rows),
+        "splits": {
+            name: {
+                "n_rows": int(sum(c.n_frames for c in parts[name])),
+                "n_clips": len(parts[name]),
+                "n_sources": len(src_split[name]),
+                "sources": src_split[name],
+            }
+            for name in ("train", "val", "test")
+        },
+        "training": {
+            "parameters": int(n_params),
+            "best_epoch": fit.best_epoch,
+            "epochs": fit.epochs,
+            "steps": fit.steps,
+            "seconds": fit.seconds,
+            "stopped": fit.stopped,
+            "threads": threads,
+            "history": fit.history,
+        },
+        "provenance": {
+            "manifest_sha256": corpus.manifest_sha256,
+            "train_commit": commit,
+            "config_sha256": cfg.sha256(),
+        },
+        "export": {
+            "bytes": export.bytes,
+            "sha256": export.sha256,
+            "opset": export.opset,
+            "ops": list(export.ops),
+            "max_abs_diff": export.max_abs_diff,
+            "verify_batches": list(export.batches),
+        },
+        "table_metadata": corpus.table_metadata,
+        "seconds": time.perf_counter() - t_start,
+    }

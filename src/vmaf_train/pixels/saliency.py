@@ -32,7 +32,7 @@ from vmaf_train.pixels.frames import (
 )
 from vmaf_train.pixels.metrics import map_cc, top_iou
 from vmaf_train.pixels.quantize import latency_us
-from vmaf_train.pixels.runs import fit_loop, git_commit, setup_torch, write_run
+from vmaf_train.pixels.runs import fit_loop, git_commit, run_metrics, setup_torch, write_run
 from vmaf_train.pixels.teacher import (
     TeacherParams,
     centre_prior,
@@ -325,48 +325,18 @@ def fit_saliency(
     prior = np.broadcast_to(centre_prior(mh, mw, teacher_params(cfg).centre_sigma), test["t"].shape)
     prior_m = _map_metrics(prior, test["t"], frac)
     speed = _speed(cfg, exp.path, test["x"])
-    splits = {
-        name: {
-            "n_rows": int(sum(c.n_frames for c in parts[name])),
-            "n_clips": len(parts[name]),
-            "n_sources": len(src_split[name]),
-            "sources": src_split[name],
+    metrics = run_metrics(
+        seed=seed, cfg=cfg, corpus=corpus, commit=commit, parts=parts, src_split=src_split,
+        n_rows=len(train["x"]), fit=fit, n_params=n_params, threads=threads, export=exp,
+        t_start=t_start,
+    )  # fmt: skip
+    metrics.update(
+        {
+            "test": {"frame": test_m, "clip": {"n": len(test_clips)}},
+            "val": {"frame": val_m},
+            "latency": speed,
         }
-        for name in ("train", "val", "test")
-    }
-    metrics = {
-        "seed": seed,
-        "n_sources": len(src_split["train"]),
-        "n_rows": len(train["x"]),
-        "test": {"frame": test_m, "clip": {"n": len(test_clips)}},
-        "val": {"frame": val_m},
-        "splits": splits,
-        "training": {
-            "parameters": int(n_params),
-            "best_epoch": fit.best_epoch,
-            "epochs": fit.epochs,
-            "steps": fit.steps,
-            "seconds": fit.seconds,
-            "stopped": fit.stopped,
-            "threads": threads,
-            "history": fit.history,
-        },
-        "provenance": {
-            "manifest_sha256": corpus.manifest_sha256,
-            "train_commit": commit,
-            "config_sha256": cfg.sha256(),
-        },
-        "latency": speed,
-        "export": {
-            "bytes": exp.bytes,
-            "sha256": exp.sha256,
-            "opset": exp.opset,
-            "ops": list(exp.ops),
-            "max_abs_diff": exp.max_abs_diff,
-        },
-        "table_metadata": corpus.table_metadata,
-        "seconds": time.perf_counter() - t_start,
-    }
+    )
     report = {
         "kind": "saliency",
         "test_sources": src_split["test"] if parts["test"] else src_split["val"],
