@@ -30,34 +30,12 @@ from typing import Any
 import numpy as np
 
 from vmaf_tiny import score_nr
+from vmaf_tiny.bench import clip_pair
 from vmaf_tiny.features import extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.fsutil import replace_block
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def make_clips(ff: FFmpeg, tmp: Path, frames: int) -> tuple[Path, Path]:
-    ref, dis = tmp / "ref.y4m", tmp / "dis.mkv"
-    src = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-frames:v", str(frames)]
-    ff.run([*src, "-pix_fmt", "yuv420p", str(ref)], what="reference")
-    ff.run(
-        [
-            "-i",
-            str(ref),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "30",
-            "-threads",
-            "1",
-            str(dis),
-        ],
-        what="distorted",
-    )
-    return ref, dis
 
 
 def nr_runtime(model: str, dis: Path, ff: FFmpeg) -> tuple[int, float]:
@@ -90,7 +68,7 @@ def main() -> None:
     ff = resolve_ffmpeg()
     nr_fn, nr_path = nr_runtime, "vmaf_tiny.score_nr (vmaf-tiny score --no-reference)"
     with tempfile.TemporaryDirectory(prefix="nr-bench-") as tmp:
-        ref, dis = make_clips(ff, Path(tmp), args.frames)
+        ref, dis = clip_pair(640, 360, args.frames, Path(tmp), ff)  # what vmaf-tiny bench uses
         nr_t, n_nr, nr_score = timed(nr_fn, args.model, dis, ff, runs=args.runs)
         fr_t, n_fr, fr_score = timed(fr_libvmaf, ref, dis, ff, runs=args.runs)
     nr_fps = n_nr / statistics.median(nr_t)

@@ -32,6 +32,7 @@ __all__ = [
     "finalize_export",
     "graph_ops",
     "io_contract",
+    "torch_to_proto",
 ]
 
 VERIFY_BATCHES = (1, 2, 7)
@@ -79,6 +80,44 @@ def io_contract(
 def graph_ops(model: onnx.ModelProto) -> list[tuple[str, str]]:
     """(domain, op_type) of every node, sorted and distinct."""
     return sorted({(n.domain or "", n.op_type) for n in model.graph.node})
+
+
+def torch_to_proto(
+    model: torch.nn.Module,
+    example: tuple[torch.Tensor, ...],
+    *,
+    opset: int,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_axes: Mapping[str, Mapping[int, str]],
+) -> onnx.ModelProto:
+    """``torch.onnx.export`` (TorchScript path, eval mode, constant folding) of ``model`` traced on
+    ``example``, read back as one in-memory graph.
+
+    Raises:
+        BadModelError: the exporter wrote external data files.
+    """
+    with tempfile.TemporaryDirectory(prefix="vmaf-train-export-") as tmp:
+        tmp_path = Path(tmp) / "model.onnx"
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                example,
+                str(tmp_path),
+                dynamo=False,
+                opset_version=opset,
+                input_names=list(input_names),
+                output_names=list(output_names),
+                dynamic_axes={k: dict(v) for k, v in dynamic_axes.items()},
+                do_constant_folding=True,
+                export_params=True,
+                training=torch.onnx.TrainingMode.EVAL,
+            )
+        extra = sorted(p.name for p in Path(tmp).iterdir() if p.name != "model.onnx")
+        if extra:
+            raise BadModelError(f"export wrote external data files {extra}; expected one file")
+        return onnx.load(str(tmp_path), load_external_data=False)
 
 
 def finalize_export(
@@ -154,26 +193,14 @@ def export_fr_onnx(
     dest = Path(path)
     inputs = [FEATURES_INPUT] + ([CODEC_INPUT] if model.codec_width else [])
     axes = {name: {0: "N"} for name in [*inputs, SCORE_OUTPUT]}
-    with tempfile.TemporaryDirectory(prefix="vmaf-train-export-") as tmp:
-        tmp_path = Path(tmp) / "model.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                _example(model, 2, seed=0),
-                str(tmp_path),
-                dynamo=False,
-                opset_version=opset,
-                input_names=inputs,
-                output_names=[SCORE_OUTPUT],
-                dynamic_axes=axes,
-                do_constant_folding=True,
-                export_params=True,
-            )
-        extra = sorted(p.name for p in Path(tmp).iterdir() if p.name != "model.onnx")
-        if extra:
-            raise BadModelError(f"export wrote external data files {extra}; expected one file")
-        proto = onnx.load(str(tmp_path), load_external_data=False)
+    proto = torch_to_proto(
+        model,
+        _example(model, 2, seed=0),
+        opset=opset,
+        input_names=inputs,
+        output_names=[SCORE_OUTPUT],
+        dynamic_axes=axes,
+    )
     finalize_export(proto, dest, metadata)
     sess = make_session(dest)
     worst = 0.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_train.config import SplitConfig
 from vmaf_train.dataset import FRData, load_fr_data, read_table_for, split_data
 from vmaf_train.eval import plcc, rmse
+from vmaf_train.export import graph_ops
 from vmaf_train.predict import FRModel, make_session, open_fr_model, per_row_latency
 
-__all__ = ["GATE_MAX_PLCC_DROP", "gate_path", "quantize_int8"]
+__all__ = ["GATE_MAX_PLCC_DROP", "gate_path", "quantize_int8", "quantize_qdq"]
 
 GATE_MAX_PLCC_DROP = 0.001
 
@@ -38,18 +40,84 @@ def gate_path(int8_path: str | os.PathLike[str]) -> Path:
 
 
 class _Reader:
-    """CalibrationDataReader over pre-built feed dicts (ORT duck-types ``get_next``)."""
+    """CalibrationDataReader over a list of feed dicts (ORT duck-types ``get_next``)."""
 
-    def __init__(self, feed: dict[str, np.ndarray], batch: int = 256) -> None:
-        n = int(next(iter(feed.values())).shape[0])
-        self._chunks = [{k: v[i : i + batch] for k, v in feed.items()} for i in range(0, n, batch)]
-        self._it = iter(self._chunks)
+    def __init__(self, feeds: Sequence[dict[str, np.ndarray]]) -> None:
+        self._feeds = list(feeds)
+        self._it = iter(self._feeds)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._it, None)
 
     def rewind(self) -> None:
-        self._it = iter(self._chunks)
+        self._it = iter(self._feeds)
+
+
+def quantize_qdq(
+    fp32: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    calibration: Sequence[dict[str, np.ndarray]],
+    *,
+    op_types: Sequence[str] = ("Conv", "Gemm", "MatMul"),
+    per_channel: bool = True,
+    note: str = "static QDQ int8 (MinMax, per-channel)",
+) -> dict[str, Any]:
+    """Quantise ``fp32`` into ``out``: ONNX Runtime's static quantiser, QDQ format, uint8
+    activations, int8 weights, MinMax calibration over the ``calibration`` feeds.
+
+    The fp32 file's ``metadata_props`` are carried over, plus ``quantization`` = ``note``; the
+    graph must stay in the default operator domain and pass the ONNX checker; written atomically.
+
+    Returns:
+        ``{"int8_sha256", "int8_bytes", "fp32_sha256", "ops"}`` (``ops``: comma-joined, sorted).
+
+    Raises:
+        BadModelError: the quantiser wrote external data or a non-default op domain.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    dest = Path(out)
+    root = logging.getLogger()
+    level = root.level
+    with tempfile.TemporaryDirectory(prefix="vmaf-train-int8-") as tmp:
+        tmp_out = Path(tmp) / "model.int8.onnx"
+        root.setLevel(logging.ERROR)  # the quantiser logs pre-processing advice at WARNING
+        try:
+            quantize_static(
+                str(fp32),
+                str(tmp_out),
+                _Reader(calibration),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=list(op_types),
+                per_channel=per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+                use_external_data_format=False,
+            )
+        finally:
+            root.setLevel(level)
+        extra = sorted(p.name for p in Path(tmp).iterdir() if p.suffix == ".data")
+        if extra:
+            raise BadModelError(f"quantiser wrote external data {extra}")
+        proto = onnx.load(str(tmp_out), load_external_data=False)
+    bad = sorted({d for d, _ in graph_ops(proto) if d not in ("", "ai.onnx")})
+    if bad:
+        raise BadModelError(f"int8 graph uses non-default op domains {bad}")
+    src = onnx.load(str(fp32), load_external_data=False)
+    del proto.metadata_props[:]
+    for e in src.metadata_props:
+        proto.metadata_props.add(key=e.key, value=e.value)
+    proto.metadata_props.add(key="quantization", value=note)
+    proto.producer_name = "vmaf-train"
+    onnx.checker.check_model(proto)
+    atomic_write_bytes(dest, proto.SerializeToString())
+    return {
+        "int8_sha256": sha256_file(dest),
+        "int8_bytes": dest.stat().st_size,
+        "fp32_sha256": sha256_file(fp32),
+        "ops": ",".join(op for _, op in graph_ops(proto)),
+    }
 
 
 def _split_cfg(model: FRModel) -> SplitConfig:
@@ -89,7 +157,6 @@ def quantize_int8(
     Returns:
         The gate report (``passed``, PLCC/RMSE of both, deltas, latency, sha256, bytes).
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     model = open_fr_model(fp32)
     target = model.target
@@ -102,44 +169,18 @@ def quantize_int8(
     pick = np.sort(rng.choice(train.n, size=min(n_calib, train.n), replace=False))
     calib = _feed(model, train.subset(pick))
     dest = Path(out)
-    root = logging.getLogger()
-    level = root.level
-    with tempfile.TemporaryDirectory(prefix="vmaf-train-int8-") as tmp:
-        tmp_out = Path(tmp) / "model.int8.onnx"
-        root.setLevel(logging.ERROR)  # the quantiser logs pre-processing advice at WARNING
-        try:
-            quantize_static(
-                str(model.onnx_path),
-                str(tmp_out),
-                _Reader(calib),
-                quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=["Gemm", "MatMul"],
-                per_channel=per_channel,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.MinMax,
-                use_external_data_format=False,
-            )
-        finally:
-            root.setLevel(level)
-        extra = sorted(p.name for p in Path(tmp).iterdir() if p.name != "model.int8.onnx")
-        extra = [e for e in extra if not e.endswith(("-inferred.onnx", ".onnx_augmented.onnx"))]
-        if any(e.endswith(".data") for e in extra):
-            raise BadModelError(f"quantiser wrote external data {extra}")
-        proto = onnx.load(str(tmp_out), load_external_data=False)
-    src = onnx.load(str(model.onnx_path), load_external_data=False)
-    del proto.metadata_props[:]
-    for p in src.metadata_props:
-        proto.metadata_props.add(key=p.key, value=p.value)
-    proto.metadata_props.add(
-        key="quantization",
-        value="static QDQ int8 (u8 activations, s8 "
+    n = len(pick)
+    chunks = [{k: v[i : i + 256] for k, v in calib.items()} for i in range(0, n, 256)]
+    info = quantize_qdq(
+        model.onnx_path,
+        dest,
+        chunks,
+        op_types=("Gemm", "MatMul"),
+        per_channel=per_channel,
+        note="static QDQ int8 (u8 activations, s8 "
         f"weights{', per-channel' if per_channel else ''}), MinMax calibration "
-        f"on {len(pick)} train rows, seed {seed}",
+        f"on {n} train rows, seed {seed}",
     )
-    proto.producer_name = "vmaf-train"
-    onnx.checker.check_model(proto)
-    atomic_write_bytes(dest, proto.SerializeToString())
     qmodel = FRModel(dest, model.sidecar, make_session(dest))
     feed = _feed(model, test)
     p32, p8 = model.run(feed), qmodel.run(feed)
@@ -165,9 +206,9 @@ def quantize_int8(
         "int8_us_per_row_b1024": lat8["us_per_row_b1024"],
         "fp32_bytes": model.onnx_path.stat().st_size,
         "int8_bytes": dest.stat().st_size,
-        "int8_sha256": sha256_file(dest),
-        "fp32_sha256": sha256_file(model.onnx_path),
-        "ops": sorted({n.op_type for n in proto.graph.node}),
+        "int8_sha256": info["int8_sha256"],
+        "fp32_sha256": info["fp32_sha256"],
+        "ops": info["ops"].split(","),
     }
     atomic_write_json(gate_path(dest), report)
     return report

@@ -10,21 +10,18 @@ torch at several batch sizes.
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.fsutil import sha256_file
-from vmaf_train.export import finalize_export, graph_ops
+from vmaf_train.export import finalize_export, graph_ops, torch_to_proto
 
 __all__ = [
     "VERIFY_BATCHES",
@@ -113,27 +110,14 @@ def export_pixel_onnx(
     dest = Path(path)
     names_in = [s.name for s in inputs]
     names_out = [s.name for s in outputs]
-    with tempfile.TemporaryDirectory(prefix="vmaf-train-px-export-") as tmp:
-        tmp_path = Path(tmp) / "model.onnx"
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                example(2),
-                str(tmp_path),
-                dynamo=False,
-                opset_version=opset,
-                input_names=names_in,
-                output_names=names_out,
-                dynamic_axes=_dynamic_axes([*inputs, *outputs]),
-                do_constant_folding=True,
-                export_params=True,
-                training=torch.onnx.TrainingMode.EVAL,
-            )
-        extra = sorted(p.name for p in Path(tmp).iterdir() if p.name != "model.onnx")
-        if extra:
-            raise BadModelError(f"export wrote external data files {extra}; expected one file")
-        proto = onnx.load(str(tmp_path), load_external_data=False)
+    proto = torch_to_proto(
+        model,
+        example(2),
+        opset=opset,
+        input_names=names_in,
+        output_names=names_out,
+        dynamic_axes=_dynamic_axes([*inputs, *outputs]),
+    )
     finalize_export(proto, dest, metadata)
     sess = ort_session(dest)
     worst = 0.0

@@ -14,7 +14,6 @@ the corpus -- per codec, with the audit figures (mean shift, clip fraction).
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from vmaf_train.pixels.frames import (
     to_uint8,
 )
 from vmaf_train.pixels.quantize import latency_us
-from vmaf_train.pixels.runs import fit_loop, git_commit, run_metrics, setup_torch, write_run
+from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
 
 __all__ = [
     "FILTER_ARCH_DEFAULTS",
@@ -275,13 +274,8 @@ def fit_filter(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train, export and evaluate a learned filter into a run directory; returns metrics."""
-    t_start = time.perf_counter()
-    seed, threads = int(cfg.train["seed"]), int(cfg.train["threads"])
-    setup_torch(seed, threads)
-    commit = git_commit()  # the code that trains, recorded before training starts
-    cache = cache if cache is not None else run / "cache"
-    parts = {k: _eligible(v, cfg) for k, v in corpus.split(**cfg.split).items()}
-    src_split = corpus.split_sources(**cfg.split)
+    t_start, seed, threads, commit, cache, parts, src_split = start_run(cfg, corpus, run, cache)
+    parts = {k: _eligible(v, cfg) for k, v in parts.items()}
     if not parts["train"]:
         raise ValueError("no eligible training clips for the filter")
     train = _sample(

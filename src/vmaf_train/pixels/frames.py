@@ -35,6 +35,7 @@ from vmaf_tiny.video import read_luma
 from vmaf_train.data.manifest import read_manifest
 from vmaf_train.data.splits import DEFAULT_SALT, split_keys
 from vmaf_train.data.table import read_features
+from vmaf_train.dataset import SPLITS
 
 __all__ = [
     "ClipRecord",
@@ -46,8 +47,6 @@ __all__ = [
     "sample_indices",
     "to_uint8",
 ]
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)

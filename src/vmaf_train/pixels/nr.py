@@ -15,7 +15,6 @@ the clip's frames).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -42,7 +41,7 @@ from vmaf_train.pixels.frames import (
 )
 from vmaf_train.pixels.metrics import clip_pool, score_metrics
 from vmaf_train.pixels.quantize import NR_MAX_PLCC_DROP, latency_us, quantize_qdq, write_gate
-from vmaf_train.pixels.runs import fit_loop, git_commit, run_metrics, setup_torch, write_run
+from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
 
 __all__ = [
     "NR_ARCH_DEFAULTS",
@@ -321,13 +320,7 @@ def fit_nr(
     Returns:
         metrics.json's content.
     """
-    t_start = time.perf_counter()
-    seed, threads = int(cfg.train["seed"]), int(cfg.train["threads"])
-    setup_torch(seed, threads)
-    commit = git_commit()  # the code that trains, recorded before training starts
-    cache = cache if cache is not None else run / "cache"
-    parts = corpus.split(**cfg.split)
-    src_split = corpus.split_sources(**cfg.split)
+    t_start, seed, threads, commit, cache, parts, src_split = start_run(cfg, corpus, run, cache)
     train = _sample(
         parts["train"],
         cfg,

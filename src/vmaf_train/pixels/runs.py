@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -26,11 +26,13 @@ from vmaf_train.provenance import git_commit
 
 __all__ = [
     "FitResult",
+    "RunStart",
     "clean_json",
     "fit_loop",
     "git_commit",
     "run_metrics",
     "setup_torch",
+    "start_run",
     "write_run",
 ]
 
@@ -182,6 +184,36 @@ def write_run(
     atomic_write_json(run / "model.json", clean_json(sidecar))
     atomic_write_json(run / "report.json", clean_json(report))
     atomic_write_json(run / "metrics.json", clean_json(metrics))
+
+
+class RunStart(NamedTuple):
+    """What every pixel trainer sets up before it samples data (see :func:`start_run`)."""
+
+    t_start: float
+    seed: int
+    threads: int
+    commit: str
+    cache: Path
+    parts: dict[str, list[Any]]
+    src_split: dict[str, list[str]]
+
+
+def start_run(cfg: Any, corpus: Any, run: Path, cache: Path | None) -> RunStart:
+    """Start a pixel training run: the clock, seeded deterministic torch with the recipe's
+    thread count, the code's ``train_commit`` (recorded before training starts), the sample cache
+    (default ``run/cache``) and the corpus's clips and source ids per split."""
+    t_start = time.perf_counter()
+    seed, threads = int(cfg.train["seed"]), int(cfg.train["threads"])
+    setup_torch(seed, threads)
+    return RunStart(
+        t_start=t_start,
+        seed=seed,
+        threads=threads,
+        commit=git_commit(),
+        cache=cache if cache is not None else run / "cache",
+        parts=corpus.split(**cfg.split),
+        src_split=corpus.split_sources(**cfg.split),
+    )
 
 
 def run_metrics(

@@ -32,7 +32,7 @@ from vmaf_train.pixels.frames import (
 )
 from vmaf_train.pixels.metrics import map_cc, top_iou
 from vmaf_train.pixels.quantize import latency_us
-from vmaf_train.pixels.runs import fit_loop, git_commit, run_metrics, setup_torch, write_run
+from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
 from vmaf_train.pixels.teacher import (
     TeacherParams,
     centre_prior,
@@ -239,13 +239,7 @@ def fit_saliency(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Distil, export and evaluate a saliency student into a run directory; returns metrics."""
-    t_start = time.perf_counter()
-    seed, threads = int(cfg.train["seed"]), int(cfg.train["threads"])
-    setup_torch(seed, threads)
-    commit = git_commit()  # the code that trains, recorded before training starts
-    cache = cache if cache is not None else run / "cache"
-    parts = corpus.split(**cfg.split)
-    src_split = corpus.split_sources(**cfg.split)
+    t_start, seed, threads, commit, cache, parts, src_split = start_run(cfg, corpus, run, cache)
     d = cfg.data
     train = _sample(
         parts["train"],
