@@ -12,7 +12,7 @@ once. Each run times, single-threaded:
 One warm-up run, then ``--runs`` timed runs; medians (and the slowest run) are printed, plus
 the ratio NR/FR. ``--write-docs`` refreshes the ``nr-fps`` block of docs/benchmarks.md.
 
-    python benchmarks/nr_fps.py --model model/tiny/nr_metric_v1.onnx --runs 5 --write-docs
+    python benchmarks/nr_fps.py --model src/vmaf_tiny/zoo/nr_metric_v1.onnx --runs 5 --write-docs
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def timed(fn: Any, *args: Any, runs: int) -> tuple[list[float], int, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(REPO / "model" / "tiny" / "nr_metric_v1.onnx"))
+    ap.add_argument(
+        "--model", default=str(REPO / "src" / "vmaf_tiny" / "zoo" / "nr_metric_v1.onnx")
+    )
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write-docs", action="store_true")

@@ -5,7 +5,7 @@
 #   benchmarks/train_zoo.sh corpora/standard/features.parquet [extra vmaf-train zoo options]
 #
 # e.g. --seeds 0,1,2 (LOSO seed sweep), --workers 2, --scheduler tcp://host:8786, --ids vmaf_tiny_v2,
-# --force. Writes runs/zoo/, model/tiny/ (ONNX, sidecars, registry.json), docs/models/*.md, the
+# --force. Writes runs/zoo/, src/vmaf_tiny/zoo/ (ONNX, sidecars, registry.json), docs/models/*.md, the
 # snapshot table in docs/benchmarks.md and the rounding-guard fixture in tests/fixtures/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,6 @@ upstream=../shared/data/vmaf_models/vmaf_v0.6.1.json
 extra=()
 [[ -f $upstream ]] && extra+=(--upstream-model "$upstream")
 start=$(date +%s)
-"$VT" zoo --features "$features" --runs runs/zoo --zoo model/tiny --docs docs \
+"$VT" zoo --features "$features" --runs runs/zoo --zoo src/vmaf_tiny/zoo --docs docs \
   --fixture-dir tests/fixtures "${extra[@]}" "$@"
 echo "zoo done in $(( $(date +%s) - start )) s" >&2

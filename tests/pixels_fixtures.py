@@ -57,7 +57,9 @@ def pixel_zoo(nr_run: Path, filter_run: Path, sal_run: Path, tmp_path_factory) -
     from vmaf_train.pixels.register import register_pixel_run, register_smoke
 
     zoo = tmp_path_factory.mktemp("zoo")
-    shutil.copyfile(REPO / "model" / "tiny" / "registry.schema.json", zoo / "registry.schema.json")
+    shutil.copyfile(
+        REPO / "src" / "vmaf_tiny" / "zoo" / "registry.schema.json", zoo / "registry.schema.json"
+    )
     for run in (nr_run, filter_run, sal_run):
         register_pixel_run(run, zoo)
     register_smoke(zoo)

@@ -170,7 +170,7 @@ def test_report_renders_pixel_models_with_the_pixel_card(tmp_path: Path) -> None
 
     repo = Path(__file__).resolve().parents[1]
     zoo = tmp_path / "zoo"
-    shutil.copytree(repo / "model" / "tiny", zoo)
+    shutil.copytree(repo / "src" / "vmaf_tiny" / "zoo", zoo)
     docs = tmp_path / "docs"
     (docs / "models").mkdir(parents=True)
     write_reports(zoo, docs)

@@ -30,7 +30,7 @@ from vmaf_train.fixture import (
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
-ZOO = REPO / "model" / "tiny"
+ZOO = REPO / "src" / "vmaf_tiny" / "zoo"
 
 
 def test_fixture_is_small_real_and_recorded() -> None:

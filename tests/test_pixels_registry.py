@@ -36,7 +36,7 @@ def test_dists_sq_placeholder_behaves_like_a_distance() -> None:
 
 def test_zoo_rows_validate_and_files_match(pixel_zoo: Path) -> None:
     reg = json.loads((pixel_zoo / "registry.json").read_text())
-    schema = json.loads((REPO / "model" / "tiny" / "registry.schema.json").read_text())
+    schema = json.loads((REPO / "src" / "vmaf_tiny" / "zoo" / "registry.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(reg)
     rows = {r["id"]: r for r in reg["models"]}
     assert set(rows) == ALL_IDS

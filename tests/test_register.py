@@ -32,7 +32,9 @@ def quantized_run(
 
 def _schema_ok(zoo: Path) -> dict:  # type: ignore[type-arg]
     reg = json.loads((zoo / "registry.json").read_text())
-    jsonschema.validate(reg, json.loads((REPO / "model/tiny/registry.schema.json").read_text()))
+    jsonschema.validate(
+        reg, json.loads((REPO / "src/vmaf_tiny/zoo/registry.schema.json").read_text())
+    )
     return reg
 
 

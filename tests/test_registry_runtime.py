@@ -53,7 +53,7 @@ def _write_registry(zoo: Path, rows: list[dict]) -> None:
 def zoo(tiny_models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     z = tmp_path / "zoo"
     z.mkdir()
-    shutil.copy(REPO / "model" / "tiny" / "registry.schema.json", z)
+    shutil.copy(REPO / "src" / "vmaf_tiny" / "zoo" / "registry.schema.json", z)
     fr, _ = tiny_models.fr_mlp(z, "tiny_fr_v1")
     # an int8 twin (QDQ) described by the same sidecar
     q = tiny_models.qdq_mlp(tmp_path / "q", "tiny_fr_v1")
@@ -84,11 +84,11 @@ def zoo(tiny_models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_zoo_dir_defaults_to_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VMAF_TINY_ZOO", raising=False)
-    assert zoo_dir() == REPO / "model" / "tiny"
+    assert zoo_dir() == REPO / "src" / "vmaf_tiny" / "zoo"
 
 
 def test_shipped_registry_verifies() -> None:
-    rep = verify_registry(REPO / "model" / "tiny")
+    rep = verify_registry(REPO / "src" / "vmaf_tiny" / "zoo")
     assert rep.ok, rep.failures
 
 

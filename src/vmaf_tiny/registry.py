@@ -1,6 +1,7 @@
 """The shipped model zoo, read-only: ``registry.json`` rows, model lookup and verification.
 
-The zoo directory is ``$VMAF_TINY_ZOO`` if set, else the checkout's ``model/tiny``. It holds
+The zoo directory is ``$VMAF_TINY_ZOO`` if set, else the package data folder ``vmaf_tiny/zoo``
+(found with :mod:`importlib.resources`, so it works from a wheel as from a checkout). It holds
 ``registry.json`` (validated against ``registry.schema.json`` beside it), and for every row the
 ``.onnx`` file, its sidecar and optionally the int8 file. The training side writes it
 (``vmaf-train register``); this module only reads and verifies it.
@@ -13,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ __all__ = [
     "load_registry",
     "looks_like_path",
     "resolve_model",
+    "shipped_zoo",
     "verify_registry",
     "zoo_dir",
 ]
@@ -37,13 +40,16 @@ _SHARED_KEYS = ("kind", "class", "onnx", "opset", "smoke", "inputs", "outputs")
 
 
 def zoo_dir() -> Path:
-    """``$VMAF_TINY_ZOO`` if set, else ``model/tiny`` of the checkout this package runs from."""
+    """``$VMAF_TINY_ZOO`` if set, else the shipped zoo inside the installed package."""
     env = os.environ.get(ENV_ZOO)
     if env:
         return Path(env)
-    import vmaf_tiny
+    return shipped_zoo()
 
-    return Path(vmaf_tiny.__file__).resolve().parents[2] / "model" / "tiny"
+
+def shipped_zoo() -> Path:
+    """The zoo shipped as package data (``vmaf_tiny/zoo``), wherever the package is installed."""
+    return Path(str(resources.files(__package__ or "vmaf_tiny").joinpath("zoo")))
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,7 @@ def load_model(
         threads: Intra-op threads (default 1).
         int8: For a registry id, load its int8 file.
         sidecar: Sidecar path for a model given by path (default: beside it).
-        zoo: Zoo directory for registry ids (default ``$VMAF_TINY_ZOO`` or ``model/tiny``).
+        zoo: Zoo directory for registry ids (default ``$VMAF_TINY_ZOO`` or the shipped zoo).
 
     Returns:
         The loaded model; ``.provider`` says which execution provider runs it.

@@ -39,7 +39,7 @@ __all__ = [
 
 
 def default_zoo() -> Path:
-    """``$VMAF_TINY_ZOO`` if set, else the checkout's ``model/tiny`` (as the runtime)."""
+    """``$VMAF_TINY_ZOO`` if set, else the shipped zoo (as the runtime)."""
     return zoo_dir()
 
 

@@ -20,6 +20,7 @@ import jsonschema
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_tiny.guard import check_model, check_size_class
+from vmaf_tiny.registry import shipped_zoo
 from vmaf_train.predict import load_sidecar
 from vmaf_train.quantize import gate_path
 
@@ -35,7 +36,7 @@ REGISTRY_NAME = "registry.json"
 
 
 def _repo_schema_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "model" / "tiny" / "registry.schema.json"
+    return shipped_zoo() / "registry.schema.json"
 
 
 def registry_schema(zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def registry_schema(zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]
         if c.is_file():
             schema: dict[str, Any] = json.loads(c.read_text())
             return schema
-    raise BadInputError("registry.schema.json not found (expected in the zoo or model/tiny/)")
+    raise BadInputError("registry.schema.json not found (in the zoo or the shipped vmaf_tiny/zoo)")
 
 
 def load_registry(zoo: str | os.PathLike[str]) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def register_run(
 
     Args:
         run: The ``vmaf-train fit`` output directory.
-        zoo: The zoo directory (``model/tiny`` for the shipped zoo).
+        zoo: The zoo directory (``src/vmaf_tiny/zoo`` for the shipped zoo).
         loso: ``loso.json`` or its directory (default: ``RUN/loso/`` if present).
         baseline: A ``vmaf-train baseline-svr`` output directory (for the latency/accuracy
             comparison in the card).

@@ -71,7 +71,7 @@ def train_zoo(
     Args:
         features: The training corpus's features.parquet.
         runs: Where run directories go (``runs/<id>/``, ``runs/baseline_svr/``).
-        zoo: Zoo to register into (``model/tiny`` for the shipped zoo).
+        zoo: Zoo to register into (``src/vmaf_tiny/zoo`` for the shipped zoo).
         docs: Docs directory for ``report``.
         configs: Directory of ``<id>.toml`` recipes.
         ids: Model ids to train.

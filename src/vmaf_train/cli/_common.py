@@ -34,7 +34,7 @@ ConfigOpt = Annotated[
 FeaturesOpt = Annotated[Path, typer.Option("--features", "-f", help="features.parquet")]
 ZooOpt = Annotated[
     Path | None,
-    typer.Option("--zoo", help="Model zoo directory (default: $VMAF_TINY_ZOO or model/tiny)."),
+    typer.Option("--zoo", help="Model zoo directory (default: $VMAF_TINY_ZOO or the shipped zoo)."),
 ]
 ValFracOpt = Annotated[
     float | None, typer.Option("--val-frac", help="Override the config's validation fraction.")

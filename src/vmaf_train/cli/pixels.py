@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from vmaf_tiny.console import JsonOpt, ProgressOpt, err_console, out_console, print_json
+from vmaf_tiny.registry import shipped_zoo
 
 app = typer.Typer(
     help="Pixel models: no-reference metric, learned filter, saliency student, smoke checkpoints.",
@@ -158,7 +159,7 @@ def _rows_out(rows: list[dict[str, Any]], json_out: bool) -> None:
 @app.command("register")
 def register_cmd(
     run: Annotated[Path, typer.Argument(help="A fit-nr / fit-filter / fit-saliency run.")],
-    zoo: ZooOpt = _REPO / "model" / "tiny",
+    zoo: ZooOpt = shipped_zoo(),
     json_out: JsonOpt = False,
 ) -> None:
     """Ship a pixel-model run into the zoo (load-time checks, size class, registry row)."""
@@ -169,7 +170,7 @@ def register_cmd(
 
 @app.command("make-smoke")
 def make_smoke_cmd(
-    zoo: ZooOpt = _REPO / "model" / "tiny",
+    zoo: ZooOpt = shipped_zoo(),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the placeholder weights.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -181,7 +182,7 @@ def make_smoke_cmd(
 
 @app.command("report")
 def report_cmd(
-    zoo: ZooOpt = _REPO / "model" / "tiny",
+    zoo: ZooOpt = shipped_zoo(),
     docs: Annotated[Path, typer.Option("--docs", help="Docs directory.")] = _REPO / "docs",
     json_out: JsonOpt = False,
 ) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from vmaf_tiny.console import out_console, print_json
 from vmaf_tiny.parallel import make_executor
+from vmaf_tiny.registry import shipped_zoo
 from vmaf_train.cli._common import (
     FeaturesOpt,
     JsonOpt,
@@ -29,9 +30,7 @@ __all__ = ["zoo"]
 def zoo(
     features: FeaturesOpt,
     runs: Annotated[Path, typer.Option("--runs", help="Directory for run dirs.")] = Path("runs"),
-    zoo_dir: Annotated[Path, typer.Option("--zoo", help="Zoo to register into.")] = Path(
-        "model/tiny"
-    ),
+    zoo_dir: Annotated[Path, typer.Option("--zoo", help="Zoo to register into.")] = shipped_zoo(),
     docs: Annotated[Path, typer.Option("--docs", help="Docs directory.")] = Path("docs"),
     configs: Annotated[Path, typer.Option("--configs", help="Recipe directory.")] = Path(
         "configs/models"
