@@ -2,7 +2,8 @@
 
 One module-scoped fixture builds the wheel (``pip wheel --no-deps`` of a copy of the checkout's
 packaging files, so the build writes nothing into the checkout), creates a fresh venv and installs
-the wheel there; pip resolves the runtime dependencies from its index or cache, nothing else.
+the wheel there; pip resolves the runtime dependencies from its index or cache, nothing else
+(``VMAF_TINY_WHEEL_CONSTRAINTS=constraints-runtime-min.txt`` installs the declared lower bounds).
 Every command then runs from an empty directory outside the checkout, with a clean environment
 (no PYTHONPATH, no VMAF_TINY_ZOO): the zoo, the ffmpeg binary and the executor must all come from
 the installed package.
@@ -35,6 +36,8 @@ ZOO = REPO / "src" / "vmaf_tiny" / "zoo"
 HEAVY = ("torch", "pyarrow", "dask", "distributed", "vmaf_train")
 #: Third-party imports of vmaf_tiny that are optional by design (made only when asked for).
 OPTIONAL_IMPORTS = {"distributed": "Dask executor: --scheduler, or where the train extra is"}
+#: A pip constraints file for the install (default none: pip picks the newest allowed versions).
+ENV_CONSTRAINTS = "VMAF_TINY_WHEEL_CONSTRAINTS"
 #: Import name -> distribution name, where they differ.
 DIST_NAME = {"imageio_ffmpeg": "imageio-ffmpeg"}
 
@@ -86,6 +89,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> Insta
     _check([sys.executable, "-m", "venv", venv], "python -m venv")
     pip_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     pip_install = [venv / "bin" / "python", "-m", "pip", "install", "-q"]
+    constraints = os.environ.get(ENV_CONSTRAINTS)
+    if constraints:  # e.g. constraints-runtime-min.txt: the declared lower bounds
+        pip_install += ["-c", Path(constraints).resolve()]
     _check([*pip_install, wheel], "pip install", env=pip_env)
 
     data = base / "data"
