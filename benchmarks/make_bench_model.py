@@ -6,8 +6,8 @@ generated x264 encodes, exported with ``torch.onnx.export`` (opset 17) plus its 
 ``smoke`` model: the point is realistic size, graph and inputs for speed figures, not quality
 (the fit is in-sample; its PLCC is printed for information only).
 
-    python benchmarks/make_bench_model.py --out testdata/clips/bench_model
-    vmaf-tiny bench --tiny-model testdata/clips/bench_model/bench_fr_mlp.onnx --backend cpu
+    python benchmarks/make_bench_model.py --out bench_model
+    vmaf-tiny bench --tiny-model bench_model/bench_fr_mlp.onnx --backend cpu
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def fit_and_export(x: np.ndarray, y: np.ndarray, out: Path, seed: int = 0) -> Pa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("testdata/clips/bench_model"))
+    ap.add_argument("--out", type=Path, required=True, help="Directory for the .onnx + sidecar.")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="vmaf-tiny-benchmodel-") as tmp:

@@ -16,7 +16,8 @@ fi
 features=$1
 shift
 VT=${VMAF_TRAIN:-.venv/bin/vmaf-train}
-upstream=../shared/data/vmaf_models/vmaf_v0.6.1.json
+# libvmaf's vmaf_v0.6.1.json (optional: adds the SVM latency row to the cards).
+upstream=${VMAF_UPSTREAM_MODEL:-../shared/data/vmaf_models/vmaf_v0.6.1.json}
 extra=()
 [[ -f $upstream ]] && extra+=(--upstream-model "$upstream")
 start=$(date +%s)

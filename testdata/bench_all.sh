@@ -2,8 +2,10 @@
 # Thin wrapper over `vmaf-tiny bench`: every flag is forwarded unchanged, e.g.
 #   testdata/bench_all.sh --tiny-model vmaf_tiny_v2 --backend=cpu
 #   testdata/bench_all.sh --tiny-model path/to/model.onnx --backend=cuda --runs 7 --record
-# Clips are generated into testdata/clips/ (gitignored); results go to
-# testdata/netflix_benchmark_results.json (gitignored; schema in docs/benchmarks.md).
+# Clips are generated into clips/ of the cache ($VMAF_TINY_CACHE, else $XDG_CACHE_HOME/vmaf-tiny or
+# ~/.cache/vmaf-tiny; --clips-dir DIR to choose) and the results go to
+# netflix_benchmark_results.json there (--out FILE; schema in docs/benchmarks.md): nothing is
+# written into the checkout or the working directory unless --record (model cards, docs) is given.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -n "${VMAF_TINY_BIN:-}" ]]; then

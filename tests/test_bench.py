@@ -11,7 +11,7 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-from vmaf_tiny.bench import CARD_BEGIN, CARD_END, parse_sizes
+from vmaf_tiny.bench import CARD_BEGIN, CARD_END, cache_dir, checkout_root, parse_sizes
 from vmaf_tiny.errors import BadInputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +26,17 @@ def test_parse_sizes() -> None:
     for bad in ("640", "641x360", "8x8", "64x64x1", ""):
         with pytest.raises(BadInputError):
             parse_sizes(bad)
+
+
+def test_cache_dir_never_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VMAF_TINY_CACHE", "/tmp/vt-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/tmp/xdg")
+    assert cache_dir() == Path("/tmp/vt-cache")
+    monkeypatch.delenv("VMAF_TINY_CACHE")
+    assert cache_dir() == Path("/tmp/xdg/vmaf-tiny")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_dir() == Path.home() / ".cache" / "vmaf-tiny"
+    assert checkout_root() == REPO  # this test runs from the checkout (editable install)
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +135,47 @@ def test_record_rewrites_only_the_runtime_block(bench_run, tmp_path: Path) -> No
     assert new.startswith("# bench_fr\n\nIntro written by the card generator.\n")
     with pytest.raises(BadInputError, match="no model card"):
         record_card(res, tmp_path)
+
+
+def test_bench_defaults_write_into_the_cache_not_the_working_directory(
+    bench_run, tmp_path: Path
+) -> None:
+    _d, model, _ = bench_run
+    work = tmp_path / "work"
+    work.mkdir()
+    cache = tmp_path / "cache"
+    out = subprocess.run(
+        [str(VMAF_TINY), "bench", "--tiny-model", str(model), *QUICK],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=work,
+        env={**os.environ, "VMAF_TINY_CACHE": str(cache)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in (cache / "clips").iterdir()) == [
+        "dis_96x64x6_x264_crf30.mp4",
+        "ref_96x64x6.y4m",
+    ]
+    assert json.loads((cache / "netflix_benchmark_results.json").read_text())["schema_version"]
+    assert f"wrote {cache / 'netflix_benchmark_results.json'}" in out.stderr
+
+
+def test_record_into_a_missing_cards_dir_fails_before_measuring(bench_run, tmp_path: Path) -> None:
+    _d, model, _ = bench_run
+    out = subprocess.run(
+        [
+            *(str(VMAF_TINY), "bench", "--tiny-model", str(model), *QUICK, "--record"),
+            *("--cards-dir", str(tmp_path / "nope"), "--clips-dir", str(tmp_path / "clips")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: --record: no model cards directory {tmp_path / 'nope'}"
+    assert not (tmp_path / "clips").exists()  # nothing was measured
 
 
 def test_bench_all_sh_forwards_flags(bench_run) -> None:

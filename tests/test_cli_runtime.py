@@ -177,6 +177,29 @@ def test_pairs_on_a_local_dask_cluster_match_serial(
     assert len(rows) == 2 and all(r["error"] == "" for r in rows)
 
 
+def test_pairs_on_the_process_pool_match_serial_and_survive_a_bad_pair(
+    fr_model, tmp_path: Path, runtime_clips
+) -> None:
+    """The standard-library pool (what a runtime-only install uses), forced where Dask exists."""
+    import os
+
+    path, _ = fr_model
+    pairs = _pairs_csv(tmp_path, runtime_clips, bad=True)
+    serial = run("score", "--pairs", pairs, "--model", path, "--serial", "--csv")
+    pool = subprocess.run(
+        [str(VMAF_TINY), "score", "--pairs", str(pairs), "--model", str(path), "-w", "2", "--csv"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "VMAF_TINY_EXECUTOR": "pool"},
+    )
+    one_line_error(pool, "1 of 3 pair(s) failed")
+    assert "scoring 3 pair(s) on local process pool (2 workers)" in pool.stderr
+    assert pool.stdout == serial.stdout
+    rows = list(csv.DictReader(io.StringIO(pool.stdout)))
+    assert [r["error"] == "" for r in rows] == [True, False, True]
+
+
 def test_pairs_file_errors(fr_model, tmp_path: Path) -> None:
     path, _ = fr_model
     bad = tmp_path / "bad.csv"

@@ -1,6 +1,7 @@
 """The benchmark harness: a tiny FR model end to end against plain libvmaf, and model-only speed.
 
-For each clip size, a deterministic pair is generated once into a cache (``testdata/clips``):
+For each clip size, a deterministic pair is generated once into a cache (``clips/`` under
+:func:`cache_dir`, or ``--clips-dir``; never the working directory or the package):
 the reference is lavfi ``testsrc2`` written as y4m, the distorted is its single-threaded x264
 encode (``-preset veryfast -crf 30``). Each timed run scores the pair twice, in alternating
 order: (a) the tiny path, :func:`vmaf_tiny.scoring.score` from the model file (guard, session,
@@ -13,6 +14,11 @@ time, so the CPU-time ratio cross-checks the wall-time one.
 
 Model-only figures use the session directly: latency per call at batch 1 (p50/p99 in
 microseconds, over real feature rows of the first clip) and throughput at a large batch (rows/s).
+
+The results JSON goes to ``--out`` (default: ``netflix_benchmark_results.json`` in the cache).
+``--record`` rewrites blocks of the model card and of ``docs/benchmarks.md`` in a source checkout:
+the one this package runs from (an editable install), or the docs named by ``--cards-dir``; from
+an installed wheel without ``--cards-dir`` it is a one-line error before anything runs.
 """
 
 from __future__ import annotations
@@ -38,11 +44,16 @@ __all__ = [
     "CARD_BEGIN",
     "CARD_END",
     "DIS_CODEC",
+    "ENV_CACHE",
     "STANDARD_SIZES",
+    "cache_dir",
+    "checkout_root",
     "clip_pair",
     "machine_facts",
     "parse_sizes",
+    "record_benchmarks",
     "record_card",
+    "record_target",
     "run_bench",
     "summary_markdown",
     "write_results",
@@ -51,6 +62,9 @@ __all__ = [
 STANDARD_SIZES: tuple[tuple[int, int, int], ...] = ((640, 360, 300), (1920, 1080, 60))
 #: How the distorted clip is encoded (a codec-aware model gets these as its codec fields).
 DIS_CODEC: dict[str, Any] = {"codec": "libx264", "preset": "veryfast", "crf": 30.0}
+#: Environment variable naming the cache directory (generated clips, default results file).
+ENV_CACHE = "VMAF_TINY_CACHE"
+RESULTS_NAME = "netflix_benchmark_results.json"
 CARD_BEGIN = "<!-- runtime-figures:begin -->"
 CARD_END = "<!-- runtime-figures:end -->"
 RATIO_GOAL = 0.9
@@ -76,12 +90,46 @@ _ISA = (
 )
 
 
-def repo_root() -> Path:
-    """The checkout this package runs from (falls back to the working directory)."""
+def cache_dir() -> Path:
+    """Where generated files go: ``$VMAF_TINY_CACHE``, else ``$XDG_CACHE_HOME/vmaf-tiny``, else
+    ``~/.cache/vmaf-tiny`` (never the working directory)."""
+    env = os.environ.get(ENV_CACHE)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "vmaf-tiny"
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from (an editable install), or None (a wheel)."""
     import vmaf_tiny
 
     root = Path(vmaf_tiny.__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").is_file() else Path.cwd()
+    if (root / "pyproject.toml").is_file() and (root / "docs" / "models").is_dir():
+        return root
+    return None
+
+
+def record_target(cards_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The model cards directory ``--record`` writes into (checked before the benchmark runs).
+
+    Raises:
+        BadInputError: no ``cards_dir`` and no source checkout, or the directory does not exist.
+    """
+    if cards_dir is not None:
+        root = Path(cards_dir)
+    else:
+        checkout = checkout_root()
+        if checkout is None:
+            raise BadInputError(
+                "--record writes into a source checkout's docs/models/, and this vmaf-tiny is "
+                "not installed from one: run it from the checkout or pass --cards-dir DIR"
+            )
+        root = checkout / "docs" / "models"
+    if not root.is_dir():
+        raise BadInputError(f"--record: no model cards directory {root}")
+    return root
 
 
 def parse_sizes(text: str) -> list[tuple[int, int, int]]:
@@ -367,7 +415,7 @@ def run_bench(
         sizes: (width, height, frames) clips (default :data:`STANDARD_SIZES`).
         batch1_calls: Model-only calls at batch 1.
         big_batch: Rows per call for the throughput figure.
-        clips_dir: Clip cache (default ``testdata/clips`` of the checkout).
+        clips_dir: Clip cache (default ``clips/`` under :func:`cache_dir`).
         ffmpeg: ffmpeg binary with libvmaf (default: imageio-ffmpeg's, or ``$VMAF_TINY_FFMPEG``).
     """
     import onnx
@@ -385,7 +433,7 @@ def run_bench(
     lm = load_model(model, backend=backend, threads=1)
     if lm.kind != "fr":
         raise BadModelError(f"the benchmark needs an FR model; {lm.model_id} is {lm.kind!r}")
-    cache = Path(clips_dir) if clips_dir is not None else repo_root() / "testdata" / "clips"
+    cache = Path(clips_dir) if clips_dir is not None else cache_dir() / "clips"
     results = []
     first = None
     for size in sizes or list(STANDARD_SIZES):
@@ -438,12 +486,9 @@ def run_bench(
 
 
 def write_results(result: dict[str, Any], out: str | os.PathLike[str] | None = None) -> Path:
-    """Write the results JSON atomically (default ``testdata/netflix_benchmark_results.json``)."""
-    path = (
-        Path(out)
-        if out is not None
-        else repo_root() / "testdata" / ("netflix_benchmark_results.json")
-    )
+    """Write the results JSON atomically (default ``netflix_benchmark_results.json`` in
+    :func:`cache_dir`)."""
+    path = Path(out) if out is not None else cache_dir() / RESULTS_NAME
     atomic_write_json(path, result)
     return path
 
@@ -503,11 +548,15 @@ def summary_markdown(result: dict[str, Any]) -> str:
 def record_card(result: dict[str, Any], cards_dir: str | os.PathLike[str] | None = None) -> Path:
     """Rewrite the runtime-figures block of ``docs/models/<id>.md`` (markers added if absent).
 
+    Args:
+        result: What :func:`run_bench` returned.
+        cards_dir: Model cards directory (default: ``docs/models`` of the source checkout).
+
     Raises:
-        BadInputError: the card does not exist.
+        BadInputError: no checkout and no ``cards_dir``, or the card does not exist.
     """
     mid = result["model"]["id"]
-    root = Path(cards_dir) if cards_dir is not None else repo_root() / "docs" / "models"
+    root = record_target(cards_dir)
     card = root / f"{mid}.md"
     if not card.is_file():
         raise BadInputError(
@@ -529,8 +578,7 @@ def record_benchmarks(
     Returns:
         The file written, or None.
     """
-    root = Path(cards_dir) if cards_dir is not None else repo_root() / "docs" / "models"
-    doc = root.parent / "benchmarks.md"
+    doc = record_target(cards_dir).parent / "benchmarks.md"
     if not doc.is_file():
         return None
     backend = result["model"]["backend"]

@@ -470,19 +470,25 @@ def bench(
         int, typer.Option("--big-batch", min=1, help="Rows for the throughput figure.")
     ] = 4096,
     clips_dir: Annotated[
-        Path | None, typer.Option("--clips-dir", help="Cache for generated clips.")
+        Path | None,
+        typer.Option(
+            "--clips-dir",
+            help="Cache for generated clips (default: clips/ in $VMAF_TINY_CACHE, else "
+            "$XDG_CACHE_HOME/vmaf-tiny or ~/.cache/vmaf-tiny).",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Results JSON (default testdata/netflix_benchmark_results.json)."
+            "--out", help="Results JSON (default: netflix_benchmark_results.json in that cache)."
         ),
     ] = None,
     record: Annotated[
         bool,
         typer.Option(
             "--record",
-            help="Write the figures into docs/models/<id>.md and docs/benchmarks.md.",
+            help="Write the figures into docs/models/<id>.md and docs/benchmarks.md of the "
+            "source checkout (or --cards-dir).",
         ),
     ] = False,
     cards_dir: Annotated[
@@ -495,6 +501,8 @@ def bench(
     from vmaf_tiny import bench as bench_mod
 
     _quiet_python_warnings()
+    if record:
+        bench_mod.record_target(cards_dir)  # fail now, not after minutes of measuring
     result = bench_mod.run_bench(
         tiny_model,
         backend=backend,

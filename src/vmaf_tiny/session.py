@@ -44,7 +44,8 @@ PROVIDERS: dict[str, str] = {
 BACKENDS: tuple[str, ...] = ("auto", "cpu", "cuda", "openvino")
 _AUTO_ORDER = ("cuda", "openvino", "cpu")
 _INSTALL_HINT = {
-    "cuda": "install onnxruntime-gpu (pip install 'vmaf-tiny[gpu]') on a machine with CUDA",
+    "cuda": "on a machine with CUDA, swap the CPU build for onnxruntime-gpu: "
+    "pip uninstall -y onnxruntime && pip install onnxruntime-gpu",
     "openvino": "install onnxruntime-openvino",
 }
 
