@@ -209,7 +209,7 @@ def recheck_int8(
             "int8_sha256": sha256_file(int8),
             **int8_checks(int8, [_probe(sessions["fp32"], rows, seed)]),
             "rechecked": (
-                "re-judged from the shipped files (vmaf-train int8-ship --recheck): PLCC/RMSE as "
+                "Re-judged from the shipped files (vmaf-train int8-ship --recheck): PLCC/RMSE as "
                 "measured when the file shipped; saturation proof, non-VNNI emulation on seeded "
                 "probe inputs, sizes and latency measured now"
             ),
