@@ -367,8 +367,13 @@ def gate_verdict(
         the limits, ``rule`` and ``verdict`` (the reasons when it does not ship).
     """
     rep = dict(report)
-    rep["plcc_drop"] = rep["plcc_fp32"] - rep["plcc_int8"]
-    rep["rmse_change"] = rep["rmse_int8"] - rep["rmse_fp32"]
+
+    def num(key: str) -> float:  # an undefined metric (None/NaN) fails every comparison
+        v = rep.get(key)
+        return float("nan") if v is None else float(v)
+
+    rep["plcc_drop"] = num("plcc_fp32") - num("plcc_int8")
+    rep["rmse_change"] = num("rmse_int8") - num("rmse_fp32")
     speed = {}
     for key in sorted(rep):
         if key.startswith("fp32_us_per_row_b"):
