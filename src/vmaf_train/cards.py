@@ -402,6 +402,7 @@ def render_card(
             f"{_f(gate.get('rmse_change'), 4)}, largest per-frame |fp32 - int8| "
             f"{_f(gate.get('max_abs_diff_fp32_int8'), 3)} on {gate.get('n_test')} test frames.",
         ]
+        lines += int8_gate_lines(gate)
     lines += [
         "",
         "## Latency (per row, measured at training time)",
@@ -466,6 +467,29 @@ def render_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def int8_gate_lines(gate: Mapping[str, Any]) -> list[str]:
+    """The card lines on saturation without VNNI and the verdict, when the gate measured them."""
+    if "saturation_free" not in gate:
+        return []
+    proof = (
+        "cannot saturate"
+        if gate.get("saturation_free")
+        else "**can saturate** (two u8 x s8 products overflow int16)"
+    )
+    lines = [
+        "",
+        f"On x86-64 CPUs without VNNI (`VPMADDUBSW`, saturating int16 pair sums) the int8 graph "
+        f"{proof}: worst pair sum {gate.get('worst_pair_sum')} vs 32767 "
+        f"({'7-bit' if gate.get('reduce_range') else 'full-range'} weights); emulating that "
+        f"kernel gave {gate.get('emulated_saturated_dots')} saturated pairs on "
+        f"{gate.get('emulated_rows')} rows.",
+    ]
+    if gate.get("rechecked"):
+        lines += ["", f"{gate['rechecked']}."]
+    lines += ["", f"Verdict: {gate.get('verdict')}."]
+    return lines
 
 
 def _by_role(tensors: Sequence[Mapping[str, Any]], role: str) -> Mapping[str, Any] | None:

@@ -1,10 +1,10 @@
 """Register a finished run into a model zoo: files, sidecar, registry row, load-time checks.
 
 ``register_run(RUN, ZOO)`` copies ``RUN/model.onnx`` to ``ZOO/<id>.onnx`` (and the int8 file,
-only when its gate passed), writes the sidecar ``ZOO/<id>.json`` and replaces the model's row in
-``ZOO/registry.json``. Before anything is written the model must pass the runtime's load-time
-checks (:mod:`vmaf_tiny.guard`: operator allowlist, sidecar/graph agreement) and its size class
-(C1 <= 100 KiB) -- an oversize model is an error here, not a warning.
+only when its gate passed and it is proven saturation-free), writes the sidecar ``ZOO/<id>.json``
+and replaces the model's row in ``ZOO/registry.json``. Before anything is written the model must
+pass the runtime's load-time checks (:mod:`vmaf_tiny.guard`: operator allowlist, sidecar/graph
+agreement) and its size class (C1 <= 100 KiB) -- an oversize model is an error here, not a warning.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_tiny.guard import check_model, check_size_class
 from vmaf_tiny.registry import shipped_zoo
 from vmaf_train.predict import load_sidecar
-from vmaf_train.quantize import gate_path
+from vmaf_train.quantize import gate_path, saturation_check
 
 __all__ = [
     "REGISTRY_NAME",
     "check_for_registration",
+    "int8_entry",
     "load_registry",
     "register_run",
     "registry_schema",
@@ -100,6 +101,34 @@ def _flat_metrics(m: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         elif isinstance(v, int | float | str) or v is None:
             out[f"{prefix}{k}"] = v
     return out
+
+
+def int8_entry(
+    model_id: str, gate: dict[str, Any] | None, int8_src: Path
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The sidecar's ``int8`` field and the registry row's ``int8`` block for a gated file.
+
+    The int8 file ships only if its gate report says ``passed`` *and* the file itself is proven
+    saturation-free here (:func:`vmaf_train.quantize.saturation_check`), so a gate report
+    written before that rule existed cannot ship a file that saturates on CPUs without VNNI.
+
+    Returns:
+        ``(None, None)`` when it does not ship.
+    """
+    if not gate or not gate.get("passed"):
+        return None, None
+    if not saturation_check(int8_src)["saturation_free"]:
+        return None, None
+    int8_name = f"{model_id}.int8.onnx"
+    row = {
+        "onnx": int8_name,
+        "sha256": gate["int8_sha256"],
+        "bytes": int(gate["int8_bytes"]),
+        "gate": _flat_metrics(
+            {k: v for k, v in gate.items() if k not in ("int8_sha256", "fp32_sha256", "ops")}
+        ),
+    }
+    return {"onnx": int8_name, "sha256": gate["int8_sha256"]}, row
 
 
 def _loso_metrics(loso: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -178,19 +207,7 @@ def register_run(
     shipped = dict(sidecar)
     shipped["onnx"] = onnx_name
     shipped["smoke"] = bool(smoke)
-    if gate and gate.get("passed"):
-        int8_name = f"{model_id}.int8.onnx"
-        shipped["int8"] = {"onnx": int8_name, "sha256": gate["int8_sha256"]}
-        int8_row = {
-            "onnx": int8_name,
-            "sha256": gate["int8_sha256"],
-            "bytes": int(gate["int8_bytes"]),
-            "gate": _flat_metrics(
-                {k: v for k, v in gate.items() if k not in ("int8_sha256", "fp32_sha256", "ops")}
-            ),
-        }
-    else:
-        shipped["int8"] = None
+    shipped["int8"], int8_row = int8_entry(model_id, gate, int8_src)
     run_config = json.loads((run / "config.json").read_text())
     test = metrics["test"]
     latency: dict[str, Any] = dict(metrics.get("latency", {}))

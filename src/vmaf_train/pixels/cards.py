@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from vmaf_tiny.fsutil import atomic_write_bytes
+from vmaf_train.cards import int8_gate_lines
 
 __all__ = [
     "RUNTIME_BEGIN",
@@ -268,6 +269,7 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
             f"**{'passed, the int8 file ships' if gate.get('passed') else 'failed, fp32 only'}**. "
             f"RMSE fp32 {_f(gate.get('rmse_fp32'), 3)}, int8 {_f(gate.get('rmse_int8'), 3)}.",
         ]
+        lines += int8_gate_lines(gate)
     else:
         lines.append("Not quantised.")
     if lat:

@@ -45,6 +45,9 @@ INT8_DEFAULTS: dict[str, Any] = {
     "enabled": False,
     "calib_frames": 64,
     "op_types": ["Conv", "Gemm", "MatMul"],  # operator types quantised (weights + activations)
+    # Gate limits (vmaf_train.quantize.gate_verdict): PLCC drop, RMSE rise in VMAF points.
+    "max_plcc_drop": 0.005,
+    "max_rmse_rise": 0.5,
 }
 
 
@@ -89,7 +92,7 @@ class PixelConfig:
         data: Sampling parameters (model-specific keys).
         train: Optimisation parameters (seed, epochs, batch_size, lr, ...).
         split: val_frac, test_frac, salt (splits by source_id).
-        int8: enabled, calib_frames, op_types.
+        int8: enabled, calib_frames, op_types, max_plcc_drop, max_rmse_rise (gate limits).
         output: target, range, clamp.
         goals: Targets reported in the card (met or not).
         path: Where the recipe came from.

@@ -40,8 +40,9 @@ from vmaf_train.pixels.frames import (
     to_uint8,
 )
 from vmaf_train.pixels.metrics import clip_pool, score_metrics
-from vmaf_train.pixels.quantize import NR_MAX_PLCC_DROP, latency_us, quantize_qdq, write_gate
+from vmaf_train.pixels.quantize import latency_us, quantize_qdq, write_gate
 from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
+from vmaf_train.quantize import gate_verdict, int8_checks
 
 __all__ = [
     "NR_ARCH_DEFAULTS",
@@ -421,21 +422,25 @@ def fit_nr(
     if int8_report is not None:
         q = _level_metrics(pred, "int8")
         latency["int8_us_per_row_b1"] = latency_us(sessions["int8"], {INPUT: probe})
-        drop = test["frame"]["plcc"] - q["frame"]["plcc"]
-        gate = {
-            **int8_report,
-            "passed": bool(drop <= NR_MAX_PLCC_DROP),
-            "rule": f"PLCC(fp32) - PLCC(int8) <= {NR_MAX_PLCC_DROP} (frame level, test split)",
-            "plcc_fp32": test["frame"]["plcc"],
-            "plcc_int8": q["frame"]["plcc"],
-            "plcc_drop": drop,
-            "rmse_fp32": test["frame"]["rmse"],
-            "rmse_int8": q["frame"]["rmse"],
-            "rmse_delta": q["frame"]["rmse"] - test["frame"]["rmse"],
-            "clip_plcc_int8": q["clip"]["plcc"],
-            "n_test": test["frame"]["n"],
-            **{f"{k}": v for k, v in latency.items()},
-        }
+        gate = gate_verdict(
+            {
+                **int8_report,
+                "n_calibration": len(pick),
+                "reduce_range": True,
+                "plcc_fp32": test["frame"]["plcc"],
+                "plcc_int8": q["frame"]["plcc"],
+                "rmse_fp32": test["frame"]["rmse"],
+                "rmse_int8": q["frame"]["rmse"],
+                "clip_plcc_int8": q["clip"]["plcc"],
+                "n_test": test["frame"]["n"],
+                "fp32_bytes": exp.path.stat().st_size,
+                **{f"{k}": v for k, v in latency.items()},
+                # The proof holds for any input; the emulation runs on the calibration frames.
+                **int8_checks(run / "model.int8.onnx", calib),
+            },
+            max_plcc_drop=float(cfg.int8["max_plcc_drop"]),
+            max_rmse_rise=float(cfg.int8["max_rmse_rise"]),
+        )
         write_gate(run / "model.int8.onnx", gate)
     _write_predictions(run / "predictions.parquet", pred)
     per_codec = _per_codec(pred)

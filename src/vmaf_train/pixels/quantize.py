@@ -1,10 +1,13 @@
 """Static int8 (QDQ) quantisation of pixel models, gated on held-out accuracy.
 
 ONNX Runtime's static quantiser inserts QuantizeLinear/DequantizeLinear pairs around the
-convolutions and the head (uint8 activations, int8 per-channel weights), calibrated with MinMax on
-frames of the *train* split. The caller computes the gate (for the NR metric: the PLCC drop on the
-held-out sources, at most :data:`NR_MAX_PLCC_DROP`); :func:`write_gate` stores the report beside
-the int8 file where ``vmaf-train register`` looks for it (:func:`vmaf_train.quantize.gate_path`).
+operators the recipe's ``[int8] op_types`` names (uint8 activations, 7-bit int8 per-channel
+weights: saturation-free on x86-64 without VNNI, see :mod:`vmaf_train.quantize`), calibrated with
+MinMax on frames of the *train* split. The caller measures the figures and decides with
+:func:`vmaf_train.quantize.gate_verdict` (limits from the recipe's ``[int8]`` table; for the NR
+metric by default a PLCC drop of at most :data:`NR_MAX_PLCC_DROP` and an RMSE rise of at most 0.5
+VMAF point on the held-out sources); :func:`write_gate` stores the report beside the int8 file
+where ``vmaf-train register`` looks for it (:func:`vmaf_train.quantize.gate_path`).
 """
 
 from __future__ import annotations
