@@ -23,6 +23,7 @@ from vmaf_tiny.errors import BadInputError
 
 __all__ = [
     "ALLOW_HINT",
+    "OWN_CHECKS",
     "DecodeLog",
     "clean_prefix",
     "damaged_error",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 ALLOW_HINT = "rerun with --allow-damaged to use the clean frames only"
+#: Prefixes of the damage messages vmaf-tiny's own checks write (not ffmpeg's words).
+OWN_CHECKS = ("y4m size check:", "frame count:")
 
 # Warnings that mean the data is damaged (errors always do).
 _DAMAGE_WARNINGS = re.compile(
@@ -132,7 +135,12 @@ def clean_prefix(packets: list[tuple[int | None, int | None, bool]]) -> int:
 
 def damaged_error(name: str, messages: list[str], detail: str) -> BadInputError:
     """The one-line error for a damaged input: what ffmpeg said, what decoded, what to do."""
-    said = f'ffmpeg: "{messages[0]}"' if messages else "no ffmpeg message"
+    if not messages:
+        said = "no ffmpeg message"
+    elif messages[0].startswith(OWN_CHECKS):
+        said = messages[0]
+    else:
+        said = f'ffmpeg: "{messages[0]}"'
     if len(messages) > 1:
         said += f" and {len(messages) - 1} more"
     return BadInputError(f"{name}: damaged stream ({said}; {detail}); {ALLOW_HINT}")

@@ -105,7 +105,9 @@ def _filter_graph(
     if truncate:
         dis_chain.append(f"trim=end_frame={n_frames}")
         ref_chain.append(f"trim=end_frame={n_frames}")
-    tail = ["settb=AVTB", "setpts=PTS-STARTPTS"]
+    # Pair frames by index, as stored: each side's timestamps become its frame number, so a
+    # variable-frame-rate or re-timed file pairs frame i with frame i (not by clock time).
+    tail = ["settb=1/25", "setpts=N"]
     feats = "|".join(f"name={EXTRAS[e][0]}" for e in extras)
     opts = [
         f"model=version={TEACHER_MODEL}",

@@ -33,8 +33,14 @@ SIGTERM_EXIT = 143
 
 def output_error(path: str | os.PathLike[str], exc: OSError) -> BadInputError:
     """The one-line error for an OS error writing ``path`` (the user's path, not a temp file)."""
+    p = Path(path)
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return BadInputError(f"cannot write {p}: {parent} is not a directory")
+            break
     reason = exc.strerror or type(exc).__name__
-    return BadInputError(f"cannot write {path}: {reason}")
+    return BadInputError(f"cannot write {p}: {reason}")
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -297,7 +297,7 @@ def _y4m_info(path: Path) -> VideoInfo | None:
             eol = marker.find(b"\n")
             if not marker.startswith(b"FRAME") or eol < 0:
                 if size - pos < 6 and b"FRAME".startswith(marker):
-                    damage = (f"truncated: {size - pos} stray bytes after frame {n}",)
+                    damage = (f"y4m size check: {size - pos} stray bytes after frame {n}",)
                     break
                 raise _y4m_bad(
                     path, f"{geometry} do not match the data: no FRAME marker at byte {pos}"
@@ -309,7 +309,7 @@ def _y4m_info(path: Path) -> VideoInfo | None:
                     raise _y4m_bad(
                         path, f"{geometry} do not match the data: FRAME marker inside frame {n}"
                     )
-                damage = (f"truncated: last frame has {size - data} of {fb} bytes",)
+                damage = (f"y4m size check: last frame has {size - data} of {fb} bytes",)
                 break
             pos = data + fb
             n += 1
@@ -488,7 +488,7 @@ def finish_decode(
     usable = info.n_frames if info.clean_frames is None else info.clean_frames
     expected = usable if max_frames is None else min(max_frames, usable)
     if delivered != expected:
-        messages.append(f"decoded {delivered} frames, the container has {expected}")
+        messages.append(f"frame count: decoded {delivered}, the container has {expected}")
     messages = list(dict.fromkeys([*info.damage, *messages]))
     if messages and not allow_damaged:
         raise damaged_error(name, messages, f"{delivered} of {expected} frames decoded")
