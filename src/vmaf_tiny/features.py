@@ -228,11 +228,12 @@ def extract_features(
     if allow_damaged:
         n_expected = scored
         log["frames"] = (log.get("frames") or [])[:scored]
-    dropped = max(rinfo.n_frames, dinfo.n_frames) - n_expected if notes else 0
+    # Frames the damaged file(s) hold but that were not used (not the ones cut away entirely).
+    dropped = (rinfo.n_frames - rclean) + (dinfo.n_frames - dclean) + (n - n_expected)
     if notes:
         notes.append(
-            f"--allow-damaged: {dropped} damaged or missing frame(s) dropped, "
-            f"{n_expected} frame(s) scored"
+            f"--allow-damaged: {dropped} damaged frame(s) dropped; {n_expected} of the "
+            f"reference's {rinfo.n_frames} frames scored"
         )
     res = _parse_log(log, rinfo=rinfo, dinfo=dinfo, n_expected=n_expected, extras=extras, ff=ff)
     if notes:
