@@ -232,6 +232,7 @@ def score(
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     ffmpeg: FFmpegOpt = None,
+    allow_damaged: cli_pixels.AllowDamagedOpt = False,
 ) -> None:
     """Score a distorted video (against its reference) with a tiny model."""
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
@@ -258,6 +259,7 @@ def score(
             "height": height,
             "pix_fmt": pix_fmt,
             "ffmpeg": ff,
+            "allow_damaged": allow_damaged,
         }
         _score_pairs(
             pairs,
@@ -287,6 +289,7 @@ def score(
             height=height,
             pix_fmt=pix_fmt,
             ffmpeg=ff,
+            allow_damaged=allow_damaged,
         )
     else:
         if reference is None:
@@ -307,6 +310,7 @@ def score(
             height=height,
             pix_fmt=pix_fmt,
             ffmpeg=ff,
+            allow_damaged=allow_damaged,
         )
     for w in res.warnings:
         _warn(w)

@@ -21,7 +21,17 @@ from vmaf_tiny.console import FFmpegOpt, JsonOpt, out_console, print_json
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.video import as_spec
 
-__all__ = ["filter_cmd", "saliency_cmd"]
+__all__ = ["AllowDamagedOpt", "filter_cmd", "saliency_cmd"]
+
+#: ``--allow-damaged`` (score, filter, saliency): use the clean frames of a damaged input.
+AllowDamagedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-damaged",
+        help="Use the clean frames of a truncated/corrupt input (and say how many were dropped) "
+        "instead of refusing it.",
+    ),
+]
 
 _ModelOpt = Annotated[
     str, typer.Option("--model", "-m", help="Registry id or path of the .onnx model.")
@@ -38,6 +48,13 @@ _HeightOpt = Annotated[int | None, typer.Option("--height", min=1, help="Raw yuv
 _PixFmtOpt = Annotated[
     str | None, typer.Option("--pix-fmt", help="Raw yuv input: pixel format (yuv420p).")
 ]
+
+
+def _warn(lines: list[str]) -> None:
+    from vmaf_tiny.console import err_console
+
+    for line in lines:
+        err_console.print(f"warning: {line}", markup=False, highlight=False)
 
 
 def filter_cmd(
@@ -66,6 +83,7 @@ def filter_cmd(
     pix_fmt: _PixFmtOpt = None,
     ffmpeg: FFmpegOpt = None,
     json_out: JsonOpt = False,
+    allow_damaged: AllowDamagedOpt = False,
 ) -> None:
     """Filter a video's luma with a learned filter (C3); chroma is passed through."""
     from vmaf_tiny.filtering import filter_video, load_filter
@@ -80,8 +98,10 @@ def filter_cmd(
         preset=preset,
         max_frames=max_frames,
         ffmpeg=resolve_ffmpeg(ffmpeg),
+        allow_damaged=allow_damaged,
     )
     res.model_id, res.provider = lm.model_id, lm.provider
+    _warn(res.warnings)
     if json_out:
         print_json(res.to_dict())
         return
@@ -112,6 +132,7 @@ def saliency_cmd(
     pix_fmt: _PixFmtOpt = None,
     ffmpeg: FFmpegOpt = None,
     json_out: JsonOpt = False,
+    allow_damaged: AllowDamagedOpt = False,
 ) -> None:
     """Write one PNG saliency map per frame with a saliency model."""
     from vmaf_tiny.saliency import load_saliency, saliency_maps
@@ -125,8 +146,10 @@ def saliency_cmd(
         map_size=map_size,
         max_frames=max_frames,
         ffmpeg=resolve_ffmpeg(ffmpeg),
+        allow_damaged=allow_damaged,
     )
     res.model_id, res.provider = lm.model_id, lm.provider
+    _warn(res.warnings)
     if json_out:
         print_json(res.to_dict())
         return

@@ -11,14 +11,15 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from vmaf_tiny.damage import ALLOW_HINT, damaged_error, scan_log
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
-from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frames_to_read, probe
 
 __all__ = [
     "CANONICAL6",
@@ -60,7 +61,9 @@ class FeatureResult:
         ffmpeg_version: ffmpeg's version line.
         libvmaf_version: libvmaf's version string from its log.
         model_version: The teacher model (``vmaf_v0.6.1``).
-        warnings: Non-fatal notes (e.g. an extra that could not be computed).
+        warnings: Non-fatal notes (e.g. an extra that could not be computed, damage accepted
+            with ``allow_damaged``).
+        damaged_frames_dropped: Frames left out because an input was damaged.
     """
 
     columns: dict[str, np.ndarray]
@@ -71,6 +74,7 @@ class FeatureResult:
     libvmaf_version: str
     model_version: str = TEACHER_MODEL
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    damaged_frames_dropped: int = 0
 
     def matrix(self, names: Sequence[str] = CANONICAL6) -> np.ndarray:
         """Stack the named columns into an (n_frames, len(names)) float32 array."""
@@ -101,7 +105,9 @@ def _filter_graph(
     if truncate:
         dis_chain.append(f"trim=end_frame={n_frames}")
         ref_chain.append(f"trim=end_frame={n_frames}")
-    tail = ["settb=AVTB", "setpts=PTS-STARTPTS"]
+    # Pair frames by index, as stored: each side's timestamps become its frame number, so a
+    # variable-frame-rate or re-timed file pairs frame i with frame i (not by clock time).
+    tail = ["settb=1/25", "setpts=N"]
     feats = "|".join(f"name={EXTRAS[e][0]}" for e in extras)
     opts = [
         f"model=version={TEACHER_MODEL}",
@@ -128,6 +134,7 @@ def extract_features(
     ffmpeg: FFmpeg | None = None,
     reference_info: VideoInfo | None = None,
     distorted_info: VideoInfo | None = None,
+    allow_damaged: bool = False,
 ) -> FeatureResult:
     """Run libvmaf once over a pair and return per-frame features and teacher scores.
 
@@ -141,13 +148,16 @@ def extract_features(
         ffmpeg: The binary to use (resolved if None).
         reference_info: A probe of the reference, if the caller already has one.
         distorted_info: A probe of the distorted video, if the caller already has one.
+        allow_damaged: Score the clean frames of a damaged input (the pair is cut to the common
+            clean frames; the count dropped is in the result) instead of raising.
 
     Returns:
         The per-frame features.
 
     Raises:
         BadInputError: unreadable inputs, frame-count mismatch (unless ``truncate``), an
-            unknown extra, or libvmaf scoring fewer frames than expected (corrupt input).
+            unknown extra, libvmaf scoring fewer frames than expected, or a damaged input
+            (unless ``allow_damaged``).
     """
     unknown = [e for e in extras if e not in EXTRAS]
     if unknown:
@@ -158,8 +168,11 @@ def extract_features(
     rspec, dspec = as_spec(reference), as_spec(distorted)
     rinfo = reference_info or probe(rspec, ff)
     dinfo = distorted_info or probe(dspec, ff)
-    n = min(rinfo.n_frames, dinfo.n_frames)
-    if rinfo.n_frames != dinfo.n_frames and not truncate:
+    rclean = frames_to_read(rinfo, allow_damaged)
+    dclean = frames_to_read(dinfo, allow_damaged)
+    damaged = bool(rinfo.damage or dinfo.damage)
+    n = min(rclean, dclean)
+    if rinfo.n_frames != dinfo.n_frames and not truncate and not damaged:
         raise BadInputError(
             f"frame counts differ: reference {rspec.path.name} has {rinfo.n_frames}, "
             f"distorted {dspec.path.name} has {dinfo.n_frames} (use --truncate to score the "
@@ -171,7 +184,7 @@ def extract_features(
             rinfo,
             dinfo,
             n_frames=n,
-            truncate=truncate and rinfo.n_frames != dinfo.n_frames,
+            truncate=n != rinfo.n_frames or n != dinfo.n_frames,
             log_path=log_path,
             n_threads=n_threads,
             extras=extras,
@@ -179,7 +192,7 @@ def extract_features(
         args = [
             *ff.base_args(),
             "-loglevel",
-            "error",
+            "level+warning",
             *dspec.input_args(),
             *rspec.input_args(),
             "-lavfi",
@@ -195,7 +208,37 @@ def extract_features(
                 f"{last_error_line(proc.stderr)}"
             )
         log = json.loads(Path(log_path).read_text())
-    return _parse_log(log, rinfo=rinfo, dinfo=dinfo, n_expected=n, extras=extras, ff=ff)
+    text = proc.stderr.decode("utf-8", "replace")
+    notes: list[str] = []
+    scored = min(n, len(log.get("frames") or []))
+    for idx, info in ((0, dinfo), (1, rinfo)):
+        said, _ = scan_log(text, source=idx, decoder=info.decoder)
+        said = list(dict.fromkeys([*info.damage, *said]))
+        if not said:
+            continue
+        if not allow_damaged:
+            raise damaged_error(info.path.name, said, f"{scored} of {n} frames scored")
+        notes.append(f"{info.path.name}: damaged stream ({'; '.join(said[:3])})")
+    if scored != n:
+        short = f"libvmaf scored {scored} of {n} frames of {dspec.path.name} vs {rspec.path.name}"
+        if not allow_damaged:
+            raise BadInputError(f"{short} (damaged input?); {ALLOW_HINT}")
+        notes.append(short)
+    n_expected = n
+    if allow_damaged:
+        n_expected = scored
+        log["frames"] = (log.get("frames") or [])[:scored]
+    # Frames the damaged file(s) hold but that were not used (not the ones cut away entirely).
+    dropped = (rinfo.n_frames - rclean) + (dinfo.n_frames - dclean) + (n - n_expected)
+    if notes:
+        notes.append(
+            f"--allow-damaged: {dropped} damaged frame(s) dropped; {n_expected} of the "
+            f"reference's {rinfo.n_frames} frames scored"
+        )
+    res = _parse_log(log, rinfo=rinfo, dinfo=dinfo, n_expected=n_expected, extras=extras, ff=ff)
+    if notes:
+        res = replace(res, warnings=(*notes, *res.warnings), damaged_frames_dropped=dropped)
+    return res
 
 
 def _parse_log(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,9 +85,13 @@ class FFmpeg:
         return proc
 
 
+_LEVEL_TAG = re.compile(r"\[(?:panic|fatal|error|warning|info|verbose|debug)\] ?")
+
+
 def last_error_line(stderr: bytes) -> str:
     """The most informative line of an ffmpeg stderr dump (the last non-empty one)."""
-    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    text = _LEVEL_TAG.sub("", stderr.decode("utf-8", "replace"))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:
         return "no error message"
     # ffmpeg often ends with a generic line; prefer the last line mentioning an error.

@@ -27,10 +27,19 @@ from typing import IO, Any
 
 import numpy as np
 
+from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
-from vmaf_tiny.fsutil import atomic_path
-from vmaf_tiny.video import PIX_FMTS, VideoInfo, VideoSpec, as_spec, probe
+from vmaf_tiny.fsutil import atomic_path, output_error, sigterm_cleans_up
+from vmaf_tiny.video import (
+    PIX_FMTS,
+    VideoInfo,
+    VideoSpec,
+    as_spec,
+    finish_decode,
+    frames_to_read,
+    probe,
+)
 
 __all__ = [
     "FilterResult",
@@ -64,6 +73,8 @@ class FilterResult:
         model_id: The model (None for a bare callable).
         provider: Execution provider (None for a bare callable).
         seconds: load / decode+write / model / total.
+        damaged_frames_dropped: Frames of a damaged input left out (``allow_damaged``).
+        warnings: Non-fatal notes (damage accepted with ``allow_damaged``).
     """
 
     output: str
@@ -77,11 +88,15 @@ class FilterResult:
     model_id: str | None = None
     provider: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    damaged_frames_dropped: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "output": self.output,
             "n_frames": self.n_frames,
+            "damaged_frames_dropped": self.damaged_frames_dropped,
+            "warnings": list(self.warnings),
             "width": self.width,
             "height": self.height,
             "pix_fmt": self.pix_fmt,
@@ -119,15 +134,29 @@ def _plane_sizes(info: VideoInfo) -> tuple[int, int]:
 
 
 def read_planes(
-    spec: VideoSpec, info: VideoInfo, ff: FFmpeg, *, max_frames: int | None = None
+    spec: VideoSpec,
+    info: VideoInfo,
+    ff: FFmpeg,
+    *,
+    max_frames: int | None = None,
+    allow_damaged: bool = False,
+    log: DecodeLog | None = None,
 ) -> Iterator[tuple[np.ndarray, bytes]]:
-    """Decode frames in their own pixel format: (luma code values (H, W), chroma bytes)."""
+    """Decode frames in their own pixel format: (luma code values (H, W), chroma bytes).
+
+    Frames are read as stored (``-fps_mode passthrough``); damage is checked as in
+    :func:`vmaf_tiny.video.read_luma`.
+    """
     ybytes, cbytes = _plane_sizes(info)
     high = info.bit_depth > 8
-    args = [*ff.base_args(), "-loglevel", "error", *spec.input_args(), "-map", "0:v:0"]
-    if max_frames:
-        args += ["-frames:v", str(max_frames)]
+    limit = frames_to_read(info, allow_damaged)
+    asked = min(max_frames, limit) if max_frames else (limit if info.damage else None)
+    args = [*ff.base_args(), "-loglevel", "level+warning", *spec.input_args(), "-map", "0:v:0"]
+    args += ["-fps_mode", "passthrough"]
+    if asked:
+        args += ["-frames:v", str(asked)]
     args += ["-f", "rawvideo", "-pix_fmt", info.pix_fmt, "-"]
+    delivered = 0
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
         stdout = proc.stdout
@@ -139,6 +168,7 @@ def read_planes(
                 if len(buf) < ybytes + cbytes:
                     break
                 y = np.frombuffer(buf[:ybytes], dtype="<u2" if high else np.uint8)
+                delivered += 1
                 yield y.reshape(info.height, info.width), buf[ybytes:]
         finally:
             stdout.close()
@@ -147,6 +177,15 @@ def read_planes(
             msg = err.read()
     if rc != 0:
         raise BadInputError(f"{spec.path.name}: decode failed ({last_error_line(msg)})")
+    finish_decode(
+        spec.path.name,
+        info,
+        msg,
+        delivered=delivered,
+        max_frames=max_frames,
+        allow_damaged=allow_damaged,
+        log=log,
+    )
 
 
 _RANGE_RE = re.compile(r"Stream #0:\d+[^:]*: Video: [^,]*, \w+\((pc|tv)\b")
@@ -225,6 +264,7 @@ def filter_video(
     max_frames: int | None = None,
     batch: int | None = None,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> FilterResult:
     """Filter the luma of every frame of ``video`` with ``runner`` and write ``output``.
 
@@ -239,10 +279,13 @@ def filter_video(
         max_frames: Stop after this many frames.
         batch: Frames per model call (default: by size, up to 32 MiB of input).
         ffmpeg: The binary (resolved if None).
+        allow_damaged: Filter the clean frames of a damaged input instead of raising.
 
     Raises:
-        BadInputError: unreadable input, unsupported output, encoder failure.
+        BadInputError: unreadable or damaged input, unsupported or unwritable output (one
+            line naming ``output``), encoder failure.
         BadModelError: the model returned the wrong shape.
+        SystemExit: SIGTERM while writing (status 143, after the temporary file is removed).
     """
     t0 = time.perf_counter()
     ff = ffmpeg or resolve_ffmpeg()
@@ -251,11 +294,39 @@ def filter_video(
     out = Path(output)
     if out.resolve() == spec.path.resolve():
         raise BadInputError("the output would overwrite the input")
+    if out.is_dir():
+        raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
+    frames_to_read(info, allow_damaged)  # a damaged input fails before anything is written
+    try:
+        with sigterm_cleans_up():
+            return _filter_into(
+                spec, info, out, runner, ff, t0, codec, crf, preset, max_frames, batch,
+                allow_damaged,
+            )  # fmt: skip
+    except OSError as exc:
+        raise output_error(out, exc) from exc
+
+
+def _filter_into(
+    spec: VideoSpec,
+    info: VideoInfo,
+    out: Path,
+    runner: FrameRunner,
+    ff: FFmpeg,
+    t0: float,
+    codec: str | None,
+    crf: float | None,
+    preset: str | None,
+    max_frames: int | None,
+    batch: int | None,
+    allow_damaged: bool,
+) -> FilterResult:
     n_batch = batch or max(1, min(16, _BATCH_BYTES // (info.width * info.height * 4)))
     depth = info.bit_depth
     t_model = 0.0
     n = n_clip = 0
     shift = abs_change = 0.0
+    dlog = DecodeLog()
     with atomic_path(out) as tmp, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             _writer_args(ff, tmp, info, codec, crf, preset, color_range(spec, ff)),
@@ -289,7 +360,10 @@ def filter_video(
                     n += 1
                 pending.clear()
 
-            for frame in read_planes(spec, info, ff, max_frames=max_frames):
+            frames = read_planes(
+                spec, info, ff, max_frames=max_frames, allow_damaged=allow_damaged, log=dlog
+            )
+            for frame in frames:
                 pending.append(frame)
                 if len(pending) == n_batch:
                     flush()
@@ -305,7 +379,7 @@ def filter_video(
                 ok = False
             rc = proc.wait()
         err.seek(0)
-        msg = err.read()
+        msg = err.read().replace(str(tmp).encode(), str(out).encode())
         if rc != 0:
             raise BadInputError(f"{out.name}: writing failed ({last_error_line(msg)})")
         if not ok:
@@ -323,7 +397,16 @@ def filter_video(
         mean_abs_change=abs_change / n,
         clip_fraction=n_clip / (n * info.width * info.height),
         seconds={"model": t_model, "io": total - t_model, "total": total},
+        damaged_frames_dropped=dlog.dropped,
+        warnings=damage_warnings(spec.path.name, dlog),
     )
+
+
+def damage_warnings(name: str, log: DecodeLog) -> list[str]:
+    """Warning lines for damage accepted with ``allow_damaged`` (see :mod:`vmaf_tiny.nr`)."""
+    from vmaf_tiny.nr import damage_warnings as warn
+
+    return warn(name, log)
 
 
 def load_filter(

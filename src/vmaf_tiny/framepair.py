@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.nr import prepare_frame
+from vmaf_tiny.nr import damage_warnings, prepare_frame
 from vmaf_tiny.scoring import (
     DTYPES,
     ScoreResult,
@@ -83,6 +84,7 @@ def score_frame_pair(
     height: int | None = None,
     pix_fmt: str | None = None,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> ScoreResult:
     """Score a distorted video against its reference with a frame-pair FR model.
 
@@ -97,6 +99,8 @@ def score_frame_pair(
         height: Raw yuv inputs: frame height.
         pix_fmt: Raw yuv inputs: pixel format.
         ffmpeg: ffmpeg binary (resolved if None).
+        allow_damaged: Score the clean frames of a damaged input (the pair is cut to the common
+            clean frames) instead of raising.
 
     Returns:
         Per-frame and pooled scores (``kind`` ``fr``).
@@ -125,8 +129,15 @@ def score_frame_pair(
     dtype = DTYPES[din["dtype"]]
     fw, fh = frame.get("crop") or size
     batch = max(1, min(64, _BATCH_BYTES // max(1, 8 * int(fw) * int(fh))))
-    ref_it = read_luma(rspec, ffmpeg=ff, info=rinfo, size=size if resize else None)
-    dis_it = read_luma(dspec, ffmpeg=ff, info=dinfo, size=size)
+    rlog, dlog = DecodeLog(), DecodeLog()
+    rsize = size if resize else None
+    damaged = bool(rinfo.damage or dinfo.damage)
+    ref_it = read_luma(
+        rspec, ffmpeg=ff, info=rinfo, size=rsize, allow_damaged=allow_damaged, log=rlog
+    )
+    dis_it = read_luma(
+        dspec, ffmpeg=ff, info=dinfo, size=size, allow_damaged=allow_damaged, log=dlog
+    )
     scores: list[np.ndarray] = []
     t_model = 0.0
     buf_r: list[np.ndarray] = []
@@ -144,7 +155,11 @@ def score_frame_pair(
         buf_d.clear()
 
     pairs = _pairs(
-        ref_it, dis_it, int(frame.get("stride") or 1), truncate, (rspec.path.name, dspec.path.name)
+        ref_it,
+        dis_it,
+        int(frame.get("stride") or 1),
+        truncate or (allow_damaged and damaged),
+        (rspec.path.name, dspec.path.name),
     )
     for r, d in pairs:
         buf_r.append(prepare_frame(r, frame))
@@ -166,6 +181,11 @@ def score_frame_pair(
         reference=str(rspec.path),
         distorted=str(dspec.path),
         versions=versions(lm, ff, None),
-        warnings=list(lm.warnings),
+        warnings=[
+            *lm.warnings,
+            *damage_warnings(rspec.path.name, rlog),
+            *damage_warnings(dspec.path.name, dlog),
+        ],
         seconds={"load": t_load, "decode": t3 - t1 - t_model, "model": t_model, "total": t3 - t0},
+        damaged_frames_dropped=max(rlog.dropped, dlog.dropped),
     )

@@ -6,18 +6,64 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
+
+from vmaf_tiny.errors import BadInputError
 
 __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_json",
+    "output_error",
     "replace_block",
     "sha256_file",
+    "sigterm_cleans_up",
 ]
+
+#: Exit status after SIGTERM during a write (128 + 15, as if the signal had killed the process).
+SIGTERM_EXIT = 143
+
+
+def output_error(path: str | os.PathLike[str], exc: OSError) -> BadInputError:
+    """The one-line error for an OS error writing ``path`` (the user's path, not a temp file)."""
+    p = Path(path)
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return BadInputError(f"cannot write {p}: {parent} is not a directory")
+            break
+    reason = exc.strerror or type(exc).__name__
+    return BadInputError(f"cannot write {p}: {reason}")
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    sys.stderr.write("terminated\n")
+    raise SystemExit(SIGTERM_EXIT)
+
+
+@contextlib.contextmanager
+def sigterm_cleans_up() -> Iterator[None]:
+    """While the block runs, SIGTERM unwinds like Ctrl-C: temp files are removed, then exit 143.
+
+    The handler raises ``SystemExit(143)``, so every ``finally``/``except BaseException`` cleanup
+    on the way out runs. Outside the main thread (where Python cannot set handlers) this is a
+    no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _umask() -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.scoring import (
@@ -29,7 +30,7 @@ from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe, read_luma
 
-__all__ = ["prepare_frame", "score_nr"]
+__all__ = ["damage_warnings", "prepare_frame", "score_nr"]
 
 # Frames per ONNX Runtime call when the batch axis is dynamic, bounded by bytes: small batches
 # stay in cache (at 640x360 one frame per call measured fastest per frame, 16 or 72 up to 2x
@@ -63,11 +64,14 @@ def _nr_frames(
     frame: Mapping[str, Any],
     ff: FFmpeg,
     in_hw: tuple[Any, Any],
+    allow_damaged: bool = False,
+    log: DecodeLog | None = None,
 ) -> Iterator[np.ndarray]:
     resize = frame.get("resize")
     size = (int(resize[0]), int(resize[1])) if resize else None
     stride = int(frame.get("stride") or 1)
-    for i, luma in enumerate(read_luma(spec, ffmpeg=ff, info=info, size=size)):
+    frames = read_luma(spec, ffmpeg=ff, info=info, size=size, allow_damaged=allow_damaged, log=log)
+    for i, luma in enumerate(frames):
         if i % stride:
             continue
         out = prepare_frame(luma, frame)
@@ -78,6 +82,22 @@ def _nr_frames(
                 f"{w}x{h} (its sidecar has no resize/crop to get there)"
             )
         yield out
+
+
+def damage_warnings(name: str, log: DecodeLog) -> list[str]:
+    """The warning lines for damage accepted with ``allow_damaged`` (none for a clean read)."""
+    if not log.messages:
+        return []
+    out = [
+        f"{name}: damaged stream ({'; '.join(log.messages[:3])}): --allow-damaged dropped "
+        f"{log.dropped} frame(s), {log.frames} used"
+    ]
+    if log.concealed:
+        out.append(
+            f"{name}: {log.concealed} frame(s) the decoder concealed are kept (ffmpeg cannot "
+            "single them out)"
+        )
+    return out
 
 
 def _batches(frames: Iterable[np.ndarray], batch: int) -> Iterator[np.ndarray]:
@@ -102,6 +122,7 @@ def score_nr(
     height: int | None = None,
     pix_fmt: str | None = None,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> ScoreResult:
     """Score a video without a reference with a no-reference (``kind: nr``) model.
 
@@ -120,9 +141,13 @@ def score_nr(
         height: Raw yuv input: frame height.
         pix_fmt: Raw yuv input: pixel format.
         ffmpeg: ffmpeg binary (resolved if None).
+        allow_damaged: Score the clean frames of a damaged input instead of raising.
 
     Returns:
         Per-frame and pooled scores.
+
+    Raises:
+        BadInputError: unreadable or damaged (unless ``allow_damaged``) video, wrong model kind.
     """
     t0 = time.perf_counter()
     lm = load_model(model, backend=backend, threads=threads, int8=int8)
@@ -145,7 +170,9 @@ def score_nr(
         batch = max(1, min(256, _NR_BATCH_BYTES // max(1, int(fw) * int(fh) * 4)))
     per_frame: list[np.ndarray] = []
     t_model = 0.0
-    for x in _batches(_nr_frames(dspec, info, frame, ff, (shape[2], shape[3])), batch):
+    dlog = DecodeLog()
+    frames = _nr_frames(dspec, info, frame, ff, (shape[2], shape[3]), allow_damaged, dlog)
+    for x in _batches(frames, batch):
         n = x.shape[0]
         if isinstance(shape[0], int) and n != shape[0]:
             pad = np.repeat(x[-1:], shape[0] - n, axis=0)
@@ -166,7 +193,8 @@ def score_nr(
         provider=lm.provider,
         distorted=str(dspec.path),
         versions=versions(lm, ff, None),
-        warnings=list(lm.warnings),
+        warnings=[*lm.warnings, *damage_warnings(dspec.path.name, dlog)],
+        damaged_frames_dropped=dlog.dropped,
         seconds={
             "load": t_load,
             "decode": t3 - t1 - t_model,

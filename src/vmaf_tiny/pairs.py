@@ -127,6 +127,8 @@ def score_pair(job: PairJob) -> dict[str, Any]:
     if res.svm_pooled is not None:
         row["svm_mean"] = res.svm_pooled["mean"]
         row["svm_harmonic_mean"] = res.svm_pooled["harmonic_mean"]
+    if res.damaged_frames_dropped:
+        row["damaged_frames_dropped"] = res.damaged_frames_dropped
     if res.codec is not None:
         row["codec"] = res.codec.codec
         row["crf"] = res.codec.crf

@@ -23,10 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.nr import prepare_frame
-from vmaf_tiny.video import VideoSpec, as_spec, probe, read_luma
+from vmaf_tiny.fsutil import output_error, sigterm_cleans_up
+from vmaf_tiny.nr import damage_warnings, prepare_frame
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frames_to_read, probe, read_luma
 
 __all__ = [
     "MapRunner",
@@ -94,6 +96,8 @@ class SaliencyResult:
         model_id: The model (None for a bare callable).
         provider: Execution provider (None for a bare callable).
         seconds: decode / model / write / total.
+        damaged_frames_dropped: Frames of a damaged input left out (``allow_damaged``).
+        warnings: Non-fatal notes (damage accepted with ``allow_damaged``).
     """
 
     out_dir: str
@@ -104,11 +108,15 @@ class SaliencyResult:
     model_id: str | None = None
     provider: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    damaged_frames_dropped: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "out_dir": self.out_dir,
             "n_frames": self.n_frames,
+            "damaged_frames_dropped": self.damaged_frames_dropped,
+            "warnings": list(self.warnings),
             "map_size": list(self.map_size),
             "mean_saliency": self.mean_saliency,
             "first": self.files[0] if self.files else None,
@@ -129,6 +137,7 @@ def saliency_maps(
     max_frames: int | None = None,
     batch: int = 16,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> SaliencyResult:
     """Write one PNG saliency map per frame of ``video`` into ``out_dir``.
 
@@ -141,10 +150,13 @@ def saliency_maps(
         max_frames: Stop after this many frames.
         batch: Frames per model call.
         ffmpeg: The binary (resolved if None).
+        allow_damaged: Map the clean frames of a damaged input instead of raising.
 
     Raises:
-        BadInputError: unreadable input, bad options, a non-empty output directory.
+        BadInputError: unreadable or damaged input, bad options, a non-empty or unwritable
+            output directory (one line naming ``out_dir``).
         BadModelError: the model's output is not a [N, 1, h, w] map.
+        SystemExit: SIGTERM while writing (status 143, after the staging directory is removed).
     """
     t0 = time.perf_counter()
     if map_size not in ("frame", "model"):
@@ -156,10 +168,35 @@ def saliency_maps(
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.glob("*.png"))):
         raise BadInputError(f"{out}: exists and is not an empty directory of maps")
+    frames_to_read(info, allow_damaged)  # a damaged input fails before anything is written
+    try:
+        with sigterm_cleans_up():
+            return _maps_into(
+                spec, info, out, runner, frame, map_size, max_frames, batch, ff, t0,
+                allow_damaged,
+            )  # fmt: skip
+    except OSError as exc:
+        raise output_error(out, exc) from exc
+
+
+def _maps_into(
+    spec: VideoSpec,
+    info: VideoInfo,
+    out: Path,
+    runner: MapRunner,
+    frame: dict[str, Any],
+    map_size: str,
+    max_frames: int | None,
+    batch: int,
+    ff: FFmpeg,
+    t0: float,
+    allow_damaged: bool,
+) -> SaliencyResult:
     resize = frame.get("resize")
     size = (int(resize[0]), int(resize[1])) if resize else None
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    dlog = DecodeLog()
     files: list[str] = []
     t_model = t_write = 0.0
     total = 0.0
@@ -190,7 +227,16 @@ def saliency_maps(
             t_write += time.perf_counter() - tw
             pending.clear()
 
-        for luma in read_luma(spec, ffmpeg=ff, info=info, size=size, max_frames=max_frames):
+        frames = read_luma(
+            spec,
+            ffmpeg=ff,
+            info=info,
+            size=size,
+            max_frames=max_frames,
+            allow_damaged=allow_damaged,
+            log=dlog,
+        )
+        for luma in frames:
             pending.append(prepare_frame(luma, frame))
             if len(pending) == batch:
                 flush()
@@ -217,6 +263,8 @@ def saliency_maps(
             "decode": t_all - t_model - t_write,
             "total": t_all,
         },
+        damaged_frames_dropped=dlog.dropped,
+        warnings=damage_warnings(spec.path.name, dlog),
     )
 
 

@@ -246,6 +246,8 @@ class ScoreResult:
         versions: vmaf-tiny, onnxruntime, ffmpeg and libvmaf versions.
         warnings: Non-fatal notes.
         seconds: Where the time went (load, features/decode, model, total).
+        damaged_frames_dropped: Frames left out of the scores because an input was damaged
+            (only with ``allow_damaged``; see :mod:`vmaf_tiny.damage`).
     """
 
     model_id: str
@@ -261,6 +263,7 @@ class ScoreResult:
     versions: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    damaged_frames_dropped: int = 0
 
     @property
     def n_frames(self) -> int:
@@ -277,6 +280,7 @@ class ScoreResult:
             "reference": self.reference,
             "distorted": self.distorted,
             "n_frames": self.n_frames,
+            "damaged_frames_dropped": self.damaged_frames_dropped,
             "pooled": self.pooled,
             "provider": self.provider,
             "versions": self.versions,
@@ -330,6 +334,7 @@ def score(
     height: int | None = None,
     pix_fmt: str | None = None,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> ScoreResult:
     """Score a distorted video against its reference with a full-reference tiny model.
 
@@ -352,12 +357,14 @@ def score(
         height: Raw yuv inputs: frame height.
         pix_fmt: Raw yuv inputs: pixel format.
         ffmpeg: ffmpeg binary (resolved if None).
+        allow_damaged: Score the clean frames of a damaged (truncated, corrupt) input instead of
+            raising; the result's ``damaged_frames_dropped`` says how many were left out.
 
     Returns:
         Per-frame and pooled scores.
 
     Raises:
-        BadInputError: unreadable or mismatched videos, missing codec fields.
+        BadInputError: unreadable, damaged or mismatched videos, missing codec fields.
         BadModelError: the model failed a check, is not FR, or produced NaN/inf.
     """
     t0 = time.perf_counter()
@@ -377,7 +384,7 @@ def score(
             raise BadInputError(f"--with-svm needs libvmaf features; {lm.model_id} reads frames")
         return score_frame_pair(
             reference, distorted, lm, backend=backend, threads=threads, truncate=truncate,
-            width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
+            width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff, allow_damaged=allow_damaged,
         )  # fmt: skip
     rspec = as_spec(reference, width=width, height=height, pix_fmt=pix_fmt)
     dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
@@ -397,6 +404,7 @@ def score(
         ffmpeg=ff,
         reference_info=rinfo,
         distorted_info=dinfo,
+        allow_damaged=allow_damaged,
     )
     t2 = time.perf_counter()
     feeds = fr_inputs(lm.sidecar, feats.columns, fields)
@@ -417,4 +425,5 @@ def score(
         versions=versions(lm, ff, feats.libvmaf_version),
         warnings=warns,
         seconds={"load": t_load, "features": t2 - t1, "model": t3 - t2, "total": t3 - t0},
+        damaged_frames_dropped=feats.damaged_frames_dropped,
     )

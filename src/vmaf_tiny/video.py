@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from vmaf_tiny.damage import DecodeLog, clean_prefix, damaged_error, scan_log
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
 
@@ -25,7 +27,9 @@ __all__ = [
     "VideoInfo",
     "VideoSpec",
     "as_spec",
+    "finish_decode",
     "frame_bytes",
+    "frames_to_read",
     "probe",
     "read_luma",
 ]
@@ -127,6 +131,9 @@ class VideoInfo:
         encoder: Encoder library when it can be read from the stream tags, else None.
         crf: CRF when the encoder wrote it into the bitstream (x264/x265), else None.
         bitrate_kbps: Bitrate of the video stream from the file size, None for raw/y4m.
+        damage: What the demuxer (or the y4m size check) reported as damaged; empty when clean.
+        clean_frames: For a damaged input, the frames (in display order) that can be used; None
+            when clean. See :mod:`vmaf_tiny.damage`.
     """
 
     path: Path
@@ -140,6 +147,26 @@ class VideoInfo:
     encoder: str | None = None
     crf: float | None = None
     bitrate_kbps: float | None = None
+    damage: tuple[str, ...] = ()
+    clean_frames: int | None = None
+
+
+def frames_to_read(info: VideoInfo, allow_damaged: bool) -> int:
+    """How many frames to read from a probed input, refusing a damaged one unless allowed.
+
+    Raises:
+        BadInputError: the input is damaged and ``allow_damaged`` is false.
+    """
+    if not info.damage:
+        return info.n_frames
+    clean = info.n_frames if info.clean_frames is None else info.clean_frames
+    if not allow_damaged:
+        raise damaged_error(
+            info.path.name, list(info.damage), f"{clean} of {info.n_frames} frames decodable"
+        )
+    if clean <= 0:
+        raise BadInputError(f"{info.path.name}: damaged stream with no usable frames")
+    return clean
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
@@ -173,7 +200,6 @@ _STREAM_RE = re.compile(
     r"(?:, [^,]*?)?, (?P<w>\d+)x(?P<h>\d+)"
 )
 _FPS_RE = re.compile(r", (?P<fps>\d+(?:\.\d+)?) (?:fps|tbr)")
-_FRAME_RE = re.compile(r"frame=\s*(\d+)")
 _CRF_RE = re.compile(rb"crf=(\d+(?:\.\d+)?)")
 
 
@@ -211,44 +237,95 @@ _Y4M_FORMATS = {
 }
 
 
+_Y4M_INTERLACE = frozenset("ptbm?")
+
+
+def _y4m_bad(path: Path, why: str) -> BadInputError:
+    return BadInputError(f"{path.name}: invalid y4m header ({why})")
+
+
 def _y4m_info(path: Path) -> VideoInfo | None:
     """Probe an uncompressed y4m from its header and size alone (no ffmpeg run).
 
-    Returns None (the caller falls back to ffmpeg) unless the file is a whole number of frames
-    that all start with the same plain ``FRAME`` header.
+    The header (W, H, C, F, I) is validated and every frame's ``FRAME`` marker is checked where
+    the header's geometry puts it, so a header that lies about the geometry is an error and a
+    cut file is reported as damaged (its whole frames stay usable). Returns None (the caller
+    falls back to ffmpeg) only for a colour space this module does not handle.
+
+    Raises:
+        BadInputError: no ``YUV4MPEG2`` signature, an unreadable or inconsistent header, or
+            frames that do not line up with it.
     """
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(1024)
-            nl = head.find(b"\n")
-            if not head.startswith(b"YUV4MPEG2 ") or nl < 0 or head[nl + 1 : nl + 7] != b"FRAME\n":
-                return None
-            tags = {t[:1]: t[1:] for t in head[10:nl].decode("ascii").split() if t}
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+        if not head.startswith(b"YUV4MPEG2"):
+            raise BadInputError(f"{path.name}: not a y4m file (no YUV4MPEG2 signature)")
+        nl = head.find(b"\n")
+        if nl < 0:
+            raise _y4m_bad(path, "no end of line in the first 4096 bytes")
+        try:
+            words = head[9:nl].decode("ascii").split()
+        except UnicodeDecodeError:
+            raise _y4m_bad(path, "non-ASCII bytes") from None
+        tags: dict[str, str] = {}
+        for w in words:
+            tags.setdefault(w[:1], w[1:])
+        try:
             width, height = int(tags["W"]), int(tags["H"])
-            pix_fmt = _Y4M_FORMATS.get(tags.get("C", "420jpeg"))
             num, den = (int(v) for v in tags.get("F", "25:1").split(":"))
-            if pix_fmt is None or width <= 0 or height <= 0 or num <= 0 or den <= 0:
-                return None
-            frame = 6 + frame_bytes(width, height, pix_fmt)
-            body = size - (nl + 1)
-            if body <= 0 or body % frame:
-                return None
-            n = body // frame
-            fh.seek(nl + 1 + (n - 1) * frame)
-            if fh.read(6) != b"FRAME\n":
-                return None
-    except (OSError, ValueError, KeyError, UnicodeDecodeError):
-        return None
+        except KeyError as exc:
+            raise _y4m_bad(path, f"no {exc.args[0]} tag") from None
+        except ValueError:
+            raise _y4m_bad(path, f"W{tags.get('W')} H{tags.get('H')} F{tags.get('F')}") from None
+        if width <= 0 or height <= 0:
+            raise _y4m_bad(path, f"W{width} H{height}: the size must be positive")
+        if num <= 0 or den <= 0:
+            raise _y4m_bad(path, f"F{num}:{den}: the frame rate must be positive")
+        if tags.get("I", "p")[:1] not in _Y4M_INTERLACE:
+            raise _y4m_bad(path, f"I{tags['I']}: unknown interlacing")
+        pix_fmt = _Y4M_FORMATS.get(tags.get("C", "420jpeg"))
+        if pix_fmt is None:
+            return None
+        fb = frame_bytes(width, height, pix_fmt)
+        pos, n = nl + 1, 0
+        damage: tuple[str, ...] = ()
+        geometry = f"W{width} H{height} C{tags.get('C', '420jpeg')} frames of {fb} bytes"
+        while pos < size:
+            fh.seek(pos)
+            marker = fh.read(256)
+            eol = marker.find(b"\n")
+            if not marker.startswith(b"FRAME") or eol < 0:
+                if size - pos < 6 and b"FRAME".startswith(marker):
+                    damage = (f"y4m size check: {size - pos} stray bytes after frame {n}",)
+                    break
+                raise _y4m_bad(
+                    path, f"{geometry} do not match the data: no FRAME marker at byte {pos}"
+                )
+            data = pos + eol + 1
+            if data + fb > size:
+                fh.seek(data)
+                if b"FRAME" in fh.read(size - data):
+                    raise _y4m_bad(
+                        path, f"{geometry} do not match the data: FRAME marker inside frame {n}"
+                    )
+                damage = (f"y4m size check: last frame has {size - data} of {fb} bytes",)
+                break
+            pos = data + fb
+            n += 1
+    if n == 0 and not damage:
+        raise BadInputError(f"{path.name}: video has zero frames")
     return VideoInfo(
         path=path,
         width=width,
         height=height,
         pix_fmt=pix_fmt,
         bit_depth=10 if pix_fmt.endswith("10le") else 8,
-        n_frames=n,
+        n_frames=n + (1 if damage else 0),
         fps=num / den,
         decoder="rawvideo",
+        damage=damage,
+        clean_frames=n if damage else None,
     )
 
 
@@ -297,11 +374,46 @@ def probe(video: VideoSpec | str | os.PathLike[str], ffmpeg: FFmpeg | None = Non
     return _probe_ffmpeg(spec, ffmpeg or resolve_ffmpeg())
 
 
+def _packets(framecrc: str) -> list[tuple[int | None, int | None, bool]]:
+    """(dts, pts, corrupt) per packet from ``-c copy -f framecrc`` output."""
+    out: list[tuple[int | None, int | None, bool]] = []
+    for line in framecrc.splitlines():
+        if line.startswith("#"):
+            continue
+        cols = [c.strip() for c in line.split(",")]
+        if len(cols) < 6:
+            continue
+        try:
+            dts, pts = int(cols[1]), int(cols[2])
+        except ValueError:
+            continue
+        flags = cols[6] if len(cols) > 6 else ""
+        corrupt = flags.startswith("F=") and bool(int(flags[2:], 16) & 0x2)
+        out.append((None if dts < -(2**62) else dts, None if pts < -(2**62) else pts, corrupt))
+    return out
+
+
 def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
-    """Probe through one ``ffmpeg -c copy`` pass (no decoding)."""
+    """Probe through one ``ffmpeg -c copy`` pass (no decoding).
+
+    The pass lists every packet (``framecrc``: timestamps and the corrupt flag) and its log is
+    scanned for demuxer damage (a cut file, corrupt packets); see :mod:`vmaf_tiny.damage`.
+    """
     path = spec.path
     proc = subprocess.run(
-        [*ff.base_args(), *spec.input_args(), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        [
+            *ff.base_args(),
+            "-loglevel",
+            "level+info",
+            *spec.input_args(),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-f",
+            "framecrc",
+            "-",
+        ],
         capture_output=True,
         timeout=600,
         check=False,
@@ -309,6 +421,8 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
     err = proc.stderr.decode("utf-8", "replace")
     input_section = err.split("Stream mapping:")[0]
     m = _STREAM_RE.search(input_section)
+    if m is None and "Input #0" in input_section:
+        raise BadInputError(f"no video stream in {path.name}")
     if proc.returncode != 0 or m is None:
         reason = last_error_line(proc.stderr) if proc.returncode != 0 else "no video stream"
         raise BadInputError(f"{path.name}: cannot read video ({reason})")
@@ -316,10 +430,12 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
     if pix_fmt == "none" or int(m.group("w")) == 0:
         raise BadInputError(f"{path.name}: cannot decode the video stream (truncated or corrupt?)")
     depth = _check_pix_fmt(pix_fmt, path)
-    frames = _FRAME_RE.findall(err.split("Stream mapping:")[-1])
-    n_frames = int(frames[-1]) if frames else 0
+    packets = _packets(proc.stdout.decode("ascii", "replace"))
+    n_frames = len(packets)
     if n_frames <= 0:
         raise BadInputError(f"{path.name}: video has zero frames")
+    damage, _ = scan_log(err)
+    clean = clean_prefix(packets) if damage else None
     fps_m = _FPS_RE.search(input_section[m.start() :])
     fps = float(fps_m.group("fps")) if fps_m else 25.0
     decoder = m.group("codec")
@@ -339,7 +455,49 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
         encoder=encoder,
         crf=_crf_from_bitstream(path, encoder),
         bitrate_kbps=bitrate,
+        damage=tuple(damage),
+        clean_frames=clean,
     )
+
+
+def finish_decode(
+    name: str,
+    info: VideoInfo,
+    stderr: bytes,
+    *,
+    delivered: int,
+    max_frames: int | None,
+    allow_damaged: bool,
+    log: DecodeLog | None,
+) -> None:
+    """Check a finished decode pass: its log and its frame count against the probe.
+
+    Args:
+        name: The input's file name (for messages).
+        info: Its probe.
+        stderr: The pass's stderr (``-loglevel level+warning``).
+        delivered: Frames the pass delivered.
+        max_frames: The caller's frame limit (None: the whole stream).
+        allow_damaged: Accept damage (record it in ``log``) instead of raising.
+        log: Filled with the frame count, messages and dropped/concealed counts.
+
+    Raises:
+        BadInputError: damage, or fewer/more frames than the container holds, unless allowed.
+    """
+    messages, concealed = scan_log(stderr.decode("utf-8", "replace"))
+    usable = info.n_frames if info.clean_frames is None else info.clean_frames
+    expected = usable if max_frames is None else min(max_frames, usable)
+    if delivered != expected:
+        messages.append(f"frame count: decoded {delivered}, the container has {expected}")
+    messages = list(dict.fromkeys([*info.damage, *messages]))
+    if messages and not allow_damaged:
+        raise damaged_error(name, messages, f"{delivered} of {expected} frames decoded")
+    if log is not None:
+        log.frames = delivered
+        log.messages = messages
+        log.concealed = concealed
+        cap = info.n_frames if max_frames is None else min(max_frames, info.n_frames)
+        log.dropped = max(0, cap - delivered)
 
 
 def read_luma(
@@ -349,8 +507,15 @@ def read_luma(
     info: VideoInfo | None = None,
     size: tuple[int, int] | None = None,
     max_frames: int | None = None,
+    allow_damaged: bool = False,
+    log: DecodeLog | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode luma frames as float32 arrays in [0, 1] (8- and 10-bit alike).
+
+    Frames are read as stored (``-fps_mode passthrough``: no frame is duplicated or dropped to
+    fit a nominal rate). A damaged input (see :mod:`vmaf_tiny.damage`) is refused unless
+    ``allow_damaged``; then only its clean frames are read and ``log`` says how many were
+    dropped.
 
     Args:
         video: The input.
@@ -358,41 +523,60 @@ def read_luma(
         info: A probe result (probed if None).
         size: Optional (width, height) to scale to (bicubic) before output.
         max_frames: Stop after this many frames.
+        allow_damaged: Use the clean frames of a damaged input instead of raising.
+        log: Filled in when the stream has been read to the end.
 
     Yields:
         Arrays of shape (height, width), float32.
+
+    Raises:
+        BadInputError: decode failure, or damage when not ``allow_damaged``.
     """
     spec = as_spec(video)
     ff = ffmpeg or resolve_ffmpeg()
     vi = info or probe(spec, ff)
+    limit = frames_to_read(vi, allow_damaged)
+    asked = min(max_frames, limit) if max_frames else (limit if vi.damage else None)
     w, h = size or (vi.width, vi.height)
     high = vi.bit_depth > 8
     out_fmt = "gray10le" if high else "gray"
     vf = [f"scale={w}:{h}:flags=bicubic"] if size else []
-    args = [*ff.base_args(), "-loglevel", "error", *spec.input_args(), "-map", "0:v:0"]
+    args = [*ff.base_args(), "-loglevel", "level+warning", *spec.input_args(), "-map", "0:v:0"]
+    args += ["-fps_mode", "passthrough"]
     if vf:
         args += ["-vf", ",".join(vf)]
-    if max_frames:
-        args += ["-frames:v", str(max_frames)]
+    if asked:
+        args += ["-frames:v", str(asked)]
     args += ["-f", "rawvideo", "-pix_fmt", out_fmt, "-"]
     n = w * h * (2 if high else 1)
     scale = np.float32(1023.0 if high else 255.0)
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stdout = proc.stdout
-    if stdout is None:  # pragma: no cover - Popen with PIPE always sets it
-        raise RuntimeError("no stdout pipe")
-    try:
-        while True:
-            buf = stdout.read(n)
-            if len(buf) < n:
-                break
-            arr = np.frombuffer(buf, dtype="<u2" if high else np.uint8).reshape(h, w)
-            yield arr.astype(np.float32) / scale
-    finally:
-        stdout.close()
-        rc = proc.wait()
-        stderr = proc.stderr.read() if proc.stderr else b""
-        if proc.stderr:
-            proc.stderr.close()
+    delivered = 0
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
+        stdout = proc.stdout
+        if stdout is None:  # pragma: no cover - Popen with PIPE always sets it
+            raise RuntimeError("no stdout pipe")
+        try:
+            while True:
+                buf = stdout.read(n)
+                if len(buf) < n:
+                    break
+                arr = np.frombuffer(buf, dtype="<u2" if high else np.uint8).reshape(h, w)
+                delivered += 1
+                yield arr.astype(np.float32) / scale
+        finally:
+            stdout.close()
+            rc = proc.wait()
+            err.seek(0)
+            stderr = err.read()
     if rc != 0:
         raise BadInputError(f"{spec.path.name}: decode failed ({last_error_line(stderr)})")
+    finish_decode(
+        spec.path.name,
+        vi,
+        stderr,
+        delivered=delivered,
+        max_frames=max_frames,
+        allow_damaged=allow_damaged,
+        log=log,
+    )
