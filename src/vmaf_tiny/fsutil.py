@@ -63,9 +63,14 @@ def atomic_write_bytes(dest: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def atomic_write_json(dest: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as stable, indented JSON (sorted keys, trailing newline) atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def atomic_write_json(dest: str | os.PathLike[str], obj: Any, *, strict: bool = False) -> None:
+    """Write ``obj`` as stable, indented JSON (sorted keys, trailing newline) atomically.
+
+    With ``strict``, NaN/inf raise ValueError instead of being written as the non-standard
+    ``NaN``/``Infinity`` tokens (strict JSON, readable by any parser).
+    """
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=not strict)
+    text += "\n"
     atomic_write_bytes(dest, text.encode("utf-8"))
 
 
