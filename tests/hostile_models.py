@@ -1,4 +1,5 @@
-"""Hostile models: small files that ask the runtime for too much memory or lie about scores.
+"""Hostile models: small files that ask the runtime for too much memory or lie about scores,
+plus one of each classic kind (custom domain, unbounded Loop, lying sidecar, 51 MiB file).
 
 Each builder writes ``<dir>/<id>.onnx`` and ``<dir>/<id>.json`` (a schema-valid sidecar, so the
 model reaches the checks it is aimed at) and returns the .onnx path. :data:`HOSTILE` lists every
@@ -275,6 +276,74 @@ def output_nan(out_dir: Path) -> Path:
     return _write(out_dir, "out_nan", _model(nodes, [x], [y], inits), side)
 
 
+def custom_domain_op(out_dir: Path) -> Path:
+    """A node from a custom operator domain (code ONNX Runtime would look up by name)."""
+    x, y = _fr_io()
+    nodes, inits = _gemm_score()
+    nodes.append(helper.make_node("Evil", ["lin"], ["score"], domain="com.example"))
+    graph = helper.make_graph(nodes, "hostile", [x], [y], inits)
+    m = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.example", 1)],
+    )
+    m.ir_version = 8
+    return _write(out_dir, "custom_domain", m, _fr_sidecar("custom_domain"))
+
+
+def loop_unbounded(out_dir: Path) -> Path:
+    """A Loop whose trip count is computed from the input values (runs as long as it likes)."""
+    x, y = _fr_io()
+    nodes, inits = _gemm_score()
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Identity", ["v_in"], ["v_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, ["N", 1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, ["N", 1]),
+        ],
+    )
+    nodes += [
+        helper.make_node("ReduceMax", ["features"], ["fmax"], keepdims=0),
+        helper.make_node("Mul", ["fmax", "scale"], ["fbig"]),
+        helper.make_node("Cast", ["fbig"], ["trips"], to=TensorProto.INT64),
+        helper.make_node("Loop", ["trips", "true", "lin"], ["score"], body=body),
+    ]
+    inits += [
+        numpy_helper.from_array(np.array(1e12, np.float32), "scale"),
+        numpy_helper.from_array(np.array(True), "true"),
+    ]
+    m = _model(nodes, [x], [y], inits)
+    return _write(out_dir, "loop_unbounded", m, _fr_sidecar("loop_unbounded"))
+
+
+def sidecar_lies(out_dir: Path) -> Path:
+    """A sidecar that declares the wrong input name (the runtime would feed a different tensor)."""
+    x, y = _fr_io()
+    nodes, inits = _gemm_score()
+    nodes.append(helper.make_node("Identity", ["lin"], ["score"]))
+    side = _fr_sidecar("sidecar_lies")
+    side["inputs"][0]["name"] = "feats"
+    return _write(out_dir, "sidecar_lies", _model(nodes, [x], [y], inits), side)
+
+
+def oversize_51mib(out_dir: Path) -> Path:
+    """A 51 MiB model (an unused initializer): over the 50 MiB cap."""
+    x, y = _fr_io()
+    nodes, inits = _gemm_score()
+    nodes.append(helper.make_node("Identity", ["lin"], ["score"]))
+    pad = np.zeros(51 * 1024 * 1024 // 4, np.float32)
+    inits.append(numpy_helper.from_array(pad, "padding"))
+    return _write(out_dir, "oversize", _model(nodes, [x], [y], inits), _fr_sidecar("oversize"))
+
+
 @dataclass(frozen=True)
 class HostileCase:
     """One hostile model.
@@ -309,6 +378,10 @@ HOSTILE: tuple[HostileCase, ...] = (
     HostileCase("nr_8192", nr_sidecar_8192, "load", "sidecar_schema", "nr"),
     HostileCase("out_6e30", output_6e30_unclamped, "score", "outside the plausible range", "fr"),
     HostileCase("out_nan", output_nan, "score", "non-finite", "fr"),
+    HostileCase("custom_domain", custom_domain_op, "load", "opset", "fr"),
+    HostileCase("loop_unbounded", loop_unbounded, "load", "loop_bounds", "fr"),
+    HostileCase("sidecar_lies", sidecar_lies, "load", "sidecar_graph", "fr"),
+    HostileCase("oversize", oversize_51mib, "load", "size_cap", "fr"),
 )
 
 
