@@ -31,14 +31,29 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return build_all(tmp_path_factory.mktemp("hostile"))
 
 
-def _run_rss(args: list[str]) -> tuple[int, str, float]:
-    """Run the CLI; (exit code, stderr, peak RSS of the child in MiB)."""
-    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err, usage.ru_maxrss / 1024
+_RSS_CLI = (
+    "import atexit, os, resource\n"
+    "def _rss():\n"
+    "    with open(os.environ['RSS_FILE'], 'w') as fh:\n"
+    "        fh.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "atexit.register(_rss)\n"
+    "from vmaf_tiny.cli import main\n"
+    "main()\n"
+)
+
+
+def _run_rss(args: list[str], tmp: Path) -> tuple[int, str, float]:
+    """Run the CLI; (exit code, stderr, the CLI process's own peak RSS in MiB).
+
+    Measured inside the child (at exit): a forked child's ``wait4`` figure would include the
+    test process's memory at fork time.
+    """
+    rss_file = tmp / "rss.txt"
+    env = {**os.environ, "RSS_FILE": str(rss_file)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _RSS_CLI, *args], capture_output=True, text=True, env=env
+    )
+    return proc.returncode, proc.stderr, int(rss_file.read_text()) / 1024
 
 
 @pytest.mark.parametrize("case", [c for c in HOSTILE if c.stage == "load"], ids=lambda c: c.name)
@@ -56,8 +71,10 @@ def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, 
     assert [c.name for c in report.failures][:1] == [case.check]
 
 
-def test_check_cli_refuses_the_3gib_model_without_allocating(hostile: dict[str, Path]) -> None:
-    rc, err, rss = _run_rss(["check", str(hostile["cos_3gib"])])
+def test_check_cli_refuses_the_3gib_model_without_allocating(
+    hostile: dict[str, Path], tmp_path: Path
+) -> None:
+    rc, err, rss = _run_rss(["check", str(hostile["cos_3gib"])], tmp_path)
     assert rc == 2, err
     assert err.strip().startswith("error: cos_3gib.onnx: tensor_sizes: tensor 'big' would hold 3")
     assert "Traceback" not in err

@@ -23,7 +23,7 @@ each side; ``[0, 100]`` -> ``[-50, 150]`` when none is declared) are refused, as
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vmaf_tiny.graph import iter_graphs
@@ -102,7 +102,7 @@ def frame_size_problem(sidecar: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _bind(dims: Sequence[Any], axis: int, rank: int, frame_hw: tuple[int, int]) -> int:
+def _bind(axis: int, rank: int, frame_hw: tuple[int, int]) -> int:
     """The value a dynamic input dimension is bound to for the size check."""
     if axis == 0:
         return 1  # the batch axis: sizes are per item
@@ -168,7 +168,7 @@ def tensor_size_problem(
         for axis, d in enumerate(shape.dim):
             if not d.HasField("dim_value"):
                 d.Clear()
-                d.dim_value = _bind(shape.dim, axis, rank, frame_hw)
+                d.dim_value = _bind(axis, rank, frame_hw)
     try:
         inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=True)
     except Exception as exc:
