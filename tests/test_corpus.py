@@ -76,6 +76,8 @@ def test_two_worker_dask_build_equals_serial(
 
 
 def test_killed_build_resumes_to_identical_parquet(smoke_corpus: Path, tmp_path: Path) -> None:
+    """A second build into the same --out is refused while the first runs (exit 2, holder
+    named); after the first is killed -9, a new build takes the stale lock and resumes."""
     out = tmp_path / "killed"
     cmd = [
         *CLI,
@@ -97,13 +99,26 @@ def test_killed_build_resumes_to_identical_parquet(smoke_corpus: Path, tmp_path:
         if rows.is_dir() and len(list(rows.glob("*.json"))) >= 6:
             break
         time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGSTOP)  # hold it mid-build while a second build tries
+    try:
+        holder = json.loads((out / ".lock").read_text())
+        assert holder["pid"] == proc.pid
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert second.returncode == 2, second.stderr
+    msg = second.stderr.strip().splitlines()[-1]
+    assert msg.startswith("error: ") and "Traceback" not in second.stderr
+    assert f"is being built by pid {proc.pid} on host" in msg and "stale lock" in msg
     n_before = len(list(rows.glob("*.json")))
     assert 6 <= n_before < 27, "the build should have been killed mid-way"
     assert not (out / "features.parquet").exists()
+    assert (out / ".lock").exists()  # left behind by the killed build
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    assert f"took over the stale lock {out / '.lock'} left by pid {proc.pid}" in done.stderr
+    assert not (out / ".lock").exists()
     assert (out / "features.parquet").read_bytes() == (
         smoke_corpus / "features.parquet"
     ).read_bytes()

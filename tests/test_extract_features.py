@@ -76,7 +76,7 @@ def test_pairs_csv_reports_bad_pair_and_keeps_the_rest(
     )
     out = tmp_path / "many.parquet"
     res = run("extract-features", "--pairs", csv, "-o", out, "--workers", "2", "--no-progress")
-    assert res.returncode == 1
+    assert res.returncode == 2  # some inputs bad: the same code as `vmaf-tiny score --pairs`
     assert "1 of 4 pairs failed" in res.stderr
     t = pq.read_table(out)
     assert sorted(set(t.column("key").to_pylist())) == ["dis_crf35", "dis_crf45", "half"]
@@ -90,6 +90,25 @@ def test_pairs_csv_reports_bad_pair_and_keeps_the_rest(
         k: np.mean([r["vmaf"] for r in rows if r["key"] == k]) for k in ("dis_crf35", "dis_crf45")
     }
     assert by_key["dis_crf35"] > by_key["dis_crf45"]
+
+
+def test_pairs_all_failing_removes_the_old_parquet(clips: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "old.parquet"
+    ok = run("extract-features", "-r", clips["ref"], "-d", clips["dis"], "-o", out)
+    assert ok.returncode == 0 and out.exists(), ok.stderr
+    csv = tmp_path / "pairs.csv"
+    csv.write_text(
+        "reference,distorted\n"
+        f"{clips['ref']},{tmp_path / 'gone1.mp4'}\n"
+        f"{clips['ref']},{tmp_path / 'gone2.mp4'}\n"
+    )
+    res = run("extract-features", "--pairs", csv, "-o", out, "--serial", "--no-progress")
+    assert res.returncode == 2
+    assert "all 2 pairs failed, nothing written; removed the earlier old.parquet" in res.stderr
+    assert not out.exists()  # no stale table beside the new failures.json
+    fails = json.loads(out.with_suffix(".failures.json").read_text())
+    assert fails["n_failed"] == 2
+    assert not list(tmp_path.glob(".*.lock"))  # the lock file is gone after the run
 
 
 def _bad(tmp: Path, name: str, data: bytes) -> Path:

@@ -108,6 +108,7 @@ def test_real_models_pass_every_check(tiny_models, tmp_path: Path, builder: str)
         "sidecar_schema",
         "sidecar_graph",
         "size_class",
+        "tensor_sizes",
     ]
     g = guard_model(path)
     assert g.model_bytes == path.read_bytes()

@@ -77,6 +77,11 @@ def _quiet_python_warnings() -> None:
 
     warnings.simplefilter("ignore", SizeClassWarning)
 
+    def _one_line(message: Warning | str, *_: object, **__: object) -> None:
+        _warn(str(message))
+
+    warnings.showwarning = _one_line  # e.g. AmbiguousModelWarning: one "warning:" line
+
 
 # ---------------------------------------------------------------------------- score
 

@@ -23,7 +23,11 @@ once into memory, and every check runs on those bytes; ONNX Runtime later gets t
 12. the sidecar agrees with the graph: file name, opset, input and output names, order, dtypes and
     static dimensions, feature/codec widths and normalisation lengths;
 13. the size class (C1/C2/C3) limit: a warning at load, an error at registration
-    (:func:`check_size_class`).
+    (:func:`check_size_class`);
+14. resource bounds (:mod:`vmaf_tiny.bounds`): with the dynamic input dimensions bound to one
+    item of the largest input the runtime feeds, ONNX shape inference finds no tensor over
+    :data:`~vmaf_tiny.bounds.MAX_TENSOR_BYTES` and every size-creating node (ConstantOfShape,
+    Expand, Tile, Resize, Pad) has an output size fixed by constants or the input shapes.
 
 :func:`check_model` runs all of them and reports each; :func:`guard_model` stops at the first
 failure with a :class:`~vmaf_tiny.errors.BadModelError` whose one-line message names it.
@@ -43,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmaf_tiny.allowlist import ALLOWED_OPS, allowlist_markdown, write_allowlist_doc
+from vmaf_tiny.bounds import tensor_size_problem
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.graph import (
     DEFAULT_DOMAINS,
@@ -553,7 +558,7 @@ _AFTER_PARSE = (
     "external_data",
     "onnx_checker",
 )
-_SIDECAR = ("sidecar_file", "sidecar_schema", "sidecar_graph", "size_class")
+_SIDECAR = ("sidecar_file", "sidecar_schema", "sidecar_graph", "size_class", "tensor_sizes")
 
 
 def _inspect(
@@ -663,11 +668,11 @@ def _inspect(
     sc: dict[str, Any] | None = None
     if sc_path is None:
         rec.fail("sidecar_file", f"no sidecar beside {p.name} (expected {p.stem}.json)")
-        rec.skip(("sidecar_schema", "sidecar_graph", "size_class"), "no sidecar")
+        rec.skip(("sidecar_schema", "sidecar_graph", "size_class", "tensor_sizes"), "no sidecar")
     else:
         sc = _load_sidecar(sc_path, rec, jail)
         if sc is None:
-            rec.skip(("sidecar_graph", "size_class"), "sidecar unusable")
+            rec.skip(("sidecar_graph", "size_class", "tensor_sizes"), "sidecar unusable")
         else:
             _check_sidecar_graph(model, sc, p, opset, rec)
     total = len(data) + (ext_bytes or 0)
@@ -681,6 +686,15 @@ def _inspect(
                 warnings.warn(f"{p.name}: {msg}", SizeClassWarning, stacklevel=4)
         else:
             rec.ok("size_class", f"{_fmt_bytes(total)} within {cls} ({_fmt_bytes(limit)})")
+        # 14: resource bounds, on a model that passed everything else.
+        if not (report.ok and checked):
+            rec.skip(("tensor_sizes",), "an earlier check failed")
+        else:
+            problem, summary = tensor_size_problem(model, sc)
+            if problem:
+                rec.fail("tensor_sizes", problem)
+            else:
+                rec.ok("tensor_sizes", summary)
 
     if not (report.ok and checked and sc is not None and sc_path is not None and opset):
         return report, None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -24,6 +25,7 @@ from vmaf_tiny.guard import check_model, check_size_class
 
 __all__ = [
     "ENV_ZOO",
+    "AmbiguousModelWarning",
     "ModelRef",
     "Registry",
     "load_registry",
@@ -151,11 +153,20 @@ def load_registry(zoo: str | os.PathLike[str] | None = None) -> Registry:
 
 
 def looks_like_path(id_or_path: str | os.PathLike[str]) -> bool:
-    """True for a path (has a separator, ends with .onnx, or exists); False for a registry id."""
+    """True for an explicit path: a path object, or a string with a separator or ending in .onnx.
+
+    A bare name (``vmaf_tiny_v2``) is not a path, even if a file or folder of that name exists
+    in the working directory: registry ids win, so a local folder cannot take over a shipped
+    model. Write ``./NAME`` to mean the local file.
+    """
     if not isinstance(id_or_path, str):
         return True
     s = id_or_path
-    return "/" in s or os.sep in s or s.endswith(".onnx") or os.path.lexists(s)
+    return "/" in s or os.sep in s or (os.altsep or "/") in s or s.endswith(".onnx")
+
+
+class AmbiguousModelWarning(UserWarning):
+    """A bare model name is both a registry id and a local path; the registry id was used."""
 
 
 def resolve_model(
@@ -165,6 +176,12 @@ def resolve_model(
     zoo: str | os.PathLike[str] | None = None,
 ) -> ModelRef:
     """Turn a registry id or a path into a :class:`ModelRef`.
+
+    The rule: a path object, or a string containing a path separator or ending in ``.onnx``,
+    is a path. A bare name is a registry id; only if the registry does not know it and a file
+    of that name exists is it taken as a path. A bare name that is both a registry id and a
+    local file/folder resolves to the registry model, with an :class:`AmbiguousModelWarning`
+    saying so (``./NAME`` selects the local one).
 
     Args:
         id_or_path: A registry id (``vmaf_tiny_v2``) or a path to an .onnx file.
@@ -179,8 +196,21 @@ def resolve_model(
         if int8:
             raise BadInputError("--int8 applies to registry ids; pass the int8 .onnx path instead")
         return ModelRef(onnx=Path(id_or_path))
+    name = str(id_or_path)
     reg = load_registry(zoo)
-    row = reg.get(str(id_or_path))
+    local = os.path.lexists(name)
+    if name not in reg.ids and local:
+        if int8:
+            raise BadInputError("--int8 applies to registry ids; pass the int8 .onnx path instead")
+        return ModelRef(onnx=Path(name))
+    if local:
+        warnings.warn(
+            f"{name!r} is a registry id and also a local path; using the registry model "
+            f"(write ./{name} for the local one)",
+            AmbiguousModelWarning,
+            stacklevel=2,
+        )
+    row = reg.get(name)
     sidecar = reg.zoo / row["sidecar"]
     if int8:
         if not row.get("int8"):

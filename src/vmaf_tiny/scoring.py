@@ -217,11 +217,33 @@ def score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> n
 
 
 def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
-    """Clip to ``output.range`` when the sidecar's ``output.clamp`` is true."""
+    """Clip to ``output.range`` when the sidecar's ``output.clamp`` is true, then refuse
+    non-finite scores and scores outside :func:`vmaf_tiny.bounds.score_bounds`.
+
+    Raises:
+        BadModelError: a NaN/inf score, or one outside the plausible range (one line).
+    """
+    from vmaf_tiny.bounds import score_bounds
+
     spec = sidecar.get("output") or {}
     rng = spec.get("range")
+    scores = np.asarray(scores, dtype=np.float64)
+    name = sidecar.get("id", "model")
+    finite = np.isfinite(scores)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise BadModelError(f"model {name} produced a non-finite score ({scores[i]}) at row {i}")
     if spec.get("clamp") and rng:
         scores = np.clip(scores, float(rng[0]), float(rng[1]))
+    lo, hi = score_bounds(sidecar)
+    bad = (scores < lo) | (scores > hi)
+    if bad.any():
+        i = int(np.argmax(bad))
+        declared = f"its output.range {list(rng)}" if rng else "no output.range (default [0, 100])"
+        raise BadModelError(
+            f"model {name} produced score {scores[i]:.6g} at row {i}, outside the plausible "
+            f"range [{lo:g}, {hi:g}] ({declared} widened by half its width); not a score"
+        )
     return scores
 
 

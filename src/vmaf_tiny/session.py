@@ -5,6 +5,14 @@
 requested provider that does not attach is an error: ONNX Runtime would otherwise fall back to
 CPU silently. Sessions run sequentially on ``threads`` intra-op threads (default 1, for
 reproducible single-thread figures) without thread spinning.
+
+Memory: every session allocates CPU tensors from one process-wide arena registered with ONNX
+Runtime's environment and capped at :data:`vmaf_tiny.bounds.SESSION_ARENA_BYTES`
+(``OrtArenaCfg.max_mem``, ``session.use_env_allocators``); an allocation past the cap fails the
+run with a one-line BadModelError instead of growing the process. It bounds the tensors ONNX
+Runtime allocates while running on the CPU provider; it does not bound the memory of graph
+optimisation at session creation (constant folding is itself capped by ONNX Runtime at 1 GiB
+per folded tensor), of initializers (bounded by the 50 MiB file cap), or of GPU providers.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vmaf_tiny.bounds import SESSION_ARENA_BYTES
 from vmaf_tiny.errors import BadInputError, BadModelError, MissingToolError
 from vmaf_tiny.guard import GuardedModel, guard_model
 
@@ -62,8 +71,30 @@ def available_backends() -> list[str]:
     return [b for b in ("cpu", "cuda", "openvino") if PROVIDERS[b] in have]
 
 
+_ENV_ARENA: list[bool] = []
+
+
+def _env_arena() -> bool:
+    """Register the capped, process-wide CPU arena once; False if this build cannot."""
+    if not _ENV_ARENA:
+        ort = _ort()
+        try:
+            info = ort.OrtMemoryInfo(
+                "Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT
+            )
+            # max_mem, extend strategy 0 (next power of two, ONNX Runtime's default),
+            # initial chunk and max dead bytes per chunk left at their defaults (-1).
+            cfg = ort.OrtArenaCfg(SESSION_ARENA_BYTES, 0, -1, -1)
+            ort.create_and_register_allocator(info, cfg)
+            _ENV_ARENA.append(True)
+        except Exception:  # pragma: no cover - builds without the API; sessions still work
+            _ENV_ARENA.append(False)
+    return _ENV_ARENA[0]
+
+
 def session_options(threads: int = 1) -> ort.SessionOptions:
-    """Session options: ``threads`` intra-op threads, one inter-op, sequential, no spinning."""
+    """Session options: ``threads`` intra-op threads, one inter-op, sequential, no spinning,
+    CPU tensors from the capped process-wide arena (see the module docstring)."""
     if threads < 1:
         raise BadInputError(f"--threads must be >= 1, got {threads}")
     ort = _ort()
@@ -75,6 +106,8 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     so.log_severity_level = 4  # errors come back as exceptions; no stderr noise
+    if _env_arena():
+        so.add_session_config_entry("session.use_env_allocators", "1")
     return so
 
 

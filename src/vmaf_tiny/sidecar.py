@@ -151,6 +151,11 @@ def _last_dim(t: Mapping[str, Any]) -> int | None:
 
 def sidecar_contract(sidecar: Mapping[str, Any]) -> str | None:
     """Why a sidecar's runtime contract is inconsistent (beyond the JSON schema), or None."""
+    from vmaf_tiny.bounds import frame_size_problem
+
+    too_big = frame_size_problem(sidecar)
+    if too_big:
+        return too_big
     roles = input_roles(sidecar)
     kind = sidecar["kind"]
     if kind == "fr" and ("reference_frame" in roles or "distorted_frame" in roles):

@@ -293,5 +293,10 @@ def svr_baseline_run(
             "max_abs_diff_vs_teacher": float(np.max(np.abs(pu - data.vmaf))),
             "latency": time_per_row(up.predict, test.features),
         }
-    atomic_write_json(dest / "metrics.json", metrics)
+    from vmaf_train.train import nonfinite_path
+
+    bad = nonfinite_path(metrics)
+    if bad is not None:
+        raise BadInputError(f"the SVR baseline produced a non-finite metric ({bad}); not written")
+    atomic_write_json(dest / "metrics.json", metrics, strict=True)
     return metrics

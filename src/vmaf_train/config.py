@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,20 @@ __all__ = [
     "OutputConfig",
     "SplitConfig",
     "TrainConfig",
+    "check_optimiser",
     "config_from_dict",
     "config_sha256",
     "load_config",
+    "supported_opsets",
 ]
+
+#: Most intra-op threads a recipe may ask for (a recipe is portable, so a constant, not cpu_count).
+MAX_THREADS = 256
+#: Sanity caps that keep a typo from asking for a run that cannot finish.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 1 << 20
+MAX_WIDTH = 65_536
+MAX_LAYERS = 64
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh")
@@ -148,7 +160,7 @@ class ModelConfig:
             current = getattr(self, name)
             merged = {**asdict(current), **values}
             changes[name] = _section(type(current), merged, name)
-        return replace(self, **changes)
+        return _validate(replace(self, **changes), f"{self.id} (with overrides)")
 
 
 def _section(cls: type, raw: Mapping[str, Any], where: str) -> Any:
@@ -180,45 +192,133 @@ def _section(cls: type, raw: Mapping[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
-def _validate(cfg: ModelConfig) -> ModelConfig:
-    if not _ID_RE.match(cfg.id):
-        raise BadInputError(f"config id {cfg.id!r} must match {_ID_RE.pattern}")
-    if cfg.kind != "fr":
-        raise BadInputError(f"config {cfg.id}: kind {cfg.kind!r} is not trainable here (only 'fr')")
-    if cfg.model_class not in ("C1", "C2", "C3"):
-        raise BadInputError(f"config {cfg.id}: class must be C1, C2 or C3")
-    a = cfg.arch
-    if not a.hidden or any((not isinstance(h, int)) or h < 1 for h in a.hidden):
-        raise BadInputError(f"config {cfg.id}: arch.hidden must be positive integers")
-    if a.activation not in ACTIVATIONS:
-        raise BadInputError(f"config {cfg.id}: arch.activation must be one of {ACTIVATIONS}")
-    if a.normalization not in NORMALIZATIONS:
-        raise BadInputError(f"config {cfg.id}: arch.normalization must be one of {NORMALIZATIONS}")
-    if a.codec_block not in CODEC_BLOCKS:
-        raise BadInputError(f"config {cfg.id}: arch.codec_block must be one of {CODEC_BLOCKS}")
-    if cfg.output.target not in TARGETS:
-        raise BadInputError(f"config {cfg.id}: output.target must be one of {TARGETS}")
-    lo, hi = cfg.output.range
-    if not lo < hi:
-        raise BadInputError(f"config {cfg.id}: output.range must be [low, high] with low < high")
-    t = cfg.train
-    if t.epochs < 1 or t.batch_size < 1 or t.lr <= 0 or t.threads < 1 or t.patience < 1:
-        raise BadInputError(f"config {cfg.id}: train epochs/batch_size/lr/threads/patience > 0")
-    if t.loss not in ("mse", "huber"):
-        raise BadInputError(f"config {cfg.id}: train.loss must be 'mse' or 'huber'")
-    s = cfg.split
-    if s.val_frac <= 0 or s.test_frac <= 0 or s.val_frac + s.test_frac >= 1:
+@lru_cache(maxsize=1)
+def supported_opsets() -> tuple[int, int]:
+    """(lowest, highest) default-domain opset the installed exporter and ``onnx`` both support.
+
+    The export uses torch's TorchScript exporter (``dynamo=False``), so its own maximum counts,
+    not the newer dynamo exporter's; the runtime's guard accepts up to ``onnx``'s newest opset.
+    """
+    import onnx
+    from torch.onnx import _constants as tc
+
+    lo = max(7, int(getattr(tc, "ONNX_MIN_OPSET", 7)))
+    hi = int(getattr(tc, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", getattr(tc, "ONNX_MAX_OPSET", 17)))
+    return lo, min(hi, int(onnx.defs.onnx_opset_version()))
+
+
+def check_opset(where: str, opset: Any) -> None:
+    """Raise BadInputError unless ``opset`` is one the exporter and onnx support."""
+    lo, hi = supported_opsets()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not lo <= opset <= hi:
         raise BadInputError(
-            f"config {cfg.id}: split fractions must be > 0 and sum to < 1 "
-            f"(val {s.val_frac}, test {s.test_frac})"
+            f"{where}: opset must be an integer in {lo}..{hi} (what the installed torch.onnx "
+            f"exporter and onnx support), got {opset!r}"
         )
-    if not 7 <= cfg.opset <= 30:
-        raise BadInputError(f"config {cfg.id}: opset must be in [7, 30]")
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_optimiser(where: str, t: Mapping[str, Any]) -> None:
+    """Validate the optimisation fields every recipe shares (FR and pixel models).
+
+    ``t`` may hold ``seed``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``threads``,
+    ``patience``, ``min_epochs``, ``max_steps``, ``max_minutes``; each present one is checked.
+
+    Raises:
+        BadInputError: one line naming the file (``where``) and the field.
+    """
+
+    def bad(key: str, rule: str) -> BadInputError:
+        return BadInputError(f"{where}: train.{key} must be {rule}, got {t[key]!r}")
+
+    def integer(key: str, lo: int, hi: int) -> None:
+        v = t.get(key)
+        if key in t and (isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi):
+            raise bad(key, f"an integer in {lo}..{hi}")
+
+    integer("seed", 0, 2**63 - 1)
+    integer("epochs", 1, MAX_EPOCHS)
+    integer("batch_size", 1, MAX_BATCH)
+    integer("threads", 1, MAX_THREADS)
+    integer("patience", 1, MAX_EPOCHS)
+    integer("min_epochs", 0, MAX_EPOCHS)
+    integer("max_steps", 0, 2**31)
+    if "lr" in t and not (_finite(t["lr"]) and t["lr"] > 0):
+        raise bad("lr", "a finite number > 0")
+    if "weight_decay" in t and not (_finite(t["weight_decay"]) and t["weight_decay"] >= 0):
+        raise bad("weight_decay", "a finite number >= 0")
+    if "max_minutes" in t and not (_finite(t["max_minutes"]) and t["max_minutes"] >= 0):
+        raise bad("max_minutes", "a finite number >= 0 (0: no limit)")
+
+
+def check_split(where: str, val_frac: Any, test_frac: Any) -> None:
+    """Both fractions finite, > 0, and summing to < 1."""
+    if not (_finite(val_frac) and _finite(test_frac)) or (
+        val_frac <= 0 or test_frac <= 0 or val_frac + test_frac >= 1
+    ):
+        raise BadInputError(
+            f"{where}: split fractions must be finite, > 0 and sum to < 1 "
+            f"(val {val_frac!r}, test {test_frac!r})"
+        )
+
+
+def _validate(cfg: ModelConfig, source: str = "") -> ModelConfig:
+    where = f"config {source or cfg.id}"
+    if not _ID_RE.match(cfg.id):
+        raise BadInputError(f"{where}: id {cfg.id!r} must match {_ID_RE.pattern}")
+    if cfg.kind != "fr":
+        raise BadInputError(f"{where}: kind {cfg.kind!r} is not trainable here (only 'fr')")
+    if cfg.model_class not in ("C1", "C2", "C3"):
+        raise BadInputError(f"{where}: class must be C1, C2 or C3, got {cfg.model_class!r}")
+    a = cfg.arch
+    if (
+        not a.hidden
+        or len(a.hidden) > MAX_LAYERS
+        or any(
+            isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= MAX_WIDTH
+            for h in a.hidden
+        )
+    ):
+        raise BadInputError(
+            f"{where}: arch.hidden must be 1..{MAX_LAYERS} integers in 1..{MAX_WIDTH}, "
+            f"got {list(a.hidden)!r}"
+        )
+    if a.activation not in ACTIVATIONS:
+        raise BadInputError(f"{where}: arch.activation must be one of {ACTIVATIONS}")
+    if a.normalization not in NORMALIZATIONS:
+        raise BadInputError(f"{where}: arch.normalization must be one of {NORMALIZATIONS}")
+    if a.codec_block not in CODEC_BLOCKS:
+        raise BadInputError(f"{where}: arch.codec_block must be one of {CODEC_BLOCKS}")
+    if cfg.output.target not in TARGETS:
+        raise BadInputError(f"{where}: output.target must be one of {TARGETS}")
+    rng = cfg.output.range
+    if len(rng) != 2 or not all(_finite(v) for v in rng) or not rng[0] < rng[1]:
+        raise BadInputError(
+            f"{where}: output.range must be [low, high], finite, low < high, got {list(rng)!r}"
+        )
+    t = cfg.train
+    check_optimiser(where, asdict(t))
+    if t.loss not in ("mse", "huber"):
+        raise BadInputError(f"{where}: train.loss must be 'mse' or 'huber', got {t.loss!r}")
+    check_split(where, cfg.split.val_frac, cfg.split.test_frac)
+    g = cfg.goals
+    if not (_finite(g.loso_plcc_min) and -1 <= g.loso_plcc_min <= 1):
+        raise BadInputError(f"{where}: goals.loso_plcc_min must be in [-1, 1]")
+    if not (_finite(g.loso_rmse_max) and g.loso_rmse_max >= 0):
+        raise BadInputError(f"{where}: goals.loso_rmse_max must be a finite number >= 0")
+    check_opset(where, cfg.opset)
     return cfg
 
 
-def config_from_dict(raw: Mapping[str, Any]) -> ModelConfig:
+def config_from_dict(raw: Mapping[str, Any], source: str = "") -> ModelConfig:
     """Build and validate a config from a parsed TOML/JSON mapping.
+
+    Args:
+        raw: The parsed recipe.
+        source: File name for error messages (default: the recipe's id).
 
     Raises:
         BadInputError: unknown keys, wrong types or invalid values (one line, naming the key).
@@ -259,7 +359,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> ModelConfig:
         want = types[k]
         if not isinstance(v, want) or (want is int and isinstance(v, bool)):
             raise BadInputError(f"config: {k!r} must be {want.__name__}, got {v!r}")
-    return _validate(ModelConfig(**top, **kwargs))
+    return _validate(ModelConfig(**top, **kwargs), source)
 
 
 def load_config(path: str | os.PathLike[str]) -> ModelConfig:
@@ -275,7 +375,7 @@ def load_config(path: str | os.PathLike[str]) -> ModelConfig:
         raw = tomllib.loads(p.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInputError(f"{p.name}: not valid TOML ({exc})") from exc
-    return config_from_dict(raw)
+    return config_from_dict(raw, p.name)
 
 
 def config_sha256(cfg: ModelConfig) -> str:

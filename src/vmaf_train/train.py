@@ -44,6 +44,7 @@ __all__ = [
     "build_sidecar",
     "deterministic_torch",
     "fit_run",
+    "nonfinite_path",
 ]
 
 
@@ -168,6 +169,11 @@ class FRTrainer:
                     idx = perm[i : i + tc.batch_size]
                     pred = model.raw(*(x[idx] for x in xs_train))
                     loss = loss_fn(pred / y_std, y_train[idx] / y_std)
+                    if not bool(torch.isfinite(loss)):
+                        raise BadInputError(
+                            f"training diverged at epoch {epoch} (loss={float(loss.detach()):g}); "
+                            f"lower train.lr (now {tc.lr:g})"
+                        )
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -177,6 +183,11 @@ class FRTrainer:
                 with torch.no_grad():
                     pv = model(*xs_val).numpy().reshape(-1).astype(np.float64)
                 val_rmse = float(np.sqrt(np.mean((pv - y_val) ** 2)))
+                if not np.isfinite(val_rmse):
+                    raise BadInputError(
+                        f"training diverged at epoch {epoch} (validation rmse={val_rmse:g}); "
+                        f"lower train.lr (now {tc.lr:g})"
+                    )
                 history.append(
                     {
                         "epoch": epoch,
@@ -264,6 +275,23 @@ class RunResult:
 
     out: Path
     metrics: dict[str, Any]
+
+
+def nonfinite_path(obj: Any, path: str = "") -> str | None:
+    """The dotted path and value of the first NaN/inf float in nested dicts/lists, or None."""
+    if isinstance(obj, float | np.floating):
+        return None if np.isfinite(obj) else f"{path or '(value)'} = {float(obj)}"
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            found = nonfinite_path(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            found = nonfinite_path(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def _write_predictions(path: Path, data: FRData, pred: np.ndarray) -> None:
@@ -435,7 +463,14 @@ def fit_run(
                 xlabel=f"teacher {config.output.target}",
                 ylabel="prediction",
             )
-        atomic_write_json(stage / "metrics.json", metrics)
+        bad = nonfinite_path(metrics)
+        if bad is not None:
+            raise BadInputError(
+                f"training produced a non-finite metric ({bad}); the model did not learn "
+                f"(lower train.lr, now {config.train.lr:g}, or check the features); "
+                "no model written"
+            )
+        atomic_write_json(stage / "metrics.json", metrics, strict=True)
         if out.exists():
             shutil.rmtree(out)
         os.replace(stage, out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,7 @@ from vmaf_tiny.console import (
     print_json,
 )
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
-from vmaf_tiny.fsutil import atomic_write_json
+from vmaf_tiny.fsutil import OutputLock, atomic_write_json
 from vmaf_tiny.parallel import make_executor
 from vmaf_tiny.video import VideoSpec
 
@@ -52,8 +52,7 @@ def extract_features_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Score one pair (--reference/--distorted) or many (--pairs) into a features parquet."""
-    from vmaf_train.data.pairs import PairTask, extract_pairs, read_pairs_csv
-    from vmaf_train.data.table import write_features
+    from vmaf_train.data.pairs import PairTask, read_pairs_csv
 
     ff = resolve_ffmpeg(ffmpeg)
     extra_t = tuple(e.strip() for e in extras.split(",") if e.strip())
@@ -78,15 +77,39 @@ def extract_features_cmd(
         ]
     else:
         fail("give --reference and --distorted, or --pairs pairs.csv")
+    # One run per output file: a second one would interleave its parquet and failures.json.
+    with OutputLock(out, command=f"vmaf-train extract-features --out {out}", directory=False):
+        _extract_locked(tasks, out, serial, workers, scheduler, progress, json_out)
+
+
+def _extract_locked(
+    tasks: list[Any],
+    out: Path,
+    serial: bool,
+    workers: int | None,
+    scheduler: str | None,
+    progress: bool,
+    json_out: bool,
+) -> None:
+    from vmaf_train.data.pairs import extract_pairs
+    from vmaf_train.data.table import write_features
+
     # one pair: no cluster start-up; many: the executor the flags ask for
     single = len(tasks) == 1
     with make_executor(serial=serial or single, workers=workers, scheduler=scheduler) as ex:
         table, failures = extract_pairs(tasks, executor=ex, progress=progress and not single)
-    if single and failures:
-        fail(failures[0]["error"])  # nothing written for a single bad pair
     fpath = out.with_suffix(".failures.json")
+    removed_old = False
     if table is not None:
         write_features(table, out)
+    elif out.exists():
+        # Every pair failed: an earlier run's parquet must not sit there looking current.
+        out.unlink()
+        removed_old = True
+    if single and failures:
+        fpath.unlink(missing_ok=True)
+        gone = f" (removed the earlier {out.name})" if removed_old else ""
+        fail(f"{failures[0]['error']}; nothing written{gone}")
     if failures:
         atomic_write_json(fpath, {"n_failed": len(failures), "failures": failures})
     elif fpath.exists():
@@ -105,7 +128,9 @@ def extract_features_cmd(
     elif table is not None:
         err_console.print(f"wrote {n_rows} rows from {len(tasks) - len(failures)} pairs to {out}")
     if failures:
-        err_console.print(
-            f"error: {len(failures)} of {len(tasks)} pairs failed; see {fpath}", markup=False
-        )
-        raise typer.Exit(1)
+        # Some inputs were bad: the project's contract is exit code 2 (as `vmaf-tiny score
+        # --pairs`), with the good pairs written.
+        if table is None:
+            gone = f"; removed the earlier {out.name}" if removed_old else ""
+            fail(f"all {len(tasks)} pairs failed, nothing written{gone}; see {fpath}")
+        fail(f"{len(failures)} of {len(tasks)} pairs failed (the others are in {out}); see {fpath}")

@@ -29,7 +29,7 @@ import pyarrow as pa
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.features import TEACHER_MODEL, extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.fsutil import atomic_write_json, sha256_file
+from vmaf_tiny.fsutil import OutputLock, atomic_write_json, sha256_file
 from vmaf_tiny.parallel import Executor
 from vmaf_tiny.video import probe
 from vmaf_train.data.corpus_config import CorpusConfig
@@ -205,11 +205,29 @@ def build_corpus(
     """Build (or resume) the corpus described by ``cfg`` into ``out``.
 
     Writes ``out/features.parquet``, ``out/manifest.json`` and, if any item failed,
-    ``out/failures.json``.
+    ``out/failures.json``. The whole build holds an exclusive lock on ``out``
+    (:class:`~vmaf_tiny.fsutil.OutputLock`, ``out/.lock``).
+
+    Raises:
+        OutputLockedError: another live process is building into ``out`` (exit code 2).
     """
     t0 = time.perf_counter()
     ff = ffmpeg or resolve_ffmpeg()
     out.mkdir(parents=True, exist_ok=True)
+    # One build per output directory: a second one would delete the first's temp files.
+    with OutputLock(out, command=f"vmaf-train corpus build --config {cfg.name}", directory=True):
+        return _build_locked(cfg, out, executor, cache, ff, progress, t0)
+
+
+def _build_locked(
+    cfg: CorpusConfig,
+    out: Path,
+    executor: Executor,
+    cache: Path | None,
+    ff: FFmpeg,
+    progress: bool,
+    t0: float,
+) -> BuildResult:
     cache = cache or out / "cache"
     for sub in ("refs", "clips", "rows"):
         (cache / sub).mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.errors import BadInputError
+from vmaf_train.config import MAX_WIDTH, check_opset, check_optimiser, check_split
 from vmaf_train.data.splits import DEFAULT_SALT
 
 __all__ = [
@@ -183,7 +185,8 @@ def load_pixel_config(
     """Read a recipe, apply ``overrides`` and check every key.
 
     Raises:
-        BadInputError: missing file, not TOML, unknown keys, wrong types.
+        BadInputError: missing file, not TOML, unknown keys, wrong types, out-of-range values
+            (lr, weight decay, opset, threads, sizes...): one line naming the file and field.
     """
     p = resolve_model_config(path)
     if not p.is_file():
@@ -199,13 +202,14 @@ def load_pixel_config(
     for k in ("id", "kind", "class"):
         if not isinstance(raw.get(k), str):
             raise BadInputError(f"{p.name}: {k!r} is required (a string)")
-    return PixelConfig(
+    opset = raw.get("opset", 17)
+    cfg = PixelConfig(
         id=raw["id"],
         description=str(raw.get("description", raw["id"])),
         kind=raw["kind"],
         model_class=raw["class"],
         license=str(raw.get("license", "BSD-2-Clause-Patent")),
-        opset=int(raw.get("opset", 17)),
+        opset=opset,
         arch=take(raw.get("arch", {}), arch_defaults, f"{p.name} [arch]"),
         data=take(raw.get("data", {}), data_defaults, f"{p.name} [data]"),
         train=take(raw.get("train", {}), TRAIN_DEFAULTS, f"{p.name} [train]"),
@@ -215,3 +219,58 @@ def load_pixel_config(
         goals=dict(raw.get("goals", {})),
         path=str(p),
     )
+    _validate(cfg, p.name)
+    return cfg
+
+
+def _numbers_problem(value: Any, key: str, in_list: bool = False) -> str | None:
+    """Why a number (or list of numbers) in [arch]/[data] is unusable, or None.
+
+    Floats must be finite and >= 0; integers 0..MAX_WIDTH, and >= 1 inside lists (widths,
+    strides, sizes).
+    """
+    if isinstance(value, list):
+        for v in value:
+            problem = _numbers_problem(v, key, True)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) and value >= 0 else f"{key}: {value!r} (finite, >= 0)"
+    lo = 1 if in_list else 0
+    if not lo <= value <= MAX_WIDTH:
+        return f"{key}: {value!r} (integers {lo}..{MAX_WIDTH})"
+    return None
+
+
+def _validate(cfg: PixelConfig, name: str) -> None:
+    """Every field of a pixel recipe, one line naming the file and the field."""
+    from vmaf_train.config import _ID_RE
+
+    if not _ID_RE.match(cfg.id):
+        raise BadInputError(f"{name}: id {cfg.id!r} must match {_ID_RE.pattern}")
+    if cfg.kind not in ("nr", "filter", "saliency", "fr"):
+        raise BadInputError(f"{name}: kind must be nr, filter, saliency or fr, got {cfg.kind!r}")
+    if cfg.model_class not in ("C1", "C2", "C3"):
+        raise BadInputError(f"{name}: class must be C1, C2 or C3, got {cfg.model_class!r}")
+    check_opset(name, cfg.opset)
+    check_optimiser(name, cfg.train)
+    check_split(name, cfg.split["val_frac"], cfg.split["test_frac"])
+    calib = cfg.int8["calib_frames"]
+    if not 1 <= calib <= MAX_WIDTH:
+        raise BadInputError(f"{name}: int8.calib_frames must be in 1..{MAX_WIDTH}, got {calib!r}")
+    for table in ("arch", "data"):
+        for key, value in getattr(cfg, table).items():
+            problem = _numbers_problem(value, f"{table}.{key}")
+            if problem:
+                raise BadInputError(f"{name}: {problem}")
+    rng = cfg.output.get("range")
+    if rng is not None and (
+        not isinstance(rng, list)
+        or len(rng) != 2
+        or not all(isinstance(v, int | float) and math.isfinite(v) for v in rng)
+        or not rng[0] < rng[1]
+    ):
+        raise BadInputError(f"{name}: output.range must be [low, high], finite, low < high")

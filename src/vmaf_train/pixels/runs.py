@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from vmaf_tiny.console import err_console
+from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import atomic_write_json
 from vmaf_train.provenance import git_commit
 
@@ -123,6 +124,11 @@ def fit_loop(
         for batch in batches(epoch):
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model, batch)
+            if not bool(torch.isfinite(loss)):
+                raise BadInputError(
+                    f"{label}: training diverged at epoch {epoch} (loss={float(loss.detach()):g}); "
+                    f"lower train.lr (now {float(params['lr']):g})"
+                )
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
@@ -137,6 +143,11 @@ def fit_loop(
         model.eval()
         with torch.no_grad():
             val = float(val_fn(model))
+        if not math.isfinite(val):
+            raise BadInputError(
+                f"{label}: training diverged at epoch {epoch} (validation loss={val:g}); "
+                f"lower train.lr (now {float(params['lr']):g})"
+            )
         history.append(
             {
                 "epoch": float(epoch),

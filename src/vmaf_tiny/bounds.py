@@ -1,0 +1,227 @@
+"""Resource bounds: how much memory a model may ask for, how large a frame may be, which scores
+are plausible.
+
+A small file can still ask for a huge tensor (``ConstantOfShape`` of a 3 GiB shape is a 310-byte
+model). :func:`tensor_size_problem` binds the graph's dynamic input dimensions to the largest
+input the runtime will feed per item (batch axis 1; frame height and width from the sidecar's
+``frame`` block, or :data:`MAX_FRAME_WIDTH` x :data:`MAX_FRAME_HEIGHT` for models that take any
+size), runs ONNX shape inference with data propagation, and refuses
+
+* any tensor (input, initializer, intermediate, output; subgraphs included) whose inferred size
+  exceeds :data:`MAX_TENSOR_BYTES`;
+* any size-creating node (:data:`SIZE_CREATING_OPS`) whose output shape cannot be inferred: its
+  size would depend on tensor *values*, not on constants or the input shapes, so no load-time
+  bound exists.
+
+At run time ONNX Runtime allocates from one process-wide CPU arena capped at
+:data:`SESSION_ARENA_BYTES` (:func:`vmaf_tiny.session.session_options`), which stops what
+shape inference cannot see (an allocation over the cap fails the run with a one-line error).
+
+Scores outside :func:`score_bounds` (the sidecar's ``output.range`` widened by half its width on
+each side; ``[0, 100]`` -> ``[-50, 150]`` when none is declared) are refused, as are NaN/inf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from vmaf_tiny.graph import iter_graphs
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = [
+    "DEFAULT_SCORE_RANGE",
+    "MAX_FRAME_HEIGHT",
+    "MAX_FRAME_PIXELS",
+    "MAX_FRAME_WIDTH",
+    "MAX_TENSOR_BYTES",
+    "SESSION_ARENA_BYTES",
+    "SIZE_CREATING_OPS",
+    "frame_size_problem",
+    "score_bounds",
+    "tensor_size_problem",
+]
+
+#: Largest tensor a model may create for one item (batch axis bound to 1). The shipped
+#: learned_filter_v1 on a 3840x2160 frame peaks at 0.5 GiB (16 channels of float32).
+MAX_TENSOR_BYTES: int = 1024 * 1024 * 1024
+#: Largest frame side a sidecar may declare (width or height; portrait allowed).
+MAX_FRAME_WIDTH: int = 3840
+MAX_FRAME_HEIGHT: int = 2160
+#: Largest frame area a sidecar may declare (4K UHD).
+MAX_FRAME_PIXELS: int = MAX_FRAME_WIDTH * MAX_FRAME_HEIGHT
+#: Cap of the process-wide ONNX Runtime CPU arena all sessions allocate from.
+SESSION_ARENA_BYTES: int = 4 * 1024 * 1024 * 1024
+#: Score range assumed when a score model's sidecar declares none (the VMAF scale).
+DEFAULT_SCORE_RANGE: tuple[float, float] = (0.0, 100.0)
+#: Allowed operators whose output can be larger than their inputs by a factor read from a tensor.
+SIZE_CREATING_OPS: frozenset[str] = frozenset(
+    {"ConstantOfShape", "Expand", "Tile", "Resize", "Pad", "Range", "Upsample", "OneHot"}
+)
+_FRAME_ROLES = ("frame", "reference_frame", "distorted_frame")
+
+
+def _fmt(n: int) -> str:
+    if n >= 1024**3:
+        return f"{n / 1024**3:.2f} GiB"
+    return f"{n / 1024**2:.1f} MiB"
+
+
+def frame_size_problem(sidecar: Mapping[str, Any]) -> str | None:
+    """Why a sidecar's declared frame size is too large, or None.
+
+    Checks ``frame.resize``, ``frame.crop`` and the static H/W of 4-D frame inputs against
+    :data:`MAX_FRAME_WIDTH` / :data:`MAX_FRAME_HEIGHT` (either orientation) and
+    :data:`MAX_FRAME_PIXELS`.
+    """
+    sizes: list[tuple[str, int, int]] = []
+    frame = sidecar.get("frame") or {}
+    for key in ("resize", "crop"):
+        size = frame.get(key)
+        if size:
+            sizes.append((f"frame.{key}", int(size[0]), int(size[1])))
+    for t in sidecar.get("inputs", []):
+        shape = t.get("shape") or []
+        if len(shape) == 4 and (t.get("role") in _FRAME_ROLES or sidecar.get("kind") != "fr"):
+            h, w = shape[2], shape[3]
+            if isinstance(h, int) and isinstance(w, int):
+                sizes.append((f"input {t['name']!r}", w, h))
+    longest = max(MAX_FRAME_WIDTH, MAX_FRAME_HEIGHT)
+    for where, w, h in sizes:
+        if (
+            max(w, h) > longest
+            or min(w, h) > min(MAX_FRAME_WIDTH, MAX_FRAME_HEIGHT)
+            or (w * h > MAX_FRAME_PIXELS)
+        ):
+            return (
+                f"{where} declares {w}x{h} frames; the cap is {MAX_FRAME_WIDTH}x"
+                f"{MAX_FRAME_HEIGHT} ({MAX_FRAME_PIXELS} pixels)"
+            )
+    return None
+
+
+def _bind(axis: int, rank: int, frame_hw: tuple[int, int]) -> int:
+    """The value a dynamic input dimension is bound to for the size check."""
+    if axis == 0:
+        return 1  # the batch axis: sizes are per item
+    if rank == 4 and axis == 2:
+        return frame_hw[0]
+    if rank == 4 and axis == 3:
+        return frame_hw[1]
+    return 1
+
+
+def _frame_hw(sidecar: Mapping[str, Any]) -> tuple[int, int]:
+    frame = sidecar.get("frame") or {}
+    size = frame.get("crop") or frame.get("resize")
+    if size:
+        return int(size[1]), int(size[0])
+    return MAX_FRAME_HEIGHT, MAX_FRAME_WIDTH
+
+
+def _itemsize(elem_type: int) -> int:
+    from onnx import helper
+
+    try:
+        return int(helper.tensor_dtype_to_np_dtype(elem_type).itemsize)
+    except Exception:
+        return 8
+
+
+def _shape_of(vi: onnx.ValueInfoProto) -> tuple[list[int | None], int] | None:
+    if not vi.type.HasField("tensor_type"):
+        return None
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape"):
+        return [None], tt.elem_type
+    dims: list[int | None] = [
+        int(d.dim_value) if d.HasField("dim_value") else None for d in tt.shape.dim
+    ]
+    return dims, tt.elem_type
+
+
+def tensor_size_problem(
+    model: onnx.ModelProto, sidecar: Mapping[str, Any]
+) -> tuple[str | None, str]:
+    """Why the model could allocate an unbounded or over-cap tensor, or None; and a summary.
+
+    Args:
+        model: The checked model (external data inlined; not modified).
+        sidecar: Its validated sidecar (frame size for dynamic H/W).
+
+    Returns:
+        (problem or None, one-line summary of the largest tensor found).
+    """
+    import onnx
+
+    bound = onnx.ModelProto()
+    bound.CopyFrom(model)
+    inits = {i.name for i in bound.graph.initializer}
+    frame_hw = _frame_hw(sidecar)
+    for vi in bound.graph.input:
+        if vi.name in inits or not vi.type.HasField("tensor_type"):
+            continue
+        shape = vi.type.tensor_type.shape
+        rank = len(shape.dim)
+        for axis, d in enumerate(shape.dim):
+            if not d.HasField("dim_value"):
+                d.Clear()
+                d.dim_value = _bind(axis, rank, frame_hw)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=True)
+    except Exception as exc:
+        return f"shape inference failed: {' '.join(str(exc).split())[:200]}", ""
+
+    largest = ("", 0)
+    known: dict[str, tuple[list[int | None], int]] = {}
+    for graph, _ in iter_graphs(inferred.graph):
+        for vi in [*graph.input, *graph.value_info, *graph.output]:
+            got = _shape_of(vi)
+            if got is not None:
+                known[vi.name] = got
+        for init in graph.initializer:
+            known[init.name] = ([int(d) for d in init.dims], init.data_type)
+    for name, (dims, elem) in known.items():
+        if any(d is None for d in dims):
+            continue
+        n = 1
+        for d in dims:
+            n *= max(int(d or 0), 0)
+        size = n * _itemsize(elem)
+        if size > largest[1]:
+            largest = (name, size)
+        if size > MAX_TENSOR_BYTES:
+            return (
+                f"tensor {name!r} would hold {_fmt(size)} (shape {dims}) per item, over the "
+                f"{_fmt(MAX_TENSOR_BYTES)} cap"
+            ), ""
+    for graph, _ in iter_graphs(inferred.graph):
+        for node in graph.node:
+            if node.op_type not in SIZE_CREATING_OPS:
+                continue
+            for out in node.output:
+                if not out:
+                    continue
+                got = known.get(out)
+                if got is None or any(d is None for d in got[0]):
+                    return (
+                        f"{node.op_type} node {node.name or '(unnamed)'}: output {out!r} has a "
+                        "size that depends on tensor values, not on constants or the input "
+                        "shapes, so it cannot be bounded at load time"
+                    ), ""
+    name, size = largest
+    return None, f"largest tensor {name!r} {_fmt(size)} per item (cap {_fmt(MAX_TENSOR_BYTES)})"
+
+
+def score_bounds(sidecar: Mapping[str, Any]) -> tuple[float, float]:
+    """The plausible interval for a score model's outputs.
+
+    The sidecar's ``output.range`` (default :data:`DEFAULT_SCORE_RANGE`) widened by half its
+    width on each side: an unclamped VMAF-scale model may score -50..150, never 6e30.
+    """
+    rng = (sidecar.get("output") or {}).get("range") or DEFAULT_SCORE_RANGE
+    lo, hi = float(rng[0]), float(rng[1])
+    margin = (hi - lo) / 2.0
+    return lo - margin, hi + margin

@@ -1,0 +1,211 @@
+"""Resource bounds at load time, score plausibility, and registry ids vs local paths (issue 10)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tests.hostile_models import HOSTILE, HostileCase, build_all
+from vmaf_tiny.bounds import MAX_FRAME_PIXELS, score_bounds
+from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.guard import check_model, guard_model
+from vmaf_tiny.registry import AmbiguousModelWarning, resolve_model, shipped_zoo, verify_registry
+from vmaf_tiny.scoring import finish_scores
+from vmaf_tiny.session import load_model
+from vmaf_tiny.sidecar import sidecar_contract, validate_sidecar
+
+CLI = [sys.executable, "-c", "from vmaf_tiny.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build_all(tmp_path_factory.mktemp("hostile"))
+
+
+_RSS_CLI = (
+    "import atexit, os, resource\n"
+    "def _rss():\n"
+    "    with open(os.environ['RSS_FILE'], 'w') as fh:\n"
+    "        fh.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "atexit.register(_rss)\n"
+    "from vmaf_tiny.cli import main\n"
+    "main()\n"
+)
+
+
+def _run_rss(args: list[str], tmp: Path) -> tuple[int, str, float]:
+    """Run the CLI; (exit code, stderr, the CLI process's own peak RSS in MiB).
+
+    Measured inside the child (at exit): a forked child's ``wait4`` figure would include the
+    test process's memory at fork time.
+    """
+    rss_file = tmp / "rss.txt"
+    env = {**os.environ, "RSS_FILE": str(rss_file)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _RSS_CLI, *args], capture_output=True, text=True, env=env
+    )
+    return proc.returncode, proc.stderr, int(rss_file.read_text()) / 1024
+
+
+@pytest.mark.parametrize("case", [c for c in HOSTILE if c.stage == "load"], ids=lambda c: c.name)
+def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, Path]) -> None:
+    path = hostile[case.name]
+    if case.name != "oversize":
+        assert path.stat().st_size < 1024  # tiny files that ask for gigabytes
+    t0 = time.perf_counter()
+    with pytest.raises(BadModelError) as info:
+        guard_model(path)
+    msg = str(info.value)
+    assert "\n" not in msg and f": {case.check}: " in msg, msg
+    assert time.perf_counter() - t0 < 5
+    report = check_model(path)
+    assert [c.name for c in report.failures][:1] == [case.check]
+
+
+def test_check_cli_refuses_the_3gib_model_without_allocating(
+    hostile: dict[str, Path], tmp_path: Path
+) -> None:
+    rc, err, rss = _run_rss(["check", str(hostile["cos_3gib"])], tmp_path)
+    assert rc == 2, err
+    assert err.strip().startswith("error: cos_3gib.onnx: tensor_sizes: tensor 'big' would hold 3")
+    assert "Traceback" not in err
+    assert rss < 600, f"peak RSS {rss:.0f} MiB"  # was 3.3 GB before the check
+
+
+@pytest.mark.parametrize("name", ["out_6e30", "out_nan"])
+def test_absurd_scores_are_refused_when_scoring(
+    name: str, hostile: dict[str, Path], runtime_clips: dict[str, Path]
+) -> None:
+    path = hostile[name]
+    assert guard_model(path)  # passes every load-time check
+    proc = subprocess.run(
+        [*CLI, "score", "-m", str(path), "-r", str(runtime_clips["ref"]), "-d",
+         str(runtime_clips["dis"]), "--json"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and not proc.stdout.strip()
+    phrase = next(c.check for c in HOSTILE if c.name == name)
+    assert phrase in lines[0], lines[0]
+
+
+def test_score_bounds_follow_the_declared_range() -> None:
+    assert score_bounds({"output": {"target": "vmaf"}}) == (-50.0, 150.0)
+    assert score_bounds({"output": {"target": "mos", "range": [1.0, 5.0]}}) == (-1.0, 7.0)
+    side = {"id": "m", "output": {"target": "mos", "range": [1.0, 5.0], "clamp": False}}
+    np.testing.assert_array_equal(finish_scores(side, np.array([0.5, 5.5])), [0.5, 5.5])
+    with pytest.raises(BadModelError, match=r"score 7\.5 at row 1, outside .*\[-1, 7\]"):
+        finish_scores(side, np.array([3.0, 7.5]))
+    clamped = {"id": "m", "output": {"target": "vmaf", "range": [0, 100], "clamp": True}}
+    np.testing.assert_array_equal(finish_scores(clamped, np.array([6e30, -3.0])), [100.0, 0.0])
+    with pytest.raises(BadModelError, match="non-finite score"):
+        finish_scores(clamped, np.array([1.0, np.nan]))
+
+
+def test_frame_size_caps() -> None:
+    base = json.loads((shipped_zoo() / "nr_metric_v1.json").read_text())
+    big = json.loads(json.dumps(base))
+    big["frame"]["resize"] = [8192, 8192]
+    with pytest.raises(BadModelError, match="greater than the maximum of 3840"):
+        validate_sidecar(big)
+    square = json.loads(json.dumps(base))
+    square["frame"]["resize"] = [3840, 3840]  # each side allowed, the area is not
+    square["inputs"][0]["shape"] = ["N", 1, 3840, 3840]
+    assert MAX_FRAME_PIXELS < 3840 * 3840
+    problem = sidecar_contract(validate_sidecar(square))
+    assert problem and "the cap is 3840x2160" in problem
+    portrait = json.loads(json.dumps(base))
+    portrait["frame"]["resize"] = [2160, 3840]
+    portrait["inputs"][0]["shape"] = ["N", 1, 3840, 2160]
+    assert sidecar_contract(validate_sidecar(portrait)) is None
+
+
+def test_shipped_zoo_passes_the_bounds() -> None:
+    report = verify_registry()
+    assert report.ok, report.failures
+    for onnx_path in sorted(shipped_zoo().glob("*.onnx")):
+        checks = {c.name: c for c in check_model(onnx_path).checks}
+        assert checks["tensor_sizes"].status == "pass", onnx_path.name
+
+
+def test_session_arena_stops_a_batch_amplification(tmp_path: Path) -> None:
+    """Tile by 50000 rows: 1.1 MiB per frame passes the load-time bound; 20000 frames in one
+    batch ask for 22 GiB, which the capped arena refuses at once (no allocation)."""
+    x = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 6])
+    y = helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])
+    nodes = [
+        helper.make_node("Tile", ["features", "reps"], ["big"]),
+        helper.make_node("ReduceMean", ["big"], ["m"], keepdims=0),
+        helper.make_node("Gemm", ["features", "W", "B"], ["lin"]),
+        helper.make_node("Mul", ["m", "zero"], ["mz"]),
+        helper.make_node("Add", ["lin", "mz"], ["score"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([50000, 1], np.int64), "reps"),
+        numpy_helper.from_array(np.ones((6, 1), np.float32), "W"),
+        numpy_helper.from_array(np.array([50.0], np.float32), "B"),
+        numpy_helper.from_array(np.array([0.0], np.float32), "zero"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    model.ir_version = 8
+    from tests.hostile_models import _fr_sidecar
+
+    (tmp_path / "tile_rows.onnx").write_bytes(model.SerializeToString())
+    (tmp_path / "tile_rows.json").write_text(json.dumps(_fr_sidecar("tile_rows")))
+    lm = load_model(tmp_path / "tile_rows.onnx", backend="cpu")
+    assert lm.run({"features": np.ones((2, 6), np.float32)})[0].shape == (2, 1)
+    t0 = time.perf_counter()
+    with pytest.raises(BadModelError, match="failed to run"):
+        lm.run({"features": np.ones((20000, 6), np.float32)})
+    assert time.perf_counter() - t0 < 5
+
+
+# ---------------------------------------------------------------------------- registry ids
+
+
+def test_local_folder_does_not_take_over_a_registry_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vmaf_tiny_v2").mkdir()
+    (tmp_path / "vmaf_tiny_v2" / "evil.onnx").write_bytes(b"x")
+    with pytest.warns(AmbiguousModelWarning, match="using the registry model"):
+        ref = resolve_model("vmaf_tiny_v2")
+    assert ref.model_id == "vmaf_tiny_v2" and ref.onnx.parent == shipped_zoo()
+    assert ref.sha256  # the registry hash is enforced
+    local = resolve_model("./vmaf_tiny_v2")
+    assert local.model_id is None and local.onnx == Path("./vmaf_tiny_v2")
+    (tmp_path / "mine").write_bytes(b"x")  # a bare name the registry does not know: a path
+    assert resolve_model("mine").onnx == Path("mine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_model("vmaf_tiny_v3").model_id == "vmaf_tiny_v3"  # no local: no warning
+    with pytest.raises(BadInputError, match="unknown model id 'vmaf_tiny_v9'"):
+        resolve_model("vmaf_tiny_v9")
+
+
+def test_cli_says_which_model_an_ambiguous_name_used(
+    tmp_path: Path, runtime_clips: dict[str, Path]
+) -> None:
+    (tmp_path / "vmaf_tiny_v2").mkdir()
+    proc = subprocess.run(
+        [*CLI, "score", "-m", "vmaf_tiny_v2", "-r", str(runtime_clips["ref"]), "-d",
+         str(runtime_clips["dis"]), "--json"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["model"] == "vmaf_tiny_v2"
+    warn = [ln for ln in proc.stderr.splitlines() if "registry id and also a local path" in ln]
+    assert len(warn) == 1 and warn[0].startswith("warning: "), proc.stderr
