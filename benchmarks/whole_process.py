@@ -174,7 +174,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         lines.append(
             f"| {c['clip']} | {c['tiny']['median_s']:.3f} s ({c['tiny']['median_cpu_s']:.3f} s) | "
             f"{c['ffmpeg']['median_s']:.3f} s ({c['ffmpeg']['median_cpu_s']:.3f} s) | "
-            f"{c['ratio']:.3f} | {c['ratio_cpu']:.3f} | {c['overhead_s'] * 1000:+.0f} ms | {verdict} |"
+            f"{c['ratio']:.3f} | {c['ratio_cpu']:.3f} | {c['overhead_s'] * 1000:+.0f} ms | "
+            f"{verdict} |"
         )
     lines += ["", "| start-up (whole process) | median | CPU |", "|---|---:|---:|"]
     for name, s in result["startup"].items():
