@@ -64,17 +64,27 @@ LEAVES = [c for prog, a in APPS.items() for c in _walk(prog, typer.main.get_comm
 GROUPS = [(prog, g) for prog, a in APPS.items() for g in _groups(typer.main.get_command(a))]
 
 
-def _is_int(param: Any) -> bool:
+def _int_option(param: Any) -> tuple[bool, int | None]:
+    """(is it an int option, its minimum) from the parameter typer built."""
+    if param.param_type_name != "option":
+        return False, None
+    ptype = getattr(param, "type", None)
+    if getattr(ptype, "name", None) in ("int", "integer", "int range", "integer range"):
+        return True, getattr(ptype, "min", None)
     ann = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-    if ann is int:
-        return True
-    if get_origin(ann) in (Union, UnionType):
-        return int in get_args(ann) and not ({float, str, bool} & set(get_args(ann)))
-    return False
+    args = set(get_args(ann)) if get_origin(ann) in (Union, UnionType) else {ann}
+    if int in args and not args & {float, str, bool}:
+        return True, getattr(param, "min", None)
+    return False, None
 
 
-def _int_options(cmd: Cmd) -> list[Any]:
-    return [p for p in cmd.command.params if p.param_type_name == "option" and _is_int(p)]
+def _int_options(cmd: Cmd) -> list[tuple[str, int | None]]:
+    out = []
+    for p in cmd.command.params:
+        is_int, low = _int_option(p)
+        if is_int:
+            out.append((p.opts[0], low))
+    return out
 
 
 def _required_args(cmd: Cmd) -> list[Any]:
@@ -116,7 +126,10 @@ def test_the_walk_finds_every_command() -> None:
         assert known in ids, sorted(ids)
     assert any(c.path[:1] == ("corpus",) and len(c.path) == 2 for c in LEAVES)
     assert len(LEAVES) >= 20
-    assert any(_int_options(c) for c in LEAVES)
+    int_opts = {f"{c.id} {flag}": low for c in LEAVES for flag, low in _int_options(c)}
+    assert int_opts.get("vmaf-tiny score --threads") == 1, int_opts
+    assert int_opts.get("vmaf-tiny score --workers") == 1, int_opts
+    assert "vmaf-tiny score --width" in int_opts
     assert ("vmaf-tiny", ("models",)) in GROUPS
 
 
@@ -126,13 +139,12 @@ def test_every_command_usage_errors_are_one_line_exit_2(cmd: Cmd) -> None:
     line = usage_error(invoke(cmd.prog, *cmd.path, "--bogus"))
     assert "--bogus" in line and where in line, line
 
-    for opt in _int_options(cmd):
-        flag = opt.opts[0]
+    for flag, low in _int_options(cmd):
         line = usage_error(invoke(cmd.prog, *cmd.path, flag, "abc"))
         assert flag in line, line
-        if opt.min is not None:
-            line = usage_error(invoke(cmd.prog, *cmd.path, flag, str(opt.min - 1)))
-            assert flag in line and str(opt.min) in line, line
+        if low is not None:
+            line = usage_error(invoke(cmd.prog, *cmd.path, flag, str(low - 1)))
+            assert flag in line and str(low) in line, line
 
     if _required_args(cmd):
         line = usage_error(invoke(cmd.prog, *cmd.path))

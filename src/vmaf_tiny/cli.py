@@ -239,8 +239,6 @@ def score(
 ) -> None:
     """Score a distorted video (against its reference) with a tiny model."""
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
-    from vmaf_tiny.nr import score_nr
-    from vmaf_tiny.scoring import score as score_fr
 
     _quiet_python_warnings()
     ff = resolve_ffmpeg(ffmpeg)
@@ -281,6 +279,8 @@ def score(
             raise BadInputError("--no-reference and --reference cannot be combined")
         if with_svm:
             raise BadInputError("--with-svm needs a reference")
+        from vmaf_tiny.nr import score_nr
+
         res = score_nr(
             distorted,
             model,
@@ -295,6 +295,8 @@ def score(
     else:
         if reference is None:
             raise BadInputError("pass --reference (or --no-reference for an NR model)")
+        from vmaf_tiny.scoring import score as score_fr
+
         res = score_fr(
             reference,
             distorted,

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
