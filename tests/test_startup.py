@@ -250,3 +250,18 @@ def test_background_load_scores_like_a_loaded_model(runtime_clips: dict[str, Pat
     assert a.frames.tolist() == b.frames.tolist() and a.n_frames == 12
     assert a.provider == b.provider == "CPUExecutionProvider"
     assert a.seconds["load"] > 0 and a.seconds["total"] >= a.seconds["features"]
+
+
+def test_p5_pooling_is_numpy_percentile_bit_for_bit() -> None:
+    import numpy as np
+
+    from vmaf_tiny.scoring import percentile_linear, pool_scores
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 7, 48, 299, 300, 1001):
+        x = rng.normal(80.0, 12.0, n)
+        for q in (0.0, 1.0, 5.0, 37.5, 50.0, 95.0, 100.0, float(rng.uniform(0, 100))):
+            assert percentile_linear(x, q) == float(np.percentile(x, q)), (n, q)
+        assert pool_scores(x)["p5"] == float(np.percentile(x, 5))
+    with pytest.raises(BadInputError):
+        percentile_linear(np.array([]), 5.0)
