@@ -535,4 +535,7 @@ def main() -> None:
     # numpy's OpenBLAS starts a spinning thread per core when imported (about 50 ms of CPU per
     # run on a 2-core machine); the runtime's numpy work is small (models run in ONNX Runtime).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    run_app(app, prog_name="vmaf-tiny")
+    try:
+        run_app(app, prog_name="vmaf-tiny")
+    except SystemExit as exc:
+        console.exit_process(exc.code)
