@@ -58,11 +58,15 @@ def _make_console(name: str) -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
+def _console(name: str) -> Console:
+    if name not in _consoles:
+        _consoles[name] = _make_console(name)
+    return _consoles[name]
+
+
 def __getattr__(name: str) -> Any:
     if name in ("out_console", "err_console"):
-        if name not in _consoles:
-            _consoles[name] = _make_console(name)
-        return _consoles[name]
+        return _console(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -105,7 +109,7 @@ def make_progress(*, enabled: bool = True) -> Progress:
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        console=__getattr__("err_console"),
+        console=_console("err_console"),
         disable=not enabled,
         transient=False,
     )
