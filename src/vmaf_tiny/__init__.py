@@ -2,31 +2,95 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from vmaf_tiny.errors import BadInputError, BadModelError, MissingToolError, VmafTinyError
-from vmaf_tiny.features import CANONICAL6, FeatureResult, extract_features
-from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.filtering import FilterResult, filter_video, load_filter
-from vmaf_tiny.framepair import score_frame_pair
-from vmaf_tiny.guard import (
-    ALLOWED_OPS,
-    MAX_MODEL_BYTES,
-    SIZE_CLASSES,
-    CheckReport,
-    GuardedModel,
-    SizeClassWarning,
-    check_model,
-    check_size_class,
-    guard_model,
-)
-from vmaf_tiny.nr import score_nr
-from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
-from vmaf_tiny.registry import ModelRef, Registry, load_registry, resolve_model, verify_registry
-from vmaf_tiny.saliency import SaliencyResult, load_saliency, saliency_maps
-from vmaf_tiny.scoring import CodecFields, ScoreResult, pool_scores, score
-from vmaf_tiny.session import LoadedModel, load_model
-from vmaf_tiny.video import VideoInfo, VideoSpec, probe, read_luma
+
+if TYPE_CHECKING:
+    from vmaf_tiny.features import CANONICAL6, FeatureResult, extract_features
+    from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+    from vmaf_tiny.filtering import FilterResult, filter_video, load_filter
+    from vmaf_tiny.framepair import score_frame_pair
+    from vmaf_tiny.guard import (
+        ALLOWED_OPS,
+        MAX_MODEL_BYTES,
+        SIZE_CLASSES,
+        CheckReport,
+        GuardedModel,
+        SizeClassWarning,
+        check_model,
+        check_size_class,
+        guard_model,
+    )
+    from vmaf_tiny.nr import score_nr
+    from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
+    from vmaf_tiny.registry import ModelRef, Registry, load_registry, resolve_model, verify_registry
+    from vmaf_tiny.saliency import SaliencyResult, load_saliency, saliency_maps
+    from vmaf_tiny.scoring import CodecFields, ScoreResult, pool_scores, score
+    from vmaf_tiny.session import LoadedModel, load_model
+    from vmaf_tiny.video import VideoInfo, VideoSpec, probe, read_luma
 
 __version__ = "0.1.0"
+
+# Public names load their module on first use (PEP 562): ``import vmaf_tiny.cli`` or
+# ``from vmaf_tiny.errors import ...`` must not pay for numpy, onnx and onnxruntime.
+_LAZY: dict[str, str] = {
+    "CANONICAL6": "vmaf_tiny.features",
+    "FeatureResult": "vmaf_tiny.features",
+    "extract_features": "vmaf_tiny.features",
+    "FFmpeg": "vmaf_tiny.ffmpeg",
+    "resolve_ffmpeg": "vmaf_tiny.ffmpeg",
+    "FilterResult": "vmaf_tiny.filtering",
+    "filter_video": "vmaf_tiny.filtering",
+    "load_filter": "vmaf_tiny.filtering",
+    "score_frame_pair": "vmaf_tiny.framepair",
+    "ALLOWED_OPS": "vmaf_tiny.guard",
+    "MAX_MODEL_BYTES": "vmaf_tiny.guard",
+    "SIZE_CLASSES": "vmaf_tiny.guard",
+    "CheckReport": "vmaf_tiny.guard",
+    "GuardedModel": "vmaf_tiny.guard",
+    "SizeClassWarning": "vmaf_tiny.guard",
+    "check_model": "vmaf_tiny.guard",
+    "check_size_class": "vmaf_tiny.guard",
+    "guard_model": "vmaf_tiny.guard",
+    "score_nr": "vmaf_tiny.nr",
+    "PairJob": "vmaf_tiny.pairs",
+    "read_pairs": "vmaf_tiny.pairs",
+    "score_pair": "vmaf_tiny.pairs",
+    "ModelRef": "vmaf_tiny.registry",
+    "Registry": "vmaf_tiny.registry",
+    "load_registry": "vmaf_tiny.registry",
+    "resolve_model": "vmaf_tiny.registry",
+    "verify_registry": "vmaf_tiny.registry",
+    "SaliencyResult": "vmaf_tiny.saliency",
+    "load_saliency": "vmaf_tiny.saliency",
+    "saliency_maps": "vmaf_tiny.saliency",
+    "CodecFields": "vmaf_tiny.scoring",
+    "ScoreResult": "vmaf_tiny.scoring",
+    "pool_scores": "vmaf_tiny.scoring",
+    "score": "vmaf_tiny.scoring",
+    "LoadedModel": "vmaf_tiny.session",
+    "load_model": "vmaf_tiny.session",
+    "VideoInfo": "vmaf_tiny.video",
+    "VideoSpec": "vmaf_tiny.video",
+    "probe": "vmaf_tiny.video",
+    "read_luma": "vmaf_tiny.video",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ALLOWED_OPS",

@@ -9,28 +9,29 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from vmaf_tiny import cli_pixels
+from vmaf_tiny import cli_pixels, console
 from vmaf_tiny.console import (
     FFmpegOpt,
     JsonOpt,
     SchedulerOpt,
     SerialOpt,
     WorkersOpt,
-    err_console,
-    out_console,
     print_json,
     run_app,
+    say,
 )
 from vmaf_tiny.errors import BadInputError, VmafTinyError
+
+# Only what every command needs is imported here; each command imports its own (rich tables,
+# numpy, onnx, onnxruntime, jsonschema) so that start-up stays small.
 
 app = typer.Typer(
     name="vmaf-tiny",
@@ -68,7 +69,7 @@ def _root() -> None:
 
 
 def _warn(message: str) -> None:
-    err_console.print(f"warning: {message}", markup=False, highlight=False)
+    say(f"warning: {message}")
 
 
 def _quiet_python_warnings() -> None:
@@ -108,6 +109,8 @@ def _render_single(res: Any, as_json: bool, as_csv: bool) -> None:
             w.writerow(line)
         sys.stdout.write(buf.getvalue())
         return
+    from rich.table import Table
+
     table = Table(title=f"{Path(res.distorted).name}: {res.n_frames} frames")
     table.add_column("pooling")
     table.add_column(res.model_id, justify="right")
@@ -118,7 +121,7 @@ def _render_single(res: Any, as_json: bool, as_csv: bool) -> None:
         if res.svm_pooled is not None:
             row.append(_fmt(res.svm_pooled[key]))
         table.add_row(*row)
-    out_console.print(table)
+    console.out_console.print(table)
 
 
 def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> None:
@@ -136,6 +139,8 @@ def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> Non
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
         sys.stdout.write(buf.getvalue())
         return
+    from rich.table import Table
+
     table = Table()
     shown = [k for k in keys if k not in ("reference", "provider")]
     for k in shown:
@@ -148,7 +153,7 @@ def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> Non
                 v = Path(str(v)).name
             cells.append(_fmt(v) if isinstance(v, float) else ("" if v is None else str(v)))
         table.add_row(*cells)
-    out_console.print(table)
+    console.out_console.print(table)
 
 
 def _score_pairs(
@@ -175,7 +180,7 @@ def _score_pairs(
         opts.update({k: v for k, v in r.items() if k not in ("reference", "distorted")})
         jobs.append(PairJob(i, r["reference"], r["distorted"], model, tuple(sorted(opts.items()))))
     with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
-        err_console.print(f"scoring {len(jobs)} pair(s) on {ex.describe()}", highlight=False)
+        say(f"scoring {len(jobs)} pair(s) on {ex.describe()}")
         outcomes = ex.map(score_pair, jobs, label="pairs")
     out_rows: list[dict[str, Any]] = []
     failed = 0
@@ -241,8 +246,6 @@ def score(
 ) -> None:
     """Score a distorted video (against its reference) with a tiny model."""
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
-    from vmaf_tiny.nr import score_nr
-    from vmaf_tiny.scoring import score as score_fr
 
     _quiet_python_warnings()
     ff = resolve_ffmpeg(ffmpeg)
@@ -284,6 +287,8 @@ def score(
             raise BadInputError("--no-reference and --reference cannot be combined")
         if with_svm:
             raise BadInputError("--with-svm needs a reference")
+        from vmaf_tiny.nr import score_nr
+
         res = score_nr(
             distorted,
             model,
@@ -299,6 +304,8 @@ def score(
     else:
         if reference is None:
             raise BadInputError("pass --reference (or --no-reference for an NR model)")
+        from vmaf_tiny.scoring import score as score_fr
+
         res = score_fr(
             reference,
             distorted,
@@ -319,10 +326,7 @@ def score(
         )
     for w in res.warnings:
         _warn(w)
-    err_console.print(
-        f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s",
-        highlight=False,
-    )
+    say(f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s")
     _render_single(res, as_json, as_csv)
 
 
@@ -356,6 +360,9 @@ def check(
     if as_json:
         print_json(report.to_dict())
     else:
+        from rich.markup import escape
+        from rich.table import Table
+
         table = Table(title=f"{model.name}: {'OK' if report.ok else 'REFUSED'}")
         table.add_column("check")
         table.add_column("status")
@@ -363,7 +370,7 @@ def check(
         style = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
         for c in report.checks:
             table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", escape(c.detail))
-        out_console.print(table)
+        console.out_console.print(table)
     if not report.ok:
         first = report.failures[0]
         raise VmafTinyError(f"{model.name}: {first.name}: {first.detail}")
@@ -381,6 +388,8 @@ def models_list(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(reg.rows)
         return
+    from rich.table import Table
+
     table = Table(title=f"{reg.path} ({len(reg.rows)} models)")
     for col in ("id", "kind", "class", "bytes", "quant", "smoke", "description"):
         table.add_column(col, overflow="fold")
@@ -394,7 +403,7 @@ def models_list(as_json: JsonOpt = False) -> None:
             "yes" if r["smoke"] else "no",
             r["description"][:80],
         )
-    out_console.print(table)
+    console.out_console.print(table)
 
 
 @models_app.command("show")
@@ -416,6 +425,8 @@ def models_show(
     if as_json:
         print_json({"registry": row, "sidecar": sidecar})
         return
+    from rich.table import Table
+
     table = Table(title=model_id, show_header=False)
     table.add_column("key")
     table.add_column("value", overflow="fold")
@@ -435,7 +446,7 @@ def models_show(
     table.add_row("outputs", ", ".join(f"{t['name']}{t['shape']}" for t in row["outputs"]))
     if sidecar.get("feature_order"):
         table.add_row("features", ", ".join(sidecar["feature_order"]))
-    out_console.print(table)
+    console.out_console.print(table)
 
 
 @models_app.command("verify")
@@ -447,11 +458,11 @@ def models_verify(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(rep.to_dict())
     for line in rep.failures:
-        err_console.print(f"FAIL {line}", markup=False, highlight=False)
+        say(f"FAIL {line}")
     if not rep.ok:
         raise typer.Exit(2)
     if not as_json:
-        err_console.print(f"ok: {len(rep.checked)} model(s) verified in {rep.zoo}", highlight=False)
+        say(f"ok: {len(rep.checked)} model(s) verified in {rep.zoo}")
 
 
 # ---------------------------------------------------------------------------- bench
@@ -523,19 +534,25 @@ def bench(
         ffmpeg=ffmpeg,
     )
     path = bench_mod.write_results(result, out)
-    err_console.print(f"wrote {path}", highlight=False)
+    say(f"wrote {path}")
     if record:
         card = bench_mod.record_card(result, cards_dir)
-        err_console.print(f"recorded figures in {card}", highlight=False)
+        say(f"recorded figures in {card}")
         doc = bench_mod.record_benchmarks(result, cards_dir)
         if doc is not None:
-            err_console.print(f"recorded figures in {doc}", highlight=False)
+            say(f"recorded figures in {doc}")
     if as_json:
         print_json(result)
     else:
-        out_console.print(bench_mod.summary_markdown(result), markup=False, highlight=False)
+        console.out_console.print(bench_mod.summary_markdown(result), markup=False, highlight=False)
 
 
 def main() -> None:
     """Console-script entry point."""
-    run_app(app, prog_name="vmaf-tiny")
+    # numpy's OpenBLAS starts a spinning thread per core when imported (about 50 ms of CPU per
+    # run on a 2-core machine); the runtime's numpy work is small (models run in ONNX Runtime).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    try:
+        run_app(app, prog_name="vmaf-tiny")
+    except SystemExit as exc:
+        console.exit_process(exc.code)

@@ -15,11 +15,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from vmaf_tiny.console import FFmpegOpt, JsonOpt, out_console, print_json
-from vmaf_tiny.ffmpeg import resolve_ffmpeg
-from vmaf_tiny.video import as_spec
+from vmaf_tiny.console import FFmpegOpt, JsonOpt, print_json
 
 __all__ = ["AllowDamagedOpt", "filter_cmd", "saliency_cmd"]
 
@@ -86,7 +83,12 @@ def filter_cmd(
     allow_damaged: AllowDamagedOpt = False,
 ) -> None:
     """Filter a video's luma with a learned filter (C3); chroma is passed through."""
+    from rich.table import Table
+
+    from vmaf_tiny.console import out_console
+    from vmaf_tiny.ffmpeg import resolve_ffmpeg
     from vmaf_tiny.filtering import filter_video, load_filter
+    from vmaf_tiny.video import as_spec
 
     runner, lm = load_filter(model, backend=backend, threads=threads)
     res = filter_video(
@@ -135,7 +137,12 @@ def saliency_cmd(
     allow_damaged: AllowDamagedOpt = False,
 ) -> None:
     """Write one PNG saliency map per frame with a saliency model."""
+    from rich.table import Table
+
+    from vmaf_tiny.console import out_console
+    from vmaf_tiny.ffmpeg import resolve_ffmpeg
     from vmaf_tiny.saliency import load_saliency, saliency_maps
+    from vmaf_tiny.video import as_spec
 
     runner, lm = load_saliency(model, backend=backend, threads=threads)
     res = saliency_maps(

@@ -17,8 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import numpy as np
-
+from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.errors import BadInputError, BadModelError
 
 __all__ = [

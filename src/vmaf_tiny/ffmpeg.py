@@ -2,11 +2,17 @@
 
 The default is the binary that the PyPI package ``imageio-ffmpeg`` ships; ``VMAF_TINY_FFMPEG``
 or an explicit path overrides it. On first use the binary is checked for the ``libvmaf`` filter.
+
+The check runs ``ffmpeg -version`` and ``ffmpeg -filters`` (tens of milliseconds, on every
+command). A passed check is remembered in the user cache (:mod:`vmaf_tiny.usercache`,
+``ffmpeg.json``), keyed by the binary's resolved path, size, modification time and inode: a
+binary that changes in any of these is checked again. Failures are never remembered.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -14,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vmaf_tiny import usercache
 from vmaf_tiny.errors import BadInputError, MissingToolError
 
 __all__ = ["ENV_FFMPEG", "FFmpeg", "resolve_ffmpeg"]
@@ -103,14 +110,30 @@ def last_error_line(stderr: bytes) -> str:
 
 
 def _default_path() -> str:
+    # imageio-ffmpeg's lookup imports the package and runs its binary (~50 ms); its answer is
+    # remembered per package location and IMAGEIO_FFMPEG_EXE, and used while that file stands.
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("imageio_ffmpeg")
+    except (ImportError, ValueError):
+        spec = None
+    key = json.dumps([spec.origin if spec else None, os.environ.get("IMAGEIO_FFMPEG_EXE")])
+    hit = usercache.lookup("ffmpeg", "default", key)
+    if isinstance(hit, dict) and hit.get("stamp") == usercache.stamp(str(hit.get("path"))):
+        return str(hit["path"])
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - it is a runtime dependency
         raise MissingToolError(f"no ffmpeg found: {_FIX_HINT}") from exc
     try:
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
+        path = str(imageio_ffmpeg.get_ffmpeg_exe())
     except RuntimeError as exc:
         raise MissingToolError(f"no ffmpeg found: {_FIX_HINT}") from exc
+    stamp = usercache.stamp(path)
+    if stamp is not None:
+        usercache.remember("ffmpeg", "default", key, {"path": path, "stamp": stamp})
+    return path
 
 
 @functools.lru_cache(maxsize=8)
@@ -118,6 +141,11 @@ def _check(path: str) -> FFmpeg:
     exe = Path(path)
     if not exe.is_file() or not os.access(exe, os.X_OK):
         raise MissingToolError(f"ffmpeg not found or not executable at {path}: {_FIX_HINT}")
+    real = str(exe.resolve())
+    stamp = usercache.stamp(real)
+    hit = usercache.lookup("ffmpeg", "checked", real)
+    if isinstance(hit, dict) and stamp is not None and hit.get("stamp") == stamp:
+        return FFmpeg(path=real, version_line=str(hit["version_line"]))
     try:
         ver = subprocess.run(
             [path, "-hide_banner", "-version"], capture_output=True, timeout=30, check=False
@@ -137,7 +165,12 @@ def _check(path: str) -> FFmpeg:
     )
     if not has_vmaf:
         raise MissingToolError(f"ffmpeg at {path} has no libvmaf filter: {_FIX_HINT}")
-    return FFmpeg(path=str(exe.resolve()), version_line=version_line[0].strip())
+    checked = FFmpeg(path=real, version_line=version_line[0].strip())
+    if stamp is not None and stamp == usercache.stamp(real):  # unchanged while it was checked
+        usercache.remember(
+            "ffmpeg", "checked", real, {"stamp": stamp, "version_line": checked.version_line}
+        )
+    return checked
 
 
 def resolve_ffmpeg(override: str | os.PathLike[str] | None = None) -> FFmpeg:

@@ -78,6 +78,7 @@ __all__ = [
     "check_model",
     "check_size_class",
     "guard_model",
+    "read_sidecar",
     "write_allowlist_doc",
 ]
 
@@ -708,6 +709,45 @@ def _inspect(
         opset=opset,
         report=report,
     )
+
+
+def read_sidecar(
+    path: str | os.PathLike[str], *, sidecar: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """A model's sidecar through the guard's sidecar checks only (no ONNX parsing).
+
+    The checks are the ones :func:`guard_model` runs on the sidecar (a regular file, inside
+    ``VMAF_TINY_MODEL_DIR`` when set, under the size cap, JSON, valid against the schema); it
+    costs milliseconds, so a caller can route on the sidecar (kind, inputs, codec block) and fail
+    early before it runs the full guard. It is no substitute for :func:`guard_model`.
+
+    Args:
+        path: The .onnx file.
+        sidecar: The sidecar JSON (default: found beside the model).
+
+    Raises:
+        BadModelError: no sidecar, or it fails a check (one line).
+    """
+    p = Path(path)
+    report = CheckReport(path=p)
+    rec = _Recorder(report, strict=True)
+    jail = _jail_dir()
+    # The model file's first checks, so that errors come in the guard's order.
+    problem = _regular_file_problem(p)
+    if problem:
+        rec.fail("regular_file", problem)
+    real = Path(os.path.realpath(p))
+    if jail is not None and not _inside(real, jail):
+        rec.fail("jail", f"{p} resolves to {real}, outside {ENV_MODEL_DIR}={jail}")
+    sc_path = Path(sidecar) if sidecar is not None else find_sidecar(p)
+    if sc_path is None:
+        detail = f"no sidecar beside {p.name} (expected {p.stem}.json)"
+        raise BadModelError(f"{p.name}: sidecar_file: {detail}")
+    sc = _load_sidecar(sc_path, rec, jail)
+    if sc is None:  # pragma: no cover - strict mode raises first
+        report.raise_if_failed()
+        raise BadModelError(f"{p.name}: sidecar unusable")
+    return sc
 
 
 def check_model(

@@ -13,8 +13,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import numpy as np
-
+from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg

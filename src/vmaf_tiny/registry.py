@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vmaf_tiny import usercache
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_tiny.guard import check_model, check_size_class
@@ -120,10 +121,20 @@ def _validator(schema_path: str) -> Any:
 
 
 def _schema_error(obj: Any, schema_path: Path) -> str | None:
+    # A registry that passed against these exact schema bytes before passes again: the pass is
+    # remembered per content (vmaf_tiny.usercache), which spares importing jsonschema.
+    try:
+        key = usercache.schema_key(schema_path.read_bytes(), obj)
+    except OSError:
+        key = None
+    if key is not None and usercache.lookup("schemas", "registry", key):
+        return None
     import jsonschema
 
     err = jsonschema.exceptions.best_match(_validator(str(schema_path)).iter_errors(obj))
     if err is None:
+        if key is not None:
+            usercache.remember("schemas", "registry", key, True)
         return None
     where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
     return f"{where}: {err.message[:200]}"

@@ -24,8 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.bounds import SESSION_ARENA_BYTES
 from vmaf_tiny.errors import BadInputError, BadModelError, MissingToolError
 from vmaf_tiny.guard import GuardedModel, guard_model

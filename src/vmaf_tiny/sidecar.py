@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vmaf_tiny import usercache
 from vmaf_tiny.errors import BadModelError
 
 if TYPE_CHECKING:
@@ -35,12 +36,15 @@ _DTYPES = {1: "float32", 10: "float16", 7: "int64", 6: "int32", 2: "uint8"}
 
 
 @lru_cache(maxsize=1)
+def _schema_bytes() -> bytes:
+    return resources.files("vmaf_tiny").joinpath("schemas", "sidecar.schema.json").read_bytes()
+
+
+@lru_cache(maxsize=1)
 def _sidecar_validator() -> Any:
     import jsonschema
 
-    schema = json.loads(
-        resources.files("vmaf_tiny").joinpath("schemas", "sidecar.schema.json").read_text()
-    )
+    schema = json.loads(_schema_bytes())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
@@ -49,12 +53,18 @@ def _sidecar_validator() -> Any:
 def validate_sidecar(obj: Any, name: str = "sidecar") -> dict[str, Any]:
     """Validate a parsed sidecar against ``schemas/sidecar.schema.json``.
 
+    A sidecar that passed before (the same content against the same schema bytes) passes again
+    without jsonschema: the pass is remembered per content (:mod:`vmaf_tiny.usercache`).
+
     Returns:
         The sidecar (a dict).
 
     Raises:
         BadModelError: one line naming the first offending field.
     """
+    key = usercache.schema_key(_schema_bytes(), obj) if isinstance(obj, dict) else None
+    if key is not None and usercache.lookup("schemas", "sidecar", key):
+        return dict(obj)
     import jsonschema
 
     validator = _sidecar_validator()
@@ -62,6 +72,8 @@ def validate_sidecar(obj: Any, name: str = "sidecar") -> dict[str, Any]:
     if err is not None:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise BadModelError(f"{name}: {where}: {err.message[:200]}")
+    if key is not None:
+        usercache.remember("schemas", "sidecar", key, True)
     return dict(obj)
 
 

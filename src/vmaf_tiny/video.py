@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
+from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.damage import DecodeLog, clean_prefix, damaged_error, scan_log
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg

@@ -49,6 +49,34 @@ app.command("demo")(demo.demo)
 app.add_typer(_pixels.app, name="pixels")  # pixel models (issue 5)
 
 
+#: Top-level modules of the ``train`` extra (``pip install 'vmaf-tiny[train]'``).
+TRAIN_EXTRA_MODULES = frozenset(
+    {
+        "torch",
+        "pyarrow",
+        "scipy",
+        "sklearn",
+        "dask",
+        "distributed",
+        "matplotlib",
+        "skvideo",
+        "skimage",
+        "yaml",
+    }
+)
+
+
+def train_extra_hint(exc: ModuleNotFoundError) -> str | None:
+    """The install hint for a missing training dependency (None for any other module)."""
+    top = (exc.name or "").split(".")[0]
+    if top not in TRAIN_EXTRA_MODULES:
+        return None
+    return (
+        f"vmaf-train needs the training extra (missing module {top!r}): "
+        "pip install 'vmaf-tiny[train]'"
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
-    run_app(app, prog_name="vmaf-train")
+    run_app(app, prog_name="vmaf-train", missing_module_hint=train_extra_hint)
