@@ -248,13 +248,14 @@ def test_bench_writes_into_the_cache(installed: Installed) -> None:
 
 _IN_PROCESS = """
 import importlib.util, json, sys
-from vmaf_tiny.cli import main
+from vmaf_tiny.cli import app
+from vmaf_tiny.console import run_app
 commands, heavy, report = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 codes = []
 for argv in commands:
     sys.argv = ["vmaf-tiny", *argv]
     try:
-        main()
+        run_app(app, prog_name="vmaf-tiny")  # main() would end this process
         codes.append(0)
     except SystemExit as exc:
         codes.append(exc.code)
