@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vmaf_tiny.bench import clip_pair, parse_sizes
+from vmaf_tiny.bench import cache_dir, clip_pair, parse_sizes
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import replace_block
 
@@ -194,7 +194,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--sizes", default="640x360x300,1920x1080x60")
     ap.add_argument("--model", default="vmaf_tiny_v2")
-    ap.add_argument("--clips-dir", type=Path, default=REPO / "testdata" / "clips")
+    ap.add_argument("--clips-dir", type=Path, default=cache_dir() / "clips")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--write-docs", action="store_true", help="refresh docs/benchmarks.md")
     args = ap.parse_args()

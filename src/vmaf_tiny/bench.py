@@ -92,13 +92,11 @@ _ISA = (
 
 def cache_dir() -> Path:
     """Where generated files go: ``$VMAF_TINY_CACHE``, else ``$XDG_CACHE_HOME/vmaf-tiny``, else
-    ``~/.cache/vmaf-tiny`` (never the working directory)."""
-    env = os.environ.get(ENV_CACHE)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "vmaf-tiny"
+    ``~/.cache/vmaf-tiny`` (never the working directory; the default one when the cache of
+    remembered checks is turned off with ``VMAF_TINY_CACHE=0``)."""
+    from vmaf_tiny import usercache
+
+    return usercache.cache_dir() or usercache.default_dir()
 
 
 def checkout_root() -> Path | None:

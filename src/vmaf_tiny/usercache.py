@@ -20,19 +20,28 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_CACHE", "cache_dir", "lookup", "remember", "schema_key", "stamp"]
+__all__ = ["ENV_CACHE", "cache_dir", "default_dir", "lookup", "remember", "schema_key", "stamp"]
 
 ENV_CACHE = "VMAF_TINY_CACHE"
 _FORMAT = 1
 _MAX_ENTRIES = 256  # per section; beyond it, entries are dropped (the file stays small)
 
 
-def cache_dir() -> Path | None:
-    """The cache directory (None when ``VMAF_TINY_CACHE`` is 0/false/no/off)."""
-    if os.environ.get(ENV_CACHE, "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
+def default_dir() -> Path:
+    """``$XDG_CACHE_HOME/vmaf-tiny``, else ``~/.cache/vmaf-tiny`` (never the working directory)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "vmaf-tiny"
+
+
+def cache_dir() -> Path | None:
+    """The cache directory: ``$VMAF_TINY_CACHE`` if it names one, else :func:`default_dir`.
+
+    None when ``VMAF_TINY_CACHE`` is 0/false/no/off (nothing is remembered then).
+    """
+    env = os.environ.get(ENV_CACHE, "").strip()
+    if env.lower() in ("0", "false", "no", "off"):
+        return None
+    return Path(env).expanduser() if env else default_dir()
 
 
 def _read(name: str) -> dict[str, Any]:
