@@ -123,6 +123,8 @@ def corpus(ffmpeg: FFmpeg, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     gap = "setpts='N/25/TB+gte(N,12)*0.8/TB'"
     c["vfr.mp4"] = encode(ffmpeg, ref, d / "vfr.mp4", x264(30), vf=gap)
     c["vfr.mkv"] = encode(ffmpeg, ref, d / "vfr.mkv", x264(30), vf=gap)
+    # Pairs of frames sharing one timestamp (the raw output pipe's muxer complains; not damage).
+    c["dupts.mkv"] = encode(ffmpeg, ref, d / "dupts.mkv", x264(30), vf="setpts='floor(N/2)*2'")
     # Audio only.
     ffmpeg.run(
         ["-loglevel", "error", "-f", "lavfi", "-i", "sine=d=0.5", "-c:a", "pcm_s16le",
@@ -250,6 +252,18 @@ def test_vfr_frames_are_read_as_stored(corpus: dict[str, Path], tmp_path: Path) 
         assert fr["n_frames"] == N
         cfr = run("score", "-r", corpus["ref"], "-d", corpus["x264.mp4"], "--json")
         assert abs(fr["pooled"]["mean"] - json.loads(cfr.stdout)["pooled"]["mean"]) < 5
+
+
+def test_repeated_timestamps_are_not_damage(corpus: dict[str, Path], tmp_path: Path) -> None:
+    """Frames that share a timestamp: every reader sees the 24 stored frames, none refuses."""
+    dup = corpus["dupts.mkv"]
+    fr = run("score", "-r", corpus["ref"], "-d", dup, "--json")
+    nr = run("score", "--no-reference", "-m", "nr_metric_v1", "-d", dup, "--json")
+    filt = run("filter", dup, tmp_path / "f.y4m", "--json")
+    sal = run("saliency", dup, tmp_path / "maps", "--json")
+    for out in (fr, nr, filt, sal):
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["n_frames"] == N
 
 
 def test_output_errors_are_one_line(corpus: dict[str, Path], tmp_path: Path) -> None:

@@ -41,8 +41,9 @@ _DAMAGE_WARNINGS = re.compile(
     r"reference picture missing|overread",
     re.IGNORECASE,
 )
-# Error-level lines that say nothing about the stream itself.
-_BENIGN = re.compile(r"^\s*$")
+# Error-level lines that say nothing about the stream itself: empty ones, and the raw output
+# pipe's muxer complaining about the input's (repeated) timestamps, which passthrough timing keeps.
+_BENIGN = re.compile(r"^\s*$|dts to muxer in stream")
 _LEVEL_RE = re.compile(r"\[(fatal|error|warning|panic)\]\s*(.*)$")
 _PREFIX_RE = re.compile(r"^(?:\[[^\]]*@ 0x[0-9a-f]+\]\s*)+")
 _SOURCE_RE = re.compile(r"\[(?:in#|vist#)(\d+)")
@@ -90,7 +91,7 @@ def scan_log(
         if m is None:
             continue
         level, msg = m.group(1), _PREFIX_RE.sub("", m.group(2)).strip()
-        if _BENIGN.match(msg):
+        if _BENIGN.search(msg):
             continue
         if level == "warning" and not _DAMAGE_WARNINGS.search(msg):
             continue
