@@ -28,7 +28,7 @@ from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.features import extract_features
 from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.fsutil import output_error
-from vmaf_tiny.video import probe, read_luma
+from vmaf_tiny.video import as_spec, locate_clean_frames, probe, read_luma
 
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 N = 24
@@ -111,6 +111,12 @@ def corpus(ffmpeg: FFmpeg, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     data[mid : mid + 200] = bytes(rng.randrange(256) for _ in range(200))
     (d / "corrupt.mp4").write_bytes(bytes(data))
     c["corrupt.mp4"] = d / "corrupt.mp4"
+    # The same in an H.264 mp4: the decoder conceals instead of rejecting, so frames come out.
+    data = bytearray(c["x264.mp4"].read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 300] = bytes(rng.randrange(256) for _ in range(300))
+    (d / "conceal.mp4").write_bytes(bytes(data))
+    c["conceal.mp4"] = d / "conceal.mp4"
     # A y4m header that lies about the height, one that cannot be parsed, one without signature.
     raw = ref.read_bytes()
     (d / "lie.y4m").write_bytes(raw.replace(b" H90 ", b" H45 ", 1))
@@ -224,6 +230,33 @@ def test_decoder_errors_are_damage(corpus: dict[str, Path]) -> None:
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["damaged_frames_dropped"] == log.dropped
     assert "corrupt.mp4: damaged stream" in out.stderr
+
+
+@pytest.mark.parametrize("name", CLEAN)
+def test_strict_decode_keeps_every_frame_of_clean_files(
+    corpus: dict[str, Path], ffmpeg: FFmpeg, name: str
+) -> None:
+    assert locate_clean_frames(as_spec(corpus[name]), ffmpeg) == N
+
+
+def test_allow_damaged_drops_concealed_frames(corpus: dict[str, Path]) -> None:
+    """Mid-stream corruption the decoder conceals: only frames decoded before it are used, in
+    FR and NR alike, and they are the intact file's frames."""
+    bad, intact = corpus["conceal.mp4"], corpus["x264.mp4"]
+    log = DecodeLog()
+    got = [f.tobytes() for f in read_luma(bad, allow_damaged=True, log=log)]
+    assert 0 < len(got) < N
+    assert got == luma_hashes(intact)[: len(got)]
+    assert log.dropped == N - len(got)
+    fr = run("score", "-r", corpus["ref"], "-d", bad, "--allow-damaged", "--json")
+    nr = run("score", "--no-reference", "-m", "nr_metric_v1", "-d", bad, "--allow-damaged",
+             "--json")  # fmt: skip
+    assert fr.returncode == 0 and nr.returncode == 0, (fr.stderr, nr.stderr)
+    frj, nrj = json.loads(fr.stdout), json.loads(nr.stdout)
+    assert frj["n_frames"] == nrj["n_frames"] == len(got)
+    assert frj["damaged_frames_dropped"] == nrj["damaged_frames_dropped"] == N - len(got)
+    full = json.loads(run("score", "-r", corpus["ref"], "-d", intact, "--json").stdout)
+    np.testing.assert_allclose(frj["frames"][:-1], full["frames"][: len(got) - 1], rtol=1e-6)
 
 
 def test_lying_and_broken_y4m_headers(corpus: dict[str, Path]) -> None:

@@ -70,7 +70,7 @@ class DecodeLog:
 
 
 def scan_log(
-    text: str, source: int | None = None, decoder: str | None = None
+    text: str, source: int | None = None, decoder: str | None = None, untagged: bool = True
 ) -> tuple[list[str], int]:
     """Damage messages in an ffmpeg stderr dump written with ``-loglevel level+warning``.
 
@@ -80,6 +80,7 @@ def scan_log(
             input; None for all.
         decoder: With ``source``: of the lines that name no input, keep only those of this
             decoder (``[h264 @ ...]``) or of no component.
+        untagged: With ``source``: keep lines that name neither an input nor a component.
 
     Returns:
         (unique messages in order, count of "corrupt decoded frame"/"concealing" lines).
@@ -101,6 +102,8 @@ def scan_log(
                 continue
             comp = _COMPONENT_RE.match(line)
             if src is None and decoder and comp is not None and comp.group(1) != decoder:
+                continue
+            if src is None and comp is None and not untagged:
                 continue
         if _CONCEAL_RE.search(msg):
             concealed += 1

@@ -167,9 +167,11 @@ def extract_features(
     rspec, dspec = as_spec(reference), as_spec(distorted)
     rinfo = reference_info or probe(rspec, ff)
     dinfo = distorted_info or probe(dspec, ff)
-    rclean = frames_to_read(rinfo, allow_damaged)
-    dclean = frames_to_read(dinfo, allow_damaged)
-    damaged = bool(rinfo.damage or dinfo.damage)
+    rclean = frames_to_read(rinfo, allow_damaged, spec=rspec, ffmpeg=ff)
+    dclean = frames_to_read(dinfo, allow_damaged, spec=dspec, ffmpeg=ff)
+    damaged = bool(rinfo.damage or dinfo.damage) or (
+        rclean < rinfo.n_frames or dclean < dinfo.n_frames
+    )
     n = min(rclean, dclean)
     if rinfo.n_frames != dinfo.n_frames and not truncate and not damaged:
         raise BadInputError(
@@ -210,8 +212,12 @@ def extract_features(
     text = proc.stderr.decode("utf-8", "replace")
     notes: list[str] = []
     scored = min(n, len(log.get("frames") or []))
-    for idx, info in ((0, dinfo), (1, rinfo)):
-        said, _ = scan_log(text, source=idx, decoder=info.decoder)
+    for idx, info, clean in ((0, dinfo, dclean), (1, rinfo, rclean)):
+        # A line that names no input is blamed on an input known to be damaged, if one is.
+        untagged = bool(info.damage) or clean < info.n_frames or not damaged
+        said, _ = scan_log(text, source=idx, decoder=info.decoder, untagged=untagged)
+        if clean < info.n_frames and not said:
+            said = [f"damage found by a strict decode: {clean} of {info.n_frames} frames clean"]
         said = list(dict.fromkeys([*info.damage, *said]))
         if not said:
             continue

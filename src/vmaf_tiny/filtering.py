@@ -149,8 +149,9 @@ def read_planes(
     """
     ybytes, cbytes = _plane_sizes(info)
     high = info.bit_depth > 8
-    limit = frames_to_read(info, allow_damaged)
-    asked = min(max_frames, limit) if max_frames else (limit if info.damage else None)
+    limit = frames_to_read(info, allow_damaged, spec=spec, ffmpeg=ff)
+    cut = info.damage or limit < info.n_frames
+    asked = min(max_frames, limit) if max_frames else (limit if cut else None)
     args = [*ff.base_args(), "-loglevel", "level+warning", *spec.input_args(), "-map", "0:v:0"]
     args += ["-fps_mode", "passthrough"]
     if asked:

@@ -29,6 +29,7 @@ __all__ = [
     "finish_decode",
     "frame_bytes",
     "frames_to_read",
+    "locate_clean_frames",
     "probe",
     "read_luma",
 ]
@@ -150,22 +151,54 @@ class VideoInfo:
     clean_frames: int | None = None
 
 
-def frames_to_read(info: VideoInfo, allow_damaged: bool) -> int:
+def frames_to_read(
+    info: VideoInfo,
+    allow_damaged: bool,
+    *,
+    spec: VideoSpec | None = None,
+    ffmpeg: FFmpeg | None = None,
+) -> int:
     """How many frames to read from a probed input, refusing a damaged one unless allowed.
 
+    With ``allow_damaged`` and ``spec`` given, the stream is also decoded once by
+    :func:`locate_clean_frames` (damage inside the stream, which the probe cannot see, cuts the
+    usable prefix there); that extra decode is the price of opting in.
+
     Raises:
-        BadInputError: the input is damaged and ``allow_damaged`` is false.
+        BadInputError: the input is damaged and ``allow_damaged`` is false, or nothing usable.
     """
-    if not info.damage:
-        return info.n_frames
     clean = info.n_frames if info.clean_frames is None else info.clean_frames
-    if not allow_damaged:
+    if info.damage and not allow_damaged:
         raise damaged_error(
             info.path.name, list(info.damage), f"{clean} of {info.n_frames} frames decodable"
         )
+    if allow_damaged and spec is not None:
+        clean = min(clean, locate_clean_frames(spec, ffmpeg or resolve_ffmpeg()))
     if clean <= 0:
         raise BadInputError(f"{info.path.name}: damaged stream with no usable frames")
     return clean
+
+
+def locate_clean_frames(spec: VideoSpec, ff: FFmpeg) -> int:
+    """Frames of ``spec`` (display order) that decode before the first sign of damage.
+
+    One strict decode: ``-err_detect explode`` makes decoders fail instead of concealing,
+    ``-xerror`` stops at the first error and one thread keeps the output in step. Every frame
+    it delivered was decoded before the damaged data was reached, but the frame next to the damage
+    may itself be partial, so it is left out too. A clean stream keeps every frame.
+    """
+    args = [
+        *ff.base_args(), "-threads", "1", "-err_detect", "explode", "-xerror",
+        "-loglevel", "level+warning", *spec.input_args(), "-map", "0:v:0",
+        "-fps_mode", "passthrough", "-c:v", "wrapped_avframe", "-f", "framecrc", "-",
+    ]  # fmt: skip
+    proc = subprocess.run(args, capture_output=True, check=False)
+    lines = proc.stdout.decode("ascii", "replace").splitlines()
+    delivered = sum(1 for ln in lines if ln and not ln.startswith("#"))
+    messages, _ = scan_log(proc.stderr.decode("utf-8", "replace"))
+    if proc.returncode == 0 and not messages:
+        return delivered
+    return max(0, delivered - 1)
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
@@ -534,8 +567,9 @@ def read_luma(
     spec = as_spec(video)
     ff = ffmpeg or resolve_ffmpeg()
     vi = info or probe(spec, ff)
-    limit = frames_to_read(vi, allow_damaged)
-    asked = min(max_frames, limit) if max_frames else (limit if vi.damage else None)
+    limit = frames_to_read(vi, allow_damaged, spec=spec, ffmpeg=ff)
+    cut = vi.damage or limit < vi.n_frames
+    asked = min(max_frames, limit) if max_frames else (limit if cut else None)
     w, h = size or (vi.width, vi.height)
     high = vi.bit_depth > 8
     out_fmt = "gray10le" if high else "gray"
