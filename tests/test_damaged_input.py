@@ -360,3 +360,21 @@ def test_scan_log_and_clean_prefix_units() -> None:
     assert clean_prefix([*packets, (4, 6, False)]) == 4
     # A corrupt (partial) packet and what follows it count as lost.
     assert clean_prefix([(0, 0, False), (1, 2, False), (2, 1, True)]) == 1
+
+
+def test_pairs_that_score_but_may_not_mean_it_warn(
+    corpus: dict[str, Path], ffmpeg: FFmpeg, tmp_path: Path
+) -> None:
+    """A distorted video larger than the reference, or at another frame rate, is scored with a
+    warning that says what was done."""
+    ref = corpus["ref"]
+    big = encode(ffmpeg, ref, tmp_path / "big.mp4", x264(30), vf="scale=320:180")
+    fast = tmp_path / "fast.mp4"  # the same 24 frames, read as 50 fps
+    ffmpeg.run(["-loglevel", "error", "-r", "50", "-i", str(ref), *x264(30), str(fast)], what="50")
+    for dis, said in ((big, "is larger than the reference"), (fast, "frame rates differ")):
+        out = run("score", "-r", ref, "-d", dis, "--json")
+        assert out.returncode == 0, out.stderr
+        res = json.loads(out.stdout)
+        assert res["n_frames"] == N
+        assert any(said in w for w in res["warnings"]), res["warnings"]
+        assert "warning: " in out.stderr and said in out.stderr

@@ -241,9 +241,28 @@ def extract_features(
             f"reference's {rinfo.n_frames} frames scored"
         )
     res = _parse_log(log, rinfo=rinfo, dinfo=dinfo, n_expected=n_expected, extras=extras, ff=ff)
+    pairing = _pairing_notes(rinfo, dinfo)
+    if notes or pairing:
+        res = replace(res, warnings=(*pairing, *notes, *res.warnings))
     if notes:
-        res = replace(res, warnings=(*notes, *res.warnings), damaged_frames_dropped=dropped)
+        res = replace(res, damaged_frames_dropped=dropped)
     return res
+
+
+def _pairing_notes(rinfo: VideoInfo, dinfo: VideoInfo) -> list[str]:
+    """Warnings for a pair that scores, but perhaps not as the user meant."""
+    notes = []
+    if dinfo.width * dinfo.height > rinfo.width * rinfo.height:
+        notes.append(
+            f"distorted {dinfo.path.name} ({dinfo.width}x{dinfo.height}) is larger than the "
+            f"reference ({rinfo.width}x{rinfo.height}); it was scaled down to the reference"
+        )
+    if rinfo.fps > 0 and dinfo.fps > 0 and abs(rinfo.fps - dinfo.fps) > 0.01 * rinfo.fps:
+        notes.append(
+            f"frame rates differ (reference {rinfo.fps:g} fps, distorted {dinfo.fps:g} fps): "
+            "frames are paired by index, not by time"
+        )
+    return notes
 
 
 def _parse_log(
