@@ -15,12 +15,20 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.hostile_models import HOSTILE, HostileCase, build_all
-from vmaf_tiny.bounds import MAX_FRAME_PIXELS, score_bounds
+from vmaf_tiny.bounds import (
+    MAX_FRAME_PIXELS,
+    MAX_THREADS,
+    MAX_WORKERS,
+    check_threads,
+    check_workers,
+    score_bounds,
+)
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.guard import check_model, guard_model
+from vmaf_tiny.parallel import make_executor
 from vmaf_tiny.registry import AmbiguousModelWarning, resolve_model, shipped_zoo, verify_registry
-from vmaf_tiny.scoring import finish_scores
-from vmaf_tiny.session import load_model
+from vmaf_tiny.scoring import finish_scores, score
+from vmaf_tiny.session import load_model, session_options
 from vmaf_tiny.sidecar import sidecar_contract, validate_sidecar
 
 CLI = [sys.executable, "-c", "from vmaf_tiny.cli import main; main()"]
@@ -223,3 +231,24 @@ def test_cli_says_which_model_an_ambiguous_name_used(
     assert json.loads(proc.stdout)["model"] == "vmaf_tiny_v2"
     warn = [ln for ln in proc.stderr.splitlines() if "registry id and also a local path" in ln]
     assert len(warn) == 1 and warn[0].startswith("warning: "), proc.stderr
+
+
+def test_thread_and_worker_counts_are_capped(runtime_clips: dict[str, Path]) -> None:
+    """--threads 100000 once started 32k threads: every entry point refuses it in one line."""
+    assert (MAX_THREADS, MAX_WORKERS) == (256, 256)
+    assert check_threads(MAX_THREADS) == MAX_THREADS and check_workers(1) == 1
+    for bad in (0, -1, MAX_THREADS + 1, 100_000, True, 2.0, "4"):
+        with pytest.raises(BadInputError, match=r"--threads must be an integer in 1\.\.256"):
+            check_threads(bad)  # type: ignore[arg-type]
+        with pytest.raises(BadInputError, match=r"--workers must be an integer in 1\.\.256"):
+            check_workers(bad)  # type: ignore[arg-type]
+    with pytest.raises(BadInputError, match=r"1\.\.256, got 100000"):
+        session_options(100_000)
+    with pytest.raises(BadInputError, match=r"1\.\.256, got 257"):
+        load_model("vmaf_tiny_v2", threads=257)
+    t0 = time.perf_counter()
+    with pytest.raises(BadInputError, match=r"1\.\.256, got 100000"):  # before any libvmaf pass
+        score(runtime_clips["ref"], runtime_clips["dis"], threads=100_000)
+    assert time.perf_counter() - t0 < 5
+    with pytest.raises(BadInputError, match=r"1\.\.256, got 100000"):
+        make_executor(workers=100_000)
