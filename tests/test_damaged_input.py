@@ -294,18 +294,30 @@ def test_unsupported_output_names_the_users_path(corpus: dict[str, Path], tmp_pa
     assert (tmp_path / "afile").read_text() == "x"
 
 
-def test_sigterm_cleans_up_score(ffmpeg: FFmpeg, tmp_path: Path) -> None:
-    """SIGTERM during ``score``'s libvmaf pass: its temp directory is removed, exit 143."""
+@pytest.mark.parametrize("how", ["single", "pairs"])
+def test_sigterm_cleans_up_score(ffmpeg: FFmpeg, tmp_path: Path, how: str) -> None:
+    """SIGTERM during ``score``'s libvmaf pass: its temp directory is removed, exit 143.
+
+    ``pairs``: two pairs on a two-worker process pool, SIGTERM to the whole process group (as a
+    shell or a service manager sends it): the workers remove theirs too.
+    """
     ref = lavfi_clip(ffmpeg, tmp_path / "ref.y4m", size="640x360", frames=300)
     dis = lavfi_clip(ffmpeg, tmp_path / "dis.y4m", size="640x360", frames=300, vf="boxblur=2")
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
+    if how == "single":
+        args = ["-r", str(ref), "-d", str(dis)]
+    else:
+        pairs = tmp_path / "pairs.csv"
+        pairs.write_text(f"reference,distorted\n{ref},{dis}\n{ref},{dis}\n")
+        args = ["--pairs", str(pairs), "--workers", "2"]
     proc = subprocess.Popen(
-        [str(VMAF_TINY), "score", "-r", str(ref), "-d", str(dis)],
+        [str(VMAF_TINY), "score", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "TMPDIR": str(tmpdir)},
+        env={**os.environ, "TMPDIR": str(tmpdir), "VMAF_TINY_EXECUTOR": "pool"},
+        start_new_session=True,
     )
 
     def ours() -> list[Path]:
@@ -317,7 +329,10 @@ def test_sigterm_cleans_up_score(ffmpeg: FFmpeg, tmp_path: Path) -> None:
     assert ours(), "no temp directory appeared"
     time.sleep(0.3)
     assert proc.poll() is None, "the pass ended before the signal: make the clips longer"
-    proc.send_signal(signal.SIGTERM)
+    if how == "single":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert ours() == []
