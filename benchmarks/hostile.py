@@ -5,10 +5,11 @@ Two sets, both made at run time:
 * **hostile models** (``tests/hostile_models.py``): tiny files that ask for gigabytes
   (ConstantOfShape of 3 GiB, Expand/Tile/Resize/Pad bombs, a shape computed from input values,
   Range, a 65536x65536 input, an NR sidecar asking for 8192x8192 frames) or produce absurd scores
-  (6e30 with ``clamp: false``, NaN). Each goes through ``vmaf-tiny check MODEL``; one that passes
-  is then scored (``vmaf-tiny score``, FR or ``--no-reference``). Outcome: ``refused`` (exit 2,
-  one ``error:`` line, at load or at scoring), ``scored`` (exit 0: not refused) or ``crashed``
-  (any other exit, a traceback, or the time limit).
+  (6e30 with ``clamp: false`` and with ``clamp: true``, NaN). Each goes through ``vmaf-tiny
+  check MODEL``; one that passes is then scored (``vmaf-tiny score``, FR or
+  ``--no-reference``). Outcome: ``refused`` (exit 2, one ``error:`` line, at load or at
+  scoring), ``scored`` (exit 0: not refused) or ``crashed`` (any other exit, a traceback, or the
+  time limit).
 * **bad video inputs**: the distorted side of ``vmaf-tiny score -m vmaf_tiny_v2`` against an
   intact 160x90 y4m reference: truncated mp4/mkv/y4m, a y4m whose header lies about the size,
   variable frame rate, audio only, an empty file, text renamed .mp4, a missing file, a

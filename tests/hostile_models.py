@@ -263,6 +263,16 @@ def output_6e30_unclamped(out_dir: Path) -> Path:
     return _write(out_dir, "out_6e30", _model(nodes, [x], [y], inits), side)
 
 
+def output_6e30_clamped(out_dir: Path) -> Path:
+    """The same absurd score with ``clamp: true``: refused, not clamped into a perfect 100."""
+    x, y = _fr_io()
+    nodes, inits = _gemm_score()
+    nodes.append(helper.make_node("Mul", ["lin", "huge"], ["score"]))
+    inits.append(numpy_helper.from_array(np.array([1e29], np.float32), "huge"))
+    side = _fr_sidecar("out_6e30_clamped", clamp=True)
+    return _write(out_dir, "out_6e30_clamped", _model(nodes, [x], [y], inits), side)
+
+
 def output_nan(out_dir: Path) -> Path:
     """0/0 in the graph: every score is NaN. Loads, refused when scoring."""
     x, y = _fr_io()
@@ -377,6 +387,9 @@ HOSTILE: tuple[HostileCase, ...] = (
     HostileCase("huge_input", huge_declared_input, "load", "sidecar_graph", "nr"),
     HostileCase("nr_8192", nr_sidecar_8192, "load", "sidecar_schema", "nr"),
     HostileCase("out_6e30", output_6e30_unclamped, "score", "outside the plausible range", "fr"),
+    HostileCase(
+        "out_6e30_clamped", output_6e30_clamped, "score", "outside the plausible range", "fr"
+    ),
     HostileCase("out_nan", output_nan, "score", "non-finite", "fr"),
     HostileCase("custom_domain", custom_domain_op, "load", "opset", "fr"),
     HostileCase("loop_unbounded", loop_unbounded, "load", "loop_bounds", "fr"),

@@ -15,12 +15,20 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.hostile_models import HOSTILE, HostileCase, build_all
-from vmaf_tiny.bounds import MAX_FRAME_PIXELS, score_bounds
+from vmaf_tiny.bounds import (
+    MAX_FRAME_PIXELS,
+    MAX_THREADS,
+    MAX_WORKERS,
+    check_threads,
+    check_workers,
+    score_bounds,
+)
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.guard import check_model, guard_model
+from vmaf_tiny.parallel import make_executor
 from vmaf_tiny.registry import AmbiguousModelWarning, resolve_model, shipped_zoo, verify_registry
-from vmaf_tiny.scoring import finish_scores
-from vmaf_tiny.session import load_model
+from vmaf_tiny.scoring import finish_scores, score
+from vmaf_tiny.session import load_model, session_options
 from vmaf_tiny.sidecar import sidecar_contract, validate_sidecar
 
 CLI = [sys.executable, "-c", "from vmaf_tiny.cli import main; main()"]
@@ -81,7 +89,7 @@ def test_check_cli_refuses_the_3gib_model_without_allocating(
     assert rss < 600, f"peak RSS {rss:.0f} MiB"  # was 3.3 GB before the check
 
 
-@pytest.mark.parametrize("name", ["out_6e30", "out_nan"])
+@pytest.mark.parametrize("name", ["out_6e30", "out_6e30_clamped", "out_nan"])
 def test_absurd_scores_are_refused_when_scoring(
     name: str, hostile: dict[str, Path], runtime_clips: dict[str, Path]
 ) -> None:
@@ -100,14 +108,28 @@ def test_absurd_scores_are_refused_when_scoring(
 
 
 def test_score_bounds_follow_the_declared_range() -> None:
-    assert score_bounds({"output": {"target": "vmaf"}}) == (-50.0, 150.0)
-    assert score_bounds({"output": {"target": "mos", "range": [1.0, 5.0]}}) == (-1.0, 7.0)
+    # the declared range widened by 10 % of its width on each side
+    assert score_bounds({"output": {"target": "vmaf"}}) == (-10.0, 110.0)
+    assert score_bounds({"output": {"target": "mos", "range": [1.0, 5.0]}}) == pytest.approx(
+        (0.6, 5.4)
+    )
     side = {"id": "m", "output": {"target": "mos", "range": [1.0, 5.0], "clamp": False}}
-    np.testing.assert_array_equal(finish_scores(side, np.array([0.5, 5.5])), [0.5, 5.5])
-    with pytest.raises(BadModelError, match=r"score 7\.5 at row 1, outside .*\[-1, 7\]"):
-        finish_scores(side, np.array([3.0, 7.5]))
+    np.testing.assert_array_equal(finish_scores(side, np.array([0.7, 5.3])), [0.7, 5.3])
+    mos_msg = r"model m produced score 5\.5 at row 1, outside .*\[0\.6, 5\.4\]"
+    with pytest.raises(BadModelError, match=mos_msg):
+        finish_scores(side, np.array([3.0, 5.5]))
+    unclamped = {"id": "u", "output": {"target": "vmaf", "range": [0, 100], "clamp": False}}
+    with pytest.raises(BadModelError, match=r"model u produced score 150 at row 0, .*\[-10, 110\]"):
+        finish_scores(unclamped, np.array([150.0, 50.0]))
     clamped = {"id": "m", "output": {"target": "vmaf", "range": [0, 100], "clamp": True}}
-    np.testing.assert_array_equal(finish_scores(clamped, np.array([6e30, -3.0])), [100.0, 0.0])
+    # a small overshoot is clipped...
+    np.testing.assert_array_equal(finish_scores(clamped, np.array([105.0, -3.0])), [100.0, 0.0])
+    # ...an absurd raw output is refused before the clamp could hide it
+    for raw in (1e30, -1e30, 110.5, -10.5):
+        with pytest.raises(
+            BadModelError, match=r"model m produced score .* outside .*\[-10, 110\]"
+        ):
+            finish_scores(clamped, np.array([50.0, raw]))
     with pytest.raises(BadModelError, match="non-finite score"):
         finish_scores(clamped, np.array([1.0, np.nan]))
 
@@ -209,3 +231,24 @@ def test_cli_says_which_model_an_ambiguous_name_used(
     assert json.loads(proc.stdout)["model"] == "vmaf_tiny_v2"
     warn = [ln for ln in proc.stderr.splitlines() if "registry id and also a local path" in ln]
     assert len(warn) == 1 and warn[0].startswith("warning: "), proc.stderr
+
+
+def test_thread_and_worker_counts_are_capped(runtime_clips: dict[str, Path]) -> None:
+    """--threads 100000 once started 32k threads: every entry point refuses it in one line."""
+    assert (MAX_THREADS, MAX_WORKERS) == (256, 256)
+    assert check_threads(MAX_THREADS) == MAX_THREADS and check_workers(1) == 1
+    for bad in (0, -1, MAX_THREADS + 1, 100_000, True, 2.0, "4"):
+        with pytest.raises(BadInputError, match=r"--threads must be an integer in 1\.\.256"):
+            check_threads(bad)  # type: ignore[arg-type]
+        with pytest.raises(BadInputError, match=r"--workers must be an integer in 1\.\.256"):
+            check_workers(bad)  # type: ignore[arg-type]
+    with pytest.raises(BadInputError, match=r"1\.\.256, got 100000"):
+        session_options(100_000)
+    with pytest.raises(BadInputError, match=r"1\.\.256, got 257"):
+        load_model("vmaf_tiny_v2", threads=257)
+    t0 = time.perf_counter()
+    with pytest.raises(BadInputError, match=r"1\.\.256, got 100000"):  # before any libvmaf pass
+        score(runtime_clips["ref"], runtime_clips["dis"], threads=100_000)
+    assert time.perf_counter() - t0 < 5
+    with pytest.raises(BadInputError, match=r"1\.\.256, got 100000"):
+        make_executor(workers=100_000)

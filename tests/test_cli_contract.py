@@ -22,6 +22,7 @@ import pytest
 import typer
 import typer.main
 
+from vmaf_tiny.bounds import MAX_THREADS, MAX_WORKERS
 from vmaf_tiny.cli import app as tiny_app
 from vmaf_tiny.console import run_app
 from vmaf_train.cli import app as train_app
@@ -64,26 +65,26 @@ LEAVES = [c for prog, a in APPS.items() for c in _walk(prog, typer.main.get_comm
 GROUPS = [(prog, g) for prog, a in APPS.items() for g in _groups(typer.main.get_command(a))]
 
 
-def _int_option(param: Any) -> tuple[bool, int | None]:
-    """(is it an int option, its minimum) from the parameter typer built."""
+def _int_option(param: Any) -> tuple[bool, int | None, int | None]:
+    """(is it an int option, its minimum, its maximum) from the parameter typer built."""
     if param.param_type_name != "option":
-        return False, None
+        return False, None, None
     ptype = getattr(param, "type", None)
     if getattr(ptype, "name", None) in ("int", "integer", "int range", "integer range"):
-        return True, getattr(ptype, "min", None)
+        return True, getattr(ptype, "min", None), getattr(ptype, "max", None)
     ann = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     args = set(get_args(ann)) if get_origin(ann) in (Union, UnionType) else {ann}
     if int in args and not args & {float, str, bool}:
-        return True, getattr(param, "min", None)
-    return False, None
+        return True, getattr(param, "min", None), getattr(param, "max", None)
+    return False, None, None
 
 
-def _int_options(cmd: Cmd) -> list[tuple[str, int | None]]:
+def _int_options(cmd: Cmd) -> list[tuple[str, int | None, int | None]]:
     out = []
     for p in cmd.command.params:
-        is_int, low = _int_option(p)
+        is_int, low, high = _int_option(p)
         if is_int:
-            out.append((p.opts[0], low))
+            out.append((p.opts[0], low, high))
     return out
 
 
@@ -126,9 +127,15 @@ def test_the_walk_finds_every_command() -> None:
         assert known in ids, sorted(ids)
     assert any(c.path[:1] == ("corpus",) and len(c.path) == 2 for c in LEAVES)
     assert len(LEAVES) >= 20
-    int_opts = {f"{c.id} {flag}": low for c in LEAVES for flag, low in _int_options(c)}
-    assert int_opts.get("vmaf-tiny score --threads") == 1, int_opts
-    assert int_opts.get("vmaf-tiny score --workers") == 1, int_opts
+    int_opts = {f"{c.id} {flag}": (lo, hi) for c in LEAVES for flag, lo, hi in _int_options(c)}
+    # thread and worker counts are capped on every command that takes them
+    for key, (lo, hi) in int_opts.items():
+        if key.endswith((" --threads", " --workers")):
+            assert (lo, hi) == (1, MAX_THREADS if key.endswith("threads") else MAX_WORKERS), key
+    assert int_opts.get("vmaf-tiny score --threads") == (1, MAX_THREADS), int_opts
+    assert int_opts.get("vmaf-tiny filter --threads") == (1, MAX_THREADS), int_opts
+    assert int_opts.get("vmaf-tiny score --workers") == (1, MAX_WORKERS), int_opts
+    assert int_opts.get("vmaf-train corpus build --workers") == (1, MAX_WORKERS), int_opts
     assert "vmaf-tiny score --width" in int_opts
     assert ("vmaf-tiny", ("models",)) in GROUPS
 
@@ -139,12 +146,15 @@ def test_every_command_usage_errors_are_one_line_exit_2(cmd: Cmd) -> None:
     line = usage_error(invoke(cmd.prog, *cmd.path, "--bogus"))
     assert "--bogus" in line and where in line, line
 
-    for flag, low in _int_options(cmd):
+    for flag, low, high in _int_options(cmd):
         line = usage_error(invoke(cmd.prog, *cmd.path, flag, "abc"))
         assert flag in line, line
         if low is not None:
             line = usage_error(invoke(cmd.prog, *cmd.path, flag, str(low - 1)))
             assert flag in line and str(low) in line, line
+        if high is not None:
+            line = usage_error(invoke(cmd.prog, *cmd.path, flag, str(high + 1)))
+            assert flag in line and str(high) in line, line
 
     if _required_args(cmd):
         line = usage_error(invoke(cmd.prog, *cmd.path))

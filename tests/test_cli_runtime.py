@@ -137,6 +137,17 @@ def test_check_command(tiny_models, tmp_path: Path, fr_model) -> None:
     assert "REFUSED" in out.stdout and "fail" in out.stdout
 
 
+def test_check_takes_a_registry_id_like_score(tmp_path: Path) -> None:
+    """``check vmaf_tiny_v2`` checks the registered model (sidecar and sha256 from its row)."""
+    out = run("check", "vmaf_tiny_v2", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["ok"] and Path(d["path"]).name == "vmaf_tiny_v2.onnx"
+    status = {c["name"]: c["status"] for c in d["checks"]}
+    assert status["sha256"] == "pass"  # checked against the registry row (a bare path: skip)
+    one_line_error(run("check", "no_such_model_v9", cwd=tmp_path), "unknown model id")
+
+
 def _pairs_csv(tmp_path: Path, runtime_clips, bad: bool) -> Path:
     ref, dis = runtime_clips["ref"], runtime_clips["dis"]
     lines = ["reference,distorted,crf", f"{ref},{dis},35", f"{ref},{ref},"]

@@ -108,7 +108,9 @@ def test_killed_build_resumes_to_identical_parquet(smoke_corpus: Path, tmp_path:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert second.returncode == 2, second.stderr
-    msg = second.stderr.strip().splitlines()[-1]
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1, lines  # the lock is taken before anything is printed
+    msg = lines[0]
     assert msg.startswith("error: ") and "Traceback" not in second.stderr
     assert f"is being built by pid {proc.pid} on host" in msg and "stale lock" in msg
     n_before = len(list(rows.glob("*.json")))

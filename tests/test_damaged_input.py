@@ -313,6 +313,64 @@ def test_output_errors_are_one_line(corpus: dict[str, Path], tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"]
 
 
+def test_unsupported_output_names_the_users_path(corpus: dict[str, Path], tmp_path: Path) -> None:
+    """A suffix-less or .txt output: the error names the user's file, never the hidden temp."""
+    clip = corpus["x264.mp4"]
+    (tmp_path / "afile").write_text("x")
+    for name in ("afile", "out.txt", "new_noext"):
+        line = one_line_error(
+            run("filter", clip, tmp_path / name), f"error: {name}: choose --codec"
+        )
+        assert ".tmp" not in line, line
+    # nothing written, no temp file left; the existing file is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("how", ["single", "pairs"])
+def test_sigterm_cleans_up_score(ffmpeg: FFmpeg, tmp_path: Path, how: str) -> None:
+    """SIGTERM during ``score``'s libvmaf pass: its temp directory is removed, exit 143.
+
+    ``pairs``: two pairs on a two-worker process pool, SIGTERM to the whole process group (as a
+    shell or a service manager sends it): the workers remove theirs too.
+    """
+    ref = lavfi_clip(ffmpeg, tmp_path / "ref.y4m", size="640x360", frames=300)
+    dis = lavfi_clip(ffmpeg, tmp_path / "dis.y4m", size="640x360", frames=300, vf="boxblur=2")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    if how == "single":
+        args = ["-r", str(ref), "-d", str(dis)]
+    else:
+        pairs = tmp_path / "pairs.csv"
+        pairs.write_text(f"reference,distorted\n{ref},{dis}\n{ref},{dis}\n")
+        args = ["--pairs", str(pairs), "--workers", "2"]
+    proc = subprocess.Popen(
+        [str(VMAF_TINY), "score", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmpdir), "VMAF_TINY_EXECUTOR": "pool"},
+        start_new_session=True,
+    )
+
+    def ours() -> list[Path]:
+        return sorted(tmpdir.glob("vmaf-tiny-*"))  # (libraries may leave their own dotfiles)
+
+    deadline = time.monotonic() + 60
+    while not ours() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ours(), "no temp directory appeared"
+    time.sleep(0.3)
+    assert proc.poll() is None, "the pass ended before the signal: make the clips longer"
+    if how == "single":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert ours() == []
+
+
 @pytest.mark.parametrize("command", ["filter", "saliency"])
 def test_sigterm_cleans_up(ffmpeg: FFmpeg, tmp_path: Path, command: str) -> None:
     """SIGTERM mid-write: temp file / staging directory removed, exit status 143."""

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vmaf_tiny import VideoSpec, extract_features, score, score_nr
-from vmaf_tiny.codec import codec_block_spec, codec_columns
+from vmaf_tiny.codec import check_codec_fields, codec_block_spec, codec_columns
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.scoring import fr_inputs, harmonic_mean, pool_scores, resolve_codec
 from vmaf_tiny.video import probe, read_luma
+
+VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +93,8 @@ def test_unbaked_normalisation_is_applied_by_the_runtime(
 
 def test_clamp_only_when_the_sidecar_says_so(tiny_models, tmp_path: Path, src01) -> None:
     params = tiny_models.random_mlp(6, (4,), seed=5)
-    # above the range, inside the plausible [-50, 150] an unclamped model may score
-    params.biases[-1] = np.array([125.0], np.float32)
+    # above the range, inside the plausible [-10, 110] an unclamped model may score
+    params.biases[-1] = np.array([105.0], np.float32)
     params.mean = np.asarray(tiny_models.FEATURE_MEAN, np.float32)
     params.std = np.asarray(tiny_models.FEATURE_STD, np.float32)
     clamped, _ = tiny_models.fr_mlp(tmp_path / "c", "clamped", params=params, clamp=True)
@@ -261,3 +265,38 @@ def test_y4m_header_probe_agrees_with_ffmpeg(
     info = probe(VideoSpec(cut), ffmpeg)
     assert (info.n_frames, info.clean_frames) == (12, 11)
     assert info.damage == ("y4m size check: last frame has 21500 of 21600 bytes",)
+
+
+def test_crf_and_preset_are_validated(runtime_clips: dict[str, Path]) -> None:
+    """--crf nan / inf / -1e30 and unknown presets are one-line errors, not silent inputs."""
+    for crf in (float("nan"), float("inf"), -1e30, 1e30, 52.0, -13.0):
+        with pytest.raises(BadInputError, match=r"--crf for libx264 must be a finite number"):
+            check_codec_fields("libx264", "veryfast", crf)
+    with pytest.raises(BadInputError, match=r"--crf for libvpx-vp9 .* 0\.\.63, got -1"):
+        check_codec_fields("libvpx-vp9", None, -1.0)
+    with pytest.raises(BadInputError, match=r"--preset for libx264 must be one of .*veryfast"):
+        check_codec_fields("libx264", "turbo", 30.0)
+    with pytest.raises(BadInputError, match=r"--preset for libsvtav1 .* 0\.\.13, got '99'"):
+        check_codec_fields("libsvtav1", "99", 30.0)
+    # what encoders take passes: x264's negative CRF, numeric speeds, unknown encoders' presets
+    for codec, preset, crf in (
+        ("libx264", "VeryFast", -12.0),
+        ("libx264", None, 51.0),
+        ("libsvtav1", "8", 63.0),
+        ("h264_nvenc", "p4", 23.0),
+        ("none", "anything", float("nan")),  # no encode: neither is used
+    ):
+        check_codec_fields(codec, preset, crf)
+    ref, dis = runtime_clips["ref"], runtime_clips["dis"]
+    with pytest.raises(BadInputError, match="must be a finite number"):
+        score(ref, dis, model="fr_regressor_v2", codec="libx264", crf=float("nan"))
+    for crf in ("nan", "inf", "-1e30"):
+        proc = subprocess.run(
+            [str(VMAF_TINY), "score", "-r", str(ref), "-d", str(dis), "-m", "fr_regressor_v2",
+             "--codec", "libx264", "--preset", "veryfast", "--crf", crf, "--json"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith("error: --crf for libx264 must be a finite number in -12..51")
+        assert not proc.stdout.strip()

@@ -17,15 +17,22 @@ At run time ONNX Runtime allocates from one process-wide CPU arena capped at
 :data:`SESSION_ARENA_BYTES` (:func:`vmaf_tiny.session.session_options`), which stops what
 shape inference cannot see (an allocation over the cap fails the run with a one-line error).
 
-Scores outside :func:`score_bounds` (the sidecar's ``output.range`` widened by half its width on
-each side; ``[0, 100]`` -> ``[-50, 150]`` when none is declared) are refused, as are NaN/inf.
+Raw model outputs outside :func:`score_bounds` (the sidecar's ``output.range`` widened by
+:data:`SCORE_MARGIN` of its width on each side; ``[0, 100]`` -> ``[-10, 110]``, also when none is
+declared) are refused before any clamping, as are NaN/inf.
+
+Thread and worker counts are capped at :data:`MAX_THREADS` and :data:`MAX_WORKERS`
+(:func:`check_threads`, :func:`check_workers`): a typo like ``--threads 100000`` is an error, not
+tens of thousands of threads.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.graph import iter_graphs
 
 if TYPE_CHECKING:
@@ -37,8 +44,13 @@ __all__ = [
     "MAX_FRAME_PIXELS",
     "MAX_FRAME_WIDTH",
     "MAX_TENSOR_BYTES",
+    "MAX_THREADS",
+    "MAX_WORKERS",
+    "SCORE_MARGIN",
     "SESSION_ARENA_BYTES",
     "SIZE_CREATING_OPS",
+    "check_threads",
+    "check_workers",
     "frame_size_problem",
     "score_bounds",
     "tensor_size_problem",
@@ -56,6 +68,14 @@ MAX_FRAME_PIXELS: int = MAX_FRAME_WIDTH * MAX_FRAME_HEIGHT
 SESSION_ARENA_BYTES: int = 4 * 1024 * 1024 * 1024
 #: Score range assumed when a score model's sidecar declares none (the VMAF scale).
 DEFAULT_SCORE_RANGE: tuple[float, float] = (0.0, 100.0)
+#: How far past its declared range (as a fraction of the range's width, on each side) a raw
+#: model output may fall and still count as a score: ``[0, 100]`` -> ``[-10, 110]``.
+SCORE_MARGIN: float = 0.1
+#: Most threads one run may ask for (ONNX Runtime intra-op threads, libvmaf ``n_threads``,
+#: ``train.threads``): a constant, not the machine's core count, so a command line is portable.
+MAX_THREADS: int = 256
+#: Most worker processes a local executor may start (``--workers``).
+MAX_WORKERS: int = 256
 #: Allowed operators whose output can be larger than their inputs by a factor read from a tensor.
 SIZE_CREATING_OPS: frozenset[str] = frozenset(
     {"ConstantOfShape", "Expand", "Tile", "Resize", "Pad", "Range", "Upsample", "OneHot"}
@@ -216,12 +236,48 @@ def tensor_size_problem(
 
 
 def score_bounds(sidecar: Mapping[str, Any]) -> tuple[float, float]:
-    """The plausible interval for a score model's outputs.
+    """The plausible interval for a score model's raw outputs (checked before any clamping).
 
-    The sidecar's ``output.range`` (default :data:`DEFAULT_SCORE_RANGE`) widened by half its
-    width on each side: an unclamped VMAF-scale model may score -50..150, never 6e30.
+    The sidecar's ``output.range`` (default :data:`DEFAULT_SCORE_RANGE`) widened by
+    :data:`SCORE_MARGIN` of its width on each side: a VMAF-scale model may output -10..110
+    (a regressor's small overshoot, which ``output.clamp`` then clips), never 150 or 1e30.
     """
     rng = (sidecar.get("output") or {}).get("range") or DEFAULT_SCORE_RANGE
     lo, hi = float(rng[0]), float(rng[1])
-    margin = (hi - lo) / 2.0
+    margin = (hi - lo) * SCORE_MARGIN
     return lo - margin, hi + margin
+
+
+def _as_count(value: object, high: int) -> int | None:
+    """``value`` as an int if it is an integer (numpy's too, not bool) in ``1..high``."""
+    if isinstance(value, bool):
+        return None
+    try:
+        n = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    return n if 1 <= n <= high else None
+
+
+def check_threads(threads: int, name: str = "--threads") -> int:
+    """``threads`` if it is an integer in ``1..MAX_THREADS``.
+
+    Raises:
+        BadInputError: anything else (one line naming ``name``).
+    """
+    n = _as_count(threads, MAX_THREADS)
+    if n is None:
+        raise BadInputError(f"{name} must be an integer in 1..{MAX_THREADS}, got {threads!r}")
+    return n
+
+
+def check_workers(workers: int, name: str = "--workers") -> int:
+    """``workers`` if it is an integer in ``1..MAX_WORKERS``.
+
+    Raises:
+        BadInputError: anything else (one line naming ``name``).
+    """
+    n = _as_count(workers, MAX_WORKERS)
+    if n is None:
+        raise BadInputError(f"{name} must be an integer in 1..{MAX_WORKERS}, got {workers!r}")
+    return n

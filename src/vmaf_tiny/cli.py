@@ -8,16 +8,19 @@ errors are one line and exit code 2 (see :func:`vmaf_tiny.console.run_app`).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from vmaf_tiny import cli_pixels, console
+from vmaf_tiny.bounds import MAX_THREADS
 from vmaf_tiny.console import (
     FFmpegOpt,
     JsonOpt,
@@ -58,9 +61,26 @@ BackendOpt = Annotated[
     typer.Option("--backend", help="Execution provider: auto, cpu, cuda or openvino."),
 ]
 ThreadsOpt = Annotated[
-    int, typer.Option("--threads", min=1, help="ONNX Runtime (and libvmaf) threads.")
+    int,
+    typer.Option("--threads", min=1, max=MAX_THREADS, help="ONNX Runtime (and libvmaf) threads."),
 ]
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Registry id or path to an .onnx.")]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _sigterm_cleans_up(command: _F) -> _F:
+    """Run a command with SIGTERM unwinding like Ctrl-C: temp directories go, then exit 143."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from vmaf_tiny.fsutil import sigterm_cleans_up
+
+        with sigterm_cleans_up():
+            return command(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @app.callback()
@@ -204,6 +224,7 @@ def _score_pairs(
 
 
 @app.command()
+@_sigterm_cleans_up
 def score(
     model: ModelOpt = "vmaf_tiny_v2",
     reference: Annotated[
@@ -335,7 +356,9 @@ def score(
 
 @app.command()
 def check(
-    model: Annotated[Path, typer.Argument(help="The .onnx file.")],
+    model: Annotated[
+        str, typer.Argument(help="Registry id or path to an .onnx.", show_default=False)
+    ],
     sidecar: Annotated[
         Path | None, typer.Option("--sidecar", help="Sidecar JSON (default: beside the model).")
     ] = None,
@@ -344,15 +367,24 @@ def check(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run every load-time check on a model and print what passes and what fails."""
+    """Run every load-time check on a model and print what passes and what fails.
+
+    A registry id is checked against its registry row (sidecar and sha256), as ``score -m``
+    loads it.
+    """
     from vmaf_tiny.guard import Check, check_model, guard_model
+    from vmaf_tiny.registry import resolve_model
     from vmaf_tiny.session import make_session
 
     _quiet_python_warnings()
-    report = check_model(model, sidecar=sidecar, expected_sha256=sha256)
+    ref = resolve_model(model)
+    onnx_path = ref.onnx
+    sidecar = sidecar or ref.sidecar
+    sha256 = sha256 or ref.sha256
+    report = check_model(onnx_path, sidecar=sidecar, expected_sha256=sha256)
     if report.ok:
         try:
-            guarded = guard_model(model, sidecar=sidecar, expected_sha256=sha256)
+            guarded = guard_model(onnx_path, sidecar=sidecar, expected_sha256=sha256)
             _, provider = make_session(guarded.model_bytes, backend="cpu")
             report.checks.append(Check("onnxruntime", "pass", f"session opens on {provider}"))
         except VmafTinyError as exc:
@@ -363,7 +395,7 @@ def check(
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=f"{model.name}: {'OK' if report.ok else 'REFUSED'}")
+        table = Table(title=f"{onnx_path.name}: {'OK' if report.ok else 'REFUSED'}")
         table.add_column("check")
         table.add_column("status")
         table.add_column("detail", overflow="fold")
@@ -373,7 +405,7 @@ def check(
         console.out_console.print(table)
     if not report.ok:
         first = report.failures[0]
-        raise VmafTinyError(f"{model.name}: {first.name}: {first.detail}")
+        raise VmafTinyError(f"{onnx_path.name}: {first.name}: {first.detail}")
 
 
 # ---------------------------------------------------------------------------- models

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from vmaf_tiny.bounds import MAX_THREADS
 from vmaf_tiny.console import FFmpegOpt, JsonOpt, print_json
 
 __all__ = ["AllowDamagedOpt", "filter_cmd", "saliency_cmd"]
@@ -36,7 +37,9 @@ _ModelOpt = Annotated[
 _BackendOpt = Annotated[
     str, typer.Option("--backend", help="Execution backend: auto, cpu, cuda or openvino.")
 ]
-_ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="ONNX Runtime threads.")]
+_ThreadsOpt = Annotated[
+    int, typer.Option("--threads", min=1, max=MAX_THREADS, help="ONNX Runtime threads.")
+]
 _MaxFramesOpt = Annotated[
     int | None, typer.Option("--max-frames", min=1, help="Stop after this many frames.")
 ]

@@ -7,6 +7,9 @@ by the model's sidecar ``codec_block`` (vocabulary name, slots, other slot, widt
 * ``preset_norm`` in [0, 1]: 0 = the encoder's slowest preset, 1 = its fastest; 0.5 when unknown.
 * ``crf_norm`` in [0, 1]: CRF divided by the encoder's maximum CRF; 0 for ``none`` (no encode,
   pure scaling); 0.5 when unknown.
+
+:func:`check_codec_fields` refuses what a user can pass that no encoder takes (``--crf nan``,
+``--crf 1e30``, ``--preset turbo`` for x264) before it silently becomes a block value.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from vmaf_tiny.errors import BadInputError, BadModelError
 
 __all__ = [
     "CODEC_BLOCK_V2_SLOTS",
+    "CRF_RANGE",
+    "check_codec_fields",
     "codec_block_spec",
     "codec_columns",
     "crf_norm",
@@ -60,6 +65,75 @@ _CRF_MAX = {
     "libsvtav1": 63.0,
     "libaom-av1": 63.0,
 }
+
+#: Widest CRF any encoder takes: x264 goes down to -12 (high bit depth), VP9/AV1 up to 63.
+CRF_RANGE: tuple[float, float] = (-12.0, 63.0)
+# encoder -> its own CRF range, where it is narrower than CRF_RANGE
+_CRF_RANGE_BY_ENCODER = {
+    "libx264": (-12.0, 51.0),
+    "libx265": (0.0, 51.0),
+    "libvpx-vp9": (0.0, 63.0),
+    "libsvtav1": (0.0, 63.0),
+    "libaom-av1": (0.0, 63.0),
+}
+
+
+def check_codec_fields(
+    codec: str, preset: str | None, crf: float | None, *, source: str = "flag"
+) -> None:
+    """Refuse a CRF or preset the encoder does not take.
+
+    The CRF must be a finite number in the encoder's range (x264 -12..51, x265 0..51, VP9 and
+    AV1 encoders 0..63, any other encoder :data:`CRF_RANGE`). The preset, for encoders whose
+    presets the codec block knows, must be one of them: an x264/x265 preset name, or an integer
+    speed in the encoder's range for libvpx-vp9 (0..8), libaom-av1 (0..10) and libsvtav1 (0..13).
+    Other encoders' presets are not checked (the block uses its "unknown" value for them).
+    ``codec == "none"`` (no encode) takes neither and ignores both.
+
+    Args:
+        codec: Encoder name.
+        preset: Preset as given to the encoder, None when unknown.
+        crf: CRF, None when unknown.
+        source: Where the values came from, for the message: ``flag`` (``--crf``/``--preset``)
+            or a description such as ``the stream of dis.mp4``.
+
+    Raises:
+        BadInputError: one line naming the value and the accepted range.
+    """
+    if codec == "none":
+        return
+    crf_name = "--crf" if source == "flag" else f"the CRF read from {source}"
+    preset_name = "--preset" if source == "flag" else f"the preset read from {source}"
+    if crf is not None:
+        lo, hi = _CRF_RANGE_BY_ENCODER.get(codec, CRF_RANGE)
+        try:
+            value = float(crf)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not lo <= value <= hi:  # NaN fails too
+            raise BadInputError(
+                f"{crf_name} for {codec} must be a finite number in {lo:g}..{hi:g}, got {crf!r}"
+            )
+    if preset is None or preset == "":
+        return
+    p = str(preset).strip().lower()
+    if codec in ("libx264", "libx265"):
+        if p not in _X26X_PRESETS:
+            raise BadInputError(
+                f"{preset_name} for {codec} must be one of {', '.join(_X26X_PRESETS)}, "
+                f"got {preset!r}"
+            )
+    elif codec in _NUMERIC_PRESETS:
+        lo_p, hi_p = _NUMERIC_PRESETS[codec]
+        try:
+            speed: int | None = int(p)
+        except ValueError:
+            speed = None
+        if speed is None or not lo_p <= speed <= hi_p:
+            raise BadInputError(
+                f"{preset_name} for {codec} must be an integer speed in {lo_p}..{hi_p}, "
+                f"got {preset!r}"
+            )
 
 
 @lru_cache(maxsize=4)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from vmaf_tiny.bounds import MAX_WORKERS
 from vmaf_tiny.errors import VmafTinyError
 
 if TYPE_CHECKING:
@@ -266,7 +267,13 @@ def _internal(exc: BaseException) -> NoReturn:
 SerialOpt = Annotated[bool, typer.Option("--serial", help="Run items one by one in this process.")]
 WorkersOpt = Annotated[
     int | None,
-    typer.Option("--workers", "-w", min=1, help="Local Dask cluster size (default: all cores)."),
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        max=MAX_WORKERS,
+        help="Parallel workers: local process pool or Dask cluster size (default: all cores).",
+    ),
 ]
 SchedulerOpt = Annotated[
     str | None,

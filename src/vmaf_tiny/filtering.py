@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from vmaf_tiny.codec import check_codec_fields
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
@@ -207,6 +208,34 @@ def color_range(spec: VideoSpec, ff: FFmpeg) -> str | None:
     return m.group(1) if m else None
 
 
+def _output_args(dest: Path, codec: str | None, crf: float | None, preset: str | None) -> list[str]:
+    """ffmpeg's output options for ``dest`` (the user's path: errors name it, never a temp file).
+
+    Raises:
+        BadInputError: no ``codec`` for a suffix that is not lossless raw video, or a CRF or
+            preset the encoder does not take.
+    """
+    suffix = dest.suffix.lower()
+    if codec:
+        check_codec_fields(codec, preset, crf)
+        args = ["-c:v", codec]
+        if crf is not None:
+            args += ["-crf", f"{crf:g}"]
+        if preset:
+            args += ["-preset", preset]
+        if codec == "libvpx-vp9" and crf is not None:
+            args += ["-b:v", "0"]
+        return args
+    if suffix == ".y4m":
+        return ["-f", "yuv4mpegpipe", "-strict", "-1"]
+    if suffix in _RAW_SUFFIXES:
+        return ["-f", "rawvideo"]
+    raise BadInputError(
+        f"{dest.name}: choose --codec for a {suffix or 'suffix-less'} output "
+        "(or write .y4m / .yuv, which are lossless)"
+    )
+
+
 def _writer_args(
     ff: FFmpeg,
     out: Path,
@@ -215,7 +244,10 @@ def _writer_args(
     crf: float | None,
     preset: str | None,
     crange: str | None = None,
+    *,
+    dest: Path | None = None,
 ) -> list[str]:
+    """The encoder's command line, writing ``out`` (a temp file beside ``dest``)."""
     rng = ["-color_range", crange] if crange else []
     args = [
         *ff.base_args(),
@@ -233,24 +265,7 @@ def _writer_args(
         "-i",
         "-",
     ]
-    suffix = out.suffix.lower()
-    if codec:
-        args += ["-c:v", codec]
-        if crf is not None:
-            args += ["-crf", f"{crf:g}"]
-        if preset:
-            args += ["-preset", preset]
-        if codec == "libvpx-vp9" and crf is not None:
-            args += ["-b:v", "0"]
-    elif suffix == ".y4m":
-        args += ["-f", "yuv4mpegpipe", "-strict", "-1"]
-    elif suffix in _RAW_SUFFIXES:
-        args += ["-f", "rawvideo"]
-    else:
-        raise BadInputError(
-            f"{out.name}: choose --codec for a {suffix or 'suffix-less'} output "
-            "(or write .y4m / .yuv, which are lossless)"
-        )
+    args += _output_args(dest or out, codec, crf, preset)
     return [*args, str(out)]
 
 
@@ -297,6 +312,7 @@ def filter_video(
         raise BadInputError("the output would overwrite the input")
     if out.is_dir():
         raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
+    _output_args(out, codec, crf, preset)  # an unsupported output fails before any work
     frames_to_read(info, allow_damaged)  # a damaged input fails before anything is written
     try:
         with sigterm_cleans_up():
@@ -330,7 +346,7 @@ def _filter_into(
     dlog = DecodeLog()
     with atomic_path(out) as tmp, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            _writer_args(ff, tmp, info, codec, crf, preset, color_range(spec, ff)),
+            _writer_args(ff, tmp, info, codec, crf, preset, color_range(spec, ff), dest=out),
             stdin=subprocess.PIPE,
             stderr=err,
         )

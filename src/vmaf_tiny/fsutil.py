@@ -223,6 +223,26 @@ class OutputLock:
             return {}
         return obj if isinstance(obj, dict) else {}
 
+    def _live_holder(self, patience: float = 1.0) -> dict[str, Any]:
+        """The holder's info, waiting up to ``patience`` s for a holder that just took the lock.
+
+        A process that has just won the flock writes its info a moment later; until then the
+        file is empty (a new lock) or names the previous, dead holder (a stale lock being taken
+        over). Either way the loser reads again until the info names a live process.
+        """
+        deadline = time.monotonic() + patience
+        while True:
+            holder = self._holder()
+            pid = holder.get("pid")
+            dead = (
+                isinstance(pid, int)
+                and holder.get("host") == socket.gethostname()
+                and not _pid_alive(pid)
+            )
+            if (pid and not dead) or time.monotonic() >= deadline:
+                return holder
+            time.sleep(0.02)
+
     def _locked_error(self, holder: dict[str, Any]) -> OutputLockedError:
         who = (
             f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')} "
@@ -246,7 +266,7 @@ class OutputLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
-                raise self._locked_error(self._holder()) from None
+                raise self._locked_error(self._live_holder()) from None
             # The holder may have unlinked the file between our open and flock: retry on the
             # current file so two processes never hold locks on two different inodes.
             try:
@@ -299,10 +319,18 @@ class OutputLock:
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "command": self.command or " ".join(sys.argv),
         }
-        os.ftruncate(fd, 0)
+        data = (json.dumps(info, sort_keys=True) + "\n").encode("utf-8")
+        # Overwrite, then cut: a reader sees the old info, a mix that is not JSON, or the new
+        # info; never an empty file (see _live_holder for the moment before this write).
         os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, (json.dumps(info, sort_keys=True) + "\n").encode("utf-8"))
+        os.write(fd, data)
+        os.ftruncate(fd, len(data))
         os.fsync(fd)
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock now."""
+        return self._fd is not None
 
     def release(self) -> None:
         """Drop the lock and remove the lock file (unlinked while still held)."""

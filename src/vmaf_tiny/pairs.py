@@ -7,12 +7,14 @@ loads the model once and reuses it. A failing pair comes back as an error for th
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.errors import BadInputError, VmafTinyError
+from vmaf_tiny.fsutil import sigterm_cleans_up
 from vmaf_tiny.scoring import score
 from vmaf_tiny.session import LoadedModel, load_model
 
@@ -104,11 +106,23 @@ def _cached_model(model: str, backend: str, threads: int, int8: bool) -> LoadedM
 def score_pair(job: PairJob) -> dict[str, Any]:
     """Score one pair (a module-level function, so Dask workers can run it).
 
-    The model is loaded once per worker process and reused.
+    The model is loaded once per worker process and reused. In a pool worker process, SIGTERM
+    mid-pair unwinds the pair (its temporary directory is removed) and fails that pair; in the
+    main process the caller decides (the CLI exits 143 after the same cleanup).
 
     Returns:
         A flat row: reference, distorted, n_frames, pooled values, SVM mean if asked, provider.
     """
+    if multiprocessing.parent_process() is None:
+        return _score_pair(job)
+    try:
+        with sigterm_cleans_up():
+            return _score_pair(job)
+    except SystemExit:
+        raise VmafTinyError("worker terminated (SIGTERM)") from None
+
+
+def _score_pair(job: PairJob) -> dict[str, Any]:
     opts = dict(job.options)
     lm = _cached_model(
         job.model,

@@ -343,18 +343,23 @@ def make_executor(
 
     Args:
         serial: Run in this process, one item at a time.
-        workers: Local worker processes, Dask or pool (default: the machine's cores).
+        workers: Local worker processes, Dask or pool (default: the machine's cores; at most
+            :data:`vmaf_tiny.bounds.MAX_WORKERS`).
         scheduler: Existing Dask scheduler address; overrides ``workers``.
         kind: ``serial``, ``pool`` or ``dask`` (default: automatic, as above).
 
     Raises:
-        BadInputError: contradictory options or an unknown kind.
+        BadInputError: contradictory options, an unknown kind or a worker count out of range.
         MissingToolError: Dask asked for (``scheduler`` or ``kind="dask"``) but not installed.
     """
     from vmaf_tiny.errors import BadInputError
 
     if serial and scheduler:
         raise BadInputError("--serial and --scheduler cannot be combined")
+    if workers is not None:
+        from vmaf_tiny.bounds import check_workers
+
+        workers = check_workers(workers)
     if scheduler:
         return DaskExecutor(scheduler=scheduler)
     if serial:

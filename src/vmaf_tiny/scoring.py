@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
-from vmaf_tiny.codec import codec_columns
+from vmaf_tiny.bounds import check_threads
+from vmaf_tiny.codec import check_codec_fields, codec_columns
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.features import FeatureResult, extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
@@ -145,7 +146,8 @@ def resolve_codec(
         The fields and any warnings (an unknown preset is used as the block's "unknown" value).
 
     Raises:
-        BadInputError: the codec or CRF cannot be determined (says which flag to pass).
+        BadInputError: the codec or CRF cannot be determined (says which flag to pass), or a
+            CRF/preset the encoder does not take (:func:`vmaf_tiny.codec.check_codec_fields`).
     """
     source: dict[str, str] = {}
     name = info.path.name if info is not None else "the distorted video"
@@ -161,10 +163,12 @@ def resolve_codec(
         )
     warns: list[str] = []
     if codec != "none":
+        check_codec_fields(codec, preset, crf)  # the flags, before any stream value is read
         if crf is not None:
             source["crf"] = "flag"
         elif info is not None and info.crf is not None and (info.encoder == codec):
             crf, source["crf"] = info.crf, "stream"
+            check_codec_fields(codec, None, crf, source=f"the stream of {name}")
         else:
             raise BadInputError(
                 f"this model is codec-aware and the CRF of {name} ({codec}) cannot be read "
@@ -248,13 +252,18 @@ def score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> n
 
 
 def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
-    """Clip to ``output.range`` when the sidecar's ``output.clamp`` is true, then refuse
-    non-finite scores and scores outside :func:`vmaf_tiny.bounds.score_bounds`.
+    """Refuse non-finite raw outputs and raw outputs outside
+    :func:`vmaf_tiny.bounds.score_bounds`, then clip to ``output.range`` when the sidecar's
+    ``output.clamp`` is true.
+
+    The band is checked on the raw outputs, before clamping: a clamp trims a regressor's small
+    overshoot, it never turns an absurd output (1e30, 150 on a 0..100 scale) into a score.
 
     Raises:
-        BadModelError: a NaN/inf score, or one outside the plausible range (one line).
+        BadModelError: a NaN/inf output, or one outside the plausible band (one line naming
+            the model, the value and the band).
     """
-    from vmaf_tiny.bounds import score_bounds
+    from vmaf_tiny.bounds import SCORE_MARGIN, score_bounds
 
     spec = sidecar.get("output") or {}
     rng = spec.get("range")
@@ -264,8 +273,6 @@ def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
     if not finite.all():
         i = int(np.argmin(finite))
         raise BadModelError(f"model {name} produced a non-finite score ({scores[i]}) at row {i}")
-    if spec.get("clamp") and rng:
-        scores = np.clip(scores, float(rng[0]), float(rng[1]))
     lo, hi = score_bounds(sidecar)
     bad = (scores < lo) | (scores > hi)
     if bad.any():
@@ -273,8 +280,11 @@ def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
         declared = f"its output.range {list(rng)}" if rng else "no output.range (default [0, 100])"
         raise BadModelError(
             f"model {name} produced score {scores[i]:.6g} at row {i}, outside the plausible "
-            f"range [{lo:g}, {hi:g}] ({declared} widened by half its width); not a score"
+            f"range [{lo:g}, {hi:g}] ({declared} widened by {SCORE_MARGIN:.0%} of its width on "
+            "each side); not a score"
         )
+    if spec.get("clamp") and rng:
+        scores = np.clip(scores, float(rng[0]), float(rng[1]))
     return scores
 
 
@@ -575,9 +585,10 @@ def _start_loading(
     that ONNX Runtime refuses) is raised as soon as known, and at the latest when the pass ends.
     An explicit ``cuda``/``openvino`` backend loads first (its provider may be missing).
     """
+    check_threads(threads)  # libvmaf's n_threads too, even for a model loaded already
     if isinstance(model, LoadedModel):
         return _Loading(sidecar=model.sidecar, model_id=model.model_id, _done=model)
-    if backend not in ("auto", "cpu") or threads < 1:
+    if backend not in ("auto", "cpu"):
         lm = load_model(model, backend=backend, threads=threads, int8=int8)
         return _Loading(sidecar=lm.sidecar, model_id=lm.model_id, _done=lm)
     from vmaf_tiny.guard import read_sidecar

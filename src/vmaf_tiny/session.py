@@ -4,7 +4,7 @@
 ``auto`` (the best one available, falling back to CPU and saying which one ran). An explicitly
 requested provider that does not attach is an error: ONNX Runtime would otherwise fall back to
 CPU silently. Sessions run sequentially on ``threads`` intra-op threads (default 1, for
-reproducible single-thread figures) without thread spinning.
+reproducible single-thread figures; at most :data:`MAX_THREADS`) without thread spinning.
 
 Memory: every session allocates CPU tensors from one process-wide arena registered with ONNX
 Runtime's environment and capped at :data:`vmaf_tiny.bounds.SESSION_ARENA_BYTES`
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
-from vmaf_tiny.bounds import SESSION_ARENA_BYTES
+from vmaf_tiny.bounds import MAX_THREADS, SESSION_ARENA_BYTES, check_threads
 from vmaf_tiny.errors import BadInputError, BadModelError, MissingToolError
 from vmaf_tiny.guard import GuardedModel, guard_model
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "MAX_THREADS",
     "PROVIDERS",
     "LoadedModel",
     "available_backends",
@@ -93,9 +94,12 @@ def _env_arena() -> bool:
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
     """Session options: ``threads`` intra-op threads, one inter-op, sequential, no spinning,
-    CPU tensors from the capped process-wide arena (see the module docstring)."""
-    if threads < 1:
-        raise BadInputError(f"--threads must be >= 1, got {threads}")
+    CPU tensors from the capped process-wide arena (see the module docstring).
+
+    Raises:
+        BadInputError: ``threads`` is not an integer in ``1..MAX_THREADS``.
+    """
+    threads = check_threads(threads)
     ort = _ort()
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(threads)

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from vmaf_tiny.bounds import MAX_THREADS as RUNTIME_MAX_THREADS
 from vmaf_tiny.errors import BadInputError
 
 __all__ = [
@@ -36,8 +37,9 @@ __all__ = [
     "supported_opsets",
 ]
 
-#: Most intra-op threads a recipe may ask for (a recipe is portable, so a constant, not cpu_count).
-MAX_THREADS = 256
+#: Most intra-op threads a recipe may ask for (a recipe is portable, so a constant, not cpu_count);
+#: the runtime's cap (``--threads``), one constant for both.
+MAX_THREADS = RUNTIME_MAX_THREADS
 #: Sanity caps that keep a typo from asking for a run that cannot finish.
 MAX_EPOCHS = 100_000
 MAX_BATCH = 1 << 20

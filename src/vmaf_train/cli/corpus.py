@@ -67,17 +67,23 @@ def build(
     json_out: JsonOpt = False,
 ) -> None:
     """Build (or resume) a corpus: OUT/features.parquet, OUT/manifest.json, failures.json."""
-    from vmaf_train.data.corpus import build_corpus
+    from vmaf_train.data.corpus import build_corpus, corpus_lock
     from vmaf_train.data.corpus_config import load_corpus_config, resolve_config_path
 
     cfg = load_corpus_config(resolve_config_path(config))
     ff = resolve_ffmpeg(ffmpeg)
-    with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
+    # The lock first: a second build into OUT says so in one line, before any output or workers.
+    with (
+        corpus_lock(cfg, out) as lock,
+        make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex,
+    ):
         err_console.print(
             f"corpus {cfg.name}: {len(cfg.sources)} sources x {len(cfg.distortions)} distortions "
             f"on {ex.describe()}"
         )
-        res = build_corpus(cfg, out, executor=ex, cache=cache, ffmpeg=ff, progress=progress)
+        res = build_corpus(
+            cfg, out, executor=ex, cache=cache, ffmpeg=ff, progress=progress, held_lock=lock
+        )
     summary = res.manifest["summary"]
     if json_out:
         print_json(

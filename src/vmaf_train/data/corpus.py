@@ -193,6 +193,16 @@ def _portable(path: Path) -> str:
     return path.name
 
 
+def corpus_lock(cfg: CorpusConfig, out: Path) -> OutputLock:
+    """The (not yet taken) exclusive lock on a corpus output directory (``out/.lock``).
+
+    A caller that prints or starts workers before the build takes it first (``with
+    corpus_lock(cfg, out) as lock:``), so a second build into ``out`` fails with one line before
+    anything else, and passes it to :func:`build_corpus` as ``held_lock``.
+    """
+    return OutputLock(out, command=f"vmaf-train corpus build --config {cfg.name}", directory=True)
+
+
 def build_corpus(
     cfg: CorpusConfig,
     out: Path,
@@ -201,21 +211,28 @@ def build_corpus(
     cache: Path | None = None,
     ffmpeg: FFmpeg | None = None,
     progress: bool = True,
+    held_lock: OutputLock | None = None,
 ) -> BuildResult:
     """Build (or resume) the corpus described by ``cfg`` into ``out``.
 
     Writes ``out/features.parquet``, ``out/manifest.json`` and, if any item failed,
     ``out/failures.json``. The whole build holds an exclusive lock on ``out``
-    (:class:`~vmaf_tiny.fsutil.OutputLock`, ``out/.lock``).
+    (:class:`~vmaf_tiny.fsutil.OutputLock`, ``out/.lock``): taken here, or already taken by
+    the caller (``held_lock``, from :func:`corpus_lock`).
 
     Raises:
         OutputLockedError: another live process is building into ``out`` (exit code 2).
+        ValueError: ``held_lock`` is not held, or locks another directory (a caller bug).
     """
     t0 = time.perf_counter()
     ff = ffmpeg or resolve_ffmpeg()
     out.mkdir(parents=True, exist_ok=True)
+    if held_lock is not None:
+        if not held_lock.held or held_lock.path.resolve() != (out / ".lock").resolve():
+            raise ValueError(f"build_corpus: held_lock must be the held lock of {out}")
+        return _build_locked(cfg, out, executor, cache, ff, progress, t0)
     # One build per output directory: a second one would delete the first's temp files.
-    with OutputLock(out, command=f"vmaf-train corpus build --config {cfg.name}", directory=True):
+    with corpus_lock(cfg, out):
         return _build_locked(cfg, out, executor, cache, ff, progress, t0)
 
 
