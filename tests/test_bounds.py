@@ -39,11 +39,14 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return build_all(tmp_path_factory.mktemp("hostile"))
 
 
+# VmHWM is the peak of this program's own address space; getrusage's ru_maxrss would also count
+# the test process's memory that the child held between fork and exec.
 _RSS_CLI = (
-    "import atexit, os, resource\n"
+    "import atexit, os\n"
     "def _rss():\n"
+    "    hwm = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:')]\n"
     "    with open(os.environ['RSS_FILE'], 'w') as fh:\n"
-    "        fh.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "        fh.write(hwm[0])\n"
     "atexit.register(_rss)\n"
     "from vmaf_tiny.cli import main\n"
     "main()\n"
@@ -53,8 +56,8 @@ _RSS_CLI = (
 def _run_rss(args: list[str], tmp: Path) -> tuple[int, str, float]:
     """Run the CLI; (exit code, stderr, the CLI process's own peak RSS in MiB).
 
-    Measured inside the child (at exit): a forked child's ``wait4`` figure would include the
-    test process's memory at fork time.
+    Measured inside the child at exit (``VmHWM``, in KiB): a forked child's ``wait4`` or
+    ``ru_maxrss`` figure would include the test process's memory at fork time.
     """
     rss_file = tmp / "rss.txt"
     env = {**os.environ, "RSS_FILE": str(rss_file)}

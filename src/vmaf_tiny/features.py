@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
+from vmaf_tiny.bounds import check_threads
 from vmaf_tiny.damage import ALLOW_HINT, damaged_error, scan_log
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
@@ -161,8 +162,7 @@ def extract_features(
     unknown = [e for e in extras if e not in EXTRAS]
     if unknown:
         raise BadInputError(f"unknown extra feature(s) {unknown}; choose from {sorted(EXTRAS)}")
-    if n_threads < 1:
-        raise BadInputError(f"n_threads must be >= 1, got {n_threads}")
+    check_threads(n_threads, "n_threads")
     ff = ffmpeg or resolve_ffmpeg()
     rspec, dspec = as_spec(reference), as_spec(distorted)
     rinfo = reference_info or probe(rspec, ff)
