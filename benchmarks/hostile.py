@@ -12,8 +12,9 @@ Two sets, both made at run time:
   time limit).
 * **bad video inputs**: the distorted side of ``vmaf-tiny score -m vmaf_tiny_v2`` against an
   intact 160x90 y4m reference: truncated mp4/mkv/y4m, a y4m whose header lies about the size,
-  variable frame rate, audio only, an empty file, text renamed .mp4, a missing file, a
-  directory, a different resolution. Outcome: ``clean error`` (exit 2, one ``error:`` line),
+  variable frame rate, corruption mid-stream, repeated timestamps, audio only, an empty file,
+  text renamed .mp4, a missing file, a directory, a different resolution. Outcome:
+  ``clean error`` (exit 2, one ``error:`` line),
   ``handled`` (exit 0 with the intact file's frame count and score; for VFR the truth is its
   stored frames decoded as stored; for a different resolution the documented upscaling),
   ``silently wrong`` (exit 0 with a different frame count or score and no warning) or
@@ -219,6 +220,25 @@ def make_videos(ff: FFmpeg, d: Path) -> dict[str, Path]:
     v["missing"] = d / "missing.mp4"
     v["directory"] = d / "adir.mp4"
     v["directory"].mkdir(exist_ok=True)
+    # Bytes overwritten in the middle of an H.264 mp4: the decoder conceals, frames still come.
+    data = bytearray(dis.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 300] = bytes((i * 97 + 13) % 256 for i in range(300))
+    v["corrupt_mid_mp4"] = d / "corrupt.mp4"
+    v["corrupt_mid_mp4"].write_bytes(bytes(data))
+    # Pairs of frames sharing one timestamp; the truth is its frames decoded as stored.
+    v["repeated_timestamps"] = d / "dupts.mkv"
+    ff.run(
+        [*q, "-i", str(ref), "-vf", "setpts='floor(N/2)*2'", "-fps_mode", "passthrough", *x264,
+         str(v["repeated_timestamps"])],
+        what="repeated timestamps",
+    )  # fmt: skip
+    v["intact_dupts"] = d / "dupts_frames.y4m"
+    ff.run(
+        [*q, "-i", str(v["repeated_timestamps"]), "-fps_mode", "passthrough", "-pix_fmt",
+         "yuv420p", str(v["intact_dupts"])],
+        what="repeated timestamps frames",
+    )  # fmt: skip
     v["other_resolution"] = d / "small.mp4"
     ff.run(
         [*q, "-i", str(ref), "-vf", "scale=80:46", *x264, str(v["other_resolution"])],
@@ -239,6 +259,8 @@ BAD_INPUTS: dict[str, str] = {
     "text_as_mp4": "intact_mp4",
     "missing": "intact_mp4",
     "directory": "intact_mp4",
+    "corrupt_mid_mp4": "intact_mp4",
+    "repeated_timestamps": "intact_dupts",
     "other_resolution": "intact_mp4",
 }
 
@@ -250,7 +272,7 @@ def _score(ref: Path, dis: Path) -> dict[str, Any]:
 def bad_inputs(work: Path, ff: FFmpeg) -> list[dict[str, Any]]:
     v = make_videos(ff, work / "videos")
     intact: dict[str, dict[str, Any]] = {}
-    for name in ("intact_mp4", "intact_mkv", "intact_y4m", "intact_vfr"):
+    for name in ("intact_mp4", "intact_mkv", "intact_y4m", "intact_vfr", "intact_dupts"):
         res = _score(v["ref"], v[name])
         if res["rc"] != 0:
             raise SystemExit(f"intact {name} failed to score: {res['stderr'][-300:]}")
@@ -295,7 +317,9 @@ def bad_inputs(work: Path, ff: FFmpeg) -> list[dict[str, Any]]:
 def summary(models: list[dict[str, Any]], inputs: list[dict[str, Any]]) -> dict[str, Any]:
     refused = sum(r["outcome"] == "refused" for r in models)
     clean = sum(r["outcome"] == "clean error" for r in inputs)
-    must_fail = [r for r in inputs if r["case"] not in ("vfr", "other_resolution")]
+    must_fail = [
+        r for r in inputs if r["case"] not in ("vfr", "repeated_timestamps", "other_resolution")
+    ]
     wrong = sum(r["outcome"] == "silently wrong" for r in inputs) + sum(
         r["outcome"] == "scored" for r in models
     )

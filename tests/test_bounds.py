@@ -111,26 +111,26 @@ def test_absurd_scores_are_refused_when_scoring(
 
 
 def test_score_bounds_follow_the_declared_range() -> None:
-    # the declared range widened by 10 % of its width on each side
-    assert score_bounds({"output": {"target": "vmaf"}}) == (-10.0, 110.0)
+    # the declared range widened by 25 % of its width on each side
+    assert score_bounds({"output": {"target": "vmaf"}}) == (-25.0, 125.0)
     assert score_bounds({"output": {"target": "mos", "range": [1.0, 5.0]}}) == pytest.approx(
-        (0.6, 5.4)
+        (0.0, 6.0)
     )
     side = {"id": "m", "output": {"target": "mos", "range": [1.0, 5.0], "clamp": False}}
-    np.testing.assert_array_equal(finish_scores(side, np.array([0.7, 5.3])), [0.7, 5.3])
-    mos_msg = r"model m produced score 5\.5 at row 1, outside .*\[0\.6, 5\.4\]"
+    np.testing.assert_array_equal(finish_scores(side, np.array([0.1, 5.9])), [0.1, 5.9])
+    mos_msg = r"model m produced score 6\.5 at row 1, outside .*\[0, 6\]"
     with pytest.raises(BadModelError, match=mos_msg):
-        finish_scores(side, np.array([3.0, 5.5]))
+        finish_scores(side, np.array([3.0, 6.5]))
     unclamped = {"id": "u", "output": {"target": "vmaf", "range": [0, 100], "clamp": False}}
-    with pytest.raises(BadModelError, match=r"model u produced score 150 at row 0, .*\[-10, 110\]"):
+    with pytest.raises(BadModelError, match=r"model u produced score 150 at row 0, .*\[-25, 125\]"):
         finish_scores(unclamped, np.array([150.0, 50.0]))
     clamped = {"id": "m", "output": {"target": "vmaf", "range": [0, 100], "clamp": True}}
     # a small overshoot is clipped...
     np.testing.assert_array_equal(finish_scores(clamped, np.array([105.0, -3.0])), [100.0, 0.0])
     # ...an absurd raw output is refused before the clamp could hide it
-    for raw in (1e30, -1e30, 110.5, -10.5):
+    for raw in (1e30, -1e30, 125.5, -25.5):
         with pytest.raises(
-            BadModelError, match=r"model m produced score .* outside .*\[-10, 110\]"
+            BadModelError, match=r"model m produced score .* outside .*\[-25, 125\]"
         ):
             finish_scores(clamped, np.array([50.0, raw]))
     with pytest.raises(BadModelError, match="non-finite score"):

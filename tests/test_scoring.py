@@ -93,7 +93,7 @@ def test_unbaked_normalisation_is_applied_by_the_runtime(
 
 def test_clamp_only_when_the_sidecar_says_so(tiny_models, tmp_path: Path, src01) -> None:
     params = tiny_models.random_mlp(6, (4,), seed=5)
-    # above the range, inside the plausible [-10, 110] an unclamped model may score
+    # above the range, inside the plausible [-25, 125] an unclamped model may score
     params.biases[-1] = np.array([105.0], np.float32)
     params.mean = np.asarray(tiny_models.FEATURE_MEAN, np.float32)
     params.std = np.asarray(tiny_models.FEATURE_STD, np.float32)

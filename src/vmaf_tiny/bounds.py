@@ -18,7 +18,7 @@ At run time ONNX Runtime allocates from one process-wide CPU arena capped at
 shape inference cannot see (an allocation over the cap fails the run with a one-line error).
 
 Raw model outputs outside :func:`score_bounds` (the sidecar's ``output.range`` widened by
-:data:`SCORE_MARGIN` of its width on each side; ``[0, 100]`` -> ``[-10, 110]``, also when none is
+:data:`SCORE_MARGIN` of its width on each side; ``[0, 100]`` -> ``[-25, 125]``, also when none is
 declared) are refused before any clamping, as are NaN/inf.
 
 Thread and worker counts are capped at :data:`MAX_THREADS` and :data:`MAX_WORKERS`
@@ -69,8 +69,9 @@ SESSION_ARENA_BYTES: int = 4 * 1024 * 1024 * 1024
 #: Score range assumed when a score model's sidecar declares none (the VMAF scale).
 DEFAULT_SCORE_RANGE: tuple[float, float] = (0.0, 100.0)
 #: How far past its declared range (as a fraction of the range's width, on each side) a raw
-#: model output may fall and still count as a score: ``[0, 100]`` -> ``[-10, 110]``.
-SCORE_MARGIN: float = 0.1
+#: model output may fall and still count as a score: ``[0, 100]`` -> ``[-25, 125]`` (a regressor
+#: fitted to a data range extrapolates somewhat past it; far beyond, it is broken).
+SCORE_MARGIN: float = 0.25
 #: Most threads one run may ask for (ONNX Runtime intra-op threads, libvmaf ``n_threads``,
 #: ``train.threads``): a constant, not the machine's core count, so a command line is portable.
 MAX_THREADS: int = 256
@@ -239,7 +240,7 @@ def score_bounds(sidecar: Mapping[str, Any]) -> tuple[float, float]:
     """The plausible interval for a score model's raw outputs (checked before any clamping).
 
     The sidecar's ``output.range`` (default :data:`DEFAULT_SCORE_RANGE`) widened by
-    :data:`SCORE_MARGIN` of its width on each side: a VMAF-scale model may output -10..110
+    :data:`SCORE_MARGIN` of its width on each side: a VMAF-scale model may output -25..125
     (a regressor's small overshoot, which ``output.clamp`` then clips), never 150 or 1e30.
     """
     rng = (sidecar.get("output") or {}).get("range") or DEFAULT_SCORE_RANGE
