@@ -266,10 +266,7 @@ def check_threads(threads: int, name: str = "--threads") -> int:
     Raises:
         BadInputError: anything else (one line naming ``name``).
     """
-    n = _as_count(threads, MAX_THREADS)
-    if n is None:
-        raise BadInputError(f"{name} must be an integer in 1..{MAX_THREADS}, got {threads!r}")
-    return n
+    return _check_count(threads, MAX_THREADS, name)
 
 
 def check_workers(workers: int, name: str = "--workers") -> int:
@@ -278,7 +275,11 @@ def check_workers(workers: int, name: str = "--workers") -> int:
     Raises:
         BadInputError: anything else (one line naming ``name``).
     """
-    n = _as_count(workers, MAX_WORKERS)
+    return _check_count(workers, MAX_WORKERS, name)
+
+
+def _check_count(value: int, high: int, name: str) -> int:
+    n = _as_count(value, high)
     if n is None:
-        raise BadInputError(f"{name} must be an integer in 1..{MAX_WORKERS}, got {workers!r}")
+        raise BadInputError(f"{name} must be an integer in 1..{high}, got {value!r}")
     return n

@@ -37,9 +37,9 @@ from vmaf_tiny.video import (
     VideoInfo,
     VideoSpec,
     as_spec,
-    finish_decode,
     frames_to_read,
     probe,
+    read_raw,
 )
 
 __all__ = [
@@ -149,45 +149,19 @@ def read_planes(
     :func:`vmaf_tiny.video.read_luma`.
     """
     ybytes, cbytes = _plane_sizes(info)
-    high = info.bit_depth > 8
-    limit = frames_to_read(info, allow_damaged, spec=spec, ffmpeg=ff)
-    cut = info.damage or limit < info.n_frames
-    asked = min(max_frames, limit) if max_frames else (limit if cut else None)
-    args = [*ff.base_args(), "-loglevel", "level+warning", *spec.input_args(), "-map", "0:v:0"]
-    args += ["-fps_mode", "passthrough"]
-    if asked:
-        args += ["-frames:v", str(asked)]
-    args += ["-f", "rawvideo", "-pix_fmt", info.pix_fmt, "-"]
-    delivered = 0
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
-        stdout = proc.stdout
-        if stdout is None:  # pragma: no cover - Popen with PIPE always sets it
-            raise RuntimeError("no stdout pipe")
-        try:
-            while True:
-                buf = stdout.read(ybytes + cbytes)
-                if len(buf) < ybytes + cbytes:
-                    break
-                y = np.frombuffer(buf[:ybytes], dtype="<u2" if high else np.uint8)
-                delivered += 1
-                yield y.reshape(info.height, info.width), buf[ybytes:]
-        finally:
-            stdout.close()
-            rc = proc.wait()
-            err.seek(0)
-            msg = err.read()
-    if rc != 0:
-        raise BadInputError(f"{spec.path.name}: decode failed ({last_error_line(msg)})")
-    finish_decode(
-        spec.path.name,
+    dtype = "<u2" if info.bit_depth > 8 else np.uint8
+    for buf in read_raw(
+        spec,
         info,
-        msg,
-        delivered=delivered,
+        ff,
+        pix_fmt=info.pix_fmt,
+        frame_size=ybytes + cbytes,
         max_frames=max_frames,
         allow_damaged=allow_damaged,
         log=log,
-    )
+    ):
+        y = np.frombuffer(buf[:ybytes], dtype=dtype)
+        yield y.reshape(info.height, info.width), buf[ybytes:]
 
 
 _RANGE_RE = re.compile(r"Stream #0:\d+[^:]*: Video: [^,]*, \w+\((pc|tv)\b")

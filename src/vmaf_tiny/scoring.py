@@ -14,6 +14,7 @@ logic; :func:`score` and :func:`score_nr` only wire files, libvmaf and the sessi
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -572,6 +573,18 @@ class _Loading:
             self._job.wait()
 
 
+def _no_vfork() -> None:
+    """Spawn ffmpeg with fork, not vfork, while a loading thread runs beside it.
+
+    With vfork the child borrows the parent's address space until it execs; a thread mapping
+    and unmapping memory meanwhile (the load imports numpy, onnx and onnxruntime) was seen to
+    make ffmpeg's exec fail now and then with EFAULT ("Bad address"). fork costs a few
+    milliseconds more for a process of this size.
+    """
+    if getattr(subprocess, "_USE_VFORK", False):
+        subprocess._USE_VFORK = False  # type: ignore[misc]
+
+
 def _start_loading(
     model: str | os.PathLike[str] | LoadedModel, *, backend: str, threads: int, int8: bool
 ) -> _Loading:
@@ -596,6 +609,7 @@ def _start_loading(
 
     ref = resolve_model(model, int8=int8)
     sidecar = read_sidecar(ref.onnx, sidecar=ref.sidecar)
+    _no_vfork()
     job = _Background(
         lambda: load_guarded(
             ref.onnx,

@@ -32,6 +32,7 @@ __all__ = [
     "locate_clean_frames",
     "probe",
     "read_luma",
+    "read_raw",
 ]
 
 RAW_SUFFIXES = frozenset({".yuv", ".raw"})
@@ -567,36 +568,68 @@ def read_luma(
     spec = as_spec(video)
     ff = ffmpeg or resolve_ffmpeg()
     vi = info or probe(spec, ff)
-    limit = frames_to_read(vi, allow_damaged, spec=spec, ffmpeg=ff)
-    cut = vi.damage or limit < vi.n_frames
-    asked = min(max_frames, limit) if max_frames else (limit if cut else None)
     w, h = size or (vi.width, vi.height)
     high = vi.bit_depth > 8
-    out_fmt = "gray10le" if high else "gray"
-    vf = [f"scale={w}:{h}:flags=bicubic"] if size else []
+    scale = np.float32(1023.0 if high else 255.0)
+    for buf in read_raw(
+        spec,
+        vi,
+        ff,
+        pix_fmt="gray10le" if high else "gray",
+        frame_size=w * h * (2 if high else 1),
+        vf=f"scale={w}:{h}:flags=bicubic" if size else None,
+        max_frames=max_frames,
+        allow_damaged=allow_damaged,
+        log=log,
+    ):
+        arr = np.frombuffer(buf, dtype="<u2" if high else np.uint8).reshape(h, w)
+        yield arr.astype(np.float32) / scale
+
+
+def read_raw(
+    spec: VideoSpec,
+    info: VideoInfo,
+    ff: FFmpeg,
+    *,
+    pix_fmt: str,
+    frame_size: int,
+    vf: str | None = None,
+    max_frames: int | None = None,
+    allow_damaged: bool = False,
+    log: DecodeLog | None = None,
+) -> Iterator[bytes]:
+    """Decode ``spec`` to raw frames of ``pix_fmt`` (``frame_size`` bytes each), as stored.
+
+    The one raw-frame pipe of the runtime: passthrough timing, damage refused unless
+    ``allow_damaged`` (then only the clean frames are read), and :func:`finish_decode` on the
+    pass's log and frame count once the stream has been read to the end.
+
+    Raises:
+        BadInputError: decode failure, or damage when not ``allow_damaged``.
+    """
+    limit = frames_to_read(info, allow_damaged, spec=spec, ffmpeg=ff)
+    cut = info.damage or limit < info.n_frames
+    asked = min(max_frames, limit) if max_frames else (limit if cut else None)
     args = [*ff.base_args(), "-loglevel", "level+warning", *spec.input_args(), "-map", "0:v:0"]
     args += ["-fps_mode", "passthrough"]
     if vf:
-        args += ["-vf", ",".join(vf)]
+        args += ["-vf", vf]
     if asked:
         args += ["-frames:v", str(asked)]
-    args += ["-f", "rawvideo", "-pix_fmt", out_fmt, "-"]
-    n = w * h * (2 if high else 1)
-    scale = np.float32(1023.0 if high else 255.0)
+    args += ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]
     delivered = 0
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: no deadlock on a chatty log
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
         stdout = proc.stdout
         if stdout is None:  # pragma: no cover - Popen with PIPE always sets it
             raise RuntimeError("no stdout pipe")
         try:
             while True:
-                buf = stdout.read(n)
-                if len(buf) < n:
+                buf = stdout.read(frame_size)
+                if len(buf) < frame_size:
                     break
-                arr = np.frombuffer(buf, dtype="<u2" if high else np.uint8).reshape(h, w)
                 delivered += 1
-                yield arr.astype(np.float32) / scale
+                yield buf
         finally:
             stdout.close()
             rc = proc.wait()
@@ -606,7 +639,7 @@ def read_luma(
         raise BadInputError(f"{spec.path.name}: decode failed ({last_error_line(stderr)})")
     finish_decode(
         spec.path.name,
-        vi,
+        info,
         stderr,
         delivered=delivered,
         max_frames=max_frames,
