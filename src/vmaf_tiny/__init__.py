@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from vmaf_tiny.nr import score_nr
     from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
     from vmaf_tiny.registry import ModelRef, Registry, load_registry, resolve_model, verify_registry
+    from vmaf_tiny.result import ScoreResult, pool_scores
     from vmaf_tiny.saliency import SaliencyResult, load_saliency, saliency_maps
-    from vmaf_tiny.scoring import CodecFields, ScoreResult, pool_scores, score
+    from vmaf_tiny.scoring import CodecFields, score
     from vmaf_tiny.session import LoadedModel, load_model
     from vmaf_tiny.video import VideoInfo, VideoSpec, probe, read_luma
 
@@ -67,8 +68,8 @@ _LAZY: dict[str, str] = {
     "load_saliency": "vmaf_tiny.saliency",
     "saliency_maps": "vmaf_tiny.saliency",
     "CodecFields": "vmaf_tiny.scoring",
-    "ScoreResult": "vmaf_tiny.scoring",
-    "pool_scores": "vmaf_tiny.scoring",
+    "ScoreResult": "vmaf_tiny.result",
+    "pool_scores": "vmaf_tiny.result",
     "score": "vmaf_tiny.scoring",
     "LoadedModel": "vmaf_tiny.session",
     "load_model": "vmaf_tiny.session",

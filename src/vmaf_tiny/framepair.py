@@ -23,7 +23,7 @@ from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.nr import damage_warnings, prepare_frame
-from vmaf_tiny.scoring import (
+from vmaf_tiny.result import (
     DTYPES,
     ScoreResult,
     finish_scores,

@@ -4,11 +4,11 @@ Full-reference (``kind: fr``) models take the per-frame features of one libvmaf 
 by the sidecar's ``feature_order``, standardised when the sidecar's normalisation is not baked
 into the graph, plus the codec block for codec-aware models; every frame goes through the model
 in one batch. No-reference (``kind: nr``) models take decoded luma frames prepared as the
-sidecar's ``frame`` block says. Outputs are checked to be finite and pooled (mean, harmonic mean,
-min, 5th percentile).
+sidecar's ``frame`` block says (:mod:`vmaf_tiny.nr`). Outputs are checked and pooled by
+:mod:`vmaf_tiny.result` (re-exported here), which every scoring path shares.
 
-The pure functions (:func:`pool_scores`, :func:`fr_inputs`, :func:`prepare_frame`) hold the
-logic; :func:`score` and :func:`score_nr` only wire files, libvmaf and the session together.
+The pure functions (:func:`fr_inputs`, :func:`resolve_codec`) hold the logic; :func:`score`
+only wires files, libvmaf and the session together.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -27,6 +27,17 @@ from vmaf_tiny.codec import check_codec_fields, codec_columns
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.features import FeatureResult, extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.framepair import is_frame_pair, score_frame_pair
+from vmaf_tiny.result import (
+    DTYPES,
+    ScoreResult,
+    finish_scores,
+    harmonic_mean,
+    percentile_linear,
+    pool_scores,
+    score_output,
+    versions,
+)
 from vmaf_tiny.session import LoadedModel, load_guarded, load_model
 from vmaf_tiny.sidecar import input_roles
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
@@ -47,66 +58,7 @@ __all__ = [
 ]
 
 
-class _Dtypes(Mapping[str, Any]):
-    """sidecar dtype name -> numpy scalar type, looked up when used (numpy loads lazily)."""
-
-    _NAMES = ("float32", "float16", "int64", "int32", "uint8")
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self._NAMES:
-            raise KeyError(name)
-        return getattr(np, name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._NAMES)
-
-    def __len__(self) -> int:
-        return len(self._NAMES)
-
-
-#: sidecar dtype name -> numpy dtype
-DTYPES: Mapping[str, Any] = _Dtypes()
-
-
 # ---------------------------------------------------------------------------- pure functions
-
-
-def harmonic_mean(scores: np.ndarray) -> float:
-    """libvmaf's harmonic-mean pooling: ``n / sum(1 / (s + 1)) - 1``."""
-    s = np.asarray(scores, dtype=np.float64)
-    return float(len(s) / np.sum(1.0 / (s + 1.0)) - 1.0)
-
-
-def percentile_linear(values: np.ndarray, q: float) -> float:
-    """``np.percentile(values, q)`` (the default linear method), bit for bit, for 1-D data.
-
-    numpy's own first call imports ``numpy.ma`` (about 15 ms of every ``vmaf-tiny score``).
-    """
-    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
-    if v.size == 0:
-        raise BadInputError("no values for a percentile")
-    idx = (v.size - 1) * (float(q) / 100.0)
-    lo = min(int(np.floor(idx)), v.size - 1)
-    hi = min(lo + 1, v.size - 1)
-    t = idx - lo
-    a, b = v[lo], v[hi]
-    diff = b - a
-    # numpy's lerp: from the nearer end, so t = 1 gives b exactly
-    return float(b - diff * (1.0 - t) if t >= 0.5 else a + diff * t)
-
-
-def pool_scores(scores: np.ndarray) -> dict[str, float]:
-    """Pooled statistics of per-frame scores: mean, harmonic mean, min, 5th percentile, max."""
-    s = np.asarray(scores, dtype=np.float64)
-    if s.size == 0:
-        raise BadInputError("no frames to pool")
-    return {
-        "mean": float(np.mean(s)),
-        "harmonic_mean": harmonic_mean(s),
-        "min": float(np.min(s)),
-        "p5": percentile_linear(s, 5.0),
-        "max": float(np.max(s)),
-    }
 
 
 @dataclass(frozen=True)
@@ -235,149 +187,6 @@ def fr_inputs(
     return feeds
 
 
-def score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> np.ndarray:
-    """Per-row scores from the model's score output (role ``score``, else the first)."""
-    sidecar = model.sidecar
-    idx = 0
-    for i, o in enumerate(sidecar["outputs"]):
-        if o.get("role") == "score":
-            idx = i
-            break
-    out = np.asarray(outputs[idx])
-    if out.ndim == 0 or out.shape[0] != n or out.size != n:
-        raise BadModelError(
-            f"model {model.model_id} returned shape {list(out.shape)} for {n} rows; "
-            "expected one score per row"
-        )
-    return out.reshape(n).astype(np.float64)
-
-
-def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
-    """Refuse non-finite raw outputs and raw outputs outside
-    :func:`vmaf_tiny.bounds.score_bounds`, then clip to ``output.range`` when the sidecar's
-    ``output.clamp`` is true.
-
-    The band is checked on the raw outputs, before clamping: a clamp trims a regressor's small
-    overshoot, it never turns an absurd output (1e30, 150 on a 0..100 scale) into a score.
-
-    Raises:
-        BadModelError: a NaN/inf output, or one outside the plausible band (one line naming
-            the model, the value and the band).
-    """
-    from vmaf_tiny.bounds import SCORE_MARGIN, score_bounds
-
-    spec = sidecar.get("output") or {}
-    rng = spec.get("range")
-    scores = np.asarray(scores, dtype=np.float64)
-    name = sidecar.get("id", "model")
-    finite = np.isfinite(scores)
-    if not finite.all():
-        i = int(np.argmin(finite))
-        raise BadModelError(f"model {name} produced a non-finite score ({scores[i]}) at row {i}")
-    lo, hi = score_bounds(sidecar)
-    bad = (scores < lo) | (scores > hi)
-    if bad.any():
-        i = int(np.argmax(bad))
-        declared = f"its output.range {list(rng)}" if rng else "no output.range (default [0, 100])"
-        raise BadModelError(
-            f"model {name} produced score {scores[i]:.6g} at row {i}, outside the plausible "
-            f"range [{lo:g}, {hi:g}] ({declared} widened by {SCORE_MARGIN:.0%} of its width on "
-            "each side); not a score"
-        )
-    if spec.get("clamp") and rng:
-        scores = np.clip(scores, float(rng[0]), float(rng[1]))
-    return scores
-
-
-# ---------------------------------------------------------------------------- results
-
-
-@dataclass
-class ScoreResult:
-    """Scores of one video (pair) under one model.
-
-    Attributes:
-        model_id: The model.
-        kind: ``fr`` or ``nr``.
-        frames: Per-frame model scores.
-        pooled: mean, harmonic_mean, min, p5, max of ``frames``.
-        svm_frames: libvmaf vmaf_v0.6.1 per frame from the same pass (``with_svm``), else None.
-        svm_pooled: Its pooled values, else None.
-        provider: The execution provider that ran the model.
-        reference: Reference path (None for NR).
-        distorted: Distorted path.
-        codec: Codec fields used (codec-aware models).
-        versions: vmaf-tiny, onnxruntime, ffmpeg and libvmaf versions.
-        warnings: Non-fatal notes.
-        seconds: Where the time went (load, features/decode, model, total).
-        damaged_frames_dropped: Frames left out of the scores because an input was damaged
-            (only with ``allow_damaged``; see :mod:`vmaf_tiny.damage`).
-    """
-
-    model_id: str
-    kind: str
-    frames: np.ndarray
-    pooled: dict[str, float]
-    provider: str
-    distorted: str
-    reference: str | None = None
-    svm_frames: np.ndarray | None = None
-    svm_pooled: dict[str, float] | None = None
-    codec: CodecFields | None = None
-    versions: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    damaged_frames_dropped: int = 0
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-    @property
-    def mean(self) -> float:
-        return self.pooled["mean"]
-
-    def to_dict(self, per_frame: bool = True) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "model": self.model_id,
-            "kind": self.kind,
-            "reference": self.reference,
-            "distorted": self.distorted,
-            "n_frames": self.n_frames,
-            "damaged_frames_dropped": self.damaged_frames_dropped,
-            "pooled": self.pooled,
-            "provider": self.provider,
-            "versions": self.versions,
-            "warnings": list(self.warnings),
-            "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
-        }
-        if self.codec is not None:
-            d["codec"] = self.codec.to_dict()
-        if self.svm_pooled is not None:
-            d["svm"] = {"model": "vmaf_v0.6.1", "pooled": self.svm_pooled}
-        if per_frame:
-            d["frames"] = [float(v) for v in self.frames]
-            if self.svm_frames is not None:
-                d["svm"]["frames"] = [float(v) for v in self.svm_frames]
-        return d
-
-
-def versions(model: LoadedModel, ff: FFmpeg, libvmaf: str | None) -> dict[str, str]:
-    """Versions recorded with every score."""
-    import onnxruntime
-
-    import vmaf_tiny
-
-    v = {
-        "vmaf_tiny": vmaf_tiny.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "ffmpeg": ff.version,
-    }
-    if libvmaf:
-        v["libvmaf"] = libvmaf
-    return v
-
-
 # ---------------------------------------------------------------------------- scoring
 
 
@@ -443,8 +252,6 @@ def score(
         )
     try:
         ff = ffmpeg or resolve_ffmpeg()
-        from vmaf_tiny.framepair import is_frame_pair, score_frame_pair  # imports this module
-
         if is_frame_pair(sidecar):  # a model over (reference, distorted) frames, not features
             lm = loading.result()
             if with_svm:
