@@ -18,9 +18,9 @@ from pathlib import Path
 
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import replace_block
-from vmaf_tiny.parallel import make_executor
 from vmaf_train.data.corpus import build_corpus
 from vmaf_train.data.corpus_config import load_corpus_config, resolve_config_path
+from vmaf_train.parallel import make_executor
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,11 +15,11 @@ import pytest
 
 from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.fsutil import sha256_file
-from vmaf_tiny.parallel import make_executor
 from vmaf_train.data.corpus import build_corpus
 from vmaf_train.data.corpus_config import load_corpus_config
 from vmaf_train.data.manifest import read_manifest
 from vmaf_train.data.table import SCHEMA, read_features
+from vmaf_train.parallel import make_executor
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "configs" / "corpus" / "smoke.toml"

@@ -13,11 +13,11 @@ import pytest
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.parallel import (
     ENV_EXECUTOR,
-    DaskExecutor,
     PoolExecutor,
     SerialExecutor,
     make_executor,
 )
+from vmaf_train import parallel as train_parallel
 
 
 def work(item: int) -> tuple[int, int]:
@@ -76,19 +76,25 @@ def test_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_EXECUTOR, "threads")
     with pytest.raises(BadInputError, match=r"VMAF_TINY_EXECUTOR must be one of serial, pool"):
         make_executor()
+    monkeypatch.setenv(ENV_EXECUTOR, "dask")  # the runtime has no Dask executor
+    with pytest.raises(BadInputError, match=r"VMAF_TINY_EXECUTOR must be one of serial, pool,"):
+        make_executor()
+    monkeypatch.delenv(ENV_EXECUTOR)
+    assert isinstance(make_executor(), PoolExecutor)  # the runtime's default
     with pytest.raises(BadInputError, match="cannot be combined"):
-        make_executor(serial=True, scheduler="tcp://127.0.0.1:1")
+        train_parallel.make_executor(serial=True, scheduler="tcp://127.0.0.1:1")
 
 
-def test_default_is_dask_where_installed_else_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vmaf_tiny import parallel
-
+def test_toolkit_default_is_dask_where_installed_else_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parallel = train_parallel
     monkeypatch.delenv(ENV_EXECUTOR, raising=False)
     monkeypatch.setattr(parallel, "dask_available", lambda: False)
-    assert isinstance(make_executor(workers=2), PoolExecutor)
+    assert isinstance(parallel.make_executor(workers=2), PoolExecutor)
     if not parallel.importlib.util.find_spec("distributed"):
         pytest.skip("dask is not installed here")
     monkeypatch.undo()
     monkeypatch.delenv(ENV_EXECUTOR, raising=False)
-    with make_executor(workers=1) as ex:
-        assert isinstance(ex, DaskExecutor) and ex.describe() == "local dask (1 workers)"
+    with parallel.make_executor(workers=1) as ex:
+        assert isinstance(ex, parallel.DaskExecutor) and ex.describe() == "local dask (1 workers)"

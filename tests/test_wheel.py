@@ -35,7 +35,7 @@ ZOO = REPO / "src" / "vmaf_tiny" / "zoo"
 #: Never imported by the runtime, and not installed by its dependencies.
 HEAVY = ("torch", "pyarrow", "dask", "distributed", "vmaf_train")
 #: Third-party imports of vmaf_tiny that are optional by design (made only when asked for).
-OPTIONAL_IMPORTS = {"distributed": "Dask executor: --scheduler, or where the train extra is"}
+OPTIONAL_IMPORTS: dict[str, str] = {}  # none: Dask lives in vmaf_train.parallel
 #: A pip constraints file for the install (default none: pip picks the newest allowed versions).
 ENV_CONSTRAINTS = "VMAF_TINY_WHEEL_CONSTRAINTS"
 #: Import name -> distribution name, where they differ.
@@ -50,9 +50,9 @@ class Installed:
     data: Path  # the generated clips and pairs file
     env: dict[str, str]
 
-    def run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str | Path, tool: str = "vmaf-tiny") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.venv / "bin" / "vmaf-tiny"), *map(str, args)],
+            [str(self.venv / "bin" / tool), *map(str, args)],
             cwd=self.work,
             env=self.env,
             capture_output=True,
@@ -219,7 +219,9 @@ def test_score_fr_nr_and_pairs_on_a_generated_pair(installed: Installed) -> None
 
 def test_options_that_need_what_is_not_installed_fail_in_one_line(installed: Installed) -> None:
     d = installed.data
-    dask = installed.run("score", "--pairs", d / "pairs.csv", "--scheduler", "tcp://127.0.0.1:9")
+    dask = installed.run(  # Dask scheduling of pairs is the toolkit's
+        "score-pairs", d / "pairs.csv", "--scheduler", "tcp://127.0.0.1:9", tool="vmaf-train"
+    )
     cuda = installed.run("score", "-r", d / "ref.y4m", "-d", d / "dis.mp4", "--backend", "cuda")
     record = installed.run("bench", "--record", "--sizes", "96x64x4", "--runs", "1")
     for out, needle in (

@@ -24,7 +24,6 @@ from vmaf_tiny.bounds import MAX_THREADS
 from vmaf_tiny.console import (
     FFmpegOpt,
     JsonOpt,
-    SchedulerOpt,
     SerialOpt,
     WorkersOpt,
     print_json,
@@ -176,19 +175,22 @@ def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> Non
     console.out_console.print(table)
 
 
-def _score_pairs(
+def score_pairs_command(
     pairs: Path,
     model: str,
     options: dict[str, Any],
+    executor: Any,
     *,
-    serial: bool,
-    workers: int | None,
-    scheduler: str | None,
     as_json: bool,
     as_csv: bool,
 ) -> None:
+    """Score every pair of a pairs CSV on ``executor`` and render the rows (one per pair).
+
+    Shared by ``vmaf-tiny score --pairs`` (serial or the process pool) and ``vmaf-train
+    score-pairs`` (the same, or Dask). A failing pair gets an ``error`` and does not stop the
+    others; any failure ends in a :class:`VmafTinyError` (exit 2) after the rows are printed.
+    """
     from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
-    from vmaf_tiny.parallel import make_executor
     from vmaf_tiny.session import load_model
 
     rows = read_pairs(pairs)
@@ -199,7 +201,7 @@ def _score_pairs(
         opts = dict(options)
         opts.update({k: v for k, v in r.items() if k not in ("reference", "distorted")})
         jobs.append(PairJob(i, r["reference"], r["distorted"], model, tuple(sorted(opts.items()))))
-    with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
+    with executor as ex:
         say(f"scoring {len(jobs)} pair(s) on {ex.describe()}")
         outcomes = ex.map(score_pair, jobs, label="pairs")
     out_rows: list[dict[str, Any]] = []
@@ -261,7 +263,6 @@ def score(
     ] = False,
     serial: SerialOpt = False,
     workers: WorkersOpt = None,
-    scheduler: SchedulerOpt = None,
     ffmpeg: FFmpegOpt = None,
     allow_damaged: cli_pixels.AllowDamagedOpt = False,
 ) -> None:
@@ -290,16 +291,10 @@ def score(
             "ffmpeg": ff,
             "allow_damaged": allow_damaged,
         }
-        _score_pairs(
-            pairs,
-            model,
-            options,
-            serial=serial,
-            workers=workers,
-            scheduler=scheduler,
-            as_json=as_json,
-            as_csv=as_csv,
-        )
+        from vmaf_tiny.parallel import make_executor
+
+        executor = make_executor(serial=serial, workers=workers)
+        score_pairs_command(pairs, model, options, executor, as_json=as_json, as_csv=as_csv)
         return
     if distorted is None:
         raise BadInputError("pass --distorted (and --reference, or --no-reference)")

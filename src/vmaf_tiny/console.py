@@ -272,7 +272,7 @@ WorkersOpt = Annotated[
         "-w",
         min=1,
         max=MAX_WORKERS,
-        help="Parallel workers: local process pool or Dask cluster size (default: all cores).",
+        help="Parallel worker processes on this machine (default: all cores).",
     ),
 ]
 SchedulerOpt = Annotated[

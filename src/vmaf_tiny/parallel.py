@@ -1,15 +1,12 @@
-"""One executor interface for independent work items: serial, a local process pool, local Dask,
-or a remote Dask scheduler.
+"""One executor interface for independent work items; the runtime's executors: serial and a
+standard-library process pool.
 
-Work items (corpus encodes, feature extraction over many pairs, LOSO folds, seed sweeps, scoring
-many pairs) go through :func:`make_executor`. The same code runs on a laptop and on an existing
-cluster (``--scheduler tcp://host:8786``) without new code.
-
-Which executor runs (:func:`make_executor`): ``--scheduler`` -> that Dask scheduler; ``--serial``
--> this process; otherwise a local Dask cluster where Dask is installed (``vmaf-train`` always has
-it), else a standard-library process pool, so a runtime-only ``pip install vmaf-tiny`` batches too.
-``$VMAF_TINY_EXECUTOR`` (``serial``, ``pool`` or ``dask``) overrides the automatic choice. Dask is
-imported only when a Dask executor is made; the runtime never needs it.
+Work items (scoring many pairs here; corpus encodes, feature extraction, LOSO folds and seed
+sweeps in the toolkit) go through an :class:`Executor`. The runtime's :func:`make_executor` gives
+``--serial`` (this process) or a local process pool, so a runtime-only ``pip install vmaf-tiny``
+batches too; ``$VMAF_TINY_EXECUTOR`` (``serial`` or ``pool``) overrides the default. Dask (a local
+cluster or an existing scheduler) is the toolkit's: :mod:`vmaf_train.parallel` adds a Dask
+executor behind the same interface, so the same code runs on a laptop and on a cluster.
 
 A failing item never stops the others: its exception is caught where it ran and comes back as an
 :class:`Outcome` with ``error`` set; a worker process that dies takes only its own item with it.
@@ -17,8 +14,6 @@ A failing item never stops the others: its exception is caught where it ran and 
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import multiprocessing
 import os
 import time
@@ -31,16 +26,17 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from vmaf_tiny.console import make_progress
-from vmaf_tiny.errors import MissingToolError, VmafTinyError
+from vmaf_tiny.errors import VmafTinyError
 
 __all__ = [
-    "DaskExecutor",
     "Executor",
     "Outcome",
     "PoolExecutor",
     "SerialExecutor",
-    "dask_available",
+    "call_item",
     "default_workers",
+    "describe_error",
+    "executor_kind",
     "make_executor",
 ]
 
@@ -49,7 +45,7 @@ R = TypeVar("R")
 
 #: Environment variable that picks the executor when no option does: serial, pool or dask.
 ENV_EXECUTOR = "VMAF_TINY_EXECUTOR"
-KINDS: tuple[str, ...] = ("serial", "pool", "dask")
+KINDS: tuple[str, ...] = ("serial", "pool")
 
 
 @dataclass(frozen=True)
@@ -75,20 +71,20 @@ class Outcome(Generic[T, R]):
         return self.error is None
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     if isinstance(exc, VmafTinyError):
         return str(exc)
     msg = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {msg}"[:1000]
 
 
-def _call(fn: Callable[[Any], Any], item: Any) -> tuple[Any, str | None, float]:
+def call_item(fn: Callable[[Any], Any], item: Any) -> tuple[Any, str | None, float]:
     """Run one item, capturing any exception as a one-line string (runs on the worker)."""
     t0 = time.perf_counter()
     try:
         return fn(item), None, time.perf_counter() - t0
     except Exception as exc:  # a failing item must not stop the others
-        return None, _describe(exc), time.perf_counter() - t0
+        return None, describe_error(exc), time.perf_counter() - t0
 
 
 def default_workers() -> int:
@@ -159,7 +155,7 @@ class SerialExecutor(Executor):
         with make_progress(enabled=progress) as bar:
             task = bar.add_task(label, total=len(items))
             for i, item in enumerate(items):
-                value, error, secs = _call(fn, item)
+                value, error, secs = call_item(fn, item)
                 bar.advance(task)
                 yield Outcome(i, item, value, error, secs)
 
@@ -198,7 +194,7 @@ class PoolExecutor(Executor):
             self._pool = _spawn_pool(self.workers)
         with make_progress(enabled=progress) as bar:
             task = bar.add_task(label, total=len(items))
-            pending = {self._pool.submit(_call, fn, item): i for i, item in enumerate(items)}
+            pending = {self._pool.submit(call_item, fn, item): i for i, item in enumerate(items)}
             lost: list[int] = []
             while pending:
                 done, _ = _cf.wait(pending, return_when=_cf.FIRST_COMPLETED)
@@ -210,7 +206,7 @@ class PoolExecutor(Executor):
                         lost.append(i)  # this item or another one killed a worker: rerun below
                         continue
                     except Exception as exc:  # fn or its result could not be pickled
-                        value, error, secs = None, _describe(exc), 0.0
+                        value, error, secs = None, describe_error(exc), 0.0
                     bar.advance(task)
                     yield Outcome(i, items[i], value, error, secs)
             if not lost:
@@ -222,13 +218,13 @@ class PoolExecutor(Executor):
                 for i in sorted(lost):
                     solo = solo or _spawn_pool(1)
                     try:
-                        value, error, secs = solo.submit(_call, fn, items[i]).result()
+                        value, error, secs = solo.submit(call_item, fn, items[i]).result()
                     except BrokenProcessPool as exc:
-                        value, error, secs = None, f"worker lost: {_describe(exc)}", 0.0
+                        value, error, secs = None, f"worker lost: {describe_error(exc)}", 0.0
                         solo.shutdown(wait=True)
                         solo = None
                     except Exception as exc:
-                        value, error, secs = None, _describe(exc), 0.0
+                        value, error, secs = None, describe_error(exc), 0.0
                     bar.advance(task)
                     yield Outcome(i, items[i], value, error, secs)
             finally:
@@ -247,131 +243,51 @@ def _spawn_pool(workers: int) -> _cf.ProcessPoolExecutor:
     )
 
 
-class DaskExecutor(Executor):
-    """Runs items on Dask: a local cluster of single-threaded worker processes, or a scheduler.
-
-    Args:
-        workers: Worker processes for a local cluster (ignored with ``scheduler``).
-        scheduler: Address of an existing scheduler (``tcp://host:8786``); None starts a local
-            cluster that lives as long as this executor.
-    """
-
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise MissingToolError(
-                "Dask is not installed: pip install 'vmaf-tiny[train]' "
-                "(or drop --scheduler to use the local process pool)"
-            ) from exc
-        self.workers = workers or default_workers()
-        self.scheduler = scheduler
-        self._cluster: Any = None
-        if scheduler:
-            try:
-                self._client = Client(scheduler, timeout="10s")
-            except OSError as exc:
-                raise MissingToolError(f"cannot reach Dask scheduler {scheduler}: {exc}") from exc
-            self.name = f"dask scheduler {scheduler}"
-        else:
-            # One thread per worker process: encoders and libvmaf are single-threaded on purpose
-            # (Dask's nanny already sets OMP/MKL/OPENBLAS threads to 1 in each worker).
-            self._cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # random free port; never collide
-                silence_logs=logging.ERROR,
-            )
-            self._client = Client(self._cluster)
-            self.name = f"local dask ({self.workers} workers)"
-
-    def imap(
-        self,
-        fn: Callable[[T], R],
-        items: Sequence[T],
-        *,
-        label: str = "items",
-        progress: bool = True,
-    ) -> Iterator[Outcome[T, R]]:
-        from distributed import as_completed
-
-        if not items:
-            return
-        futures = self._client.map(_call, [fn] * len(items), list(items), pure=False, retries=0)
-        index = {f.key: i for i, f in enumerate(futures)}
-        with make_progress(enabled=progress) as bar:
-            task = bar.add_task(label, total=len(items))
-            for fut in as_completed(futures):
-                i = index[fut.key]
-                try:
-                    value, error, secs = fut.result()
-                except Exception as exc:  # the worker died (killed, out of memory)
-                    value, error, secs = None, f"worker lost: {_describe(exc)}", 0.0
-                bar.advance(task)
-                fut.release()
-                yield Outcome(i, items[i], value, error, secs)
-
-    def close(self) -> None:
-        try:
-            self._client.close()
-        finally:
-            if self._cluster is not None:
-                self._cluster.close()
-
-
-def dask_available() -> bool:
-    """Whether ``dask.distributed`` can be imported here (checked without importing it)."""
-    try:
-        return importlib.util.find_spec("distributed") is not None
-    except (ImportError, ValueError):  # pragma: no cover - a broken install
-        return False
-
-
 def make_executor(
     *,
     serial: bool = False,
     workers: int | None = None,
-    scheduler: str | None = None,
     kind: str | None = None,
 ) -> Executor:
-    """Build the executor the CLI options ask for.
+    """Build the runtime executor the CLI options ask for (standard library only).
 
-    ``scheduler`` -> Dask on that scheduler; ``serial`` -> this process; otherwise ``kind``, else
-    ``$VMAF_TINY_EXECUTOR``, else a local Dask cluster where Dask is installed and a local process
-    pool where it is not.
+    ``serial`` -> this process; otherwise ``kind``, else ``$VMAF_TINY_EXECUTOR``, else a local
+    process pool. Dask executors (a local cluster, an existing scheduler) are the toolkit's:
+    :func:`vmaf_train.parallel.make_executor`.
 
     Args:
         serial: Run in this process, one item at a time.
-        workers: Local worker processes, Dask or pool (default: the machine's cores; at most
+        workers: Pool worker processes (default: the machine's cores; at most
             :data:`vmaf_tiny.bounds.MAX_WORKERS`).
-        scheduler: Existing Dask scheduler address; overrides ``workers``.
-        kind: ``serial``, ``pool`` or ``dask`` (default: automatic, as above).
+        kind: ``serial`` or ``pool`` (default: ``$VMAF_TINY_EXECUTOR``, else ``pool``).
 
     Raises:
-        BadInputError: contradictory options, an unknown kind or a worker count out of range.
-        MissingToolError: Dask asked for (``scheduler`` or ``kind="dask"``) but not installed.
+        BadInputError: an unknown kind or a worker count out of range.
     """
-    from vmaf_tiny.errors import BadInputError
-
-    if serial and scheduler:
-        raise BadInputError("--serial and --scheduler cannot be combined")
-    if workers is not None:
-        from vmaf_tiny.bounds import check_workers
-
-        workers = check_workers(workers)
-    if scheduler:
-        return DaskExecutor(scheduler=scheduler)
-    if serial:
-        return SerialExecutor()
-    chosen = kind or os.environ.get(ENV_EXECUTOR, "").strip().lower() or None
-    if chosen is not None and chosen not in KINDS:
-        source = "kind" if kind else f"${ENV_EXECUTOR}"
-        raise BadInputError(f"{source} must be one of {', '.join(KINDS)}, got {chosen!r}")
-    if chosen is None:
-        chosen = "dask" if dask_available() else "pool"
+    chosen = executor_kind(serial=serial, workers=workers, kind=kind, kinds=KINDS)
     if chosen == "serial":
         return SerialExecutor()
-    if chosen == "pool":
-        return PoolExecutor(workers=workers)
-    return DaskExecutor(workers=workers)
+    return PoolExecutor(workers=workers)
+
+
+def executor_kind(
+    *, serial: bool, workers: int | None, kind: str | None, kinds: Sequence[str]
+) -> str | None:
+    """The executor kind asked for (``serial`` wins, then ``kind``, then the environment), or
+    None for "the caller's default"; the worker count is checked on the way.
+
+    Raises:
+        BadInputError: an unknown kind or a worker count out of range.
+    """
+    from vmaf_tiny.bounds import check_workers
+    from vmaf_tiny.errors import BadInputError
+
+    if workers is not None:
+        check_workers(workers)
+    if serial:
+        return "serial"
+    chosen = kind or os.environ.get(ENV_EXECUTOR, "").strip().lower() or None
+    if chosen is not None and chosen not in kinds:
+        source = "kind" if kind else f"${ENV_EXECUTOR}"
+        raise BadInputError(f"{source} must be one of {', '.join(kinds)}, got {chosen!r}")
+    return chosen if chosen is not None else ("pool" if "dask" not in kinds else None)

@@ -1,6 +1,6 @@
 """Leave-one-source-out and grouped K-fold cross-validation, with seed sweeps.
 
-Each (fold, seed) is an independent work item run through :func:`vmaf_tiny.parallel.make_executor`
+Each (fold, seed) is an independent work item run through :func:`vmaf_train.parallel.make_executor`
 (serial, a local Dask cluster, or an existing scheduler). An item carries the features path and
 the config, reads the table where it runs, trains on the fold's training sources (a validation
 part of them, chosen by the same hash buckets as the main split, drives early stopping) and
@@ -21,11 +21,11 @@ import numpy as np
 
 from vmaf_tiny.errors import BadInputError, VmafTinyError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
-from vmaf_tiny.parallel import Executor, make_executor
 from vmaf_train.config import ModelConfig, config_from_dict, config_sha256
 from vmaf_train.data.splits import Fold, bucket, kfold_groups, loso_folds
 from vmaf_train.dataset import FRData, load_fr_data, read_table_for
 from vmaf_train.eval import plcc, pool_by_key, rmse, srocc
+from vmaf_train.parallel import Executor, make_executor
 
 __all__ = [
     "FoldTask",

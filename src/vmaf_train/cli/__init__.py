@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from vmaf_tiny.console import run_app
-from vmaf_train.cli import corpus, demo, features
+from vmaf_train.cli import corpus, demo, features, pairs
 from vmaf_train.cli import evaluate as _evaluate
 from vmaf_train.cli import export as _export
 from vmaf_train.cli import pixels as _pixels
@@ -45,6 +45,7 @@ app.command("zoo")(_zoo.zoo)
 
 app.add_typer(corpus.app, name="corpus")
 app.command("extract-features")(features.extract_features_cmd)
+app.command("score-pairs")(pairs.score_pairs)
 app.command("demo")(demo.demo)
 app.add_typer(_pixels.app, name="pixels")  # pixel models (issue 5)
 

@@ -20,7 +20,7 @@ from vmaf_tiny.console import (
     print_json,
 )
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
-from vmaf_tiny.parallel import make_executor
+from vmaf_train.parallel import make_executor
 
 app = typer.Typer(help="Build corpora of real encodes scored by libvmaf.", no_args_is_help=True)
 

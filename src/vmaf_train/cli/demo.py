@@ -17,7 +17,7 @@ from rich.table import Table
 
 from vmaf_tiny.console import FFmpegOpt, ProgressOpt, err_console, out_console
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
-from vmaf_tiny.parallel import make_executor
+from vmaf_train.parallel import make_executor
 
 DEMO_MODEL = "vmaf_tiny_v2"
 DEMO_NR_MODEL = "nr_metric_v1"

@@ -20,8 +20,8 @@ from vmaf_tiny.console import (
 )
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import OutputLock, atomic_write_json
-from vmaf_tiny.parallel import make_executor
 from vmaf_tiny.video import VideoSpec
+from vmaf_train.parallel import make_executor
 
 
 def extract_features_cmd(

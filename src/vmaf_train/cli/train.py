@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from vmaf_tiny.console import out_console, print_json
-from vmaf_tiny.parallel import make_executor
 from vmaf_train.cli._common import (
     ConfigOpt,
     FeaturesOpt,
@@ -26,6 +25,7 @@ from vmaf_train.cli._common import (
     split_overrides,
 )
 from vmaf_train.config import ModelConfig, SplitConfig, load_config
+from vmaf_train.parallel import make_executor
 
 __all__ = ["baseline_svr", "fit", "loso"]
 

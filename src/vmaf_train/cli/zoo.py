@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from vmaf_tiny.console import out_console, print_json
-from vmaf_tiny.parallel import make_executor
 from vmaf_tiny.registry import shipped_zoo
 from vmaf_train.cli._common import (
     FeaturesOpt,
@@ -23,6 +22,7 @@ from vmaf_train.cli._common import (
     parse_seeds,
     split_overrides,
 )
+from vmaf_train.parallel import make_executor
 
 __all__ = ["zoo"]
 

@@ -1,0 +1,54 @@
+"""``vmaf-train score-pairs``: ``vmaf-tiny score --pairs`` on the toolkit's executors (Dask)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vmaf_tiny import cli as runtime_cli
+from vmaf_tiny.cli_pixels import AllowDamagedOpt
+from vmaf_tiny.console import FFmpegOpt, JsonOpt, SchedulerOpt, SerialOpt, WorkersOpt
+from vmaf_tiny.errors import BadInputError
+from vmaf_train.parallel import make_executor
+
+
+def score_pairs(
+    pairs: Annotated[Path, typer.Argument(help="CSV with reference,distorted[,codec,...] rows.")],
+    model: runtime_cli.ModelOpt = "vmaf_tiny_v2",
+    with_svm: Annotated[
+        bool, typer.Option("--with-svm", help="Also report libvmaf's vmaf_v0.6.1.")
+    ] = False,
+    threads: runtime_cli.ThreadsOpt = 1,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
+    serial: SerialOpt = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    ffmpeg: FFmpegOpt = None,
+    allow_damaged: AllowDamagedOpt = False,
+) -> None:
+    """Score many pairs like `vmaf-tiny score --pairs`, on a local Dask cluster (default) or an
+    existing scheduler (--scheduler tcp://host:8786)."""
+    from vmaf_tiny.ffmpeg import resolve_ffmpeg
+
+    if as_json and as_csv:
+        raise BadInputError("choose one of --json and --csv")
+    options = {
+        "with_svm": with_svm,
+        "backend": "cpu",
+        "threads": threads,
+        "int8": False,
+        "truncate": False,
+        "codec": None,
+        "preset": None,
+        "crf": None,
+        "width": None,
+        "height": None,
+        "pix_fmt": None,
+        "ffmpeg": resolve_ffmpeg(ffmpeg),
+        "allow_damaged": allow_damaged,
+    }
+    executor = make_executor(serial=serial, workers=workers, scheduler=scheduler)
+    runtime_cli.score_pairs_command(pairs, model, options, executor, as_json=as_json, as_csv=as_csv)
