@@ -31,7 +31,7 @@ from vmaf_tiny.codec import check_codec_fields
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
-from vmaf_tiny.fsutil import atomic_path, output_error, sigterm_cleans_up
+from vmaf_tiny.fsutil import atomic_path, writing_output
 from vmaf_tiny.video import (
     PIX_FMTS,
     VideoInfo,
@@ -288,14 +288,11 @@ def filter_video(
         raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
     _output_args(out, codec, crf, preset)  # an unsupported output fails before any work
     frames_to_read(info, allow_damaged)  # a damaged input fails before anything is written
-    try:
-        with sigterm_cleans_up():
-            return _filter_into(
-                spec, info, out, runner, ff, t0, codec, crf, preset, max_frames, batch,
-                allow_damaged,
-            )  # fmt: skip
-    except OSError as exc:
-        raise output_error(out, exc) from exc
+    with writing_output(out):
+        return _filter_into(
+            spec, info, out, runner, ff, t0, codec, crf, preset, max_frames, batch,
+            allow_damaged,
+        )  # fmt: skip
 
 
 def _filter_into(

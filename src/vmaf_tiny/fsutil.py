@@ -29,6 +29,7 @@ __all__ = [
     "replace_block",
     "sha256_file",
     "sigterm_cleans_up",
+    "writing_output",
 ]
 
 #: Exit status after SIGTERM during a write (128 + 15, as if the signal had killed the process).
@@ -68,6 +69,17 @@ def sigterm_cleans_up() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def writing_output(path: str | os.PathLike[str]) -> Iterator[None]:
+    """The block writes the user's ``path``: SIGTERM cleans up (:func:`sigterm_cleans_up`) and
+    an OS error becomes the one-line :func:`output_error` naming ``path``."""
+    try:
+        with sigterm_cleans_up():
+            yield
+    except OSError as exc:
+        raise output_error(path, exc) from exc
 
 
 def _umask() -> int:

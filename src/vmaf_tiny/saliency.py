@@ -26,7 +26,7 @@ import numpy as np
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.fsutil import output_error, sigterm_cleans_up
+from vmaf_tiny.fsutil import writing_output
 from vmaf_tiny.nr import damage_warnings, prepare_frame
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frames_to_read, probe, read_luma
 
@@ -169,14 +169,11 @@ def saliency_maps(
     if out.exists() and (not out.is_dir() or any(out.glob("*.png"))):
         raise BadInputError(f"{out}: exists and is not an empty directory of maps")
     frames_to_read(info, allow_damaged)  # a damaged input fails before anything is written
-    try:
-        with sigterm_cleans_up():
-            return _maps_into(
-                spec, info, out, runner, frame, map_size, max_frames, batch, ff, t0,
-                allow_damaged,
-            )  # fmt: skip
-    except OSError as exc:
-        raise output_error(out, exc) from exc
+    with writing_output(out):
+        return _maps_into(
+            spec, info, out, runner, frame, map_size, max_frames, batch, ff, t0,
+            allow_damaged,
+        )  # fmt: skip
 
 
 def _maps_into(
