@@ -2,7 +2,7 @@
 
 Two sets, both made at run time:
 
-* **hostile models** (``tests/hostile_models.py``): tiny files that ask for gigabytes
+* **hostile models** (``tests/support/hostile_models.py``): tiny files that ask for gigabytes
   (ConstantOfShape of 3 GiB, Expand/Tile/Resize/Pad bombs, a shape computed from input values,
   Range, a 65536x65536 input, an NR sidecar asking for 8192x8192 frames) or produce absurd scores
   (6e30 with ``clamp: false`` and with ``clamp: true``, NaN). Each goes through ``vmaf-tiny
@@ -45,7 +45,7 @@ from vmaf_tiny.fsutil import replace_block
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.hostile_models import HOSTILE  # noqa: E402  (shared with the tests)
+from tests.support.hostile_models import HOSTILE  # noqa: E402  (shared with the tests)
 
 CLI = [sys.executable, "-c", "from vmaf_tiny.cli import main; main()"]
 COMMAND = "python benchmarks/hostile.py --write-docs"

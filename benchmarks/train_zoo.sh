@@ -6,7 +6,7 @@
 #
 # e.g. --seeds 0,1,2 (LOSO seed sweep), --workers 2, --scheduler tcp://host:8786, --ids vmaf_tiny_v2,
 # --force. Writes runs/zoo/, src/vmaf_tiny/zoo/ (ONNX, sidecars, registry.json), docs/models/*.md, the
-# snapshot table in docs/benchmarks.md and the rounding-guard fixture in tests/fixtures/.
+# snapshot table in docs/benchmarks.md and the rounding-guard fixture in tests/support/fixtures/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $# -lt 1 ]]; then
@@ -22,5 +22,5 @@ extra=()
 [[ -f $upstream ]] && extra+=(--upstream-model "$upstream")
 start=$(date +%s)
 "$VT" zoo --features "$features" --runs runs/zoo --zoo src/vmaf_tiny/zoo --docs docs \
-  --fixture-dir tests/fixtures "${extra[@]}" "$@"
+  --fixture-dir tests/support/fixtures "${extra[@]}" "$@"
 echo "zoo done in $(( $(date +%s) - start )) s" >&2

@@ -8,7 +8,7 @@ import pytest
 
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 
-pytest_plugins = ["tests.pixels_fixtures"]  # pixel-model fixtures (issue 5)
+pytest_plugins = ["tests.support.pixels_fixtures"]  # pixel-model fixtures (issue 5)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -53,24 +53,16 @@ def smoke_features(smoke_corpus: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_models():
-    """``benchmarks/tiny_models.py``: builders of small real ONNX models and their sidecars."""
-    import importlib.util
-    import sys
+    """``tests/support/tiny_models.py``: builders of small real ONNX models and their sidecars."""
+    from tests.support import tiny_models
 
-    name = "tiny_models"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return tiny_models
 
 
 @pytest.fixture(scope="session")
 def runtime_clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> dict[str, Path]:
     """A small generated pair: testsrc2 160x90 x 12 frames (y4m) and its x264 crf 35 encode."""
-    from tests.clips import lavfi_clip, x264
+    from tests.support.clips import lavfi_clip, x264
 
     d = tmp_path_factory.mktemp("runtime_clips")
     ref = lavfi_clip(ffmpeg, d / "ref.y4m", frames=12)
@@ -80,4 +72,4 @@ def runtime_clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> d
 
 
 # Training-toolkit fixtures (a real features table built once per session, fit runs).
-from tests.fr_fixtures import fr_codec_run, fr_features, fr_features_mos, fr_run  # noqa: E402, F401
+from tests.support.fr_fixtures import fr_codec_run, fr_features, fr_features_mos, fr_run  # noqa: E402, F401

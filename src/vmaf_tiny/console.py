@@ -178,7 +178,8 @@ def run_app(
             the user can install, else None (an internal error).
     """
     # typer (0.26+) vendors click as typer._click; its exceptions subclass typer.TyperException.
-    # The private import is pinned by pyproject's typer range and tests/test_cli_contract.py.
+    # The private import is pinned by pyproject's typer range and
+    # tests/vmaf_tiny/test_cli_contract.py.
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
     args = list(sys.argv[1:] if argv is None else argv)

@@ -1,10 +1,10 @@
 """The float-rounding guard: a small committed eval fixture and each shipped model's metrics on it.
 
-``tests/fixtures/fr_eval_rows.parquet`` holds real test-split rows of the training corpus (whole
-clips, at most ~1 MB). ``tests/fixtures/fr_expected_metrics.json`` records, for every registered
-non-smoke model, its sha256 and its PLCC and RMSE against the teacher on those rows. CI recomputes
-them with the shipped files: a drift >= 1e-3 (a new onnxruntime, numpy, a changed graph) fails.
-"""
+``tests/support/fixtures/fr_eval_rows.parquet`` holds real test-split rows of the training corpus
+(whole clips, at most ~1 MB). ``tests/support/fixtures/fr_expected_metrics.json`` records, for
+every registered non-smoke model, its sha256 and its PLCC and RMSE against the teacher on those
+rows. CI recomputes them with the shipped files: a drift >= 1e-3 (a new onnxruntime, numpy, a
+changed graph) fails."""
 
 from __future__ import annotations
 

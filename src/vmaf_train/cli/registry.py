@@ -77,7 +77,7 @@ def guard_fixture(
     zoo: ZooOpt = None,
     out_dir: Annotated[
         Path, typer.Option("--out-dir", help="Where the fixture and expected metrics live.")
-    ] = Path("tests/fixtures"),
+    ] = Path("tests/support/fixtures"),
     features: Annotated[
         Path | None,
         typer.Option("--features", "-f", help="Rebuild the fixture from this table's test split."),

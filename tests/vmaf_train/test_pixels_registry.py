@@ -18,7 +18,7 @@ from vmaf_train.pixels.export import ort_session
 from vmaf_train.pixels.register import register_pixel_run
 from vmaf_train.pixels.smoke import SMOKE_IDS, DistsSq
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ALL_IDS = {"nr_metric_v1", "learned_filter_v1", "saliency_student_v1", *SMOKE_IDS}
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.hostile_models import HOSTILE, HostileCase, build_all
+from tests.support.hostile_models import HOSTILE, HostileCase, build_all
 from vmaf_tiny.bounds import (
     MAX_FRAME_PIXELS,
     MAX_THREADS,
@@ -185,7 +185,7 @@ def test_session_arena_stops_a_batch_amplification(tmp_path: Path) -> None:
         helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 17)]
     )
     model.ir_version = 8
-    from tests.hostile_models import _fr_sidecar
+    from tests.support.hostile_models import _fr_sidecar
 
     (tmp_path / "tile_rows.onnx").write_bytes(model.SerializeToString())
     (tmp_path / "tile_rows.json").write_text(json.dumps(_fr_sidecar("tile_rows")))

@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.fr_fixtures import FR_SPLIT, run_cli
+from tests.support.fr_fixtures import FR_SPLIT, run_cli
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.config import SplitConfig
 from vmaf_train.data.table import read_features

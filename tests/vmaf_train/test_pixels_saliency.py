@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.clips import lavfi_clip
-from tests.pixels_helpers import files_in
+from tests.support.clips import lavfi_clip
+from tests.support.pixels_helpers import files_in
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.saliency import encode_png_gray, resize_bilinear, saliency_maps
 from vmaf_train.pixels.export import ort_session

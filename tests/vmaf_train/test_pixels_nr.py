@@ -10,7 +10,7 @@ import onnx
 import onnx.numpy_helper
 import pyarrow.parquet as pq
 
-from tests.pixels_helpers import NR_TINY, files_in
+from tests.support.pixels_helpers import NR_TINY, files_in
 from vmaf_train.pixels.export import ort_session
 from vmaf_train.pixels.nr import fit_nr, load_nr_config
 from vmaf_train.pixels.quantize import gate_path

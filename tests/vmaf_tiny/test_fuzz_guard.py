@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import subprocess
@@ -12,18 +11,15 @@ from pathlib import Path
 import onnx
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "fuzz_guard.py"
 
 
 @pytest.fixture(scope="module")
-def fuzz(tiny_models):
-    spec = importlib.util.spec_from_file_location("fuzz_guard", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_guard"] = module
-    spec.loader.exec_module(module)
-    return module
+def fuzz():
+    from tests.support import fuzz
+
+    return fuzz
 
 
 def test_protobuf_mutations_stay_parseable_often_and_change_the_model(
@@ -32,10 +28,10 @@ def test_protobuf_mutations_stay_parseable_often_and_change_the_model(
     """Field-level edits (drop/dup/swap/varint) reach nested messages, not just raw bytes."""
     path, _ = tiny_models.fr_mlp(tmp_path, "mut")
     data = path.read_bytes()
-    assert fuzz._fields(data) is not None
+    assert fuzz.wire_fields(data) is not None
     parsed = changed = differs = 0
     for i in range(200):
-        out = fuzz._mutate_message(data, random.Random(i))
+        out = fuzz.mutate_message(data, random.Random(i))
         assert out is not None
         differs += out != data
         try:

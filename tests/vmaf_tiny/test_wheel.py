@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.clips import lavfi_clip, x264
+from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.ffmpeg import FFmpeg
 
 pytestmark = pytest.mark.wheel
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ZOO = REPO / "src" / "vmaf_tiny" / "zoo"
 #: Never imported by the runtime, and not installed by its dependencies.
 HEAVY = ("torch", "pyarrow", "dask", "distributed", "vmaf_train")

@@ -1,9 +1,9 @@
 """Pixel models through the runtime: guard, session, NR / frame-pair scoring, filter, saliency.
 
 The zoo holds the smoke-trained NR metric, filter and saliency student and the two smoke
-checkpoints (tests/pixels_fixtures.py). ``vmaf-tiny filter`` / ``saliency`` are exercised through
-their command functions on a Typer app wired like the runtime's (``run_app``: one-line errors,
-exit code 2).
+checkpoints (tests/support/pixels_fixtures.py). ``vmaf-tiny filter`` / ``saliency`` are exercised
+through their command functions on a Typer app wired like the runtime's (``run_app``: one-line
+errors, exit code 2).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.clips import lavfi_clip, x264
+from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.framepair import is_frame_pair, score_frame_pair
 from vmaf_tiny.nr import score_nr
 from vmaf_tiny.registry import verify_registry

@@ -221,7 +221,7 @@ def test_vmaf_train_without_pyarrow_says_install_the_extra(tmp_path: Path) -> No
     (stub / "__init__.py").write_text(
         "raise ModuleNotFoundError(\"No module named 'pyarrow'\", name='pyarrow')\n"
     )
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     env = {"PYTHONPATH": str(stub.parent), "PATH": "/usr/bin:/bin"}
     config = repo / "configs/models/vmaf_tiny_v2.toml"
     argv = [str(BIN / "vmaf-train"), "fit", "--config", str(config), "--out", str(tmp_path)]

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from tests.fr_fixtures import fast_config
+from tests.support.fr_fixtures import fast_config
 from vmaf_train.data.table import read_features
 from vmaf_train.dataset import load_fr_data, split_data
 from vmaf_train.train import FRTrainer, fit_run

@@ -21,7 +21,7 @@ from vmaf_train.data.manifest import read_manifest
 from vmaf_train.data.table import SCHEMA, read_features
 from vmaf_train.parallel import make_executor
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "configs" / "corpus" / "smoke.toml"
 CLI = [sys.executable, "-c", "from vmaf_train.cli import main; main()"]
 

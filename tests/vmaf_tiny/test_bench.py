@@ -14,7 +14,7 @@ import pytest
 from vmaf_tiny.bench import CARD_BEGIN, CARD_END, cache_dir, checkout_root, parse_sizes
 from vmaf_tiny.errors import BadInputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 QUICK = ["--sizes", "96x64x6", "--runs", "2", "--batch1-calls", "200", "--big-batch", "256"]
 HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()

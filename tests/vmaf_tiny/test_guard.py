@@ -25,7 +25,7 @@ from vmaf_tiny.guard import (
     guard_model,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _refused(path: Path, check: str, pattern: str, **kw: object) -> str:

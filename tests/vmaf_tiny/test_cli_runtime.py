@@ -231,7 +231,7 @@ def test_inference_doc_examples_run(tiny_models, tmp_path: Path, runtime_clips) 
     import shlex
     import shutil
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "inference.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "inference.md").read_text()
     shutil.copy(runtime_clips["ref"], tmp_path / "ref.y4m")
     shutil.copy(runtime_clips["dis"], tmp_path / "dis.mp4")
     tiny_models.fr_mlp(tmp_path, "bench_fr_mlp")

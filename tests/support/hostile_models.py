@@ -5,7 +5,7 @@ Each builder writes ``<dir>/<id>.onnx`` and ``<dir>/<id>.json`` (a schema-valid 
 model reaches the checks it is aimed at) and returns the .onnx path. :data:`HOSTILE` lists every
 case with the stage that must refuse it: ``load`` (a guard check: ``vmaf-tiny check`` and every
 load refuse it) or ``score`` (it loads, but scoring refuses its output). Used by
-``tests/test_bounds.py`` and ``benchmarks/hostile.py``; needs only numpy and onnx.
+``tests/vmaf_tiny/test_bounds.py`` and ``benchmarks/hostile.py``; needs only numpy and onnx.
 """
 
 from __future__ import annotations

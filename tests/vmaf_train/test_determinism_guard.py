@@ -1,10 +1,10 @@
 """Float-rounding guard: each shipped model's PLCC/RMSE on the committed eval fixture.
 
-``tests/fixtures/fr_eval_rows.parquet`` holds real test-split rows; ``fr_expected_metrics.json``
-records every shipped (non-smoke) model's sha256, PLCC and RMSE on them, written by
-``vmaf-train guard-fixture`` (run by ``vmaf-train zoo``). A drift >= 1e-3 fails, and so does a
-registered model without an entry. Entries for models no longer in the registry are ignored.
-"""
+``tests/support/fixtures/fr_eval_rows.parquet`` holds real test-split rows;
+``fr_expected_metrics.json`` records every shipped (non-smoke) model's sha256, PLCC and RMSE on
+them, written by ``vmaf-train guard-fixture`` (run by ``vmaf-train zoo``). A drift >= 1e-3 fails,
+and so does a registered model without an entry. Entries for models no longer in the registry are
+ignored."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from vmaf_train.fixture import (
     fixture_metrics,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "tests" / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "support" / "fixtures"
 ZOO = REPO / "src" / "vmaf_tiny" / "zoo"
 
 

@@ -17,7 +17,7 @@ from vmaf_tiny.fsutil import sha256_file
 from vmaf_tiny.registry import load_registry, resolve_model, verify_registry, zoo_dir
 from vmaf_tiny.session import load_model
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fr_fixtures import FR_SPLIT, fast_config, run_cli
+from tests.support.fr_fixtures import FR_SPLIT, fast_config, run_cli
 from vmaf_train.baseline import svr_baseline_run
 from vmaf_train.cards import (
     RUNTIME_BEGIN,
@@ -27,7 +27,7 @@ from vmaf_train.loso import run_cv
 from vmaf_train.quantize import quantize_int8
 from vmaf_train.register import register_run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 UPSTREAM = REPO.parent / "shared" / "data" / "vmaf_models" / "vmaf_v0.6.1.json"
 
 
@@ -168,7 +168,7 @@ def test_report_renders_pixel_models_with_the_pixel_card(tmp_path: Path) -> None
     from vmaf_train.cards import write_reports
     from vmaf_train.pixels.cards import is_pixel_model, render_pixel_card
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     zoo = tmp_path / "zoo"
     shutil.copytree(repo / "src" / "vmaf_tiny" / "zoo", zoo)
     docs = tmp_path / "docs"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.pixels_helpers import FILTER_TINY, NR_TINY, SAL_TINY
+from tests.support.pixels_helpers import FILTER_TINY, NR_TINY, SAL_TINY
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.fr_fixtures import fast_config, one_line_error, run_cli
+from tests.support.fr_fixtures import fast_config, one_line_error, run_cli
 from vmaf_train.data.table import read_features
 from vmaf_train.dataset import load_fr_data
 from vmaf_train.loso import make_folds, run_cv, summarize_folds
 from vmaf_train.parallel import make_executor
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NATURAL = ["astronaut_pan", "bbb_s1", "bikes_s0", "carphone", "coffee_pan"]
 SYNTHETIC = ["life_s7", "mandelbrot", "perlin_grain", "testsrc2"]
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.fr_fixtures import fast_config, one_line_error, run_cli
+from tests.support.fr_fixtures import fast_config, one_line_error, run_cli
 from vmaf_tiny.errors import BadInputError
 from vmaf_train.config import MAX_THREADS, supported_opsets
 from vmaf_train.pixels.nr import load_nr_config
 from vmaf_train.pixels.runs import fit_loop
 from vmaf_train.train import fit_run, nonfinite_path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CFG = REPO / "configs" / "models"
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.clips import lavfi_clip, x264
+from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.damage import DecodeLog, clean_prefix, scan_log
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.features import extract_features

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.clips import lavfi_clip, x264
-from tests.pixels_helpers import files_in
+from tests.support.clips import lavfi_clip, x264
+from tests.support.pixels_helpers import files_in
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.filtering import filter_video, read_planes
 from vmaf_tiny.video import probe

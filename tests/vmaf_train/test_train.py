@@ -11,14 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.fr_fixtures import FR_SPLIT, one_line_error, run_cli
+from tests.support.fr_fixtures import FR_SPLIT, one_line_error, run_cli
 from vmaf_train.config import SplitConfig
 from vmaf_train.data.table import read_features
 from vmaf_train.dataset import load_fr_data, source_splits
 from vmaf_train.predict import load_sidecar
 
 SPLIT_ARGS = ["--val-frac", FR_SPLIT["val_frac"], "--test-frac", FR_SPLIT["test_frac"]]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CFG = REPO / "configs" / "models"
 
 

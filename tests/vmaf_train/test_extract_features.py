@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.clips import lavfi_clip, x264
+from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_train.data.table import SCHEMA, read_features
 

@@ -1,6 +1,6 @@
 """The training-toolkit tests' corpus and fit runs.
 
-``tests/fixtures/fr_corpus.toml`` (9 sources, 5 natural; x264 at three CRFs, VP9 and an x264
+``tests/support/fixtures/fr_corpus.toml`` (9 sources, 5 natural; x264 at three CRFs, VP9 and an x264
 ladder rung; 16 frames) is built once per session by the project's corpus builder: real encodes
 scored by the real libvmaf teacher (about 10 s on 2 cores). Nine sources make every source-level
 split and five LOSO folds non-empty, which the 3-source smoke corpus cannot.
@@ -18,8 +18,8 @@ import pytest
 
 from vmaf_train.config import ModelConfig, load_config
 
-REPO = Path(__file__).resolve().parents[1]
-FR_CORPUS = REPO / "tests" / "fixtures" / "fr_corpus.toml"
+REPO = Path(__file__).resolve().parents[2]
+FR_CORPUS = REPO / "tests" / "support" / "fixtures" / "fr_corpus.toml"
 
 
 def build_fr_table(out_dir: Path) -> Path:

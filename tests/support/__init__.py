@@ -1,0 +1,1 @@
+"""Test support: generated clips, ONNX model builders, fixtures (never imported by src/)."""
