@@ -223,7 +223,7 @@ def test_options_that_need_what_is_not_installed_fail_in_one_line(installed: Ins
         "score-pairs", d / "pairs.csv", "--scheduler", "tcp://127.0.0.1:9", tool="vmaf-train"
     )
     cuda = installed.run("score", "-r", d / "ref.y4m", "-d", d / "dis.mp4", "--backend", "cuda")
-    record = installed.run("bench", "--record", "--sizes", "96x64x4", "--runs", "1")
+    record = installed.run("bench", "--sizes", "96x64x4", "--runs", "1", tool="vmaf-train")
     for out, needle in (
         (dask, "pip install 'vmaf-tiny[train]'"),
         (cuda, "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"),
