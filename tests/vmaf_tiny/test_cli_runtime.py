@@ -182,7 +182,17 @@ def test_pairs_on_a_local_dask_cluster_match_serial(
     assert serial.returncode == 0, serial.stderr
     train = Path(sys.executable).parent / "vmaf-train"  # Dask scheduling is the toolkit's
     dask = subprocess.run(
-        [str(train), "score-pairs", str(pairs), "--model", str(path), "--workers", "2", "--csv"],
+        [
+            str(train),
+            "score-pairs",
+            "--pairs",
+            str(pairs),
+            "--model",
+            str(path),
+            "--workers",
+            "2",
+            "--csv",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -15,7 +15,12 @@ from vmaf_train.parallel import make_executor
 
 
 def score_pairs(
-    pairs: Annotated[Path, typer.Argument(help="CSV with reference,distorted[,codec,...] rows.")],
+    pairs: Annotated[
+        Path,
+        typer.Option(
+            "--pairs", help="CSV with reference,distorted[,codec,...] rows.", show_default=False
+        ),
+    ],
     model: runtime_cli.ModelOpt = "vmaf_tiny_v2",
     with_svm: Annotated[
         bool, typer.Option("--with-svm", help="Also report libvmaf's vmaf_v0.6.1.")
