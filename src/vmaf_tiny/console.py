@@ -12,16 +12,34 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from vmaf_tiny.bounds import MAX_WORKERS
 from vmaf_tiny.errors import VmafTinyError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+
+    from vmaf_tiny.cli.options import (
+        FFmpegOpt as FFmpegOpt,
+    )
+    from vmaf_tiny.cli.options import (
+        JsonOpt as JsonOpt,
+    )
+    from vmaf_tiny.cli.options import (
+        ProgressOpt as ProgressOpt,
+    )
+    from vmaf_tiny.cli.options import (
+        SchedulerOpt as SchedulerOpt,
+    )
+    from vmaf_tiny.cli.options import (
+        SerialOpt as SerialOpt,
+    )
+    from vmaf_tiny.cli.options import (
+        WorkersOpt as WorkersOpt,
+    )
 
     out_console: Console  # data (tables) on stdout
     err_console: Console  # progress and logs on stderr
@@ -65,9 +83,19 @@ def _console(name: str) -> Console:
     return _consoles[name]
 
 
+#: Option aliases older imports take from here; they are defined once, in vmaf_tiny.cli.options.
+_OPTIONS = frozenset(
+    ("FFmpegOpt", "JsonOpt", "ProgressOpt", "SchedulerOpt", "SerialOpt", "WorkersOpt")
+)
+
+
 def __getattr__(name: str) -> Any:
     if name in ("out_console", "err_console"):
         return _console(name)
+    if name in _OPTIONS:
+        from vmaf_tiny.cli import options
+
+        return getattr(options, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -262,33 +290,3 @@ def _internal(exc: BaseException) -> NoReturn:
         "(rerun with --debug for the traceback)"
     )
     sys.exit(1)
-
-
-# Shared option aliases: every command that fans out work takes the same executor flags.
-SerialOpt = Annotated[bool, typer.Option("--serial", help="Run items one by one in this process.")]
-WorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--workers",
-        "-w",
-        min=1,
-        max=MAX_WORKERS,
-        help="Parallel worker processes on this machine (default: all cores).",
-    ),
-]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option("--scheduler", help="Use an existing Dask scheduler, e.g. tcp://host:8786."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-FFmpegOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ffmpeg",
-        help="ffmpeg binary with libvmaf (default: imageio-ffmpeg's).",
-        envvar="VMAF_TINY_FFMPEG",
-    ),
-]
-ProgressOpt = Annotated[
-    bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")
-]

@@ -45,6 +45,7 @@ app.command("zoo")(_zoo.zoo)
 
 app.add_typer(corpus.app, name="corpus")
 app.command("extract-features")(features.extract_features_cmd)
+app.command("bench")(__import__("vmaf_train.cli.bench", fromlist=["bench"]).bench)
 app.command("score-pairs")(pairs.score_pairs)
 app.command("demo")(demo.demo)
 app.add_typer(_pixels.app, name="pixels")  # pixel models (issue 5)

@@ -1,106 +1,39 @@
-"""The ``vmaf-tiny`` command: score videos with tiny models, check and benchmark them.
+"""``vmaf-tiny score`` and ``vmaf-tiny check``: score videos with a model, check a model.
 
-Thin shells only: each command parses options, calls the library and renders the result. Data
-goes to stdout (a rich table, ``--json`` or ``--csv``), progress and warnings to stderr. Known
-errors are one line and exit code 2 (see :func:`vmaf_tiny.console.run_app`).
+Data goes to stdout (a rich table, ``--json`` or ``--csv``), progress and warnings to stderr.
+:func:`score_pairs_command` is shared with ``vmaf-train score-pairs``.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import io
-import os
 import sys
-import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from vmaf_tiny import cli_pixels, console
-from vmaf_tiny.bounds import MAX_THREADS
-from vmaf_tiny.console import (
+from vmaf_tiny import console
+from vmaf_tiny.cli._shell import quiet_python_warnings, sigterm_cleans_up, warn
+from vmaf_tiny.cli.options import (
+    AllowDamagedOpt,
+    BackendOpt,
+    CsvOpt,
     FFmpegOpt,
+    HeightOpt,
     JsonOpt,
+    ModelOpt,
+    PixFmtOpt,
     SerialOpt,
+    ThreadsOpt,
+    WidthOpt,
     WorkersOpt,
-    print_json,
-    run_app,
-    say,
 )
+from vmaf_tiny.console import print_json, say
 from vmaf_tiny.errors import BadInputError, VmafTinyError
 
-# Only what every command needs is imported here; each command imports its own (rich tables,
-# numpy, onnx, onnxruntime, jsonschema) so that start-up stays small.
-
-app = typer.Typer(
-    name="vmaf-tiny",
-    help="Score videos with tiny VMAF-style models (guarded ONNX Runtime). "
-    "Add --debug to any command for tracebacks.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-models_app = typer.Typer(
-    name="models",
-    help="List, show and verify the shipped model zoo (registry.json).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(models_app, name="models")
-app.command("filter")(cli_pixels.filter_cmd)
-app.command("saliency")(cli_pixels.saliency_cmd)
-
-# Runtime option aliases (the executor/JSON/ffmpeg ones come from vmaf_tiny.console).
-BackendOpt = Annotated[
-    str,
-    typer.Option("--backend", help="Execution provider: auto, cpu, cuda or openvino."),
-]
-ThreadsOpt = Annotated[
-    int,
-    typer.Option("--threads", min=1, max=MAX_THREADS, help="ONNX Runtime (and libvmaf) threads."),
-]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Registry id or path to an .onnx.")]
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _sigterm_cleans_up(command: _F) -> _F:
-    """Run a command with SIGTERM unwinding like Ctrl-C: temp directories go, then exit 143."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from vmaf_tiny.fsutil import sigterm_cleans_up
-
-        with sigterm_cleans_up():
-            return command(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-@app.callback()
-def _root() -> None:
-    """vmaf-tiny runtime."""
-
-
-def _warn(message: str) -> None:
-    say(f"warning: {message}")
-
-
-def _quiet_python_warnings() -> None:
-    # Warnings the library also returns (size class) are printed once, as one line.
-    from vmaf_tiny.guard import SizeClassWarning
-
-    warnings.simplefilter("ignore", SizeClassWarning)
-
-    def _one_line(message: Warning | str, *_: object, **__: object) -> None:
-        _warn(str(message))
-
-    warnings.showwarning = _one_line  # e.g. AmbiguousModelWarning: one "warning:" line
+__all__ = ["check", "score", "score_pairs_command"]
 
 
 # ---------------------------------------------------------------------------- score
@@ -219,14 +152,13 @@ def score_pairs_command(
                     "error": o.error,
                 }
             )
-            _warn(f"pair {o.index} ({Path(o.item.distorted).name}) failed: {o.error}")
+            warn(f"pair {o.index} ({Path(o.item.distorted).name}) failed: {o.error}")
     _render_rows(out_rows, as_json, as_csv)
     if failed:
         raise VmafTinyError(f"{failed} of {len(jobs)} pair(s) failed (see the error column)")
 
 
-@app.command()
-@_sigterm_cleans_up
+@sigterm_cleans_up
 def score(
     model: ModelOpt = "vmaf_tiny_v2",
     reference: Annotated[
@@ -246,10 +178,10 @@ def score(
         bool, typer.Option("--with-svm", help="Also report libvmaf's vmaf_v0.6.1 (same pass).")
     ] = False,
     as_json: JsonOpt = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Write CSV to stdout.")] = False,
-    width: Annotated[int | None, typer.Option("--width", help="Raw yuv: width.")] = None,
-    height: Annotated[int | None, typer.Option("--height", help="Raw yuv: height.")] = None,
-    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Raw yuv: format.")] = None,
+    as_csv: CsvOpt = False,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
+    pix_fmt: PixFmtOpt = None,
     backend: BackendOpt = "auto",
     threads: ThreadsOpt = 1,
     int8: Annotated[bool, typer.Option("--int8", help="Registry ids: use the int8 file.")] = False,
@@ -264,12 +196,12 @@ def score(
     serial: SerialOpt = False,
     workers: WorkersOpt = None,
     ffmpeg: FFmpegOpt = None,
-    allow_damaged: cli_pixels.AllowDamagedOpt = False,
+    allow_damaged: AllowDamagedOpt = False,
 ) -> None:
     """Score a distorted video (against its reference) with a tiny model."""
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
 
-    _quiet_python_warnings()
+    quiet_python_warnings()
     ff = resolve_ffmpeg(ffmpeg)
     if as_json and as_csv:
         raise BadInputError("choose one of --json and --csv")
@@ -341,7 +273,7 @@ def score(
             allow_damaged=allow_damaged,
         )
     for w in res.warnings:
-        _warn(w)
+        warn(w)
     say(f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s")
     _render_single(res, as_json, as_csv)
 
@@ -349,11 +281,8 @@ def score(
 # ---------------------------------------------------------------------------- check
 
 
-@app.command()
 def check(
-    model: Annotated[
-        str, typer.Argument(help="Registry id or path to an .onnx.", show_default=False)
-    ],
+    model: ModelOpt,
     sidecar: Annotated[
         Path | None, typer.Option("--sidecar", help="Sidecar JSON (default: beside the model).")
     ] = None,
@@ -371,7 +300,7 @@ def check(
     from vmaf_tiny.registry import resolve_model
     from vmaf_tiny.session import make_session
 
-    _quiet_python_warnings()
+    quiet_python_warnings()
     ref = resolve_model(model)
     onnx_path = ref.onnx
     sidecar = sidecar or ref.sidecar
@@ -401,185 +330,3 @@ def check(
     if not report.ok:
         first = report.failures[0]
         raise VmafTinyError(f"{onnx_path.name}: {first.name}: {first.detail}")
-
-
-# ---------------------------------------------------------------------------- models
-
-
-@models_app.command("list")
-def models_list(as_json: JsonOpt = False) -> None:
-    """List the registered models."""
-    from vmaf_tiny.registry import load_registry
-
-    reg = load_registry()
-    if as_json:
-        print_json(reg.rows)
-        return
-    from rich.table import Table
-
-    table = Table(title=f"{reg.path} ({len(reg.rows)} models)")
-    for col in ("id", "kind", "class", "bytes", "quant", "smoke", "description"):
-        table.add_column(col, overflow="fold")
-    for r in reg.rows:
-        table.add_row(
-            r["id"],
-            r["kind"],
-            r["class"],
-            str(r["bytes"]),
-            r["quant_mode"],
-            "yes" if r["smoke"] else "no",
-            r["description"][:80],
-        )
-    console.out_console.print(table)
-
-
-@models_app.command("show")
-def models_show(
-    model_id: Annotated[str, typer.Argument(help="Registry id.")], as_json: JsonOpt = False
-) -> None:
-    """Show one registered model: its registry row and sidecar."""
-    import json
-
-    from vmaf_tiny.registry import load_registry
-
-    reg = load_registry()
-    row = reg.get(model_id)
-    sidecar_path = reg.zoo / row["sidecar"]
-    try:
-        sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"{model_id}: cannot read sidecar {sidecar_path.name}: {exc}") from exc
-    if as_json:
-        print_json({"registry": row, "sidecar": sidecar})
-        return
-    from rich.table import Table
-
-    table = Table(title=model_id, show_header=False)
-    table.add_column("key")
-    table.add_column("value", overflow="fold")
-    for key in (
-        "kind",
-        "class",
-        "onnx",
-        "bytes",
-        "sha256",
-        "opset",
-        "quant_mode",
-        "license",
-        "description",
-    ):
-        table.add_row(key, str(row[key]))
-    table.add_row("inputs", ", ".join(f"{t['name']}{t['shape']}" for t in row["inputs"]))
-    table.add_row("outputs", ", ".join(f"{t['name']}{t['shape']}" for t in row["outputs"]))
-    if sidecar.get("feature_order"):
-        table.add_row("features", ", ".join(sidecar["feature_order"]))
-    console.out_console.print(table)
-
-
-@models_app.command("verify")
-def models_verify(as_json: JsonOpt = False) -> None:
-    """Verify every registered model (hashes, schemas, size classes, load-time checks)."""
-    from vmaf_tiny.registry import verify_registry
-
-    rep = verify_registry()
-    if as_json:
-        print_json(rep.to_dict())
-    for line in rep.failures:
-        say(f"FAIL {line}")
-    if not rep.ok:
-        raise typer.Exit(2)
-    if not as_json:
-        say(f"ok: {len(rep.checked)} model(s) verified in {rep.zoo}")
-
-
-# ---------------------------------------------------------------------------- bench
-
-
-@app.command()
-def bench(
-    backend: Annotated[
-        str, typer.Option("--backend", help="cpu or cuda (cuda needs onnxruntime-gpu).")
-    ] = "cpu",
-    tiny_model: Annotated[
-        str, typer.Option("--tiny-model", help="Registry id or .onnx path of an FR model.")
-    ] = "vmaf_tiny_v2",
-    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed runs after warm-up.")] = 7,
-    sizes: Annotated[
-        str,
-        typer.Option(
-            "--sizes", help="Comma-separated WxH[xFRAMES] clips (default: the two standard)."
-        ),
-    ] = "640x360x300,1920x1080x60",
-    batch1_calls: Annotated[
-        int, typer.Option("--batch1-calls", min=10, help="Model-only calls at batch 1.")
-    ] = 20000,
-    big_batch: Annotated[
-        int, typer.Option("--big-batch", min=1, help="Rows for the throughput figure.")
-    ] = 4096,
-    clips_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--clips-dir",
-            help="Cache for generated clips (default: clips/ in $VMAF_TINY_CACHE, else "
-            "$XDG_CACHE_HOME/vmaf-tiny or ~/.cache/vmaf-tiny).",
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", help="Results JSON (default: netflix_benchmark_results.json in that cache)."
-        ),
-    ] = None,
-    record: Annotated[
-        bool,
-        typer.Option(
-            "--record",
-            help="Write the figures into docs/models/<id>.md and docs/benchmarks.md of the "
-            "source checkout (or --cards-dir).",
-        ),
-    ] = False,
-    cards_dir: Annotated[
-        Path | None, typer.Option("--cards-dir", help="Model cards directory for --record.")
-    ] = None,
-    as_json: JsonOpt = False,
-    ffmpeg: FFmpegOpt = None,
-) -> None:
-    """Benchmark a tiny FR model end to end against plain libvmaf vmaf_v0.6.1."""
-    from vmaf_tiny import bench as bench_mod
-
-    _quiet_python_warnings()
-    if record:
-        bench_mod.record_target(cards_dir)  # fail now, not after minutes of measuring
-    result = bench_mod.run_bench(
-        tiny_model,
-        backend=backend,
-        runs=runs,
-        sizes=bench_mod.parse_sizes(sizes),
-        batch1_calls=batch1_calls,
-        big_batch=big_batch,
-        clips_dir=clips_dir,
-        ffmpeg=ffmpeg,
-    )
-    path = bench_mod.write_results(result, out)
-    say(f"wrote {path}")
-    if record:
-        card = bench_mod.record_card(result, cards_dir)
-        say(f"recorded figures in {card}")
-        doc = bench_mod.record_benchmarks(result, cards_dir)
-        if doc is not None:
-            say(f"recorded figures in {doc}")
-    if as_json:
-        print_json(result)
-    else:
-        console.out_console.print(bench_mod.summary_markdown(result), markup=False, highlight=False)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    # numpy's OpenBLAS starts a spinning thread per core when imported (about 50 ms of CPU per
-    # run on a 2-core machine); the runtime's numpy work is small (models run in ONNX Runtime).
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    try:
-        run_app(app, prog_name="vmaf-tiny")
-    except SystemExit as exc:
-        console.exit_process(exc.code)

@@ -1,9 +1,9 @@
 """``vmaf-tiny filter`` and ``vmaf-tiny saliency``: the pixel-model commands (plain functions).
 
-The runtime's app registers them::
+The runtime's app (:mod:`vmaf_tiny.cli`) registers them::
 
-    app.command("filter")(cli_pixels.filter_cmd)
-    app.command("saliency")(cli_pixels.saliency_cmd)
+    app.command("filter")(pixels.filter_cmd)
+    app.command("saliency")(pixels.saliency_cmd)
 
 Data (the result table or ``--json``) goes to stdout, logs to stderr; known errors are one line
 and exit code 2 (the app's ``run_app`` contract).
@@ -16,57 +16,36 @@ from typing import Annotated
 
 import typer
 
-from vmaf_tiny.bounds import MAX_THREADS
-from vmaf_tiny.console import FFmpegOpt, JsonOpt, print_json
+from vmaf_tiny.cli._shell import warn_lines
+from vmaf_tiny.cli.options import (
+    AllowDamagedOpt,
+    BackendOpt,
+    FFmpegOpt,
+    HeightOpt,
+    JsonOpt,
+    MaxFramesOpt,
+    ModelOpt,
+    PixFmtOpt,
+    ThreadsOpt,
+    WidthOpt,
+)
+from vmaf_tiny.console import print_json
 
-__all__ = ["AllowDamagedOpt", "filter_cmd", "saliency_cmd"]
-
-#: ``--allow-damaged`` (score, filter, saliency): use the clean frames of a damaged input.
-AllowDamagedOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-damaged",
-        help="Use the clean frames of a truncated/corrupt input (and say how many were dropped) "
-        "instead of refusing it.",
-    ),
-]
-
-_ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="Registry id or path of the .onnx model.")
-]
-_BackendOpt = Annotated[
-    str, typer.Option("--backend", help="Execution backend: auto, cpu, cuda or openvino.")
-]
-_ThreadsOpt = Annotated[
-    int, typer.Option("--threads", min=1, max=MAX_THREADS, help="ONNX Runtime threads.")
-]
-_MaxFramesOpt = Annotated[
-    int | None, typer.Option("--max-frames", min=1, help="Stop after this many frames.")
-]
-_WidthOpt = Annotated[int | None, typer.Option("--width", min=1, help="Raw yuv input: width.")]
-_HeightOpt = Annotated[int | None, typer.Option("--height", min=1, help="Raw yuv input: height.")]
-_PixFmtOpt = Annotated[
-    str | None, typer.Option("--pix-fmt", help="Raw yuv input: pixel format (yuv420p).")
-]
-
-
-def _warn(lines: list[str]) -> None:
-    from vmaf_tiny.console import err_console
-
-    for line in lines:
-        err_console.print(f"warning: {line}", markup=False, highlight=False)
+__all__ = ["filter_cmd", "saliency_cmd"]
 
 
 def filter_cmd(
     input: Annotated[Path, typer.Argument(help="Input video.", show_default=False)],
     output: Annotated[
         Path,
-        typer.Argument(
+        typer.Option(
+            "--out",
+            "-o",
             help="Output: .y4m / .yuv (lossless) or any container with --codec.",
             show_default=False,
         ),
     ],
-    model: _ModelOpt = "learned_filter_v1",
+    model: ModelOpt = "learned_filter_v1",
     codec: Annotated[
         str | None,
         typer.Option(
@@ -75,12 +54,12 @@ def filter_cmd(
     ] = None,
     crf: Annotated[float | None, typer.Option("--crf", help="Encoder CRF.")] = None,
     preset: Annotated[str | None, typer.Option("--preset", help="Encoder preset.")] = None,
-    max_frames: _MaxFramesOpt = None,
-    backend: _BackendOpt = "auto",
-    threads: _ThreadsOpt = 1,
-    width: _WidthOpt = None,
-    height: _HeightOpt = None,
-    pix_fmt: _PixFmtOpt = None,
+    max_frames: MaxFramesOpt = None,
+    backend: BackendOpt = "auto",
+    threads: ThreadsOpt = 1,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
+    pix_fmt: PixFmtOpt = None,
     ffmpeg: FFmpegOpt = None,
     json_out: JsonOpt = False,
     allow_damaged: AllowDamagedOpt = False,
@@ -106,7 +85,7 @@ def filter_cmd(
         allow_damaged=allow_damaged,
     )
     res.model_id, res.provider = lm.model_id, lm.provider
-    _warn(res.warnings)
+    warn_lines(res.warnings)
     if json_out:
         print_json(res.to_dict())
         return
@@ -123,18 +102,21 @@ def filter_cmd(
 def saliency_cmd(
     input: Annotated[Path, typer.Argument(help="Input video.", show_default=False)],
     out_dir: Annotated[
-        Path, typer.Argument(help="Directory for frame_NNNNNN.png maps.", show_default=False)
+        Path,
+        typer.Option(
+            "--out", "-o", help="Directory for frame_NNNNNN.png maps.", show_default=False
+        ),
     ],
-    model: _ModelOpt = "saliency_student_v1",
+    model: ModelOpt = "saliency_student_v1",
     map_size: Annotated[
         str, typer.Option("--map-size", help="frame: upsample to the video's size; model: as is.")
     ] = "frame",
-    max_frames: _MaxFramesOpt = None,
-    backend: _BackendOpt = "auto",
-    threads: _ThreadsOpt = 1,
-    width: _WidthOpt = None,
-    height: _HeightOpt = None,
-    pix_fmt: _PixFmtOpt = None,
+    max_frames: MaxFramesOpt = None,
+    backend: BackendOpt = "auto",
+    threads: ThreadsOpt = 1,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
+    pix_fmt: PixFmtOpt = None,
     ffmpeg: FFmpegOpt = None,
     json_out: JsonOpt = False,
     allow_damaged: AllowDamagedOpt = False,
@@ -159,7 +141,7 @@ def saliency_cmd(
         allow_damaged=allow_damaged,
     )
     res.model_id, res.provider = lm.model_id, lm.provider
-    _warn(res.warnings)
+    warn_lines(res.warnings)
     if json_out:
         print_json(res.to_dict())
         return
