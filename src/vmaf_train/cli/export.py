@@ -15,7 +15,9 @@ __all__ = ["int8_ship", "quantize"]
 
 
 def quantize(
-    fp32: Annotated[Path, typer.Option("--fp32", help="The fp32 .onnx (sidecar beside it).")],
+    fp32: Annotated[
+        Path, typer.Option("--model", "-m", help="The fp32 .onnx (sidecar beside it).")
+    ],
     calibration: Annotated[
         Path, typer.Option("--calibration", help="features.parquet (train split calibrates).")
     ],
@@ -33,7 +35,7 @@ def quantize(
 ) -> None:
     """Quantise to int8 (QDQ, 7-bit weights) and gate it on the test split: PLCC drop <= 0.001,
     RMSE rise <= 0.1, saturation-free without VNNI, smaller or faster than fp32."""
-    from vmaf_train.quantize import gate_path, quantize_int8
+    from vmaf_train.ship.quantize import gate_path, quantize_int8
 
     if not str(out).endswith(".onnx"):
         from vmaf_tiny.errors import BadInputError
@@ -78,7 +80,7 @@ def int8_ship(
 ) -> None:
     """Ship or withdraw a zoo model's int8 file under the current gate rules."""
     from vmaf_tiny.errors import BadInputError
-    from vmaf_train.int8_ship import apply_int8_gate, load_gate, recheck_int8
+    from vmaf_train.ship.int8 import apply_int8_gate, load_gate, recheck_int8
 
     if int8 is not None and recheck is None:
         gate = load_gate(int8)

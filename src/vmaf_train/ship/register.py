@@ -1,10 +1,19 @@
-"""Register a finished run into a model zoo: files, sidecar, registry row, load-time checks.
+"""Register models into a zoo, every kind by one path: files, sidecar, registry row, checks.
 
-``register_run(RUN, ZOO)`` copies ``RUN/model.onnx`` to ``ZOO/<id>.onnx`` (and the int8 file,
-only when its gate passed and it is proven saturation-free), writes the sidecar ``ZOO/<id>.json``
-and replaces the model's row in ``ZOO/registry.json``. Before anything is written the model must
-pass the runtime's load-time checks (:mod:`vmaf_tiny.guard`: operator allowlist, sidecar/graph
-agreement) and its size class (C1 <= 100 KiB) -- an oversize model is an error here, not a warning.
+``register(RUN, ZOO)`` ships any finished run directory (an FR ``fit`` run, plain or
+codec-aware, or an NR / filter / saliency run, recognised by its ``report.json``):
+``RUN/model.onnx`` becomes ``ZOO/<id>.onnx`` (and the int8 file, only when its gate passed and it
+is proven saturation-free), the sidecar ``ZOO/<id>.json`` is written and the model's row in
+``ZOO/registry.json`` replaced; the kind adds its extras to ``training.metrics.extra`` (pixel
+runs: ``pixels``). :func:`register_smoke` builds the smoke checkpoints and ships them through the
+same path with ``training: null`` (they were never trained).
+
+Every model is staged beside the zoo and must pass the runtime's load-time checks
+(:mod:`vmaf_tiny.guard`: operator allowlist, sidecar/graph agreement) and its size class (C1 <=
+100 KiB; an oversize model is an error here, not a warning) as the runtime will load it; the
+updated registry is validated against ``registry.schema.json``; files move in first and
+``registry.json`` is written once, last and atomically, so a reader never sees a row whose files
+are missing.
 """
 
 from __future__ import annotations
@@ -12,6 +21,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +34,20 @@ from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_tiny.guard import check_model, check_size_class
 from vmaf_tiny.registry import shipped_zoo
 from vmaf_train.predict import load_sidecar
-from vmaf_train.quantize import gate_path, saturation_check
+from vmaf_train.ship.quantize import gate_path
+from vmaf_train.ship.saturation import saturation_check
 
 __all__ = [
     "REGISTRY_NAME",
+    "Shipment",
     "check_for_registration",
     "int8_entry",
     "load_registry",
-    "register_run",
+    "register",
+    "register_smoke",
     "registry_schema",
+    "ship",
+    "validate_registry",
 ]
 
 REGISTRY_NAME = "registry.json"
@@ -65,11 +82,13 @@ def load_registry(zoo: str | os.PathLike[str]) -> dict[str, Any]:
     return reg
 
 
-def _validate(obj: Any, schema: dict[str, Any], what: str) -> None:
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(obj))
+def validate_registry(reg: Any, zoo: str | os.PathLike[str] | None = None) -> None:
+    """Raise BadModelError (one line, naming the place) if ``reg`` breaks the registry schema."""
+    schema = registry_schema(zoo)
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(reg))
     if err is not None:
         where = "/".join(str(x) for x in err.absolute_path) or "(top)"
-        raise BadModelError(f"{what} invalid at {where}: {err.message}")
+        raise BadModelError(f"{REGISTRY_NAME} invalid at {where}: {err.message[:300]}")
 
 
 def check_for_registration(onnx_path: Path, sidecar_path: Path, model_class: str) -> list[str]:
@@ -109,7 +128,7 @@ def int8_entry(
     """The sidecar's ``int8`` field and the registry row's ``int8`` block for a gated file.
 
     The int8 file ships only if its gate report says ``passed`` *and* the file itself is proven
-    saturation-free here (:func:`vmaf_train.quantize.saturation_check`), so a gate report
+    saturation-free here (:func:`vmaf_train.ship.saturation.saturation_check`), so a gate report
     written before that rule existed cannot ship a file that saturates on CPUs without VNNI.
 
     Returns:
@@ -149,7 +168,122 @@ def _loso_metrics(loso: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def register_run(
+@dataclass
+class Shipment:
+    """One model to ship: its registry row, shipped sidecar and source files.
+
+    Attributes:
+        row: The registry row (``onnx``/``sidecar``/``int8`` name the shipped files).
+        sidecar: The sidecar as shipped.
+        onnx_src: The fp32 ``.onnx`` to copy.
+        int8_src: The int8 ``.onnx`` to copy (only when ``row["int8"]`` is set).
+    """
+
+    row: dict[str, Any]
+    sidecar: dict[str, Any]
+    onnx_src: Path
+    int8_src: Path | None = None
+
+
+def ship(zoo: str | os.PathLike[str], shipments: Sequence[Shipment]) -> list[list[str]]:
+    """Stage, check and move in every shipment's files, then write ``registry.json`` once.
+
+    The updated registry is validated before anything is written; each file is checked as the
+    runtime will load it (the int8 file through the shipped sidecar); a model without a shipped
+    int8 file loses any stale one; a zoo without ``registry.schema.json`` gets the repo's.
+
+    Returns:
+        The registration notes of each shipment.
+
+    Raises:
+        BadModelError: the registry would be invalid, or a load-time check or size class failed
+            (the zoo is left as it was).
+    """
+    zoo = Path(zoo)
+    ids = {s.row["id"] for s in shipments}
+    reg = load_registry(zoo)
+    reg["models"] = sorted(
+        [r for r in reg.get("models", []) if r.get("id") not in ids] + [s.row for s in shipments],
+        key=lambda r: r["id"],
+    )
+    validate_registry(reg, zoo)
+    zoo.mkdir(parents=True, exist_ok=True)
+    stage = zoo / f".stage-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    notes: list[list[str]] = []
+    try:
+        for s in shipments:
+            row, cls = s.row, s.row["class"]
+            shutil.copyfile(s.onnx_src, stage / row["onnx"])
+            atomic_write_json(stage / row["sidecar"], s.sidecar)
+            load_sidecar(stage / row["sidecar"])
+            notes.append(check_for_registration(stage / row["onnx"], stage / row["sidecar"], cls))
+            if row["int8"] and s.int8_src is not None:
+                shutil.copyfile(s.int8_src, stage / row["int8"]["onnx"])
+                check_for_registration(stage / row["int8"]["onnx"], stage / row["sidecar"], cls)
+        for f in sorted(stage.iterdir()):
+            os.replace(f, zoo / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    for s in shipments:
+        if not s.row["int8"]:
+            (zoo / f"{s.row['id']}.int8.onnx").unlink(missing_ok=True)
+    if not (zoo / "registry.schema.json").is_file():
+        # The runtime validates a zoo's registry against the schema beside it.
+        atomic_write_bytes(zoo / "registry.schema.json", _repo_schema_path().read_bytes())
+    atomic_write_json(zoo / REGISTRY_NAME, reg)
+    return notes
+
+
+def _row(
+    sidecar: dict[str, Any],
+    onnx_src: Path,
+    *,
+    smoke: bool,
+    int8_row: dict[str, Any] | None,
+    license: str,
+    training: dict[str, Any] | None,
+) -> dict[str, Any]:
+    mid = sidecar["id"]
+    return {
+        "id": mid,
+        "kind": sidecar["kind"],
+        "class": sidecar["class"],
+        "onnx": f"{mid}.onnx",
+        "sidecar": f"{mid}.json",
+        "sha256": sha256_file(onnx_src),
+        "bytes": onnx_src.stat().st_size,
+        "opset": int(sidecar["opset"]),
+        "smoke": bool(smoke),
+        "quant_mode": "fp32+int8_qdq" if int8_row else "fp32",
+        "int8": int8_row,
+        "license": license,
+        "description": sidecar.get("description") or mid,
+        "inputs": sidecar["inputs"],
+        "outputs": sidecar["outputs"],
+        "training": training,
+    }
+
+
+def _pixel_extras(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A pixel run's results for ``extra.pixels``: its report without per-clip rows, the split's
+    source names, the export facts."""
+    from vmaf_train.pixels.runs import clean_json
+
+    report = json.loads((run / "report.json").read_text())
+    extra: dict[str, Any] = clean_json(
+        {
+            "report": {k: v for k, v in report.items() if k != "per_clip"},
+            "splits": metrics.get("splits", {}),
+            "export": metrics.get("export", {}),
+            "seconds": metrics.get("seconds"),
+        }
+    )
+    return extra
+
+
+def register(
     run: str | os.PathLike[str],
     zoo: str | os.PathLike[str],
     *,
@@ -157,10 +291,11 @@ def register_run(
     baseline: str | os.PathLike[str] | None = None,
     smoke: bool = False,
 ) -> dict[str, Any]:
-    """Register a fit run into ``zoo``.
+    """Register a finished run of any kind into ``zoo``.
 
     Args:
-        run: The ``vmaf-train fit`` output directory.
+        run: A ``vmaf-train fit`` run directory (FR, NR, filter or saliency; a pixel run has a
+            ``report.json``, whose results go to the row's ``training.metrics.extra.pixels``).
         zoo: The zoo directory (``src/vmaf_tiny/zoo`` for the shipped zoo).
         loso: ``loso.json`` or its directory (default: ``RUN/loso/`` if present).
         baseline: A ``vmaf-train baseline-svr`` output directory (for the latency/accuracy
@@ -175,7 +310,6 @@ def register_run(
         BadModelError: size class exceeded, a load-time check failed, or invalid output.
     """
     run = Path(run)
-    zoo = Path(zoo)
     for name in ("metrics.json", "config.json", "model.onnx", "model.json"):
         if not (run / name).is_file():
             raise BadInputError(f"{run} is not a finished fit run (missing {name})")
@@ -183,7 +317,6 @@ def register_run(
     sidecar = load_sidecar(run / "model.json")
     model_id = sidecar["id"]
     notes = check_for_registration(run / "model.onnx", run / "model.json", sidecar["class"])
-    int8_row: dict[str, Any] | None = None
     gate: dict[str, Any] | None = None
     int8_src = run / "model.int8.onnx"
     if int8_src.is_file() and gate_path(int8_src).is_file():
@@ -201,11 +334,8 @@ def register_run(
             raise BadInputError(f"{baseline} is not a baseline-svr output (no metrics.json)")
         base = json.loads(bpath.read_text())
 
-    onnx_name, side_name = f"{model_id}.onnx", f"{model_id}.json"
-    zoo.mkdir(parents=True, exist_ok=True)
-
     shipped = dict(sidecar)
-    shipped["onnx"] = onnx_name
+    shipped["onnx"] = f"{model_id}.onnx"
     shipped["smoke"] = bool(smoke)
     shipped["int8"], int8_row = int8_entry(model_id, gate, int8_src)
     run_config = json.loads((run / "config.json").read_text())
@@ -247,65 +377,55 @@ def register_run(
             "n_support": base.get("n_support"),
             "params": base.get("params"),
         }
+    if (run / "report.json").is_file():
+        extra["pixels"] = _pixel_extras(run, metrics)
     prov = metrics["provenance"]
-    row: dict[str, Any] = {
-        "id": model_id,
-        "kind": sidecar["kind"],
-        "class": sidecar["class"],
-        "onnx": onnx_name,
-        "sidecar": side_name,
-        "sha256": sha256_file(run / "model.onnx"),
-        "bytes": (run / "model.onnx").stat().st_size,
-        "opset": int(sidecar["opset"]),
-        "smoke": bool(smoke),
-        "quant_mode": "fp32+int8_qdq" if int8_row else "fp32",
-        "int8": int8_row,
-        "license": run_config.get("license", "BSD-2-Clause-Patent"),
-        "description": sidecar.get("description") or model_id,
-        "inputs": sidecar["inputs"],
-        "outputs": sidecar["outputs"],
-        "training": {
-            "corpus_manifest_sha256": prov["manifest_sha256"],
-            "train_commit": prov["train_commit"],
-            "seed": int(metrics["seed"]),
-            "n_sources": int(metrics["n_sources"]),
-            "n_rows": int(metrics["n_rows"]),
-            "config_sha256": prov["config_sha256"],
-            "metrics": {
-                "test": _flat_metrics(test["frame"]),
-                "loso": _loso_metrics(loso_data) if loso_data else None,
-                "latency": latency,
-                "extra": extra,
-            },
+    training = {
+        "corpus_manifest_sha256": prov["manifest_sha256"],
+        "train_commit": prov["train_commit"],
+        "seed": int(metrics["seed"]),
+        "n_sources": int(metrics["n_sources"]),
+        "n_rows": int(metrics["n_rows"]),
+        "config_sha256": prov["config_sha256"],
+        "metrics": {
+            "test": _flat_metrics(test["frame"]),
+            "loso": _loso_metrics(loso_data) if loso_data else None,
+            "latency": latency,
+            "extra": extra,
         },
     }
-    reg = load_registry(zoo)
-    reg["models"] = sorted(
-        [r for r in reg.get("models", []) if r.get("id") != model_id] + [row], key=lambda r: r["id"]
+    row = _row(
+        sidecar,
+        run / "model.onnx",
+        smoke=smoke,
+        int8_row=int8_row,
+        license=run_config.get("license", "BSD-2-Clause-Patent"),
+        training=training,
     )
-    _validate(reg, registry_schema(zoo), "registry.json")
-    # Stage the files beside the zoo and check them as the runtime will load them (the int8
-    # file through the shipped sidecar); then move them in, and write the registry last so a
-    # reader never sees a row whose files are missing.
-    stage = zoo / f".stage-{model_id}-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    try:
-        shutil.copyfile(run / "model.onnx", stage / onnx_name)
-        atomic_write_json(stage / side_name, shipped)
-        load_sidecar(stage / side_name)
-        check_for_registration(stage / onnx_name, stage / side_name, sidecar["class"])
-        if int8_row:
-            shutil.copyfile(int8_src, stage / int8_row["onnx"])
-            check_for_registration(stage / int8_row["onnx"], stage / side_name, sidecar["class"])
-        for f in sorted(stage.iterdir()):
-            os.replace(f, zoo / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    if not int8_row:
-        (zoo / f"{model_id}.int8.onnx").unlink(missing_ok=True)
-    if not (zoo / "registry.schema.json").is_file():
-        # The runtime validates a zoo's registry against the schema beside it.
-        atomic_write_bytes(zoo / "registry.schema.json", _repo_schema_path().read_bytes())
-    atomic_write_json(zoo / REGISTRY_NAME, reg)
+    ship(zoo, [Shipment(row, shipped, run / "model.onnx", int8_src if int8_row else None)])
     return row
+
+
+def register_smoke(zoo: str | os.PathLike[str], seed: int = 0) -> list[dict[str, Any]]:
+    """Build, check and register both smoke checkpoints (``training: null``, fp32 only).
+
+    Returns:
+        Their registry rows, each with the registration notes under ``checks``.
+    """
+    from vmaf_train.ship.smoke import make_smoke
+
+    with tempfile.TemporaryDirectory(prefix="vmaf-train-smoke-") as tmp:
+        shipments = []
+        for exp, side in make_smoke(tmp, seed=seed).values():
+            shipped = {**side, "onnx": f"{side['id']}.onnx", "int8": None}
+            row = _row(
+                shipped,
+                exp.path,
+                smoke=bool(shipped["smoke"]),
+                int8_row=None,
+                license="BSD-2-Clause-Patent",
+                training=None,
+            )
+            shipments.append(Shipment(row, shipped, exp.path))
+        notes = ship(zoo, shipments)
+    return [{**s.row, "checks": n} for s, n in zip(shipments, notes, strict=True)]

@@ -23,7 +23,7 @@ import yaml
 
 from vmaf_tiny.fsutil import atomic_write_bytes, replace_block
 from vmaf_train.data.table import describe_schema
-from vmaf_train.register import load_registry
+from vmaf_train.ship.register import load_registry
 
 __all__ = [
     "RUNTIME_BEGIN",
@@ -547,7 +547,7 @@ def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
     ]
     if not rows:
         lines.append("| (no models registered yet) | | | |")
-    from vmaf_train.pixels.cards import is_pixel_model, pixel_snapshot_row
+    from vmaf_train.ship.cards_pixels import is_pixel_model, pixel_snapshot_row
 
     lines += [
         pixel_snapshot_row(r, s) if is_pixel_model(s) else _snapshot_row(r, s) for r, s in rows
@@ -585,7 +585,7 @@ def write_reports(
     Returns:
         ``{"written": [...], "unchanged": [...]}`` paths.
     """
-    from vmaf_train.pixels.cards import is_pixel_model, render_pixel_card  # pixels import us
+    from vmaf_train.ship.cards_pixels import is_pixel_model, render_pixel_card
 
     zoo, docs = Path(zoo), Path(docs)
     reg = load_registry(zoo)

@@ -30,20 +30,19 @@ import numpy as np
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import atomic_write_json, sha256_file
 from vmaf_train.predict import load_sidecar, make_session
-from vmaf_train.quantize import (
+from vmaf_train.ship.quantize import (
     GATE_MAX_PLCC_DROP,
     GATE_MAX_RMSE_RISE,
     gate_path,
     gate_verdict,
     int8_checks,
 )
-from vmaf_train.register import (
+from vmaf_train.ship.register import (
     REGISTRY_NAME,
-    _validate,
     check_for_registration,
     int8_entry,
     load_registry,
-    registry_schema,
+    validate_registry,
 )
 
 __all__ = ["apply_int8_gate", "load_gate", "recheck_int8"]
@@ -101,7 +100,7 @@ def apply_int8_gate(
         pixels = metrics["extra"].get("pixels", {}).get("report")
         if isinstance(pixels, dict) and "int8_gate" in pixels:
             pixels["int8_gate"] = gate
-    _validate(reg, registry_schema(zoo), REGISTRY_NAME)
+    validate_registry(reg, zoo)
     stage = zoo / f".stage-{mid}-int8-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()

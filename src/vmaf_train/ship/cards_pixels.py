@@ -10,27 +10,18 @@ no number is typed by hand. The block between ``<!-- runtime-figures:begin -->``
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
-from vmaf_tiny.fsutil import atomic_write_bytes
-from vmaf_train.cards import int8_gate_lines
+from vmaf_train.ship.cards import _SIZE_CLASS, RUNTIME_BEGIN, RUNTIME_END, int8_gate_lines
 
 __all__ = [
-    "RUNTIME_BEGIN",
-    "RUNTIME_END",
     "is_pixel_model",
     "render_pixel_card",
-    "write_pixel_cards",
 ]
 
-RUNTIME_BEGIN = "<!-- runtime-figures:begin -->"
-RUNTIME_END = "<!-- runtime-figures:end -->"
-_CLASS = {"C1": "<= 100 KiB", "C2": "<= 5 MiB", "C3": "<= 2 MiB"}
 _FIT_CMD = {
     "nr": "fit-nr",
     "filter": "fit-filter",
@@ -59,12 +50,6 @@ def _f(v: Any, nd: int = 4) -> str:
 def _report(tr: Mapping[str, Any]) -> dict[str, Any]:
     """The pixel run's report (added to the row by ``vmaf-train pixels register``)."""
     return dict(tr["metrics"].get("extra", {}).get("pixels", {}).get("report", {}))
-
-
-def _extract(text: str) -> str:
-    if RUNTIME_BEGIN in text and RUNTIME_END in text:
-        return text.split(RUNTIME_BEGIN, 1)[1].split(RUNTIME_END, 1)[0].strip("\n")
-    return ""
 
 
 def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
@@ -378,7 +363,7 @@ def render_pixel_card(
         "",
         "| | |",
         "|---|---|",
-        f"| kind / class | {kind} / {row['class']} ({_CLASS.get(row['class'], '')}) |",
+        f"| kind / class | {kind} / {row['class']} ({_SIZE_CLASS.get(row['class'], '')}) |",
         f"| file | `{row['onnx']}`: {_f(row['bytes'])} bytes, sha256 `{row['sha256'][:16]}...` |",
         f"| opset | {row['opset']} (default ONNX domain only) |",
         f"| quantisation | {quant} |",
@@ -433,32 +418,6 @@ def render_pixel_card(
         "",
     ]
     return "\n".join(lines)
-
-
-def write_pixel_cards(
-    zoo: str | os.PathLike[str], docs: str | os.PathLike[str], ids: Sequence[str] | None = None
-) -> dict[str, list[str]]:
-    """(Re)write ``docs/models/<id>.md`` for every pixel model in the registry.
-
-    Returns:
-        ``{"written": [...], "unchanged": [...]}``.
-    """
-    zoo, docs = Path(zoo), Path(docs)
-    reg = json.loads((zoo / "registry.json").read_text())
-    written, unchanged = [], []
-    for row in reg.get("models", []):
-        side = json.loads((zoo / row["sidecar"]).read_text())
-        if not is_pixel_model(side) or (ids and row["id"] not in ids):
-            continue
-        card = docs / "models" / f"{row['id']}.md"
-        old = card.read_text() if card.is_file() else ""
-        text = render_pixel_card(row, side, runtime_block=_extract(old))
-        if text != old:
-            atomic_write_bytes(card, text.encode())
-            written.append(str(card))
-        else:
-            unchanged.append(str(card))
-    return {"written": written, "unchanged": unchanged}
 
 
 def pixel_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
