@@ -54,13 +54,13 @@ def sal_run(pixel_corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pixel_zoo(nr_run: Path, filter_run: Path, sal_run: Path, tmp_path_factory) -> Path:
     """A zoo holding the three smoke-trained runs and the two smoke checkpoints."""
-    from vmaf_train.pixels.register import register_pixel_run, register_smoke
+    from vmaf_train.ship.register import register, register_smoke
 
     zoo = tmp_path_factory.mktemp("zoo")
     shutil.copyfile(
         REPO / "src" / "vmaf_tiny" / "zoo" / "registry.schema.json", zoo / "registry.schema.json"
     )
     for run in (nr_run, filter_run, sal_run):
-        register_pixel_run(run, zoo)
+        register(run, zoo)
     register_smoke(zoo)
     return zoo

@@ -13,11 +13,11 @@ from tests.support.fr_fixtures import fast_config, one_line_error, run_cli
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.predict import load_sidecar, open_fr_model
-from vmaf_train.quantize import gate_path, quantize_int8
-from vmaf_train.register import register_run, registry_schema
+from vmaf_train.ship.quantize import gate_path, quantize_int8
+from vmaf_train.ship.register import register, registry_schema
 from vmaf_train.train import fit_run
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_register_writes_valid_rows_and_files(quantized_run: Path, tmp_path: Pat
     assert open_fr_model("vmaf_tiny_v3", zoo=zoo).id == "vmaf_tiny_v3"
     assert not [p for p in zoo.iterdir() if p.name.startswith(".")]
     # Registering again replaces the row.
-    register_run(quantized_run, zoo)
+    register(quantized_run, zoo)
     assert len(_schema_ok(zoo)["models"]) == 1
 
 
@@ -78,7 +78,7 @@ def test_failed_gate_ships_fp32_only(quantized_run: Path, tmp_path: Path) -> Non
     gate["passed"] = False
     gp.write_text(json.dumps(gate))
     zoo = tmp_path / "zoo"
-    row = register_run(run, zoo)
+    row = register(run, zoo)
     assert row["quant_mode"] == "fp32" and row["int8"] is None
     assert not (zoo / "vmaf_tiny_v3.int8.onnx").exists()
     assert load_sidecar(zoo / "vmaf_tiny_v3.json")["int8"] is None
@@ -86,7 +86,7 @@ def test_failed_gate_ships_fp32_only(quantized_run: Path, tmp_path: Path) -> Non
     # An int8 file changed after its gate ran is refused.
     (run / "model.int8.onnx").write_bytes((run / "model.int8.onnx").read_bytes() + b"\0")
     with pytest.raises(BadInputError, match="changed after its gate"):
-        register_run(run, zoo)
+        register(run, zoo)
 
 
 @pytest.mark.filterwarnings("ignore::vmaf_tiny.guard.SizeClassWarning")
@@ -112,6 +112,6 @@ def test_incomplete_run_is_refused(fr_run: Path, tmp_path: Path) -> None:
 def test_registry_schema_is_found() -> None:
     assert registry_schema()["$id"] == "vmaf-tiny/registry.schema.json"
     with pytest.raises(BadModelError):
-        from vmaf_train.register import _validate
+        from vmaf_train.ship.register import validate_registry
 
-        _validate({"schema_version": 1, "models": [{"id": "x"}]}, registry_schema(), "registry")
+        validate_registry({"schema_version": 1, "models": [{"id": "x"}]})
