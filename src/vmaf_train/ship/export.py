@@ -387,19 +387,9 @@ def export_fr_onnx(
     verify_batches: Sequence[int] = FR_VERIFY_BATCHES,
     atol: float = TOLERANCES["fr"].atol,
 ) -> ExportInfo:
-    """Export, check, stamp and verify an FR MLP (:func:`export_onnx` with its contract).
-
-    Args:
-        model: The trained module.
-        path: Destination ``.onnx`` (written atomically).
-        opset: Default-domain opset to pin.
-        metadata: ``metadata_props`` (values are stringified).
-        verify_batches: Batch sizes run on ONNX Runtime against torch.
-        atol: Allowed |ORT - torch| (plus two float32 ulps of the value).
-
-    Raises:
-        BadModelError: as :func:`export_onnx`.
-    """
+    """:func:`export_onnx` of an FR MLP with its contract (:func:`fr_contract`), traced on a
+    seed-0 batch of 2 and verified on seeded batches of ``verify_batches`` rows in the
+    features' range; ``atol`` plus two float32 ulps of the value is allowed."""
     base = fr_contract(model.n_features, model.codec_width)
     contract = Contract(
         base.inputs, base.outputs, Tolerance(atol, "ulp"), tuple(int(b) for b in verify_batches)
@@ -428,22 +418,8 @@ def export_pixel_onnx(
     verify_batches: Sequence[int] = VERIFY_BATCHES,
     atol: float = TOLERANCES["nr"].atol,
 ) -> ExportInfo:
-    """Export, check, stamp and verify a frame model (:func:`export_onnx` with a scaled tolerance).
-
-    Args:
-        model: The trained module.
-        path: Destination ``.onnx`` (written atomically).
-        inputs: Input contract (dynamic axes are the string dims).
-        outputs: Output contract.
-        example: batch size -> example input tensors (seeded, in the input's value range).
-        metadata: ``metadata_props`` (values stringified).
-        opset: Default-domain opset.
-        verify_batches: Batch sizes run on ONNX Runtime against torch.
-        atol: Allowed |ORT - torch| relative to the output scale (``atol * max(1, |y|)``).
-
-    Raises:
-        BadModelError: as :func:`export_onnx`.
-    """
+    """:func:`export_onnx` of a frame model (NR, filter, saliency, smoke) declared by its
+    ``inputs``/``outputs`` (string dims are dynamic axes), allowing ``atol * max(1, |y|)``."""
     contract = Contract(
         tuple(inputs), tuple(outputs), Tolerance(atol, "scaled"), tuple(verify_batches)
     )

@@ -195,7 +195,7 @@ def test_int8_ship_applies_a_gate_and_rechecks_a_shipped_file(
 ) -> None:
     from vmaf_tiny.registry import verify_registry
     from vmaf_train.predict import load_sidecar
-    from vmaf_train.ship.register import load_registry
+    from vmaf_train.ship.registry import load_registry
 
     run = tmp_path / "run"
     shutil.copytree(fr_run, run)

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import jsonschema
 import numpy as np
-import pytest
 import torch
 
-from vmaf_tiny.errors import BadInputError
-from vmaf_train.ship.cards import RUNTIME_BEGIN, RUNTIME_END, write_reports
+from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END
+from vmaf_train.ship.cards import write_reports
 from vmaf_train.ship.export import ort_session
 from vmaf_train.ship.register import register
 from vmaf_train.ship.smoke import SMOKE_IDS, DistsSq
@@ -94,12 +93,6 @@ def test_cards_are_generated_and_keep_the_runtime_block(pixel_zoo: Path, tmp_pat
     card.write_text(card.read_text().replace("## Limitations", "## Limits (edited by hand)"))
     assert str(card) in write_reports(pixel_zoo, docs)["written"]
     assert "## Limitations" in card.read_text() and "measured: 123 fps" in card.read_text()
-
-
-def test_incomplete_run_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "run").mkdir()
-    with pytest.raises(BadInputError, match=r"missing metrics\.json"):
-        register(tmp_path / "run", tmp_path / "zoo")
 
 
 VMAF_TRAIN = Path(sys.executable).parent / "vmaf-train"
