@@ -71,7 +71,7 @@ def int8_ship(
     ] = None,
     recheck: Annotated[
         str | None,
-        typer.Option("--recheck", help="Re-judge this model's shipped int8 file instead."),
+        typer.Option("--model", "-m", help="Re-judge this model's shipped int8 file instead."),
     ] = None,
     apply: Annotated[
         bool, typer.Option("--apply/--dry-run", help="Write the verdict into the zoo.")
@@ -89,7 +89,7 @@ def int8_ship(
     elif recheck is not None and int8 is None:
         gate = recheck_int8(zoo, recheck, apply=apply)
     else:
-        raise BadInputError("give exactly one of --int8 FILE or --recheck ID")
+        raise BadInputError("give exactly one of --int8 FILE or -m/--model ID")
     if as_json:
         print_json({k: v for k, v in gate.items() if k != "saturation"})
         return

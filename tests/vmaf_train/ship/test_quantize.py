@@ -214,7 +214,7 @@ def test_int8_ship_applies_a_gate_and_rechecks_a_shipped_file(
     assert load_sidecar(zoo / "vmaf_tiny_v3.json")["int8"]["onnx"] == "vmaf_tiny_v3.int8.onnx"
     assert verify_registry(zoo).ok
     # ... and the recheck re-judges that shipped file from the zoo alone, with the real rules.
-    proc = run_cli("int8-ship", "--zoo", zoo, "--recheck", "vmaf_tiny_v3", "--json", check=True)
+    proc = run_cli("int8-ship", "--zoo", zoo, "-m", "vmaf_tiny_v3", "--json", check=True)
     rep = json.loads(proc.stdout)
     assert rep["rechecked"] and rep["saturation_free"] is True and rep["emulated_identical"]
     assert rep["plcc_int8"] == gate["plcc_int8"] and rep["int8_bytes"] == gate["int8_bytes"]
