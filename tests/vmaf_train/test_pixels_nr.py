@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from tests.support.pixels_helpers import NR_TINY, files_in
 from vmaf_train.pixels.nr import fit_nr, load_nr_config
-from vmaf_train.ship.export import ort_session
+from vmaf_train.ship.onnx_io import ort_session
 from vmaf_train.ship.quantize import gate_path
 
 

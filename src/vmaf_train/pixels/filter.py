@@ -38,7 +38,8 @@ from vmaf_train.pixels.frames import (
     to_uint8,
 )
 from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
-from vmaf_train.ship.export import TensorSpec, export_pixel_onnx, ort_session
+from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
+from vmaf_train.ship.onnx_io import ort_session
 from vmaf_train.ship.quantize import latency_us
 
 __all__ = [

@@ -40,7 +40,8 @@ from vmaf_train.pixels.frames import (
 )
 from vmaf_train.pixels.metrics import clip_pool, score_metrics
 from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
-from vmaf_train.ship.export import TensorSpec, export_pixel_onnx, ort_session
+from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
+from vmaf_train.ship.onnx_io import ort_session
 from vmaf_train.ship.quantize import gate_verdict, int8_checks, latency_us, quantize_qdq, write_gate
 
 __all__ = [

@@ -37,7 +37,8 @@ from vmaf_train.pixels.teacher import (
     spectral_residual,
     teacher_maps,
 )
-from vmaf_train.ship.export import TensorSpec, export_pixel_onnx, ort_session
+from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
+from vmaf_train.ship.onnx_io import ort_session
 from vmaf_train.ship.quantize import latency_us
 
 __all__ = [

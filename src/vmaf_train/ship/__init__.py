@@ -1,6 +1,7 @@
 """Shipping models, every kind by one path: export, quantise, register, card.
 
-* ``export``: one contract per kind (inputs, outputs, tolerance) and one ORT-vs-torch verify loop.
+* ``export``: one contract per kind (inputs, outputs, tolerance) and one ORT-vs-torch verify loop;
+  ``onnx_io``: torch to a checked, stamped, single ONNX file, and training-side sessions.
 * ``quantize``: the QDQ int8 recipe and its accuracy gate; ``saturation``: the non-VNNI proof
   and emulation; ``int8``: ship or withdraw a zoo model's int8 file under the current gate.
 * ``register``: a run of any kind (or the smoke checkpoints) to registry rows; ``registry``:

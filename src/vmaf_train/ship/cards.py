@@ -21,9 +21,15 @@ from typing import Any
 
 from vmaf_tiny.fsutil import atomic_write_bytes, replace_block
 from vmaf_train.data.table import describe_schema
-from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block, is_pixel_model
-from vmaf_train.ship.cards_fr import fr_snapshot_row, render_fr_card
-from vmaf_train.ship.cards_pixels import pixel_snapshot_row, render_pixel_card
+from vmaf_train.ship.card_parts import (
+    RUNTIME_BEGIN,
+    RUNTIME_END,
+    extract_block,
+    fmt,
+    is_pixel_model,
+)
+from vmaf_train.ship.cards_fr import loso_summary, render_fr_card
+from vmaf_train.ship.cards_pixels import render_pixel_card
 from vmaf_train.ship.registry import load_registry
 
 __all__ = [
@@ -63,6 +69,76 @@ def render_card(
     return render_fr_card(row, side, runtime_block=runtime_block, rows=rows)
 
 
+def _fr_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
+    """One line of the docs/benchmarks.md snapshot table for an FR model."""
+    tr = row.get("training") or {}
+    met = tr.get("metrics", {})
+    test, lat = met.get("test", {}), met.get("latency", {})
+    target = side.get("output", {}).get("target", "vmaf")
+    teacher = (met.get("extra", {}).get("table_metadata", {}) or {}).get(
+        "model_version", "vmaf_v0.6.1"
+    )
+    tgt = f"per-frame {teacher} (teacher)" if target == "vmaf" else f"per-frame {target}"
+    summary = (
+        f"test PLCC {fmt(test.get('plcc'))}, RMSE {fmt(test.get('rmse'), 3)} (n={test.get('n')})"
+    )
+    s = loso_summary(row)
+    if s:
+        sd = f" ± {fmt(s.get('rmse_std'), 3)}" if s.get("rmse_std") is not None else ""
+        summary += (
+            f"; LOSO {s.get('n_folds')} folds: PLCC {fmt(s.get('plcc_mean'))}, RMSE "
+            f"{fmt(s.get('rmse_mean'), 3)}{sd}"
+        )
+    note = (
+        f"fp32 {row['bytes']:,} B, {fmt(lat.get('fp32_us_per_row_b1024'), 3)} µs/row (b1024), "
+        f"{fmt(lat.get('fp32_us_per_row_b1'), 1)} µs (b1)"
+    )
+    if lat.get("upstream_svm_us_per_row_b1024") is not None:
+        note += f"; SVM {fmt(lat.get('upstream_svm_us_per_row_b1024'), 2)} µs/row (b1024)"
+    note += "; int8 ships" if row.get("int8") else ""
+    smoke = " (smoke)" if row.get("smoke") else ""
+    return f"| `{row['id']}`{smoke} | {tgt} | {summary} | {note} |"
+
+
+def _pixel_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
+    """One line of the docs/benchmarks.md snapshot table for a pixel model."""
+    mid, kind = row["id"], row["kind"]
+    tr = row.get("training") or {}
+    met = tr.get("metrics", {})
+    test, lat = met.get("test", {}), met.get("latency", {})
+    if row.get("smoke"):
+        io = " + ".join(t["name"] for t in side.get("inputs", []))
+        return (
+            f"| `{mid}` (smoke) | contract check ({io}) | no quality claim | {row['bytes']:,} B |"
+        )
+    if kind == "nr":
+        target = "per-frame vmaf_v0.6.1 from the distorted frame alone"
+        summary = (
+            f"held-out sources: PLCC {fmt(test.get('plcc'))}, SROCC {fmt(test.get('srocc'))}, "
+            f"RMSE {fmt(test.get('rmse'), 2)} (n={test.get('n')})"
+        )
+        note = f"{fmt(lat.get('fp32_us_per_row_b1'), 0)} µs/frame (b1)"
+    elif kind == "filter":
+        target = "reference luma from coded luma"
+        summary = (
+            f"held-out encodes: PSNR-Y Δ {fmt(test.get('psnr_y_delta'), 3)} dB, VMAF Δ "
+            f"{fmt(test.get('vmaf_delta'), 3)} ({test.get('n_clips')} clips)"
+        )
+        note = f"{fmt(lat.get('fp32_us_per_frame_640x360', 0) / 1000, 1)} ms/frame at 640x360"
+    else:
+        target = "spectral-residual saliency teacher"
+        summary = (
+            f"held-out frames: CC {fmt(test.get('cc'), 3)}, IoU top 20 % "
+            f"{fmt(test.get('iou_top'), 3)} (n={test.get('n')})"
+        )
+        note = (
+            f"{fmt(lat.get('student_ms_per_frame_b1'), 2)} ms/frame vs teacher "
+            f"{fmt(lat.get('teacher_ms_per_frame'), 2)} ms"
+        )
+    note = f"{row['bytes']:,} B, {note}" + ("; int8 ships" if row.get("int8") else "")
+    return f"| `{mid}` | {target} | {summary} | {note} |"
+
+
 def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> str:
     """The shipped-score snapshot table (one line per registered model)."""
     lines = [
@@ -75,7 +151,7 @@ def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
     if not rows:
         lines.append("| (no models registered yet) | | | |")
     lines += [
-        pixel_snapshot_row(r, s) if is_pixel_model(s) else fr_snapshot_row(r, s) for r, s in rows
+        _pixel_snapshot_row(r, s) if is_pixel_model(s) else _fr_snapshot_row(r, s) for r, s in rows
     ]
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ from vmaf_train.ship.card_parts import (
     summary_table,
 )
 
-__all__ = ["fr_snapshot_row", "goal_status", "render_fr_card"]
+__all__ = ["goal_status", "loso_summary", "render_fr_card"]
 
 
 def _ci(m: Mapping[str, Any], key: str, nd: int = 4) -> str:
@@ -30,7 +30,7 @@ def _ci_list(m: Mapping[str, Any], key: str, nd: int = 4) -> str:
     return f"{fmt(m.get(key), nd)} [{fmt(ci[0], nd)}, {fmt(ci[1], nd)}]"
 
 
-def _loso_summary(row: Mapping[str, Any]) -> dict[str, Any] | None:
+def loso_summary(row: Mapping[str, Any]) -> dict[str, Any] | None:
     loso = (row.get("training") or {}).get("metrics", {}).get("loso")
     return None if not loso else dict(loso.get("summary", {}))
 
@@ -39,7 +39,7 @@ def goal_status(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> li
     """One line per configured goal: the measured figure and whether it is met."""
     extra = (row.get("training") or {}).get("metrics", {}).get("extra", {})
     goals = extra.get("goals") or {}
-    s = _loso_summary(row)
+    s = loso_summary(row)
     out: list[str] = []
 
     def verdict(ok: bool | None) -> str:
@@ -59,7 +59,7 @@ def goal_status(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> li
     if other_id:
         other = next((r for r in rows if r.get("id") == other_id), None)
         mine = s.get("rmse_mean") if s else None
-        theirs = (_loso_summary(other) or {}).get("rmse_mean") if other else None
+        theirs = (loso_summary(other) or {}).get("rmse_mean") if other else None
         ok = None if mine is None or theirs is None else mine <= theirs
         out.append(
             f"LOSO mean RMSE no worse than `{other_id}`: {fmt(mine, 3)} vs {fmt(theirs, 3)}, "
@@ -106,7 +106,7 @@ def _fr_front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
                 "metrics": metrics(test, "(frame, test split)"),
             }
         )
-    s = _loso_summary(row)
+    s = loso_summary(row)
     if s:
         results.append(
             {
@@ -406,33 +406,3 @@ def _quant_line(row: Mapping[str, Any]) -> str:
     if gate:
         return "fp32 only (int8 gate failed)"
     return "fp32 only"
-
-
-def fr_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
-    tr = row.get("training") or {}
-    met = tr.get("metrics", {})
-    test, lat = met.get("test", {}), met.get("latency", {})
-    target = side.get("output", {}).get("target", "vmaf")
-    teacher = (met.get("extra", {}).get("table_metadata", {}) or {}).get(
-        "model_version", "vmaf_v0.6.1"
-    )
-    tgt = f"per-frame {teacher} (teacher)" if target == "vmaf" else f"per-frame {target}"
-    summary = (
-        f"test PLCC {fmt(test.get('plcc'))}, RMSE {fmt(test.get('rmse'), 3)} (n={test.get('n')})"
-    )
-    s = _loso_summary(row)
-    if s:
-        sd = f" ± {fmt(s.get('rmse_std'), 3)}" if s.get("rmse_std") is not None else ""
-        summary += (
-            f"; LOSO {s.get('n_folds')} folds: PLCC {fmt(s.get('plcc_mean'))}, RMSE "
-            f"{fmt(s.get('rmse_mean'), 3)}{sd}"
-        )
-    note = (
-        f"fp32 {row['bytes']:,} B, {fmt(lat.get('fp32_us_per_row_b1024'), 3)} µs/row (b1024), "
-        f"{fmt(lat.get('fp32_us_per_row_b1'), 1)} µs (b1)"
-    )
-    if lat.get("upstream_svm_us_per_row_b1024") is not None:
-        note += f"; SVM {fmt(lat.get('upstream_svm_us_per_row_b1024'), 2)} µs/row (b1024)"
-    note += "; int8 ships" if row.get("int8") else ""
-    smoke = " (smoke)" if row.get("smoke") else ""
-    return f"| `{row['id']}`{smoke} | {tgt} | {summary} | {note} |"

@@ -22,7 +22,6 @@ from vmaf_train.ship.card_parts import (
 )
 
 __all__ = [
-    "pixel_snapshot_row",
     "render_pixel_card",
 ]
 
@@ -384,42 +383,3 @@ def render_pixel_card(
         "",
     ]
     return "\n".join(lines)
-
-
-def pixel_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
-    """One line of the docs/benchmarks.md snapshot table for a pixel model."""
-    mid, kind = row["id"], row["kind"]
-    tr = row.get("training") or {}
-    met = tr.get("metrics", {})
-    test, lat = met.get("test", {}), met.get("latency", {})
-    if row.get("smoke"):
-        io = " + ".join(t["name"] for t in side.get("inputs", []))
-        return (
-            f"| `{mid}` (smoke) | contract check ({io}) | no quality claim | {row['bytes']:,} B |"
-        )
-    if kind == "nr":
-        target = "per-frame vmaf_v0.6.1 from the distorted frame alone"
-        summary = (
-            f"held-out sources: PLCC {fmt(test.get('plcc'))}, SROCC {fmt(test.get('srocc'))}, "
-            f"RMSE {fmt(test.get('rmse'), 2)} (n={test.get('n')})"
-        )
-        note = f"{fmt(lat.get('fp32_us_per_row_b1'), 0)} µs/frame (b1)"
-    elif kind == "filter":
-        target = "reference luma from coded luma"
-        summary = (
-            f"held-out encodes: PSNR-Y Δ {fmt(test.get('psnr_y_delta'), 3)} dB, VMAF Δ "
-            f"{fmt(test.get('vmaf_delta'), 3)} ({test.get('n_clips')} clips)"
-        )
-        note = f"{fmt(lat.get('fp32_us_per_frame_640x360', 0) / 1000, 1)} ms/frame at 640x360"
-    else:
-        target = "spectral-residual saliency teacher"
-        summary = (
-            f"held-out frames: CC {fmt(test.get('cc'), 3)}, IoU top 20 % "
-            f"{fmt(test.get('iou_top'), 3)} (n={test.get('n')})"
-        )
-        note = (
-            f"{fmt(lat.get('student_ms_per_frame_b1'), 2)} ms/frame vs teacher "
-            f"{fmt(lat.get('teacher_ms_per_frame'), 2)} ms"
-        )
-    note = f"{row['bytes']:,} B, {note}" + ("; int8 ships" if row.get("int8") else "")
-    return f"| `{mid}` | {target} | {summary} | {note} |"

@@ -48,7 +48,7 @@ from vmaf_train.config import SplitConfig
 from vmaf_train.dataset import FRData, load_fr_data, read_table_for, split_data
 from vmaf_train.eval import plcc, rmse
 from vmaf_train.predict import FRModel, make_session, open_fr_model, per_row_latency
-from vmaf_train.ship.export import graph_ops
+from vmaf_train.ship.onnx_io import graph_ops
 from vmaf_train.ship.saturation import emulate_u8s8, saturation_check
 
 __all__ = [

@@ -13,7 +13,7 @@ import torch
 
 from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END
 from vmaf_train.ship.cards import write_reports
-from vmaf_train.ship.export import ort_session
+from vmaf_train.ship.onnx_io import ort_session
 from vmaf_train.ship.register import register
 from vmaf_train.ship.smoke import SMOKE_IDS, DistsSq
 
