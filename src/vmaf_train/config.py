@@ -8,8 +8,6 @@ silently trains the default.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import re
@@ -22,6 +20,7 @@ from typing import Any
 
 from vmaf_tiny.bounds import MAX_THREADS as RUNTIME_MAX_THREADS
 from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import canonical_json_sha256
 
 __all__ = [
     "ArchConfig",
@@ -382,5 +381,4 @@ def load_config(path: str | os.PathLike[str]) -> ModelConfig:
 
 def config_sha256(cfg: ModelConfig) -> str:
     """sha256 of the resolved config's canonical JSON (recorded in every export)."""
-    text = json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return canonical_json_sha256(cfg.to_dict())

@@ -23,7 +23,7 @@ from vmaf_train.data.table import read_features, table_metadata, write_features
 from vmaf_train.dataset import source_splits
 from vmaf_train.eval import plcc, rmse
 from vmaf_train.predict import open_fr_model
-from vmaf_train.register import load_registry
+from vmaf_train.ship.registry import load_registry
 
 __all__ = [
     "EXPECTED_NAME",

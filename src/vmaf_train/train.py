@@ -32,11 +32,11 @@ from vmaf_train.config import ModelConfig, config_sha256
 from vmaf_train.data.table import table_metadata
 from vmaf_train.dataset import FRData, load_fr_data, read_table_for, split_data
 from vmaf_train.eval import pool_by_key, score_metrics
-from vmaf_train.export import export_fr_onnx, io_contract
 from vmaf_train.models.codec import block_spec
 from vmaf_train.models.mlp import FRMLP, count_parameters
 from vmaf_train.predict import load_sidecar, normalise_features, open_fr_model, per_row_latency
 from vmaf_train.provenance import features_sha256, git_commit, manifest_sha256
+from vmaf_train.ship.export import export_fr_onnx, io_contract
 
 __all__ = [
     "FRTrainer",

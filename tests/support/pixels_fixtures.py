@@ -7,7 +7,9 @@ sampling, training, ONNX export and verification, evaluation, run directory.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,19 @@ import pytest
 from tests.support.pixels_helpers import FILTER_TINY, NR_TINY, SAL_TINY
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def _torch_state_kept() -> Iterator[None]:
+    """The pixel fits switch torch to deterministic kernels globally (``pixels.runs.setup_torch``)
+    and leave it so; put it back so later tests (``test_determinism``) see the default."""
+    import torch
+
+    det = torch.are_deterministic_algorithms_enabled()
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(det)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +44,8 @@ def nr_run(pixel_corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from vmaf_train.pixels.nr import fit_nr, load_nr_config
 
     run = tmp_path_factory.mktemp("nr-run")
-    fit_nr(load_nr_config(overrides=NR_TINY), pixel_corpus, run, progress=False)
+    with _torch_state_kept():
+        fit_nr(load_nr_config(overrides=NR_TINY), pixel_corpus, run, progress=False)
     return run
 
 
@@ -38,7 +54,8 @@ def filter_run(pixel_corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from vmaf_train.pixels.filter import fit_filter, load_filter_config
 
     run = tmp_path_factory.mktemp("filter-run")
-    fit_filter(load_filter_config(overrides=FILTER_TINY), pixel_corpus, run, progress=False)
+    with _torch_state_kept():
+        fit_filter(load_filter_config(overrides=FILTER_TINY), pixel_corpus, run, progress=False)
     return run
 
 
@@ -47,20 +64,21 @@ def sal_run(pixel_corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from vmaf_train.pixels.saliency import fit_saliency, load_saliency_config
 
     run = tmp_path_factory.mktemp("sal-run")
-    fit_saliency(load_saliency_config(overrides=SAL_TINY), pixel_corpus, run, progress=False)
+    with _torch_state_kept():
+        fit_saliency(load_saliency_config(overrides=SAL_TINY), pixel_corpus, run, progress=False)
     return run
 
 
 @pytest.fixture(scope="session")
 def pixel_zoo(nr_run: Path, filter_run: Path, sal_run: Path, tmp_path_factory) -> Path:
     """A zoo holding the three smoke-trained runs and the two smoke checkpoints."""
-    from vmaf_train.pixels.register import register_pixel_run, register_smoke
+    from vmaf_train.ship.register import register, register_smoke
 
     zoo = tmp_path_factory.mktemp("zoo")
     shutil.copyfile(
         REPO / "src" / "vmaf_tiny" / "zoo" / "registry.schema.json", zoo / "registry.schema.json"
     )
     for run in (nr_run, filter_run, sal_run):
-        register_pixel_run(run, zoo)
+        register(run, zoo)
     register_smoke(zoo)
     return zoo

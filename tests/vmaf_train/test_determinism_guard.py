@@ -65,10 +65,10 @@ def test_shipped_models_match_their_recorded_metrics() -> None:
 
 def test_guard_detects_drift(fr_run: Path, tmp_path: Path) -> None:
     """The mechanism itself: record a model's metrics, perturb one weight, see the drift."""
-    from vmaf_train.register import register_run
+    from vmaf_train.ship.register import register
 
     zoo = tmp_path / "zoo"
-    register_run(fr_run, zoo)
+    register(fr_run, zoo)
     fixture = FIXTURES / FIXTURE_NAME
     doc = expected_metrics(zoo, fixture, tmp_path / "expected.json")
     want = doc["models"]["vmaf_tiny_v3"]

@@ -11,9 +11,9 @@ import onnx.numpy_helper
 import pyarrow.parquet as pq
 
 from tests.support.pixels_helpers import NR_TINY, files_in
-from vmaf_train.pixels.export import ort_session
 from vmaf_train.pixels.nr import fit_nr, load_nr_config
-from vmaf_train.pixels.quantize import gate_path
+from vmaf_train.ship.onnx_io import ort_session
+from vmaf_train.ship.quantize import gate_path
 
 
 def test_nr_run_is_complete(nr_run: Path, pixel_corpus) -> None:
@@ -112,7 +112,7 @@ def test_mscn_front_exports_with_allowed_ops(tmp_path: Path) -> None:
 
     from vmaf_tiny.guard import ALLOWED_OPS
     from vmaf_train.models.nr import NRNet
-    from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx
+    from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
 
     model = NRNet(front="mscn", out_mean=70.0, out_std=20.0)
     g = torch.Generator().manual_seed(0)
@@ -133,7 +133,7 @@ def test_grad_stats_match_numpy_and_export(tmp_path: Path) -> None:
 
     from vmaf_tiny.guard import ALLOWED_OPS
     from vmaf_train.models.nr import GradStats, StatsNRNet
-    from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx
+    from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
 
     x = np.random.default_rng(3).random((36, 64)).astype(np.float64)
     want = []

@@ -13,9 +13,9 @@ from tests.support.clips import lavfi_clip
 from tests.support.pixels_helpers import files_in
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.saliency import encode_png_gray, resize_bilinear, saliency_maps
-from vmaf_train.pixels.export import ort_session
 from vmaf_train.pixels.metrics import map_cc, top_iou
 from vmaf_train.pixels.teacher import TeacherParams, centre_prior, spectral_residual
+from vmaf_train.ship.onnx_io import ort_session
 
 
 def _blob_frame(cy: int, cx: int, h: int = 144, w: int = 256) -> np.ndarray:

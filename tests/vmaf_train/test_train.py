@@ -289,10 +289,10 @@ def test_eval_reproduces_fit_metrics(fr_run: Path, fr_features: Path) -> None:
 def test_eval_unknown_model_id_lists_close_matches(
     fr_run: Path, fr_features: Path, tmp_path: Path
 ) -> None:
-    from vmaf_train.register import register_run
+    from vmaf_train.ship.register import register
 
     zoo = tmp_path / "zoo"
-    register_run(fr_run, zoo)
+    register(fr_run, zoo)
     ok = run_cli(
         "eval",
         "--model",

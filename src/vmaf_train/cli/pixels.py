@@ -14,7 +14,6 @@ import typer
 from rich.table import Table
 
 from vmaf_tiny.console import JsonOpt, ProgressOpt, err_console, out_console, print_json
-from vmaf_tiny.registry import shipped_zoo
 
 app = typer.Typer(
     help="Pixel models: no-reference metric, learned filter, saliency student, smoke checkpoints.",
@@ -154,46 +153,3 @@ def _rows_out(rows: list[dict[str, Any]], json_out: bool) -> None:
             str(r["smoke"]).lower(),
         )
     out_console.print(t)
-
-
-@app.command("register")
-def register_cmd(
-    run: Annotated[Path, typer.Argument(help="A fit-nr / fit-filter / fit-saliency run.")],
-    zoo: ZooOpt = shipped_zoo(),
-    json_out: JsonOpt = False,
-) -> None:
-    """Ship a pixel-model run into the zoo (load-time checks, size class, registry row)."""
-    from vmaf_train.pixels.register import register_pixel_run
-
-    _rows_out([register_pixel_run(run, zoo)], json_out)
-
-
-@app.command("make-smoke")
-def make_smoke_cmd(
-    zoo: ZooOpt = shipped_zoo(),
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the placeholder weights.")] = 0,
-    json_out: JsonOpt = False,
-) -> None:
-    """Build and ship the smoke checkpoints (dists_sq_placeholder_v0, mobilesal_placeholder_v0)."""
-    from vmaf_train.pixels.register import register_smoke
-
-    _rows_out(register_smoke(zoo, seed=seed), json_out)
-
-
-@app.command("report")
-def report_cmd(
-    zoo: ZooOpt = shipped_zoo(),
-    docs: Annotated[Path, typer.Option("--docs", help="Docs directory.")] = _REPO / "docs",
-    json_out: JsonOpt = False,
-) -> None:
-    """Regenerate the pixel models' cards (docs/models/<id>.md) from the registry."""
-    from vmaf_train.pixels.cards import write_pixel_cards
-
-    res = write_pixel_cards(zoo, docs)
-    if json_out:
-        print_json(res)
-        return
-    for p in res["written"]:
-        out_console.print(f"written   {p}")
-    for p in res["unchanged"]:
-        out_console.print(f"unchanged {p}")

@@ -9,8 +9,6 @@ unknown key anywhere is an error naming it, so a typo never silently trains the 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import canonical_json_sha256
 from vmaf_train.config import MAX_WIDTH, check_opset, check_optimiser, check_split
 from vmaf_train.data.splits import DEFAULT_SALT
 
@@ -134,8 +133,7 @@ class PixelConfig:
         }
 
     def sha256(self) -> str:
-        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return canonical_json_sha256(self.resolved())
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.filtering import filter_video
 from vmaf_train.models.filter import ResidualFilter
 from vmaf_train.pixels.config import PixelConfig, load_pixel_config
-from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx, ort_session
 from vmaf_train.pixels.frames import (
     ClipRecord,
     PixelCorpus,
@@ -38,8 +37,10 @@ from vmaf_train.pixels.frames import (
     sample_indices,
     to_uint8,
 )
-from vmaf_train.pixels.quantize import latency_us
 from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
+from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
+from vmaf_train.ship.onnx_io import ort_session
+from vmaf_train.ship.quantize import latency_us
 
 __all__ = [
     "FILTER_ARCH_DEFAULTS",

@@ -28,7 +28,6 @@ from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.models.nr import GradStats, NRNet, StatsNRNet
 from vmaf_train.pixels.config import PixelConfig, load_pixel_config
-from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx, ort_session
 from vmaf_train.pixels.frames import (
     ClipRecord,
     PixelCorpus,
@@ -40,9 +39,10 @@ from vmaf_train.pixels.frames import (
     to_uint8,
 )
 from vmaf_train.pixels.metrics import clip_pool, score_metrics
-from vmaf_train.pixels.quantize import latency_us, quantize_qdq, write_gate
 from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
-from vmaf_train.quantize import gate_verdict, int8_checks
+from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
+from vmaf_train.ship.onnx_io import ort_session
+from vmaf_train.ship.quantize import gate_verdict, int8_checks, latency_us, quantize_qdq, write_gate
 
 __all__ = [
     "NR_ARCH_DEFAULTS",

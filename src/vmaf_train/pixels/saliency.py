@@ -20,7 +20,6 @@ import torch
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.models.saliency import SaliencyStudent
 from vmaf_train.pixels.config import PixelConfig, load_pixel_config
-from vmaf_train.pixels.export import TensorSpec, export_pixel_onnx, ort_session
 from vmaf_train.pixels.frames import (
     ClipRecord,
     PixelCorpus,
@@ -31,7 +30,6 @@ from vmaf_train.pixels.frames import (
     to_uint8,
 )
 from vmaf_train.pixels.metrics import map_cc, top_iou
-from vmaf_train.pixels.quantize import latency_us
 from vmaf_train.pixels.runs import fit_loop, run_metrics, start_run, write_run
 from vmaf_train.pixels.teacher import (
     TeacherParams,
@@ -39,6 +37,9 @@ from vmaf_train.pixels.teacher import (
     spectral_residual,
     teacher_maps,
 )
+from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
+from vmaf_train.ship.onnx_io import ort_session
+from vmaf_train.ship.quantize import latency_us
 
 __all__ = [
     "SAL_ARCH_DEFAULTS",

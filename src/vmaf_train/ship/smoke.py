@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from vmaf_train.models.saliency import SaliencyStudent
-from vmaf_train.pixels.export import PixelExport, TensorSpec, export_pixel_onnx
 from vmaf_train.pixels.runs import git_commit
+from vmaf_train.ship.export import ExportInfo, TensorSpec, export_pixel_onnx
 
 __all__ = ["SMOKE_IDS", "DistsSq", "make_smoke"]
 
@@ -97,19 +97,19 @@ def _sidecar(
     }
 
 
-def make_smoke(out: str | Path, seed: int = 0) -> dict[str, tuple[PixelExport, dict[str, Any]]]:
+def make_smoke(out: str | Path, seed: int = 0) -> dict[str, tuple[ExportInfo, dict[str, Any]]]:
     """Build, export and verify both smoke checkpoints into ``out`` (``<id>.onnx`` + ``<id>.json``).
 
     Returns:
         id -> (export info, sidecar dict). The sidecars are written by the caller's registration
-        (:func:`vmaf_train.pixels.register.register_files`).
+        (:func:`vmaf_train.ship.register.register_smoke`).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     h, w = _SIZE
     meta = {"seed": seed, "train_commit": git_commit(), "smoke": "true"}
     gen = torch.Generator().manual_seed(seed + 11)
-    results: dict[str, tuple[PixelExport, dict[str, Any]]] = {}
+    results: dict[str, tuple[ExportInfo, dict[str, Any]]] = {}
 
     mid = "dists_sq_placeholder_v0"
     ins = [

@@ -11,23 +11,21 @@ import yaml
 
 from tests.support.fr_fixtures import FR_SPLIT, fast_config, run_cli
 from vmaf_train.baseline import svr_baseline_run
-from vmaf_train.cards import (
-    RUNTIME_BEGIN,
-    RUNTIME_END,
+from vmaf_train.config import SplitConfig
+from vmaf_train.loso import run_cv
+from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
+from vmaf_train.ship.cards import (
     SCHEMA_BEGIN,
     SCHEMA_END,
     SNAPSHOT_BEGIN,
     SNAPSHOT_END,
-    extract_block,
-    goal_status,
     schema_markdown,
 )
-from vmaf_train.config import SplitConfig
-from vmaf_train.loso import run_cv
-from vmaf_train.quantize import quantize_int8
-from vmaf_train.register import register_run
+from vmaf_train.ship.cards_fr import goal_status
+from vmaf_train.ship.quantize import quantize_int8
+from vmaf_train.ship.register import register
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 UPSTREAM = REPO.parent / "shared" / "data" / "vmaf_models" / "vmaf_v0.6.1.json"
 
 
@@ -50,8 +48,8 @@ def zoo(
         n_boot=50,
     )
     zoo = root / "zoo"
-    register_run(run, zoo, baseline=base)
-    register_run(fr_codec_run, zoo, baseline=base)
+    register(run, zoo, baseline=base)
+    register(fr_codec_run, zoo, baseline=base)
     return zoo
 
 
@@ -165,10 +163,11 @@ def test_goal_status_verdicts() -> None:
 
 def test_report_renders_pixel_models_with_the_pixel_card(tmp_path: Path) -> None:
     """`vmaf-train report` over the shipped zoo: pixel rows get pixel cards and snapshot rows."""
-    from vmaf_train.cards import write_reports
-    from vmaf_train.pixels.cards import is_pixel_model, render_pixel_card
+    from vmaf_train.ship.card_parts import is_pixel_model
+    from vmaf_train.ship.cards import write_reports
+    from vmaf_train.ship.cards_pixels import render_pixel_card
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     zoo = tmp_path / "zoo"
     shutil.copytree(repo / "src" / "vmaf_tiny" / "zoo", zoo)
     docs = tmp_path / "docs"

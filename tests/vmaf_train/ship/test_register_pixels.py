@@ -9,16 +9,15 @@ from pathlib import Path
 
 import jsonschema
 import numpy as np
-import pytest
 import torch
 
-from vmaf_tiny.errors import BadInputError
-from vmaf_train.pixels.cards import RUNTIME_BEGIN, RUNTIME_END, write_pixel_cards
-from vmaf_train.pixels.export import ort_session
-from vmaf_train.pixels.register import register_pixel_run
-from vmaf_train.pixels.smoke import SMOKE_IDS, DistsSq
+from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END
+from vmaf_train.ship.cards import write_reports
+from vmaf_train.ship.onnx_io import ort_session
+from vmaf_train.ship.register import register
+from vmaf_train.ship.smoke import SMOKE_IDS, DistsSq
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ALL_IDS = {"nr_metric_v1", "learned_filter_v1", "saliency_student_v1", *SMOKE_IDS}
 
 
@@ -74,8 +73,9 @@ def test_two_input_smoke_runs_on_onnx_runtime(pixel_zoo: Path) -> None:
 
 def test_cards_are_generated_and_keep_the_runtime_block(pixel_zoo: Path, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
-    res = write_pixel_cards(pixel_zoo, docs)
-    assert {Path(p).stem for p in res["written"]} == ALL_IDS
+    res = write_reports(pixel_zoo, docs)
+    cards = {Path(p).stem for p in res["written"] if Path(p).parent.name == "models"}
+    assert cards == ALL_IDS
     card = docs / "models" / "nr_metric_v1.md"
     text = card.read_text()
     reg = json.loads((pixel_zoo / "registry.json").read_text())
@@ -88,17 +88,11 @@ def test_cards_are_generated_and_keep_the_runtime_block(pixel_zoo: Path, tmp_pat
     assert "| libx264 |" in per_codec and "clip fraction" in per_codec
     # a bench --record block survives regeneration
     card.write_text(text.replace(f"{RUNTIME_BEGIN}\n", f"{RUNTIME_BEGIN}\nmeasured: 123 fps\n"))
-    again = write_pixel_cards(pixel_zoo, docs)
+    again = write_reports(pixel_zoo, docs)
     assert str(card) in again["unchanged"] and "measured: 123 fps" in card.read_text()
     card.write_text(card.read_text().replace("## Limitations", "## Limits (edited by hand)"))
-    assert str(card) in write_pixel_cards(pixel_zoo, docs)["written"]
+    assert str(card) in write_reports(pixel_zoo, docs)["written"]
     assert "## Limitations" in card.read_text() and "measured: 123 fps" in card.read_text()
-
-
-def test_incomplete_run_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "run").mkdir()
-    with pytest.raises(BadInputError, match=r"missing metrics\.json"):
-        register_pixel_run(tmp_path / "run", tmp_path / "zoo")
 
 
 VMAF_TRAIN = Path(sys.executable).parent / "vmaf-train"
@@ -108,10 +102,16 @@ def _train_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(VMAF_TRAIN), *args], capture_output=True, text=True, check=False)
 
 
-def test_pixels_cli_report_and_one_line_errors(pixel_zoo: Path, smoke_corpus: Path, tmp_path):
-    out = _train_cli("pixels", "report", "--zoo", str(pixel_zoo), "--docs", str(tmp_path), "--json")
+def test_cli_report_register_and_one_line_errors(pixel_zoo: Path, smoke_corpus: Path, tmp_path):
+    out = _train_cli("report", "--zoo", str(pixel_zoo), "--docs", str(tmp_path), "--json")
     assert out.returncode == 0, out.stderr
-    assert len(json.loads(out.stdout)["written"]) == len(ALL_IDS)
+    cards = [p for p in json.loads(out.stdout)["written"] if Path(p).parent.name == "models"]
+    assert len(cards) == len(ALL_IDS)
+    out = _train_cli("register", str(tmp_path), "--zoo", str(tmp_path / "zoo"))
+    assert out.returncode == 2, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "not a finished fit run" in lines[0], out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "zoo").exists()
     for args, fragment in [
         (["fit-nr", "--corpus", str(tmp_path), "--out", str(tmp_path / "r")], "not a built corpus"),
         (
@@ -138,7 +138,6 @@ def test_pixels_cli_report_and_one_line_errors(pixel_zoo: Path, smoke_corpus: Pa
             ],
             "no such model config",
         ),
-        (["register", str(tmp_path)], "not a finished pixel-model run"),
     ]:
         out = _train_cli("pixels", *args)
         assert out.returncode == 2, (args, out.stderr)
@@ -158,12 +157,12 @@ def test_a_passed_int8_gate_ships_the_int8_file(nr_run: Path, tmp_path: Path) ->
     gate["passed"] = True  # whatever the smoke numbers were: exercise the shipping branch
     gate_file.write_text(json.dumps(gate))
     zoo = tmp_path / "zoo"
-    row = register_pixel_run(run, zoo)
+    row = register(run, zoo)
     assert row["quant_mode"] == "fp32+int8_qdq" and row["int8"]["gate"]["passed"] == "true"
     assert (zoo / "nr_metric_v1.int8.onnx").is_file()
     side = json.loads((zoo / "nr_metric_v1.json").read_text())
     assert side["int8"]["sha256"] == row["int8"]["sha256"]
     gate["passed"] = False
     gate_file.write_text(json.dumps(gate))
-    row = register_pixel_run(run, zoo)
+    row = register(run, zoo)
     assert row["int8"] is None and not (zoo / "nr_metric_v1.int8.onnx").exists()

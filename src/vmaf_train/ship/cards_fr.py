@@ -1,94 +1,36 @@
-"""Generated documentation: model cards, the shipped-score snapshot, the features schema.
-
-Every number comes from the registry row (itself written from measured runs by
-``vmaf-train register``). Hand-maintained regions survive regeneration:
-
-* ``docs/models/<id>.md`` keeps whatever lies between ``<!-- runtime-figures:begin -->`` and
-  ``<!-- runtime-figures:end -->`` (written by ``vmaf-tiny bench --record``).
-* ``docs/benchmarks.md``: only the block between ``<!-- model-snapshot:begin -->`` and
-  ``<!-- model-snapshot:end -->`` is rewritten.
-* ``docs/training.md``: only the block between ``<!-- features-schema:begin -->`` and
-  ``<!-- features-schema:end -->`` is rewritten (from ``vmaf_train.data.table.describe_schema``).
-"""
+"""The model card of an FR model (plain or codec-aware MLP over libvmaf's canonical-6)."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import yaml
+from vmaf_train.ship.card_parts import (
+    fmt,
+    front_matter,
+    int8_gate_lines,
+    runtime_section,
+    summary_table,
+)
 
-from vmaf_tiny.fsutil import atomic_write_bytes, replace_block
-from vmaf_train.data.table import describe_schema
-from vmaf_train.register import load_registry
-
-__all__ = [
-    "RUNTIME_BEGIN",
-    "RUNTIME_END",
-    "SCHEMA_BEGIN",
-    "SCHEMA_END",
-    "SNAPSHOT_BEGIN",
-    "SNAPSHOT_END",
-    "extract_block",
-    "goal_status",
-    "render_card",
-    "schema_markdown",
-    "snapshot_markdown",
-    "write_reports",
-]
-
-RUNTIME_BEGIN = "<!-- runtime-figures:begin -->"
-RUNTIME_END = "<!-- runtime-figures:end -->"
-SNAPSHOT_BEGIN = "<!-- model-snapshot:begin -->"
-SNAPSHOT_END = "<!-- model-snapshot:end -->"
-SCHEMA_BEGIN = "<!-- features-schema:begin -->"
-SCHEMA_END = "<!-- features-schema:end -->"
-
-_SIZE_CLASS = {"C1": "<= 100 KiB", "C2": "<= 5 MiB", "C3": "<= 2 MiB"}
-
-
-def extract_block(text: str, begin: str, end: str) -> str | None:
-    """The text strictly between the marker lines, or None if they are absent."""
-    i = text.find(begin)
-    j = text.find(end, i + len(begin)) if i >= 0 else -1
-    if i < 0 or j < 0:
-        return None
-    inner = text[i + len(begin) : j]
-    return inner.strip("\n")
-
-
-def _marked(begin: str, end: str, content: str) -> str:
-    """A marked block with ``content`` between the marker lines."""
-    body = content.strip("\n")
-    return f"{begin}\n{body}\n{end}" if body.strip() else f"{begin}\n{end}"
-
-
-def _f(v: Any, nd: int = 4) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.{nd}f}"
-    return str(v)
+__all__ = ["goal_status", "loso_summary", "render_fr_card"]
 
 
 def _ci(m: Mapping[str, Any], key: str, nd: int = 4) -> str:
     lo, hi = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
     if lo is None or hi is None:
-        return _f(m.get(key), nd)
-    return f"{_f(m.get(key), nd)} [{_f(lo, nd)}, {_f(hi, nd)}]"
+        return fmt(m.get(key), nd)
+    return f"{fmt(m.get(key), nd)} [{fmt(lo, nd)}, {fmt(hi, nd)}]"
 
 
 def _ci_list(m: Mapping[str, Any], key: str, nd: int = 4) -> str:
     ci = m.get(f"{key}_ci")
     if not ci:
-        return _f(m.get(key), nd)
-    return f"{_f(m.get(key), nd)} [{_f(ci[0], nd)}, {_f(ci[1], nd)}]"
+        return fmt(m.get(key), nd)
+    return f"{fmt(m.get(key), nd)} [{fmt(ci[0], nd)}, {fmt(ci[1], nd)}]"
 
 
-def _loso_summary(row: Mapping[str, Any]) -> dict[str, Any] | None:
+def loso_summary(row: Mapping[str, Any]) -> dict[str, Any] | None:
     loso = (row.get("training") or {}).get("metrics", {}).get("loso")
     return None if not loso else dict(loso.get("summary", {}))
 
@@ -97,7 +39,7 @@ def goal_status(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> li
     """One line per configured goal: the measured figure and whether it is met."""
     extra = (row.get("training") or {}).get("metrics", {}).get("extra", {})
     goals = extra.get("goals") or {}
-    s = _loso_summary(row)
+    s = loso_summary(row)
     out: list[str] = []
 
     def verdict(ok: bool | None) -> str:
@@ -106,27 +48,27 @@ def goal_status(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> li
     if goals.get("loso_plcc_min"):
         v = s.get("plcc_mean") if s else None
         ok = None if v is None else v >= goals["loso_plcc_min"]
-        out.append(f"LOSO mean PLCC >= {goals['loso_plcc_min']}: measured {_f(v)}, {verdict(ok)}")
+        out.append(f"LOSO mean PLCC >= {goals['loso_plcc_min']}: measured {fmt(v)}, {verdict(ok)}")
     if goals.get("loso_rmse_max"):
         v = s.get("rmse_mean") if s else None
         ok = None if v is None else v <= goals["loso_rmse_max"]
         out.append(
-            f"LOSO mean RMSE <= {goals['loso_rmse_max']}: measured {_f(v, 3)}, {verdict(ok)}"
+            f"LOSO mean RMSE <= {goals['loso_rmse_max']}: measured {fmt(v, 3)}, {verdict(ok)}"
         )
     other_id = goals.get("no_worse_than")
     if other_id:
         other = next((r for r in rows if r.get("id") == other_id), None)
         mine = s.get("rmse_mean") if s else None
-        theirs = (_loso_summary(other) or {}).get("rmse_mean") if other else None
+        theirs = (loso_summary(other) or {}).get("rmse_mean") if other else None
         ok = None if mine is None or theirs is None else mine <= theirs
         out.append(
-            f"LOSO mean RMSE no worse than `{other_id}`: {_f(mine, 3)} vs {_f(theirs, 3)}, "
+            f"LOSO mean RMSE no worse than `{other_id}`: {fmt(mine, 3)} vs {fmt(theirs, 3)}, "
             f"{verdict(ok)}"
         )
     return out
 
 
-def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
+def _fr_front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     tr = row.get("training") or {}
     test = tr.get("metrics", {}).get("test", {})
     target = side.get("output", {}).get("target", "vmaf")
@@ -164,7 +106,7 @@ def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
                 "metrics": metrics(test, "(frame, test split)"),
             }
         )
-    s = _loso_summary(row)
+    s = loso_summary(row)
     if s:
         results.append(
             {
@@ -185,10 +127,10 @@ def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
         "tags": ["video-quality", "vmaf", "onnx", "tiny", f"class-{row.get('class')}"],
         "model-index": [{"name": row["id"], "results": results}],
     }
-    return yaml.safe_dump(fm, sort_keys=False, allow_unicode=True, width=100)
+    return front_matter(fm)
 
 
-def render_card(
+def render_fr_card(
     row: Mapping[str, Any],
     side: Mapping[str, Any],
     *,
@@ -204,24 +146,8 @@ def render_card(
     target = out_spec.get("target", "vmaf")
     meta = side.get("metadata", {})
     arch = extra.get("architecture", {})
-    lines: list[str] = ["---", _front_matter(row, side).rstrip("\n"), "---", ""]
-    lines += [
-        "<!-- Generated by `vmaf-train report` from the zoo registry.json: do not edit by "
-        "hand, except the runtime-figures block (written by `vmaf-tiny bench --record`). -->",
-        "",
-        f"# {mid}",
-        "",
-        row.get("description", ""),
-        "",
-        "| | |",
-        "|---|---|",
-        f"| kind / class | {row['kind']} / {row['class']} ({_SIZE_CLASS.get(row['class'], '')}) |",
-        f"| file | `{row['onnx']}`: {row['bytes']:,} bytes, sha256 `{row['sha256'][:16]}...` |",
-        f"| opset | {row['opset']} |",
-        f"| quantisation | {_quant_line(row)} |",
-        f"| license | {row.get('license')} |",
-        f"| smoke checkpoint | {'yes: no quality claim' if row.get('smoke') else 'no'} |",
-    ]
+    lines: list[str] = ["---", _fr_front_matter(row, side).rstrip("\n"), "---", ""]
+    lines += summary_table(row, quant=_quant_line(row))
     if arch:
         hidden = "-".join(str(h) for h in arch.get("hidden", []))
         lines.append(
@@ -350,16 +276,16 @@ def render_card(
 
         def sd(k: str, nd: int) -> str:
             std = s.get(k + "_std")
-            return f" ± {_f(std, nd)}" if std is not None else ""
+            return f" ± {fmt(std, nd)}" if std is not None else ""
 
         lines += [
             f"{s.get('protocol', 'LOSO')}: {s.get('n_folds')} folds, seeds {s.get('seeds')}, "
             f"{s.get('failures', 0)} failed. Mean ± std (ddof=1) over folds (each fold first "
             "averaged over seeds):",
             "",
-            f"* PLCC {_f(s.get('plcc_mean'))}{sd('plcc', 4)}, SROCC {_f(s.get('srocc_mean'))}"
-            f"{sd('srocc', 4)}, RMSE {_f(s.get('rmse_mean'), 3)}{sd('rmse', 3)} (frame level); "
-            f"clip-level RMSE {_f(s.get('clip_rmse_mean'), 3)}{sd('clip_rmse', 3)}.",
+            f"* PLCC {fmt(s.get('plcc_mean'))}{sd('plcc', 4)}, SROCC {fmt(s.get('srocc_mean'))}"
+            f"{sd('srocc', 4)}, RMSE {fmt(s.get('rmse_mean'), 3)}{sd('rmse', 3)} (frame level); "
+            f"clip-level RMSE {fmt(s.get('clip_rmse_mean'), 3)}{sd('clip_rmse', 3)}.",
             "",
             "| fold (held-out source) | seed | n_test | PLCC | SROCC | RMSE |",
             "|---|---|---|---|---|---|",
@@ -374,7 +300,7 @@ def render_card(
                 continue
             lines.append(
                 f"| {fold} | {seed.removeprefix('seed')} | {r.get('n_test')} | "
-                f"{_f(r.get('plcc'))} | {_f(r.get('srocc'))} | {_f(r.get('rmse'), 3)} |"
+                f"{fmt(r.get('plcc'))} | {fmt(r.get('srocc'))} | {fmt(r.get('rmse'), 3)} |"
             )
     goals = goal_status(row, rows)
     if goals:
@@ -391,16 +317,16 @@ def render_card(
             "",
             "| | PLCC | RMSE | bytes | µs/row (batch 1) | µs/row (batch 1024) |",
             "|---|---|---|---|---|---|",
-            f"| fp32 | {_f(gate.get('plcc_fp32'))} | {_f(gate.get('rmse_fp32'), 3)} | "
-            f"{gate.get('fp32_bytes')} | {_f(gate.get('fp32_us_per_row_b1'), 2)} | "
-            f"{_f(gate.get('fp32_us_per_row_b1024'), 3)} |",
-            f"| int8 | {_f(gate.get('plcc_int8'))} | {_f(gate.get('rmse_int8'), 3)} | "
-            f"{gate.get('int8_bytes')} | {_f(gate.get('int8_us_per_row_b1'), 2)} | "
-            f"{_f(gate.get('int8_us_per_row_b1024'), 3)} |",
+            f"| fp32 | {fmt(gate.get('plcc_fp32'))} | {fmt(gate.get('rmse_fp32'), 3)} | "
+            f"{gate.get('fp32_bytes')} | {fmt(gate.get('fp32_us_per_row_b1'), 2)} | "
+            f"{fmt(gate.get('fp32_us_per_row_b1024'), 3)} |",
+            f"| int8 | {fmt(gate.get('plcc_int8'))} | {fmt(gate.get('rmse_int8'), 3)} | "
+            f"{gate.get('int8_bytes')} | {fmt(gate.get('int8_us_per_row_b1'), 2)} | "
+            f"{fmt(gate.get('int8_us_per_row_b1024'), 3)} |",
             "",
-            f"PLCC drop {_f(gate.get('plcc_drop'), 5)}, RMSE change "
-            f"{_f(gate.get('rmse_change'), 4)}, largest per-frame |fp32 - int8| "
-            f"{_f(gate.get('max_abs_diff_fp32_int8'), 3)} on {gate.get('n_test')} test frames.",
+            f"PLCC drop {fmt(gate.get('plcc_drop'), 5)}, RMSE change "
+            f"{fmt(gate.get('rmse_change'), 4)}, largest per-frame |fp32 - int8| "
+            f"{fmt(gate.get('max_abs_diff_fp32_int8'), 3)} on {gate.get('n_test')} test frames.",
         ]
         lines += int8_gate_lines(gate)
     lines += [
@@ -412,32 +338,31 @@ def render_card(
         "",
         "| model | µs/row (batch 1) | µs/row (batch 1024) |",
         "|---|---|---|",
-        f"| {mid} fp32 | {_f(lat.get('fp32_us_per_row_b1'), 2)} | "
-        f"{_f(lat.get('fp32_us_per_row_b1024'), 3)} |",
+        f"| {mid} fp32 | {fmt(lat.get('fp32_us_per_row_b1'), 2)} | "
+        f"{fmt(lat.get('fp32_us_per_row_b1024'), 3)} |",
     ]
     if row.get("int8"):
         lines.append(
-            f"| {mid} int8 | {_f(lat.get('int8_us_per_row_b1'), 2)} | "
-            f"{_f(lat.get('int8_us_per_row_b1024'), 3)} |"
+            f"| {mid} int8 | {fmt(lat.get('int8_us_per_row_b1'), 2)} | "
+            f"{fmt(lat.get('int8_us_per_row_b1024'), 3)} |"
         )
     if lat.get("upstream_svm_us_per_row_b1") is not None:
         lines.append(
             "| upstream vmaf_v0.6.1 SVM (numpy RBF, 211 SVs) | "
-            f"{_f(lat.get('upstream_svm_us_per_row_b1'), 2)} | "
-            f"{_f(lat.get('upstream_svm_us_per_row_b1024'), 3)} |"
+            f"{fmt(lat.get('upstream_svm_us_per_row_b1'), 2)} | "
+            f"{fmt(lat.get('upstream_svm_us_per_row_b1024'), 3)} |"
         )
     if lat.get("svr_us_per_row_b1") is not None:
         lines.append(
             f"| SVR baseline (scikit-learn NuSVR, {(base or {}).get('n_support')} SVs) | "
-            f"{_f(lat.get('svr_us_per_row_b1'), 2)} | {_f(lat.get('svr_us_per_row_b1024'), 3)} |"
+            f"{fmt(lat.get('svr_us_per_row_b1'), 2)} | {fmt(lat.get('svr_us_per_row_b1024'), 3)} |"
         )
     lines += [
         "",
-        "## Runtime figures",
-        "",
-        "End-to-end figures from `vmaf-tiny bench --record` (kept across regenerations):",
-        "",
-        _marked(RUNTIME_BEGIN, RUNTIME_END, runtime_block),
+        *runtime_section(
+            runtime_block,
+            intro="End-to-end figures from `vmaf-tiny bench --record` (kept across regenerations):",
+        ),
         "",
         "## Limitations",
         "",
@@ -451,12 +376,12 @@ def render_card(
         "",
         f"* train_commit `{tr.get('train_commit')}`, seed {tr.get('seed')}, config sha256 "
         f"`{tr.get('config_sha256')}`, torch {meta.get('torch_version', 'n/a')}.",
-        f"* Training time: fit {_f(extra.get('training', {}).get('seconds'), 1)} s "
+        f"* Training time: fit {fmt(extra.get('training', {}).get('seconds'), 1)} s "
         f"({extra.get('training', {}).get('epochs_run')} epochs, best "
         f"{extra.get('training', {}).get('best_epoch')}, "
         f"{extra.get('training', {}).get('threads')} thread)"
         + (
-            f"; LOSO {_f((loso or {}).get('summary', {}).get('wall_seconds'), 0)} s wall on "
+            f"; LOSO {fmt((loso or {}).get('summary', {}).get('wall_seconds'), 0)} s wall on "
             f"{(loso or {}).get('summary', {}).get('executor')}."
             if loso
             else "."
@@ -467,29 +392,6 @@ def render_card(
         "",
     ]
     return "\n".join(lines)
-
-
-def int8_gate_lines(gate: Mapping[str, Any]) -> list[str]:
-    """The card lines on saturation without VNNI and the verdict, when the gate measured them."""
-    if "saturation_free" not in gate:
-        return []
-    proof = (
-        "cannot saturate"
-        if gate.get("saturation_free")
-        else "**can saturate** (two u8 x s8 products overflow int16)"
-    )
-    lines = [
-        "",
-        f"On x86-64 CPUs without VNNI (`VPMADDUBSW`, saturating int16 pair sums) the int8 graph "
-        f"{proof}: worst pair sum {gate.get('worst_pair_sum')} vs 32767 "
-        f"({'7-bit' if gate.get('reduce_range') else 'full-range'} weights); emulating that "
-        f"kernel gave {gate.get('emulated_saturated_dots')} saturated pairs on "
-        f"{gate.get('emulated_rows')} rows.",
-    ]
-    if gate.get("rechecked"):
-        lines += ["", f"{gate['rechecked']}."]
-    lines += ["", f"Verdict: {gate.get('verdict')}."]
-    return lines
 
 
 def _by_role(tensors: Sequence[Mapping[str, Any]], role: str) -> Mapping[str, Any] | None:
@@ -504,113 +406,3 @@ def _quant_line(row: Mapping[str, Any]) -> str:
     if gate:
         return "fp32 only (int8 gate failed)"
     return "fp32 only"
-
-
-def _snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
-    tr = row.get("training") or {}
-    met = tr.get("metrics", {})
-    test, lat = met.get("test", {}), met.get("latency", {})
-    target = side.get("output", {}).get("target", "vmaf")
-    teacher = (met.get("extra", {}).get("table_metadata", {}) or {}).get(
-        "model_version", "vmaf_v0.6.1"
-    )
-    tgt = f"per-frame {teacher} (teacher)" if target == "vmaf" else f"per-frame {target}"
-    summary = (
-        f"test PLCC {_f(test.get('plcc'))}, RMSE {_f(test.get('rmse'), 3)} (n={test.get('n')})"
-    )
-    s = _loso_summary(row)
-    if s:
-        sd = f" ± {_f(s.get('rmse_std'), 3)}" if s.get("rmse_std") is not None else ""
-        summary += (
-            f"; LOSO {s.get('n_folds')} folds: PLCC {_f(s.get('plcc_mean'))}, RMSE "
-            f"{_f(s.get('rmse_mean'), 3)}{sd}"
-        )
-    note = (
-        f"fp32 {row['bytes']:,} B, {_f(lat.get('fp32_us_per_row_b1024'), 3)} µs/row (b1024), "
-        f"{_f(lat.get('fp32_us_per_row_b1'), 1)} µs (b1)"
-    )
-    if lat.get("upstream_svm_us_per_row_b1024") is not None:
-        note += f"; SVM {_f(lat.get('upstream_svm_us_per_row_b1024'), 2)} µs/row (b1024)"
-    note += "; int8 ships" if row.get("int8") else ""
-    smoke = " (smoke)" if row.get("smoke") else ""
-    return f"| `{row['id']}`{smoke} | {tgt} | {summary} | {note} |"
-
-
-def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> str:
-    """The shipped-score snapshot table (one line per registered model)."""
-    lines = [
-        "Generated by `vmaf-train report` from the zoo registry.json (figures measured by "
-        "`vmaf-train fit/loso/quantize-int8/register`; raw scores, no logistic mapping).",
-        "",
-        "| Model | Target | Validation summary | Runtime note |",
-        "|---|---|---|---|",
-    ]
-    if not rows:
-        lines.append("| (no models registered yet) | | | |")
-    from vmaf_train.pixels.cards import is_pixel_model, pixel_snapshot_row
-
-    lines += [
-        pixel_snapshot_row(r, s) if is_pixel_model(s) else _snapshot_row(r, s) for r, s in rows
-    ]
-    return "\n".join(lines)
-
-
-def schema_markdown() -> str:
-    """The features.parquet schema table, from ``describe_schema()``."""
-    lines = ["| column | arrow type | nullable | description |", "|---|---|---|---|"]
-    for name, typ, nullable, desc in describe_schema():
-        cell = desc.replace("|", "\\|")
-        lines.append(f"| `{name}` | {typ} | {'yes' if nullable else 'no'} | {cell} |")
-    return "\n".join(lines)
-
-
-def _update_block(path: Path, name: str, content: str, title: str) -> bool:
-    """Rewrite one marked block of a doc (shared helper); True if the file changed."""
-    old = path.read_text() if path.is_file() else None
-    if old is None:
-        atomic_write_bytes(path, f"# {title}\n".encode())
-    replace_block(path, name, content)
-    return path.read_text() != old
-
-
-def write_reports(
-    zoo: str | os.PathLike[str], docs: str | os.PathLike[str]
-) -> dict[str, list[str]]:
-    """Regenerate every card, the benchmarks snapshot block and the schema block.
-
-    Args:
-        zoo: The zoo directory holding ``registry.json`` and the sidecars.
-        docs: The docs directory (cards go to ``docs/models/<id>.md``).
-
-    Returns:
-        ``{"written": [...], "unchanged": [...]}`` paths.
-    """
-    from vmaf_train.pixels.cards import is_pixel_model, render_pixel_card  # pixels import us
-
-    zoo, docs = Path(zoo), Path(docs)
-    reg = load_registry(zoo)
-    rows = list(reg.get("models", []))
-    pairs = []
-    written, unchanged = [], []
-    for row in rows:
-        side = json.loads((zoo / row["sidecar"]).read_text())
-        pairs.append((row, side))
-        card = docs / "models" / f"{row['id']}.md"
-        old = card.read_text() if card.is_file() else ""
-        runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
-        if is_pixel_model(side):
-            text = render_pixel_card(row, side, runtime_block=runtime)
-        else:
-            text = render_card(row, side, runtime_block=runtime, rows=rows)
-        if text != old:
-            atomic_write_bytes(card, text.encode())
-            written.append(str(card))
-        else:
-            unchanged.append(str(card))
-    bench = docs / "benchmarks.md"
-    changed = _update_block(bench, "model-snapshot", snapshot_markdown(pairs), "Benchmarks")
-    (written if changed else unchanged).append(str(bench))
-    training = docs / "training.md"
-    changed = _update_block(training, "features-schema", schema_markdown(), "Training")
-    (written if changed else unchanged).append(str(training))
-    return {"written": written, "unchanged": unchanged}

@@ -87,12 +87,12 @@ def train_zoo(
         log: Progress lines.
     """
     from vmaf_train.baseline import svr_baseline_run
-    from vmaf_train.cards import write_reports
     from vmaf_train.fixture import EXPECTED_NAME, FIXTURE_NAME, build_eval_fixture
     from vmaf_train.fixture import expected_metrics as record_expected
     from vmaf_train.loso import run_cv
-    from vmaf_train.quantize import gate_path, quantize_int8
-    from vmaf_train.register import register_run
+    from vmaf_train.ship.cards import write_reports
+    from vmaf_train.ship.quantize import gate_path, quantize_int8
+    from vmaf_train.ship.register import register
     from vmaf_train.train import fit_run
 
     runs, cfg_dir = Path(runs), Path(configs)
@@ -134,7 +134,7 @@ def train_zoo(
             log(f"{mid}: quantize-int8")
             quantize_int8(run / "model.onnx", features, int8)
         log(f"{mid}: register into {zoo}")
-        row = register_run(run, zoo, baseline=base_dir)
+        row = register(run, zoo, baseline=base_dir)
         metrics = row["training"]["metrics"]
         summary[mid] = {
             "test": metrics["test"],

@@ -1,93 +1,33 @@
-"""Register a finished run into a model zoo: files, sidecar, registry row, load-time checks.
+"""Register models into a zoo, every kind by one path: files, sidecar, registry row, checks.
 
-``register_run(RUN, ZOO)`` copies ``RUN/model.onnx`` to ``ZOO/<id>.onnx`` (and the int8 file,
-only when its gate passed and it is proven saturation-free), writes the sidecar ``ZOO/<id>.json``
-and replaces the model's row in ``ZOO/registry.json``. Before anything is written the model must
-pass the runtime's load-time checks (:mod:`vmaf_tiny.guard`: operator allowlist, sidecar/graph
-agreement) and its size class (C1 <= 100 KiB) -- an oversize model is an error here, not a warning.
+``register(RUN, ZOO)`` ships any finished run directory (an FR ``fit`` run, plain or
+codec-aware, or an NR / filter / saliency run, recognised by its ``report.json``):
+``RUN/model.onnx`` becomes ``ZOO/<id>.onnx`` (and the int8 file, only when its gate passed and it
+is proven saturation-free), the sidecar ``ZOO/<id>.json`` is written and the model's row in
+``ZOO/registry.json`` replaced; the kind adds its extras to ``training.metrics.extra`` (pixel
+runs: ``pixels``). :func:`register_smoke` builds the smoke checkpoints and ships them through the
+same path with ``training: null`` (they were never trained).
+
+Every model goes through :func:`vmaf_train.ship.registry.ship`: staged, checked as the runtime
+will load it, moved in, then ``registry.json`` written once, last and atomically.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
-from vmaf_tiny.guard import check_model, check_size_class
-from vmaf_tiny.registry import shipped_zoo
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.predict import load_sidecar
-from vmaf_train.quantize import gate_path, saturation_check
+from vmaf_train.ship.quantize import gate_path
+from vmaf_train.ship.registry import Shipment, check_for_registration, ship
+from vmaf_train.ship.saturation import saturation_check
 
-__all__ = [
-    "REGISTRY_NAME",
-    "check_for_registration",
-    "int8_entry",
-    "load_registry",
-    "register_run",
-    "registry_schema",
-]
-
-REGISTRY_NAME = "registry.json"
-
-
-def _repo_schema_path() -> Path:
-    return shipped_zoo() / "registry.schema.json"
-
-
-def registry_schema(zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The registry JSON Schema: ``<zoo>/registry.schema.json`` if present, else the repo's."""
-    candidates = []
-    if zoo is not None:
-        candidates.append(Path(zoo) / "registry.schema.json")
-    candidates.append(_repo_schema_path())
-    for c in candidates:
-        if c.is_file():
-            schema: dict[str, Any] = json.loads(c.read_text())
-            return schema
-    raise BadInputError("registry.schema.json not found (in the zoo or the shipped vmaf_tiny/zoo)")
-
-
-def load_registry(zoo: str | os.PathLike[str]) -> dict[str, Any]:
-    """``<zoo>/registry.json`` (an empty registry if the file does not exist yet)."""
-    path = Path(zoo) / REGISTRY_NAME
-    if not path.is_file():
-        return {"schema_version": 1, "models": []}
-    try:
-        reg: dict[str, Any] = json.loads(path.read_text())
-    except ValueError as exc:
-        raise BadInputError(f"{path}: not valid JSON ({exc})") from exc
-    return reg
-
-
-def _validate(obj: Any, schema: dict[str, Any], what: str) -> None:
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(obj))
-    if err is not None:
-        where = "/".join(str(x) for x in err.absolute_path) or "(top)"
-        raise BadModelError(f"{what} invalid at {where}: {err.message}")
-
-
-def check_for_registration(onnx_path: Path, sidecar_path: Path, model_class: str) -> list[str]:
-    """The size class (an error here, over the limit) and every runtime load-time check.
-
-    Returns:
-        Notes on what passed.
-
-    Raises:
-        BadModelError: over the size class, or a load-time check failed (one line naming it).
-    """
-    size = check_size_class(onnx_path, model_class)
-    report = check_model(onnx_path, sidecar=sidecar_path)
-    report.raise_if_failed()
-    return [
-        f"{onnx_path.name}: size class {model_class} ({size} bytes), "
-        f"{sum(c.status == 'pass' for c in report.checks)} load-time checks passed"
-    ]
+__all__ = ["int8_entry", "register", "register_smoke"]
 
 
 def _flat_metrics(m: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -109,7 +49,7 @@ def int8_entry(
     """The sidecar's ``int8`` field and the registry row's ``int8`` block for a gated file.
 
     The int8 file ships only if its gate report says ``passed`` *and* the file itself is proven
-    saturation-free here (:func:`vmaf_train.quantize.saturation_check`), so a gate report
+    saturation-free here (:func:`vmaf_train.ship.saturation.saturation_check`), so a gate report
     written before that rule existed cannot ship a file that saturates on CPUs without VNNI.
 
     Returns:
@@ -149,7 +89,54 @@ def _loso_metrics(loso: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def register_run(
+def _row(
+    sidecar: dict[str, Any],
+    onnx_src: Path,
+    *,
+    smoke: bool,
+    int8_row: dict[str, Any] | None,
+    license: str,
+    training: dict[str, Any] | None,
+) -> dict[str, Any]:
+    mid = sidecar["id"]
+    return {
+        "id": mid,
+        "kind": sidecar["kind"],
+        "class": sidecar["class"],
+        "onnx": f"{mid}.onnx",
+        "sidecar": f"{mid}.json",
+        "sha256": sha256_file(onnx_src),
+        "bytes": onnx_src.stat().st_size,
+        "opset": int(sidecar["opset"]),
+        "smoke": bool(smoke),
+        "quant_mode": "fp32+int8_qdq" if int8_row else "fp32",
+        "int8": int8_row,
+        "license": license,
+        "description": sidecar.get("description") or mid,
+        "inputs": sidecar["inputs"],
+        "outputs": sidecar["outputs"],
+        "training": training,
+    }
+
+
+def _pixel_extras(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A pixel run's results for ``extra.pixels``: its report without per-clip rows, the split's
+    source names, the export facts."""
+    from vmaf_train.pixels.runs import clean_json
+
+    report = json.loads((run / "report.json").read_text())
+    extra: dict[str, Any] = clean_json(
+        {
+            "report": {k: v for k, v in report.items() if k != "per_clip"},
+            "splits": metrics.get("splits", {}),
+            "export": metrics.get("export", {}),
+            "seconds": metrics.get("seconds"),
+        }
+    )
+    return extra
+
+
+def register(
     run: str | os.PathLike[str],
     zoo: str | os.PathLike[str],
     *,
@@ -157,10 +144,11 @@ def register_run(
     baseline: str | os.PathLike[str] | None = None,
     smoke: bool = False,
 ) -> dict[str, Any]:
-    """Register a fit run into ``zoo``.
+    """Register a finished run of any kind into ``zoo``.
 
     Args:
-        run: The ``vmaf-train fit`` output directory.
+        run: A ``vmaf-train fit`` run directory (FR, NR, filter or saliency; a pixel run has a
+            ``report.json``, whose results go to the row's ``training.metrics.extra.pixels``).
         zoo: The zoo directory (``src/vmaf_tiny/zoo`` for the shipped zoo).
         loso: ``loso.json`` or its directory (default: ``RUN/loso/`` if present).
         baseline: A ``vmaf-train baseline-svr`` output directory (for the latency/accuracy
@@ -175,7 +163,6 @@ def register_run(
         BadModelError: size class exceeded, a load-time check failed, or invalid output.
     """
     run = Path(run)
-    zoo = Path(zoo)
     for name in ("metrics.json", "config.json", "model.onnx", "model.json"):
         if not (run / name).is_file():
             raise BadInputError(f"{run} is not a finished fit run (missing {name})")
@@ -183,7 +170,6 @@ def register_run(
     sidecar = load_sidecar(run / "model.json")
     model_id = sidecar["id"]
     notes = check_for_registration(run / "model.onnx", run / "model.json", sidecar["class"])
-    int8_row: dict[str, Any] | None = None
     gate: dict[str, Any] | None = None
     int8_src = run / "model.int8.onnx"
     if int8_src.is_file() and gate_path(int8_src).is_file():
@@ -201,11 +187,8 @@ def register_run(
             raise BadInputError(f"{baseline} is not a baseline-svr output (no metrics.json)")
         base = json.loads(bpath.read_text())
 
-    onnx_name, side_name = f"{model_id}.onnx", f"{model_id}.json"
-    zoo.mkdir(parents=True, exist_ok=True)
-
     shipped = dict(sidecar)
-    shipped["onnx"] = onnx_name
+    shipped["onnx"] = f"{model_id}.onnx"
     shipped["smoke"] = bool(smoke)
     shipped["int8"], int8_row = int8_entry(model_id, gate, int8_src)
     run_config = json.loads((run / "config.json").read_text())
@@ -247,65 +230,55 @@ def register_run(
             "n_support": base.get("n_support"),
             "params": base.get("params"),
         }
+    if (run / "report.json").is_file():
+        extra["pixels"] = _pixel_extras(run, metrics)
     prov = metrics["provenance"]
-    row: dict[str, Any] = {
-        "id": model_id,
-        "kind": sidecar["kind"],
-        "class": sidecar["class"],
-        "onnx": onnx_name,
-        "sidecar": side_name,
-        "sha256": sha256_file(run / "model.onnx"),
-        "bytes": (run / "model.onnx").stat().st_size,
-        "opset": int(sidecar["opset"]),
-        "smoke": bool(smoke),
-        "quant_mode": "fp32+int8_qdq" if int8_row else "fp32",
-        "int8": int8_row,
-        "license": run_config.get("license", "BSD-2-Clause-Patent"),
-        "description": sidecar.get("description") or model_id,
-        "inputs": sidecar["inputs"],
-        "outputs": sidecar["outputs"],
-        "training": {
-            "corpus_manifest_sha256": prov["manifest_sha256"],
-            "train_commit": prov["train_commit"],
-            "seed": int(metrics["seed"]),
-            "n_sources": int(metrics["n_sources"]),
-            "n_rows": int(metrics["n_rows"]),
-            "config_sha256": prov["config_sha256"],
-            "metrics": {
-                "test": _flat_metrics(test["frame"]),
-                "loso": _loso_metrics(loso_data) if loso_data else None,
-                "latency": latency,
-                "extra": extra,
-            },
+    training = {
+        "corpus_manifest_sha256": prov["manifest_sha256"],
+        "train_commit": prov["train_commit"],
+        "seed": int(metrics["seed"]),
+        "n_sources": int(metrics["n_sources"]),
+        "n_rows": int(metrics["n_rows"]),
+        "config_sha256": prov["config_sha256"],
+        "metrics": {
+            "test": _flat_metrics(test["frame"]),
+            "loso": _loso_metrics(loso_data) if loso_data else None,
+            "latency": latency,
+            "extra": extra,
         },
     }
-    reg = load_registry(zoo)
-    reg["models"] = sorted(
-        [r for r in reg.get("models", []) if r.get("id") != model_id] + [row], key=lambda r: r["id"]
+    row = _row(
+        sidecar,
+        run / "model.onnx",
+        smoke=smoke,
+        int8_row=int8_row,
+        license=run_config.get("license", "BSD-2-Clause-Patent"),
+        training=training,
     )
-    _validate(reg, registry_schema(zoo), "registry.json")
-    # Stage the files beside the zoo and check them as the runtime will load them (the int8
-    # file through the shipped sidecar); then move them in, and write the registry last so a
-    # reader never sees a row whose files are missing.
-    stage = zoo / f".stage-{model_id}-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    try:
-        shutil.copyfile(run / "model.onnx", stage / onnx_name)
-        atomic_write_json(stage / side_name, shipped)
-        load_sidecar(stage / side_name)
-        check_for_registration(stage / onnx_name, stage / side_name, sidecar["class"])
-        if int8_row:
-            shutil.copyfile(int8_src, stage / int8_row["onnx"])
-            check_for_registration(stage / int8_row["onnx"], stage / side_name, sidecar["class"])
-        for f in sorted(stage.iterdir()):
-            os.replace(f, zoo / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    if not int8_row:
-        (zoo / f"{model_id}.int8.onnx").unlink(missing_ok=True)
-    if not (zoo / "registry.schema.json").is_file():
-        # The runtime validates a zoo's registry against the schema beside it.
-        atomic_write_bytes(zoo / "registry.schema.json", _repo_schema_path().read_bytes())
-    atomic_write_json(zoo / REGISTRY_NAME, reg)
+    ship(zoo, [Shipment(row, shipped, run / "model.onnx", int8_src if int8_row else None)])
     return row
+
+
+def register_smoke(zoo: str | os.PathLike[str], seed: int = 0) -> list[dict[str, Any]]:
+    """Build, check and register both smoke checkpoints (``training: null``, fp32 only).
+
+    Returns:
+        Their registry rows, each with the registration notes under ``checks``.
+    """
+    from vmaf_train.ship.smoke import make_smoke
+
+    with tempfile.TemporaryDirectory(prefix="vmaf-train-smoke-") as tmp:
+        shipments = []
+        for exp, side in make_smoke(tmp, seed=seed).values():
+            shipped = {**side, "onnx": f"{side['id']}.onnx", "int8": None}
+            row = _row(
+                shipped,
+                exp.path,
+                smoke=bool(shipped["smoke"]),
+                int8_row=None,
+                license="BSD-2-Clause-Patent",
+                training=None,
+            )
+            shipments.append(Shipment(row, shipped, exp.path))
+        notes = ship(zoo, shipments)
+    return [{**s.row, "checks": n} for s, n in zip(shipments, notes, strict=True)]

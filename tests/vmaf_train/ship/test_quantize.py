@@ -20,17 +20,16 @@ from vmaf_train.data.table import read_features
 from vmaf_train.dataset import load_fr_data, split_data
 from vmaf_train.eval import plcc
 from vmaf_train.predict import FRModel, make_session, open_fr_model
-from vmaf_train.quantize import (
+from vmaf_train.ship.quantize import (
     GATE_MAX_PLCC_DROP,
     GATE_MAX_RMSE_RISE,
     GATE_MIN_SPEEDUP,
-    emulate_u8s8,
     gate_path,
     quantize_int8,
     quantize_qdq,
-    saturation_check,
 )
-from vmaf_train.register import register_run
+from vmaf_train.ship.register import register
+from vmaf_train.ship.saturation import emulate_u8s8, saturation_check
 
 
 def test_quantize_int8_gate_report(fr_run: Path, fr_features: Path, tmp_path: Path) -> None:
@@ -39,9 +38,9 @@ def test_quantize_int8_gate_report(fr_run: Path, fr_features: Path, tmp_path: Pa
     out = run / "model.int8.onnx"
     proc = run_cli(
         "quantize-int8",
-        "--fp32",
+        "-m",
         run / "model.onnx",
-        "--calibration",
+        "--features",
         fr_features,
         "--out",
         out,
@@ -186,7 +185,7 @@ def test_register_refuses_an_int8_file_that_may_saturate(
         info = quantize_qdq(run / "model.onnx", int8, [feed], reduce_range=reduce_range)
         # A gate report that says "passed" (as old reports did) is not enough to ship.
         gate_path(int8).write_text(json.dumps({**info, "passed": True, "ops": []}))
-        row = register_run(run, tmp_path / f"zoo{reduce_range}")
+        row = register(run, tmp_path / f"zoo{reduce_range}")
         assert (row["int8"] is not None) is ships
         assert (tmp_path / f"zoo{reduce_range}" / "vmaf_tiny_v3.int8.onnx").exists() is ships
 
@@ -196,12 +195,12 @@ def test_int8_ship_applies_a_gate_and_rechecks_a_shipped_file(
 ) -> None:
     from vmaf_tiny.registry import verify_registry
     from vmaf_train.predict import load_sidecar
-    from vmaf_train.register import load_registry
+    from vmaf_train.ship.registry import load_registry
 
     run = tmp_path / "run"
     shutil.copytree(fr_run, run)
     zoo = tmp_path / "zoo"
-    register_run(run, zoo)  # fp32 only
+    register(run, zoo)  # fp32 only
     int8 = tmp_path / "q" / "vmaf_tiny_v3.int8.onnx"
     int8.parent.mkdir()
     quantize_int8(zoo / "vmaf_tiny_v3.onnx", fr_features, int8, n_calib=256)
@@ -215,7 +214,7 @@ def test_int8_ship_applies_a_gate_and_rechecks_a_shipped_file(
     assert load_sidecar(zoo / "vmaf_tiny_v3.json")["int8"]["onnx"] == "vmaf_tiny_v3.int8.onnx"
     assert verify_registry(zoo).ok
     # ... and the recheck re-judges that shipped file from the zoo alone, with the real rules.
-    proc = run_cli("int8-ship", "--zoo", zoo, "--recheck", "vmaf_tiny_v3", "--json", check=True)
+    proc = run_cli("int8-ship", "--zoo", zoo, "-m", "vmaf_tiny_v3", "--json", check=True)
     rep = json.loads(proc.stdout)
     assert rep["rechecked"] and rep["saturation_free"] is True and rep["emulated_identical"]
     assert rep["plcc_int8"] == gate["plcc_int8"] and rep["int8_bytes"] == gate["int8_bytes"]

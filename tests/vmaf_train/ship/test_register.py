@@ -13,11 +13,12 @@ from tests.support.fr_fixtures import fast_config, one_line_error, run_cli
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.predict import load_sidecar, open_fr_model
-from vmaf_train.quantize import gate_path, quantize_int8
-from vmaf_train.register import register_run, registry_schema
+from vmaf_train.ship.quantize import gate_path, quantize_int8
+from vmaf_train.ship.register import register
+from vmaf_train.ship.registry import Shipment, registry_schema, ship
 from vmaf_train.train import fit_run
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_register_writes_valid_rows_and_files(quantized_run: Path, tmp_path: Pat
     assert open_fr_model("vmaf_tiny_v3", zoo=zoo).id == "vmaf_tiny_v3"
     assert not [p for p in zoo.iterdir() if p.name.startswith(".")]
     # Registering again replaces the row.
-    register_run(quantized_run, zoo)
+    register(quantized_run, zoo)
     assert len(_schema_ok(zoo)["models"]) == 1
 
 
@@ -78,7 +79,7 @@ def test_failed_gate_ships_fp32_only(quantized_run: Path, tmp_path: Path) -> Non
     gate["passed"] = False
     gp.write_text(json.dumps(gate))
     zoo = tmp_path / "zoo"
-    row = register_run(run, zoo)
+    row = register(run, zoo)
     assert row["quant_mode"] == "fp32" and row["int8"] is None
     assert not (zoo / "vmaf_tiny_v3.int8.onnx").exists()
     assert load_sidecar(zoo / "vmaf_tiny_v3.json")["int8"] is None
@@ -86,7 +87,7 @@ def test_failed_gate_ships_fp32_only(quantized_run: Path, tmp_path: Path) -> Non
     # An int8 file changed after its gate ran is refused.
     (run / "model.int8.onnx").write_bytes((run / "model.int8.onnx").read_bytes() + b"\0")
     with pytest.raises(BadInputError, match="changed after its gate"):
-        register_run(run, zoo)
+        register(run, zoo)
 
 
 @pytest.mark.filterwarnings("ignore::vmaf_tiny.guard.SizeClassWarning")
@@ -101,17 +102,44 @@ def test_oversize_model_is_refused(fr_features: Path, tmp_path: Path) -> None:
     assert not zoo.exists() or not any(zoo.iterdir())
 
 
-def test_incomplete_run_is_refused(fr_run: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind_run", ["fr_run", "nr_run", "filter_run", "sal_run"])
+def test_incomplete_run_is_refused(
+    kind_run: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """One register for every kind: an incomplete run of any kind is one line, exit 2."""
     run = tmp_path / "run"
-    shutil.copytree(fr_run, run)
+    shutil.copytree(request.getfixturevalue(kind_run), run, ignore=shutil.ignore_patterns("cache"))
     (run / "metrics.json").unlink()
     err = one_line_error(run_cli("register", run, "--zoo", tmp_path / "zoo"))
     assert "missing metrics.json" in err
+    assert not (tmp_path / "zoo").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInputError, match=r"missing metrics\.json"):
+        register(tmp_path / "empty", tmp_path / "zoo")
+
+
+def test_one_bad_model_leaves_the_zoo_untouched(fr_run: Path, tmp_path: Path) -> None:
+    """Every file is staged and checked before anything moves in; registry.json is written
+    once, last: a batch with one failing model writes nothing at all."""
+    first = register(fr_run, tmp_path / "a")
+    side = load_sidecar(tmp_path / "a" / first["sidecar"])
+    good = Shipment(first, side, tmp_path / "a" / first["onnx"])
+    bad_side = {**side, "id": "bad_v1", "onnx": "bad_v1.onnx"}
+    bad_side["inputs"] = [{**side["inputs"][0], "name": "not_in_the_graph"}]
+    bad_row = {**first, "id": "bad_v1", "onnx": "bad_v1.onnx", "sidecar": "bad_v1.json"}
+    bad_row["inputs"] = bad_side["inputs"]
+    bad = Shipment(bad_row, bad_side, tmp_path / "a" / first["onnx"])
+    zoo = tmp_path / "b"
+    with pytest.raises(BadModelError, match="not_in_the_graph"):  # the load-time check
+        ship(zoo, [good, bad])
+    assert not zoo.exists() or not any(zoo.iterdir())
+    ship(zoo, [good])
+    assert _schema_ok(zoo)["models"] == [first]
 
 
 def test_registry_schema_is_found() -> None:
     assert registry_schema()["$id"] == "vmaf-tiny/registry.schema.json"
     with pytest.raises(BadModelError):
-        from vmaf_train.register import _validate
+        from vmaf_train.ship.registry import validate_registry
 
-        _validate({"schema_version": 1, "models": [{"id": "x"}]}, registry_schema(), "registry")
+        validate_registry({"schema_version": 1, "models": [{"id": "x"}]})

@@ -6,7 +6,7 @@ rule came after ``vmaf_tiny_v3`` and ``nr_metric_v1`` shipped), the zoo must fol
 retraining:
 
 * :func:`apply_int8_gate` takes a gate report of the zoo's own fp32 file (``vmaf-train
-  quantize-int8 --fp32 ZOO/<id>.onnx ...``: the whole gate on the test split) and updates the
+  quantize-int8 -m ZOO/<id>.onnx ...``: the whole gate on the test split) and updates the
   row, the sidecar and the files exactly as registration would;
 * :func:`recheck_int8` re-judges a shipped int8 file where the gate's data are not at hand (a
   pixel model's corpus frames): the accuracy figures stay those measured when it shipped; the
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -28,23 +27,17 @@ from typing import Any
 import numpy as np
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import atomic_write_json, sha256_file
+from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.predict import load_sidecar, make_session
-from vmaf_train.quantize import (
+from vmaf_train.ship.quantize import (
     GATE_MAX_PLCC_DROP,
     GATE_MAX_RMSE_RISE,
     gate_path,
     gate_verdict,
     int8_checks,
 )
-from vmaf_train.register import (
-    REGISTRY_NAME,
-    _validate,
-    check_for_registration,
-    int8_entry,
-    load_registry,
-    registry_schema,
-)
+from vmaf_train.ship.register import int8_entry
+from vmaf_train.ship.registry import Shipment, load_registry, ship
 
 __all__ = ["apply_int8_gate", "load_gate", "recheck_int8"]
 
@@ -101,25 +94,9 @@ def apply_int8_gate(
         pixels = metrics["extra"].get("pixels", {}).get("report")
         if isinstance(pixels, dict) and "int8_gate" in pixels:
             pixels["int8_gate"] = gate
-    _validate(reg, registry_schema(zoo), REGISTRY_NAME)
-    stage = zoo / f".stage-{mid}-int8-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    try:
-        atomic_write_json(stage / row["sidecar"], shipped)
-        load_sidecar(stage / row["sidecar"])
-        if int8_row and src is not None:
-            shutil.copyfile(src, stage / int8_row["onnx"])
-            shutil.copyfile(zoo / row["onnx"], stage / row["onnx"])
-            check_for_registration(stage / int8_row["onnx"], stage / row["sidecar"], row["class"])
-            (stage / row["onnx"]).unlink()
-        for f in sorted(stage.iterdir()):
-            os.replace(f, zoo / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    if not int8_row:
-        (zoo / f"{mid}.int8.onnx").unlink(missing_ok=True)
-    atomic_write_json(zoo / REGISTRY_NAME, reg)
+    # The same single path as `vmaf-train register`: stage, check as the runtime loads it, move
+    # in, write registry.json once.
+    ship(zoo, [Shipment(row, shipped, zoo / row["onnx"], src if int8_row else None)])
     return row
 
 

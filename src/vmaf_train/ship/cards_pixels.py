@@ -10,64 +10,30 @@ no number is typed by hand. The block between ``<!-- runtime-figures:begin -->``
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
-from vmaf_tiny.fsutil import atomic_write_bytes
-from vmaf_train.cards import int8_gate_lines
+from vmaf_train.ship.card_parts import (
+    fmt,
+    front_matter,
+    int8_gate_lines,
+    runtime_section,
+    summary_table,
+)
 
 __all__ = [
-    "RUNTIME_BEGIN",
-    "RUNTIME_END",
-    "is_pixel_model",
     "render_pixel_card",
-    "write_pixel_cards",
 ]
 
-RUNTIME_BEGIN = "<!-- runtime-figures:begin -->"
-RUNTIME_END = "<!-- runtime-figures:end -->"
-_CLASS = {"C1": "<= 100 KiB", "C2": "<= 5 MiB", "C3": "<= 2 MiB"}
-_FIT_CMD = {
-    "nr": "fit-nr",
-    "filter": "fit-filter",
-    "saliency": "fit-saliency",
-}
 _CFG = {"nr": "nr_metric_v1", "filter": "learned_filter_v1", "saliency": "saliency_student_v1"}
 
 
-def is_pixel_model(sidecar: Mapping[str, Any]) -> bool:
-    """True when the model takes frames (its sidecar has a ``frame`` block)."""
-    return sidecar.get("frame") is not None
-
-
-def _f(v: Any, nd: int = 4) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.{nd}f}"
-    return str(v)
-
-
 def _report(tr: Mapping[str, Any]) -> dict[str, Any]:
-    """The pixel run's report (added to the row by ``vmaf-train pixels register``)."""
+    """The pixel run's report (added to the row by ``vmaf-train register``)."""
     return dict(tr["metrics"].get("extra", {}).get("pixels", {}).get("report", {}))
 
 
-def _extract(text: str) -> str:
-    if RUNTIME_BEGIN in text and RUNTIME_END in text:
-        return text.split(RUNTIME_BEGIN, 1)[1].split(RUNTIME_END, 1)[0].strip("\n")
-    return ""
-
-
-def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
+def _pixel_front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     tr = row.get("training") or {}
     met = tr.get("metrics") or {}
     test = dict(met.get("test") or {})
@@ -117,7 +83,7 @@ def _front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
         + (["smoke-checkpoint"] if row.get("smoke") else []),
         "model-index": [{"name": row["id"], "results": results}],
     }
-    return yaml.safe_dump(fm, sort_keys=False, allow_unicode=True, width=100)
+    return front_matter(fm)
 
 
 def _io_table(side: Mapping[str, Any]) -> list[str]:
@@ -199,15 +165,15 @@ def _splits(tr: Mapping[str, Any]) -> list[str]:
         srcs = ", ".join(s.get("sources", []))
         lines.append(
             f"| {name} | {s.get('n_sources')} ({srcs}) | {s.get('n_clips')} | "
-            f"{_f(s.get('n_rows'))} |"
+            f"{fmt(s.get('n_rows'))} |"
         )
     t = extra.get("training", {})
     lines += [
         "",
-        f"Training: {_f(t.get('parameters'))} parameters, {t.get('epochs')} epochs "
+        f"Training: {fmt(t.get('parameters'))} parameters, {t.get('epochs')} epochs "
         f"({t.get('steps')} steps, stopped by `{t.get('stopped')}`), best epoch "
-        f"{t.get('best_epoch')}, {_f(t.get('seconds'), 1)} s on {t.get('threads')} CPU thread(s); "
-        f"{_f(tr.get('n_rows'))} training samples.",
+        f"{t.get('best_epoch')}, {fmt(t.get('seconds'), 1)} s on {t.get('threads')} CPU thread(s); "
+        f"{fmt(tr.get('n_rows'))} training samples.",
     ]
     return lines
 
@@ -224,10 +190,10 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
         "",
         "| level | n | PLCC | SROCC | RMSE |",
         "|---|---|---|---|---|",
-        f"| frame | {_f(test.get('n'))} | {_f(test.get('plcc'))} | {_f(test.get('srocc'))} | "
-        f"{_f(test.get('rmse'), 3)} |",
-        f"| clip (mean of frames) | {_f(clip.get('n'))} | {_f(clip.get('plcc'))} | "
-        f"{_f(clip.get('srocc'))} | {_f(clip.get('rmse'), 3)} |",
+        f"| frame | {fmt(test.get('n'))} | {fmt(test.get('plcc'))} | {fmt(test.get('srocc'))} | "
+        f"{fmt(test.get('rmse'), 3)} |",
+        f"| clip (mean of frames) | {fmt(clip.get('n'))} | {fmt(clip.get('plcc'))} | "
+        f"{fmt(clip.get('srocc'))} | {fmt(clip.get('rmse'), 3)} |",
     ]
     plcc = test.get("plcc")
     if isinstance(plcc, int | float):
@@ -244,7 +210,7 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
         lines += [
             "",
             f"Validation sources (used for early stopping), frame level: PLCC "
-            f"{_f(val.get('plcc'))}, RMSE {_f(val.get('rmse'), 3)}.",
+            f"{fmt(val.get('plcc'))}, RMSE {fmt(val.get('rmse'), 3)}.",
         ]
     pc = px.get("per_codec") or {}
     if pc:
@@ -257,17 +223,17 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
         ]
         for codec, r in pc.items():
             lines.append(
-                f"| {codec} | {_f(r.get('n'))} | {_f(r.get('plcc'))} | "
-                f"{_f(r.get('srocc'))} | {_f(r.get('rmse'), 3)} |"
+                f"| {codec} | {fmt(r.get('n'))} | {fmt(r.get('plcc'))} | "
+                f"{fmt(r.get('srocc'))} | {fmt(r.get('rmse'), 3)} |"
             )
     gate = extra.get("int8_gate")
     lines += ["", "### int8 (static QDQ)", ""]
     if gate:
         lines += [
-            f"Gate: {gate.get('rule')}: PLCC fp32 {_f(gate.get('plcc_fp32'))}, int8 "
-            f"{_f(gate.get('plcc_int8'))}, drop {_f(gate.get('plcc_drop'), 5)} -> "
+            f"Gate: {gate.get('rule')}: PLCC fp32 {fmt(gate.get('plcc_fp32'))}, int8 "
+            f"{fmt(gate.get('plcc_int8'))}, drop {fmt(gate.get('plcc_drop'), 5)} -> "
             f"**{'passed, the int8 file ships' if gate.get('passed') else 'failed, fp32 only'}**. "
-            f"RMSE fp32 {_f(gate.get('rmse_fp32'), 3)}, int8 {_f(gate.get('rmse_int8'), 3)}.",
+            f"RMSE fp32 {fmt(gate.get('rmse_fp32'), 3)}, int8 {fmt(gate.get('rmse_int8'), 3)}.",
         ]
         lines += int8_gate_lines(gate)
     else:
@@ -279,7 +245,7 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
             "frame, batch 1, 1 thread, median, microseconds):",
             "",
         ]
-        lines += [f"* `{k}`: {_f(v, 1)}" for k, v in lat.items()]
+        lines += [f"* `{k}`: {fmt(v, 1)}" for k, v in lat.items()]
     return lines
 
 
@@ -300,31 +266,31 @@ def _filter_results(tr: Mapping[str, Any]) -> list[str]:
     rows["all"] = px.get("overall", {})
     for codec, r in rows.items():
         lines.append(
-            f"| {codec} | {r.get('n_clips')} | {_f(r.get('psnr_y'), 3)} | "
-            f"{_f(r.get('psnr_y_filtered'), 3)} | {_f(r.get('psnr_y_delta'), 3)} | "
-            f"{_f(r.get('vmaf'), 3)} | {_f(r.get('vmaf_filtered'), 3)} | "
-            f"{_f(r.get('vmaf_delta'), 3)} | {_f(r.get('mean_shift_8bit'), 3)} | "
-            f"{_f(r.get('clip_fraction'), 6)} |"
+            f"| {codec} | {r.get('n_clips')} | {fmt(r.get('psnr_y'), 3)} | "
+            f"{fmt(r.get('psnr_y_filtered'), 3)} | {fmt(r.get('psnr_y_delta'), 3)} | "
+            f"{fmt(r.get('vmaf'), 3)} | {fmt(r.get('vmaf_filtered'), 3)} | "
+            f"{fmt(r.get('vmaf_delta'), 3)} | {fmt(r.get('mean_shift_8bit'), 3)} | "
+            f"{fmt(r.get('clip_fraction'), 6)} |"
         )
     ov = px.get("overall", {})
     val = m.get("extra", {}).get("val", {})
     if val:
         lines += [
             "",
-            f"Validation patches (early stopping): PSNR-Y {_f(val.get('patch_psnr'), 3)} dB "
-            f"filtered vs {_f(val.get('identity_patch_psnr'), 3)} dB unfiltered.",
+            f"Validation patches (early stopping): PSNR-Y {fmt(val.get('patch_psnr'), 3)} dB "
+            f"filtered vs {fmt(val.get('identity_patch_psnr'), 3)} dB unfiltered.",
         ]
     lines += [
         "",
-        f"PSNR-Y improved on {_f(100 * (ov.get('psnr_y_improved_frac') or 0), 1)} % of clips, "
-        f"VMAF on {_f(100 * (ov.get('vmaf_improved_frac') or 0), 1)} %.",
+        f"PSNR-Y improved on {fmt(100 * (ov.get('psnr_y_improved_frac') or 0), 1)} % of clips, "
+        f"VMAF on {fmt(100 * (ov.get('vmaf_improved_frac') or 0), 1)} %.",
     ]
     lat = m.get("latency", {})
     if lat:
         lines += [
             "",
             "Model-only latency (1 thread, median): "
-            + ", ".join(f"`{k}` {_f(v, 0)}" for k, v in lat.items()),
+            + ", ".join(f"`{k}` {fmt(v, 0)}" for k, v in lat.items()),
         ]
     return lines
 
@@ -339,18 +305,18 @@ def _saliency_results(tr: Mapping[str, Any]) -> list[str]:
         "",
         "| predictor | frames | CC (mean) | CC (median) | IoU top 20 % (mean) | IoU (median) |",
         "|---|---|---|---|---|---|",
-        f"| student (ONNX) | {t.get('n')} | {_f(t.get('cc'))} | {_f(t.get('cc_median'))} | "
-        f"{_f(t.get('iou_top'))} | {_f(t.get('iou_top_median'))} |",
-        f"| centre prior alone | {prior.get('n')} | {_f(prior.get('cc'))} | "
-        f"{_f(prior.get('cc_median'))} | {_f(prior.get('iou_top'))} | "
-        f"{_f(prior.get('iou_top_median'))} |",
+        f"| student (ONNX) | {t.get('n')} | {fmt(t.get('cc'))} | {fmt(t.get('cc_median'))} | "
+        f"{fmt(t.get('iou_top'))} | {fmt(t.get('iou_top_median'))} |",
+        f"| centre prior alone | {prior.get('n')} | {fmt(prior.get('cc'))} | "
+        f"{fmt(prior.get('cc_median'))} | {fmt(prior.get('iou_top'))} | "
+        f"{fmt(prior.get('iou_top_median'))} |",
         "",
         f"Speed per frame (1 thread, median, same {px.get('input_size')} input): teacher (numpy "
-        f"FFT) {_f(sp.get('teacher_ms_per_frame'), 3)} ms; student "
-        f"{_f(sp.get('student_ms_per_frame_b1'), 3)} ms at batch 1 "
-        f"({_f(sp.get('speedup_b1'), 2)}x), "
-        f"{_f(sp.get('student_ms_per_frame_b16'), 3)} ms at batch 16 "
-        f"({_f(sp.get('speedup_b16'), 2)}x).",
+        f"FFT) {fmt(sp.get('teacher_ms_per_frame'), 3)} ms; student "
+        f"{fmt(sp.get('student_ms_per_frame_b1'), 3)} ms at batch 1 "
+        f"({fmt(sp.get('speedup_b1'), 2)}x), "
+        f"{fmt(sp.get('student_ms_per_frame_b16'), 3)} ms at batch 16 "
+        f"({fmt(sp.get('speedup_b16'), 2)}x).",
         "",
         f"Teacher settings: {json.dumps(px.get('teacher', {}), sort_keys=True)}.",
     ]
@@ -365,25 +331,11 @@ def render_pixel_card(
     quant = "fp32 only"
     if row.get("int8"):
         quant = (
-            f"fp32 + int8 static QDQ (`{row['int8']['onnx']}`, {_f(row['int8']['bytes'])} bytes)"
+            f"fp32 + int8 static QDQ (`{row['int8']['onnx']}`, {fmt(row['int8']['bytes'])} bytes)"
         )
-    lines = ["---", _front_matter(row, side).rstrip("\n"), "---", ""]
+    lines = ["---", _pixel_front_matter(row, side).rstrip("\n"), "---", ""]
     lines += [
-        "<!-- Generated by `vmaf-train pixels report` from the zoo registry.json: do not edit "
-        "by hand, except the runtime-figures block (written by `vmaf-tiny bench --record`). -->",
-        "",
-        f"# {mid}",
-        "",
-        row.get("description", ""),
-        "",
-        "| | |",
-        "|---|---|",
-        f"| kind / class | {kind} / {row['class']} ({_CLASS.get(row['class'], '')}) |",
-        f"| file | `{row['onnx']}`: {_f(row['bytes'])} bytes, sha256 `{row['sha256'][:16]}...` |",
-        f"| opset | {row['opset']} (default ONNX domain only) |",
-        f"| quantisation | {quant} |",
-        f"| license | {row.get('license')} |",
-        f"| smoke checkpoint | {'yes: no quality claim' if row.get('smoke') else 'no'} |",
+        *summary_table(row, quant=quant, opset_note=" (default ONNX domain only)"),
         "",
         "## Intended use",
         "",
@@ -404,16 +356,16 @@ def render_pixel_card(
             "",
             "## How these numbers were made",
             "",
-            f"`vmaf-train pixels {_FIT_CMD[kind]} --config configs/models/{cfg}.toml "
-            "--corpus CORPUS --out RUN`, then `vmaf-train pixels register RUN` and "
-            "`vmaf-train pixels report`: every figure above is read from the run's measured "
+            f"`vmaf-train fit --config configs/models/{cfg}.toml "
+            "--corpus CORPUS --out RUN`, then `vmaf-train register RUN` and "
+            "`vmaf-train report`: every figure above is read from the run's measured "
             "output.",
         ]
     else:
         lines += [
             "## Results",
             "",
-            "None: built from a seed by `vmaf-train pixels make-smoke`, never trained.",
+            "None: built from a seed by `vmaf-train make-smoke`, never trained.",
         ]
     lines += [
         "",
@@ -425,76 +377,9 @@ def render_pixel_card(
         else "* Placeholder weights: outputs are meaningless.",
         "* Luma only: colour artefacts are invisible to it.",
         "",
-        "## Runtime figures",
-        "",
-        RUNTIME_BEGIN,
-        runtime_block.strip("\n") or "(not measured yet: `vmaf-tiny bench --record`)",
-        RUNTIME_END,
+        *runtime_section(
+            runtime_block, placeholder="(not measured yet: `vmaf-tiny bench --record`)"
+        ),
         "",
     ]
     return "\n".join(lines)
-
-
-def write_pixel_cards(
-    zoo: str | os.PathLike[str], docs: str | os.PathLike[str], ids: Sequence[str] | None = None
-) -> dict[str, list[str]]:
-    """(Re)write ``docs/models/<id>.md`` for every pixel model in the registry.
-
-    Returns:
-        ``{"written": [...], "unchanged": [...]}``.
-    """
-    zoo, docs = Path(zoo), Path(docs)
-    reg = json.loads((zoo / "registry.json").read_text())
-    written, unchanged = [], []
-    for row in reg.get("models", []):
-        side = json.loads((zoo / row["sidecar"]).read_text())
-        if not is_pixel_model(side) or (ids and row["id"] not in ids):
-            continue
-        card = docs / "models" / f"{row['id']}.md"
-        old = card.read_text() if card.is_file() else ""
-        text = render_pixel_card(row, side, runtime_block=_extract(old))
-        if text != old:
-            atomic_write_bytes(card, text.encode())
-            written.append(str(card))
-        else:
-            unchanged.append(str(card))
-    return {"written": written, "unchanged": unchanged}
-
-
-def pixel_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
-    """One line of the docs/benchmarks.md snapshot table for a pixel model."""
-    mid, kind = row["id"], row["kind"]
-    tr = row.get("training") or {}
-    met = tr.get("metrics", {})
-    test, lat = met.get("test", {}), met.get("latency", {})
-    if row.get("smoke"):
-        io = " + ".join(t["name"] for t in side.get("inputs", []))
-        return (
-            f"| `{mid}` (smoke) | contract check ({io}) | no quality claim | {row['bytes']:,} B |"
-        )
-    if kind == "nr":
-        target = "per-frame vmaf_v0.6.1 from the distorted frame alone"
-        summary = (
-            f"held-out sources: PLCC {_f(test.get('plcc'))}, SROCC {_f(test.get('srocc'))}, "
-            f"RMSE {_f(test.get('rmse'), 2)} (n={test.get('n')})"
-        )
-        note = f"{_f(lat.get('fp32_us_per_row_b1'), 0)} µs/frame (b1)"
-    elif kind == "filter":
-        target = "reference luma from coded luma"
-        summary = (
-            f"held-out encodes: PSNR-Y Δ {_f(test.get('psnr_y_delta'), 3)} dB, VMAF Δ "
-            f"{_f(test.get('vmaf_delta'), 3)} ({test.get('n_clips')} clips)"
-        )
-        note = f"{_f(lat.get('fp32_us_per_frame_640x360', 0) / 1000, 1)} ms/frame at 640x360"
-    else:
-        target = "spectral-residual saliency teacher"
-        summary = (
-            f"held-out frames: CC {_f(test.get('cc'), 3)}, IoU top 20 % "
-            f"{_f(test.get('iou_top'), 3)} (n={test.get('n')})"
-        )
-        note = (
-            f"{_f(lat.get('student_ms_per_frame_b1'), 2)} ms/frame vs teacher "
-            f"{_f(lat.get('teacher_ms_per_frame'), 2)} ms"
-        )
-    note = f"{row['bytes']:,} B, {note}" + ("; int8 ships" if row.get("int8") else "")
-    return f"| `{mid}` | {target} | {summary} | {note} |"
