@@ -22,8 +22,8 @@ import torch
 
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.fsutil import atomic_write_bytes, sha256_file
+from vmaf_train.evaluate.predict import make_session
 from vmaf_train.models.mlp import FRMLP
-from vmaf_train.predict import make_session
 
 __all__ = [
     "VERIFY_BATCHES",

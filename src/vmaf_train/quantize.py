@@ -37,11 +37,11 @@ import onnx
 
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
-from vmaf_train.config import SplitConfig
-from vmaf_train.dataset import FRData, load_fr_data, read_table_for, split_data
-from vmaf_train.eval import plcc, rmse
+from vmaf_train.data.dataset import FRData, load_fr_data, read_table_for, split_data
+from vmaf_train.evaluate.metrics import plcc, rmse
+from vmaf_train.evaluate.predict import FRModel, make_session, open_fr_model, per_row_latency
 from vmaf_train.export import graph_ops
-from vmaf_train.predict import FRModel, make_session, open_fr_model, per_row_latency
+from vmaf_train.recipes import SplitConfig
 
 __all__ = [
     "GATE_MAX_PLCC_DROP",

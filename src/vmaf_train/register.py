@@ -21,7 +21,7 @@ from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_tiny.guard import check_model, check_size_class
 from vmaf_tiny.registry import shipped_zoo
-from vmaf_train.predict import load_sidecar
+from vmaf_train.evaluate.predict import load_sidecar
 from vmaf_train.quantize import gate_path, saturation_check
 
 __all__ = [

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from tests.support.fr_fixtures import FR_SPLIT, fast_config, run_cli
-from vmaf_train.baseline import svr_baseline_run
 from vmaf_train.cards import (
     RUNTIME_BEGIN,
     RUNTIME_END,
@@ -22,9 +21,10 @@ from vmaf_train.cards import (
     goal_status,
     schema_markdown,
 )
-from vmaf_train.config import SplitConfig
-from vmaf_train.loso import run_cv
+from vmaf_train.evaluate.baseline import svr_baseline_run
+from vmaf_train.evaluate.loso import run_cv
 from vmaf_train.quantize import quantize_int8
+from vmaf_train.recipes import SplitConfig
 from vmaf_train.register import register_run
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ import torch
 
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.guard import ALLOWED_OPS, check_model
+from vmaf_train.evaluate.predict import make_session
 from vmaf_train.export import export_fr_onnx, graph_ops
 from vmaf_train.models.mlp import FRMLP
-from vmaf_train.predict import make_session
 
 # The plain ops the exporter may emit for FR MLPs (all in the default ONNX domain).
 PLAIN_OPS = {

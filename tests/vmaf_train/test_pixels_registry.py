@@ -113,31 +113,6 @@ def test_pixels_cli_report_and_one_line_errors(pixel_zoo: Path, smoke_corpus: Pa
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)["written"]) == len(ALL_IDS)
     for args, fragment in [
-        (["fit-nr", "--corpus", str(tmp_path), "--out", str(tmp_path / "r")], "not a built corpus"),
-        (
-            [
-                "fit-filter",
-                "--corpus",
-                str(smoke_corpus),
-                "--out",
-                str(tmp_path / "r"),
-                "--set",
-                "train.epochs=two",
-            ],
-            "expected int",
-        ),
-        (
-            [
-                "fit-saliency",
-                "--corpus",
-                str(smoke_corpus),
-                "--out",
-                str(tmp_path / "r"),
-                "--config",
-                str(tmp_path / "none.toml"),
-            ],
-            "no such model config",
-        ),
         (["register", str(tmp_path)], "not a finished pixel-model run"),
     ]:
         out = _train_cli("pixels", *args)

@@ -49,7 +49,7 @@ def latency_us(
 
 def write_gate(int8_path: str | Path, report: Mapping[str, Any]) -> Path:
     """Write the gate report beside the int8 file; returns its path."""
-    from vmaf_train.pixels.runs import clean_json
+    from vmaf_train.fit.loop import clean_json
 
     path = gate_path(int8_path)
     atomic_write_json(path, clean_json(report))

@@ -22,7 +22,7 @@ import jsonschema
 
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import atomic_write_json, sha256_file
-from vmaf_train.pixels.runs import clean_json
+from vmaf_train.fit.loop import clean_json
 from vmaf_train.register import (
     REGISTRY_NAME,
     check_for_registration,

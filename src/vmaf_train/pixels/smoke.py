@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from vmaf_train.fit.loop import git_commit
 from vmaf_train.models.saliency import SaliencyStudent
 from vmaf_train.pixels.export import PixelExport, TensorSpec, export_pixel_onnx
-from vmaf_train.pixels.runs import git_commit
 
 __all__ = ["SMOKE_IDS", "DistsSq", "make_smoke"]
 
