@@ -36,34 +36,6 @@ from vmaf_train.recipes import (
 
 __all__ = ["baseline_svr", "fit", "loso"]
 
-TargetOpt = Annotated[
-    str | None,
-    typer.Option("--target", help="vmaf (teacher, default from the config) or mos (your MOS)."),
-]
-
-
-def _config(
-    path: Path,
-    *,
-    target: str | None,
-    val_frac: float | None,
-    test_frac: float | None,
-    salt: str | None,
-    epochs: int | None = None,
-) -> ModelConfig:
-    cfg = load_fr_recipe(path)
-    if target is not None and target != cfg.output.target:
-        if target not in ("vmaf", "mos"):
-            from vmaf_tiny.errors import BadInputError
-
-            raise BadInputError(f"--target must be vmaf or mos, got {target!r}")
-        cfg = cfg.with_overrides(output={"target": target, "clamp": target == "vmaf"})
-    cfg = cfg.with_overrides(split=split_overrides(val_frac, test_frac, salt))
-    if epochs is not None:
-        cfg = cfg.with_overrides(train={"epochs": epochs})
-    return cfg
-
-
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -166,8 +138,7 @@ def loso(
     kfold: Annotated[
         int | None, typer.Option("--kfold", min=2, help="K folds grouped by source instead.")
     ] = None,
-    target: TargetOpt = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override.")] = None,
+    set_: SetOpt = None,
     serial: SerialOpt = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
@@ -177,7 +148,7 @@ def loso(
     """Leave-one-source-out over natural sources (or --kfold K), per-fold table, mean ± std."""
     from vmaf_train.evaluate.loso import run_cv
 
-    cfg = _config(config, target=target, val_frac=None, test_frac=None, salt=None, epochs=epochs)
+    cfg = load_fr_recipe(config, parse_overrides(set_))
     seed_list = parse_seeds(seeds)
     with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
         log(f"loso {cfg.id}: seeds {seed_list} on {ex.describe()}")
