@@ -251,7 +251,7 @@ def fit_filter(
 ) -> dict[str, Any]:
     """Train, export and evaluate a learned filter into a run directory; returns metrics."""
     start = start_run(cfg, corpus, run, cache)
-    seed, commit, cache = start.seed, start.commit, start.cache
+    seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
     parts = {k: _eligible(v, cfg) for k, v in parts.items()}
     if not parts["train"]:
@@ -289,13 +289,7 @@ def fit_filter(
         label=cfg.id,
         progress=progress,
     )
-    meta = {
-        "id": cfg.id,
-        "seed": seed,
-        "train_commit": commit,
-        "manifest_sha256": corpus.manifest_sha256,
-        "config_sha256": cfg.sha256(),
-    }
+    meta = start.provenance(cfg, corpus)
     run.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed + 7)
     exp = export_pixel_onnx(

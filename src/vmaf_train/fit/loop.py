@@ -272,6 +272,16 @@ class RunStart:
     def threads(self) -> int:
         return self.determinism.threads
 
+    def provenance(self, cfg: Any, corpus: Any) -> dict[str, Any]:
+        """The ONNX metadata of the run's export: id, seed, commit, manifest and recipe sha256."""
+        return {
+            "id": cfg.id,
+            "seed": self.seed,
+            "train_commit": self.commit,
+            "manifest_sha256": corpus.manifest_sha256,
+            "config_sha256": cfg.sha256(),
+        }
+
 
 def start_run(cfg: Any, corpus: Any, run: Path, cache: Path | None) -> RunStart:
     """Start a pixel training run: the clock, seeded deterministic torch with the recipe's

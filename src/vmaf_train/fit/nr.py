@@ -235,7 +235,7 @@ def fit_nr(
         metrics.json's content.
     """
     start = start_run(cfg, corpus, run, cache)
-    seed, commit, cache = start.seed, start.commit, start.cache
+    seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
     train = _sample(
         parts["train"],
@@ -287,13 +287,7 @@ def fit_nr(
     n_params = sum(p.numel() for p in model.parameters())
     fit = fit_loop(model, batches, loss_fn, val_fn, cfg.train, label=cfg.id, progress=progress)
     w, h = _size(cfg)
-    meta = {
-        "id": cfg.id,
-        "seed": seed,
-        "train_commit": commit,
-        "manifest_sha256": corpus.manifest_sha256,
-        "config_sha256": cfg.sha256(),
-    }
+    meta = start.provenance(cfg, corpus)
     run.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed + 7)
     exp = export_pixel_onnx(

@@ -216,7 +216,7 @@ def fit_saliency(
 ) -> dict[str, Any]:
     """Distil, export and evaluate a saliency student into a run directory; returns metrics."""
     start = start_run(cfg, corpus, run, cache)
-    seed, commit, cache = start.seed, start.commit, start.cache
+    seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
     d = cfg.data
     train = _sample(
@@ -254,13 +254,7 @@ def fit_saliency(
         label=cfg.id,
         progress=progress,
     )
-    meta = {
-        "id": cfg.id,
-        "seed": seed,
-        "train_commit": commit,
-        "manifest_sha256": corpus.manifest_sha256,
-        "config_sha256": cfg.sha256(),
-    }
+    meta = start.provenance(cfg, corpus)
     run.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed + 7)
     (_, (mh, mw)) = _sizes(cfg)
