@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from vmaf_tiny.errors import BadInputError
+from vmaf_train.data.frames import PixelCorpus
+from vmaf_train.fit.filter import fit_filter
+from vmaf_train.fit.fr import fit_run
+from vmaf_train.fit.nr import fit_nr
+from vmaf_train.fit.saliency import fit_saliency
 from vmaf_train.recipes import ModelConfig, PixelConfig, Recipe
 
 __all__ = ["TASKS", "FitTask", "fit_recipe"]
 
 
 def _fit_fr(cfg: Recipe, out: Path, data: Path, opts: dict[str, Any]) -> dict[str, Any]:
-    from vmaf_train.fit.fr import fit_run
-
     res = fit_run(
         cast(ModelConfig, cfg),
         data,
@@ -35,13 +38,10 @@ def _fit_fr(cfg: Recipe, out: Path, data: Path, opts: dict[str, Any]) -> dict[st
     return res.metrics
 
 
-def _pixel(module: str, fn: str) -> Callable[[Recipe, Path, Path, dict[str, Any]], dict[str, Any]]:
+def _pixel(
+    fit: Callable[..., dict[str, Any]],
+) -> Callable[[Recipe, Path, Path, dict[str, Any]], dict[str, Any]]:
     def run(cfg: Recipe, out: Path, data: Path, opts: dict[str, Any]) -> dict[str, Any]:
-        import importlib
-
-        from vmaf_train.data.frames import PixelCorpus
-
-        fit = getattr(importlib.import_module(f"vmaf_train.fit.{module}"), fn)
         corpus = PixelCorpus.open(data)
         return cast(
             dict[str, Any],
@@ -75,9 +75,9 @@ class FitTask:
 #: One task per recipe kind.
 TASKS: dict[str, FitTask] = {
     "fr": FitTask("fr", "features", _fit_fr),
-    "nr": FitTask("nr", "corpus", _pixel("nr", "fit_nr")),
-    "filter": FitTask("filter", "corpus", _pixel("filter", "fit_filter")),
-    "saliency": FitTask("saliency", "corpus", _pixel("saliency", "fit_saliency")),
+    "nr": FitTask("nr", "corpus", _pixel(fit_nr)),
+    "filter": FitTask("filter", "corpus", _pixel(fit_filter)),
+    "saliency": FitTask("saliency", "corpus", _pixel(fit_saliency)),
 }
 
 
