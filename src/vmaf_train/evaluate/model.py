@@ -9,6 +9,7 @@ column, on the same rows.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ from vmaf_train.evaluate.metrics import pool_by_key, score_metrics
 from vmaf_train.evaluate.predict import open_fr_model
 from vmaf_train.recipes import SplitConfig
 
-__all__ = ["evaluate_model", "evaluate_split", "model_split", "write_predictions"]
+__all__ = [
+    "evaluate_model",
+    "evaluate_split",
+    "model_split",
+    "write_clip_predictions",
+    "write_predictions",
+]
 
 
 def model_split(sidecar: dict[str, Any], **overrides: Any) -> SplitConfig:
@@ -156,3 +163,22 @@ def evaluate_split(
         score_metrics(ct, cp, n_boot=n_boot, seed=seed) if keys.size >= 3 else {"n": int(keys.size)}
     )
     return {"frame": frame, "clip": clip}
+
+
+def write_clip_predictions(path: Path, pred: Mapping[str, Any]) -> None:
+    """``predictions.parquet`` of a pixel run from the output of
+    :func:`~vmaf_train.evaluate.predict.predict_clips`: key, source_id, codec, frame, target and
+    one prediction column per session."""
+    cols: dict[str, Any] = {
+        "key": pa.array(pred["key"].tolist(), pa.string()),
+        "source_id": pa.array(pred["source_id"].tolist(), pa.string()),
+        "codec": pa.array(pred["codec"].tolist(), pa.string()),
+        "frame": pa.array(pred["frame"].astype(np.int32)),
+        "target": pa.array(pred["target"].astype(np.float64)),
+    }
+    for name, v in pred["pred"].items():
+        cols["prediction" if name == "fp32" else f"prediction_{name}"] = pa.array(
+            v.astype(np.float64)
+        )
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.table(cols), tmp, compression="zstd")

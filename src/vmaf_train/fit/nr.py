@@ -35,6 +35,7 @@ from vmaf_train.data.frames import (
     to_uint8,
 )
 from vmaf_train.evaluate.metrics import pool_by_key, score_metrics
+from vmaf_train.evaluate.model import write_clip_predictions
 from vmaf_train.evaluate.predict import predict_clips
 from vmaf_train.fit.loop import fit_loop, run_metrics, start_run, write_run
 from vmaf_train.models.nr import GradStats, NRNet, StatsNRNet
@@ -351,7 +352,7 @@ def fit_nr(
             max_rmse_rise=float(cfg.int8["max_rmse_rise"]),
         )
         write_gate(run / "model.int8.onnx", gate)
-    _write_predictions(run / "predictions.parquet", pred)
+    write_clip_predictions(run / "predictions.parquet", pred)
     per_codec = _per_codec(pred)
     metrics = run_metrics(
         start,
@@ -398,24 +399,3 @@ def _per_codec(pred: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         met = score_metrics(pred["target"][m], pred["pred"]["fp32"][m], n_boot=0, constant_ok=True)
         out[codec] = {k: met[k] for k in ("n", "plcc", "srocc", "rmse")}
     return out
-
-
-def _write_predictions(path: Path, pred: Mapping[str, Any]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from vmaf_tiny.fsutil import atomic_path
-
-    cols: dict[str, Any] = {
-        "key": pa.array(pred["key"].tolist(), pa.string()),
-        "source_id": pa.array(pred["source_id"].tolist(), pa.string()),
-        "codec": pa.array(pred["codec"].tolist(), pa.string()),
-        "frame": pa.array(pred["frame"].astype(np.int32)),
-        "target": pa.array(pred["target"].astype(np.float64)),
-    }
-    for name, v in pred["pred"].items():
-        cols["prediction" if name == "fp32" else f"prediction_{name}"] = pa.array(
-            v.astype(np.float64)
-        )
-    with atomic_path(path) as tmp:
-        pq.write_table(pa.table(cols), tmp, compression="zstd")
