@@ -7,9 +7,7 @@ sampling, training, ONNX export and verification, evaluation, run directory.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,53 +17,50 @@ from tests.support.pixels_helpers import FILTER_TINY, NR_TINY, SAL_TINY
 REPO = Path(__file__).resolve().parents[2]
 
 
-@contextlib.contextmanager
-def _torch_state_kept() -> Iterator[None]:
-    """The pixel fits switch torch to deterministic kernels globally (``pixels.runs.setup_torch``)
-    and leave it so; put it back so later tests (``test_determinism``) see the default."""
-    import torch
-
-    det = torch.are_deterministic_algorithms_enabled()
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(det)
-
-
 @pytest.fixture(scope="session")
 def pixel_corpus(smoke_corpus: Path):
-    from vmaf_train.pixels.frames import PixelCorpus
+    from vmaf_train.data.frames import PixelCorpus
 
     return PixelCorpus.open(smoke_corpus)
 
 
 @pytest.fixture(scope="session")
 def nr_run(pixel_corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vmaf_train.pixels.nr import fit_nr, load_nr_config
+    from vmaf_train.fit.nr import fit_nr
+    from vmaf_train.recipes import load_recipe
 
     run = tmp_path_factory.mktemp("nr-run")
-    with _torch_state_kept():
-        fit_nr(load_nr_config(overrides=NR_TINY), pixel_corpus, run, progress=False)
+    fit_nr(load_recipe("nr_metric_v1", NR_TINY, kind="nr"), pixel_corpus, run, progress=False)
     return run
 
 
 @pytest.fixture(scope="session")
 def filter_run(pixel_corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vmaf_train.pixels.filter import fit_filter, load_filter_config
+    from vmaf_train.fit.filter import fit_filter
+    from vmaf_train.recipes import load_recipe
 
     run = tmp_path_factory.mktemp("filter-run")
-    with _torch_state_kept():
-        fit_filter(load_filter_config(overrides=FILTER_TINY), pixel_corpus, run, progress=False)
+    fit_filter(
+        load_recipe("learned_filter_v1", FILTER_TINY, kind="filter"),
+        pixel_corpus,
+        run,
+        progress=False,
+    )
     return run
 
 
 @pytest.fixture(scope="session")
 def sal_run(pixel_corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vmaf_train.pixels.saliency import fit_saliency, load_saliency_config
+    from vmaf_train.fit.saliency import fit_saliency
+    from vmaf_train.recipes import load_recipe
 
     run = tmp_path_factory.mktemp("sal-run")
-    with _torch_state_kept():
-        fit_saliency(load_saliency_config(overrides=SAL_TINY), pixel_corpus, run, progress=False)
+    fit_saliency(
+        load_recipe("saliency_student_v1", SAL_TINY, kind="saliency"),
+        pixel_corpus,
+        run,
+        progress=False,
+    )
     return run
 
 

@@ -21,8 +21,8 @@ from vmaf_tiny.framepair import is_frame_pair, score_frame_pair
 from vmaf_tiny.nr import score_nr
 from vmaf_tiny.registry import verify_registry
 from vmaf_tiny.session import load_model
-from vmaf_train.pixels.frames import PixelCorpus
-from vmaf_train.pixels.nr import predict_clips
+from vmaf_train.data.frames import PixelCorpus
+from vmaf_train.fit.nr import predict_clips
 from vmaf_train.ship.onnx_io import ort_session
 
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"

@@ -42,11 +42,11 @@ def demo(
 ) -> None:
     """Build the demo corpus, evaluate the shipped tiny model against the SVM, score a pair."""
     import vmaf_tiny
-    from vmaf_train.assess import evaluate_model
     from vmaf_train.cli.corpus import render_summary
     from vmaf_train.cli.evaluate import render_eval
     from vmaf_train.data.corpus import build_corpus
     from vmaf_train.data.corpus_config import load_corpus_config, resolve_config_path
+    from vmaf_train.evaluate.model import evaluate_model
 
     ff = resolve_ffmpeg(ffmpeg)
     cfg = load_corpus_config(resolve_config_path("demo"))

@@ -17,7 +17,7 @@ from vmaf_train.cli._common import (
     ZooOpt,
     split_overrides,
 )
-from vmaf_train.config import SplitConfig
+from vmaf_train.recipes import SplitConfig
 
 __all__ = ["guard_fixture", "make_smoke", "register", "report"]
 
@@ -25,7 +25,7 @@ DocsOpt = Annotated[Path, typer.Option("--docs", help="Docs directory (cards in 
 
 
 def _zoo(zoo: Path | None) -> Path:
-    from vmaf_train.predict import default_zoo
+    from vmaf_train.evaluate.predict import default_zoo
 
     return zoo if zoo is not None else default_zoo()
 
@@ -112,8 +112,8 @@ def guard_fixture(
     as_json: JsonOpt = False,
 ) -> None:
     """Record each shipped model's PLCC/RMSE on the committed eval fixture (rounding guard)."""
-    from vmaf_train.fixture import EXPECTED_NAME, FIXTURE_NAME, build_eval_fixture
-    from vmaf_train.fixture import expected_metrics as record
+    from vmaf_train.evaluate.drift import EXPECTED_NAME, FIXTURE_NAME, build_eval_fixture
+    from vmaf_train.evaluate.drift import expected_metrics as record
 
     fixture = out_dir / FIXTURE_NAME
     if features is not None:

@@ -26,8 +26,8 @@ import torch
 
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.fsutil import sha256_file
+from vmaf_train.evaluate.predict import make_session
 from vmaf_train.models.mlp import FRMLP
-from vmaf_train.predict import make_session
 from vmaf_train.ship.onnx_io import finalize_export, graph_ops, ort_session, torch_to_proto
 
 __all__ = [

@@ -28,7 +28,7 @@ import numpy as np
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import sha256_file
-from vmaf_train.predict import load_sidecar, make_session
+from vmaf_train.evaluate.predict import load_sidecar, make_session
 from vmaf_train.ship.quantize import (
     GATE_MAX_PLCC_DROP,
     GATE_MAX_RMSE_RISE,
@@ -156,7 +156,7 @@ def recheck_int8(
     Returns:
         The new gate report.
     """
-    from vmaf_train.pixels.config import INT8_DEFAULTS
+    from vmaf_train.recipes import INT8_DEFAULTS
 
     zoo = Path(zoo)
     row = _row(load_registry(zoo), lambda r: r.get("id") == model_id, f"with id {model_id}")

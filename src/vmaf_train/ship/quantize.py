@@ -44,10 +44,10 @@ import onnxruntime as ort
 
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
-from vmaf_train.config import SplitConfig
-from vmaf_train.dataset import FRData, load_fr_data, read_table_for, split_data
-from vmaf_train.eval import plcc, rmse
-from vmaf_train.predict import FRModel, make_session, open_fr_model, per_row_latency
+from vmaf_train.data.dataset import FRData, load_fr_data, read_table_for, split_data
+from vmaf_train.evaluate.metrics import plcc, rmse
+from vmaf_train.evaluate.predict import FRModel, make_session, open_fr_model, per_row_latency
+from vmaf_train.recipes import SplitConfig
 from vmaf_train.ship.onnx_io import graph_ops
 from vmaf_train.ship.saturation import emulate_u8s8, saturation_check
 
@@ -369,7 +369,7 @@ def latency_us(
 
 def write_gate(int8_path: str | os.PathLike[str], report: Mapping[str, Any]) -> Path:
     """Write the gate report beside the int8 file (non-finite floats as null); returns its path."""
-    from vmaf_train.pixels.runs import clean_json
+    from vmaf_train.fit.loop import clean_json
 
     path = gate_path(int8_path)
     atomic_write_json(path, clean_json(report))

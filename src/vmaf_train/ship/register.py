@@ -22,7 +22,7 @@ from typing import Any
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import sha256_file
-from vmaf_train.predict import load_sidecar
+from vmaf_train.evaluate.predict import load_sidecar
 from vmaf_train.ship.quantize import gate_path
 from vmaf_train.ship.registry import Shipment, check_for_registration, ship
 from vmaf_train.ship.saturation import saturation_check
@@ -122,7 +122,7 @@ def _row(
 def _pixel_extras(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     """A pixel run's results for ``extra.pixels``: its report without per-clip rows, the split's
     source names, the export facts."""
-    from vmaf_train.pixels.runs import clean_json
+    from vmaf_train.fit.loop import clean_json
 
     report = json.loads((run / "report.json").read_text())
     extra: dict[str, Any] = clean_json(

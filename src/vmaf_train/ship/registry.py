@@ -25,7 +25,7 @@ from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json
 from vmaf_tiny.guard import check_model, check_size_class
 from vmaf_tiny.registry import shipped_zoo
-from vmaf_train.predict import load_sidecar
+from vmaf_train.evaluate.predict import load_sidecar
 
 __all__ = [
     "REGISTRY_NAME",

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from vmaf_train.fit.loop import git_commit
 from vmaf_train.models.saliency import SaliencyStudent
-from vmaf_train.pixels.runs import git_commit
 from vmaf_train.ship.export import ExportInfo, TensorSpec, export_pixel_onnx
 
 __all__ = ["SMOKE_IDS", "DistsSq", "make_smoke"]

@@ -17,7 +17,8 @@ from typing import Any
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_tiny.parallel import Executor
-from vmaf_train.config import config_sha256, load_config
+from vmaf_train.recipes import config_sha256
+from vmaf_train.recipes import load_fr_recipe as load_config
 
 __all__ = ["ZOO_IDS", "train_zoo"]
 
@@ -86,14 +87,14 @@ def train_zoo(
         force: Redo steps whose outputs exist.
         log: Progress lines.
     """
-    from vmaf_train.baseline import svr_baseline_run
-    from vmaf_train.fixture import EXPECTED_NAME, FIXTURE_NAME, build_eval_fixture
-    from vmaf_train.fixture import expected_metrics as record_expected
-    from vmaf_train.loso import run_cv
+    from vmaf_train.evaluate.baseline import svr_baseline_run
+    from vmaf_train.evaluate.drift import EXPECTED_NAME, FIXTURE_NAME, build_eval_fixture
+    from vmaf_train.evaluate.drift import expected_metrics as record_expected
+    from vmaf_train.evaluate.loso import run_cv
+    from vmaf_train.fit.fr import fit_run
     from vmaf_train.ship.cards import write_reports
     from vmaf_train.ship.quantize import gate_path, quantize_int8
     from vmaf_train.ship.register import register
-    from vmaf_train.train import fit_run
 
     runs, cfg_dir = Path(runs), Path(configs)
     cfgs = {}

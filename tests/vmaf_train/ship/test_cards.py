@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from tests.support.fr_fixtures import FR_SPLIT, fast_config, run_cli
-from vmaf_train.baseline import svr_baseline_run
-from vmaf_train.config import SplitConfig
-from vmaf_train.loso import run_cv
+from vmaf_train.evaluate.baseline import svr_baseline_run
+from vmaf_train.evaluate.loso import run_cv
+from vmaf_train.recipes import SplitConfig
 from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
 from vmaf_train.ship.cards import (
     SCHEMA_BEGIN,

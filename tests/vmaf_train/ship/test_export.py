@@ -12,8 +12,8 @@ import torch
 
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.guard import ALLOWED_OPS, check_model
+from vmaf_train.evaluate.predict import make_session
 from vmaf_train.models.mlp import FRMLP
-from vmaf_train.predict import make_session
 from vmaf_train.ship.export import export_fr_onnx
 from vmaf_train.ship.onnx_io import graph_ops
 

@@ -15,11 +15,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tests.support.fr_fixtures import FR_SPLIT, run_cli
 from vmaf_tiny.fsutil import sha256_file
-from vmaf_train.config import SplitConfig
+from vmaf_train.data.dataset import load_fr_data, split_data
 from vmaf_train.data.table import read_features
-from vmaf_train.dataset import load_fr_data, split_data
-from vmaf_train.eval import plcc
-from vmaf_train.predict import FRModel, make_session, open_fr_model
+from vmaf_train.evaluate.metrics import plcc
+from vmaf_train.evaluate.predict import FRModel, make_session, open_fr_model
+from vmaf_train.recipes import SplitConfig
 from vmaf_train.ship.quantize import (
     GATE_MAX_PLCC_DROP,
     GATE_MAX_RMSE_RISE,
@@ -194,7 +194,7 @@ def test_int8_ship_applies_a_gate_and_rechecks_a_shipped_file(
     fr_run: Path, fr_features: Path, tmp_path: Path
 ) -> None:
     from vmaf_tiny.registry import verify_registry
-    from vmaf_train.predict import load_sidecar
+    from vmaf_train.evaluate.predict import load_sidecar
     from vmaf_train.ship.registry import load_registry
 
     run = tmp_path / "run"

@@ -12,11 +12,11 @@ import pytest
 from tests.support.fr_fixtures import fast_config, one_line_error, run_cli
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import sha256_file
-from vmaf_train.predict import load_sidecar, open_fr_model
+from vmaf_train.evaluate.predict import load_sidecar, open_fr_model
+from vmaf_train.fit.fr import fit_run
 from vmaf_train.ship.quantize import gate_path, quantize_int8
 from vmaf_train.ship.register import register
 from vmaf_train.ship.registry import Shipment, registry_schema, ship
-from vmaf_train.train import fit_run
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -126,18 +126,11 @@ def test_cli_report_register_and_one_line_errors(pixel_zoo: Path, smoke_corpus: 
             ],
             "expected int",
         ),
-        (
-            [
-                "fit-saliency",
-                "--corpus",
-                str(smoke_corpus),
-                "--out",
-                str(tmp_path / "r"),
-                "--config",
-                str(tmp_path / "none.toml"),
-            ],
-            "no such model config",
-        ),
+        "fit-saliency",
+        "--config",
+        str(tmp_path / "none.toml"),
+        "no such model config",
+        (["register", str(tmp_path)], "not a finished pixel-model run"),
     ]:
         out = _train_cli("pixels", *args)
         assert out.returncode == 2, (args, out.stderr)
