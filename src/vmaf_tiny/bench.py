@@ -15,7 +15,7 @@ microseconds, over real feature rows of the first clip) and throughput at a larg
 
 The results JSON goes to ``-o/--out`` (default: ``netflix_benchmark_results.json`` in the cache).
 Writing the figures into model cards and ``docs/benchmarks.md`` is the toolkit's
-(``vmaf-train bench``, :mod:`vmaf_train.bench_record`).
+(``vmaf-train bench``, :mod:`vmaf_train.ship.bench_record`).
 """
 
 from __future__ import annotations

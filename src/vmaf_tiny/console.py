@@ -22,35 +22,10 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from vmaf_tiny.cli.options import (
-        FFmpegOpt as FFmpegOpt,
-    )
-    from vmaf_tiny.cli.options import (
-        JsonOpt as JsonOpt,
-    )
-    from vmaf_tiny.cli.options import (
-        ProgressOpt as ProgressOpt,
-    )
-    from vmaf_tiny.cli.options import (
-        SchedulerOpt as SchedulerOpt,
-    )
-    from vmaf_tiny.cli.options import (
-        SerialOpt as SerialOpt,
-    )
-    from vmaf_tiny.cli.options import (
-        WorkersOpt as WorkersOpt,
-    )
-
     out_console: Console  # data (tables) on stdout
     err_console: Console  # progress and logs on stderr
 
 __all__ = [
-    "FFmpegOpt",
-    "JsonOpt",
-    "ProgressOpt",
-    "SchedulerOpt",
-    "SerialOpt",
-    "WorkersOpt",
     "err_console",
     "exit_process",
     "fail",
@@ -83,19 +58,9 @@ def _console(name: str) -> Console:
     return _consoles[name]
 
 
-#: Option aliases older imports take from here; they are defined once, in vmaf_tiny.cli.options.
-_OPTIONS = frozenset(
-    ("FFmpegOpt", "JsonOpt", "ProgressOpt", "SchedulerOpt", "SerialOpt", "WorkersOpt")
-)
-
-
 def __getattr__(name: str) -> Any:
     if name in ("out_console", "err_console"):
         return _console(name)
-    if name in _OPTIONS:
-        from vmaf_tiny.cli import options
-
-        return getattr(options, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -230,12 +230,6 @@ FLAG_CONCEPTS_NOT_POSITIONAL = {
 }
 #: vmaf-train commands owned by other branches of issue 11 that still use a second spelling
 #: (each reported, not failed, until that branch lands; a command not listed here is strict).
-PENDING_TRAIN = {
-    "vmaf-train baseline-svr",  # --upstream-model
-    "vmaf-train guard-fixture",  # --out-dir
-    "vmaf-train quantize-int8",  # --fp32
-    "vmaf-train zoo",  # --upstream-model
-}
 
 
 def spelling_problems(cmd: Cmd) -> list[str]:
@@ -299,8 +293,6 @@ def test_the_spelling_check_finds_second_spellings() -> None:
 @pytest.mark.parametrize("cmd", LEAVES, ids=lambda c: c.id)
 def test_one_spelling_per_concept(cmd: Cmd) -> None:
     problems = spelling_problems(cmd)
-    if problems and cmd.id in PENDING_TRAIN:
-        pytest.xfail(f"{cmd.id}: {'; '.join(problems)} (its branch renames it)")
     assert not problems, f"{cmd.id}: {'; '.join(problems)}"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_train.bench_record import CARD_BEGIN, CARD_END, checkout_root, record_card
+from vmaf_train.ship.bench_record import CARD_BEGIN, CARD_END, checkout_root, record_card
 
 REPO = Path(__file__).resolve().parents[2]
 VMAF_TRAIN = Path(sys.executable).parent / "vmaf-train"

@@ -3,7 +3,7 @@
 The same measuring options as the runtime's command (defined once, in
 :mod:`vmaf_tiny.cli.bench`); the results JSON is written and printed the same way; then the
 ``runtime-figures`` block of ``docs/models/<id>.md`` and the ``bench-<backend>`` block of
-``docs/benchmarks.md`` are rewritten (:mod:`vmaf_train.bench_record`).
+``docs/benchmarks.md`` are rewritten (:mod:`vmaf_train.ship.bench_record`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def bench(
     card and docs/benchmarks.md."""
     from vmaf_tiny import bench as bench_mod
     from vmaf_tiny.cli._shell import quiet_python_warnings
-    from vmaf_train.bench_record import record_benchmarks, record_card, record_target
+    from vmaf_train.ship.bench_record import record_benchmarks, record_card, record_target
 
     quiet_python_warnings()
     cards_dir = docs / "models" if docs is not None else None

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vmaf_tiny.console import FFmpegOpt, ProgressOpt, err_console, out_console
+from vmaf_tiny.cli.options import FFmpegOpt, ProgressOpt
+from vmaf_tiny.console import err_console, out_console
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.parallel import make_executor
 

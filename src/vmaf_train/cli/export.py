@@ -19,7 +19,7 @@ def quantize(
         Path, typer.Option("--model", "-m", help="The fp32 .onnx (sidecar beside it).")
     ],
     calibration: Annotated[
-        Path, typer.Option("--features", help="features.parquet (train split calibrates).")
+        Path, typer.Option("--features", "-f", help="features.parquet (train split calibrates).")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Destination .int8.onnx.")],
     n_calib: Annotated[int, typer.Option("--n-calib", min=16, help="Calibration rows.")] = 2048,

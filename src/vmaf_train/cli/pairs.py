@@ -8,8 +8,14 @@ from typing import Annotated
 import typer
 
 from vmaf_tiny import cli as runtime_cli
-from vmaf_tiny.cli.options import AllowDamagedOpt
-from vmaf_tiny.console import FFmpegOpt, JsonOpt, SchedulerOpt, SerialOpt, WorkersOpt
+from vmaf_tiny.cli.options import (
+    AllowDamagedOpt,
+    FFmpegOpt,
+    JsonOpt,
+    SchedulerOpt,
+    SerialOpt,
+    WorkersOpt,
+)
 from vmaf_tiny.errors import BadInputError
 from vmaf_train.parallel import make_executor
 

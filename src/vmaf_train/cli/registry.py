@@ -99,7 +99,7 @@ def report(
 def guard_fixture(
     zoo: ZooOpt = None,
     out_dir: Annotated[
-        Path, typer.Option("--out-dir", help="Where the fixture and expected metrics live.")
+        Path, typer.Option("--out", "-o", help="Where the fixture and expected metrics live.")
     ] = Path("tests/support/fixtures"),
     features: Annotated[
         Path | None,

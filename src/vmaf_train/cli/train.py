@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vmaf_tiny.console import ProgressOpt, err_console, out_console, print_json
+from vmaf_tiny.cli.options import ProgressOpt
+from vmaf_tiny.console import err_console, out_console, print_json
 from vmaf_train.cli._common import (
     ConfigOpt,
     FeaturesOpt,
@@ -188,7 +189,7 @@ def baseline_svr(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the row sample.")] = 0,
     upstream_model: Annotated[
         Path | None,
-        typer.Option("--upstream-model", help="Upstream vmaf_v0.6.1.json: also time that SVM."),
+        typer.Option("--upstream-svm", help="Upstream vmaf_v0.6.1.json: also time that SVM."),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Take the split from this recipe.")

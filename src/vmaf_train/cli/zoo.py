@@ -42,7 +42,7 @@ def zoo(
     no_loso: Annotated[bool, typer.Option("--no-loso", help="Skip LOSO.")] = False,
     upstream_model: Annotated[
         Path | None,
-        typer.Option("--upstream-model", help="Upstream vmaf_v0.6.1.json (SVM latency row)."),
+        typer.Option("--upstream-svm", help="Upstream vmaf_v0.6.1.json (SVM latency row)."),
     ] = None,
     fixture_dir: Annotated[
         Path | None,
