@@ -27,6 +27,7 @@ __all__ = [
     "ScoreResult",
     "finish_scores",
     "harmonic_mean",
+    "head_spread",
     "percentile_linear",
     "pool_scores",
     "score_output",
@@ -118,6 +119,25 @@ def score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> n
             "expected one score per row"
         )
     return out.reshape(n).astype(np.float64)
+
+
+def head_spread(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> np.ndarray | None:
+    """Per-row uncertainty of an ensemble: the spread (population standard deviation) of its
+    head scores, from the output with role ``heads`` (``[N, K]``); None without such an output.
+
+    Raises:
+        BadModelError: a ``heads`` output that is not ``n`` rows of finite values.
+    """
+    for i, o in enumerate(model.sidecar["outputs"]):
+        if o.get("role") == "heads":
+            heads = np.asarray(outputs[i], dtype=np.float64)
+            if heads.ndim != 2 or heads.shape[0] != n or not np.isfinite(heads).all():
+                raise BadModelError(
+                    f"model {model.model_id} returned heads of shape {list(heads.shape)} for "
+                    f"{n} rows (or non-finite values); expected [N, K] finite"
+                )
+            return np.std(heads, axis=1)
+    return None
 
 
 def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:

@@ -267,16 +267,21 @@ def score(
         ff = ffmpeg or resolve_ffmpeg()
         if runtime_path(sidecar) == "frame_pair":  # (reference, distorted) frames, not features
             lm = loading.result()
-            if with_svm or extras or subsample != 1 or fps is not None:
+            if with_svm or extras or fps is not None:
                 raise BadInputError(
-                    "--with-svm, --extras, --subsample and --fps need libvmaf features; "
-                    f"{lm.model_id} reads frames"
+                    f"--with-svm, --extras and --fps need libvmaf features; {lm.model_id} "
+                    "reads frames"
                 )
-            return score_frame_pair(
+            from vmaf_tiny.multi import index_result
+
+            res = score_frame_pair(
                 reference, distorted, lm, backend=backend, threads=threads, truncate=truncate,
                 width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
                 allow_damaged=allow_damaged,
             )  # fmt: skip
+            stride = int((lm.sidecar.get("frame") or {}).get("stride") or 1)
+            fps_in = probe(as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt), ff).fps
+            return index_result(res, stride=stride, fps=fps_in, subsample=subsample)
         rspec = as_spec(reference, width=width, height=height, pix_fmt=pix_fmt)
         dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
         t1 = time.perf_counter()

@@ -345,3 +345,79 @@ def test_progress_bar_only_on_a_terminal(clips) -> None:
     text = _stderr_on_a_terminal(args)
     assert b"libvmaf" in text and b"12/12" in text
     assert b"libvmaf" not in _stderr_on_a_terminal([*args, "--no-progress"])
+
+
+# ---------------------------------------------------------------------------- NR uncertainty
+
+
+def _nr_ensemble(out_dir: Path, model_id: str = "tiny_nr_heads") -> Path:
+    """A tiny NR ensemble: three heads ``k * 100 * mean(luma)`` (k = 0.9, 1.0, 1.1), score =
+    their mean, and the heads as a second output with role ``heads``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tests.support.tiny_models import base_sidecar, make_model, tensor_spec, write_model
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["frame"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+            helper.make_node("Gemm", ["flat", "W", "B"], ["heads"]),
+            helper.make_node("ReduceMean", ["heads"], ["score"], axes=[1], keepdims=1),
+        ],
+        model_id,
+        [helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["N", 1, 24, 32])],
+        [
+            helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1]),
+            helper.make_tensor_value_info("heads", TensorProto.FLOAT, ["N", 3]),
+        ],
+        [
+            numpy_helper.from_array(np.array([[90.0, 100.0, 110.0]], np.float32), "W"),
+            numpy_helper.from_array(np.zeros(3, np.float32), "B"),
+        ],
+    )
+    model = make_model(graph)
+    onnx.checker.check_model(model)
+    sidecar = base_sidecar(
+        model_id,
+        "nr",
+        [tensor_spec("frame", ["N", 1, 24, 32], "frame")],
+        [tensor_spec("score", ["N", 1], "score"), tensor_spec("heads", ["N", 3], "heads")],
+        frame={"channels": "luma", "resize": [32, 24], "value_range": [0.0, 1.0]},
+    )
+    sidecar["output"] = {"target": "vmaf", "range": [0.0, 100.0], "clamp": True}
+    return write_model(model, out_dir, model_id, sidecar)
+
+
+def test_nr_uncertainty_from_ensemble_heads(clips, tmp_path: Path) -> None:
+    import vmaf_tiny
+
+    path = _nr_ensemble(tmp_path)
+    res = vmaf_tiny.score_nr(clips["dis"], path)
+    assert res.uncertainty is not None and res.uncertainty.shape == res.frames.shape
+    # heads are s*0.9, s, s*1.1 of s = 100 * mean luma: population std = s * sqrt(0.02/3)
+    np.testing.assert_allclose(res.uncertainty, res.frames * np.sqrt(0.02 / 3), rtol=1e-4)
+    args = ["score", "--no-reference", "-d", clips["dis"], "-m", path]
+    d = json.loads(ok(run(*args, "--json")).stdout)
+    np.testing.assert_allclose(d["uncertainty"]["frames"], res.uncertainty, rtol=1e-6)
+    assert d["records"][0]["tiny_nr_heads_uncertainty"] == pytest.approx(res.uncertainty[0])
+    rows = list(csv.DictReader(io.StringIO(ok(run(*args, "--csv")).stdout)))
+    assert list(rows[0]) == ["frame", "time_s", "tiny_nr_heads", "tiny_nr_heads_uncertainty"]
+    assert "±" in ok(run(*args)).stdout
+    # the shipped nr_metric_v1 does not expose its heads: the JSON says so, the table "n/a"
+    d = json.loads(ok(run(*args[:-1], "nr_metric_v1", "--json")).stdout)
+    assert "no ensemble heads" in d["uncertainty"]["note"]
+
+
+def test_frame_pair_and_nr_results_carry_records(clips) -> None:
+    import vmaf_tiny
+
+    nr = vmaf_tiny.score_nr(clips["dis"], "nr_metric_v1")
+    assert nr.records is not None and nr.records.names == ["frame", "time_s", "nr_metric_v1"]
+    np.testing.assert_array_equal(nr.records["nr_metric_v1"], nr.frames)
+    fp = ["-m", "dists_sq_placeholder_v0", "--subsample", "4"]
+    rows = list(csv.DictReader(io.StringIO(ok(run("score", *fr(clips), *fp, "--csv")).stdout)))
+    assert [int(r["frame"]) for r in rows] == [0, 4, 8]
+    both = json.loads(ok(run("score", *fr(clips), *fp, "-m", "vmaf_tiny_v2", "--json")).stdout)
+    assert [r["frame"] for r in both["records"]] == [0, 4, 8]
+    assert all(r["dists_sq_placeholder_v0"] is not None for r in both["records"])

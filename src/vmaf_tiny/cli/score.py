@@ -197,7 +197,12 @@ def score(
     extra_names = so.parse_extras(extras)
     with_svm = with_svm or teacher is not None
     teacher = teacher or "vmaf_v0.6.1"
-    detail: dict[str, Any] = {"subsample": subsample, "teacher": teacher, "fps": fps, "scale_algo": scale_algo}
+    detail: dict[str, Any] = {
+        "subsample": subsample,
+        "teacher": teacher,
+        "fps": fps,
+        "scale_algo": scale_algo,
+    }
     if pairs is not None:
         if reference or distorted or no_reference:
             raise BadInputError("--pairs cannot be combined with --reference/--distorted")
