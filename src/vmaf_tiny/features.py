@@ -263,7 +263,8 @@ def extract_features(
     n = min(rclean, dclean)
     if fps is not None:
         # The resampled pair ends with the shorter input; libvmaf's log gives the count.
-        n = max(1, min(round(rclean / rinfo.fps * fps), round(dclean / dinfo.fps * fps)))
+        rfps, dfps = rinfo.fps or 25.0, dinfo.fps or 25.0
+        n = max(1, min(round(rclean / rfps * fps), round(dclean / dfps * fps)))
     elif rinfo.n_frames != dinfo.n_frames and not truncate and not damaged:
         if _rates_differ(rinfo, dinfo):
             raise BadInputError(
@@ -314,9 +315,10 @@ def extract_features(
     text = stderr.decode("utf-8", "replace")
     notes: list[str] = []
     n_log = len(log.get("frames") or [])
-    if fps is not None:  # the resampled count is libvmaf's; estimated above for the checks
-        n = n_log * subsample if subsample == 1 else n
+    if fps is not None:  # the resampled count is libvmaf's (``n`` above is an estimate)
         n_sub = n_log
+        if subsample == 1:
+            n = n_log
     else:
         n_sub = -(-n // subsample)
     scored = min(n_sub, n_log)
@@ -409,6 +411,9 @@ def _run_pass(
                 done = raw[6:].strip()
                 if done.isdigit():
                     progress(min(int(done), total), total)
+    except BaseException:  # SIGTERM, Ctrl-C, a failing callback: stop ffmpeg too
+        popen.kill()
+        raise
     finally:
         popen.wait()
         drain.join()
