@@ -34,7 +34,7 @@ def require_matplotlib() -> None:
 
 
 def plot_scores(
-    series: Sequence[tuple[str, Any, Any, Mapping[str, float] | None]],
+    series: Sequence[tuple[str, Any, Any, Mapping[str, float] | None, Any]],
     out: str | Path,
     *,
     title: str = "",
@@ -42,8 +42,9 @@ def plot_scores(
     """Plot per-frame scores over time and write a PNG.
 
     Args:
-        series: ``(label, time_s, scores, pooled)`` per line; the legend shows the pooled mean,
-            harmonic mean and minimum of each.
+        series: ``(label, time_s, scores, pooled, band)`` per line; the legend shows the pooled
+            mean, harmonic mean and minimum of each; ``band`` (per-frame uncertainty, or None)
+            is drawn as a shaded ``scores ± band``.
         out: The PNG file (written atomically).
         title: Plot title (e.g. the distorted file's name).
 
@@ -61,14 +62,16 @@ def plot_scores(
 
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
     try:
-        for label, t, s, pooled in series:
+        for label, t, s, pooled, band in series:
             text = label
             if pooled:
                 text += (
                     f" (mean {pooled['mean']:.2f}, hmean {pooled['harmonic_mean']:.2f}, "
                     f"min {pooled['min']:.2f})"
                 )
-            ax.plot(t, s, label=text, linewidth=1.2, marker="." if len(s) < 60 else None)
+            (line,) = ax.plot(t, s, label=text, linewidth=1.2, marker="." if len(s) < 60 else None)
+            if band is not None:
+                ax.fill_between(t, s - band, s + band, color=line.get_color(), alpha=0.2)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("score")
         ax.set_title(title)

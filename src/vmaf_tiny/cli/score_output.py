@@ -173,7 +173,9 @@ def plot_result(res: Any, path: Path) -> None:
     """Write the ``--plot`` PNG: per-frame scores of every model (and the teacher) over time."""
     from vmaf_tiny.plot import plot_scores
 
-    series = [(r.model_id, r.records["time_s"], r.frames, r.pooled) for r in _results(res)]
+    series = [
+        (r.model_id, r.records["time_s"], r.frames, r.pooled, r.uncertainty) for r in _results(res)
+    ]
     if res.svm_frames is not None:
-        series.append((res.teacher, res.records["time_s"], res.svm_frames, res.svm_pooled))
+        series.append((res.teacher, res.records["time_s"], res.svm_frames, res.svm_pooled, None))
     plot_scores(series, path, title=Path(_results(res)[0].distorted).name)
