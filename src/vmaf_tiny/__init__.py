@@ -23,8 +23,10 @@ if TYPE_CHECKING:
         check_size_class,
         guard_model,
     )
+    from vmaf_tiny.multi import MultiResult, score_models
     from vmaf_tiny.nr import score_nr
     from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
+    from vmaf_tiny.records import FrameRecords
     from vmaf_tiny.registry import ModelRef, Registry, load_registry, resolve_model, verify_registry
     from vmaf_tiny.result import ScoreResult, pool_scores
     from vmaf_tiny.saliency import SaliencyResult, load_saliency, saliency_maps
@@ -55,7 +57,10 @@ _LAZY: dict[str, str] = {
     "check_model": "vmaf_tiny.guard",
     "check_size_class": "vmaf_tiny.guard",
     "guard_model": "vmaf_tiny.guard",
+    "MultiResult": "vmaf_tiny.multi",
+    "score_models": "vmaf_tiny.multi",
     "score_nr": "vmaf_tiny.nr",
+    "FrameRecords": "vmaf_tiny.records",
     "PairJob": "vmaf_tiny.pairs",
     "read_pairs": "vmaf_tiny.pairs",
     "score_pair": "vmaf_tiny.pairs",
@@ -105,10 +110,12 @@ __all__ = [
     "FFmpeg",
     "FeatureResult",
     "FilterResult",
+    "FrameRecords",
     "GuardedModel",
     "LoadedModel",
     "MissingToolError",
     "ModelRef",
+    "MultiResult",
     "PairJob",
     "Registry",
     "SaliencyResult",
@@ -136,6 +143,7 @@ __all__ = [
     "saliency_maps",
     "score",
     "score_frame_pair",
+    "score_models",
     "score_nr",
     "score_pair",
     "verify_registry",

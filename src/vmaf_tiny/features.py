@@ -10,8 +10,10 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
@@ -24,6 +26,8 @@ from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frames_to_read, probe
 __all__ = [
     "CANONICAL6",
     "EXTRAS",
+    "SCALE_ALGOS",
+    "TEACHERS",
     "TEACHER_MODEL",
     "FeatureResult",
     "extract_features",
@@ -45,6 +49,28 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "cambi": ("cambi", "cambi"),
 }
 TEACHER_MODEL = "vmaf_v0.6.1"
+#: teacher name -> libvmaf model options (inside ``model=...``, where ``\:`` separates options). All
+#: run beside vmaf_v0.6.1 in the same pass: the NEG model adds its own ``*_egl_1`` features and
+#: leaves the canonical-6 as they are; the phone model is vmaf_v0.6.1 with libvmaf's transform.
+TEACHERS: dict[str, str] = {
+    "vmaf_v0.6.1": "version=vmaf_v0.6.1",
+    "vmaf_v0.6.1neg": "version=vmaf_v0.6.1neg",
+    "vmaf_4k_v0.6.1": "version=vmaf_4k_v0.6.1",
+    "vmaf_v0.6.1_phone": "version=vmaf_v0.6.1\\:enable_transform=true",
+}
+#: ffmpeg ``scale`` flags accepted for the upscaling of the distorted video.
+SCALE_ALGOS: tuple[str, ...] = (
+    "bicubic",
+    "bilinear",
+    "lanczos",
+    "spline",
+    "neighbor",
+    "area",
+    "fast_bilinear",
+    "gauss",
+    "sinc",
+    "bicublin",
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +90,13 @@ class FeatureResult:
         warnings: Non-fatal notes (e.g. an extra that could not be computed, damage accepted
             with ``allow_damaged``).
         damaged_frames_dropped: Frames left out because an input was damaged.
+        frame_index: Index of each scored frame in the (resampled) pair, as libvmaf numbers it
+            (``0, N, 2N, ...`` with ``subsample`` N).
+        fps: Frame rate of the scored pair (the reference's, or ``--fps``): ``time_s`` of a
+            frame is ``frame_index / fps``.
+        subsample: libvmaf's ``n_subsample`` (1: every frame).
+        n_frames_total: Frames in the pair before subsampling.
+        teacher: The libvmaf model of the column ``teacher`` (``vmaf`` is always vmaf_v0.6.1).
     """
 
     columns: dict[str, np.ndarray]
@@ -75,6 +108,11 @@ class FeatureResult:
     model_version: str = TEACHER_MODEL
     warnings: tuple[str, ...] = field(default_factory=tuple)
     damaged_frames_dropped: int = 0
+    frame_index: np.ndarray | None = None
+    fps: float = 25.0
+    subsample: int = 1
+    n_frames_total: int = 0
+    teacher: str = TEACHER_MODEL
 
     def matrix(self, names: Sequence[str] = CANONICAL6) -> np.ndarray:
         """Stack the named columns into an (n_frames, len(names)) float32 array."""
@@ -83,6 +121,23 @@ class FeatureResult:
     @property
     def vmaf(self) -> np.ndarray:
         return self.columns["vmaf"]
+
+    @property
+    def teacher_scores(self) -> np.ndarray:
+        """Per-frame scores of :attr:`teacher` (``vmaf`` for vmaf_v0.6.1)."""
+        return self.columns.get("teacher", self.columns["vmaf"])
+
+    @property
+    def frames(self) -> np.ndarray:
+        """Index of each scored frame (``0..n-1`` when not subsampled)."""
+        if self.frame_index is None:
+            return np.arange(self.n_frames, dtype=np.int64)
+        return self.frame_index
+
+    @property
+    def time_s(self) -> np.ndarray:
+        """Time of each scored frame in seconds (frame index over the pair's frame rate)."""
+        return self.frames.astype(np.float64) / (self.fps if self.fps > 0 else 25.0)
 
 
 def _filter_graph(
@@ -94,27 +149,38 @@ def _filter_graph(
     log_path: str,
     n_threads: int,
     extras: Sequence[str],
+    subsample: int = 1,
+    teacher: str = TEACHER_MODEL,
+    fps: float | None = None,
+    scale_algo: str = "bicubic",
 ) -> str:
     dis_chain = []
     if (dis.width, dis.height) != (ref.width, ref.height):
-        # VMAF scores at the reference's resolution: upscale the distorted (bicubic).
-        dis_chain.append(f"scale={ref.width}:{ref.height}:flags=bicubic")
+        # VMAF scores at the reference's resolution: upscale the distorted (bicubic by default).
+        dis_chain.append(f"scale={ref.width}:{ref.height}:flags={scale_algo}")
     if dis.pix_fmt != ref.pix_fmt or dis_chain:
         dis_chain.append(f"format={ref.pix_fmt}")
-    ref_chain = []
-    if truncate:
+    ref_chain: list[str] = []
+    if fps is not None:
+        # Resample both sides to one rate by time (ffmpeg's fps filter), then pair by index.
+        dis_chain.insert(0, f"fps={fps:g}")
+        ref_chain.append(f"fps={fps:g}")
+    elif truncate:
         dis_chain.append(f"trim=end_frame={n_frames}")
         ref_chain.append(f"trim=end_frame={n_frames}")
     # Pair frames by index, as stored: each side's timestamps become its frame number, so a
     # variable-frame-rate or re-timed file pairs frame i with frame i (not by clock time).
     tail = ["settb=1/25", "setpts=N"]
     feats = "|".join(f"name={EXTRAS[e][0]}" for e in extras)
-    opts = [
-        f"model=version={TEACHER_MODEL}",
-        "log_fmt=json",
-        f"log_path={log_path}",
-        f"n_threads={n_threads}",
-    ]
+    if teacher == TEACHER_MODEL:
+        model = f"model=version={TEACHER_MODEL}"
+    else:
+        model = f"model='version={TEACHER_MODEL}\\:name=vmaf|{TEACHERS[teacher]}\\:name=teacher'"
+    opts = [model, "log_fmt=json", f"log_path={log_path}", f"n_threads={n_threads}"]
+    if subsample > 1:
+        opts.append(f"n_subsample={subsample}")
+    if fps is not None:
+        opts.append("shortest=1")  # the resampled inputs may differ by a frame at the end
     if feats:
         opts.append(f"feature='{feats}'")
     return (
@@ -135,6 +201,11 @@ def extract_features(
     reference_info: VideoInfo | None = None,
     distorted_info: VideoInfo | None = None,
     allow_damaged: bool = False,
+    subsample: int = 1,
+    teacher: str = TEACHER_MODEL,
+    fps: float | None = None,
+    scale_algo: str = "bicubic",
+    progress: Callable[[int, int], None] | None = None,
 ) -> FeatureResult:
     """Run libvmaf once over a pair and return per-frame features and teacher scores.
 
@@ -150,18 +221,35 @@ def extract_features(
         distorted_info: A probe of the distorted video, if the caller already has one.
         allow_damaged: Score the clean frames of a damaged input (the pair is cut to the common
             clean frames; the count dropped is in the result) instead of raising.
+        subsample: libvmaf's ``n_subsample``: score frames ``0, N, 2N, ...`` only.
+        teacher: A key of :data:`TEACHERS`, scored beside vmaf_v0.6.1 in the same pass (its
+            per-frame scores are the column ``teacher`` when it is not vmaf_v0.6.1).
+        fps: Resample both inputs to this frame rate (ffmpeg's ``fps`` filter) before pairing
+            frames by index; for inputs whose frame rates differ.
+        scale_algo: ffmpeg ``scale`` flags for resizing the distorted video (:data:`SCALE_ALGOS`).
+        progress: Called as ``progress(done, total)`` with the frames the pass has read.
 
     Returns:
         The per-frame features.
 
     Raises:
-        BadInputError: unreadable inputs, frame-count mismatch (unless ``truncate``), an
-            unknown extra, libvmaf scoring fewer frames than expected, or a damaged input
-            (unless ``allow_damaged``).
+        BadInputError: unreadable inputs, frame-count or frame-rate mismatch (unless
+            ``truncate`` or ``fps``), an unknown extra, teacher or scale algorithm, libvmaf
+            scoring fewer frames than expected, or a damaged input (unless ``allow_damaged``).
     """
     unknown = [e for e in extras if e not in EXTRAS]
     if unknown:
         raise BadInputError(f"unknown extra feature(s) {unknown}; choose from {sorted(EXTRAS)}")
+    if teacher not in TEACHERS:
+        raise BadInputError(f"unknown teacher {teacher!r}; choose from {', '.join(TEACHERS)}")
+    if scale_algo not in SCALE_ALGOS:
+        raise BadInputError(
+            f"unknown scale algorithm {scale_algo!r}; choose from {', '.join(SCALE_ALGOS)}"
+        )
+    if isinstance(subsample, bool) or not isinstance(subsample, int) or subsample < 1:
+        raise BadInputError(f"subsample must be an integer >= 1, got {subsample!r}")
+    if fps is not None and not (0 < fps <= 1000):
+        raise BadInputError(f"fps must be in (0, 1000], got {fps!r}")
     check_threads(n_threads, "n_threads")
     ff = ffmpeg or resolve_ffmpeg()
     rspec, dspec = as_spec(reference), as_spec(distorted)
@@ -173,7 +261,18 @@ def extract_features(
         rclean < rinfo.n_frames or dclean < dinfo.n_frames
     )
     n = min(rclean, dclean)
-    if rinfo.n_frames != dinfo.n_frames and not truncate and not damaged:
+    if fps is not None:
+        # The resampled pair ends with the shorter input; libvmaf's log gives the count.
+        rfps, dfps = rinfo.fps or 25.0, dinfo.fps or 25.0
+        n = max(1, min(round(rclean / rfps * fps), round(dclean / dfps * fps)))
+    elif rinfo.n_frames != dinfo.n_frames and not truncate and not damaged:
+        if _rates_differ(rinfo, dinfo):
+            raise BadInputError(
+                f"frame rates differ: reference {rspec.path.name} is {rinfo.fps:g} fps "
+                f"({rinfo.n_frames} frames), distorted {dspec.path.name} is {dinfo.fps:g} fps "
+                f"({dinfo.n_frames} frames); pass --fps {rinfo.fps:g} to resample both to one "
+                "rate (or --truncate to pair the first frames by index)"
+            )
         raise BadInputError(
             f"frame counts differ: reference {rspec.path.name} has {rinfo.n_frames}, "
             f"distorted {dspec.path.name} has {dinfo.n_frames} (use --truncate to score the "
@@ -189,6 +288,10 @@ def extract_features(
             log_path=log_path,
             n_threads=n_threads,
             extras=extras,
+            subsample=subsample,
+            teacher=teacher,
+            fps=fps,
+            scale_algo=scale_algo,
         )
         args = [
             *ff.base_args(),
@@ -202,16 +305,23 @@ def extract_features(
             "null",
             "-",
         ]
-        proc = subprocess.run(args, capture_output=True, check=False)
-        if proc.returncode != 0 or not Path(log_path).exists():
+        returncode, stderr = _run_pass(args, total=n, progress=progress)
+        if returncode != 0 or not Path(log_path).exists():
             raise BadInputError(
                 f"libvmaf failed on {dspec.path.name} vs {rspec.path.name}: "
-                f"{last_error_line(proc.stderr)}"
+                f"{last_error_line(stderr)}{_extras_hint(extras, rinfo)}"
             )
         log = json.loads(Path(log_path).read_text())
-    text = proc.stderr.decode("utf-8", "replace")
+    text = stderr.decode("utf-8", "replace")
     notes: list[str] = []
-    scored = min(n, len(log.get("frames") or []))
+    n_log = len(log.get("frames") or [])
+    if fps is not None:  # the resampled count is libvmaf's (``n`` above is an estimate)
+        n_sub = n_log
+        if subsample == 1:
+            n = n_log
+    else:
+        n_sub = -(-n // subsample)
+    scored = min(n_sub, n_log)
     for idx, info, clean in ((0, dinfo, dclean), (1, rinfo, rclean)):
         # A line that names no input is blamed on an input known to be damaged, if one is.
         untagged = bool(info.damage) or clean < info.n_frames or not damaged
@@ -222,26 +332,48 @@ def extract_features(
         if not said:
             continue
         if not allow_damaged:
-            raise damaged_error(info.path.name, said, f"{scored} of {n} frames scored")
+            raise damaged_error(info.path.name, said, f"{scored} of {n_sub} frames scored")
         notes.append(f"{info.path.name}: damaged stream ({'; '.join(said[:3])})")
-    if scored != n:
-        short = f"libvmaf scored {scored} of {n} frames of {dspec.path.name} vs {rspec.path.name}"
+    if scored != n_sub:
+        short = (
+            f"libvmaf scored {scored} of {n_sub} frames of {dspec.path.name} vs {rspec.path.name}"
+        )
         if not allow_damaged:
             raise BadInputError(f"{short} (damaged input?); {ALLOW_HINT}")
         notes.append(short)
-    n_expected = n
+    n_expected = n_sub
     if allow_damaged:
         n_expected = scored
         log["frames"] = (log.get("frames") or [])[:scored]
     # Frames the damaged file(s) hold but that were not used (not the ones cut away entirely).
-    dropped = (rinfo.n_frames - rclean) + (dinfo.n_frames - dclean) + (n - n_expected)
+    dropped = (rinfo.n_frames - rclean) + (dinfo.n_frames - dclean) + (n_sub - n_expected)
     if notes:
         notes.append(
             f"--allow-damaged: {dropped} damaged frame(s) dropped; {n_expected} of the "
             f"reference's {rinfo.n_frames} frames scored"
         )
-    res = _parse_log(log, rinfo=rinfo, dinfo=dinfo, n_expected=n_expected, extras=extras, ff=ff)
-    pairing = _pairing_notes(rinfo, dinfo)
+    res = _parse_log(
+        log,
+        rinfo=rinfo,
+        dinfo=dinfo,
+        n_expected=n_expected,
+        extras=extras,
+        ff=ff,
+        teacher=teacher,
+    )
+    index = np.asarray(
+        [int(f.get("frameNum", i * subsample)) for i, f in enumerate(log.get("frames") or [])],
+        dtype=np.int64,
+    )
+    res = replace(
+        res,
+        frame_index=index,
+        fps=float(fps) if fps is not None else rinfo.fps,
+        subsample=subsample,
+        n_frames_total=n,
+        teacher=teacher,
+    )
+    pairing = _pairing_notes(rinfo, dinfo, resampled=fps)
     if notes or pairing:
         res = replace(res, warnings=(*pairing, *notes, *res.warnings))
     if notes:
@@ -249,7 +381,46 @@ def extract_features(
     return res
 
 
-def _pairing_notes(rinfo: VideoInfo, dinfo: VideoInfo) -> list[str]:
+def _rates_differ(rinfo: VideoInfo, dinfo: VideoInfo) -> bool:
+    return rinfo.fps > 0 and dinfo.fps > 0 and abs(rinfo.fps - dinfo.fps) > 0.01 * rinfo.fps
+
+
+def _extras_hint(extras: Sequence[str], rinfo: VideoInfo) -> str:
+    """Why a pass with extras may fail: MS-SSIM and CAMBI need frames larger than tiny clips."""
+    small = [e for e in extras if e in ("float_ms_ssim", "cambi")]
+    if small and min(rinfo.width, rinfo.height) < 176:
+        return f" ({', '.join(small)} need(s) frames larger than {rinfo.width}x{rinfo.height})"
+    return ""
+
+
+def _run_pass(
+    args: list[str], *, total: int, progress: Callable[[int, int], None] | None
+) -> tuple[int, bytes]:
+    """Run the libvmaf pass; with ``progress``, report ffmpeg's frame counter as it goes."""
+    if progress is None:
+        proc = subprocess.run(args, capture_output=True, check=False)
+        return proc.returncode, proc.stderr
+    args = [*args[:-3], "-progress", "pipe:1", "-nostats", *args[-3:]]
+    popen = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err: list[bytes] = []
+    drain = threading.Thread(target=lambda: err.append(popen.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    drain.start()
+    try:
+        for raw in popen.stdout:  # type: ignore[union-attr]
+            if raw.startswith(b"frame="):
+                done = raw[6:].strip()
+                if done.isdigit():
+                    progress(min(int(done), total), total)
+    except BaseException:  # SIGTERM, Ctrl-C, a failing callback: stop ffmpeg too
+        popen.kill()
+        raise
+    finally:
+        popen.wait()
+        drain.join()
+    return popen.returncode, b"".join(err)
+
+
+def _pairing_notes(rinfo: VideoInfo, dinfo: VideoInfo, resampled: float | None = None) -> list[str]:
     """Warnings for a pair that scores, but perhaps not as the user meant."""
     notes = []
     if dinfo.width * dinfo.height > rinfo.width * rinfo.height:
@@ -257,12 +428,25 @@ def _pairing_notes(rinfo: VideoInfo, dinfo: VideoInfo) -> list[str]:
             f"distorted {dinfo.path.name} ({dinfo.width}x{dinfo.height}) is larger than the "
             f"reference ({rinfo.width}x{rinfo.height}); it was scaled down to the reference"
         )
-    if rinfo.fps > 0 and dinfo.fps > 0 and abs(rinfo.fps - dinfo.fps) > 0.01 * rinfo.fps:
+    raspect, daspect = rinfo.width / rinfo.height, dinfo.width / dinfo.height
+    if abs(raspect - daspect) > 0.01 * raspect:
+        notes.append(
+            f"aspect ratios differ: distorted {dinfo.path.name} is "
+            f"{_ratio(dinfo.width, dinfo.height)} ({dinfo.width}x{dinfo.height}), the reference "
+            f"{_ratio(rinfo.width, rinfo.height)} ({rinfo.width}x{rinfo.height}); the distorted "
+            "video is stretched to the reference's size"
+        )
+    if resampled is None and _rates_differ(rinfo, dinfo):
         notes.append(
             f"frame rates differ (reference {rinfo.fps:g} fps, distorted {dinfo.fps:g} fps): "
-            "frames are paired by index, not by time"
+            "frames are paired by index, not by time (--fps N resamples both)"
         )
     return notes
+
+
+def _ratio(w: int, h: int) -> str:
+    f = Fraction(w, h)
+    return f"{f.numerator}:{f.denominator}"
 
 
 def _parse_log(
@@ -273,6 +457,7 @@ def _parse_log(
     n_expected: int,
     extras: Sequence[str],
     ff: FFmpeg,
+    teacher: str = TEACHER_MODEL,
 ) -> FeatureResult:
     frames = log.get("frames") or []
     if len(frames) != n_expected:
@@ -282,6 +467,10 @@ def _parse_log(
         )
     wanted = {name: f"integer_{name}" for name in CANONICAL6}
     wanted["vmaf"] = "vmaf"
+    required = [*CANONICAL6, "vmaf"]
+    if teacher != TEACHER_MODEL:
+        wanted["teacher"] = "teacher"
+        required.append("teacher")
     for e in extras:
         wanted[e] = EXTRAS[e][1]
     cols = {name: np.full(n_expected, np.nan, dtype=np.float64) for name in wanted}
@@ -290,7 +479,7 @@ def _parse_log(
         for name, key in wanted.items():
             if key in metrics:
                 cols[name][i] = float(metrics[key])
-    missing = [n for n in (*CANONICAL6, "vmaf") if np.isnan(cols[n]).any()]
+    missing = [n for n in required if np.isnan(cols[n]).any()]
     if missing:
         raise BadInputError(f"libvmaf log lacks {missing} for {dinfo.path.name}")
     warns = tuple(

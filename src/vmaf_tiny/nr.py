@@ -18,10 +18,12 @@ from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.kinds import require_kind
+from vmaf_tiny.records import FrameRecords, frame_records
 from vmaf_tiny.result import (
     DTYPES,
     ScoreResult,
     finish_scores,
+    head_spread,
     pool_scores,
     score_output,
     versions,
@@ -100,6 +102,16 @@ def damage_warnings(name: str, log: DecodeLog) -> list[str]:
     return out
 
 
+def _records(
+    model_id: str, scores: np.ndarray, spread: list[np.ndarray], stride: int, fps: float
+) -> FrameRecords:
+    """Per-frame records of an NR score: frame index (every ``stride``-th), time, score."""
+    cols = {model_id: scores}
+    if spread:
+        cols[f"{model_id}_uncertainty"] = np.concatenate(spread)
+    return frame_records(np.arange(scores.shape[0], dtype=np.int64) * stride, fps, cols)
+
+
 def _batches(frames: Iterable[np.ndarray], batch: int) -> Iterator[np.ndarray]:
     buf: list[np.ndarray] = []
     for f in frames:
@@ -168,6 +180,7 @@ def score_nr(
         fw, fh = frame.get("crop") or frame.get("resize") or (info.width, info.height)
         batch = max(1, min(256, _NR_BATCH_BYTES // max(1, int(fw) * int(fh) * 4)))
     per_frame: list[np.ndarray] = []
+    spread: list[np.ndarray] = []  # ensemble models: the spread of their heads (uncertainty)
     t_model = 0.0
     dlog = DecodeLog()
     frames = _nr_frames(dspec, info, frame, ff, (shape[2], shape[3]), allow_damaged, dlog)
@@ -180,6 +193,9 @@ def score_nr(
         outs = lm.run({spec["name"]: np.ascontiguousarray(x.astype(dtype))})
         t_model += time.perf_counter() - tm
         per_frame.append(score_output(lm, outs, x.shape[0])[:n])
+        heads = head_spread(lm, outs, x.shape[0])
+        if heads is not None:
+            spread.append(heads[:n])
     if not per_frame:
         raise BadInputError(f"{dspec.path.name}: no frames decoded")
     scores = finish_scores(lm.sidecar, np.concatenate(per_frame))
@@ -194,6 +210,8 @@ def score_nr(
         versions=versions(lm, ff, None),
         warnings=[*lm.warnings, *damage_warnings(dspec.path.name, dlog)],
         damaged_frames_dropped=dlog.dropped,
+        uncertainty=np.concatenate(spread) if spread else None,
+        records=_records(lm.model_id, scores, spread, int(frame.get("stride") or 1), info.fps),
         seconds={
             "load": t_load,
             "decode": t3 - t1 - t_model,

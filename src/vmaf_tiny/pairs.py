@@ -141,6 +141,7 @@ def _score_pair(job: PairJob) -> dict[str, Any]:
     if res.svm_pooled is not None:
         row["svm_mean"] = res.svm_pooled["mean"]
         row["svm_harmonic_mean"] = res.svm_pooled["harmonic_mean"]
+        row["svm_model"] = res.teacher
     if res.damaged_frames_dropped:
         row["damaged_frames_dropped"] = res.damaged_frames_dropped
     if res.codec is not None:

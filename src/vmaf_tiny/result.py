@@ -17,14 +17,17 @@ from vmaf_tiny.errors import BadInputError, BadModelError
 
 if TYPE_CHECKING:
     from vmaf_tiny.ffmpeg import FFmpeg
+    from vmaf_tiny.records import FrameRecords
     from vmaf_tiny.scoring import CodecFields
     from vmaf_tiny.session import LoadedModel
 
 __all__ = [
     "DTYPES",
+    "POOLS",
     "ScoreResult",
     "finish_scores",
     "harmonic_mean",
+    "head_spread",
     "percentile_linear",
     "pool_scores",
     "score_output",
@@ -77,14 +80,24 @@ def percentile_linear(values: np.ndarray, q: float) -> float:
     return float(b - diff * (1.0 - t) if t >= 0.5 else a + diff * t)
 
 
+#: The pooled statistics of every score, in the order tables show them.
+POOLS: tuple[str, ...] = ("mean", "harmonic_mean", "median", "stdev", "min", "p5", "max")
+
+
 def pool_scores(scores: np.ndarray) -> dict[str, float]:
-    """Pooled statistics of per-frame scores: mean, harmonic mean, min, 5th percentile, max."""
+    """Pooled statistics of per-frame scores (the keys of :data:`POOLS`).
+
+    ``mean``, ``harmonic_mean`` (libvmaf's), ``median``, ``stdev`` (population, ``ddof=0``),
+    ``min``, ``p5`` (5th percentile, linear) and ``max``.
+    """
     s = np.asarray(scores, dtype=np.float64)
     if s.size == 0:
         raise BadInputError("no frames to pool")
     return {
         "mean": float(np.mean(s)),
         "harmonic_mean": harmonic_mean(s),
+        "median": percentile_linear(s, 50.0),
+        "stdev": float(np.std(s)),
         "min": float(np.min(s)),
         "p5": percentile_linear(s, 5.0),
         "max": float(np.max(s)),
@@ -106,6 +119,25 @@ def score_output(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> n
             "expected one score per row"
         )
     return out.reshape(n).astype(np.float64)
+
+
+def head_spread(model: LoadedModel, outputs: Sequence[np.ndarray], n: int) -> np.ndarray | None:
+    """Per-row uncertainty of an ensemble: the spread (population standard deviation) of its
+    head scores, from the output with role ``heads`` (``[N, K]``); None without such an output.
+
+    Raises:
+        BadModelError: a ``heads`` output that is not ``n`` rows of finite values.
+    """
+    for i, o in enumerate(model.sidecar["outputs"]):
+        if o.get("role") == "heads":
+            heads = np.asarray(outputs[i], dtype=np.float64)
+            if heads.ndim != 2 or heads.shape[0] != n or not np.isfinite(heads).all():
+                raise BadModelError(
+                    f"model {model.model_id} returned heads of shape {list(heads.shape)} for "
+                    f"{n} rows (or non-finite values); expected [N, K] finite"
+                )
+            return np.std(heads, axis=1)
+    return None
 
 
 def finish_scores(sidecar: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
@@ -165,6 +197,16 @@ class ScoreResult:
         seconds: Where the time went (load, features/decode, model, total).
         damaged_frames_dropped: Frames left out of the scores because an input was damaged
             (only with ``allow_damaged``; see :mod:`vmaf_tiny.damage`).
+        records: Per-frame records (frame, time, features, scores, teacher, extras) as
+            :class:`vmaf_tiny.records.FrameRecords` (``dict(res.records)``: numpy arrays;
+            ``res.records.to_structured()``: a structured array), else None.
+        teacher: The libvmaf model of ``svm_frames`` (``vmaf_v0.6.1`` unless chosen).
+        subsample: Every ``subsample``-th frame was scored (1: all); pooled values are over
+            the scored frames.
+        n_frames_total: Frames in the input (pair) before subsampling (0: not recorded).
+        uncertainty: Per-frame uncertainty of the scores (spread of a model's ensemble heads)
+            where the model reports one, else None.
+        uncertainty_note: Why there is no uncertainty, when there is none for an NR model.
     """
 
     model_id: str
@@ -181,6 +223,12 @@ class ScoreResult:
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     damaged_frames_dropped: int = 0
+    records: FrameRecords | None = None
+    teacher: str = "vmaf_v0.6.1"
+    subsample: int = 1
+    n_frames_total: int = 0
+    uncertainty: np.ndarray | None = None
+    uncertainty_note: str | None = None
 
     @property
     def n_frames(self) -> int:
@@ -207,11 +255,21 @@ class ScoreResult:
         if self.codec is not None:
             d["codec"] = self.codec.to_dict()
         if self.svm_pooled is not None:
-            d["svm"] = {"model": "vmaf_v0.6.1", "pooled": self.svm_pooled}
+            d["svm"] = {"model": self.teacher, "pooled": self.svm_pooled}
+        d["subsample"] = self.subsample
+        d["n_frames_total"] = self.n_frames_total or self.n_frames
+        if self.uncertainty is not None:
+            d["uncertainty"] = {"pooled_mean": float(np.mean(self.uncertainty))}
+        elif self.uncertainty_note is not None:
+            d["uncertainty"] = {"pooled_mean": None, "note": self.uncertainty_note}
         if per_frame:
             d["frames"] = [float(v) for v in self.frames]
             if self.svm_frames is not None:
                 d["svm"]["frames"] = [float(v) for v in self.svm_frames]
+            if self.uncertainty is not None:
+                d["uncertainty"]["frames"] = [float(v) for v in self.uncertainty]
+            if self.records is not None:
+                d["records"] = self.records.to_rows()
         return d
 
 

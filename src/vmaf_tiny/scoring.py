@@ -17,7 +17,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -209,6 +209,12 @@ def score(
     pix_fmt: str | None = None,
     ffmpeg: FFmpeg | None = None,
     allow_damaged: bool = False,
+    subsample: int = 1,
+    teacher: str = "vmaf_v0.6.1",
+    extras: Sequence[str] = (),
+    fps: float | None = None,
+    scale_algo: str = "bicubic",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScoreResult:
     """Score a distorted video against its reference with a full-reference tiny model.
 
@@ -233,9 +239,17 @@ def score(
         ffmpeg: ffmpeg binary (resolved if None).
         allow_damaged: Score the clean frames of a damaged (truncated, corrupt) input instead of
             raising; the result's ``damaged_frames_dropped`` says how many were left out.
+        subsample: Score every N-th frame only (libvmaf ``n_subsample``); pooled over those.
+        teacher: libvmaf model reported with ``with_svm`` (a key of
+            :data:`vmaf_tiny.features.TEACHERS`), from the same pass.
+        extras: Extra libvmaf metrics for the per-frame records (``psnr_y``, ``float_ssim``,
+            ``float_ms_ssim``, ``cambi``), from the same pass.
+        fps: Resample both videos to this frame rate before pairing frames.
+        scale_algo: ffmpeg scale flags for resizing the distorted video.
+        progress: Called as ``progress(done, total)`` while libvmaf reads frames.
 
     Returns:
-        Per-frame and pooled scores.
+        Per-frame and pooled scores, and the per-frame records.
 
     Raises:
         BadInputError: unreadable, damaged or mismatched videos, missing codec fields.
@@ -253,15 +267,21 @@ def score(
         ff = ffmpeg or resolve_ffmpeg()
         if runtime_path(sidecar) == "frame_pair":  # (reference, distorted) frames, not features
             lm = loading.result()
-            if with_svm:
+            if with_svm or extras or fps is not None:
                 raise BadInputError(
-                    f"--with-svm needs libvmaf features; {lm.model_id} reads frames"
+                    f"--with-svm, --extras and --fps need libvmaf features; {lm.model_id} "
+                    "reads frames"
                 )
-            return score_frame_pair(
+            from vmaf_tiny.multi import index_result
+
+            res = score_frame_pair(
                 reference, distorted, lm, backend=backend, threads=threads, truncate=truncate,
                 width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
                 allow_damaged=allow_damaged,
             )  # fmt: skip
+            stride = int((lm.sidecar.get("frame") or {}).get("stride") or 1)
+            fps_in = probe(as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt), ff).fps
+            return index_result(res, stride=stride, fps=fps_in, subsample=subsample)
         rspec = as_spec(reference, width=width, height=height, pix_fmt=pix_fmt)
         dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
         t1 = time.perf_counter()
@@ -281,6 +301,12 @@ def score(
             reference_info=rinfo,
             distorted_info=dinfo,
             allow_damaged=allow_damaged,
+            subsample=subsample,
+            teacher=teacher,
+            extras=extras,
+            fps=fps,
+            scale_algo=scale_algo,
+            progress=progress,
         )
     except BaseException:
         loading.wait_quietly()
@@ -293,6 +319,9 @@ def score(
     scores = finish_scores(lm.sidecar, score_output(lm, lm.run(feeds), feats.n_frames))
     t3 = time.perf_counter()
     warns += list(feats.warnings)
+    from vmaf_tiny.records import feature_records
+
+    teacher_frames = feats.teacher_scores.copy() if with_svm else None
     return ScoreResult(
         model_id=lm.model_id,
         kind="fr",
@@ -301,8 +330,8 @@ def score(
         provider=lm.provider,
         reference=str(rspec.path),
         distorted=str(dspec.path),
-        svm_frames=feats.vmaf.copy() if with_svm else None,
-        svm_pooled=pool_scores(feats.vmaf) if with_svm else None,
+        svm_frames=teacher_frames,
+        svm_pooled=pool_scores(teacher_frames) if teacher_frames is not None else None,
         codec=fields,
         versions=versions(lm, ff, feats.libvmaf_version),
         warnings=warns,
@@ -314,6 +343,10 @@ def score(
             "total": t3 - t0,
         },
         damaged_frames_dropped=feats.damaged_frames_dropped,
+        records=feature_records(feats, {lm.model_id: scores}, with_teacher=with_svm, extras=extras),
+        teacher=feats.teacher,
+        subsample=feats.subsample,
+        n_frames_total=feats.n_frames_total,
     )
 
 

@@ -72,9 +72,10 @@ def test_score_json_csv_and_table(tiny_models, fr_model, src01_args, shared_data
     assert "cli_fr on CPUExecutionProvider: 48 frames" in out.stderr
 
     out = run("score", *src01_args, "--model", path, "--with-svm", "--csv")
-    rows = list(csv.reader(io.StringIO(out.stdout)))
-    assert rows[0] == ["frame", "cli_fr", "vmaf_v0.6.1"] and len(rows) == 49
-    assert float(rows[1][1]) == pytest.approx(want[0], rel=1e-5, abs=1e-4)
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))  # tidy per-frame records (issue 14)
+    assert list(rows[0])[:2] == ["frame", "time_s"] and len(rows) == 48
+    assert {"cli_fr", "vmaf_v0.6.1", "adm2"} <= set(rows[0])
+    assert float(rows[0]["cli_fr"]) == pytest.approx(want[0], rel=1e-5, abs=1e-4)
 
     out = run("score", *src01_args, "--model", path)
     assert out.returncode == 0 and "harmonic_mean" in out.stdout and "cli_fr" in out.stdout

@@ -21,16 +21,25 @@ __all__ = [
     "AllowDamagedOpt",
     "BackendOpt",
     "CsvOpt",
+    "ExtrasOpt",
     "FFmpegOpt",
+    "FpsOpt",
     "HeightOpt",
     "JsonOpt",
     "MaxFramesOpt",
     "ModelOpt",
+    "ModelsOpt",
+    "OutFileOpt",
     "OutOpt",
     "PixFmtOpt",
+    "PlotOpt",
+    "PoolOpt",
     "ProgressOpt",
+    "ScaleAlgoOpt",
     "SchedulerOpt",
     "SerialOpt",
+    "SubsampleOpt",
+    "TeacherOpt",
     "ThreadsOpt",
     "WidthOpt",
     "WorkersOpt",
@@ -39,12 +48,26 @@ __all__ = [
 
 #: ``-m/--model``: a registry id or a path to an .onnx file.
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Registry id or path to an .onnx.")]
+#: ``-m/--model`` given once or more (several models in one pass).
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Registry id or path to an .onnx; repeat for several models in one pass.",
+    ),
+]
 #: ``--zoo``: a model zoo directory (registry.json and its models).
 ZooOpt = Annotated[
     Path | None, typer.Option("--zoo", help="Model zoo directory (default: the shipped zoo).")
 ]
 #: ``-o/--out``: where a command writes its output (a file or a directory, per command).
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output file or directory.")]
+#: ``-o/--out`` for a command whose output file is optional (format from the extension).
+OutFileOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Also write the results to this file (.json or .csv)."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Write CSV to stdout.")]
 ProgressOpt = Annotated[
@@ -99,4 +122,56 @@ PixFmtOpt = Annotated[
 ]
 MaxFramesOpt = Annotated[
     int | None, typer.Option("--max-frames", min=1, help="Stop after this many frames.")
+]
+
+# Scoring detail (score): subsampling, pooling, per-frame extras, the teacher, frame rates.
+SubsampleOpt = Annotated[
+    int,
+    typer.Option(
+        "--subsample",
+        min=1,
+        help="Score every N-th frame (libvmaf n_subsample); pooled over those.",
+    ),
+]
+PoolOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pool",
+        help="Pooled values to show (repeat): mean, harmonic_mean, median, stdev, min, p5, max "
+        "(default: all; the first is the JSON 'score').",
+    ),
+]
+ExtrasOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--extras",
+        help="Extra per-frame libvmaf metrics from the same pass, comma-separated: psnr_y, "
+        "float_ssim, float_ms_ssim, cambi.",
+    ),
+]
+TeacherOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--teacher",
+        help="libvmaf model for --with-svm: vmaf_v0.6.1, vmaf_v0.6.1neg, vmaf_4k_v0.6.1 or "
+        "vmaf_v0.6.1_phone (implies --with-svm).",
+    ),
+]
+FpsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--fps", min=0.001, max=1000.0, help="Resample both videos to this frame rate first."
+    ),
+]
+ScaleAlgoOpt = Annotated[
+    str,
+    typer.Option(
+        "--scale-algo",
+        help="ffmpeg scaler for resizing the distorted video: bicubic, bilinear, lanczos, "
+        "spline, neighbor, area, ...",
+    ),
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Write a PNG of the per-frame scores (needs matplotlib)."),
 ]

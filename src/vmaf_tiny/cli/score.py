@@ -20,12 +20,22 @@ from vmaf_tiny.cli.options import (
     AllowDamagedOpt,
     BackendOpt,
     CsvOpt,
+    ExtrasOpt,
     FFmpegOpt,
+    FpsOpt,
     HeightOpt,
     JsonOpt,
     ModelOpt,
+    ModelsOpt,
+    OutFileOpt,
     PixFmtOpt,
+    PlotOpt,
+    PoolOpt,
+    ProgressOpt,
+    ScaleAlgoOpt,
     SerialOpt,
+    SubsampleOpt,
+    TeacherOpt,
     ThreadsOpt,
     WidthOpt,
     WorkersOpt,
@@ -41,39 +51,6 @@ __all__ = ["check", "score", "score_pairs_command"]
 
 def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.4f}"
-
-
-def _render_single(res: Any, as_json: bool, as_csv: bool) -> None:
-    if as_json:
-        print_json(res.to_dict())
-        return
-    if as_csv:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        header = ["frame", res.model_id]
-        if res.svm_frames is not None:
-            header.append("vmaf_v0.6.1")
-        w.writerow(header)
-        for i, v in enumerate(res.frames):
-            line = [str(i), f"{v:.6f}"]
-            if res.svm_frames is not None:
-                line.append(f"{res.svm_frames[i]:.6f}")
-            w.writerow(line)
-        sys.stdout.write(buf.getvalue())
-        return
-    from rich.table import Table
-
-    table = Table(title=f"{Path(res.distorted).name}: {res.n_frames} frames")
-    table.add_column("pooling")
-    table.add_column(res.model_id, justify="right")
-    if res.svm_pooled is not None:
-        table.add_column("vmaf_v0.6.1 (libvmaf)", justify="right")
-    for key in ("mean", "harmonic_mean", "min", "p5", "max"):
-        row: list[str] = [key, _fmt(res.pooled[key])]
-        if res.svm_pooled is not None:
-            row.append(_fmt(res.svm_pooled[key]))
-        table.add_row(*row)
-    console.out_console.print(table)
 
 
 def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> None:
@@ -160,7 +137,7 @@ def score_pairs_command(
 
 @sigterm_cleans_up
 def score(
-    model: ModelOpt = "vmaf_tiny_v2",
+    model_ids: ModelsOpt = None,
     reference: Annotated[
         Path | None, typer.Option("--reference", "-r", help="Reference video.")
     ] = None,
@@ -197,17 +174,40 @@ def score(
     workers: WorkersOpt = None,
     ffmpeg: FFmpegOpt = None,
     allow_damaged: AllowDamagedOpt = False,
+    out: OutFileOpt = None,
+    subsample: SubsampleOpt = 1,
+    pool: PoolOpt = None,
+    extras: ExtrasOpt = None,
+    teacher: TeacherOpt = None,
+    fps: FpsOpt = None,
+    scale_algo: ScaleAlgoOpt = "bicubic",
+    plot: PlotOpt = None,
+    progress: ProgressOpt = True,
 ) -> None:
-    """Score a distorted video (against its reference) with a tiny model."""
+    """Score a distorted video (against its reference) with one or more tiny models."""
+    from vmaf_tiny.cli import score_output as so
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
 
     quiet_python_warnings()
     ff = resolve_ffmpeg(ffmpeg)
     if as_json and as_csv:
         raise BadInputError("choose one of --json and --csv")
+    models = list(dict.fromkeys(model_ids or ["vmaf_tiny_v2"]))
+    pools = so.check_output_flags(pools=pool, out=out, plot=plot)
+    extra_names = so.parse_extras(extras)
+    with_svm = with_svm or teacher is not None
+    teacher = teacher or "vmaf_v0.6.1"
+    detail: dict[str, Any] = {
+        "subsample": subsample,
+        "teacher": teacher,
+        "fps": fps,
+        "scale_algo": scale_algo,
+    }
     if pairs is not None:
         if reference or distorted or no_reference:
             raise BadInputError("--pairs cannot be combined with --reference/--distorted")
+        if len(models) > 1 or out or plot or extra_names:
+            raise BadInputError("--pairs takes one --model and no -o/--plot/--extras")
         options = {
             "with_svm": with_svm,
             "backend": backend,
@@ -222,19 +222,41 @@ def score(
             "pix_fmt": pix_fmt,
             "ffmpeg": ff,
             "allow_damaged": allow_damaged,
+            **detail,
         }
         from vmaf_tiny.parallel import make_executor
 
         executor = make_executor(serial=serial, workers=workers)
-        score_pairs_command(pairs, model, options, executor, as_json=as_json, as_csv=as_csv)
+        score_pairs_command(pairs, models[0], options, executor, as_json=as_json, as_csv=as_csv)
         return
     if distorted is None:
         raise BadInputError("pass --distorted (and --reference, or --no-reference)")
+    if len(models) > 1:
+        from vmaf_tiny.multi import score_models
+
+        if no_reference and reference is not None:
+            raise BadInputError("--no-reference and --reference cannot be combined")
+        with so.scoring_progress(progress) as bar:
+            multi = score_models(
+                reference, distorted, models, with_svm=with_svm, extras=extra_names,
+                backend=backend, threads=threads, int8=int8, codec=codec, preset=preset,
+                crf=crf, truncate=truncate, width=width, height=height, pix_fmt=pix_fmt,
+                ffmpeg=ff, allow_damaged=allow_damaged, progress=bar, **detail,
+            )  # fmt: skip
+        for w in multi.warnings:
+            warn(w)
+        say(
+            f"{len(models)} models, {multi.libvmaf_passes} libvmaf pass(es): "
+            f"{multi.records.n_rows} frames in {multi.seconds['total']:.2f} s"
+        )
+        _finish(multi, as_json, as_csv, pools, out, plot)
+        return
+    model = models[0]
     if no_reference:
         if reference is not None:
             raise BadInputError("--no-reference and --reference cannot be combined")
-        if with_svm:
-            raise BadInputError("--with-svm needs a reference")
+        if with_svm or extra_names or fps is not None:
+            raise BadInputError("--with-svm, --teacher, --extras and --fps need a reference")
         from vmaf_tiny.nr import score_nr
 
         res = score_nr(
@@ -249,33 +271,62 @@ def score(
             ffmpeg=ff,
             allow_damaged=allow_damaged,
         )
+        from vmaf_tiny.multi import index_result, model_stride
+        from vmaf_tiny.video import as_spec, probe
+
+        info = probe(as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt), ff)
+        stride = model_stride(model, int8=int8)
+        res = index_result(
+            res, stride=stride, fps=info.fps, subsample=subsample, n_frames_total=info.n_frames
+        )
     else:
         if reference is None:
             raise BadInputError("pass --reference (or --no-reference for an NR model)")
         from vmaf_tiny.scoring import score as score_fr
 
-        res = score_fr(
-            reference,
-            distorted,
-            model,
-            with_svm=with_svm,
-            backend=backend,
-            threads=threads,
-            int8=int8,
-            codec=codec,
-            preset=preset,
-            crf=crf,
-            truncate=truncate,
-            width=width,
-            height=height,
-            pix_fmt=pix_fmt,
-            ffmpeg=ff,
-            allow_damaged=allow_damaged,
-        )
+        with so.scoring_progress(progress) as bar:
+            res = score_fr(
+                reference,
+                distorted,
+                model,
+                with_svm=with_svm,
+                backend=backend,
+                threads=threads,
+                int8=int8,
+                codec=codec,
+                preset=preset,
+                crf=crf,
+                truncate=truncate,
+                width=width,
+                height=height,
+                pix_fmt=pix_fmt,
+                ffmpeg=ff,
+                allow_damaged=allow_damaged,
+                extras=extra_names,
+                **detail,
+                progress=bar,
+            )
     for w in res.warnings:
         warn(w)
     say(f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s")
-    _render_single(res, as_json, as_csv)
+    _finish(res, as_json, as_csv, pools, out, plot)
+
+
+def _finish(
+    res: Any, as_json: bool, as_csv: bool, pools: list[str], out: Path | None, plot: Path | None
+) -> None:
+    """Render on stdout, then write the -o file and the plot (score_output does the work)."""
+    from vmaf_tiny.cli import score_output as so
+
+    if res.subsample > 1:
+        say(f"--subsample {res.subsample}: pooled over the {res.records.n_rows} scored frames")
+    so.render(res, as_json=as_json, as_csv=as_csv, pools=pools)
+    if out is not None:
+        so.write_out(res, out, pools)
+        say(f"wrote {out}")
+    if plot is not None:
+        so.plot_result(res, plot)
+        say(f"wrote {plot}")
 
 
 # ---------------------------------------------------------------------------- check
