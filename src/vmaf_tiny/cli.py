@@ -305,6 +305,14 @@ def score(
             raise BadInputError("--with-svm needs a reference")
         from vmaf_tiny.nr import score_nr
 
+        if model == "vmaf_tiny_v2":  # the FR default: pick the NR model that fits the input
+            from vmaf_tiny.nr_stream import choose_nr_model
+
+            model, note = choose_nr_model(
+                distorted, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff
+            )
+            if note:
+                _warn(note)
         res = score_nr(
             distorted,
             model,

@@ -153,6 +153,10 @@ def score_nr(
     t_load = time.perf_counter() - t0
     if lm.kind != "nr":
         raise BadInputError(f"model {lm.model_id} is kind {lm.kind!r}; --no-reference needs NR")
+    if "stream_features" in input_roles(lm.sidecar):  # stream-aware NR (nr_stream_v1)
+        from vmaf_tiny.nr_stream import score_stream
+
+        return score_stream(distorted, lm, ffmpeg=ffmpeg)
     ff = ffmpeg or resolve_ffmpeg()
     dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     t1 = time.perf_counter()

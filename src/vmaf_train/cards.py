@@ -585,6 +585,7 @@ def write_reports(
     Returns:
         ``{"written": [...], "unchanged": [...]}`` paths.
     """
+    from vmaf_train.nr_stream_ship import is_stream_sidecar, render_stream_card
     from vmaf_train.pixels.cards import is_pixel_model, render_pixel_card  # pixels import us
 
     zoo, docs = Path(zoo), Path(docs)
@@ -598,7 +599,9 @@ def write_reports(
         card = docs / "models" / f"{row['id']}.md"
         old = card.read_text() if card.is_file() else ""
         runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
-        if is_pixel_model(side):
+        if is_stream_sidecar(side):
+            text = render_stream_card(row, side, runtime_block=runtime)
+        elif is_pixel_model(side):
             text = render_pixel_card(row, side, runtime_block=runtime)
         else:
             text = render_card(row, side, runtime_block=runtime, rows=rows)
