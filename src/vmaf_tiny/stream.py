@@ -70,6 +70,7 @@ class StreamFrames:
         frame_type: ``I``, ``P`` or ``B`` (``?`` when the decoder does not say) per frame.
         qp: Frame QP where the decoder exports it, NaN elsewhere.
         content: Per-frame content statistics, name -> float64 array of length n.
+        crf: The CRF the encoder wrote into the stream (x264/x265 option SEI), else None.
     """
 
     codec: str
@@ -80,6 +81,7 @@ class StreamFrames:
     frame_type: tuple[str, ...]
     qp: np.ndarray
     content: dict[str, np.ndarray] = field(default_factory=dict)
+    crf: float | None = None
 
     @property
     def n_frames(self) -> int:
@@ -284,6 +286,7 @@ def extract_stream(
         frame_type=tuple(types[:n]),
         qp=np.asarray(qps[:n], dtype=np.float64),
         content={k: v[:n] for k, v in content.items()},
+        crf=vi.crf,
     )
 
 
@@ -309,6 +312,13 @@ def _features(sf: StreamFrames, display: tuple[int, int] | None) -> dict[str, np
         qn = np.nan_to_num(sf.qp / qmax, nan=float(np.nanmean(sf.qp / qmax)))
     else:
         qn = np.zeros(n)
+    # One quantiser scale per clip: the CRF the encoder wrote (x264/x265), else the exported QP.
+    if sf.crf is not None and fam in ("h264", "hevc"):
+        clip_q, has_q = sf.crf / 51.0, 1.0
+    elif has_qp:
+        clip_q, has_q = float(qn.mean()), 1.0
+    else:
+        clip_q, has_q = 0.0, 0.0
     non_i = bpp[is_i == 0] if (is_i == 0).any() else bpp
     dw, dh = display or (sf.width, sf.height)
     c = sf.content
@@ -330,6 +340,8 @@ def _features(sf: StreamFrames, display: tuple[int, int] | None) -> dict[str, np
         * one,
         "clip_qp_norm": float(qn.mean()) * one,
         "has_qp": float(has_qp) * one,
+        "clip_q_norm": clip_q * one,
+        "has_q": has_q * one,
         "codec_h264": float(fam == "h264") * one,
         "codec_hevc": float(fam == "hevc") * one,
         "codec_vp9": float(fam == "vp9") * one,
@@ -369,6 +381,8 @@ STREAM_FEATURES: tuple[str, ...] = (
     "clip_log_bpp_intra",
     "clip_qp_norm",
     "has_qp",
+    "clip_q_norm",
+    "has_q",
     "codec_h264",
     "codec_hevc",
     "codec_vp9",

@@ -54,6 +54,19 @@ _CODECS = ("codec_h264", "codec_hevc", "codec_vp9", "codec_av1")
 DEFAULT_FEATURES: tuple[str, ...] = (
     *STREAM_FEATURES,
     *(f"{c}__{b}" for c in _CODECS for b in ("clip_log_bpp", "clip_rate_vs_detail", "log_bpp_win")),
+    *(
+        f"clip_q_norm__{b}"
+        for b in (
+            "clip_q_norm",
+            "clip_log_grad_c8",
+            "clip_log_tdiff_c16",
+            "clip_sharpness",
+            "clip_log_bpp",
+            "codec_h264",
+            "codec_hevc",
+            "codec_vp9",
+        )
+    ),
     "log2_upscale__clip_log_bpp",
     "clip_log_bpp__clip_log_bpp",
     "clip_rate_vs_detail__clip_rate_vs_detail",
@@ -129,7 +142,7 @@ class LogitRidge:
         eps: Targets are clipped to [eps, 1 - eps] before the logit.
     """
 
-    def __init__(self, alpha: float = 1.0, eps: float = 0.01) -> None:
+    def __init__(self, alpha: float = 10.0, eps: float = 0.01) -> None:
         self.alpha = alpha
         self.eps = eps
 
@@ -290,7 +303,7 @@ def make_sidecar(names: Sequence[str], metadata: Mapping[str, Any]) -> dict[str,
 
 
 def fit_run(
-    table: Path, out: Path, *, alpha: float = 1.0, names: Sequence[str] = DEFAULT_FEATURES
+    table: Path, out: Path, *, alpha: float = 10.0, names: Sequence[str] = DEFAULT_FEATURES
 ) -> dict[str, Any]:
     """LOSO-evaluate, fit on everything, export: ``out/model.onnx``, ``model.json``,
     ``metrics.json``. Returns the metrics."""
@@ -343,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     f = sub.add_parser("fit", help="LOSO figures, final fit, ONNX + sidecar + metrics")
     f.add_argument("--features", type=Path, required=True)
     f.add_argument("-o", "--out", type=Path, required=True)
-    f.add_argument("--alpha", type=float, default=1.0)
+    f.add_argument("--alpha", type=float, default=10.0)
     r = sub.add_parser("register", help="ship a fit run into a zoo and write its card")
     r.add_argument("-o", "--out", type=Path, required=True, help="the fit run directory")
     r.add_argument("--zoo", type=Path, required=True)
