@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vmaf_tiny.bench import clip_pair
+from vmaf_tiny.bench_clips import clip_pair
 from vmaf_tiny.features import extract_features
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import replace_block

@@ -369,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tab = build_stream_table(args.corpus, workers=args.workers)
             print(f"{tab.num_rows} rows -> {args.corpus / 'stream_features.parquet'}")
         elif args.cmd == "register":
-            from vmaf_train.nr_stream_ship import register_stream_run, write_stream_card
+            from vmaf_train.ship.stream import register_stream_run, write_stream_card
 
             row = register_stream_run(args.out, args.zoo)
             card = write_stream_card(args.zoo, args.docs, row["id"])

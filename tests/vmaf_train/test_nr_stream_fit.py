@@ -28,7 +28,7 @@ from vmaf_train.nr_stream import (
     loso,
     source_family,
 )
-from vmaf_train.nr_stream_ship import register_stream_run, write_stream_card
+from vmaf_train.ship.stream import register_stream_run, write_stream_card
 
 
 def _table(path: Path, seed: int = 3) -> Path:
