@@ -195,6 +195,10 @@ def render_stream_card(
         "rely on bits per pixel alone. A rung of a ladder is scored at its coded size unless "
         "the caller passes the display size (`score_stream(..., display=(w, h))`).",
         "",
+        "Trained and evaluated on natural content only (clips and photographs); synthetic test "
+        "patterns (testsrc, fractals, flat grain) are outside what it learnt and can be far off: "
+        "`python benchmarks/nr_stream_fps.py` prints its mean beside libvmaf's on a testsrc2 clip.",
+        "",
         "## Inputs",
         "",
         f"`{side['inputs'][0]['name']}` [N, {len(side.get('feature_order', []))}] float32, one row "
