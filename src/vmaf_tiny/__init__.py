@@ -24,12 +24,14 @@ if TYPE_CHECKING:
         guard_model,
     )
     from vmaf_tiny.nr import score_nr
+    from vmaf_tiny.nr_stream import score_stream
     from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
     from vmaf_tiny.registry import ModelRef, Registry, load_registry, resolve_model, verify_registry
     from vmaf_tiny.result import ScoreResult, pool_scores
     from vmaf_tiny.saliency import SaliencyResult, load_saliency, saliency_maps
     from vmaf_tiny.scoring import CodecFields, score
     from vmaf_tiny.session import LoadedModel, load_model
+    from vmaf_tiny.stream import extract_stream
     from vmaf_tiny.video import VideoInfo, VideoSpec, probe, read_luma
 
 __version__ = "0.1.0"
@@ -56,6 +58,8 @@ _LAZY: dict[str, str] = {
     "check_size_class": "vmaf_tiny.guard",
     "guard_model": "vmaf_tiny.guard",
     "score_nr": "vmaf_tiny.nr",
+    "score_stream": "vmaf_tiny.nr_stream",
+    "extract_stream": "vmaf_tiny.stream",
     "PairJob": "vmaf_tiny.pairs",
     "read_pairs": "vmaf_tiny.pairs",
     "score_pair": "vmaf_tiny.pairs",
@@ -121,6 +125,7 @@ __all__ = [
     "check_model",
     "check_size_class",
     "extract_features",
+    "extract_stream",
     "filter_video",
     "guard_model",
     "load_filter",
@@ -138,5 +143,6 @@ __all__ = [
     "score_frame_pair",
     "score_nr",
     "score_pair",
+    "score_stream",
     "verify_registry",
 ]
