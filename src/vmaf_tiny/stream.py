@@ -7,6 +7,8 @@ no-reference model (``nr_stream_v1``) reads:
   temporary file), matched to frames in presentation order;
 * the frame type (I/P/B) and, where the decoder exports it (H.264, VP9), the frame QP
   (``-export_side_data venc_params`` + ``showinfo``, parsed from the log);
+* the quantiser of every frame/slice header, for all four codecs (the ``trace_headers``
+  bitstream filter on the copy output: H.264/HEVC slice QP, VP9/AV1 ``base_q_idx``);
 * coded size, frame rate and codec from the probe;
 * per-frame content statistics of the decoded luma, which ffmpeg hands over at half size (area
   average, 8 bit): gradient energy at 1/8 and 1/16 scale, temporal difference at 1/16 scale,
@@ -43,6 +45,7 @@ __all__ = [
     "is_encoded_stream",
     "parse_framecrc_sizes",
     "parse_showinfo",
+    "parse_trace_qp",
     "stream_feature_matrix",
 ]
 
@@ -71,6 +74,7 @@ class StreamFrames:
         qp: Frame QP where the decoder exports it, NaN elsewhere.
         content: Per-frame content statistics, name -> float64 array of length n.
         crf: The CRF the encoder wrote into the stream (x264/x265 option SEI), else None.
+        header_qp: Quantiser of every frame/slice header (``trace_headers``), decode order.
     """
 
     codec: str
@@ -82,6 +86,7 @@ class StreamFrames:
     qp: np.ndarray
     content: dict[str, np.ndarray] = field(default_factory=dict)
     crf: float | None = None
+    header_qp: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -106,6 +111,30 @@ def parse_framecrc_sizes(text: str) -> list[tuple[int, int]]:
             out.append((int(cols[2]), int(cols[4])))
         except ValueError:
             continue
+    return out
+
+
+_TRACE = re.compile(
+    r"\] \d+\s+(pic_init_qp_minus26|init_qp_minus26|slice_qp_delta|base_q_idx)\s+\S+ = (-?\d+)"
+)
+
+
+def parse_trace_qp(text: str) -> list[float]:
+    """Quantiser of every frame/slice header in a ``trace_headers`` log, in decode order.
+
+    H.264 and HEVC: ``26 + (pic_)init_qp_minus26 + slice_qp_delta`` per slice (0..51); VP9 and
+    AV1: ``base_q_idx`` per frame header (0..255).
+    """
+    out: list[float] = []
+    init = 0
+    for m in _TRACE.finditer(text):
+        name, value = m.group(1), int(m.group(2))
+        if name.endswith("init_qp_minus26"):
+            init = value
+        elif name == "slice_qp_delta":
+            out.append(float(26 + init + value))
+        else:
+            out.append(float(value))
     return out
 
 
@@ -237,6 +266,8 @@ def extract_stream(
             "0:v:0",
             "-c",
             "copy",
+            "-bsf:v",
+            "trace_headers",
             *limit,
             "-f",
             "framecrc",
@@ -271,7 +302,9 @@ def extract_stream(
         if rc != 0:
             raise BadInputError(f"{spec.path.name}: cannot decode ({last_error_line(log)})")
         packets = parse_framecrc_sizes(crc.read_text(encoding="ascii", errors="replace"))
-    types, qps = parse_showinfo(log.decode("utf-8", "replace"))
+    text = log.decode("utf-8", "replace")
+    types, qps = parse_showinfo(text)
+    hdr = parse_trace_qp(text)
     content = stats.arrays()
     n = min(len(stats.rows), len(packets), len(types))
     if n == 0:
@@ -287,6 +320,7 @@ def extract_stream(
         qp=np.asarray(qps[:n], dtype=np.float64),
         content={k: v[:n] for k, v in content.items()},
         crf=vi.crf,
+        header_qp=np.asarray(hdr, dtype=np.float64),
     )
 
 
@@ -319,6 +353,12 @@ def _features(sf: StreamFrames, display: tuple[int, int] | None) -> dict[str, np
         clip_q, has_q = float(qn.mean()), 1.0
     else:
         clip_q, has_q = 0.0, 0.0
+    hq = sf.header_qp
+    hq_max = {"h264": 51.0, "hevc": 51.0, "vp9": 255.0, "av1": 255.0}.get(fam)
+    if hq is not None and hq.size and hq_max is not None:
+        clip_hq, has_hq = float(hq.mean()) / hq_max, 1.0
+    else:
+        clip_hq, has_hq = 0.0, 0.0
     non_i = bpp[is_i == 0] if (is_i == 0).any() else bpp
     dw, dh = display or (sf.width, sf.height)
     c = sf.content
@@ -342,6 +382,8 @@ def _features(sf: StreamFrames, display: tuple[int, int] | None) -> dict[str, np
         "has_qp": float(has_qp) * one,
         "clip_q_norm": clip_q * one,
         "has_q": has_q * one,
+        "clip_hdr_q": clip_hq * one,
+        "has_hdr_q": has_hq * one,
         "codec_h264": float(fam == "h264") * one,
         "codec_hevc": float(fam == "hevc") * one,
         "codec_vp9": float(fam == "vp9") * one,
@@ -383,6 +425,8 @@ STREAM_FEATURES: tuple[str, ...] = (
     "has_qp",
     "clip_q_norm",
     "has_q",
+    "clip_hdr_q",
+    "has_hdr_q",
     "codec_h264",
     "codec_hevc",
     "codec_vp9",

@@ -50,10 +50,11 @@ __all__ = [
 
 MODEL_ID = "nr_stream_v1"
 _CODECS = ("codec_h264", "codec_hevc", "codec_vp9", "codec_av1")
-#: The model's inputs: every runtime stream feature plus rate x codec and rate x scaling terms.
+#: The model's inputs (64, the sidecar schema's limit): every runtime stream feature plus
+#: rate x codec, quantiser x content/codec and rate x scaling terms.
 DEFAULT_FEATURES: tuple[str, ...] = (
     *STREAM_FEATURES,
-    *(f"{c}__{b}" for c in _CODECS for b in ("clip_log_bpp", "clip_rate_vs_detail", "log_bpp_win")),
+    *(f"{c}__{b}" for c in _CODECS for b in ("clip_log_bpp", "clip_rate_vs_detail")),
     *(
         f"clip_q_norm__{b}"
         for b in (
@@ -65,6 +66,17 @@ DEFAULT_FEATURES: tuple[str, ...] = (
             "codec_h264",
             "codec_hevc",
             "codec_vp9",
+        )
+    ),
+    *(
+        f"clip_hdr_q__{b}"
+        for b in (
+            "clip_hdr_q",
+            "clip_log_grad_c8",
+            "clip_log_tdiff_c16",
+            "clip_sharpness",
+            "clip_log_bpp",
+            *_CODECS,
         )
     ),
     "log2_upscale__clip_log_bpp",

@@ -21,6 +21,7 @@ from vmaf_tiny.stream import (
     STREAM_FEATURES,
     extract_stream,
     parse_framecrc_sizes,
+    parse_trace_qp,
     stream_feature_matrix,
 )
 
@@ -81,13 +82,37 @@ def test_packets_follow_presentation_order(ffmpeg: FFmpeg, clips: dict[str, Path
 def test_hevc_has_no_qp_but_features_stay_finite(clips: dict[str, Path]) -> None:
     sf = extract_stream(clips["hevc"])
     assert sf.codec == "hevc" and np.isnan(sf.qp).all()
+    # ...but its slice headers carry one (26 + init_qp_minus26 + slice_qp_delta) per slice
+    assert sf.header_qp is not None and sf.header_qp.size >= 16
+    assert 20 <= sf.header_qp.mean() <= 51
     x = stream_feature_matrix(sf, STREAM_FEATURES)
     assert x.shape == (16, len(STREAM_FEATURES)) and np.isfinite(x).all()
     col = dict(zip(STREAM_FEATURES, x[0], strict=True))
     assert col["codec_hevc"] == 1.0 and col["has_qp"] == 0.0
     assert col["clip_q_norm"] == pytest.approx(30 / 51)  # the CRF x265 wrote
+    assert col["has_hdr_q"] == 1.0 and col["clip_hdr_q"] == pytest.approx(sf.header_qp.mean() / 51)
     sized = stream_feature_matrix(sf, ["log2_upscale"], display=(640, 360))
     assert sized[0, 0] == pytest.approx(1.0)
+
+
+def test_header_qp_parser() -> None:
+    log = "\n".join(
+        [
+            "[trace_headers @ 0x1] 18          pic_init_qp_minus26        0001000 = 4",
+            "[trace_headers @ 0x1] 30          slice_qp_delta             0001010 = 5",
+            "[trace_headers @ 0x1] 31          slice_qp_delta             0001011 = -2",
+            "[trace_headers @ 0x2] 49          base_q_idx                 10100000 = 160",
+        ]
+    )
+    assert parse_trace_qp(log) == [35.0, 28.0, 160.0]
+    assert parse_trace_qp("no headers here") == []
+
+
+def test_higher_crf_gives_higher_header_qp(clips: dict[str, Path]) -> None:
+    lo, hi = extract_stream(clips["x264_18"]), extract_stream(clips["x264_46"])
+    assert lo.header_qp is not None and hi.header_qp is not None
+    assert lo.header_qp.size == hi.header_qp.size == 16
+    assert hi.header_qp.mean() > lo.header_qp.mean() + 15
 
 
 def test_unknown_feature_is_a_bad_model(clips: dict[str, Path]) -> None:
