@@ -27,6 +27,7 @@ CHECKED = (
 OUTPUTS = (
     "corpus/smoke",  # vmaf-train corpus build --config smoke --out corpus/smoke
     "corpus/standard",  # vmaf-train corpus build --config standard --out corpus/standard
+    "corpus/nr_stream",  # vmaf-train corpus build --config nr_stream --out corpus/nr_stream
 )
 
 #: Files of the team's shared folder beside the checkout, which a fresh clone does not have.

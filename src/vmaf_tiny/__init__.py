@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from vmaf_tiny.multi import MultiResult, score_models
     from vmaf_tiny.nr import score_nr
+    from vmaf_tiny.nr_stream import score_stream
     from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
     from vmaf_tiny.records import FrameRecords
     from vmaf_tiny.registry import ModelRef, Registry, load_registry, resolve_model, verify_registry
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from vmaf_tiny.saliency import SaliencyResult, load_saliency, saliency_maps
     from vmaf_tiny.scoring import CodecFields, score
     from vmaf_tiny.session import LoadedModel, load_model
+    from vmaf_tiny.stream import extract_stream
     from vmaf_tiny.video import VideoInfo, VideoSpec, probe, read_luma
 
 __version__ = "0.1.0"
@@ -61,6 +63,8 @@ _LAZY: dict[str, str] = {
     "score_models": "vmaf_tiny.multi",
     "score_nr": "vmaf_tiny.nr",
     "FrameRecords": "vmaf_tiny.records",
+    "score_stream": "vmaf_tiny.nr_stream",
+    "extract_stream": "vmaf_tiny.stream",
     "PairJob": "vmaf_tiny.pairs",
     "read_pairs": "vmaf_tiny.pairs",
     "score_pair": "vmaf_tiny.pairs",
@@ -128,6 +132,7 @@ __all__ = [
     "check_model",
     "check_size_class",
     "extract_features",
+    "extract_stream",
     "filter_video",
     "guard_model",
     "load_filter",
@@ -146,5 +151,6 @@ __all__ = [
     "score_models",
     "score_nr",
     "score_pair",
+    "score_stream",
     "verify_registry",
 ]

@@ -212,6 +212,8 @@ def sidecar_contract(sidecar: Mapping[str, Any]) -> str | None:
                     f"normalization has {len(mean)} means and {len(std)} stds for "
                     f"{len(order)} features"
                 )
+    elif kind == "nr" and "stream_features" in roles:
+        return _stream_contract(sidecar, roles["stream_features"])
     elif kind == "nr":
         frame_in = roles.get("frame") or roles.get("distorted_frame")
         if frame_in is None:
@@ -231,6 +233,21 @@ def sidecar_contract(sidecar: Mapping[str, Any]) -> str | None:
                     f"sidecar frame size {fw}x{fh} (width x height) does not match the input's "
                     f"{w}x{h}"
                 )
+    return None
+
+
+def _stream_contract(sidecar: Mapping[str, Any], feats: Mapping[str, Any]) -> str | None:
+    """Contract of a stream-features NR model: [N, F] with F = len(feature_order)."""
+    order = sidecar.get("feature_order")
+    if not order:
+        return "a stream-features NR sidecar has no feature_order"
+    if len(feats["shape"]) != 2:
+        return f"stream_features input {feats['name']!r} must be [N, F], got {feats['shape']}"
+    if _last_dim(feats) not in (None, len(order)):
+        return (
+            f"stream_features input {feats['name']!r} has width {_last_dim(feats)} but "
+            f"feature_order gives {len(order)}"
+        )
     return None
 
 

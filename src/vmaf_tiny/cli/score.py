@@ -43,6 +43,9 @@ from vmaf_tiny.cli.options import (
 from vmaf_tiny.console import print_json, say
 from vmaf_tiny.errors import BadInputError, VmafTinyError
 
+#: ``score``'s model when none is given (with ``--no-reference`` the NR model is chosen instead).
+DEFAULT_FR_MODEL = "vmaf_tiny_v2"
+
 __all__ = ["check", "score", "score_pairs_command"]
 
 
@@ -192,7 +195,7 @@ def score(
     ff = resolve_ffmpeg(ffmpeg)
     if as_json and as_csv:
         raise BadInputError("choose one of --json and --csv")
-    models = list(dict.fromkeys(model_ids or ["vmaf_tiny_v2"]))
+    models = list(dict.fromkeys(model_ids or [DEFAULT_FR_MODEL]))
     pools = so.check_output_flags(pools=pool, out=out, plot=plot)
     extra_names = so.parse_extras(extras)
     with_svm = with_svm or teacher is not None
@@ -259,6 +262,14 @@ def score(
             raise BadInputError("--with-svm, --teacher, --extras and --fps need a reference")
         from vmaf_tiny.nr import score_nr
 
+        if not model_ids:  # not chosen: pick the NR model that fits the input
+            from vmaf_tiny.nr_stream import choose_nr_model
+
+            model, note = choose_nr_model(
+                distorted, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff
+            )
+            if note:
+                warn(note)
         res = score_nr(
             distorted,
             model,

@@ -4,7 +4,8 @@
 2. evaluate the shipped ``vmaf_tiny_v2`` and the upstream SVM on it (none of its content is in
    the models' training data, so every row is held out);
 3. score one demo pair end to end (``vmaf-tiny score --with-svm``): tiny and SVM side by side;
-4. score the same distorted clip without its reference (``nr_metric_v1``).
+4. score the same distorted clip without its reference (``nr_metric_v1`` from pixels,
+   ``nr_stream_v1`` from the encoded stream).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from vmaf_train.parallel import make_executor
 
 DEMO_MODEL = "vmaf_tiny_v2"
 DEMO_NR_MODEL = "nr_metric_v1"
+DEMO_STREAM_MODEL = "nr_stream_v1"
 DEMO_PAIR = "demo_bikes_fence__x264-veryfast-crf38"
 
 
@@ -68,8 +70,10 @@ def demo(
     _step(3, f"vmaf-tiny score --reference {ref} --distorted {dis} --model {DEMO_MODEL} "
           "--with-svm")  # fmt: skip
     fr = vmaf_tiny.score(ref, dis, model=DEMO_MODEL, with_svm=True, ffmpeg=ff)
-    _step(4, f"vmaf-tiny score --no-reference --distorted {dis} --model {DEMO_NR_MODEL}")
+    _step(4, f"vmaf-tiny score --no-reference --distorted {dis} --model {DEMO_NR_MODEL} "
+          f"(and {DEMO_STREAM_MODEL})")  # fmt: skip
     nr = vmaf_tiny.score_nr(dis, DEMO_NR_MODEL, ffmpeg=ff)
+    nrs = vmaf_tiny.score_nr(dis, DEMO_STREAM_MODEL, ffmpeg=ff)
 
     t = Table(title=f"{DEMO_PAIR}: {fr.n_frames} frames, pooled scores")
     for col in ("scorer", "kind", "mean", "harmonic mean", "min", "p5"):
@@ -78,6 +82,7 @@ def demo(
         (f"{DEMO_MODEL} (tiny, {fr.provider})", "full reference", fr.pooled),
         ("vmaf_v0.6.1 (libvmaf SVM, same pass)", "full reference", fr.svm_pooled or {}),
         (f"{DEMO_NR_MODEL} (tiny, no reference)", "no reference", nr.pooled),
+        (f"{DEMO_STREAM_MODEL} (tiny, encoded stream)", "no reference", nrs.pooled),
     ]
     for name, kind, p in rows:
         t.add_row(name, kind, *(f"{p[k]:.2f}" for k in ("mean", "harmonic_mean", "min", "p5")))

@@ -8,6 +8,7 @@
   reading and validating a zoo's registry and :func:`~vmaf_train.ship.registry.ship`, the one
   writer (staged, checked, one atomic ``registry.json`` write).
 * ``cards``: every model card and the generated doc blocks (``card_parts``: what all cards share;
-  ``cards_fr`` / ``cards_pixels``: the per-kind sections).
+  ``cards_fr`` / ``cards_pixels``: the per-kind sections; ``stream``: registration and card of
+  the stream-aware NR model).
 * ``smoke``: the contract-exercising checkpoints; ``zoo``: train the whole shipped zoo.
 """

@@ -31,6 +31,7 @@ from vmaf_train.ship.card_parts import (
 from vmaf_train.ship.cards_fr import loso_summary, render_fr_card
 from vmaf_train.ship.cards_pixels import render_pixel_card
 from vmaf_train.ship.registry import load_registry
+from vmaf_train.ship.stream import is_stream_sidecar, render_stream_card, stream_snapshot_row
 
 __all__ = [
     "SCHEMA_BEGIN",
@@ -64,6 +65,8 @@ def render_card(
         runtime_block: The kept ``vmaf-tiny bench --record`` block.
         rows: Every registry row (FR cards compare against the others for their goals).
     """
+    if is_stream_sidecar(side):
+        return render_stream_card(row, side, runtime_block=runtime_block)
     if is_pixel_model(side):
         return render_pixel_card(row, side, runtime_block=runtime_block)
     return render_fr_card(row, side, runtime_block=runtime_block, rows=rows)
@@ -151,7 +154,12 @@ def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
     if not rows:
         lines.append("| (no models registered yet) | | | |")
     lines += [
-        _pixel_snapshot_row(r, s) if is_pixel_model(s) else _fr_snapshot_row(r, s) for r, s in rows
+        stream_snapshot_row(r, s)
+        if is_stream_sidecar(s)
+        else _pixel_snapshot_row(r, s)
+        if is_pixel_model(s)
+        else _fr_snapshot_row(r, s)
+        for r, s in rows
     ]
     return "\n".join(lines)
 

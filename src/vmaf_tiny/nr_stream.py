@@ -1,0 +1,137 @@
+"""Stream-aware no-reference scoring: an encoded file -> stream features -> ``nr_stream_v1``.
+
+A model whose sidecar has an input with role ``stream_features`` reads the features its
+``feature_order`` names, computed by :mod:`vmaf_tiny.stream` from one decode pass of the encoded
+file; the model gives one score per frame, pooled like every other score. Raw and y4m inputs carry
+no stream facts: :func:`choose_nr_model` then picks the pixel model instead, with a one-line note.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from vmaf_tiny._lazy import numpy as np
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
+from vmaf_tiny.session import LoadedModel, load_model
+from vmaf_tiny.sidecar import input_roles
+from vmaf_tiny.stream import extract_stream, is_encoded_stream, stream_feature_matrix
+from vmaf_tiny.video import VideoSpec, as_spec, probe
+
+__all__ = [
+    "PIXEL_NR_MODEL",
+    "STREAM_NR_MODEL",
+    "choose_nr_model",
+    "is_stream_model",
+    "score_stream",
+]
+
+STREAM_NR_MODEL = "nr_stream_v1"
+PIXEL_NR_MODEL = "nr_metric_v1"
+
+
+def is_stream_model(lm: LoadedModel) -> bool:
+    """True when the model reads stream features (an input with role ``stream_features``)."""
+    return "stream_features" in input_roles(lm.sidecar)
+
+
+def choose_nr_model(
+    distorted: VideoSpec | str | os.PathLike[str],
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    pix_fmt: str | None = None,
+    ffmpeg: FFmpeg | None = None,
+) -> tuple[str, str | None]:
+    """The default NR model for an input: the stream model for an encoded stream, else the
+    pixel model.
+
+    Returns:
+        (model id, a one-line note for stderr when falling back to the pixel model, else None).
+
+    Raises:
+        BadInputError: the input cannot be probed.
+    """
+    spec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
+    info = probe(spec, ffmpeg or resolve_ffmpeg())
+    if is_encoded_stream(info):
+        return STREAM_NR_MODEL, None
+    what = "raw yuv" if spec.is_raw else f"{info.decoder} ({spec.path.suffix or 'no suffix'})"
+    return PIXEL_NR_MODEL, (
+        f"{spec.path.name}: {what} carries no stream facts; scoring with the pixel model "
+        f"{PIXEL_NR_MODEL} instead of {STREAM_NR_MODEL}"
+    )
+
+
+def score_stream(
+    distorted: VideoSpec | str | os.PathLike[str],
+    model: str | os.PathLike[str] | LoadedModel = STREAM_NR_MODEL,
+    *,
+    backend: str = "auto",
+    threads: int = 1,
+    display: tuple[int, int] | None = None,
+    ffmpeg: FFmpeg | None = None,
+) -> ScoreResult:
+    """Score an encoded video without a reference with a stream-features NR model.
+
+    Args:
+        distorted: The encoded file (H.264, HEVC, VP9, AV1, ...).
+        model: Registry id, .onnx path or a loaded model with a ``stream_features`` input.
+        backend: Execution backend.
+        threads: ONNX Runtime intra-op threads.
+        display: (width, height) the video is shown at, when it is upscaled for display (a
+            ladder rung); None: its coded size.
+        ffmpeg: ffmpeg binary (resolved if None).
+
+    Returns:
+        Per-frame and pooled scores.
+
+    Raises:
+        BadInputError: not an encoded stream, unreadable/damaged, or not a stream model.
+    """
+    t0 = time.perf_counter()
+    lm = (
+        model
+        if isinstance(model, LoadedModel)
+        else load_model(model, backend=backend, threads=threads)
+    )
+    t_load = time.perf_counter() - t0
+    if lm.kind != "nr" or not is_stream_model(lm):
+        raise BadInputError(f"model {lm.model_id} does not read stream features")
+    ff = ffmpeg or resolve_ffmpeg()
+    spec = as_spec(distorted)
+    t1 = time.perf_counter()
+    info = probe(spec, ff)
+    if not is_encoded_stream(info):
+        raise BadInputError(
+            f"{spec.path.name}: {lm.model_id} needs an encoded stream, not {info.decoder}; "
+            f"use the pixel model {PIXEL_NR_MODEL}"
+        )
+    meta = lm.sidecar.get("metadata") or {}
+    sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=int(meta.get("fine_stride", 4)))
+    x = stream_feature_matrix(sf, lm.sidecar.get("feature_order") or [], display=display)
+    inp = input_roles(lm.sidecar)["stream_features"]
+    tm = time.perf_counter()
+    outs = lm.run({inp["name"]: np.ascontiguousarray(x)})
+    t_model = time.perf_counter() - tm
+    scores = finish_scores(lm.sidecar, score_output(lm, outs, x.shape[0]))
+    t3 = time.perf_counter()
+    return ScoreResult(
+        model_id=lm.model_id,
+        kind="nr",
+        frames=scores,
+        pooled=pool_scores(scores),
+        provider=lm.provider,
+        distorted=str(spec.path),
+        versions=versions(lm, ff, None),
+        warnings=list(lm.warnings),
+        damaged_frames_dropped=0,
+        seconds={
+            "load": t_load,
+            "decode": t3 - t1 - t_model,
+            "model": t_model,
+            "total": t3 - t0,
+        },
+    )

@@ -1,0 +1,498 @@
+"""Stream facts and cheap content statistics of an encoded video, without its reference.
+
+One ffmpeg decode pass (after the usual no-decode probe) gives everything a stream-aware
+no-reference model (``nr_stream_v1``) reads:
+
+* the packet size of every frame (a ``-c copy`` framecrc output of the same process, to a
+  temporary file), matched to frames in presentation order;
+* the frame type (I/P/B) and, where the decoder exports it (H.264, VP9), the frame QP
+  (``-export_side_data venc_params`` + ``showinfo``, parsed from the log);
+* the quantiser of every frame/slice header, for all four codecs (the ``trace_headers``
+  bitstream filter on the copy output: H.264/HEVC slice QP, VP9/AV1 ``base_q_idx``);
+* coded size, frame rate and codec from the probe;
+* per-frame content statistics of the decoded luma, which ffmpeg hands over at half size (area
+  average, 8 bit): gradient energy at 1/8 and 1/16 scale, temporal difference at 1/16 scale,
+  mean and spread, all of which compression changes little, and every ``fine_stride``-th frame
+  the half-scale gradient energy and the coding-grid blockiness, which it does change.
+
+:func:`stream_feature_matrix` turns that into the model's per-frame input, column by column as
+the sidecar's ``feature_order`` names them (:data:`STREAM_FEATURES`); an unknown name is a
+BadModelError, so a model can never run on features the runtime does not compute.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
+from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
+from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
+
+__all__ = [
+    "CODEC_FAMILIES",
+    "STREAM_FEATURES",
+    "StreamFrames",
+    "extract_stream",
+    "feature_dict",
+    "is_encoded_stream",
+    "parse_framecrc_sizes",
+    "parse_showinfo",
+    "parse_trace_qp",
+    "stream_feature_matrix",
+]
+
+#: ffmpeg decoder name -> codec family used by the features (one-hot columns).
+CODEC_FAMILIES: dict[str, str] = {"h264": "h264", "hevc": "hevc", "vp9": "vp9", "av1": "av1"}
+#: Largest QP each exporting decoder reports (H.264 0..51, VP9 base q_index 0..255).
+_QP_MAX = {"h264": 51.0, "vp9": 255.0}
+#: Decoders whose output is not a lossy stream: scoring falls back to the pixel model.
+_NOT_STREAMS = frozenset({"rawvideo", "ffv1", "huffyuv", "ffvhuff", "utvideo", "v210", "png"})
+
+_SHOWINFO_FRAME = re.compile(r"\bn:\s*(\d+)\b.*?\bpts_time:\s*(\S+).*?\btype:([A-Z?])")
+_SHOWINFO_QP = re.compile(r"Video encoding parameters: type \d+; qp=(-?\d+)")
+
+
+@dataclass(frozen=True)
+class StreamFrames:
+    """What one decode pass found, per frame in presentation order.
+
+    Attributes:
+        codec: ffmpeg's decoder name (``h264``, ``hevc``, ``vp9``, ``av1``, ...).
+        width: Coded width.
+        height: Coded height.
+        fps: Nominal frame rate.
+        packet_bytes: Bytes of each frame's packet (float64, length n).
+        frame_type: ``I``, ``P`` or ``B`` (``?`` when the decoder does not say) per frame.
+        qp: Frame QP where the decoder exports it, NaN elsewhere.
+        content: Per-frame content statistics, name -> float64 array of length n.
+        crf: The CRF the encoder wrote into the stream (x264/x265 option SEI), else None.
+        header_qp: Quantiser of every frame/slice header (``trace_headers``), decode order.
+    """
+
+    codec: str
+    width: int
+    height: int
+    fps: float
+    packet_bytes: np.ndarray
+    frame_type: tuple[str, ...]
+    qp: np.ndarray
+    content: dict[str, np.ndarray] = field(default_factory=dict)
+    crf: float | None = None
+    header_qp: np.ndarray | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.packet_bytes.shape[0])
+
+
+def is_encoded_stream(info: VideoInfo) -> bool:
+    """True for a lossy coded stream (H.264, HEVC, VP9, AV1, ...); False for raw, y4m, FFV1."""
+    return info.decoder not in _NOT_STREAMS and info.path.suffix.lower() not in (".y4m", ".yuv")
+
+
+def parse_framecrc_sizes(text: str) -> list[tuple[int, int]]:
+    """(pts, size in bytes) of every packet in an ``-f framecrc`` listing, in decode order."""
+    out: list[tuple[int, int]] = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        cols = [c.strip() for c in line.split(",")]
+        if len(cols) < 6:
+            continue
+        try:
+            out.append((int(cols[2]), int(cols[4])))
+        except ValueError:
+            continue
+    return out
+
+
+_TRACE = re.compile(
+    r"\] \d+\s+(pic_init_qp_minus26|init_qp_minus26|slice_qp_delta|base_q_idx)\s+\S+ = (-?\d+)"
+)
+
+
+def parse_trace_qp(text: str) -> list[float]:
+    """Quantiser of every frame/slice header in a ``trace_headers`` log, in decode order.
+
+    H.264 and HEVC: ``26 + (pic_)init_qp_minus26 + slice_qp_delta`` per slice (0..51); VP9 and
+    AV1: ``base_q_idx`` per frame header (0..255).
+    """
+    out: list[float] = []
+    init = 0
+    for m in _TRACE.finditer(text):
+        name, value = m.group(1), int(m.group(2))
+        if name.endswith("init_qp_minus26"):
+            init = value
+        elif name == "slice_qp_delta":
+            out.append(float(26 + init + value))
+        else:
+            out.append(float(value))
+    return out
+
+
+def parse_showinfo(text: str) -> tuple[list[str], list[float]]:
+    """Frame types and QPs (NaN when absent) from a ``showinfo`` log, one entry per frame."""
+    types: list[str] = []
+    qps: list[float] = []
+    for line in text.splitlines():
+        m = _SHOWINFO_FRAME.search(line)
+        if m is not None and "Parsed_showinfo" in line:
+            types.append(m.group(3))
+            qps.append(float("nan"))
+            continue
+        q = _SHOWINFO_QP.search(line)
+        if q is not None and qps:
+            qps[-1] = float(q.group(1))
+    return types, qps
+
+
+def _block_mean(a: np.ndarray, k: int) -> np.ndarray:
+    h, w = (a.shape[0] // k) * k, (a.shape[1] // k) * k
+    return a[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3), dtype=np.float32)
+
+
+def _grad(a: np.ndarray) -> float:
+    return float(np.abs(np.diff(a, axis=1)).mean() + np.abs(np.diff(a, axis=0)).mean())
+
+
+def _blockiness(a: np.ndarray, period: int) -> float:
+    """Mean absolute step across the coding-grid lines over the mean step between them."""
+    dx = np.abs(np.diff(a, axis=1))  # dx[:, j] = a[:, j+1] - a[:, j]
+    dy = np.abs(np.diff(a, axis=0))
+    p = period
+    on = float(dx[:, p - 1 :: p].mean() + dy[p - 1 :: p, :].mean()) / 2
+    off = float(dx.mean() + dy.mean()) / 2
+    return on / (off + 0.5)
+
+
+class _ContentStats:
+    """Per-frame content statistics of the half-size (area-averaged) 8-bit luma.
+
+    ``grad_c2``/``grad_c8``/``grad_c16``: mean absolute neighbour difference at 1/2, 1/8 and
+    1/16 of the coded size; ``tdiff_c16``: mean absolute difference from the previous frame at
+    1/16; ``luma_mean``/``luma_std`` at 1/8; ``blocky``: steps across the 8-pixel coding grid
+    (4 pixels at half size) relative to all steps. ``grad_c2`` and ``blocky`` are measured every
+    ``fine_stride``-th frame and carried forward.
+    """
+
+    NAMES = ("grad_c8", "grad_c16", "tdiff_c16", "luma_mean", "luma_std", "grad_c2", "blocky")
+
+    def __init__(self, fine_stride: int) -> None:
+        self.fine_stride = max(1, fine_stride)
+        self.rows: list[tuple[float, ...]] = []
+        self._prev: np.ndarray | None = None
+        self._fine = (float("nan"), float("nan"))
+
+    def add(self, half: np.ndarray) -> None:
+        i = len(self.rows)
+        f = half.astype(np.float32)
+        c8 = _block_mean(f, 4) if min(f.shape) >= 8 else f
+        c16 = _block_mean(c8, 2) if min(c8.shape) >= 4 else c8
+        td = float(np.abs(c16 - self._prev).mean()) if self._prev is not None else float("nan")
+        self._prev = c16
+        if i % self.fine_stride == 0:
+            self._fine = (_grad(f), _blockiness(f, 4))
+        self.rows.append(
+            (_grad(c8), _grad(c16), td, float(c8.mean()), float(c8.std()), *self._fine)
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        arr = np.asarray(self.rows, dtype=np.float64).reshape(len(self.rows), len(self.NAMES))
+        out = {name: arr[:, j].copy() for j, name in enumerate(self.NAMES)}
+        td = out["tdiff_c16"]
+        if td.size > 1:
+            td[0] = td[1]  # the first frame has no predecessor: use the next difference
+        elif td.size == 1:
+            td[0] = 0.0
+        return out
+
+
+def _drain(pipe: object, sink: list[bytes]) -> None:
+    sink.append(pipe.read())  # type: ignore[attr-defined]
+
+
+def extract_stream(
+    video: VideoSpec | str | os.PathLike[str],
+    *,
+    ffmpeg: FFmpeg | None = None,
+    info: VideoInfo | None = None,
+    fine_stride: int = 4,
+    max_frames: int | None = None,
+) -> StreamFrames:
+    """Read the stream facts and content statistics of an encoded video in one decode pass.
+
+    Args:
+        video: The encoded file.
+        ffmpeg: ffmpeg binary (resolved if None).
+        info: Its probe result (probed if None).
+        fine_stride: Full-resolution statistics every this many frames.
+        max_frames: Stop after this many frames (None: all).
+
+    Returns:
+        Per-frame packet sizes, frame types, QPs and content statistics.
+
+    Raises:
+        BadInputError: not an encoded stream, undecodable, or no frame decoded.
+    """
+    spec = as_spec(video)
+    ff = ffmpeg or resolve_ffmpeg()
+    vi = info or probe(spec, ff)
+    if not is_encoded_stream(vi):
+        raise BadInputError(f"{spec.path.name}: not an encoded stream ({vi.decoder})")
+    if vi.damage:
+        raise BadInputError(f"{spec.path.name}: damaged stream ({'; '.join(vi.damage[:2])})")
+    w, h = max(1, vi.width // 2), max(1, vi.height // 2)
+    limit = ["-frames:v", str(max_frames)] if max_frames else []
+    stats = _ContentStats(fine_stride)
+    with tempfile.TemporaryDirectory(prefix="vmaf-tiny-stream-") as tmp:
+        crc = Path(tmp) / "packets.framecrc"
+        cmd = [
+            *ff.base_args(),
+            "-nostats",
+            "-loglevel",
+            "info",
+            "-export_side_data",
+            "venc_params",
+            *spec.input_args(),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-bsf:v",
+            "trace_headers",
+            *limit,
+            "-f",
+            "framecrc",
+            str(crc),
+            "-map",
+            "0:v:0",
+            "-vf",
+            f"showinfo=checksum=0,scale={w}:{h}:flags=area,format=gray",
+            "-fps_mode",
+            "passthrough",
+            *limit,
+            "-f",
+            "rawvideo",
+            "pipe:1",
+        ]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        err: list[bytes] = []
+        t = threading.Thread(target=_drain, args=(proc.stderr, err), daemon=True)
+        t.start()
+        size = w * h
+        pipe_out = proc.stdout
+        if pipe_out is None:  # pragma: no cover - Popen with PIPE always has it
+            raise BadInputError("ffmpeg gave no output pipe")
+        while True:
+            buf = pipe_out.read(size)
+            if len(buf) < size:
+                break
+            stats.add(np.frombuffer(buf, dtype=np.uint8).reshape(h, w))
+        rc = proc.wait()
+        t.join()
+        log = b"".join(err)
+        if rc != 0:
+            raise BadInputError(f"{spec.path.name}: cannot decode ({last_error_line(log)})")
+        packets = parse_framecrc_sizes(crc.read_text(encoding="ascii", errors="replace"))
+    text = log.decode("utf-8", "replace")
+    types, qps = parse_showinfo(text)
+    hdr = parse_trace_qp(text)
+    content = stats.arrays()
+    n = min(len(stats.rows), len(packets), len(types))
+    if n == 0:
+        raise BadInputError(f"{spec.path.name}: no frames decoded")
+    sizes = np.asarray([s for _, s in sorted(packets, key=lambda p: p[0])][:n], dtype=np.float64)
+    return StreamFrames(
+        codec=vi.decoder,
+        width=vi.width,
+        height=vi.height,
+        fps=float(vi.fps),
+        packet_bytes=sizes,
+        frame_type=tuple(types[:n]),
+        qp=np.asarray(qps[:n], dtype=np.float64),
+        content={k: v[:n] for k, v in content.items()},
+        crf=vi.crf,
+        header_qp=np.asarray(hdr, dtype=np.float64),
+    )
+
+
+def _window_mean(x: np.ndarray, radius: int) -> np.ndarray:
+    k = np.ones(2 * radius + 1)
+    num = np.convolve(np.pad(x, radius, mode="edge"), k, mode="valid")
+    return num / k.size
+
+
+def _features(sf: StreamFrames, display: tuple[int, int] | None) -> dict[str, np.ndarray]:
+    n = sf.n_frames
+    one = np.ones(n)
+    pixels = float(sf.width * sf.height)
+    bpp = sf.packet_bytes * 8.0 / pixels
+    eps = 1e-4
+    ftype = np.asarray(sf.frame_type)
+    is_i = (ftype == "I").astype(np.float64)
+    is_b = (ftype == "B").astype(np.float64)
+    fam = CODEC_FAMILIES.get(sf.codec, "other")
+    qmax = _QP_MAX.get(sf.codec)
+    has_qp = qmax is not None and bool(np.isfinite(sf.qp).any())
+    if has_qp and qmax is not None:
+        qn = np.nan_to_num(sf.qp / qmax, nan=float(np.nanmean(sf.qp / qmax)))
+    else:
+        qn = np.zeros(n)
+    # One quantiser scale per clip: the CRF the encoder wrote (x264/x265), else the exported QP.
+    if sf.crf is not None and fam in ("h264", "hevc"):
+        clip_q, has_q = sf.crf / 51.0, 1.0
+    elif has_qp:
+        clip_q, has_q = float(qn.mean()), 1.0
+    else:
+        clip_q, has_q = 0.0, 0.0
+    hq = sf.header_qp
+    hq_max = {"h264": 51.0, "hevc": 51.0, "vp9": 255.0, "av1": 255.0}.get(fam)
+    if hq is not None and hq.size and hq_max is not None:
+        clip_hq, has_hq = float(hq.mean()) / hq_max, 1.0
+    else:
+        clip_hq, has_hq = 0.0, 0.0
+    non_i = bpp[is_i == 0] if (is_i == 0).any() else bpp
+    dw, dh = display or (sf.width, sf.height)
+    c = sf.content
+    g8 = float(np.mean(c["grad_c8"]))
+    g16 = float(np.mean(c["grad_c16"]))
+    td = float(np.mean(c["tdiff_c16"]))
+    g2 = float(np.nanmean(c["grad_c2"]))
+    feats: dict[str, np.ndarray] = {
+        "log_bpp": np.log(bpp + eps),
+        "log_bpp_win": np.log(_window_mean(bpp, 4) + eps),
+        "is_intra": is_i,
+        "is_b": is_b,
+        "qp_norm": qn,
+        "clip_log_bpp": np.log(float(bpp.mean()) + eps) * one,
+        "clip_log_bpp_nonintra": np.log(float(non_i.mean()) + eps) * one,
+        "clip_log_bpp_intra": np.log(
+            float(bpp[is_i == 1].mean() if is_i.any() else bpp.max()) + eps
+        )
+        * one,
+        "clip_qp_norm": float(qn.mean()) * one,
+        "has_qp": float(has_qp) * one,
+        "clip_q_norm": clip_q * one,
+        "has_q": has_q * one,
+        "clip_hdr_q": clip_hq * one,
+        "has_hdr_q": has_hq * one,
+        "codec_h264": float(fam == "h264") * one,
+        "codec_hevc": float(fam == "hevc") * one,
+        "codec_vp9": float(fam == "vp9") * one,
+        "codec_av1": float(fam == "av1") * one,
+        "log2_height": np.log2(sf.height / 360.0) * one,
+        "log2_upscale": np.log2(max(dh / sf.height, dw / sf.width, 1.0)) * one,
+        "fps_norm": sf.fps / 30.0 * one,
+        "log_grad_c8": np.log(c["grad_c8"] + 0.1),
+        "log_grad_c16": np.log(c["grad_c16"] + 0.1),
+        "log_tdiff_c16": np.log(c["tdiff_c16"] + 0.1),
+        "luma_std": c["luma_std"] / 64.0,
+        "luma_mean": c["luma_mean"] / 255.0,
+        "log_grad_c2": np.log(np.nan_to_num(c["grad_c2"], nan=g2) + 0.1),
+        "blocky": np.nan_to_num(c["blocky"], nan=1.0),
+        "clip_log_grad_c8": np.log(g8 + 0.1) * one,
+        "clip_log_grad_c16": np.log(g16 + 0.1) * one,
+        "clip_log_tdiff_c16": np.log(td + 0.1) * one,
+        "clip_log_grad_c2": np.log(g2 + 0.1) * one,
+        "clip_blocky": float(np.nanmean(c["blocky"])) * one,
+        "clip_sharpness": np.log((g2 + 0.1) / (g8 + 0.1)) * one,
+    }
+    # Rate against content: bits per pixel relative to the content's coarse activity.
+    feats["clip_rate_vs_detail"] = feats["clip_log_bpp"] - feats["clip_log_grad_c16"]
+    feats["clip_rate_vs_motion"] = feats["clip_log_bpp_nonintra"] - feats["clip_log_tdiff_c16"]
+    return feats
+
+
+#: Every feature the runtime can compute, in a stable order (sidecars pick from these).
+STREAM_FEATURES: tuple[str, ...] = (
+    "log_bpp",
+    "log_bpp_win",
+    "is_intra",
+    "is_b",
+    "qp_norm",
+    "clip_log_bpp",
+    "clip_log_bpp_nonintra",
+    "clip_log_bpp_intra",
+    "clip_qp_norm",
+    "has_qp",
+    "clip_q_norm",
+    "has_q",
+    "clip_hdr_q",
+    "has_hdr_q",
+    "codec_h264",
+    "codec_hevc",
+    "codec_vp9",
+    "codec_av1",
+    "log2_height",
+    "log2_upscale",
+    "fps_norm",
+    "log_grad_c8",
+    "log_grad_c16",
+    "log_tdiff_c16",
+    "luma_std",
+    "luma_mean",
+    "log_grad_c2",
+    "blocky",
+    "clip_log_grad_c8",
+    "clip_log_grad_c16",
+    "clip_log_tdiff_c16",
+    "clip_log_grad_c2",
+    "clip_blocky",
+    "clip_sharpness",
+    "clip_rate_vs_detail",
+    "clip_rate_vs_motion",
+)
+
+
+def _known(name: str) -> bool:
+    parts = name.split("__")
+    return len(parts) <= 2 and all(p in STREAM_FEATURES for p in parts)
+
+
+def stream_feature_matrix(
+    sf: StreamFrames,
+    names: Sequence[str],
+    *,
+    display: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """The model input: one row per frame, the columns ``names`` (float32, finite).
+
+    A name is one of :data:`STREAM_FEATURES` or the product of two of them, ``a__b``.
+
+    Args:
+        sf: What :func:`extract_stream` found.
+        names: Feature names in input order (a sidecar's ``feature_order``).
+        display: (width, height) the video is watched at, when larger than the coded size
+            (a ladder rung upscaled for display); None: the coded size.
+
+    Raises:
+        BadModelError: a name the runtime does not compute.
+        BadInputError: the features are not finite (a broken stream).
+    """
+    unknown = [n for n in names if not _known(n)]
+    if unknown:
+        raise BadModelError(f"unknown stream feature(s) {unknown}; known: {list(STREAM_FEATURES)}")
+    feats = _features(sf, display)
+    cols = []
+    for n in names:
+        a, _, b = n.partition("__")
+        cols.append(feats[a] * feats[b] if b else feats[a])
+    x = np.stack(cols, axis=1).astype(np.float32)
+    if not np.isfinite(x).all():
+        raise BadInputError("stream features are not finite (broken stream?)")
+    return x
+
+
+def feature_dict(
+    sf: StreamFrames, display: tuple[int, int] | None = None
+) -> Mapping[str, np.ndarray]:
+    """Every feature of :data:`STREAM_FEATURES` by name (for building training tables)."""
+    return _features(sf, display)

@@ -1,0 +1,403 @@
+"""Fit, evaluate (leave-one-source-out) and export the stream-aware NR model ``nr_stream_v1``.
+
+The model is a ridge regression on the logit of VMAF/100 over the stream features of
+:mod:`vmaf_tiny.stream` (plus a few declared products of them, ``a__b``), so that the S-shaped
+rate-quality curve becomes a straight line in log bits per pixel. It predicts per-frame
+vmaf_v0.6.1; a clip's score is the mean of its frames (the teacher's own pooling). The closed-form
+fit is deterministic: the same table gives the same bytes.
+
+Evaluation is leave-one-source-out at clip level over content *families*: a source id's segment
+suffix (``bikes_a`` .. ``bikes_e`` are five shots of one clip) is stripped, so no shot of the
+held-out content is ever in training.
+
+The ONNX graph is ``Sub(mean) -> Div(std) -> Gemm -> Sigmoid -> Mul(100)`` (opset 17, all on the
+runtime's allowlist, C1 size class). ``python -m vmaf_train.nr_stream`` runs the whole recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pyarrow.parquet as pq
+from onnx import TensorProto, helper, numpy_helper
+
+from vmaf_tiny.errors import BadInputError, VmafTinyError
+from vmaf_tiny.fsutil import atomic_path, atomic_write_json, sha256_file
+from vmaf_tiny.stream import STREAM_FEATURES
+
+__all__ = [
+    "DEFAULT_FEATURES",
+    "LogitRidge",
+    "StreamData",
+    "clip_metrics",
+    "export_onnx",
+    "fit_run",
+    "load_stream_data",
+    "loso",
+    "main",
+    "make_sidecar",
+    "source_family",
+]
+
+MODEL_ID = "nr_stream_v1"
+_CODECS = ("codec_h264", "codec_hevc", "codec_vp9", "codec_av1")
+#: The model's inputs (64, the sidecar schema's limit): every runtime stream feature plus
+#: rate x codec, quantiser x content/codec and rate x scaling terms.
+DEFAULT_FEATURES: tuple[str, ...] = (
+    *STREAM_FEATURES,
+    *(f"{c}__{b}" for c in _CODECS for b in ("clip_log_bpp", "clip_rate_vs_detail")),
+    *(
+        f"clip_q_norm__{b}"
+        for b in (
+            "clip_q_norm",
+            "clip_log_grad_c8",
+            "clip_log_tdiff_c16",
+            "clip_sharpness",
+            "clip_log_bpp",
+            "codec_h264",
+            "codec_hevc",
+            "codec_vp9",
+        )
+    ),
+    *(
+        f"clip_hdr_q__{b}"
+        for b in (
+            "clip_hdr_q",
+            "clip_log_grad_c8",
+            "clip_log_tdiff_c16",
+            "clip_sharpness",
+            "clip_log_bpp",
+            *_CODECS,
+        )
+    ),
+    "log2_upscale__clip_log_bpp",
+    "clip_log_bpp__clip_log_bpp",
+    "clip_rate_vs_detail__clip_rate_vs_detail",
+)
+_SEGMENT = re.compile(r"_[a-z]$")
+
+
+def source_family(source_id: str) -> str:
+    """The content a source id belongs to: ``bikes_c`` -> ``bikes`` (segments of one clip)."""
+    return _SEGMENT.sub("", source_id)
+
+
+@dataclass(frozen=True)
+class StreamData:
+    """A stream-features table as arrays (one row per frame).
+
+    Attributes:
+        x: Inputs, shape (n, len(names)).
+        y: Teacher vmaf_v0.6.1 per frame.
+        names: Column names of ``x``.
+        key: Clip key per row.
+        source_id: Source per row.
+        family: Content family per row (the LOSO unit).
+        codec: Encoder per row.
+        distortion: ``encode`` or ``ladder`` per row.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    names: tuple[str, ...]
+    key: np.ndarray
+    source_id: np.ndarray
+    family: np.ndarray
+    codec: np.ndarray
+    distortion: np.ndarray
+
+
+def load_stream_data(path: Path, names: Sequence[str] = DEFAULT_FEATURES) -> StreamData:
+    """Read ``stream_features.parquet`` and build the model inputs ``names``.
+
+    Raises:
+        BadInputError: missing file or a column the table does not have.
+    """
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such stream features table")
+    t = pq.read_table(path).to_pydict()
+    cols: list[np.ndarray] = []
+    for n in names:
+        a, _, b = n.partition("__")
+        for part in (a, b) if b else (a,):
+            if part not in t:
+                raise BadInputError(f"{path}: no column {part!r}")
+        va = np.asarray(t[a], dtype=np.float64)
+        cols.append(va * np.asarray(t[b], dtype=np.float64) if b else va)
+    src = np.asarray(t["source_id"])
+    return StreamData(
+        x=np.stack(cols, axis=1),
+        y=np.asarray(t["vmaf"], dtype=np.float64),
+        names=tuple(names),
+        key=np.asarray(t["key"]),
+        source_id=src,
+        family=np.asarray([source_family(s) for s in src]),
+        codec=np.asarray(t["codec"]),
+        distortion=np.asarray(t["distortion"]),
+    )
+
+
+class LogitRidge:
+    """Ridge regression on logit(VMAF/100), standardised inputs; predicts 100 * sigmoid(.).
+
+    Args:
+        alpha: L2 penalty on the standardised coefficients.
+        eps: Targets are clipped to [eps, 1 - eps] before the logit.
+    """
+
+    def __init__(self, alpha: float = 10.0, eps: float = 0.01) -> None:
+        self.alpha = alpha
+        self.eps = eps
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LogitRidge:
+        """Fit in closed form (deterministic). Returns self."""
+        p = np.clip(y / 100.0, self.eps, 1.0 - self.eps)
+        z = np.log(p / (1.0 - p))
+        self.mean_ = x.mean(axis=0)
+        std = x.std(axis=0)
+        self.std_ = np.where(std > 1e-8, std, 1.0)
+        xs = (x - self.mean_) / self.std_
+        zm = float(z.mean())
+        a = xs.T @ xs + self.alpha * np.eye(xs.shape[1])
+        self.coef_ = np.linalg.solve(a, xs.T @ (z - zm))
+        self.intercept_ = zm
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Per-row VMAF estimates in (0, 100)."""
+        z = ((x - self.mean_) / self.std_) @ self.coef_ + self.intercept_
+        out: np.ndarray = 100.0 / (1.0 + np.exp(-z))
+        return out
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _rank(a: np.ndarray) -> np.ndarray:
+    order = np.argsort(a, kind="stable")
+    r = np.empty(a.size)
+    r[order] = np.arange(a.size)
+    # average ties
+    _, inv = np.unique(a, return_inverse=True)
+    sums = np.bincount(inv, r)
+    return np.asarray(sums[inv] / np.bincount(inv)[inv])
+
+
+def clip_metrics(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """PLCC, SROCC, RMSE, mean error (bias) and count."""
+    err = pred - truth
+    return {
+        "n": int(truth.size),
+        "plcc": _pearson(truth, pred),
+        "srocc": _pearson(_rank(truth), _rank(pred)),
+        "rmse": float(np.sqrt(np.mean(err**2))) if truth.size else float("nan"),
+        "bias": float(err.mean()) if truth.size else float("nan"),
+    }
+
+
+def _clip_means(key: np.ndarray, *vals: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    keys, idx = np.unique(key, return_inverse=True)
+    cnt = np.bincount(idx)
+    return keys, [np.bincount(idx, v) / cnt for v in vals]
+
+
+def loso(data: StreamData, make: Callable[[], LogitRidge] = LogitRidge) -> dict[str, Any]:
+    """Leave-one-family-out predictions and clip-level tables.
+
+    Returns:
+        ``clip`` (pooled metrics over every held-out clip), ``frame`` (per-frame metrics),
+        ``per_codec``, ``per_family``, ``per_distortion`` (clip-level tables) and ``folds``
+        (family -> its clip metrics).
+    """
+    pred = np.zeros_like(data.y)
+    for fam in np.unique(data.family):
+        te = data.family == fam
+        pred[te] = make().fit(data.x[~te], data.y[~te]).predict(data.x[te])
+    pred = np.clip(pred, 0.0, 100.0)
+    keys, (yc, pc) = _clip_means(data.key, data.y, pred)
+    first = {k: i for i, k in reversed(list(enumerate(data.key)))}
+    rows = [first[k] for k in keys]
+    tables: dict[str, dict[str, dict[str, float]]] = {}
+    for name, col in (
+        ("per_codec", data.codec),
+        ("per_family", data.family),
+        ("per_distortion", data.distortion),
+    ):
+        g = col[rows]
+        tables[name] = {str(v): clip_metrics(yc[g == v], pc[g == v]) for v in np.unique(g)}
+    return {
+        "clip": clip_metrics(yc, pc),
+        "frame": clip_metrics(data.y, pred),
+        **tables,
+        "folds": tables["per_family"],
+        "n_families": int(np.unique(data.family).size),
+        "n_clips": int(keys.size),
+    }
+
+
+def export_onnx(model: LogitRidge, n_features: int, path: Path) -> None:
+    """Write ``model`` as an opset-17 graph: features [N, F] -> score [N, 1] (VMAF)."""
+    init = [
+        numpy_helper.from_array(model.mean_.astype(np.float32)[None, :], "mean"),
+        numpy_helper.from_array(model.std_.astype(np.float32)[None, :], "std"),
+        numpy_helper.from_array(model.coef_.astype(np.float32)[:, None], "w"),
+        numpy_helper.from_array(np.asarray([model.intercept_], np.float32), "b"),
+        numpy_helper.from_array(np.asarray([100.0], np.float32), "hundred"),
+    ]
+    nodes = [
+        helper.make_node("Sub", ["features", "mean"], ["centred"]),
+        helper.make_node("Div", ["centred", "std"], ["standard"]),
+        helper.make_node("Gemm", ["standard", "w", "b"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["unit"]),
+        helper.make_node("Mul", ["unit", "hundred"], ["score"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        MODEL_ID,
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", n_features])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
+        init,
+    )
+    m = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="vmaf_train"
+    )
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(m.SerializeToString())
+
+
+def make_sidecar(names: Sequence[str], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The sidecar: kind ``nr`` with one ``stream_features`` input named by ``feature_order``."""
+    return {
+        "schema_version": 1,
+        "id": MODEL_ID,
+        "kind": "nr",
+        "class": "C1",
+        "onnx": "model.onnx",
+        "opset": 17,
+        "smoke": False,
+        "description": (
+            "Stream-aware no-reference VMAF (C1): ridge regression on logit(VMAF/100) over "
+            "stream facts of the encoded file (bits per pixel per frame and frame type, QP "
+            "where H.264/VP9 export it, codec, coded vs display size, frame rate) and cheap "
+            "content statistics of the decoded luma (coarse gradient energy, temporal "
+            "difference, coding-grid blockiness); predicts per-frame vmaf_v0.6.1, clip score = "
+            "mean over frames. Needs an encoded stream (not raw/y4m)."
+        ),
+        "inputs": [
+            {
+                "name": "features",
+                "dtype": "float32",
+                "shape": ["N", len(names)],
+                "role": "stream_features",
+            }
+        ],
+        "outputs": [{"name": "score", "dtype": "float32", "shape": ["N", 1], "role": "score"}],
+        "feature_order": list(names),
+        "normalization": {"baked": True},
+        "output": {"target": "vmaf", "range": [0.0, 100.0], "clamp": True},
+        "int8": None,
+        "metadata": dict(metadata),
+    }
+
+
+def fit_run(
+    table: Path, out: Path, *, alpha: float = 10.0, names: Sequence[str] = DEFAULT_FEATURES
+) -> dict[str, Any]:
+    """LOSO-evaluate, fit on everything, export: ``out/model.onnx``, ``model.json``,
+    ``metrics.json``. Returns the metrics."""
+    data = load_stream_data(table, names)
+    report = loso(data, lambda: LogitRidge(alpha))
+    model = LogitRidge(alpha).fit(data.x, data.y)
+    out.mkdir(parents=True, exist_ok=True)
+    export_onnx(model, len(names), out / "model.onnx")
+    corpus_dir = table.parent
+    manifest = corpus_dir / "manifest.json"
+    man_sha = (
+        json.loads(manifest.read_text()).get("manifest_sha256", "") if manifest.is_file() else ""
+    )
+    meta = {
+        "model_id": MODEL_ID,
+        "teacher_model": "vmaf_v0.6.1",
+        "alpha": alpha,
+        "fine_stride": 4,
+        "table_sha256": sha256_file(table),
+        "manifest_sha256": man_sha,
+    }
+    atomic_write_json(out / "model.json", make_sidecar(names, meta))
+    fit_pred = np.clip(model.predict(data.x), 0, 100)
+    _, (yc, pc) = _clip_means(data.key, data.y, fit_pred)
+    metrics = {
+        "model_id": MODEL_ID,
+        "table": str(table),
+        "table_sha256": meta["table_sha256"],
+        "corpus_manifest_sha256": man_sha,
+        "alpha": alpha,
+        "features": list(names),
+        "n_rows": int(data.y.size),
+        "n_sources": int(np.unique(data.source_id).size),
+        "loso": report,
+        "train_fit_clip": clip_metrics(yc, pc),
+        "onnx_sha256": sha256_file(out / "model.onnx"),
+        "onnx_bytes": (out / "model.onnx").stat().st_size,
+    }
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m vmaf_train.nr_stream {table,fit} ...``: the reproducible recipe."""
+    ap = argparse.ArgumentParser(prog="python -m vmaf_train.nr_stream")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("table", help="stream_features.parquet for a built corpus")
+    t.add_argument("--corpus", type=Path, required=True)
+    t.add_argument("--workers", type=int, default=2)
+    f = sub.add_parser("fit", help="LOSO figures, final fit, ONNX + sidecar + metrics")
+    f.add_argument("--features", type=Path, required=True)
+    f.add_argument("-o", "--out", type=Path, required=True)
+    f.add_argument("--alpha", type=float, default=10.0)
+    r = sub.add_parser("register", help="ship a fit run into a zoo and write its card")
+    r.add_argument("-o", "--out", type=Path, required=True, help="the fit run directory")
+    r.add_argument("--zoo", type=Path, required=True)
+    r.add_argument("--docs", type=Path, default=Path("docs"))
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "table":
+            from vmaf_train.data.stream_features import build_stream_table
+
+            tab = build_stream_table(args.corpus, workers=args.workers)
+            print(f"{tab.num_rows} rows -> {args.corpus / 'stream_features.parquet'}")
+        elif args.cmd == "register":
+            from vmaf_train.ship.stream import register_stream_run, write_stream_card
+
+            row = register_stream_run(args.out, args.zoo)
+            card = write_stream_card(args.zoo, args.docs, row["id"])
+            print(f"registered {row['id']} ({row['bytes']} bytes) in {args.zoo}; card {card}")
+        else:
+            m = fit_run(args.features, args.out, alpha=args.alpha)
+            c = m["loso"]["clip"]
+            print(
+                f"LOSO over {m['loso']['n_families']} families, {m['loso']['n_clips']} clips: "
+                f"PLCC {c['plcc']:.4f} SROCC {c['srocc']:.4f} RMSE {c['rmse']:.3f}"
+            )
+    except VmafTinyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

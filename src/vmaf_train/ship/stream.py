@@ -1,0 +1,282 @@
+"""Ship a stream-aware NR model (``nr_stream_v1``): registry row from a fit run, its card.
+
+``register_stream_run(RUN, ZOO)`` puts ``RUN/model.onnx`` + sidecar into the zoo through
+:func:`vmaf_train.ship.registry.ship`, the one staged, load-time-checked writer; its row
+carries the leave-one-source-out figures (pooled clip metrics as ``test``, one entry per held-out
+family as ``loso``, per-codec / per-distortion tables under ``extra``). ``render_stream_card``
+writes the card from that row alone: no number is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import atomic_write_bytes, sha256_file
+from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
+from vmaf_train.ship.registry import Shipment, ship
+
+__all__ = [
+    "is_stream_sidecar",
+    "register_stream_run",
+    "render_stream_card",
+    "stream_snapshot_row",
+    "write_stream_card",
+]
+
+GOALS = {"clip_plcc_min": 0.95, "clip_rmse_max": 6.0, "moonshot_clip_plcc": 0.97}
+
+
+def is_stream_sidecar(side: Mapping[str, Any]) -> bool:
+    """True for a model that reads stream features (input role ``stream_features``)."""
+    return any(t.get("role") == "stream_features" for t in side.get("inputs", []))
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=10
+        )
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _num(m: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in m.items() if isinstance(v, int | float | str) or v is None}
+
+
+def register_stream_run(run: str | os.PathLike[str], zoo: str | os.PathLike[str]) -> dict[str, Any]:
+    """Register a ``python -m vmaf_train.nr_stream fit`` run into ``zoo``. Returns the row.
+
+    Raises:
+        BadInputError: the run directory lacks model.onnx, model.json or metrics.json.
+        BadModelError: the model fails a load-time check or the registry schema.
+    """
+    run = Path(run)
+    for name in ("model.onnx", "model.json", "metrics.json"):
+        if not (run / name).is_file():
+            raise BadInputError(f"{run}: no {name} (not a nr_stream fit run)")
+    side = json.loads((run / "model.json").read_text())
+    m = json.loads((run / "metrics.json").read_text())
+    lo = m["loso"]
+    training = {
+        "corpus_manifest_sha256": m.get("corpus_manifest_sha256", ""),
+        "train_commit": _commit(),
+        "seed": 0,
+        "n_sources": int(m["n_sources"]),
+        "n_rows": int(m["n_rows"]),
+        "metrics": {
+            "test": _num(lo["clip"]),
+            "loso": {k: _num(v) for k, v in lo["per_family"].items()},
+            "extra": {
+                "protocol": "leave-one-family-out, clip level (mean of frames)",
+                "loso_clip": lo["clip"],
+                "loso_frame": lo["frame"],
+                "per_codec": lo["per_codec"],
+                "per_distortion": lo["per_distortion"],
+                "n_families": lo["n_families"],
+                "n_clips": lo["n_clips"],
+                "train_fit_clip": m["train_fit_clip"],
+                "alpha": m["alpha"],
+                "features": m["features"],
+                "table_sha256": m["table_sha256"],
+                "goals": GOALS,
+            },
+        },
+    }
+    mid = side["id"]
+    shipped = {**side, "onnx": f"{mid}.onnx", "int8": None}
+    row = {
+        "id": mid,
+        "kind": side["kind"],
+        "class": side["class"],
+        "onnx": f"{mid}.onnx",
+        "sidecar": f"{mid}.json",
+        "sha256": sha256_file(run / "model.onnx"),
+        "bytes": (run / "model.onnx").stat().st_size,
+        "opset": int(side["opset"]),
+        "smoke": False,
+        "quant_mode": "fp32",
+        "int8": None,
+        "license": "BSD-2-Clause-Patent",
+        "description": side.get("description") or mid,
+        "inputs": side["inputs"],
+        "outputs": side["outputs"],
+        "training": training,
+    }
+    ship(zoo, [Shipment(row, shipped, run / "model.onnx")])
+    return row
+
+
+def _f(v: Any, nd: int = 3) -> str:
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def _table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    out = [
+        f"| {title} | clips | PLCC | SROCC | RMSE | bias (pred - teacher) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, v in rows.items():
+        out.append(
+            f"| {k} | {v['n']} | {_f(v['plcc'])} | {_f(v['srocc'])} | {_f(v['rmse'], 2)} | "
+            f"{_f(v['bias'], 2)} |"
+        )
+    return out
+
+
+def render_stream_card(
+    row: Mapping[str, Any], side: Mapping[str, Any], *, runtime_block: str = ""
+) -> str:
+    """The model card (Hugging Face front matter + body) of a stream NR model, from its row."""
+    tr = row.get("training") or {}
+    met = tr.get("metrics") or {}
+    ex = met.get("extra") or {}
+    clip = ex.get("loso_clip") or {}
+    frame = ex.get("loso_frame") or {}
+    fm = {
+        "license": row.get("license"),
+        "library_name": "onnx",
+        "tags": ["video-quality", "onnx", "tiny", "kind-nr", f"class-{row['class']}", "stream"],
+        "model-index": [
+            {
+                "name": row["id"],
+                "results": [
+                    {
+                        "task": {"type": "no-reference video quality assessment"},
+                        "dataset": {
+                            "name": "vmaf-tiny nr_stream corpus (leave-one-source-out)",
+                            "type": "vmaf-tiny-corpus",
+                            "revision": str(tr.get("corpus_manifest_sha256", ""))[:16],
+                        },
+                        "metrics": [
+                            {
+                                "type": f"clip_{k}",
+                                "name": f"clip {k.upper()} vs teacher (LOSO)",
+                                "value": round(float(clip[k]), 6),
+                            }
+                            for k in ("plcc", "srocc", "rmse")
+                            if isinstance(clip.get(k), int | float)
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    g = ex.get("goals") or GOALS
+    plcc, rmse = clip.get("plcc", float("nan")), clip.get("rmse", float("nan"))
+    met_plcc = "met" if plcc >= g["clip_plcc_min"] else "missed"
+    met_rmse = "met" if rmse <= g["clip_rmse_max"] else "missed"
+    body = [
+        f"# {row['id']}",
+        "",
+        str(row.get("description", "")),
+        "",
+        "## Use",
+        "",
+        "```sh",
+        "vmaf-tiny score --no-reference --distorted delivered.mp4        # picks this model",
+        f"vmaf-tiny score --no-reference --model {row['id']} --distorted delivered.mkv",
+        "```",
+        "",
+        "It needs the encoded stream (H.264, HEVC, VP9, AV1 in any container ffmpeg reads). For "
+        "raw yuv or y4m input `score --no-reference` says so on stderr and uses the pixel model "
+        "`nr_metric_v1`. QP is used where the decoder exports it (H.264, VP9); HEVC and AV1 "
+        "rely on bits per pixel alone. A rung of a ladder is scored at its coded size unless "
+        "the caller passes the display size (`score_stream(..., display=(w, h))`).",
+        "",
+        "Trained and evaluated on natural content only (clips and photographs); synthetic test "
+        "patterns (testsrc, fractals, flat grain) are outside what it learnt and can be far off: "
+        "`python benchmarks/nr_stream_fps.py` prints its mean beside libvmaf's on a testsrc2 clip.",
+        "",
+        "## Inputs",
+        "",
+        f"`{side['inputs'][0]['name']}` [N, {len(side.get('feature_order', []))}] float32, one row "
+        "per frame, computed by `vmaf_tiny.stream` in the order of the sidecar's `feature_order`:",
+        "",
+        ", ".join(f"`{n}`" for n in side.get("feature_order", [])),
+        "",
+        "## Leave-one-source-out figures (clip level, against libvmaf vmaf_v0.6.1)",
+        "",
+        f"Protocol: {ex.get('protocol', 'leave-one-family-out')}; {ex.get('n_families')} content "
+        f"families, {ex.get('n_clips')} clips, {tr.get('n_rows')} frames. Every figure below is a "
+        "prediction for content the model did not see.",
+        "",
+        f"* clip PLCC **{_f(plcc)}**, SROCC {_f(clip.get('srocc'))}, RMSE **{_f(rmse, 2)}** "
+        f"(goal PLCC >= {g['clip_plcc_min']}: {met_plcc}; RMSE <= {g['clip_rmse_max']}: "
+        f"{met_rmse}; moonshot PLCC >= {g['moonshot_clip_plcc']})",
+        f"* frame PLCC {_f(frame.get('plcc'))}, RMSE {_f(frame.get('rmse'), 2)}",
+        f"* fitted on everything and scored in-sample: clip PLCC "
+        f"{_f((ex.get('train_fit_clip') or {}).get('plcc'))} (the model's capacity bound)",
+        "",
+        "### Per codec",
+        "",
+        *_table("codec", ex.get("per_codec") or {}),
+        "",
+        "### Per distortion",
+        "",
+        *_table("distortion", ex.get("per_distortion") or {}),
+        "",
+        "### Per held-out source family (where not to trust it)",
+        "",
+        *_table("family", met.get("loso") or {}),
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        "vmaf-train corpus build --config nr_stream --out corpus/nr_stream",
+        "python -m vmaf_train.nr_stream table --corpus corpus/nr_stream",
+        "python -m vmaf_train.nr_stream fit --features corpus/nr_stream/stream_features.parquet "
+        "-o runs/nr_stream_v1",
+        "python -m vmaf_train.nr_stream register -o runs/nr_stream_v1 --zoo src/vmaf_tiny/zoo",
+        "```",
+        "",
+        f"Model file: {row['bytes']:,} bytes (class {row['class']}), sha256 `{row['sha256']}`, "
+        f"fp32 only ({row.get('quant_mode')}); a ridge over {len(side.get('feature_order', []))} "
+        "inputs has nothing to gain from int8.",
+        "",
+        RUNTIME_BEGIN,
+        runtime_block.strip("\n"),
+        RUNTIME_END,
+        "",
+    ]
+    front = yaml.safe_dump(fm, sort_keys=False, allow_unicode=True, width=100)
+    return "---\n" + front + "---\n\n" + "\n".join(body)
+
+
+def write_stream_card(
+    zoo: str | os.PathLike[str], docs: str | os.PathLike[str], model_id: str
+) -> Path:
+    """Write ``docs/models/<id>.md`` for one stream model of ``zoo``. Returns the path."""
+    zoo, docs = Path(zoo), Path(docs)
+    reg = json.loads((zoo / "registry.json").read_text())
+    row = next((r for r in reg["models"] if r["id"] == model_id), None)
+    if row is None:
+        raise BadInputError(f"{model_id} is not in {zoo}/registry.json")
+    side = json.loads((zoo / row["sidecar"]).read_text())
+    card = docs / "models" / f"{model_id}.md"
+    old = card.read_text() if card.is_file() else ""
+    runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
+    atomic_write_bytes(card, render_stream_card(row, side, runtime_block=runtime).encode())
+    return card
+
+
+def stream_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
+    """One line of the docs/benchmarks.md snapshot table for a stream NR model."""
+    ex = ((row.get("training") or {}).get("metrics") or {}).get("extra") or {}
+    c = ex.get("loso_clip") or {}
+    return (
+        f"| `{row['id']}` | {side.get('output', {}).get('target', 'vmaf')} (no reference, "
+        f"encoded stream) | LOSO over {ex.get('n_families')} natural families, clip PLCC "
+        f"{_f(c.get('plcc'))}, RMSE {_f(c.get('rmse'), 2)} | {row['bytes']:,} bytes, fp32 |"
+    )

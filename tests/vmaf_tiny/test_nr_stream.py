@@ -1,0 +1,174 @@
+"""Stream-aware NR scoring: stream facts from one decode pass, nr_stream_v1 end to end, and the
+pixel-model fallback for raw/y4m input (real ffmpeg, real ONNX Runtime, generated clips)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.clips import lavfi_clip, x264
+from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.ffmpeg import FFmpeg
+from vmaf_tiny.nr_stream import choose_nr_model, score_stream
+from vmaf_tiny.registry import load_registry, shipped_zoo
+from vmaf_tiny.sidecar import sidecar_contract
+from vmaf_tiny.stream import (
+    STREAM_FEATURES,
+    extract_stream,
+    parse_framecrc_sizes,
+    parse_trace_qp,
+    stream_feature_matrix,
+)
+
+VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
+GRAPH = "testsrc2=size=320x180:rate=25,noise=alls=10:allf=t:all_seed=5"
+
+
+def _run(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VMAF_TINY), *map(str, args)], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("nr_stream")
+    out = {"y4m": lavfi_clip(ffmpeg, d / "ref.y4m", graph=GRAPH, frames=16)}
+    for crf in (18, 46):
+        out[f"x264_{crf}"] = lavfi_clip(
+            ffmpeg, d / f"x264_{crf}.264", graph=GRAPH, frames=16, codec=x264(crf)
+        )
+    out["x264_mp4"] = lavfi_clip(ffmpeg, d / "x264.mp4", graph=GRAPH, frames=16, codec=x264(30))
+    hevc = ["-c:v", "libx265", "-preset", "ultrafast", "-crf", "30"]
+    hevc += ["-x265-params", "log-level=error:pools=1:frame-threads=1"]
+    out["hevc"] = lavfi_clip(ffmpeg, d / "hevc.mkv", graph=GRAPH, frames=16, codec=hevc)
+    return out
+
+
+def test_packet_sizes_add_up_to_the_raw_bitstream(clips: dict[str, Path]) -> None:
+    # An Annex B .264 file is nothing but its packets: their sizes must sum to its size.
+    for name in ("x264_18", "x264_46"):
+        sf = extract_stream(clips[name])
+        assert sf.n_frames == 16
+        assert int(sf.packet_bytes.sum()) == clips[name].stat().st_size
+        assert sf.frame_type[0] == "I" and set(sf.frame_type) <= {"I", "P", "B"}
+        assert np.isfinite(sf.qp).all() and (sf.qp > 0).all()  # H.264 exports its QP
+        assert sf.crf == float(name.split("_")[1])  # from x264's option SEI
+    low, high = extract_stream(clips["x264_46"]), extract_stream(clips["x264_18"])
+    assert high.packet_bytes.sum() > 3 * low.packet_bytes.sum()
+
+
+def test_packets_follow_presentation_order(ffmpeg: FFmpeg, clips: dict[str, Path]) -> None:
+    sf = extract_stream(clips["x264_mp4"])
+    copy = ["-map", "0:v", "-c", "copy", "-f", "framecrc", "-"]
+    proc = subprocess.run(
+        [*ffmpeg.base_args(), "-i", str(clips["x264_mp4"]), *copy],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    packets = parse_framecrc_sizes(proc.stdout)
+    assert sorted(s for _, s in packets) == sorted(sf.packet_bytes.astype(int).tolist())
+    by_pts = [s for _, s in sorted(packets)]
+    assert sf.packet_bytes.astype(int).tolist() == by_pts
+    assert sf.packet_bytes[0] == max(by_pts)  # the key frame comes first and is the largest
+
+
+def test_hevc_has_no_qp_but_features_stay_finite(clips: dict[str, Path]) -> None:
+    sf = extract_stream(clips["hevc"])
+    assert sf.codec == "hevc" and np.isnan(sf.qp).all()
+    # ...but its slice headers carry one (26 + init_qp_minus26 + slice_qp_delta) per slice
+    assert sf.header_qp is not None and sf.header_qp.size >= 16
+    assert 20 <= sf.header_qp.mean() <= 51
+    x = stream_feature_matrix(sf, STREAM_FEATURES)
+    assert x.shape == (16, len(STREAM_FEATURES)) and np.isfinite(x).all()
+    col = dict(zip(STREAM_FEATURES, x[0], strict=True))
+    assert col["codec_hevc"] == 1.0 and col["has_qp"] == 0.0
+    assert col["clip_q_norm"] == pytest.approx(30 / 51)  # the CRF x265 wrote
+    assert col["has_hdr_q"] == 1.0 and col["clip_hdr_q"] == pytest.approx(sf.header_qp.mean() / 51)
+    sized = stream_feature_matrix(sf, ["log2_upscale"], display=(640, 360))
+    assert sized[0, 0] == pytest.approx(1.0)
+
+
+def test_header_qp_parser() -> None:
+    log = "\n".join(
+        [
+            "[trace_headers @ 0x1] 18          pic_init_qp_minus26        0001000 = 4",
+            "[trace_headers @ 0x1] 30          slice_qp_delta             0001010 = 5",
+            "[trace_headers @ 0x1] 31          slice_qp_delta             0001011 = -2",
+            "[trace_headers @ 0x2] 49          base_q_idx                 10100000 = 160",
+        ]
+    )
+    assert parse_trace_qp(log) == [35.0, 28.0, 160.0]
+    assert parse_trace_qp("no headers here") == []
+
+
+def test_higher_crf_gives_higher_header_qp(clips: dict[str, Path]) -> None:
+    lo, hi = extract_stream(clips["x264_18"]), extract_stream(clips["x264_46"])
+    assert lo.header_qp is not None and hi.header_qp is not None
+    assert lo.header_qp.size == hi.header_qp.size == 16
+    assert hi.header_qp.mean() > lo.header_qp.mean() + 15
+
+
+def test_unknown_feature_is_a_bad_model(clips: dict[str, Path]) -> None:
+    sf = extract_stream(clips["x264_18"])
+    with pytest.raises(BadModelError, match="unknown stream feature"):
+        stream_feature_matrix(sf, ["log_bpp", "psnr_of_nothing"])
+    prod = stream_feature_matrix(sf, ["log_bpp", "is_intra", "log_bpp__is_intra"])
+    np.testing.assert_allclose(prod[:, 2], prod[:, 0] * prod[:, 1], rtol=1e-6)
+
+
+def test_raw_input_is_not_a_stream(clips: dict[str, Path]) -> None:
+    with pytest.raises(BadInputError, match="not an encoded stream"):
+        extract_stream(clips["y4m"])
+    assert choose_nr_model(clips["x264_mp4"]) == ("nr_stream_v1", None)
+    mid, note = choose_nr_model(clips["y4m"])
+    assert mid == "nr_metric_v1" and note is not None and "nr_metric_v1" in note
+
+
+def test_shipped_model_ranks_quality(clips: dict[str, Path]) -> None:
+    good = score_stream(clips["x264_18"], backend="cpu")
+    bad = score_stream(clips["x264_46"], backend="cpu")
+    for r in (good, bad):
+        f = np.asarray(r.frames)
+        assert f.shape == (16,) and np.isfinite(f).all() and (f >= 0).all() and (f <= 100).all()
+    assert good.pooled["mean"] > bad.pooled["mean"] + 10
+
+
+def test_sidecar_contract_checks_the_feature_width() -> None:
+    row = next(r for r in load_registry(shipped_zoo()).rows if r["id"] == "nr_stream_v1")
+    side = json.loads((shipped_zoo() / row["sidecar"]).read_text())
+    assert sidecar_contract(side) is None
+    bad = dict(side, feature_order=side["feature_order"][:-1])
+    assert "feature_order gives" in str(sidecar_contract(bad))
+
+
+def test_cli_picks_the_stream_model_for_encoded_input(clips: dict[str, Path]) -> None:
+    out = _run("score", "--no-reference", "--distorted", clips["x264_mp4"], "--json")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["model"] == "nr_stream_v1" and res["n_frames"] == 16
+    assert "pixel model" not in out.stderr
+
+
+def test_cli_falls_back_to_the_pixel_model_for_y4m(clips: dict[str, Path]) -> None:
+    out = _run("score", "--no-reference", "--distorted", clips["y4m"], "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["model"] == "nr_metric_v1"
+    notes = [ln for ln in out.stderr.splitlines() if "carries no stream facts" in ln]
+    assert len(notes) == 1 and "nr_metric_v1" in notes[0]
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00not a video" * 50)
+    for path in (junk, tmp_path / "missing.mkv"):
+        out = _run("score", "--no-reference", "--distorted", path)
+        assert out.returncode == 2, out.stderr
+        lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1 and "Traceback" not in out.stderr
