@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vmaf-tiny-installed
 DEMO_OUT ?= demo-out
 
-.PHONY: all demo test lint typecheck verify clean
+.PHONY: all demo test lint typecheck verify clean wheel
 
 all: test
 
@@ -33,5 +33,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
+wheel:
+	rm -rf build dist
+	$(PYTHON) -m pip wheel --quiet --no-deps -w dist .
+
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_OUT) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -269,6 +269,14 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
+def _command_line() -> str:
+    """The command as the user typed it: ``vmaf-tiny bench ...`` or ``vmaf-train bench ...``."""
+    prog = Path(sys.argv[0]).name if sys.argv else ""
+    if prog in ("vmaf-tiny", "vmaf-train"):
+        return " ".join([prog, *sys.argv[1:]])
+    return "vmaf-tiny bench"
+
+
 def run_bench(
     model: str,
     *,
@@ -330,7 +338,7 @@ def run_bench(
     return {
         "schema_version": 1,
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": " ".join(["vmaf-tiny", *sys.argv[1:]]) if sys.argv else "vmaf-tiny bench",
+        "command": _command_line(),
         "model": lm.describe(),
         "machine": machine_facts(),
         "versions": {

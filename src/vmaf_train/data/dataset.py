@@ -151,7 +151,8 @@ def split_data(data: FRData, cfg: ModelConfig | SplitConfig) -> tuple[dict[str, 
             raise BadInputError(
                 f"the {name} split is empty: {len(data.sources)} sources with val_frac "
                 f"{split.val_frac} and test_frac {split.test_frac} (salt {split.salt!r}); "
-                "use more sources or larger --val-frac/--test-frac"
+                "use more sources or larger fractions "
+                "(--set split.val_frac=F --set split.test_frac=F)"
             )
         parts[name] = data.of_sources(set(srcs))
     return parts, splits

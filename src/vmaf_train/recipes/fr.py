@@ -253,12 +253,14 @@ def config_from_dict(raw: Mapping[str, Any], source: str = "") -> ModelConfig:
         if not isinstance(sec, Mapping):
             raise BadInputError(f"config: [{name}] must be a table")
         kwargs[name] = _section(cls, sec, name)
+    scalar = {f.name: f for f in fields(ModelConfig) if f.name not in sections}
+    spelled = {("class" if k == "model_class" else k) for k in scalar}
+    unknown = sorted(set(top) - spelled)
+    if unknown:
+        known = sorted(spelled | {f"[{name}]" for name in sections})
+        raise BadInputError(f"config: unknown key(s) {unknown}; known: {known}")
     if "class" in top:
         top["model_class"] = top.pop("class")
-    scalar = {f.name: f for f in fields(ModelConfig) if f.name not in sections}
-    unknown = sorted(set(top) - set(scalar))
-    if unknown:
-        raise BadInputError(f"config: unknown key(s) {unknown}; known: {sorted(scalar)}")
     for req in ("id", "description"):
         if req not in top:
             raise BadInputError(f"config: missing required key {req!r}")

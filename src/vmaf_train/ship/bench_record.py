@@ -32,7 +32,7 @@ CARD_END = "<!-- runtime-figures:end -->"
 
 def checkout_root() -> Path | None:
     """The source checkout this package runs from (an editable install), or None (a wheel)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # src/vmaf_train/ship/ -> the checkout
     if (root / "pyproject.toml").is_file() and (root / "docs" / "models").is_dir():
         return root
     return None

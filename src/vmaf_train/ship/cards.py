@@ -4,7 +4,7 @@ Every number comes from the registry row (itself written from measured runs by
 ``vmaf-train register``). Hand-maintained regions survive regeneration:
 
 * ``docs/models/<id>.md`` keeps whatever lies between ``<!-- runtime-figures:begin -->`` and
-  ``<!-- runtime-figures:end -->`` (written by ``vmaf-tiny bench --record``).
+  ``<!-- runtime-figures:end -->`` (written by ``vmaf-train bench``).
 * ``docs/benchmarks.md``: only the block between ``<!-- model-snapshot:begin -->`` and
   ``<!-- model-snapshot:end -->`` is rewritten.
 * ``docs/training.md``: only the block between ``<!-- features-schema:begin -->`` and
@@ -62,7 +62,7 @@ def render_card(
     Args:
         row: The registry row.
         side: Its sidecar.
-        runtime_block: The kept ``vmaf-tiny bench --record`` block.
+        runtime_block: The kept ``vmaf-train bench`` block.
         rows: Every registry row (FR cards compare against the others for their goals).
     """
     if is_stream_sidecar(side):

@@ -361,7 +361,7 @@ def render_fr_card(
         "",
         *runtime_section(
             runtime_block,
-            intro="End-to-end figures from `vmaf-tiny bench --record` (kept across regenerations):",
+            intro="End-to-end figures from `vmaf-train bench` (kept across regenerations):",
         ),
         "",
         "## Limitations",

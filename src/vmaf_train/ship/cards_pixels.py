@@ -4,7 +4,7 @@ A pixel model is any registry row whose sidecar has a ``frame`` block (NR metric
 saliency student, and the two smoke checkpoints). The card has Hugging Face style YAML front
 matter (``model-index`` with the measured test results) and a body written only from the row:
 no number is typed by hand. The block between ``<!-- runtime-figures:begin -->`` and
-``<!-- runtime-figures:end -->`` is kept as it is (``vmaf-tiny bench --record`` owns it).
+``<!-- runtime-figures:end -->`` is kept as it is (``vmaf-train bench`` owns it).
 """
 
 from __future__ import annotations
@@ -132,14 +132,14 @@ def _intended(row: Mapping[str, Any]) -> list[str]:
         ],
         "filter": [
             "* Post-filters decoded luma (deblocking / detail restoration); chroma passes "
-            "through. `vmaf-tiny filter --model learned_filter_v1 IN OUT`.",
+            "through. `vmaf-tiny filter --model learned_filter_v1 IN -o OUT`.",
             "* Judge it by the held-out table below: a filter that lowers PSNR-Y or VMAF on a "
             "codec should not be used on that codec.",
         ],
         "saliency": [
             "* Fast approximation of the project's spectral-residual saliency teacher (with "
             "centre bias) for weighting or visualisation. `vmaf-tiny saliency --model "
-            "saliency_student_v1 IN OUT_DIR` writes PNG maps.",
+            "saliency_student_v1 IN -o OUT_DIR` writes PNG maps.",
             "* The teacher is a classical low-level model, not human fixation data: the "
             "student inherits its limits.",
         ],
@@ -377,9 +377,7 @@ def render_pixel_card(
         else "* Placeholder weights: outputs are meaningless.",
         "* Luma only: colour artefacts are invisible to it.",
         "",
-        *runtime_section(
-            runtime_block, placeholder="(not measured yet: `vmaf-tiny bench --record`)"
-        ),
+        *runtime_section(runtime_block, placeholder="(not measured yet: `vmaf-train bench`)"),
         "",
     ]
     return "\n".join(lines)

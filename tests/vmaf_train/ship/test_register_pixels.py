@@ -112,27 +112,23 @@ def test_cli_report_register_and_one_line_errors(pixel_zoo: Path, smoke_corpus: 
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "not a finished fit run" in lines[0], out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "zoo").exists()
+    r = str(tmp_path / "r")
     for args, fragment in [
-        (["fit-nr", "--corpus", str(tmp_path), "--out", str(tmp_path / "r")], "not a built corpus"),
+        (["fit", "-c", "nr_metric_v1", "--corpus", str(tmp_path), "-o", r], "not a built corpus"),
         (
             [
-                "fit-filter",
-                "--corpus",
-                str(smoke_corpus),
-                "--out",
-                str(tmp_path / "r"),
-                "--set",
-                "train.epochs=two",
+                *("fit", "-c", "learned_filter_v1", "--corpus", str(smoke_corpus)),
+                *("-o", r, "--set", "train.epochs=two"),
             ],
             "expected int",
         ),
-        "fit-saliency",
-        "--config",
-        str(tmp_path / "none.toml"),
-        "no such model config",
-        (["register", str(tmp_path)], "not a finished pixel-model run"),
+        (
+            ["fit", "-c", str(tmp_path / "none.toml"), "--corpus", str(smoke_corpus), "-o", r],
+            "no such model config",
+        ),
+        (["register", str(tmp_path)], "not a finished fit run"),
     ]:
-        out = _train_cli("pixels", *args)
+        out = _train_cli(*args)
         assert out.returncode == 2, (args, out.stderr)
         lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
         assert len(lines) == 1 and fragment in lines[0], out.stderr
