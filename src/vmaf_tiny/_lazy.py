@@ -1,4 +1,5 @@
-"""numpy, imported on first use: ``from vmaf_tiny._lazy import numpy as np``.
+"""Imports on first use: numpy (``from vmaf_tiny._lazy import numpy as np``) and the public
+names of a package (:func:`lazy_exports`, PEP 562).
 
 numpy costs 70-150 ms to import. The modules on ``vmaf-tiny score``'s path to its libvmaf pass
 (scoring, session, codec, video, features, nr, framepair) only need it once frames or features
@@ -10,10 +11,12 @@ so that later reads are plain attribute lookups. Type checkers see the real modu
 from __future__ import annotations
 
 import importlib
+import sys
 import types
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["numpy"]
+__all__ = ["lazy_exports", "numpy"]
 
 
 class _LazyModule(types.ModuleType):
@@ -38,3 +41,31 @@ if TYPE_CHECKING:
     import numpy
 else:
     numpy = _LazyModule("numpy")
+
+
+def lazy_exports(
+    package: str, names: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``__getattr__`` and ``__dir__`` for names loaded from their module on first use.
+
+    Args:
+        package: The package's ``__name__``.
+        names: Public name -> the module that defines it.
+
+    Returns:
+        ``(__getattr__, __dir__)``; a loaded name is cached in the package's namespace, and
+        ``dir()`` lists the package's ``__all__`` (not its imports).
+    """
+
+    def getattr_(name: str) -> Any:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def dir_() -> list[str]:
+        return sorted(set(getattr(sys.modules[package], "__all__", ())) | set(names))
+
+    return getattr_, dir_
