@@ -121,10 +121,11 @@ def _render_single(res: Any, as_json: bool, as_csv: bool) -> None:
         if res.svm_frames is not None:
             header.append("vmaf_v0.6.1")
         w.writerow(header)
-        for i, v in enumerate(res.frames):
+        index = getattr(res, "frame_index", range(len(res.frames)))  # fast: scored frames
+        for j, (i, v) in enumerate(zip(index, res.frames, strict=True)):
             line = [str(i), f"{v:.6f}"]
             if res.svm_frames is not None:
-                line.append(f"{res.svm_frames[i]:.6f}")
+                line.append(f"{res.svm_frames[j]:.6f}")
             w.writerow(line)
         sys.stdout.write(buf.getvalue())
         return
@@ -265,6 +266,12 @@ def score(
     workers: WorkersOpt = None,
     ffmpeg: FFmpegOpt = None,
     allow_damaged: cli_pixels.AllowDamagedOpt = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Fast VMAF estimate (default fast operating point).")
+    ] = False,
+    fast_level: Annotated[
+        int | None, typer.Option("--fast-level", help="Fast estimate at operating point N.")
+    ] = None,
 ) -> None:
     """Score a distorted video (against its reference) with a tiny model."""
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
@@ -273,6 +280,22 @@ def score(
     ff = resolve_ffmpeg(ffmpeg)
     if as_json and as_csv:
         raise BadInputError("choose one of --json and --csv")
+    if fast or fast_level is not None:
+        from vmaf_tiny.fast import fast_cli_model, score_fast
+
+        model = fast_cli_model(model, fast_level, pairs=pairs is not None, nr=no_reference)
+        if reference is None or distorted is None:
+            raise BadInputError("--fast needs --reference and --distorted")
+        res_fast = score_fast(
+            reference, distorted, model, with_svm=with_svm, backend=backend, threads=threads,
+            truncate=truncate, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
+        )  # fmt: skip
+        for w in res_fast.warnings:
+            _warn(w)
+        say(f"{res_fast.model_id}: fast estimate from {res_fast.n_frames} frames in "
+            f"{res_fast.seconds['total']:.2f} s")  # fmt: skip
+        _render_single(res_fast, as_json, as_csv)
+        return
     if pairs is not None:
         if reference or distorted or no_reference:
             raise BadInputError("--pairs cannot be combined with --reference/--distorted")
