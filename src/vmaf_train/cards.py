@@ -585,6 +585,7 @@ def write_reports(
     Returns:
         ``{"written": [...], "unchanged": [...]}`` paths.
     """
+    from vmaf_train.fast_card import is_fast_model, render_fast_card
     from vmaf_train.pixels.cards import is_pixel_model, render_pixel_card  # pixels import us
 
     zoo, docs = Path(zoo), Path(docs)
@@ -600,6 +601,8 @@ def write_reports(
         runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
         if is_pixel_model(side):
             text = render_pixel_card(row, side, runtime_block=runtime)
+        elif is_fast_model(side):
+            text = render_fast_card(row, side, runtime_block=runtime)
         else:
             text = render_card(row, side, runtime_block=runtime, rows=rows)
         if text != old:

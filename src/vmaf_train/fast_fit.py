@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -432,6 +433,7 @@ def loso_fast(rec: FastRecipe, data: FastData) -> dict[str, Any]:
         ``rows`` (per fold: frame and clip PLCC/SROCC/RMSE), ``pooled`` (all held-out clips
         together: the clip figures the goals are judged on) and ``summary`` (mean/std of folds).
     """
+    t0 = time.perf_counter()
     natural = sorted(
         {str(s) for s, k in zip(data.source, data.kind, strict=True) if k == "natural"}
     )
@@ -486,6 +488,7 @@ def loso_fast(rec: FastRecipe, data: FastData) -> dict[str, Any]:
         "summary": summary,
         "failures": 0,
         "executor": "serial",
+        "wall_seconds": round(time.perf_counter() - t0, 2),
     }
 
 
@@ -605,3 +608,37 @@ def recipe_dict(rec: FastRecipe) -> dict[str, Any]:
     d["op"] = rec.op.to_dict()
     d.pop("raw")
     return d
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m vmaf_train.fast_fit --config R --features F --out RUN [--register ZOO]``."""
+    import argparse
+
+    from vmaf_tiny.errors import VmafTinyError
+
+    ap = argparse.ArgumentParser(
+        prog="python -m vmaf_train.fast_fit", description="Fit a fast model."
+    )
+    ap.add_argument("--config", required=True, type=Path, help="fast recipe (kind = 'fast')")
+    ap.add_argument("--features", required=True, type=Path, help="corpus with fast columns")
+    ap.add_argument("-o", "--out", required=True, type=Path, help="run directory")
+    ap.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out")
+    ap.add_argument("--force", action="store_true", help="replace an existing run")
+    ap.add_argument("--register", type=Path, help="then register the run into this zoo")
+    a = ap.parse_args(argv)
+    try:
+        res = fit_fast(a.config, a.features, a.out, loso=not a.no_loso, force=a.force)
+        print(json.dumps({"model": res["model_id"], "test": res["test"]}, indent=1))
+        if a.register:
+            from vmaf_train.register import register_run
+
+            row = register_run(a.out, a.register)
+            print(f"registered {row['id']} ({row['bytes']} bytes) in {a.register}")
+    except VmafTinyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -60,8 +61,8 @@ def test_layout_bands_are_aligned_and_inside(op: OperatingPoint, height: int) ->
     tops = [y for y, _ in bands]
     assert tops == sorted(tops)
     for y, h in bands:
-        assert h % 16 == 0 and h >= 16 and y % 2 == 0 and 0 <= y and y + h <= height
-    for (y0, h0), (y1, _) in zip(bands, bands[1:], strict=False):
+        assert h % 16 == 0 and h >= 16 and y % 2 == 0 and y >= 0 and y + h <= height
+    for (y0, h0), (y1, _) in itertools.pairwise(bands):
         assert y0 + h0 <= y1  # no overlap
     assert 0 < op.sampled_fraction(height) < 1
 

@@ -34,7 +34,12 @@ from vmaf_tiny.parallel import Executor
 from vmaf_tiny.video import probe
 from vmaf_train.data.corpus_config import CorpusConfig
 from vmaf_train.data.distortions import Distortion, make_distorted
-from vmaf_train.data.fast_features import FAST_EXTRA, attach_fast_columns, clip_fast_columns
+from vmaf_train.data.fast_features import (
+    FAST_EXTRA,
+    attach_fast_columns,
+    clip_fast_columns,
+    fast_points_spec,
+)
 from vmaf_train.data.manifest import tool_versions, write_manifest
 from vmaf_train.data.sources import Source, render_reference
 from vmaf_train.data.table import FEATURE_COLUMNS, rows_to_table, write_features
@@ -65,7 +70,10 @@ def cache_names(cfg: CorpusConfig, src: Source, dist: Distortion | None = None) 
 
 def rows_name(cfg: CorpusConfig, clip_stem: str) -> str:
     """Cached rows depend on the clip and on which extras were computed."""
-    return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras)[:6]}"
+    if FAST_EXTRA not in cfg.extras:
+        return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras)[:6]}"
+    # the fast columns depend on the operating-point grid too
+    return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras, fast_points_spec())[:6]}"
 
 
 @dataclass(frozen=True)

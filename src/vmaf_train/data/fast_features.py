@@ -28,6 +28,7 @@ __all__ = [
     "attach_fast_columns",
     "clip_fast_columns",
     "column_name",
+    "fast_points_spec",
     "point_columns",
     "point_key",
 ]
@@ -35,13 +36,18 @@ __all__ = [
 FAST_EXTRA = "fast"
 # The operating points a corpus computes: the research grid, which includes the shipped levels.
 CORPUS_POINTS: tuple[OperatingPoint, ...] = (
-    OperatingPoint(bands=4, fraction=0.25, subsample=1),
-    OperatingPoint(bands=4, fraction=0.25, subsample=2),
-    OperatingPoint(bands=4, fraction=0.125, subsample=2),
-    OperatingPoint(bands=4, fraction=0.125, subsample=4),
-    OperatingPoint(bands=2, fraction=0.0625, subsample=8),
-    OperatingPoint(bands=8, fraction=0.125, subsample=4),
+    OperatingPoint(bands=1, fraction=0.5, subsample=1),
+    OperatingPoint(bands=1, fraction=0.375, subsample=2),
+    OperatingPoint(bands=1, fraction=0.25, subsample=2),
+    OperatingPoint(bands=1, fraction=0.125, subsample=2),
+    OperatingPoint(bands=1, fraction=0.125, subsample=4),
+    OperatingPoint(bands=1, fraction=0.0625, subsample=8),
 )
+
+
+def fast_points_spec() -> list[dict[str, Any]]:
+    """The grid as data (it names cached corpus rows: a changed grid is recomputed)."""
+    return [op.to_dict() for op in CORPUS_POINTS]
 
 
 def point_key(op: OperatingPoint) -> str:
