@@ -52,7 +52,7 @@ def _run(args: list[str]) -> float:
     t = time.perf_counter()
     p = subprocess.run(args, capture_output=True, check=False)
     if p.returncode != 0:
-        sys.exit(f"error: ffmpeg failed: {p.stderr.decode(errors='replace')[-300:]}")
+        sys.exit(f"error: ffmpeg failed (rc {p.returncode}): {args[-6:]} {p.stderr.decode(errors='replace')[-300:]}")
     return time.perf_counter() - t
 
 

@@ -27,6 +27,7 @@ CHECKED = (
 OUTPUTS = (
     "corpus/smoke",  # vmaf-train corpus build --config smoke --out corpus/smoke
     "corpus/standard",  # vmaf-train corpus build --config standard --out corpus/standard
+    "corpus/fast",  # vmaf-train corpus build --config fast --out corpus/fast
 )
 
 #: Files of the team's shared folder beside the checkout, which a fresh clone does not have.

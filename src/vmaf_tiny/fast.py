@@ -65,6 +65,7 @@ FAST_LEVELS: dict[int, str] = {
 }
 DEFAULT_FAST_LEVEL = 1
 BAND_ALIGN = 16  # band heights in rows: a multiple of libvmaf's 4-level wavelet block
+MIN_BAND = 32  # rows; libvmaf 86da14d crashes (SIGSEGV) on 16-row pictures
 RAW_BPP = 12.0  # bits per pixel assumed for uncompressed (y4m/raw) distorted inputs
 PSNR_CAP = 60.0  # libvmaf's psnr_y of identical planes (8-bit); capped so outliers stay bounded
 
@@ -139,12 +140,13 @@ class OperatingPoint:
     def layout(self, height: int) -> list[tuple[int, int]]:
         """(top row, rows) of each band for a picture ``height`` rows high.
 
-        Band heights are multiples of 16 rows (at least 16) and tops are even (4:2:0 chroma
-        stays aligned). A sample that would cover the whole picture is the whole picture.
+        Band heights are multiples of 16 rows, at least :data:`MIN_BAND` (libvmaf crashes on
+        16-row pictures), and tops are even (4:2:0 chroma stays aligned). A sample that would
+        cover the whole picture, or a picture under two minimum bands, is the whole picture.
         """
-        if self.fraction >= 1.0:
+        if self.fraction >= 1.0 or height < 2 * MIN_BAND:
             return [(0, height)]
-        band = max(BAND_ALIGN, BAND_ALIGN * round(height * self.fraction / self.bands / BAND_ALIGN))
+        band = max(MIN_BAND, BAND_ALIGN * round(height * self.fraction / self.bands / BAND_ALIGN))
         if band * self.bands >= height:
             return [(0, height)]
         out = []
