@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.bench import cache_dir, clip_pair
-from vmaf_tiny.fast import FAST_LEVELS, OperatingPoint, fast_graph, score_fast
+from vmaf_tiny.fast import FAST_LEVELS, OperatingPoint, fast_graph, output_args, score_fast
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.registry import load_registry
 from vmaf_tiny.video import probe
@@ -106,7 +106,7 @@ def measure(reps: int) -> dict[str, Any]:
                     op = OperatingPoint(side["bands"], side["fraction"], side["subsample"])
                     g = fast_graph(ri, di, op, log_path=log)
                     p.setdefault("decode_sample", []).append(
-                        _timed([*base, "-filter_complex", _sample_graph(g), "-f", "null", "-"])
+                        _timed([*base, "-filter_complex", _sample_graph(g), *output_args(op, h)])
                     )
                     p.setdefault("mean", []).append(r.mean)
         lib = _med(whole["libvmaf"])
@@ -144,9 +144,15 @@ def measure(reps: int) -> dict[str, Any]:
 
 
 def _sample_graph(graph: str) -> str:
-    """The fast pass's graph without libvmaf: decode, scale/sample both, discard."""
-    head = graph.split(";[ds][rs]libvmaf")[0]
-    return f"{head};[ds]nullsink;[rs]nullsink"
+    """The fast pass's graph without libvmaf: decode, scale and cut both, pass the bands on."""
+    parts = []
+    for part in graph.split(";"):
+        if "libvmaf=" in part:
+            i = part.split("[o")[-1].rstrip("]")
+            parts += [f"[rs{i}]nullsink", f"[ds{i}]null[o{i}]"]
+        else:
+            parts.append(part)
+    return ";".join(parts)
 
 
 def accuracy(level: int, mid: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,11 @@ Accuracy (``--features F``, a corpus built with ``extras = ["fast"]``, e.g.
 the tiny MLP over the fast features, (d) the MLP without the bits-per-pixel input; clip level
 (mean over the scored frames against the teacher's mean over all frames) and frame level.
 
-    python benchmarks/fast_explore.py --speed --features /tmp/fast/features.parquet --json out.json
+Layouts (``--layouts CORPUS_DIR``): libvmaf's own score of the sample, no model, for one, two and
+four bands of the same area: stacked bands add seams that bias the sample's score.
+
+    python benchmarks/fast_explore.py --speed --features corpus/fast/features.parquet \
+        --layouts corpus/fast --json out.json
 """
 
 from __future__ import annotations
@@ -30,7 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from vmaf_tiny.fast import FAST_FEATURES, fast_graph
+from vmaf_tiny.fast import (
+    FAST_FEATURES,
+    OperatingPoint,
+    extract_fast_features,
+    fast_graph,
+    output_args,
+)
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.video import probe
 from vmaf_train.data.fast_features import CORPUS_POINTS, point_key
@@ -52,7 +62,8 @@ def _run(args: list[str]) -> float:
     t = time.perf_counter()
     p = subprocess.run(args, capture_output=True, check=False)
     if p.returncode != 0:
-        sys.exit(f"error: ffmpeg failed (rc {p.returncode}): {args[-6:]} {p.stderr.decode(errors='replace')[-300:]}")
+        err = p.stderr.decode(errors="replace")[-300:]
+        sys.exit(f"error: ffmpeg failed (rc {p.returncode}): {args[-6:]} {err}")
     return time.perf_counter() - t
 
 
@@ -75,7 +86,7 @@ def speed(reps: int) -> list[dict[str, Any]]:
             }  # fmt: skip
             for op in CORPUS_POINTS:
                 g = fast_graph(ri, di, op, log_path=log)
-                cmds[point_key(op)] = [*base, "-filter_complex", g, "-f", "null", "-"]
+                cmds[point_key(op)] = [*base, "-filter_complex", g, *output_args(op, h)]
             times: dict[str, list[float]] = {k: [] for k in cmds}
             for _ in range(reps):
                 for k, c in cmds.items():
@@ -165,6 +176,73 @@ def accuracy(features: Path, epochs: int, methods: list[str]) -> list[dict[str, 
     return out
 
 
+LAYOUTS = (
+    OperatingPoint(1, 0.25, 1),
+    OperatingPoint(2, 0.25, 1),
+    OperatingPoint(4, 0.25, 1),
+    OperatingPoint(1, 0.5, 1),
+    OperatingPoint(2, 0.5, 1),
+    OperatingPoint(3, 0.375, 1),
+)
+
+
+def _layout_job(job: tuple[str, str, str]) -> tuple[str, list[float]]:
+    key, ref, clip = job
+    ff = resolve_ffmpeg()
+    return key, [
+        float(extract_fast_features(ref, clip, op, ffmpeg=ff).columns["sample_vmaf"].mean())
+        for op in LAYOUTS
+    ]
+
+
+def layouts(corpus: Path) -> list[dict[str, Any]]:
+    """How the sample is cut: libvmaf's own score of the sample (no model) against the full
+    teacher, clip level, on every 2nd natural clip of a built corpus (band seams cost accuracy)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    man = json.loads((corpus / "manifest.json").read_text())
+    refs = {r["source_id"]: corpus / r["file"] for r in man["references"] if r["kind"] == "natural"}
+    jobs = [
+        (c["key"], str(refs[c["source_id"]]), str(corpus / c["file"]))
+        for c in man["clips"]
+        if c["source_id"] in refs
+    ][::2]
+    table = read_table(corpus / "features.parquet")
+    truth: dict[str, list[float]] = {}
+    for k, v in zip(table["key"], table["vmaf"], strict=True):
+        truth.setdefault(k, []).append(v)
+    with ProcessPoolExecutor(2) as ex:
+        res = list(ex.map(_layout_job, jobs))
+    t = np.asarray([np.mean(truth[k]) for k, _ in res])
+    out = []
+    for i, op in enumerate(LAYOUTS):
+        e = np.asarray([v[i] for _, v in res])
+        m = metrics(t, e)
+        out.append(
+            {"layout": op.tag, "rows_at_360p": round(op.sampled_fraction(360), 3),
+             "clip_plcc": m["plcc"], "clip_rmse": m["rmse"], "bias": float(np.mean(e - t)),
+             "n_clips": len(t)}
+        )  # fmt: skip
+    return out
+
+
+def temporal(features: Path) -> list[dict[str, Any]]:
+    """The floor of temporal subsampling: the teacher's own mean over every k-th frame (from
+    frame 0, as libvmaf's n_subsample) against its mean over all frames, natural clips."""
+    table = read_table(features)
+    clips: dict[str, list[float]] = {}
+    for k, kind, v in zip(table["key"], table["source_kind"], table["vmaf"], strict=True):
+        if kind == "natural":
+            clips.setdefault(k, []).append(v)
+    full = np.asarray([np.mean(v) for v in clips.values()])
+    out = []
+    for step in (2, 3, 4, 5, 6, 7, 8, 9):
+        sub = np.asarray([np.mean(v[::step]) for v in clips.values()])
+        m = metrics(full, sub)
+        out.append({"subsample": step, "clip_plcc": m["plcc"], "clip_rmse": m["rmse"]})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--speed", action="store_true", help="time the points on the bench clips")
@@ -174,6 +252,8 @@ def main() -> None:
     ap.add_argument(
         "--methods", default="svm_on_sample,ridge,mlp,mlp_no_bpp", help="comma-separated"
     )
+    ap.add_argument("--temporal", action="store_true", help="with --features: teacher floor")
+    ap.add_argument("--layouts", type=Path, help="a built corpus directory: compare band layouts")
     ap.add_argument("--json", type=Path, help="write all figures here")
     a = ap.parse_args()
     res: dict[str, Any] = {}
@@ -185,7 +265,7 @@ def main() -> None:
                 f"| {r['size']} | {r['point']} | {r['sampled_fraction']:.3f} | "
                 f"{r['seconds']:.3f} | {r['ratio']:.2f} |"
             )
-    if a.features:
+    if a.features and a.methods:
         res["accuracy"] = accuracy(a.features, a.epochs, a.methods.split(","))
         print("\n| point | method | clip PLCC | clip RMSE | frame PLCC | frame RMSE |")
         print("|---|---|---|---|---|---|")
@@ -193,6 +273,20 @@ def main() -> None:
             print(
                 f"| {r['point']} | {r['method']} | {r['clip_plcc']:.4f} | {r['clip_rmse']:.2f} | "
                 f"{r['frame_plcc']:.4f} | {r['frame_rmse']:.2f} |"
+            )
+    if a.features and a.temporal:
+        res["temporal"] = temporal(a.features)
+        print("\n| every k-th frame | clip PLCC | clip RMSE |\n|---|---|---|")
+        for r in res["temporal"]:
+            print(f"| {r['subsample']} | {r['clip_plcc']:.5f} | {r['clip_rmse']:.3f} |")
+    if a.layouts:
+        res["layouts"] = layouts(a.layouts)
+        print("\n| layout (bands, fraction, every k-th) | rows sampled at 360p | clip PLCC | "
+              "clip RMSE | mean bias |\n|---|---|---|---|---|")  # fmt: skip
+        for r in res["layouts"]:
+            print(
+                f"| {r['layout']} | {r['rows_at_360p']:.3f} | {r['clip_plcc']:.4f} | "
+                f"{r['clip_rmse']:.2f} | {r['bias']:+.2f} |"
             )
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))

@@ -2,8 +2,8 @@
 
 A full libvmaf pass costs its feature extraction over every pixel of every frame. The fast path
 runs the same libvmaf integer extractors at full resolution on a *sample*: ``bands`` horizontal
-bands covering about ``fraction`` of the picture (cut out with ``crop`` and stacked with
-``vstack`` in the same ffmpeg process, so the coding artefacts VMAF sees are untouched), on every
+bands covering about ``fraction`` of the picture (cut out with ``crop`` in the same ffmpeg
+process, one libvmaf per band, so the coding artefacts VMAF sees are untouched), on every
 ``subsample``-th frame (libvmaf's ``n_subsample``: the temporal ``motion2`` extractor still sees
 every frame, so motion stays meaningful). A tiny C1 model maps the sample's canonical-6, its
 vmaf_v0.6.1 score, its PSNR-Y and the stream's bits per pixel to the full-frame vmaf_v0.6.1.
@@ -22,7 +22,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,11 +40,13 @@ __all__ = [
     "FastFeatures",
     "FastScoreResult",
     "OperatingPoint",
+    "band_log",
     "extract_fast_features",
     "fast_cli_model",
     "fast_graph",
     "fast_model_id",
     "is_fast",
+    "output_args",
     "score_fast",
     "score_with_loading",
 ]
@@ -161,17 +163,17 @@ class OperatingPoint:
         return sum(h for _, h in self.layout(height)) / height
 
 
-def _sample_chain(label: str, out: str, bands: Sequence[tuple[int, int]], width: int) -> str:
-    """Filters that cut ``bands`` out of stream ``label`` and stack them into ``out``."""
-    if len(bands) == 1:
-        y, h = bands[0]
-        return f"[{label}]crop={width}:{h}:0:{y}[{out}]"
-    splits = "".join(f"[{label}{i}]" for i in range(len(bands)))
-    crops = ";".join(
-        f"[{label}{i}]crop={width}:{h}:0:{y}[{label}c{i}]" for i, (y, h) in enumerate(bands)
-    )
-    stacked = "".join(f"[{label}c{i}]" for i in range(len(bands)))
-    return f"[{label}]split={len(bands)}{splits};{crops};{stacked}vstack=inputs={len(bands)}[{out}]"
+def band_log(log_path: str, band: int) -> str:
+    """libvmaf's log of band ``band`` (band 0 writes ``log_path`` itself)."""
+    return log_path if band == 0 else f"{log_path}.{band}"
+
+
+def output_args(op: OperatingPoint, height: int) -> list[str]:
+    """ffmpeg output arguments that consume every band's libvmaf output (``[o0]``, ...)."""
+    out: list[str] = []
+    for i in range(len(op.layout(height))):
+        out += ["-map", f"[o{i}]", "-f", "null", "-"]
+    return out
 
 
 def fast_graph(
@@ -186,8 +188,10 @@ def fast_graph(
     """The one ffmpeg filter graph of the fast pass (distorted is input 0, reference input 1).
 
     The distorted video is upscaled (bicubic) to the reference's size first, as VMAF expects;
-    both are then sampled alike and libvmaf (vmaf_v0.6.1 + PSNR) scores every ``subsample``-th
-    frame of the sample.
+    both are then cut alike into the bands of ``op.layout``, and each band gets its own libvmaf
+    (vmaf_v0.6.1 + PSNR, every ``subsample``-th frame, log :func:`band_log`): bands are never
+    stacked into one picture, whose seams would bias the features. Outputs are labelled
+    ``[o0]``, ``[o1]``, ... (:func:`output_args` consumes them).
     """
     dis_chain = []
     if (dis.width, dis.height) != (ref.width, ref.height):
@@ -200,24 +204,30 @@ def fast_graph(
         ref_chain.append(f"trim=end_frame={n_frames}")
     tail = ["settb=1/25", "setpts=N"]
     bands = op.layout(ref.height)
-    opts = [
-        f"model=version={TEACHER_MODEL}",
-        "feature=name=psnr",
-        "log_fmt=json",
-        f"log_path={log_path}",
-        f"n_threads={n_threads}",
-    ]
-    if op.subsample > 1:
-        opts.append(f"n_subsample={op.subsample}")
-    return ";".join(
-        [
-            f"[0:v]{','.join([*dis_chain, *tail])}[d]",
-            f"[1:v]{','.join([*ref_chain, *tail])}[r]",
-            _sample_chain("d", "ds", bands, ref.width),
-            _sample_chain("r", "rs", bands, ref.width),
-            f"[ds][rs]libvmaf={':'.join(opts)}",
+    b = len(bands)
+    parts = [
+        f"[0:v]{','.join([*dis_chain, *tail])}" + ("[d0]" if b == 1 else f",split={b}")
+        + ("" if b == 1 else "".join(f"[d{i}]" for i in range(b))),
+        f"[1:v]{','.join([*ref_chain, *tail])}" + ("[r0]" if b == 1 else f",split={b}")
+        + ("" if b == 1 else "".join(f"[r{i}]" for i in range(b))),
+    ]  # fmt: skip
+    for i, (y, h) in enumerate(bands):
+        opts = [
+            f"model=version={TEACHER_MODEL}",
+            "feature=name=psnr",
+            "log_fmt=json",
+            f"log_path={band_log(log_path, i)}",
+            f"n_threads={n_threads}",
         ]
-    )
+        if op.subsample > 1:
+            opts.append(f"n_subsample={op.subsample}")
+        crop = f"crop={ref.width}:{h}:0:{y}"
+        parts += [
+            f"[d{i}]{crop}[ds{i}]",
+            f"[r{i}]{crop}[rs{i}]",
+            f"[ds{i}][rs{i}]libvmaf={':'.join(opts)}[o{i}]",
+        ]
+    return ";".join(parts)
 
 
 @dataclass(frozen=True)
@@ -277,7 +287,7 @@ def _start_pass(
     graph = fast_graph(rinfo, dinfo, op, log_path=log_path, n_frames=cut)
     args = [
         *ff.base_args(), "-loglevel", "level+error", *dspec.input_args(), *rspec.input_args(),
-        "-filter_complex", graph, "-f", "null", "-",
+        "-filter_complex", graph, *output_args(op, rinfo.height),
     ]  # fmt: skip
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), n
 
@@ -292,18 +302,23 @@ def _finish_pass(
     t0: float,
 ) -> FastFeatures:
     _, err = proc.communicate()
-    if proc.returncode != 0 or not Path(log_path).is_file():
+    n_bands = len(op.layout(rinfo.height))
+    logs = [band_log(log_path, i) for i in range(n_bands)]
+    if proc.returncode != 0 or not all(Path(p).is_file() for p in logs):
         raise BadInputError(
             f"libvmaf failed on {dinfo.path.name} vs {rinfo.path.name}: {last_error_line(err)}"
         )
-    log = json.loads(Path(log_path).read_text())
-    frames = log.get("frames") or []
+    parsed = [json.loads(Path(p).read_text()) for p in logs]
+    log = parsed[0]
     want = math.ceil(n / op.subsample)
-    if len(frames) != want:
-        raise BadInputError(
-            f"libvmaf scored {len(frames)} of {want} sampled frames of {dinfo.path.name} "
-            "(corrupt or truncated video?)"
-        )
+    for band in parsed:
+        got = len(band.get("frames") or [])
+        if got != want:
+            raise BadInputError(
+                f"libvmaf scored {got} of {want} sampled frames of {dinfo.path.name} "
+                "(corrupt or truncated video?)"
+            )
+    frames = log.get("frames") or []
     keys = {f"sample_{c}": f"integer_{c}" for c in CANONICAL6}
     keys["sample_vmaf"] = "vmaf"
     keys["sample_psnr_y"] = "psnr_y"
@@ -311,10 +326,10 @@ def _finish_pass(
     index = np.zeros(len(frames), dtype=np.int64)
     for i, fr in enumerate(frames):
         index[i] = int(fr.get("frameNum", i * op.subsample))
-        metrics = fr.get("metrics", {})
         for name, key in keys.items():
-            if key in metrics:
-                cols[name][i] = float(metrics[key])
+            vals = [b["frames"][i].get("metrics", {}).get(key) for b in parsed]
+            if all(v is not None for v in vals):  # bands are equally tall: a plain mean
+                cols[name][i] = float(np.mean(np.asarray(vals, dtype=np.float64)))
     missing = [k for k, v in cols.items() if np.isnan(v).any()]
     if missing:
         raise BadInputError(f"libvmaf log lacks {missing} for {dinfo.path.name}")
