@@ -58,8 +58,9 @@ FAST_FEATURES: tuple[str, ...] = (
     "sample_psnr_y",
     "log2_bpp",
 )
-# --fast-level N -> registry id; level 1 is the default operating point.
+# --fast-level N -> registry id; level 1 is the default operating point, 0 the most accurate.
 FAST_LEVELS: dict[int, str] = {
+    0: "vmaf_tiny_fast_l0_v1",
     1: "vmaf_tiny_fast_v1",
     2: "vmaf_tiny_fast_l2_v1",
     3: "vmaf_tiny_fast_l3_v1",

@@ -42,6 +42,17 @@ def _ordinal(k: int) -> str:
     return f"{k}{suffix} "
 
 
+def _arch(arch: Mapping[str, Any]) -> str:
+    n = arch.get("parameters", "n/a")
+    if arch.get("model") == "ridge_residual":
+        return (
+            "the sample's own vmaf_v0.6.1 plus a ridge correction of the residual (alpha "
+            f"{arch.get('alpha')}), folded into one linear layer: {n} parameters"
+        )
+    hidden = "-".join(str(h) for h in arch.get("hidden", []))
+    return f"MLP {hidden}, ReLU, standardisation baked, {n} parameters"
+
+
 def _loso(row: Mapping[str, Any]) -> dict[str, Any]:
     m = ((row.get("training") or {}).get("metrics") or {}).get("loso") or {}
     return dict(m)
@@ -146,8 +157,7 @@ def render_fast_card(
         + " |",
         f"| operating point | {fast['bands']} band(s), ~{fast['fraction']:g} of the rows, every "
         f"{_ordinal(int(fast['subsample']))}frame |",
-        f"| architecture | MLP {'-'.join(str(h) for h in arch.get('hidden', []))}, ReLU, "
-        f"standardisation baked, {arch.get('parameters', 'n/a')} parameters |",
+        f"| architecture | {_arch(arch)} |",
         f"| license | {row.get('license')} |",
         "",
         "## Intended use",

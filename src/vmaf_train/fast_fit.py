@@ -44,6 +44,7 @@ __all__ = [
     "fast_data",
     "fit_fast",
     "fit_mlp",
+    "fit_ridge_residual",
     "fold_metrics",
     "load_fast_recipe",
     "loso_fast",
@@ -53,7 +54,8 @@ __all__ = [
 ]
 
 _FAST_KEYS = {"bands", "fraction", "subsample"}
-_ARCH_KEYS = {"features", "hidden"}
+_ARCH_KEYS = {"features", "hidden", "model", "alpha"}
+MODELS = ("ridge_residual", "mlp")
 _TRAIN_KEYS = {"seed", "epochs", "batch_size", "lr", "weight_decay", "threads"}
 _RECIPE_KEYS = {"id", "description", "kind", "class", "license", "level", "fast", "arch", "train"}
 
@@ -68,7 +70,10 @@ class FastRecipe:
         level: ``--fast-level`` number.
         op: Operating point (``[fast]``: bands, fraction, subsample).
         features: Input columns, a subset of :data:`vmaf_tiny.fast.FAST_FEATURES`.
-        hidden: Hidden layer widths.
+        hidden: Hidden layer widths (``mlp``).
+        model: ``ridge_residual`` (the sample's own vmaf_v0.6.1 plus a ridge correction fitted
+            to the residual: one Gemm) or ``mlp``.
+        alpha: Ridge penalty on the standardised features (``ridge_residual``).
         seed: Training seed.
         epochs: Epochs (no early stopping: the result does not depend on machine load).
         batch_size: Mini-batch size.
@@ -84,6 +89,8 @@ class FastRecipe:
     op: OperatingPoint
     features: tuple[str, ...] = FAST_FEATURES
     hidden: tuple[int, ...] = (16, 8)
+    model: str = "ridge_residual"
+    alpha: float = 1000.0
     seed: int = 0
     epochs: int = 200
     batch_size: int = 256
@@ -135,6 +142,14 @@ def load_fast_recipe(path: str | os.PathLike[str]) -> FastRecipe:
     hidden = tuple(int(h) for h in arch.get("hidden", (16, 8)))
     if not hidden or any(h < 1 or h > 64 for h in hidden) or len(hidden) > 4:
         raise BadInputError(f"{p.name}: arch.hidden must be 1..4 widths in 1..64")
+    model = str(arch.get("model", "ridge_residual"))
+    if model not in MODELS:
+        raise BadInputError(f"{p.name}: arch.model must be one of {list(MODELS)}, got {model!r}")
+    alpha = float(arch.get("alpha", 1000.0))
+    if not (alpha >= 0 and np.isfinite(alpha)):
+        raise BadInputError(f"{p.name}: arch.alpha must be finite and >= 0")
+    if model == "ridge_residual" and "sample_vmaf" not in feats:
+        raise BadInputError(f"{p.name}: ridge_residual needs 'sample_vmaf' among arch.features")
     rec = FastRecipe(
         id=str(raw["id"]),
         description=str(raw.get("description", raw["id"])),
@@ -142,6 +157,8 @@ def load_fast_recipe(path: str | os.PathLike[str]) -> FastRecipe:
         op=op,
         features=feats,
         hidden=hidden,
+        model=model,
+        alpha=alpha,
         seed=int(train.get("seed", 0)),
         epochs=int(train.get("epochs", 200)),
         batch_size=int(train.get("batch_size", 256)),
@@ -306,6 +323,30 @@ def fit_mlp(
     )
 
 
+def fit_ridge_residual(x: np.ndarray, y: np.ndarray, *, base: int, alpha: float) -> MLPParams:
+    """The sample's own score (column ``base``) plus a ridge fit of the residual.
+
+    The ridge is solved on standardised features (penalty ``alpha`` on every coefficient,
+    intercept included, so a weak signal shrinks to "trust the sample"), then folded into one
+    linear layer on the raw features: ``score = x @ w + b`` (closed form, deterministic).
+    """
+    mu = x.mean(axis=0)
+    sd = np.maximum(x.std(axis=0), 1e-9)
+    a = np.c_[(x - mu) / sd, np.ones(len(x))]
+    w = np.linalg.solve(a.T @ a + alpha * np.eye(a.shape[1]), a.T @ (y - x[:, base]))
+    w_eff = w[:-1] / sd
+    w_eff[base] += 1.0
+    b_eff = float(w[-1] - np.sum(w[:-1] * mu / sd))
+    n = x.shape[1]
+    return MLPParams(
+        layers=[(w_eff.reshape(1, n).astype(np.float32), np.asarray([b_eff], dtype=np.float32))],
+        x_mean=np.zeros(n, dtype=np.float32),
+        x_std=np.ones(n, dtype=np.float32),
+        y_mean=0.0,
+        y_std=1.0,
+    )
+
+
 def predict(p: MLPParams, x: np.ndarray) -> np.ndarray:
     """The MLP in numpy (float32, as ONNX Runtime computes it), clamped to [0, 100]."""
     h = ((x.astype(np.float32) - p.x_mean) / p.x_std).astype(np.float32)
@@ -420,6 +461,8 @@ def fold_metrics(data: FastData, pred: np.ndarray, mask: np.ndarray) -> dict[str
 
 
 def _train(rec: FastRecipe, x: np.ndarray, y: np.ndarray) -> MLPParams:
+    if rec.model == "ridge_residual":
+        return fit_ridge_residual(x, y, base=rec.features.index("sample_vmaf"), alpha=rec.alpha)
     return fit_mlp(
         x, y, hidden=rec.hidden, epochs=rec.epochs, batch_size=rec.batch_size, lr=rec.lr,
         weight_decay=rec.weight_decay, seed=rec.seed, threads=rec.threads,
@@ -587,7 +630,11 @@ def fit_fast(
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    cfg = {**rec.raw, "arch": {**rec.raw.get("arch", {}), "hidden": list(rec.hidden)}}
+    arch_cfg = {"model": rec.model, "features": list(rec.features)}
+    arch_cfg.update(
+        {"alpha": rec.alpha} if rec.model == "ridge_residual" else {"hidden": list(rec.hidden)}
+    )
+    cfg = {**rec.raw, "arch": arch_cfg}
     atomic_write_json(tmp / "config.json", cfg)
     atomic_write_bytes(tmp / "model.onnx", onnx_bytes)
     meta_side: dict[str, Any] = {**meta, "teacher_model": "vmaf_v0.6.1"}

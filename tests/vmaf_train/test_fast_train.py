@@ -58,11 +58,12 @@ class = "C1"
 level = 1
 
 [fast]
-bands = 4
-fraction = 0.25
-subsample = 2
+bands = 1
+fraction = 0.375
+subsample = 3
 
 [arch]
+model = "mlp"
 hidden = [4]
 
 [train]
@@ -125,11 +126,11 @@ def test_fit_fast_is_deterministic_and_registrable(
         tmp_path / "b" / "model.onnx"
     ).read_bytes()
     side = json.loads((tmp_path / "a" / "model.json").read_text())
-    assert side["fast"] == {"bands": 4, "fraction": 0.25, "subsample": 2, "level": 1}
+    assert side["fast"] == {"bands": 1, "fraction": 0.375, "subsample": 3, "level": 1}
     assert side["feature_order"] == list(FAST_FEATURES)
     loso = json.loads((tmp_path / "a" / "loso" / "loso.json").read_text())
     assert sorted(r["fold"] for r in loso["rows"]) == ["astronaut", "bikes_s2"]  # natural only
-    assert a["n_rows"] == 6 * 3 * 2 // 2
+    assert a["n_rows"] == 3 * 2 * 2  # 3 sources x 2 encodes x frames 0 and 3 of 6
     with pytest.raises(BadInputError, match="exists"):
         fit_fast(recipe, feats, tmp_path / "a")
     with pytest.raises(BadInputError, match="extras"):
@@ -141,8 +142,9 @@ def test_fast_recipe_checks(tmp_path: Path) -> None:
     for text, msg in (
         (RECIPE + "\nbogus = 1\n", "unknown key"),
         (RECIPE.replace('kind = "fast"', 'kind = "fr"'), "kind"),
-        (RECIPE.replace("subsample = 2", "subsample = 0"), "subsample"),
+        (RECIPE.replace("subsample = 3", "subsample = 0"), "subsample"),
         (RECIPE.replace("hidden = [4]", 'hidden = [4]\nfeatures = ["adm2"]'), "features"),
+        (RECIPE.replace('model = "mlp"', 'model = "svm"'), "arch.model"),
     ):
         p.write_text(text)
         with pytest.raises(BadInputError, match=msg):
