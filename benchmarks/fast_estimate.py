@@ -63,7 +63,7 @@ def levels() -> list[tuple[int, str, dict[str, Any]]]:
     reg = load_registry()
     out = []
     for lv, mid in sorted(FAST_LEVELS.items()):
-        if mid in reg.ids():
+        if mid in reg.ids:
             out.append((lv, mid, reg.get(mid)))
     return out
 
@@ -91,7 +91,7 @@ def measure(reps: int) -> dict[str, Any]:
             for _ in range(reps):
                 whole["libvmaf"].append(_timed(plain))
                 whole["decode"].append(_timed(decode))
-                whole["startup"].append(_timed([str(VMAF_TINY), "--version"]))
+                whole["startup"].append(_timed([str(VMAF_TINY), "--help"]))
                 for level, mid, _row in lv:
                     cmd = [str(VMAF_TINY), "score", "--fast-level", str(level), "-r", str(ref),
                            "-d", str(dis), "--json"]  # fmt: skip
@@ -99,9 +99,9 @@ def measure(reps: int) -> dict[str, Any]:
                     t = time.perf_counter()
                     r = score_fast(ref, dis, mid, ffmpeg=ff)
                     inproc.setdefault(mid, []).append(time.perf_counter() - t)
-                    p = parts.setdefault(mid, {"features": [], "model": [], "load": []})
-                    for k in p:
-                        p[k].append(r.seconds[k])
+                    p = parts.setdefault(mid, {})
+                    for k in ("features", "model", "load"):
+                        p.setdefault(k, []).append(r.seconds[k])
                     side = r.operating_point
                     op = OperatingPoint(side["bands"], side["fraction"], side["subsample"])
                     g = fast_graph(ri, di, op, log_path=log)
@@ -192,7 +192,7 @@ def markdown(res: dict[str, Any]) -> str:
     out += [
         "",
         "| size | plain libvmaf (whole process) | decode both videos (floor) | floor ratio | "
-        "`vmaf-tiny --version` (start-up) |",
+        "`vmaf-tiny --help` (start-up) |",
         "|---|---|---|---|---|",
     ]
     for s in res["sizes"]:
