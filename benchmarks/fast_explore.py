@@ -44,7 +44,7 @@ from vmaf_tiny.fast import (
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.video import probe
 from vmaf_train.data.fast_features import CORPUS_POINTS, point_key
-from vmaf_train.fast_fit import (
+from vmaf_train.fit.fast import (
     FastData,
     FastRecipe,
     clip_pairs,

@@ -100,7 +100,7 @@ def hostile_models(work: Path, ref: Path, dis: Path) -> list[dict[str, Any]]:
     rows = []
     for case in HOSTILE:
         path = case.build(work / "models" / case.name)
-        check = run_cli(["check", str(path), "--json"])
+        check = run_cli(["check", "-m", str(path), "--json"])
         row: dict[str, Any] = {
             "case": case.name,
             "bytes": path.stat().st_size,

@@ -7,7 +7,7 @@ generated x264 encodes, exported with ``torch.onnx.export`` (opset 17) plus its 
 (the fit is in-sample; its PLCC is printed for information only).
 
     python benchmarks/make_bench_model.py --out bench_model
-    vmaf-tiny bench --tiny-model bench_model/bench_fr_mlp.onnx --backend cpu
+    vmaf-tiny bench -m bench_model/bench_fr_mlp.onnx --backend cpu
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ FEATURES=${1:?usage: benchmarks/train_fast.sh FEATURES.parquet [RUNS_DIR]}
 RUNS=${2:-runs/fast}
 PY=${PYTHON:-python}
 for id in vmaf_tiny_fast_l0_v1 vmaf_tiny_fast_v1 vmaf_tiny_fast_l2_v1 vmaf_tiny_fast_l3_v1 vmaf_tiny_fast_l4_v1; do
-  "$PY" -m vmaf_train.fast_fit --config "configs/models/$id.toml" --features "$FEATURES" \
+  "$PY" -m vmaf_train.fit.fast --config "configs/models/$id.toml" --features "$FEATURES" \
     --out "$RUNS/$id" --force --register src/vmaf_tiny/zoo
 done
 vmaf-train report --zoo src/vmaf_tiny/zoo --docs docs

@@ -19,7 +19,7 @@ VT=${VMAF_TRAIN:-.venv/bin/vmaf-train}
 # libvmaf's vmaf_v0.6.1.json (optional: adds the SVM latency row to the cards).
 upstream=${VMAF_UPSTREAM_MODEL:-../shared/data/vmaf_models/vmaf_v0.6.1.json}
 extra=()
-[[ -f $upstream ]] && extra+=(--upstream-model "$upstream")
+[[ -f $upstream ]] && extra+=(--upstream-svm "$upstream")
 start=$(date +%s)
 "$VT" zoo --features "$features" --runs runs/zoo --zoo src/vmaf_tiny/zoo --docs docs \
   --fixture-dir tests/support/fixtures "${extra[@]}" "$@"

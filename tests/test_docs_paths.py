@@ -92,7 +92,7 @@ def test_scanner_finds_paths_and_placeholders() -> None:
     text = (
         "See `configs/models/<id>.toml` and [x](docs/nope.md).\n"
         "```sh\nvmaf-train fit --features=corpus/features.parquet --out runs/a\n"
-        "vmaf-train x --upstream-model ../shared/data/m.json src/vmaf_tiny/zoo/\n```\n"
+        "vmaf-train x --upstream-svm ../shared/data/m.json src/vmaf_tiny/zoo/\n```\n"
     )
     assert _code_paths(text) == [
         "configs/models/<id>.toml",

@@ -1,9 +1,7 @@
 """The benchmark harness: a tiny FR model end to end against plain libvmaf, and model-only speed.
 
-For each clip size, a deterministic pair is generated once into a cache (``clips/`` under
-:func:`cache_dir`, or ``--clips-dir``; never the working directory or the package):
-the reference is lavfi ``testsrc2`` written as y4m, the distorted is its single-threaded x264
-encode (``-preset veryfast -crf 30``). Each timed run scores the pair twice, in alternating
+For each clip size, a deterministic pair is generated once into a cache
+(:mod:`vmaf_tiny.bench_clips`). Each timed run scores the pair twice, in alternating
 order: (a) the tiny path, :func:`vmaf_tiny.scoring.score` from the model file (guard, session,
 probe, one libvmaf feature pass, the model on every frame) and (b) plain libvmaf vmaf_v0.6.1
 through the same ffmpeg (one command, score read from its log). Both run single-threaded. One
@@ -15,10 +13,9 @@ time, so the CPU-time ratio cross-checks the wall-time one.
 Model-only figures use the session directly: latency per call at batch 1 (p50/p99 in
 microseconds, over real feature rows of the first clip) and throughput at a large batch (rows/s).
 
-The results JSON goes to ``--out`` (default: ``netflix_benchmark_results.json`` in the cache).
-``--record`` rewrites blocks of the model card and of ``docs/benchmarks.md`` in a source checkout:
-the one this package runs from (an editable install), or the docs named by ``--cards-dir``; from
-an installed wheel without ``--cards-dir`` it is a one-line error before anything runs.
+The results JSON goes to ``-o/--out`` (default: ``netflix_benchmark_results.json`` in the cache).
+Writing the figures into model cards and ``docs/benchmarks.md`` is the toolkit's
+(``vmaf-train bench``, :mod:`vmaf_train.ship.bench_record`).
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -36,37 +32,32 @@ from typing import Any
 
 import numpy as np
 
+from vmaf_tiny.bench_clips import (
+    DIS_CODEC,
+    ENV_CACHE,
+    STANDARD_SIZES,
+    cache_dir,
+    clip_pair,
+    parse_sizes,
+)
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
-from vmaf_tiny.fsutil import atomic_path, atomic_write_json, replace_block
+from vmaf_tiny.fsutil import atomic_write_json
 
 __all__ = [
-    "CARD_BEGIN",
-    "CARD_END",
     "DIS_CODEC",
     "ENV_CACHE",
     "STANDARD_SIZES",
     "cache_dir",
-    "checkout_root",
     "clip_pair",
     "machine_facts",
     "parse_sizes",
-    "record_benchmarks",
-    "record_card",
-    "record_target",
     "run_bench",
     "summary_markdown",
     "write_results",
 ]
 
-STANDARD_SIZES: tuple[tuple[int, int, int], ...] = ((640, 360, 300), (1920, 1080, 60))
-#: How the distorted clip is encoded (a codec-aware model gets these as its codec fields).
-DIS_CODEC: dict[str, Any] = {"codec": "libx264", "preset": "veryfast", "crf": 30.0}
-#: Environment variable naming the cache directory (generated clips, default results file).
-ENV_CACHE = "VMAF_TINY_CACHE"
 RESULTS_NAME = "netflix_benchmark_results.json"
-CARD_BEGIN = "<!-- runtime-figures:begin -->"
-CARD_END = "<!-- runtime-figures:end -->"
 RATIO_GOAL = 0.9
 LATENCY_GOAL_US = 20.0
 _ISA = (
@@ -88,121 +79,6 @@ _ISA = (
     "neon",
     "asimd",
 )
-
-
-def cache_dir() -> Path:
-    """Where generated files go: ``$VMAF_TINY_CACHE``, else ``$XDG_CACHE_HOME/vmaf-tiny``, else
-    ``~/.cache/vmaf-tiny`` (never the working directory; the default one when the cache of
-    remembered checks is turned off with ``VMAF_TINY_CACHE=0``)."""
-    from vmaf_tiny import usercache
-
-    return usercache.cache_dir() or usercache.default_dir()
-
-
-def checkout_root() -> Path | None:
-    """The source checkout this package runs from (an editable install), or None (a wheel)."""
-    import vmaf_tiny
-
-    root = Path(vmaf_tiny.__file__).resolve().parents[2]
-    if (root / "pyproject.toml").is_file() and (root / "docs" / "models").is_dir():
-        return root
-    return None
-
-
-def record_target(cards_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The model cards directory ``--record`` writes into (checked before the benchmark runs).
-
-    Raises:
-        BadInputError: no ``cards_dir`` and no source checkout, or the directory does not exist.
-    """
-    if cards_dir is not None:
-        root = Path(cards_dir)
-    else:
-        checkout = checkout_root()
-        if checkout is None:
-            raise BadInputError(
-                "--record writes into a source checkout's docs/models/, and this vmaf-tiny is "
-                "not installed from one: run it from the checkout or pass --cards-dir DIR"
-            )
-        root = checkout / "docs" / "models"
-    if not root.is_dir():
-        raise BadInputError(f"--record: no model cards directory {root}")
-    return root
-
-
-def parse_sizes(text: str) -> list[tuple[int, int, int]]:
-    """Parse ``640x360x300,1920x1080`` into (width, height, frames) triples.
-
-    Without a frame count, a standard size gets its standard count, any other 30 frames.
-    """
-    out = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        m = re.fullmatch(r"(\d+)x(\d+)(?:x(\d+))?", part)
-        if not m:
-            raise BadInputError(f"bad size {part!r}: use WxH or WxHxFRAMES, e.g. 640x360x300")
-        w, h = int(m.group(1)), int(m.group(2))
-        if w < 16 or h < 16 or w % 2 or h % 2:
-            raise BadInputError(f"bad size {part!r}: width and height must be even and >= 16")
-        std = {(sw, sh): sf for sw, sh, sf in STANDARD_SIZES}
-        frames = int(m.group(3)) if m.group(3) else std.get((w, h), 30)
-        if frames < 2:
-            raise BadInputError(f"bad size {part!r}: at least 2 frames")
-        out.append((w, h, frames))
-    if not out:
-        raise BadInputError("no sizes given")
-    return out
-
-
-def clip_pair(
-    width: int, height: int, frames: int, clips_dir: Path, ff: FFmpeg | None = None
-) -> tuple[Path, Path]:
-    """The deterministic reference/distorted pair of this size, generated once into the cache."""
-    ff = ff or resolve_ffmpeg()
-    clips_dir.mkdir(parents=True, exist_ok=True)
-    tag = f"{width}x{height}x{frames}"
-    ref = clips_dir / f"ref_{tag}.y4m"
-    dis = clips_dir / f"dis_{tag}_x264_crf{int(DIS_CODEC['crf'])}.mp4"
-    if not ref.is_file():
-        with atomic_path(ref) as tmp:
-            ff.run(
-                [
-                    "-loglevel",
-                    "error",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    f"testsrc2=size={width}x{height}:rate=25",
-                    "-frames:v",
-                    str(frames),
-                    "-pix_fmt",
-                    "yuv420p",
-                    str(tmp),
-                ],
-                what=f"generate reference {tag}",
-            )
-    if not dis.is_file():
-        with atomic_path(dis) as tmp:
-            ff.run(
-                [
-                    "-loglevel",
-                    "error",
-                    "-i",
-                    str(ref),
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    str(DIS_CODEC["preset"]),
-                    "-crf",
-                    str(int(DIS_CODEC["crf"])),
-                    "-threads",
-                    "1",
-                    "-pix_fmt",
-                    "yuv420p",
-                    str(tmp),
-                ],
-                what=f"encode distorted {tag}",
-            )
-    return ref, dis
 
 
 def _svm_once(ref: Path, dis: Path, ff: FFmpeg, frames: int) -> tuple[float, float]:
@@ -541,44 +417,3 @@ def summary_markdown(result: dict[str, Any]) -> str:
         f"Command: `{result['command']}`",
     ]
     return "\n".join(lines)
-
-
-def record_card(result: dict[str, Any], cards_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Rewrite the runtime-figures block of ``docs/models/<id>.md`` (markers added if absent).
-
-    Args:
-        result: What :func:`run_bench` returned.
-        cards_dir: Model cards directory (default: ``docs/models`` of the source checkout).
-
-    Raises:
-        BadInputError: no checkout and no ``cards_dir``, or the card does not exist.
-    """
-    mid = result["model"]["id"]
-    root = record_target(cards_dir)
-    card = root / f"{mid}.md"
-    if not card.is_file():
-        raise BadInputError(
-            f"no model card {card}: --record writes into an existing card (generate it first)"
-        )
-    text = card.read_text(encoding="utf-8")
-    if (CARD_BEGIN in text) != (CARD_END in text) or text.find(CARD_END) < text.find(CARD_BEGIN):
-        raise BadInputError(f"{card}: runtime-figures markers are unbalanced; fix them by hand")
-    replace_block(card, "runtime-figures", f"## Runtime figures\n\n{summary_markdown(result)}")
-    return card
-
-
-def record_benchmarks(
-    result: dict[str, Any], cards_dir: str | os.PathLike[str] | None = None
-) -> Path | None:
-    """Rewrite the ``bench-<backend>`` block of ``benchmarks.md`` beside the cards directory
-    (``docs/benchmarks.md`` by default); nothing when that file does not exist.
-
-    Returns:
-        The file written, or None.
-    """
-    doc = record_target(cards_dir).parent / "benchmarks.md"
-    if not doc.is_file():
-        return None
-    backend = result["model"]["backend"]
-    replace_block(doc, f"bench-{backend}", summary_markdown(result))
-    return doc

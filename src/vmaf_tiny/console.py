@@ -12,11 +12,10 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from vmaf_tiny.bounds import MAX_WORKERS
 from vmaf_tiny.errors import VmafTinyError
 
 if TYPE_CHECKING:
@@ -27,12 +26,6 @@ if TYPE_CHECKING:
     err_console: Console  # progress and logs on stderr
 
 __all__ = [
-    "FFmpegOpt",
-    "JsonOpt",
-    "ProgressOpt",
-    "SchedulerOpt",
-    "SerialOpt",
-    "WorkersOpt",
     "err_console",
     "exit_process",
     "fail",
@@ -262,33 +255,3 @@ def _internal(exc: BaseException) -> NoReturn:
         "(rerun with --debug for the traceback)"
     )
     sys.exit(1)
-
-
-# Shared option aliases: every command that fans out work takes the same executor flags.
-SerialOpt = Annotated[bool, typer.Option("--serial", help="Run items one by one in this process.")]
-WorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--workers",
-        "-w",
-        min=1,
-        max=MAX_WORKERS,
-        help="Parallel worker processes on this machine (default: all cores).",
-    ),
-]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option("--scheduler", help="Use an existing Dask scheduler, e.g. tcp://host:8786."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-FFmpegOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ffmpeg",
-        help="ffmpeg binary with libvmaf (default: imageio-ffmpeg's).",
-        envvar="VMAF_TINY_FFMPEG",
-    ),
-]
-ProgressOpt = Annotated[
-    bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")
-]

@@ -86,7 +86,9 @@ def fast_model_id(level: int) -> str:
 
 def is_fast(sidecar: Mapping[str, Any]) -> bool:
     """True for a model that must be fed by the fast pass (its sidecar has a ``fast`` block)."""
-    return isinstance(sidecar.get("fast"), Mapping)
+    from vmaf_tiny.kinds import runtime_path
+
+    return runtime_path(sidecar) == "fast"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
 from vmaf_tiny.fsutil import atomic_path, writing_output
+from vmaf_tiny.kinds import require_kind
 from vmaf_tiny.video import (
     PIX_FMTS,
     VideoInfo,
@@ -411,8 +412,7 @@ def load_filter(
     from vmaf_tiny.session import load_model
 
     lm = load_model(model, backend=backend, threads=threads)
-    if lm.kind != "filter":
-        raise BadModelError(f"model {lm.model_id} is kind {lm.kind!r}, not a filter")
+    require_kind(lm.kind, lm.model_id, "filter")
     frame = lm.sidecar.get("frame") or {}
     if frame.get("resize") or frame.get("crop"):
         raise BadModelError(

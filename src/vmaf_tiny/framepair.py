@@ -22,6 +22,7 @@ from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.kinds import FRAME_PAIR_ROLES, runtime_path
 from vmaf_tiny.nr import damage_warnings, prepare_frame
 from vmaf_tiny.result import (
     DTYPES,
@@ -37,14 +38,12 @@ from vmaf_tiny.video import VideoSpec, as_spec, probe, read_luma
 
 __all__ = ["FRAME_PAIR_ROLES", "is_frame_pair", "score_frame_pair"]
 
-FRAME_PAIR_ROLES = ("reference_frame", "distorted_frame")
 _BATCH_BYTES = 32 * 1024 * 1024
 
 
 def is_frame_pair(sidecar: Mapping[str, Any]) -> bool:
     """True for a full-reference model that takes two luma frames (not libvmaf features)."""
-    roles = input_roles(sidecar)
-    return sidecar.get("kind") == "fr" and all(r in roles for r in FRAME_PAIR_ROLES)
+    return runtime_path(sidecar) == "frame_pair"
 
 
 def _pairs(

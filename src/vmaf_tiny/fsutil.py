@@ -25,6 +25,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_json",
+    "canonical_json_sha256",
     "output_error",
     "replace_block",
     "sha256_file",
@@ -358,3 +359,22 @@ class OutputLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def canonical_json_sha256(
+    obj: Any, *, ensure_ascii: bool = True, default: Callable[[Any], Any] | None = None
+) -> str:
+    """Hex sha256 of ``obj`` as canonical JSON: sorted keys, no whitespace, UTF-8.
+
+    The one content hash of configs, recipes, corpus specs and manifests.
+
+    Args:
+        obj: Plain JSON data.
+        ensure_ascii: Escape non-ASCII characters (``json.dumps``'s default); the corpus manifest
+            hashes them as UTF-8 instead.
+        default: ``json.dumps``'s fallback for objects it cannot serialise (e.g. ``str``).
+    """
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=ensure_ascii, default=default
+    )
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -17,6 +17,7 @@ from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.kinds import require_kind
 from vmaf_tiny.result import (
     DTYPES,
     ScoreResult,
@@ -151,8 +152,7 @@ def score_nr(
     t0 = time.perf_counter()
     lm = load_model(model, backend=backend, threads=threads, int8=int8)
     t_load = time.perf_counter() - t0
-    if lm.kind != "nr":
-        raise BadInputError(f"model {lm.model_id} is kind {lm.kind!r}; --no-reference needs NR")
+    require_kind(lm.kind, lm.model_id, "nr")
     ff = ffmpeg or resolve_ffmpeg()
     dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     t1 = time.perf_counter()

@@ -27,6 +27,7 @@ from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.fsutil import writing_output
+from vmaf_tiny.kinds import require_kind
 from vmaf_tiny.nr import damage_warnings, prepare_frame
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frames_to_read, probe, read_luma
 
@@ -276,8 +277,7 @@ def load_saliency(
     from vmaf_tiny.session import load_model
 
     lm = load_model(model, backend=backend, threads=threads)
-    if lm.kind != "saliency":
-        raise BadModelError(f"model {lm.model_id} is kind {lm.kind!r}, not a saliency model")
+    require_kind(lm.kind, lm.model_id, "saliency")
     name = lm.sidecar["inputs"][0]["name"]
     idx = next((i for i, o in enumerate(lm.sidecar["outputs"]) if o.get("role") == "map"), 0)
 

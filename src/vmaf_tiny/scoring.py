@@ -27,7 +27,8 @@ from vmaf_tiny.codec import check_codec_fields, codec_columns
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.features import FeatureResult, extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.framepair import is_frame_pair, score_frame_pair
+from vmaf_tiny.framepair import score_frame_pair
+from vmaf_tiny.kinds import require_kind, runtime_path
 from vmaf_tiny.result import (
     DTYPES,
     ScoreResult,
@@ -243,23 +244,21 @@ def score(
     t0 = time.perf_counter()
     loading = _start_loading(model, backend=backend, threads=threads, int8=int8)
     sidecar, model_id = loading.sidecar, loading.model_id
-    if isinstance(sidecar.get("fast"), dict):  # a fast-path model: its own pass (vmaf_tiny.fast)
+    if runtime_path(sidecar) == "fast":  # libvmaf on a sample (vmaf_tiny.fast)
         from vmaf_tiny.fast import score_with_loading
 
         return score_with_loading(  # type: ignore[return-value]
             reference, distorted, loading, with_svm=with_svm, truncate=truncate,
             width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ffmpeg, t0=t0,
         )  # fmt: skip
-    if sidecar["kind"] != "fr":
+    try:
+        require_kind(sidecar["kind"], model_id, "fr")
+    except BadInputError:
         loading.wait_quietly()
-        raise BadInputError(
-            f"model {model_id} is kind {sidecar['kind']!r}; use --no-reference for NR models"
-            if sidecar["kind"] == "nr"
-            else f"model {model_id} is kind {sidecar['kind']!r}, not a full-reference model"
-        )
+        raise
     try:
         ff = ffmpeg or resolve_ffmpeg()
-        if is_frame_pair(sidecar):  # a model over (reference, distorted) frames, not features
+        if runtime_path(sidecar) == "frame_pair":  # (reference, distorted) frames, not features
             lm = loading.result()
             if with_svm:
                 raise BadInputError(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from vmaf_train.config import ModelConfig, load_config
+from vmaf_train.recipes import ModelConfig, load_fr_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 FR_CORPUS = REPO / "tests" / "support" / "fixtures" / "fr_corpus.toml"
@@ -77,7 +77,7 @@ def pairs_with_mos(features: Path, out_dir: Path) -> Path:
 
 def fast_config(model_id: str, **train: object) -> ModelConfig:
     """A shipped recipe with the fixture's split and a short epoch budget."""
-    cfg = load_config(REPO / "configs" / "models" / f"{model_id}.toml")
+    cfg = load_fr_recipe(REPO / "configs" / "models" / f"{model_id}.toml")
     return cfg.with_overrides(split=FR_SPLIT, train={"epochs": FAST_EPOCHS, **train})
 
 
@@ -109,7 +109,7 @@ def fr_features_mos(fr_features: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="session")
 def fr_run(fr_features: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished ``fit`` run of vmaf_tiny_v3 (baked scaler, int8 recipe) on the fixture."""
-    from vmaf_train.train import fit_run
+    from vmaf_train.fit.fr import fit_run
 
     out = tmp_path_factory.mktemp("fr_runs") / "vmaf_tiny_v3"
     fit_run(fast_config("vmaf_tiny_v3"), fr_features, out, n_boot=200)
@@ -119,7 +119,7 @@ def fr_run(fr_features: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def fr_codec_run(fr_features: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished ``fit`` run of fr_regressor_v3 (sidecar normalisation, 18-d codec block)."""
-    from vmaf_train.train import fit_run
+    from vmaf_train.fit.fr import fit_run
 
     out = tmp_path_factory.mktemp("fr_runs") / "fr_regressor_v3"
     fit_run(fast_config("fr_regressor_v3"), fr_features, out, n_boot=200)

@@ -1,4 +1,8 @@
-"""The benchmark harness on tiny clips: results schema, clip cache, --record, bench_all.sh."""
+"""The benchmark harness on tiny clips: results schema, clip cache, bench_all.sh.
+
+Recording the figures into model cards and docs (``vmaf-train bench``) is tested in
+``tests/vmaf_train/test_bench_record.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-from vmaf_tiny.bench import CARD_BEGIN, CARD_END, cache_dir, checkout_root, parse_sizes
+from vmaf_tiny.bench import cache_dir, parse_sizes
 from vmaf_tiny.errors import BadInputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +40,6 @@ def test_cache_dir_never_the_working_directory(monkeypatch: pytest.MonkeyPatch) 
     assert cache_dir() == Path("/tmp/xdg/vmaf-tiny")
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert cache_dir() == Path.home() / ".cache" / "vmaf-tiny"
-    assert checkout_root() == REPO  # this test runs from the checkout (editable install)
 
 
 @pytest.fixture(scope="module")
@@ -45,27 +48,19 @@ def bench_run(tiny_models, tmp_path_factory: pytest.TempPathFactory):
 
     d = tmp_path_factory.mktemp("bench")
     model, _ = tiny_models.fr_mlp(d, "bench_fr", codec_block=codec_block_spec("v3"))
-    cards = d / "cards"
-    cards.mkdir()
-    card = cards / "bench_fr.md"
-    card.write_text("# bench_fr\n\nIntro written by the card generator.\n")
-    (d / "benchmarks.md").write_text("# Benchmarks\n\nProse kept.\n")
     out = subprocess.run(
         [
             str(VMAF_TINY),
             "bench",
-            "--tiny-model",
+            "-m",
             str(model),
             "--backend",
             "cpu",
             *QUICK,
             "--clips-dir",
             str(d / "clips"),
-            "--out",
+            "-o",
             str(d / "res.json"),
-            "--record",
-            "--cards-dir",
-            str(cards),
         ],
         capture_output=True,
         text=True,
@@ -112,31 +107,6 @@ def test_bench_writes_results_with_the_documented_schema(bench_run) -> None:
     assert clips == ["dis_96x64x6_x264_crf30.mp4", "ref_96x64x6.y4m"]
 
 
-def test_record_rewrites_only_the_runtime_block(bench_run, tmp_path: Path) -> None:
-    d, _model, _out = bench_run
-    card = d / "cards" / "bench_fr.md"
-    text = card.read_text()
-    assert text.startswith("# bench_fr\n\nIntro written by the card generator.\n")
-    assert text.count(CARD_BEGIN) == 1 and text.count(CARD_END) == 1
-    assert "## Runtime figures" in text and "| 96x64x6 |" in text
-    doc = (d / "benchmarks.md").read_text()  # the docs table beside the cards, same figures
-    assert doc.startswith("# Benchmarks\n\nProse kept.\n")
-    assert doc.count("<!-- bench-cpu:begin -->") == 1 and "| 96x64x6 |" in doc
-    assert "Goals: end-to-end ratio tiny/SVM >= 0.9 at every size: **" in doc
-    # Text after the block survives a second --record; the block is replaced, not appended.
-    card.write_text(text + "\nFooter kept.\n")
-    from vmaf_tiny.bench import record_card
-
-    res = json.loads((d / "res.json").read_text())
-    res["end_to_end"][0]["clip"] = "RECORDED-AGAIN"
-    record_card(res, d / "cards")
-    new = card.read_text()
-    assert new.count(CARD_BEGIN) == 1 and "RECORDED-AGAIN" in new and "Footer kept." in new
-    assert new.startswith("# bench_fr\n\nIntro written by the card generator.\n")
-    with pytest.raises(BadInputError, match="no model card"):
-        record_card(res, tmp_path)
-
-
 def test_bench_defaults_write_into_the_cache_not_the_working_directory(
     bench_run, tmp_path: Path
 ) -> None:
@@ -145,7 +115,7 @@ def test_bench_defaults_write_into_the_cache_not_the_working_directory(
     work.mkdir()
     cache = tmp_path / "cache"
     out = subprocess.run(
-        [str(VMAF_TINY), "bench", "--tiny-model", str(model), *QUICK],
+        [str(VMAF_TINY), "bench", "-m", str(model), *QUICK],
         capture_output=True,
         text=True,
         check=False,
@@ -162,29 +132,13 @@ def test_bench_defaults_write_into_the_cache_not_the_working_directory(
     assert f"wrote {cache / 'netflix_benchmark_results.json'}" in out.stderr
 
 
-def test_record_into_a_missing_cards_dir_fails_before_measuring(bench_run, tmp_path: Path) -> None:
-    _d, model, _ = bench_run
-    out = subprocess.run(
-        [
-            *(str(VMAF_TINY), "bench", "--tiny-model", str(model), *QUICK, "--record"),
-            *("--cards-dir", str(tmp_path / "nope"), "--clips-dir", str(tmp_path / "clips")),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 2
-    assert out.stderr.strip() == f"error: --record: no model cards directory {tmp_path / 'nope'}"
-    assert not (tmp_path / "clips").exists()  # nothing was measured
-
-
 def test_bench_all_sh_forwards_flags(bench_run) -> None:
     d, model, _ = bench_run
     out = subprocess.run(
         [
             "bash",
             str(REPO / "testdata" / "bench_all.sh"),
-            "--tiny-model",
+            "-m",
             str(model),
             "--backend=cpu",
             *QUICK,
@@ -211,7 +165,7 @@ def test_bench_cuda_without_onnxruntime_gpu_is_one_line_error(bench_run) -> None
         [
             str(VMAF_TINY),
             "bench",
-            "--tiny-model",
+            "-m",
             str(model),
             "--backend=cuda",
             *QUICK,
@@ -237,7 +191,7 @@ def test_bench_on_cuda(bench_run) -> None:
         [
             str(VMAF_TINY),
             "bench",
-            "--tiny-model",
+            "-m",
             str(model),
             "--backend",
             "cuda",

@@ -85,7 +85,7 @@ def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, 
 def test_check_cli_refuses_the_3gib_model_without_allocating(
     hostile: dict[str, Path], tmp_path: Path
 ) -> None:
-    rc, err, rss = _run_rss(["check", str(hostile["cos_3gib"])], tmp_path)
+    rc, err, rss = _run_rss(["check", "-m", str(hostile["cos_3gib"])], tmp_path)
     assert rc == 2, err
     assert err.strip().startswith("error: cos_3gib.onnx: tensor_sizes: tensor 'big' would hold 3")
     assert "Traceback" not in err

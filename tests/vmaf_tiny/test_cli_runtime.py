@@ -123,7 +123,7 @@ def _providers() -> str:
 
 def test_check_command(tiny_models, tmp_path: Path, fr_model) -> None:
     path, _ = fr_model
-    out = run("check", path, "--json")
+    out = run("check", "-m", path, "--json")
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["ok"] and d["checks"][-1] == {
@@ -132,20 +132,20 @@ def test_check_command(tiny_models, tmp_path: Path, fr_model) -> None:
         "detail": "session opens on CPUExecutionProvider",
     }
     bad = tiny_models.if_model(tmp_path, "cli_hidden", then_op="Scan")
-    out = run("check", bad)
+    out = run("check", "-m", bad)
     one_line_error(out, "cli_hidden.onnx: operators:", "'Scan' not allowed")
     assert "REFUSED" in out.stdout and "fail" in out.stdout
 
 
 def test_check_takes_a_registry_id_like_score(tmp_path: Path) -> None:
     """``check vmaf_tiny_v2`` checks the registered model (sidecar and sha256 from its row)."""
-    out = run("check", "vmaf_tiny_v2", "--json", cwd=tmp_path)
+    out = run("check", "-m", "vmaf_tiny_v2", "--json", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["ok"] and Path(d["path"]).name == "vmaf_tiny_v2.onnx"
     status = {c["name"]: c["status"] for c in d["checks"]}
     assert status["sha256"] == "pass"  # checked against the registry row (a bare path: skip)
-    one_line_error(run("check", "no_such_model_v9", cwd=tmp_path), "unknown model id")
+    one_line_error(run("check", "-m", "no_such_model_v9", cwd=tmp_path), "unknown model id")
 
 
 def _pairs_csv(tmp_path: Path, runtime_clips, bad: bool) -> Path:
@@ -182,7 +182,17 @@ def test_pairs_on_a_local_dask_cluster_match_serial(
     assert serial.returncode == 0, serial.stderr
     train = Path(sys.executable).parent / "vmaf-train"  # Dask scheduling is the toolkit's
     dask = subprocess.run(
-        [str(train), "score-pairs", str(pairs), "--model", str(path), "--workers", "2", "--csv"],
+        [
+            str(train),
+            "score-pairs",
+            "--pairs",
+            str(pairs),
+            "--model",
+            str(path),
+            "--workers",
+            "2",
+            "--csv",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -176,8 +176,8 @@ def test_damaged_input_is_one_line_exit_2_everywhere(
         ("score", "-r", corpus["ref"], "-d", bad),
         ("score", "-r", corpus["ref"], "-d", bad, "--truncate"),
         ("score", "--no-reference", "-m", "nr_metric_v1", "-d", bad),
-        ("filter", bad, tmp_path / "f.y4m"),
-        ("saliency", bad, tmp_path / "maps"),
+        ("filter", bad, "-o", tmp_path / "f.y4m"),
+        ("saliency", bad, "-o", tmp_path / "maps"),
     ):
         assert hint in one_line_error(run(*args), frag)
     assert list(tmp_path.iterdir()) == []  # nothing written, no temp files left
@@ -274,8 +274,8 @@ def test_vfr_frames_are_read_as_stored(corpus: dict[str, Path], tmp_path: Path) 
         assert probe(vfr).n_frames == N
         fr = json.loads(run("score", "-r", corpus["ref"], "-d", vfr, "--json").stdout)
         nr = run("score", "--no-reference", "-m", "nr_metric_v1", "-d", vfr, "--json")
-        filt = run("filter", vfr, tmp_path / f"{name}.y4m", "--json")
-        sal = run("saliency", vfr, tmp_path / f"{name}_maps", "--json")
+        filt = run("filter", vfr, "-o", tmp_path / f"{name}.y4m", "--json")
+        sal = run("saliency", vfr, "-o", tmp_path / f"{name}_maps", "--json")
         assert json.loads(nr.stdout)["n_frames"] == N
         assert json.loads(filt.stdout)["n_frames"] == N
         assert json.loads(sal.stdout)["n_frames"] == N
@@ -292,8 +292,8 @@ def test_repeated_timestamps_are_not_damage(corpus: dict[str, Path], tmp_path: P
     dup = corpus["dupts.mkv"]
     fr = run("score", "-r", corpus["ref"], "-d", dup, "--json")
     nr = run("score", "--no-reference", "-m", "nr_metric_v1", "-d", dup, "--json")
-    filt = run("filter", dup, tmp_path / "f.y4m", "--json")
-    sal = run("saliency", dup, tmp_path / "maps", "--json")
+    filt = run("filter", dup, "-o", tmp_path / "f.y4m", "--json")
+    sal = run("saliency", dup, "-o", tmp_path / "maps", "--json")
     for out in (fr, nr, filt, sal):
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["n_frames"] == N
@@ -302,10 +302,16 @@ def test_repeated_timestamps_are_not_damage(corpus: dict[str, Path], tmp_path: P
 def test_output_errors_are_one_line(corpus: dict[str, Path], tmp_path: Path) -> None:
     clip = corpus["x264.mp4"]
     (tmp_path / "adir").mkdir()
-    one_line_error(run("filter", clip, tmp_path / "adir"), f"cannot write {tmp_path / 'adir'}:")
+    one_line_error(
+        run("filter", clip, "-o", tmp_path / "adir"), f"cannot write {tmp_path / 'adir'}:"
+    )
     (tmp_path / "afile").write_text("x")
-    one_line_error(run("filter", clip, tmp_path / "afile" / "o.y4m"), "afile is not a directory")
-    one_line_error(run("saliency", clip, tmp_path / "afile" / "maps"), "afile is not a directory")
+    one_line_error(
+        run("filter", clip, "-o", tmp_path / "afile" / "o.y4m"), "afile is not a directory"
+    )
+    one_line_error(
+        run("saliency", clip, "-o", tmp_path / "afile" / "maps"), "afile is not a directory"
+    )
     # The errno -> message mapping for what a root test runner cannot provoke.
     for code, text in ((errno.EACCES, "Permission denied"), (errno.ENOSPC, "No space left")):
         err = output_error(tmp_path / "o.y4m", OSError(code, os.strerror(code)))
@@ -319,7 +325,7 @@ def test_unsupported_output_names_the_users_path(corpus: dict[str, Path], tmp_pa
     (tmp_path / "afile").write_text("x")
     for name in ("afile", "out.txt", "new_noext"):
         line = one_line_error(
-            run("filter", clip, tmp_path / name), f"error: {name}: choose --codec"
+            run("filter", clip, "-o", tmp_path / name), f"error: {name}: choose --codec"
         )
         assert ".tmp" not in line, line
     # nothing written, no temp file left; the existing file is untouched
@@ -379,7 +385,7 @@ def test_sigterm_cleans_up(ffmpeg: FFmpeg, tmp_path: Path, command: str) -> None
     out_dir.mkdir()
     target = out_dir / ("f.y4m" if command == "filter" else "maps")
     proc = subprocess.Popen(
-        [str(VMAF_TINY), command, str(clip), str(target)],
+        [str(VMAF_TINY), command, str(clip), "-o", str(target)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -21,15 +21,15 @@ from vmaf_tiny.framepair import is_frame_pair, score_frame_pair
 from vmaf_tiny.nr import score_nr
 from vmaf_tiny.registry import verify_registry
 from vmaf_tiny.session import load_model
-from vmaf_train.pixels.export import ort_session
-from vmaf_train.pixels.frames import PixelCorpus
-from vmaf_train.pixels.nr import predict_clips
+from vmaf_train.data.frames import PixelCorpus
+from vmaf_train.fit.nr import predict_clips
+from vmaf_train.ship.onnx_io import ort_session
 
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 PIXEL_APP = (
     "import typer\n"
     "from vmaf_tiny.console import run_app\n"
-    "from vmaf_tiny.cli_pixels import filter_cmd, saliency_cmd\n"
+    "from vmaf_tiny.cli.pixels import filter_cmd, saliency_cmd\n"
     "app = typer.Typer(pretty_exceptions_enable=False)\n"
     "@app.callback()\n"
     "def _root() -> None: pass\n"
@@ -142,6 +142,7 @@ def test_filter_and_saliency_commands(pixel_zoo: Path, clips, tmp_path: Path) ->
     out = pixel_cli(
         "filter",
         str(clips["dis"]),
+        "-o",
         str(tmp_path / "f.y4m"),
         "--model",
         "learned_filter_v1",
@@ -158,6 +159,7 @@ def test_filter_and_saliency_commands(pixel_zoo: Path, clips, tmp_path: Path) ->
     out = pixel_cli(
         "saliency",
         str(clips["dis"]),
+        "-o",
         str(tmp_path / "maps"),
         "--model",
         "saliency_student_v1",
@@ -172,6 +174,7 @@ def test_filter_and_saliency_commands(pixel_zoo: Path, clips, tmp_path: Path) ->
     out = pixel_cli(
         "saliency",
         str(clips["dis"]),
+        "-o",
         str(tmp_path / "m2"),
         "--model",
         "mobilesal_placeholder_v0",
@@ -186,11 +189,11 @@ def test_filter_and_saliency_commands(pixel_zoo: Path, clips, tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["filter", "{dis}", "{tmp}/x.y4m", "--model", "nr_metric_v1"], "not a filter"),
-        (["saliency", "{dis}", "{tmp}/m", "--model", "learned_filter_v1"], "not a saliency"),
-        (["filter", "{tmp}/missing.mkv", "{tmp}/x.y4m"], "no such file"),
-        (["filter", "{dis}", "{tmp}/x.mp4"], "choose --codec"),
-        (["filter", "{dis}", "{tmp}/x.y4m", "--model", "no_such_model"], "no_such_model"),
+        (["filter", "{dis}", "-o", "{tmp}/x.y4m", "--model", "nr_metric_v1"], "not a filter"),
+        (["saliency", "{dis}", "-o", "{tmp}/m", "--model", "learned_filter_v1"], "not a saliency"),
+        (["filter", "{tmp}/missing.mkv", "-o", "{tmp}/x.y4m"], "no such file"),
+        (["filter", "{dis}", "-o", "{tmp}/x.mp4"], "choose --codec"),
+        (["filter", "{dis}", "-o", "{tmp}/x.y4m", "--model", "no_such_model"], "no_such_model"),
     ],
 )
 def test_pixel_commands_fail_in_one_line(pixel_zoo, clips, tmp_path, args, fragment) -> None:

@@ -173,10 +173,10 @@ def test_models_cli_list_show_verify(zoo: Path) -> None:
     out = run("models", "list", "--json")
     assert out.returncode == 0
     assert [r["id"] for r in json.loads(out.stdout)] == ["tiny_fr_v1", "tiny_nr_v1"]
-    out = run("models", "show", "tiny_nr_v1", "--json")
+    out = run("models", "show", "-m", "tiny_nr_v1", "--json")
     shown = json.loads(out.stdout)
     assert shown["registry"]["kind"] == "nr" and shown["sidecar"]["frame"]["resize"] == [32, 24]
-    out = run("models", "show", "tiny_nr_v2")
+    out = run("models", "show", "-m", "tiny_nr_v2")
     assert out.returncode == 2
     assert (
         out.stderr.strip().splitlines() == [out.stderr.strip().splitlines()[0]]

@@ -228,7 +228,7 @@ def test_nr_frames_that_do_not_fit_the_model_are_bad_input(
 def test_y4m_header_probe_agrees_with_ffmpeg(
     runtime_clips, ffmpeg, tmp_path: Path, shared_data: Path
 ) -> None:
-    from vmaf_tiny.video import _probe_ffmpeg, _y4m_info
+    from vmaf_tiny.video_probe import _probe_ffmpeg, _y4m_info
 
     clips = [
         runtime_clips["ref"],

@@ -90,13 +90,13 @@ def test_every_runtime_command_runs_without_the_training_stack(
     ref, dis = str(runtime_clips["ref"]), str(runtime_clips["dis"])
     commands = [
         ["models", "list", "--json"],
-        ["models", "show", "vmaf_tiny_v2", "--json"],
+        ["models", "show", "-m", "vmaf_tiny_v2", "--json"],
         ["models", "verify", "--json"],
-        ["check", str(zoo / "vmaf_tiny_v2.onnx"), "--json"],
+        ["check", "-m", str(zoo / "vmaf_tiny_v2.onnx"), "--json"],
         ["score", "-r", ref, "-d", dis, "--model", "vmaf_tiny_v2", "--json"],
         ["score", "-d", dis, "--no-reference", "--model", "nr_metric_v1", "--json"],
-        ["filter", dis, str(tmp_path / "f.y4m"), "--max-frames", "3", "--json"],
-        ["saliency", dis, str(tmp_path / "maps"), "--max-frames", "2", "--json"],
+        ["filter", dis, "-o", str(tmp_path / "f.y4m"), "--max-frames", "3", "--json"],
+        ["saliency", dis, "-o", str(tmp_path / "maps"), "--max-frames", "2", "--json"],
         ["bench", "--sizes", "64x36x4", "--runs", "1", "--batch1-calls", "10",
          "--big-batch", "8", "--clips-dir", str(tmp_path / "clips"),
          "--out", str(tmp_path / "bench.json"), "--json"],

@@ -220,10 +220,15 @@ def test_score_fr_nr_and_pairs_on_a_generated_pair(installed: Installed) -> None
 def test_options_that_need_what_is_not_installed_fail_in_one_line(installed: Installed) -> None:
     d = installed.data
     dask = installed.run(  # Dask scheduling of pairs is the toolkit's
-        "score-pairs", d / "pairs.csv", "--scheduler", "tcp://127.0.0.1:9", tool="vmaf-train"
+        "score-pairs",
+        "--pairs",
+        d / "pairs.csv",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        tool="vmaf-train",
     )
     cuda = installed.run("score", "-r", d / "ref.y4m", "-d", d / "dis.mp4", "--backend", "cuda")
-    record = installed.run("bench", "--record", "--sizes", "96x64x4", "--runs", "1")
+    record = installed.run("bench", "--sizes", "96x64x4", "--runs", "1", tool="vmaf-train")
     for out, needle in (
         (dask, "pip install 'vmaf-tiny[train]'"),
         (cuda, "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"),

@@ -16,7 +16,7 @@ from vmaf_tiny.parallel import make_executor
 from vmaf_train.data.corpus import build_corpus
 from vmaf_train.data.corpus_config import load_corpus_config
 from vmaf_train.data.fast_features import CORPUS_POINTS, column_name
-from vmaf_train.fast_fit import fit_fast, load_fast_recipe
+from vmaf_train.fit.fast import fit_fast, load_fast_recipe
 
 CONFIG = """
 name = "{name}"

@@ -11,7 +11,6 @@ from vmaf_tiny.console import run_app
 from vmaf_train.cli import corpus, demo, features, pairs
 from vmaf_train.cli import evaluate as _evaluate
 from vmaf_train.cli import export as _export
-from vmaf_train.cli import pixels as _pixels
 from vmaf_train.cli import registry as _registry
 from vmaf_train.cli import train as _train
 from vmaf_train.cli import zoo as _zoo
@@ -39,15 +38,16 @@ app.command("eval")(_evaluate.evaluate)
 app.command("quantize-int8")(_export.quantize)
 app.command("int8-ship")(_export.int8_ship)
 app.command("register")(_registry.register)
+app.command("make-smoke")(_registry.make_smoke)
 app.command("report")(_registry.report)
 app.command("guard-fixture")(_registry.guard_fixture)
 app.command("zoo")(_zoo.zoo)
 
 app.add_typer(corpus.app, name="corpus")
 app.command("extract-features")(features.extract_features_cmd)
+app.command("bench")(__import__("vmaf_train.cli.bench", fromlist=["bench"]).bench)
 app.command("score-pairs")(pairs.score_pairs)
 app.command("demo")(demo.demo)
-app.add_typer(_pixels.app, name="pixels")  # pixel models (issue 5)
 
 
 #: Top-level modules of the ``train`` extra (``pip install 'vmaf-tiny[train]'``).

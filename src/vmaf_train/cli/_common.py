@@ -10,7 +10,8 @@ import typer
 # The executor and --json aliases are the project's shared ones.
 from rich.table import Table
 
-from vmaf_tiny.console import JsonOpt, SchedulerOpt, SerialOpt, WorkersOpt, err_console
+from vmaf_tiny.cli.options import JsonOpt, SchedulerOpt, SerialOpt, WorkersOpt
+from vmaf_tiny.console import err_console
 from vmaf_tiny.errors import BadInputError
 
 __all__ = [

@@ -8,17 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vmaf_tiny.console import (
+from vmaf_tiny.cli.options import (
     FFmpegOpt,
     JsonOpt,
     ProgressOpt,
     SchedulerOpt,
     SerialOpt,
     WorkersOpt,
-    err_console,
-    out_console,
-    print_json,
 )
+from vmaf_tiny.console import err_console, out_console, print_json
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.parallel import make_executor
 

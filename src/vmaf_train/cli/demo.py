@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vmaf_tiny.console import FFmpegOpt, ProgressOpt, err_console, out_console
+from vmaf_tiny.cli.options import FFmpegOpt, ProgressOpt
+from vmaf_tiny.console import err_console, out_console
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.parallel import make_executor
 
@@ -42,11 +43,11 @@ def demo(
 ) -> None:
     """Build the demo corpus, evaluate the shipped tiny model against the SVM, score a pair."""
     import vmaf_tiny
-    from vmaf_train.assess import evaluate_model
     from vmaf_train.cli.corpus import render_summary
     from vmaf_train.cli.evaluate import render_eval
     from vmaf_train.data.corpus import build_corpus
     from vmaf_train.data.corpus_config import load_corpus_config, resolve_config_path
+    from vmaf_train.evaluate.model import evaluate_model
 
     ff = resolve_ffmpeg(ffmpeg)
     cfg = load_corpus_config(resolve_config_path("demo"))

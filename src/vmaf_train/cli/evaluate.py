@@ -41,7 +41,7 @@ def evaluate(
     as_json: JsonOpt = False,
 ) -> None:
     """n, PLCC, SROCC and RMSE with seeded bootstrap 95 % intervals (raw, no logistic fit)."""
-    from vmaf_train.assess import evaluate_model
+    from vmaf_train.evaluate.model import evaluate_model
 
     res = evaluate_model(
         model, features, split=split, target=target, level=level, baseline=baseline,

@@ -15,9 +15,11 @@ __all__ = ["int8_ship", "quantize"]
 
 
 def quantize(
-    fp32: Annotated[Path, typer.Option("--fp32", help="The fp32 .onnx (sidecar beside it).")],
+    fp32: Annotated[
+        Path, typer.Option("--model", "-m", help="The fp32 .onnx (sidecar beside it).")
+    ],
     calibration: Annotated[
-        Path, typer.Option("--calibration", help="features.parquet (train split calibrates).")
+        Path, typer.Option("--features", "-f", help="features.parquet (train split calibrates).")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Destination .int8.onnx.")],
     n_calib: Annotated[int, typer.Option("--n-calib", min=16, help="Calibration rows.")] = 2048,
@@ -33,7 +35,7 @@ def quantize(
 ) -> None:
     """Quantise to int8 (QDQ, 7-bit weights) and gate it on the test split: PLCC drop <= 0.001,
     RMSE rise <= 0.1, saturation-free without VNNI, smaller or faster than fp32."""
-    from vmaf_train.quantize import gate_path, quantize_int8
+    from vmaf_train.ship.quantize import gate_path, quantize_int8
 
     if not str(out).endswith(".onnx"):
         from vmaf_tiny.errors import BadInputError
@@ -69,7 +71,7 @@ def int8_ship(
     ] = None,
     recheck: Annotated[
         str | None,
-        typer.Option("--recheck", help="Re-judge this model's shipped int8 file instead."),
+        typer.Option("--model", "-m", help="Re-judge this model's shipped int8 file instead."),
     ] = None,
     apply: Annotated[
         bool, typer.Option("--apply/--dry-run", help="Write the verdict into the zoo.")
@@ -78,7 +80,7 @@ def int8_ship(
 ) -> None:
     """Ship or withdraw a zoo model's int8 file under the current gate rules."""
     from vmaf_tiny.errors import BadInputError
-    from vmaf_train.int8_ship import apply_int8_gate, load_gate, recheck_int8
+    from vmaf_train.ship.int8 import apply_int8_gate, load_gate, recheck_int8
 
     if int8 is not None and recheck is None:
         gate = load_gate(int8)
@@ -87,7 +89,7 @@ def int8_ship(
     elif recheck is not None and int8 is None:
         gate = recheck_int8(zoo, recheck, apply=apply)
     else:
-        raise BadInputError("give exactly one of --int8 FILE or --recheck ID")
+        raise BadInputError("give exactly one of --int8 FILE or -m/--model ID")
     if as_json:
         print_json({k: v for k, v in gate.items() if k != "saturation"})
         return

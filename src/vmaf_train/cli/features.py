@@ -7,17 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from vmaf_tiny.console import (
+from vmaf_tiny.cli.options import (
     FFmpegOpt,
     JsonOpt,
     ProgressOpt,
     SchedulerOpt,
     SerialOpt,
     WorkersOpt,
-    err_console,
-    fail,
-    print_json,
 )
+from vmaf_tiny.console import err_console, fail, print_json
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import OutputLock, atomic_write_json
 from vmaf_tiny.video import VideoSpec

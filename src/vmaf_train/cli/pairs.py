@@ -8,14 +8,25 @@ from typing import Annotated
 import typer
 
 from vmaf_tiny import cli as runtime_cli
-from vmaf_tiny.cli_pixels import AllowDamagedOpt
-from vmaf_tiny.console import FFmpegOpt, JsonOpt, SchedulerOpt, SerialOpt, WorkersOpt
+from vmaf_tiny.cli.options import (
+    AllowDamagedOpt,
+    FFmpegOpt,
+    JsonOpt,
+    SchedulerOpt,
+    SerialOpt,
+    WorkersOpt,
+)
 from vmaf_tiny.errors import BadInputError
 from vmaf_train.parallel import make_executor
 
 
 def score_pairs(
-    pairs: Annotated[Path, typer.Argument(help="CSV with reference,distorted[,codec,...] rows.")],
+    pairs: Annotated[
+        Path,
+        typer.Option(
+            "--pairs", help="CSV with reference,distorted[,codec,...] rows.", show_default=False
+        ),
+    ],
     model: runtime_cli.ModelOpt = "vmaf_tiny_v2",
     with_svm: Annotated[
         bool, typer.Option("--with-svm", help="Also report libvmaf's vmaf_v0.6.1.")

@@ -1,4 +1,5 @@
-"""``vmaf-train register``, ``report`` and ``guard-fixture``: the zoo and its generated docs."""
+"""``vmaf-train register``, ``make-smoke``, ``report`` and ``guard-fixture``: the zoo and its
+generated docs."""
 
 from __future__ import annotations
 
@@ -16,21 +17,23 @@ from vmaf_train.cli._common import (
     ZooOpt,
     split_overrides,
 )
-from vmaf_train.config import SplitConfig
+from vmaf_train.recipes import SplitConfig
 
-__all__ = ["guard_fixture", "register", "report"]
+__all__ = ["guard_fixture", "make_smoke", "register", "report"]
 
 DocsOpt = Annotated[Path, typer.Option("--docs", help="Docs directory (cards in docs/models).")]
 
 
 def _zoo(zoo: Path | None) -> Path:
-    from vmaf_train.predict import default_zoo
+    from vmaf_train.evaluate.predict import default_zoo
 
     return zoo if zoo is not None else default_zoo()
 
 
 def register(
-    run: Annotated[Path, typer.Argument(help="A finished `vmaf-train fit` run directory.")],
+    run: Annotated[
+        Path, typer.Argument(help="A finished `vmaf-train fit` run directory (any kind).")
+    ],
     zoo: ZooOpt = None,
     loso: Annotated[
         Path | None, typer.Option("--loso", help="loso.json or its dir (default RUN/loso).")
@@ -43,8 +46,9 @@ def register(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check (size class, operator allowlist) and register a run: files, sidecar, registry row."""
-    from vmaf_train.register import register_run
+    """Check (size class, operator allowlist) and register a run of any kind (FR, NR, filter,
+    saliency): files, sidecar, registry row."""
+    from vmaf_train.ship.register import register as register_run
 
     row = register_run(run, _zoo(zoo), loso=loso, baseline=baseline, smoke=smoke)
     if as_json:
@@ -56,13 +60,32 @@ def register(
     )
 
 
+def make_smoke(
+    zoo: ZooOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the placeholder weights.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build and ship the smoke checkpoints (dists_sq_placeholder_v0, mobilesal_placeholder_v0)."""
+    from vmaf_train.ship.register import register_smoke
+
+    rows = register_smoke(_zoo(zoo), seed=seed)
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        out_console.print(
+            f"registered {row['id']} ({row['class']}, {row['bytes']} bytes, smoke) into {_zoo(zoo)}"
+        )
+
+
 def report(
     zoo: ZooOpt = None,
     docs: DocsOpt = Path("docs"),
     as_json: JsonOpt = False,
 ) -> None:
-    """Regenerate model cards, the benchmarks snapshot table and the schema doc block."""
-    from vmaf_train.cards import write_reports
+    """Regenerate every model card (all kinds), the benchmarks snapshot table and the schema doc
+    block."""
+    from vmaf_train.ship.cards import write_reports
 
     res = write_reports(_zoo(zoo), docs)
     if as_json:
@@ -76,7 +99,7 @@ def report(
 def guard_fixture(
     zoo: ZooOpt = None,
     out_dir: Annotated[
-        Path, typer.Option("--out-dir", help="Where the fixture and expected metrics live.")
+        Path, typer.Option("--out", "-o", help="Where the fixture and expected metrics live.")
     ] = Path("tests/support/fixtures"),
     features: Annotated[
         Path | None,
@@ -89,8 +112,8 @@ def guard_fixture(
     as_json: JsonOpt = False,
 ) -> None:
     """Record each shipped model's PLCC/RMSE on the committed eval fixture (rounding guard)."""
-    from vmaf_train.fixture import EXPECTED_NAME, FIXTURE_NAME, build_eval_fixture
-    from vmaf_train.fixture import expected_metrics as record
+    from vmaf_train.evaluate.drift import EXPECTED_NAME, FIXTURE_NAME, build_eval_fixture
+    from vmaf_train.evaluate.drift import expected_metrics as record
 
     fixture = out_dir / FIXTURE_NAME
     if features is not None:

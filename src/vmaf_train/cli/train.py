@@ -1,14 +1,16 @@
-"""``vmaf-train fit``, ``loso`` and ``baseline-svr``: training and cross-validation commands."""
+"""``vmaf-train fit`` (every recipe kind), ``loso`` and ``baseline-svr``: training and
+cross-validation commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from vmaf_tiny.console import out_console, print_json
+from vmaf_tiny.cli.options import ProgressOpt
+from vmaf_tiny.console import err_console, out_console, print_json
 from vmaf_train.cli._common import (
     ConfigOpt,
     FeaturesOpt,
@@ -24,61 +26,51 @@ from vmaf_train.cli._common import (
     parse_seeds,
     split_overrides,
 )
-from vmaf_train.config import ModelConfig, SplitConfig, load_config
 from vmaf_train.parallel import make_executor
+from vmaf_train.recipes import (
+    ModelConfig,
+    SplitConfig,
+    load_fr_recipe,
+    load_recipe,
+    parse_overrides,
+    resolve_model_config,
+)
 
 __all__ = ["baseline_svr", "fit", "loso"]
 
-TargetOpt = Annotated[
-    str | None,
-    typer.Option("--target", help="vmaf (teacher, default from the config) or mos (your MOS)."),
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a recipe value, e.g. --set train.epochs=2 (repeatable; TOML values).",
+    ),
 ]
 
 
-def _config(
-    path: Path,
-    *,
-    target: str | None,
-    val_frac: float | None,
-    test_frac: float | None,
-    salt: str | None,
-    epochs: int | None = None,
-) -> ModelConfig:
-    cfg = load_config(path)
-    if target is not None and target != cfg.output.target:
-        if target not in ("vmaf", "mos"):
-            from vmaf_tiny.errors import BadInputError
+def _pixel_summary(title: str, metrics: dict[str, Any]) -> None:
+    t = Table(title=title)
+    t.add_column("split / level")
+    t.add_column("figures")
+    for split in ("test", "val"):
+        for level, m in (metrics.get(split) or {}).items():
+            figs = ", ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in m.items()
+                if isinstance(v, int | float)
+            )
+            t.add_row(f"{split} {level}", figs)
+    lat = metrics.get("latency") or {}
+    t.add_row("latency", ", ".join(f"{k} {v:.1f}" for k, v in lat.items()))
+    tr = metrics.get("training", {})
+    t.add_row(
+        "training",
+        f"{tr.get('parameters')} params, {tr.get('epochs')} epochs, best {tr.get('best_epoch')}, "
+        f"{tr.get('seconds', 0):.1f} s",
+    )
+    out_console.print(t)
 
-            raise BadInputError(f"--target must be vmaf or mos, got {target!r}")
-        cfg = cfg.with_overrides(output={"target": target, "clamp": target == "vmaf"})
-    cfg = cfg.with_overrides(split=split_overrides(val_frac, test_frac, salt))
-    if epochs is not None:
-        cfg = cfg.with_overrides(train={"epochs": epochs})
-    return cfg
 
-
-def fit(
-    config: ConfigOpt,
-    features: FeaturesOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create.")],
-    seed: Annotated[int | None, typer.Option("--seed", help="Override the config seed.")] = None,
-    target: TargetOpt = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override.")] = None,
-    val_frac: ValFracOpt = None,
-    test_frac: TestFracOpt = None,
-    salt: SaltOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing run dir.")] = False,
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG plots.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Train one model from its recipe; export, verify and evaluate it into a run directory."""
-    from vmaf_train.train import fit_run
-
-    cfg = _config(config, target=target, val_frac=val_frac, test_frac=test_frac, salt=salt,
-                  epochs=epochs)  # fmt: skip
-    log(f"fit {cfg.id}: {features} -> {out}")
-    res = fit_run(cfg, features, out, seed=seed, force=force, plots=not no_plots, log=log)
-    m = res.metrics
+def _fr_summary(cfg: ModelConfig, m: dict[str, Any], out: Path, as_json: bool) -> None:
     if as_json:
         print_json(
             {k: v for k, v in m.items() if k != "training"}
@@ -96,7 +88,53 @@ def fit(
         f"{tr['parameters']} parameters; model.onnx {ox['bytes']} bytes, opset "
         f"{ox['opset']}, ORT vs torch max |diff| {ox['ort_vs_torch_max_abs_diff']:.2g}"
     )
-    out_console.print(f"run: {res.out}")
+    out_console.print(f"run: {out}")
+
+
+def fit(
+    config: Annotated[
+        str, typer.Option("--config", "-c", help="Model recipe: configs/models/ID.toml or ID.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create.")],
+    features: Annotated[
+        Path | None, typer.Option("--features", "-f", help="features.parquet (FR recipes).")
+    ] = None,
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="A built corpus directory (pixel recipes).")
+    ] = None,
+    set_: SetOpt = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="Per-clip sample cache of pixel recipes (default RUN/cache)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run dir.")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG plots.")] = False,
+    progress: ProgressOpt = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train any recipe (dispatch on its kind); export, verify and evaluate it into RUN.
+
+    FR recipes (kind fr) train on --features; pixel recipes (nr, filter, saliency) on --corpus.
+    """
+    from vmaf_train.fit import fit_recipe
+    from vmaf_train.fit.fast import fit_fast_command, is_fast_recipe
+
+    if is_fast_recipe(resolve_model_config(config)):  # kind fast: vmaf_train.fit.fast
+        fit_fast_command(resolve_model_config(config), features, out, force=force, log=log,
+                         as_json=as_json, overrides=set_)  # fmt: skip
+        return
+    cfg = load_recipe(config, parse_overrides(set_))  # a bad recipe fails before any work
+    log(f"fit {cfg.id} ({cfg.kind}): {features or corpus} -> {out}")
+    metrics = fit_recipe(cfg, out, features=features, corpus=corpus, force=force,
+                         plots=not no_plots, log=log, cache=cache, progress=progress)  # fmt: skip
+    if isinstance(cfg, ModelConfig):
+        _fr_summary(cfg, metrics, out, as_json)
+        return
+    err_console.print(f"run written to {out}", markup=False)
+    if as_json:
+        print_json(metrics)
+    else:
+        _pixel_summary(f"{cfg.id} ({cfg.kind})", metrics)
 
 
 def loso(
@@ -107,8 +145,7 @@ def loso(
     kfold: Annotated[
         int | None, typer.Option("--kfold", min=2, help="K folds grouped by source instead.")
     ] = None,
-    target: TargetOpt = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override.")] = None,
+    set_: SetOpt = None,
     serial: SerialOpt = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
@@ -116,9 +153,9 @@ def loso(
     as_json: JsonOpt = False,
 ) -> None:
     """Leave-one-source-out over natural sources (or --kfold K), per-fold table, mean ± std."""
-    from vmaf_train.loso import run_cv
+    from vmaf_train.evaluate.loso import run_cv
 
-    cfg = _config(config, target=target, val_frac=None, test_frac=None, salt=None, epochs=epochs)
+    cfg = load_fr_recipe(config, parse_overrides(set_))
     seed_list = parse_seeds(seeds)
     with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
         log(f"loso {cfg.id}: seeds {seed_list} on {ex.describe()}")
@@ -158,7 +195,7 @@ def baseline_svr(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the row sample.")] = 0,
     upstream_model: Annotated[
         Path | None,
-        typer.Option("--upstream-model", help="Upstream vmaf_v0.6.1.json: also time that SVM."),
+        typer.Option("--upstream-svm", help="Upstream vmaf_v0.6.1.json: also time that SVM."),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Take the split from this recipe.")
@@ -169,9 +206,9 @@ def baseline_svr(
     as_json: JsonOpt = False,
 ) -> None:
     """Retrain VMAF's own SVR recipe (NuSVR nu=0.9, C=4, gamma=0.04) on the same train split."""
-    from vmaf_train.baseline import svr_baseline_run
+    from vmaf_train.evaluate.baseline import svr_baseline_run
 
-    split = load_config(config).split if config else SplitConfig()
+    split = load_fr_recipe(config).split if config else SplitConfig()
     over = {k: v for k, v in split_overrides(val_frac, test_frac, salt).items() if v is not None}
     split = SplitConfig(**{**split.__dict__, **over})
     m = svr_baseline_run(features, out, split=split, max_rows=max_rows, seed=seed,

@@ -42,7 +42,7 @@ def zoo(
     no_loso: Annotated[bool, typer.Option("--no-loso", help="Skip LOSO.")] = False,
     upstream_model: Annotated[
         Path | None,
-        typer.Option("--upstream-model", help="Upstream vmaf_v0.6.1.json (SVM latency row)."),
+        typer.Option("--upstream-svm", help="Upstream vmaf_v0.6.1.json (SVM latency row)."),
     ] = None,
     fixture_dir: Annotated[
         Path | None,
@@ -59,7 +59,7 @@ def zoo(
     as_json: JsonOpt = False,
 ) -> None:
     """The whole zoo from one features table (resumable: finished steps are skipped)."""
-    from vmaf_train.zoo import ZOO_IDS, train_zoo
+    from vmaf_train.ship.zoo import ZOO_IDS, train_zoo
 
     id_list = tuple(i.strip() for i in ids.split(",") if i.strip()) if ids else ZOO_IDS
     over = {k: v for k, v in split_overrides(val_frac, test_frac, salt).items() if v is not None}

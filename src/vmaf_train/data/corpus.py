@@ -15,7 +15,6 @@ that fail are listed in ``failures.json`` and do not stop the others.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import Counter
@@ -29,7 +28,7 @@ import pyarrow as pa
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.features import TEACHER_MODEL, extract_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.fsutil import OutputLock, atomic_write_json, sha256_file
+from vmaf_tiny.fsutil import OutputLock, atomic_write_json, canonical_json_sha256, sha256_file
 from vmaf_tiny.parallel import Executor
 from vmaf_tiny.video import probe
 from vmaf_train.data.corpus_config import CorpusConfig
@@ -56,8 +55,7 @@ __all__ = [
 
 def _spec_hash(*parts: object) -> str:
     """Short content hash of specs: a changed config never reuses a stale cache file."""
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
+    return canonical_json_sha256(parts, default=str)[:10]
 
 
 def cache_names(cfg: CorpusConfig, src: Source, dist: Distortion | None = None) -> str:

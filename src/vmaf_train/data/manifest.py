@@ -6,14 +6,13 @@ same bytes; ``manifest_sha256`` is the sha256 of the canonical JSON of everythin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import atomic_write_json
+from vmaf_tiny.fsutil import atomic_write_json, canonical_json_sha256
 
 __all__ = ["finalize_manifest", "read_manifest", "tool_versions", "write_manifest"]
 
@@ -37,8 +36,7 @@ def tool_versions(ffmpeg_version: str, libvmaf_version: str, model_version: str)
 
 
 def _digest(body: dict[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return canonical_json_sha256(body, ensure_ascii=False)
 
 
 def finalize_manifest(body: dict[str, Any]) -> dict[str, Any]:

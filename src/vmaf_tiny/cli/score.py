@@ -1,0 +1,355 @@
+"""``vmaf-tiny score`` and ``vmaf-tiny check``: score videos with a model, check a model.
+
+Data goes to stdout (a rich table, ``--json`` or ``--csv``), progress and warnings to stderr.
+:func:`score_pairs_command` is shared with ``vmaf-train score-pairs``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vmaf_tiny import console
+from vmaf_tiny.cli._shell import quiet_python_warnings, sigterm_cleans_up, warn
+from vmaf_tiny.cli.options import (
+    AllowDamagedOpt,
+    BackendOpt,
+    CsvOpt,
+    FFmpegOpt,
+    HeightOpt,
+    JsonOpt,
+    ModelOpt,
+    PixFmtOpt,
+    SerialOpt,
+    ThreadsOpt,
+    WidthOpt,
+    WorkersOpt,
+)
+from vmaf_tiny.console import print_json, say
+from vmaf_tiny.errors import BadInputError, VmafTinyError
+
+__all__ = ["check", "score", "score_pairs_command"]
+
+
+# ---------------------------------------------------------------------------- score
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def _render_single(res: Any, as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        print_json(res.to_dict())
+        return
+    if as_csv:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        header = ["frame", res.model_id]
+        if res.svm_frames is not None:
+            header.append("vmaf_v0.6.1")
+        w.writerow(header)
+        index = getattr(res, "frame_index", range(len(res.frames)))  # fast: scored frames
+        for j, (i, v) in enumerate(zip(index, res.frames, strict=True)):
+            line = [str(i), f"{v:.6f}"]
+            if res.svm_frames is not None:
+                line.append(f"{res.svm_frames[j]:.6f}")
+            w.writerow(line)
+        sys.stdout.write(buf.getvalue())
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{Path(res.distorted).name}: {res.n_frames} frames")
+    table.add_column("pooling")
+    table.add_column(res.model_id, justify="right")
+    if res.svm_pooled is not None:
+        table.add_column("vmaf_v0.6.1 (libvmaf)", justify="right")
+    for key in ("mean", "harmonic_mean", "min", "p5", "max"):
+        row: list[str] = [key, _fmt(res.pooled[key])]
+        if res.svm_pooled is not None:
+            row.append(_fmt(res.svm_pooled[key]))
+        table.add_row(*row)
+    console.out_console.print(table)
+
+
+def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    if as_csv:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
+        sys.stdout.write(buf.getvalue())
+        return
+    from rich.table import Table
+
+    table = Table()
+    shown = [k for k in keys if k not in ("reference", "provider")]
+    for k in shown:
+        table.add_column(k, justify="right" if k not in ("distorted", "error") else "left")
+    for r in rows:
+        cells: list[str] = []
+        for k in shown:
+            v = r.get(k)
+            if k == "distorted":
+                v = Path(str(v)).name
+            cells.append(_fmt(v) if isinstance(v, float) else ("" if v is None else str(v)))
+        table.add_row(*cells)
+    console.out_console.print(table)
+
+
+def score_pairs_command(
+    pairs: Path,
+    model: str,
+    options: dict[str, Any],
+    executor: Any,
+    *,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Score every pair of a pairs CSV on ``executor`` and render the rows (one per pair).
+
+    Shared by ``vmaf-tiny score --pairs`` (serial or the process pool) and ``vmaf-train
+    score-pairs`` (the same, or Dask). A failing pair gets an ``error`` and does not stop the
+    others; any failure ends in a :class:`VmafTinyError` (exit 2) after the rows are printed.
+    """
+    from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
+    from vmaf_tiny.session import load_model
+
+    rows = read_pairs(pairs)
+    # Load once here so a bad model is one clear error, not one per pair.
+    load_model(model, backend=options["backend"], threads=options["threads"])
+    jobs = []
+    for i, r in enumerate(rows):
+        opts = dict(options)
+        opts.update({k: v for k, v in r.items() if k not in ("reference", "distorted")})
+        jobs.append(PairJob(i, r["reference"], r["distorted"], model, tuple(sorted(opts.items()))))
+    with executor as ex:
+        say(f"scoring {len(jobs)} pair(s) on {ex.describe()}")
+        outcomes = ex.map(score_pair, jobs, label="pairs")
+    out_rows: list[dict[str, Any]] = []
+    failed = 0
+    for o in outcomes:
+        if o.ok and o.value is not None:
+            out_rows.append({"pair": o.index, **o.value, "error": None})
+        else:
+            failed += 1
+            out_rows.append(
+                {
+                    "pair": o.index,
+                    "reference": o.item.reference,
+                    "distorted": o.item.distorted,
+                    "error": o.error,
+                }
+            )
+            warn(f"pair {o.index} ({Path(o.item.distorted).name}) failed: {o.error}")
+    _render_rows(out_rows, as_json, as_csv)
+    if failed:
+        raise VmafTinyError(f"{failed} of {len(jobs)} pair(s) failed (see the error column)")
+
+
+@sigterm_cleans_up
+def score(
+    model: ModelOpt = "vmaf_tiny_v2",
+    reference: Annotated[
+        Path | None, typer.Option("--reference", "-r", help="Reference video.")
+    ] = None,
+    distorted: Annotated[
+        Path | None, typer.Option("--distorted", "-d", help="Distorted video.")
+    ] = None,
+    no_reference: Annotated[
+        bool, typer.Option("--no-reference", help="Score --distorted alone with an NR model.")
+    ] = False,
+    pairs: Annotated[
+        Path | None,
+        typer.Option("--pairs", help="CSV with reference,distorted[,codec,preset,crf,...] rows."),
+    ] = None,
+    with_svm: Annotated[
+        bool, typer.Option("--with-svm", help="Also report libvmaf's vmaf_v0.6.1 (same pass).")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
+    pix_fmt: PixFmtOpt = None,
+    backend: BackendOpt = "auto",
+    threads: ThreadsOpt = 1,
+    int8: Annotated[bool, typer.Option("--int8", help="Registry ids: use the int8 file.")] = False,
+    codec: Annotated[
+        str | None, typer.Option("--codec", help="Codec-aware models: encoder (e.g. libx264).")
+    ] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Encoder preset.")] = None,
+    crf: Annotated[float | None, typer.Option("--crf", help="Encoder CRF.")] = None,
+    truncate: Annotated[
+        bool, typer.Option("--truncate", help="Score the common frames if counts differ.")
+    ] = False,
+    serial: SerialOpt = False,
+    workers: WorkersOpt = None,
+    ffmpeg: FFmpegOpt = None,
+    allow_damaged: AllowDamagedOpt = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Fast VMAF estimate (default fast operating point).")
+    ] = False,
+    fast_level: Annotated[
+        int | None, typer.Option("--fast-level", help="Fast estimate at operating point N.")
+    ] = None,
+) -> None:
+    """Score a distorted video (against its reference) with a tiny model."""
+    from vmaf_tiny.ffmpeg import resolve_ffmpeg
+
+    quiet_python_warnings()
+    ff = resolve_ffmpeg(ffmpeg)
+    if as_json and as_csv:
+        raise BadInputError("choose one of --json and --csv")
+    if fast or fast_level is not None:
+        from vmaf_tiny.fast import fast_cli_model, score_fast
+
+        model = fast_cli_model(model, fast_level, pairs=pairs is not None, nr=no_reference)
+        if reference is None or distorted is None:
+            raise BadInputError("--fast needs --reference and --distorted")
+        res_fast = score_fast(
+            reference, distorted, model, with_svm=with_svm, backend=backend, threads=threads,
+            truncate=truncate, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
+        )  # fmt: skip
+        for w in res_fast.warnings:
+            warn(w)
+        say(f"{res_fast.model_id}: fast estimate from {res_fast.n_frames} frames in "
+            f"{res_fast.seconds['total']:.2f} s")  # fmt: skip
+        _render_single(res_fast, as_json, as_csv)
+        return
+    if pairs is not None:
+        if reference or distorted or no_reference:
+            raise BadInputError("--pairs cannot be combined with --reference/--distorted")
+        options = {
+            "with_svm": with_svm,
+            "backend": backend,
+            "threads": threads,
+            "int8": int8,
+            "truncate": truncate,
+            "codec": codec,
+            "preset": preset,
+            "crf": crf,
+            "width": width,
+            "height": height,
+            "pix_fmt": pix_fmt,
+            "ffmpeg": ff,
+            "allow_damaged": allow_damaged,
+        }
+        from vmaf_tiny.parallel import make_executor
+
+        executor = make_executor(serial=serial, workers=workers)
+        score_pairs_command(pairs, model, options, executor, as_json=as_json, as_csv=as_csv)
+        return
+    if distorted is None:
+        raise BadInputError("pass --distorted (and --reference, or --no-reference)")
+    if no_reference:
+        if reference is not None:
+            raise BadInputError("--no-reference and --reference cannot be combined")
+        if with_svm:
+            raise BadInputError("--with-svm needs a reference")
+        from vmaf_tiny.nr import score_nr
+
+        res = score_nr(
+            distorted,
+            model,
+            backend=backend,
+            threads=threads,
+            int8=int8,
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            ffmpeg=ff,
+            allow_damaged=allow_damaged,
+        )
+    else:
+        if reference is None:
+            raise BadInputError("pass --reference (or --no-reference for an NR model)")
+        from vmaf_tiny.scoring import score as score_fr
+
+        res = score_fr(
+            reference,
+            distorted,
+            model,
+            with_svm=with_svm,
+            backend=backend,
+            threads=threads,
+            int8=int8,
+            codec=codec,
+            preset=preset,
+            crf=crf,
+            truncate=truncate,
+            width=width,
+            height=height,
+            pix_fmt=pix_fmt,
+            ffmpeg=ff,
+            allow_damaged=allow_damaged,
+        )
+    for w in res.warnings:
+        warn(w)
+    say(f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s")
+    _render_single(res, as_json, as_csv)
+
+
+# ---------------------------------------------------------------------------- check
+
+
+def check(
+    model: ModelOpt,
+    sidecar: Annotated[
+        Path | None, typer.Option("--sidecar", help="Sidecar JSON (default: beside the model).")
+    ] = None,
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="Expected sha256 of the .onnx file.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every load-time check on a model and print what passes and what fails.
+
+    A registry id is checked against its registry row (sidecar and sha256), as ``score -m``
+    loads it.
+    """
+    from vmaf_tiny.guard import Check, check_model, guard_model
+    from vmaf_tiny.registry import resolve_model
+    from vmaf_tiny.session import make_session
+
+    quiet_python_warnings()
+    ref = resolve_model(model)
+    onnx_path = ref.onnx
+    sidecar = sidecar or ref.sidecar
+    sha256 = sha256 or ref.sha256
+    report = check_model(onnx_path, sidecar=sidecar, expected_sha256=sha256)
+    if report.ok:
+        try:
+            guarded = guard_model(onnx_path, sidecar=sidecar, expected_sha256=sha256)
+            _, provider = make_session(guarded.model_bytes, backend="cpu")
+            report.checks.append(Check("onnxruntime", "pass", f"session opens on {provider}"))
+        except VmafTinyError as exc:
+            report.checks.append(Check("onnxruntime", "fail", str(exc)))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(title=f"{onnx_path.name}: {'OK' if report.ok else 'REFUSED'}")
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("detail", overflow="fold")
+        style = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
+        for c in report.checks:
+            table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", escape(c.detail))
+        console.out_console.print(table)
+    if not report.ok:
+        first = report.failures[0]
+        raise VmafTinyError(f"{onnx_path.name}: {first.name}: {first.detail}")

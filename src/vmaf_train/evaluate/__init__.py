@@ -1,0 +1,36 @@
+"""Evaluate: metrics of every model kind, evaluation of a model on a features table, LOSO,
+the SVR baseline, prediction through the runtime and the drift guard.
+
+Modules: :mod:`~vmaf_train.evaluate.metrics` (PLCC/SROCC/RMSE with bootstrap intervals, map CC
+and top-k IoU, PSNR), :mod:`~vmaf_train.evaluate.model` (``vmaf-train eval``),
+:mod:`~vmaf_train.evaluate.loso`, :mod:`~vmaf_train.evaluate.baseline`,
+:mod:`~vmaf_train.evaluate.predict` and :mod:`~vmaf_train.evaluate.drift`.
+"""
+
+from __future__ import annotations
+
+from vmaf_train.evaluate.metrics import (
+    bootstrap_ci,
+    check_pair,
+    map_cc,
+    plcc,
+    pool_by_key,
+    psnr,
+    rmse,
+    score_metrics,
+    srocc,
+    top_iou,
+)
+
+__all__ = [
+    "bootstrap_ci",
+    "check_pair",
+    "map_cc",
+    "plcc",
+    "pool_by_key",
+    "psnr",
+    "rmse",
+    "score_metrics",
+    "srocc",
+    "top_iou",
+]

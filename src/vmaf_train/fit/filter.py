@@ -1,0 +1,358 @@
+"""``learned_filter_v1``: train a residual restoration CNN and measure it honestly.
+
+Data: clips of the ``encode`` distortions (coded at the reference's size), decoded luma next to
+the reference luma; seeded frames per clip and seeded aligned patches per frame. Loss: MSE to
+the reference (i.e. PSNR-Y). Validation (early stopping) on patches of the validation sources.
+
+Evaluation on the held-out test sources goes through the runtime path: every eligible test clip
+is filtered by :func:`vmaf_tiny.filtering.filter_video` (the exported ONNX model, chroma passed
+through, lossless y4m), then scored against its reference by libvmaf
+(:func:`vmaf_tiny.extract_features`, VMAF and PSNR-Y), next to the unfiltered clip's scores from
+the corpus -- per codec, with the audit figures (mean shift, clip fraction).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vmaf_tiny.console import make_progress
+from vmaf_tiny.features import extract_features
+from vmaf_tiny.ffmpeg import resolve_ffmpeg
+from vmaf_tiny.filtering import filter_video
+from vmaf_train.data.frames import (
+    ClipRecord,
+    PixelCorpus,
+    clip_rng,
+    crop_boxes,
+    decode,
+    gather,
+    sample_indices,
+    to_uint8,
+)
+from vmaf_train.fit.loop import fit_loop, keeps_torch_state, run_metrics, start_run, write_run
+from vmaf_train.models.filter import ResidualFilter
+from vmaf_train.recipes import PixelConfig
+from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
+from vmaf_train.ship.onnx_io import ort_session
+from vmaf_train.ship.quantize import latency_us
+
+__all__ = [
+    "evaluate_filter",
+    "filter_sidecar",
+    "fit_filter",
+]
+
+INPUT, OUTPUT = "frame", "restored"
+
+
+def _eligible(clips: Sequence[ClipRecord], cfg: PixelConfig) -> list[ClipRecord]:
+    kinds = set(cfg.data["distortions"])
+    return [
+        c
+        for c in clips
+        if c.distortion in kinds and (c.encode_width, c.encode_height) == (c.width, c.height)
+    ]
+
+
+def _sample(
+    clips: Sequence[ClipRecord],
+    cfg: PixelConfig,
+    *,
+    per_frame: int,
+    purpose: str,
+    cache: Path | None,
+    progress: bool,
+) -> dict[str, np.ndarray]:
+    """Aligned (distorted, reference) uint8 patches from seeded frames of each clip."""
+    seed = int(cfg.train["seed"])
+    k = int(cfg.data["frames_per_clip"])
+    p = int(cfg.data["patch"])
+    ff = resolve_ffmpeg()
+
+    def work(c: ClipRecord) -> dict[str, np.ndarray]:
+        rng = clip_rng(seed, c.key, purpose)
+        idx = sample_indices(c.n_frames, k, rng)
+        last = int(idx[-1]) + 1
+        dist = decode(c.clip, max_frames=last, ffmpeg=ff)
+        ref = decode(c.reference, max_frames=last, ffmpeg=ff)
+        xs, ys = [], []
+        for i in idx:
+            if i >= len(dist) or i >= len(ref):
+                continue
+            for y0, x0 in crop_boxes(c.height, c.width, (p, p), per_frame, rng):
+                xs.append(dist[i, y0 : y0 + p, x0 : x0 + p])
+                ys.append(ref[i, y0 : y0 + p, x0 : x0 + p])
+        return {"x": to_uint8(np.stack(xs)), "y": to_uint8(np.stack(ys))}
+
+    params = {"seed": seed, "k": k, "patch": p, "per_frame": per_frame, "purpose": purpose}
+    return gather(
+        clips, work, tag=f"filter-{purpose}", params=params, cache=cache, progress=progress
+    )
+
+
+def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> Iterator[Any]:
+    rng = np.random.default_rng([int(cfg.train["seed"]), 2000 + epoch])
+    bs = int(cfg.train["batch_size"])
+    order = rng.permutation(len(data["x"]))
+    for i in range(0, len(order), bs):
+        sel = order[i : i + bs]
+        flip = rng.random(len(sel)) < 0.5
+        x = np.where(flip[:, None, None], data["x"][sel][:, :, ::-1], data["x"][sel])
+        y = np.where(flip[:, None, None], data["y"][sel][:, :, ::-1], data["y"][sel])
+        yield (
+            torch.from_numpy(x.astype(np.float32) / 255.0)[:, None],
+            torch.from_numpy(y.astype(np.float32) / 255.0)[:, None],
+        )
+
+
+def _mse(model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64) -> float:
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(data["x"]), batch):
+            x = torch.from_numpy(data["x"][i : i + batch].astype(np.float32) / 255.0)[:, None]
+            y = torch.from_numpy(data["y"][i : i + batch].astype(np.float32) / 255.0)[:, None]
+            out = model(x).clamp(0.0, 1.0)
+            total += float(((out - y) ** 2).sum())
+            n += y.numel()
+    return total / max(1, n)
+
+
+def filter_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx") -> dict[str, Any]:
+    """Sidecar of a filter model: any frame size, luma in [0, 1] in and out."""
+    return {
+        "schema_version": 1,
+        "id": cfg.id,
+        "kind": "filter",
+        "class": cfg.model_class,
+        "onnx": onnx_name,
+        "opset": opset,
+        "smoke": False,
+        "description": cfg.description,
+        "inputs": [TensorSpec(INPUT, ("N", 1, "H", "W"), "frame").sidecar()],
+        "outputs": [TensorSpec(OUTPUT, ("N", 1, "H", "W"), "frame").sidecar()],
+        "frame": {
+            "channels": "luma",
+            "value_range": [0.0, 1.0],
+            "crop": None,
+            "resize": None,
+            "stride": 1,
+            "pooling": "none",
+        },
+        "output": {"target": "luma", "range": [0.0, 1.0], "clamp": True},
+        "int8": None,
+    }
+
+
+def evaluate_filter(
+    onnx_path: Path,
+    clips: Sequence[ClipRecord],
+    *,
+    eval_frames: int,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Filter each clip through the runtime path and score filtered vs unfiltered with libvmaf.
+
+    Returns:
+        ``per_clip`` rows and ``per_codec`` / ``overall`` aggregates (PSNR-Y and VMAF of the
+        unfiltered and filtered clips against the reference, their deltas, audit figures).
+    """
+    ff = resolve_ffmpeg()
+    sess = ort_session(onnx_path)
+    name = sess.get_inputs()[0].name
+
+    def runner(x: np.ndarray) -> np.ndarray:
+        return np.asarray(sess.run(None, {name: x})[0])
+
+    rows: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="vmaf-train-filter-eval-") as tmp,
+        make_progress(enabled=progress) as bar,
+    ):
+        task = bar.add_task("filter eval", total=len(clips))
+        for c in clips:
+            out = Path(tmp) / f"{c.key}.y4m"
+            res = filter_video(c.clip, out, runner, max_frames=eval_frames or None, ffmpeg=ff)
+            filt = extract_features(c.reference, out, extras=("psnr_y",), truncate=True, ffmpeg=ff)
+            n = filt.n_frames
+            if c.psnr_y is not None:
+                base_psnr, base_vmaf = c.psnr_y[:n], c.vmaf[:n]
+            else:
+                base = extract_features(
+                    c.reference, c.clip, extras=("psnr_y",), truncate=True, ffmpeg=ff
+                )
+                base_psnr, base_vmaf = base.columns["psnr_y"][:n], base.vmaf[:n]
+            rows.append(
+                {
+                    "key": c.key,
+                    "source_id": c.source_id,
+                    "codec": c.codec,
+                    "crf": c.crf,
+                    "frames": int(n),
+                    "psnr_y": float(np.mean(base_psnr)),
+                    "psnr_y_filtered": float(np.mean(filt.columns["psnr_y"][:n])),
+                    "vmaf": float(np.mean(base_vmaf)),
+                    "vmaf_filtered": float(np.mean(filt.vmaf[:n])),
+                    "mean_shift_8bit": res.mean_shift,
+                    "mean_abs_change_8bit": res.mean_abs_change,
+                    "clip_fraction": res.clip_fraction,
+                    "model_seconds_per_frame": res.seconds["model"] / max(1, res.n_frames),
+                }
+            )
+            out.unlink(missing_ok=True)
+            bar.advance(task)
+    return {"per_clip": rows, "per_codec": _aggregate(rows, "codec"), "overall": _agg(rows)}
+
+
+def _agg(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    if not rows:
+        return {"n_clips": 0}
+
+    def m(k: str) -> float:
+        return float(np.mean([r[k] for r in rows]))
+
+    d_psnr = [r["psnr_y_filtered"] - r["psnr_y"] for r in rows]
+    d_vmaf = [r["vmaf_filtered"] - r["vmaf"] for r in rows]
+    return {
+        "n_clips": len(rows),
+        "n_frames": int(sum(r["frames"] for r in rows)),
+        "psnr_y": m("psnr_y"),
+        "psnr_y_filtered": m("psnr_y_filtered"),
+        "psnr_y_delta": float(np.mean(d_psnr)),
+        "psnr_y_improved_frac": float(np.mean(np.asarray(d_psnr) > 0)),
+        "vmaf": m("vmaf"),
+        "vmaf_filtered": m("vmaf_filtered"),
+        "vmaf_delta": float(np.mean(d_vmaf)),
+        "vmaf_improved_frac": float(np.mean(np.asarray(d_vmaf) > 0)),
+        "mean_shift_8bit": m("mean_shift_8bit"),
+        "mean_abs_change_8bit": m("mean_abs_change_8bit"),
+        "clip_fraction": m("clip_fraction"),
+    }
+
+
+def _aggregate(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(str(r[key]), []).append(r)
+    return {k: _agg(v) for k, v in sorted(groups.items())}
+
+
+@keeps_torch_state
+def fit_filter(
+    cfg: PixelConfig,
+    corpus: PixelCorpus,
+    run: Path,
+    *,
+    cache: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train, export and evaluate a learned filter into a run directory; returns metrics."""
+    start = start_run(cfg, corpus, run, cache)
+    seed, cache = start.seed, start.cache
+    parts, src_split = start.parts, start.src_split
+    parts = {k: _eligible(v, cfg) for k, v in parts.items()}
+    if not parts["train"]:
+        raise ValueError("no eligible training clips for the filter")
+    train = _sample(
+        parts["train"],
+        cfg,
+        per_frame=int(cfg.data["patches_per_frame"]),
+        purpose="train",
+        cache=cache,
+        progress=progress,
+    )
+    val_clips = parts["val"] or parts["train"]
+    val = _sample(
+        val_clips,
+        cfg,
+        per_frame=int(cfg.data["val_patches_per_frame"]),
+        purpose="val",
+        cache=cache,
+        progress=progress,
+    )
+    model = ResidualFilter(width=int(cfg.arch["width"]), depth=int(cfg.arch["depth"]))
+    n_params = sum(p.numel() for p in model.parameters())
+    identity_val = _mse(model, val)  # the last layer starts at zero: identity
+
+    def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return torch.mean((m(b[0]) - b[1]) ** 2)
+
+    fit = fit_loop(
+        model,
+        lambda e: _batches(train, cfg, e),
+        loss_fn,
+        lambda m: _mse(m, val),
+        cfg.train,
+        label=cfg.id,
+        progress=progress,
+    )
+    meta = start.provenance(cfg, corpus)
+    run.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed + 7)
+    exp = export_pixel_onnx(
+        model,
+        run / "model.onnx",
+        inputs=[TensorSpec(INPUT, ("N", 1, "H", "W"), "frame")],
+        outputs=[TensorSpec(OUTPUT, ("N", 1, "H", "W"), "frame")],
+        example=lambda b: (torch.rand(b, 1, 24 + 8 * b, 40 + 4 * b, generator=gen),),
+        metadata=meta,
+        opset=cfg.opset,
+    )
+    test_clips = parts["test"] or val_clips
+    ev = evaluate_filter(
+        exp.path, test_clips, eval_frames=int(cfg.data["eval_frames"]), progress=progress
+    )
+    probe = np.random.default_rng(seed).random((1, 1, 360, 640), dtype=np.float32)
+    lat = latency_us(ort_session(exp.path), {INPUT: probe}, runs=5)
+    val_mse = _mse(model, val)
+    val_m = {
+        "frame": {
+            "n": len(val["x"]),
+            "patch_mse": val_mse,
+            "patch_psnr": float(10 * np.log10(1.0 / max(val_mse, 1e-12))),
+            "identity_patch_psnr": float(10 * np.log10(1.0 / max(identity_val, 1e-12))),
+        }
+    }
+    ov = ev["overall"]
+    test = {
+        "frame": {k: ov[k] for k in ov if k != "n_frames"} | {"n": ov.get("n_frames", 0)},
+        "clip": {"n": ov.get("n_clips", 0)},
+    }
+    metrics = run_metrics(
+        start,
+        cfg=cfg,
+        corpus=corpus,
+        parts=parts,
+        n_rows=len(train["x"]),
+        fit=fit,
+        n_params=n_params,
+        export=exp,
+    )
+    metrics.update(
+        {
+            "test": test,
+            "val": val_m,
+            "latency": {"fp32_us_per_frame_640x360": lat},
+        }
+    )
+    report = {
+        "kind": "filter",
+        "test_sources": src_split["test"] if parts["test"] else src_split["val"],
+        "per_codec": ev["per_codec"],
+        "overall": ev["overall"],
+        "per_clip": ev["per_clip"],
+        "eval_frames_per_clip": int(cfg.data["eval_frames"]) or "all",
+    }
+    write_run(
+        run,
+        config=cfg.resolved(),
+        sidecar=filter_sidecar(cfg, exp.opset),
+        metrics=metrics,
+        report=report,
+    )
+    return metrics

@@ -1,0 +1,263 @@
+"""Pixel-model recipes (kinds ``nr``, ``filter``, ``saliency``): :class:`PixelConfig`.
+
+Top-level identity keys (id, description, kind, class, license, opset) and the tables
+``[arch]``, ``[data]``, ``[train]``, ``[split]``, ``[int8]``, ``[output]``, ``[goals]``. The keys
+(and defaults) of ``[arch]`` and ``[data]`` are declared per kind in :data:`PIXEL_SCHEMAS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import canonical_json_sha256
+from vmaf_train.data.splits import DEFAULT_SALT
+from vmaf_train.recipes.checks import _ID_RE, MAX_WIDTH, check_opset, check_optimiser, check_split
+
+__all__ = [
+    "INT8_DEFAULTS",
+    "PIXEL_SCHEMAS",
+    "SPLIT_DEFAULTS",
+    "TRAIN_DEFAULTS",
+    "PixelConfig",
+    "take",
+]
+
+_TOP = ("id", "description", "kind", "class", "license", "opset")
+_TABLES = ("arch", "data", "train", "split", "int8", "output", "goals")
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "epochs": 10,
+    "batch_size": 16,
+    "lr": 0.003,
+    "weight_decay": 0.0,
+    "threads": 2,
+    "max_steps": 0,
+    "max_minutes": 0.0,
+}
+SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
+INT8_DEFAULTS: dict[str, Any] = {
+    "enabled": False,
+    "calib_frames": 64,
+    "op_types": ["Conv", "Gemm", "MatMul"],  # operator types quantised (weights + activations)
+    # Gate limits (vmaf_train.ship.quantize.gate_verdict): PLCC drop, RMSE rise in VMAF points.
+    "max_plcc_drop": 0.005,
+    "max_rmse_rise": 0.5,
+}
+
+
+def take(table: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``defaults`` updated with ``table``; unknown keys or wrong types raise BadInputError."""
+    unknown = sorted(set(table) - set(defaults))
+    if unknown:
+        raise BadInputError(f"{where}: unknown key(s) {unknown} (known: {sorted(defaults)})")
+    out = dict(defaults)
+    for k, v in table.items():
+        d = defaults[k]
+        if d is not None and not _same_type(d, v):
+            raise BadInputError(f"{where}.{k}: expected {type(d).__name__}, got {v!r}")
+        out[k] = v
+    return out
+
+
+def _same_type(d: Any, v: Any) -> bool:
+    if isinstance(d, bool):
+        return isinstance(v, bool)
+    if isinstance(d, float):
+        return isinstance(v, int | float) and not isinstance(v, bool)
+    if isinstance(d, int):
+        return isinstance(v, int) and not isinstance(v, bool)
+    if isinstance(d, list):
+        return isinstance(v, list)
+    return isinstance(v, type(d))
+
+
+@dataclass(frozen=True)
+class PixelConfig:
+    """A resolved recipe.
+
+    Attributes:
+        id: Model id.
+        description: One paragraph for the registry and the card.
+        kind: nr | filter | saliency | fr.
+        model_class: C1 | C2 | C3.
+        license: Licence of the weights.
+        opset: ONNX opset to export at.
+        arch: Architecture parameters (model-specific keys).
+        data: Sampling parameters (model-specific keys).
+        train: Optimisation parameters (seed, epochs, batch_size, lr, ...).
+        split: val_frac, test_frac, salt (splits by source_id).
+        int8: enabled, calib_frames, op_types, max_plcc_drop, max_rmse_rise (gate limits).
+        output: target, range, clamp.
+        goals: Targets reported in the card (met or not).
+        path: Where the recipe came from.
+    """
+
+    id: str
+    description: str
+    kind: str
+    model_class: str
+    license: str
+    opset: int
+    arch: dict[str, Any]
+    data: dict[str, Any]
+    train: dict[str, Any]
+    split: dict[str, Any]
+    int8: dict[str, Any]
+    output: dict[str, Any]
+    goals: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe as plain data (what ``config.json`` of a run holds)."""
+        return {
+            "id": self.id,
+            "description": self.description,
+            "kind": self.kind,
+            "class": self.model_class,
+            "license": self.license,
+            "opset": self.opset,
+            "arch": self.arch,
+            "data": self.data,
+            "train": self.train,
+            "split": self.split,
+            "int8": self.int8,
+            "output": self.output,
+            "goals": self.goals,
+        }
+
+    def sha256(self) -> str:
+        return canonical_json_sha256(self.resolved())
+
+
+def _numbers_problem(value: Any, key: str, in_list: bool = False) -> str | None:
+    """Why a number (or list of numbers) in [arch]/[data] is unusable, or None.
+
+    Floats must be finite and >= 0; integers 0..MAX_WIDTH, and >= 1 inside lists (widths,
+    strides, sizes).
+    """
+    if isinstance(value, list):
+        for v in value:
+            problem = _numbers_problem(v, key, True)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) and value >= 0 else f"{key}: {value!r} (finite, >= 0)"
+    lo = 1 if in_list else 0
+    if not lo <= value <= MAX_WIDTH:
+        return f"{key}: {value!r} (integers {lo}..{MAX_WIDTH})"
+    return None
+
+
+def _validate_pixel(cfg: PixelConfig, name: str) -> None:
+    """Every field of a pixel recipe, one line naming the file and the field."""
+    if not _ID_RE.match(cfg.id):
+        raise BadInputError(f"{name}: id {cfg.id!r} must match {_ID_RE.pattern}")
+    if cfg.model_class not in ("C1", "C2", "C3"):
+        raise BadInputError(f"{name}: class must be C1, C2 or C3, got {cfg.model_class!r}")
+    check_opset(name, cfg.opset)
+    check_optimiser(name, cfg.train)
+    check_split(name, cfg.split["val_frac"], cfg.split["test_frac"])
+    calib = cfg.int8["calib_frames"]
+    if not 1 <= calib <= MAX_WIDTH:
+        raise BadInputError(f"{name}: int8.calib_frames must be in 1..{MAX_WIDTH}, got {calib!r}")
+    for table in ("arch", "data"):
+        for key, value in getattr(cfg, table).items():
+            problem = _numbers_problem(value, f"{table}.{key}")
+            if problem:
+                raise BadInputError(f"{name}: {problem}")
+    rng = cfg.output.get("range")
+    if rng is not None and (
+        not isinstance(rng, list)
+        or len(rng) != 2
+        or not all(isinstance(v, int | float) and math.isfinite(v) for v in rng)
+        or not rng[0] < rng[1]
+    ):
+        raise BadInputError(f"{name}: output.range must be [low, high], finite, low < high")
+
+
+#: ``[arch]`` and ``[data]`` keys (and defaults) of each pixel-model kind.
+PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "nr": (
+        {
+            "model": "cnn",  # cnn (NRNet) | stats (StatsNRNet)
+            "channels": [16, 32, 48, 64, 96],
+            "strides": [2, 2, 2, 1],
+            "stem": 4,
+            "front": "none",
+            "scales": [1, 2, 4],  # stats: pooling factors of the statistics
+            "hidden": 16,  # stats: hidden width of each head
+            "heads": 5,  # stats: heads averaged
+            "dropout": 0.1,  # stats: dropout before each head's output layer
+            "clip": 2.0,  # stats: clip of the standardised statistics
+        },
+        {
+            "size": [640, 360],  # frame.resize: [width, height]
+            "frames_per_clip": 4,  # training frames sampled per training clip
+            "val_frames_per_clip": 2,  # whole frames per validation clip
+            "crop": [320, 192],  # training crop [width, height]; [] = whole frames
+            "flip": True,
+            "eval_frames": 0,  # test frames per clip (0: all)
+        },
+    ),
+    "filter": (
+        {"width": 16, "depth": 3},
+        {
+            "patch": 64,
+            "frames_per_clip": 3,
+            "patches_per_frame": 8,
+            "val_patches_per_frame": 4,
+            "eval_frames": 10,  # frames per test clip filtered and scored (0: all)
+            "distortions": ["encode"],
+        },
+    ),
+    "saliency": (
+        {"width": 24},
+        {
+            "size": [256, 144],  # frame.resize [width, height]; the map is 1/4 of it
+            "ref_frames_per_source": 12,
+            "frames_per_clip": 1,
+            "eval_ref_frames_per_source": 30,
+            "top_frac": 0.2,
+            "teacher_avg_size": 3,
+            "teacher_sigma": 2.0,
+            "teacher_centre_sigma": 0.3,
+            "teacher_centre_weight": 0.7,
+        },
+    ),
+}
+
+
+def _pixel_config(raw: Mapping[str, Any], p: Path) -> PixelConfig:
+    unknown = sorted(set(raw) - set(_TOP) - set(_TABLES))
+    if unknown:
+        raise BadInputError(f"{p.name}: unknown key(s) {unknown}")
+    for k in ("id", "kind", "class"):
+        if not isinstance(raw.get(k), str):
+            raise BadInputError(f"{p.name}: {k!r} is required (a string)")
+    arch_defaults, data_defaults = PIXEL_SCHEMAS[raw["kind"]]
+    cfg = PixelConfig(
+        id=raw["id"],
+        description=str(raw.get("description", raw["id"])),
+        kind=raw["kind"],
+        model_class=raw["class"],
+        license=str(raw.get("license", "BSD-2-Clause-Patent")),
+        opset=raw.get("opset", 17),
+        arch=take(raw.get("arch", {}), arch_defaults, f"{p.name} [arch]"),
+        data=take(raw.get("data", {}), data_defaults, f"{p.name} [data]"),
+        train=take(raw.get("train", {}), TRAIN_DEFAULTS, f"{p.name} [train]"),
+        split=take(raw.get("split", {}), SPLIT_DEFAULTS, f"{p.name} [split]"),
+        int8=take(raw.get("int8", {}), INT8_DEFAULTS, f"{p.name} [int8]"),
+        output=dict(raw.get("output", {})),
+        goals=dict(raw.get("goals", {})),
+        path=str(p),
+    )
+    _validate_pixel(cfg, p.name)
+    return cfg
