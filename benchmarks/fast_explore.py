@@ -50,12 +50,14 @@ from vmaf_train.fit.fast import (
     clip_pairs,
     fast_data,
     fit_mlp,
+    fit_ridge_residual,
     metrics,
     predict,
     read_table,
 )
 
 SIZES = ((640, 360, 300), (1920, 1080, 60))
+VMAF_COL = FAST_FEATURES.index("sample_vmaf")
 
 
 def _run(args: list[str]) -> float:
@@ -132,6 +134,9 @@ def loso(data: FastData, method: str, rec: FastRecipe, cols: list[int]) -> dict[
             pred = np.clip(data.x[test][:, FAST_FEATURES.index("sample_vmaf")], 0, 100)
         elif method == "ridge":
             pred = _ridge_pred(_ridge(xtr, data.y[~test]), xte)
+        elif method == "ridge_residual":  # what the shipped levels are (alpha 1000)
+            p = fit_ridge_residual(xtr, data.y[~test], base=cols.index(VMAF_COL), alpha=1000.0)
+            pred = predict(p, xte)
         else:
             p = fit_mlp(
                 xtr, data.y[~test], hidden=rec.hidden, epochs=rec.epochs,
@@ -250,7 +255,9 @@ def main() -> None:
     ap.add_argument("--features", type=Path, help="corpus features.parquet with fast columns")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument(
-        "--methods", default="svm_on_sample,ridge,mlp,mlp_no_bpp", help="comma-separated"
+        "--methods",
+        default="svm_on_sample,ridge,ridge_residual,mlp",
+        help="comma-separated: svm_on_sample, ridge, ridge_residual, mlp, mlp_no_bpp",
     )
     ap.add_argument("--temporal", action="store_true", help="with --features: teacher floor")
     ap.add_argument("--layouts", type=Path, help="a built corpus directory: compare band layouts")
