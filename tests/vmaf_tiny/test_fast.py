@@ -177,3 +177,15 @@ def test_fast_bad_inputs_one_line(runtime_clips: dict[str, Path], tmp_path: Path
     one_line_error(run("score", "-r", short, "-d", dis, "--fast"), "frame counts differ")
     with pytest.raises(BadInputError):
         score_fast(ref, dis, "vmaf_tiny_v2")
+
+
+def test_bench_runs_a_fast_model(tmp_path: Path) -> None:
+    """`vmaf-tiny bench -m vmaf_tiny_fast_v1`: end to end beside libvmaf, model-only figures."""
+    from vmaf_tiny.bench import run_bench
+
+    res = run_bench(
+        DEFAULT_ID, runs=1, sizes=[(160, 90, 12)], batch1_calls=10, big_batch=8, clips_dir=tmp_path
+    )
+    entry = res["end_to_end"][0]
+    assert entry["tiny"]["median_fps"] > 0 and entry["svm"]["median_fps"] > 0
+    assert 0.0 <= entry["tiny_pooled_mean"] <= 100.0
