@@ -64,7 +64,6 @@ FAST_LEVELS: dict[int, str] = {
     1: "vmaf_tiny_fast_v1",
     2: "vmaf_tiny_fast_l2_v1",
     3: "vmaf_tiny_fast_l3_v1",
-    4: "vmaf_tiny_fast_l4_v1",
 }
 DEFAULT_FAST_LEVEL = 1
 BAND_ALIGN = 16  # band heights in rows: a multiple of libvmaf's 4-level wavelet block

@@ -35,16 +35,18 @@ __all__ = [
 
 FAST_EXTRA = "fast"
 # The operating points a corpus computes: the research grid, which includes the shipped levels.
-# One band (stacked bands add seams that bias libvmaf's score of the sample) and odd frame steps
-# (every 2nd or 4th frame aliases with the alternating frame types of x264/x265 GOPs: on the
-# 30-frame clips of the `fast` corpus the teacher's own mean over every 2nd frame is 1.6 VMAF
-# RMSE off the clip mean, over every 3rd 0.6; `benchmarks/fast_explore.py --temporal`).
+# Bands are never stacked (seams bias libvmaf's score of the sample): each gets its own libvmaf;
+# odd frame steps (every 2nd or 4th frame aliases with the alternating frame types of x264/x265
+# GOPs: on the 30-frame clips of the `fast` corpus the teacher's own mean over every 2nd frame is
+# 1.6 VMAF RMSE off the clip mean, over every 3rd 0.6; `benchmarks/fast_explore.py --temporal`).
 CORPUS_POINTS: tuple[OperatingPoint, ...] = (
     OperatingPoint(bands=1, fraction=0.5, subsample=1),
     OperatingPoint(bands=1, fraction=0.375, subsample=3),
+    OperatingPoint(bands=3, fraction=0.375, subsample=3),
     OperatingPoint(bands=1, fraction=0.25, subsample=3),
-    OperatingPoint(bands=1, fraction=0.125, subsample=3),
+    OperatingPoint(bands=2, fraction=0.25, subsample=3),
     OperatingPoint(bands=1, fraction=0.125, subsample=7),
+    OperatingPoint(bands=2, fraction=0.125, subsample=7),
     OperatingPoint(bands=1, fraction=0.0625, subsample=9),
 )
 

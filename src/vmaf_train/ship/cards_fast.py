@@ -19,6 +19,7 @@ __all__ = ["FAST_GOALS", "goal_lines", "is_fast_model", "render_fast_card"]
 RUNTIME_BEGIN = "<!-- runtime-figures:begin -->"
 RUNTIME_END = "<!-- runtime-figures:end -->"
 
+TURBO_LEVEL = 2  # the level judged against the turbo goals
 # Issue 12's accuracy goals (clip level, LOSO over natural sources, pooled held-out clips).
 FAST_GOALS: dict[str, dict[str, float]] = {
     "default": {"clip_plcc_min": 0.995, "clip_rmse_max": 2.0, "speedup_min": 3.0},
@@ -59,11 +60,11 @@ def _loso(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def goal_lines(level: int, summary: Mapping[str, Any]) -> list[str]:
-    """Accuracy goals of this level (level 1: default; the highest level: turbo) with verdicts.
+    """Accuracy goals of this level (level 1: default; :data:`TURBO_LEVEL`: turbo), with verdicts.
 
     Speed goals are measured by ``benchmarks/fast_estimate.py`` (runtime-figures block).
     """
-    which = "default" if level == 1 else ("turbo" if level >= 4 else None)
+    which = "default" if level == 1 else ("turbo" if level == TURBO_LEVEL else None)
     if which is None:
         return ["* No goal is set for this level; see the speed/accuracy table."]
     g = FAST_GOALS[which]
