@@ -249,6 +249,42 @@ def plot(res: dict[str, Any]) -> None:
     plt.close(fig)
 
 
+def card_block(res: dict[str, Any], mid: str) -> str:
+    """The runtime-figures block of one fast card: its speed rows, all levels' curve."""
+    cmd = f"python benchmarks/fast_estimate.py --reps {res['reps']} --write-docs"
+    lines = [
+        f"Measured by `{cmd}` (single thread, medians of {res['reps']} alternating runs; "
+        "testsrc2 y4m reference, x264 veryfast CRF 30):",
+        "",
+        "| clip | whole process | x plain libvmaf | in-process | x libvmaf | decode floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in res["sizes"]:
+        for lv in s["levels"]:
+            if lv["id"] == mid:
+                lines.append(
+                    f"| {s['size']} | {lv['whole_s']:.3f} s | {lv['whole_ratio']:.2f}x | "
+                    f"{lv['inproc_s']:.3f} s | {lv['inproc_ratio']:.2f}x | "
+                    f"{s['floor_ratio']:.2f}x |"
+                )
+    lines += ["", f"![speed against accuracy, all fast levels]({PNG.name})"]
+    return "\n".join(lines)
+
+
+def write_cards(res: dict[str, Any]) -> None:
+    begin, end = "<!-- runtime-figures:begin -->", "<!-- runtime-figures:end -->"
+    for a in res["accuracy"]:
+        card = ROOT / "docs" / "models" / f"{a['id']}.md"
+        if not card.is_file():
+            continue
+        text = card.read_text()
+        if begin not in text or end not in text:
+            continue
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        card.write_text(f"{head}{begin}\n{card_block(res, a['id'])}\n{end}{tail}")
+
+
 def write_docs(res: dict[str, Any]) -> None:
     doc = ROOT / "docs" / "benchmarks.md"
     text = doc.read_text()
@@ -260,6 +296,7 @@ def write_docs(res: dict[str, Any]) -> None:
         text += block + "\n"
     doc.write_text(text)
     plot(res)
+    write_cards(res)
 
 
 def main() -> None:
