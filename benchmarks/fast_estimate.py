@@ -216,8 +216,73 @@ def markdown(res: dict[str, Any]) -> str:
             f"{a['clip_plcc']:.4f} | {a['clip_rmse']:.2f} | {a['frame_plcc']:.4f} | "
             f"{a['frame_rmse']:.2f} |"
         )
-    out += ["", f"![speed/accuracy curve](models/{PNG.name})"]
+    out += ["", f"![speed/accuracy curve](models/{PNG.name})", "", *breakdown(res), "", *goals(res)]
     return "\n".join(out)
+
+
+def _level(res: dict[str, Any], size: str, level: int) -> dict[str, Any] | None:
+    for s in res["sizes"]:
+        if s["size"] == size:
+            return next((lv for lv in s["levels"] if lv["level"] == level), None)
+    return None
+
+
+def breakdown(res: dict[str, Any]) -> list[str]:
+    """Where the time of the default level goes, per size (from the medians above)."""
+    out = ["Where the time goes (default level, medians):", ""]
+    for s in res["sizes"]:
+        lv = _level(res, s["size"], 1)
+        if lv is None:
+            continue
+        vmaf = max(lv["pass_s"] - lv["decode_sample_s"], 0.0)
+        rest = max(lv["whole_s"] - lv["pass_s"] - lv["model_s"], 0.0)
+        out.append(
+            f"* {s['size']}: whole process {lv['whole_s']:.3f} s = ffmpeg pass "
+            f"{lv['pass_s']:.3f} s (decoding both videos, scaling and cutting the bands "
+            f"{lv['decode_sample_s']:.3f} s, of which decoding alone {s['decode_s']:.3f} s; "
+            f"libvmaf on the samples {vmaf:.3f} s) + model {lv['model_s'] * 1000:.2f} ms + "
+            f"interpreter start-up, imports, probes and the model load beside the pass "
+            f"{rest:.3f} s. Plain libvmaf: {s['libvmaf_s']:.3f} s. The physical floor of any "
+            f"estimate that looks at the pixels is decoding both videos: at most "
+            f"{s['floor_ratio']:.1f}x here, before any start-up."
+        )
+    return out
+
+
+def goals(res: dict[str, Any]) -> list[str]:
+    """Issue 12's goals against the measured figures."""
+    acc = {a["level"]: a for a in res["accuracy"]}
+
+    def v(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    out = ["Goals (issue 12):", ""]
+    d = acc.get(1)
+    if d:
+        for s in res["sizes"]:
+            lv = _level(res, s["size"], 1)
+            if lv:
+                out.append(
+                    f"* default, {s['size']}: >= 3x as whole processes: {lv['whole_ratio']:.2f}x "
+                    f"{v(lv['whole_ratio'] >= 3)}; in-process {lv['inproc_ratio']:.2f}x "
+                    f"{v(lv['inproc_ratio'] >= 3)}"
+                )
+        out.append(
+            f"* default, clip PLCC >= 0.995: {d['clip_plcc']:.4f} {v(d['clip_plcc'] >= 0.995)}; "
+            f"clip RMSE <= 2.0: {d['clip_rmse']:.2f} {v(d['clip_rmse'] <= 2.0)} (frame: PLCC "
+            f"{d['frame_plcc']:.4f}, RMSE {d['frame_rmse']:.2f})"
+        )
+    t = acc.get(2)
+    lv = _level(res, "1920x1080x60", 2)
+    if t and lv:
+        out.append(
+            f"* turbo (level 2), 1920x1080: >= 9x: whole process {lv['whole_ratio']:.2f}x "
+            f"{v(lv['whole_ratio'] >= 9)}, in-process {lv['inproc_ratio']:.2f}x "
+            f"{v(lv['inproc_ratio'] >= 9)}; clip PLCC >= 0.99: {t['clip_plcc']:.4f} "
+            f"{v(t['clip_plcc'] >= 0.99)}; clip RMSE <= 4: {t['clip_rmse']:.2f} "
+            f"{v(t['clip_rmse'] <= 4)}"
+        )
+    return out
 
 
 def plot(res: dict[str, Any]) -> None:
