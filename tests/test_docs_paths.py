@@ -28,6 +28,7 @@ OUTPUTS = (
     "corpus/smoke",  # vmaf-train corpus build --config smoke --out corpus/smoke
     "corpus/standard",  # vmaf-train corpus build --config standard --out corpus/standard
     "corpus/nr_stream",  # vmaf-train corpus build --config nr_stream --out corpus/nr_stream
+    "corpus/fast",  # vmaf-train corpus build --config fast --out corpus/fast
 )
 
 #: Files of the team's shared folder beside the checkout, which a fresh clone does not have.

@@ -8,6 +8,8 @@ from vmaf_tiny._lazy import lazy_exports
 from vmaf_tiny.errors import BadInputError, BadModelError, MissingToolError, VmafTinyError
 
 if TYPE_CHECKING:
+    from vmaf_tiny.fast import FastScoreResult, score_fast
+    from vmaf_tiny.fast_pass import OperatingPoint, extract_fast_features
     from vmaf_tiny.features import CANONICAL6, FeatureResult, extract_features
     from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
     from vmaf_tiny.filtering import FilterResult, filter_video, load_filter
@@ -44,6 +46,10 @@ _LAZY: dict[str, str] = {
     "CANONICAL6": "vmaf_tiny.features",
     "FeatureResult": "vmaf_tiny.features",
     "extract_features": "vmaf_tiny.features",
+    "FastScoreResult": "vmaf_tiny.fast",
+    "OperatingPoint": "vmaf_tiny.fast_pass",
+    "score_fast": "vmaf_tiny.fast",
+    "extract_fast_features": "vmaf_tiny.fast_pass",
     "FFmpeg": "vmaf_tiny.ffmpeg",
     "resolve_ffmpeg": "vmaf_tiny.ffmpeg",
     "FilterResult": "vmaf_tiny.filtering",
@@ -102,6 +108,7 @@ __all__ = [
     "CheckReport",
     "CodecFields",
     "FFmpeg",
+    "FastScoreResult",
     "FeatureResult",
     "FilterResult",
     "FrameRecords",
@@ -110,6 +117,7 @@ __all__ = [
     "MissingToolError",
     "ModelRef",
     "MultiResult",
+    "OperatingPoint",
     "PairJob",
     "Registry",
     "SaliencyResult",
@@ -121,6 +129,7 @@ __all__ = [
     "__version__",
     "check_model",
     "check_size_class",
+    "extract_fast_features",
     "extract_features",
     "extract_stream",
     "filter_video",
@@ -137,6 +146,7 @@ __all__ = [
     "resolve_model",
     "saliency_maps",
     "score",
+    "score_fast",
     "score_frame_pair",
     "score_models",
     "score_nr",

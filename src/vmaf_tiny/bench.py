@@ -326,12 +326,17 @@ def run_bench(
         raise BadInputError("no sizes given")
     w, h, frames = (sizes or list(STANDARD_SIZES))[0]
     ref, dis = clip_pair(w, h, frames, cache, ff)
+    from vmaf_tiny.fast import OperatingPoint, extract_fast_features, is_fast
     from vmaf_tiny.features import extract_features
     from vmaf_tiny.scoring import CodecFields
 
-    feats = extract_features(ref, dis, ffmpeg=ff)
+    if is_fast(lm.sidecar):  # a fast model reads the columns of the fast pass
+        op = OperatingPoint.from_sidecar(lm.sidecar)
+        columns = extract_fast_features(ref, dis, op, ffmpeg=ff).columns
+    else:
+        columns = extract_features(ref, dis, ffmpeg=ff).columns
     codec = CodecFields(str(DIS_CODEC["codec"]), str(DIS_CODEC["preset"]), float(DIS_CODEC["crf"]))
-    feeds = fr_inputs(lm.sidecar, feats.columns, codec)
+    feeds = fr_inputs(lm.sidecar, columns, codec)
     feeds1 = {k: np.ascontiguousarray(v[:1]) for k, v in feeds.items()}
     model_only = _model_only(lm, feeds1, batch1_calls, big_batch)
     ratios = [e["ratio_median_fps"] for e in results]

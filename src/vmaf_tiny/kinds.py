@@ -8,6 +8,7 @@ path       kind   what runs it
 ========== ====== ==================================================================
 features   fr     :func:`vmaf_tiny.scoring.score`: one libvmaf pass, the model per frame
 frame_pair fr     :func:`vmaf_tiny.framepair.score_frame_pair`: reference + distorted luma
+fast       fr     :func:`vmaf_tiny.fast.score_fast`: libvmaf on a sample (sidecar ``fast``)
 nr         nr     :func:`vmaf_tiny.nr.score_nr`: distorted luma only
 filter     filter :func:`vmaf_tiny.filtering.filter_video`: luma in, luma out
 saliency   sal.   :func:`vmaf_tiny.saliency.saliency_maps`: one map per frame
@@ -34,6 +35,7 @@ FRAME_PAIR_ROLES = ("reference_frame", "distorted_frame")
 PATHS: Mapping[str, str] = {
     "features": "fr",
     "frame_pair": "fr",
+    "fast": "fr",
     "nr": "nr",
     "filter": "filter",
     "saliency": "saliency",
@@ -54,6 +56,8 @@ def runtime_path(sidecar: Mapping[str, Any]) -> str | None:
     for a kind the runtime does not run."""
     kind = sidecar.get("kind")
     if kind == "fr":
+        if isinstance(sidecar.get("fast"), Mapping):
+            return "fast"
         roles = input_roles(sidecar)
         return "frame_pair" if all(r in roles for r in FRAME_PAIR_ROLES) else "features"
     return str(kind) if kind in PATHS else None

@@ -258,6 +258,13 @@ def score(
     t0 = time.perf_counter()
     loading = _start_loading(model, backend=backend, threads=threads, int8=int8)
     sidecar, model_id = loading.sidecar, loading.model_id
+    if runtime_path(sidecar) == "fast":  # libvmaf on a sample (vmaf_tiny.fast)
+        from vmaf_tiny.fast import score_with_loading
+
+        return score_with_loading(  # type: ignore[return-value]
+            reference, distorted, loading, with_svm=with_svm, truncate=truncate,
+            width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ffmpeg, t0=t0,
+        )  # fmt: skip
     try:
         require_kind(sidecar["kind"], model_id, "fr")
     except BadInputError:

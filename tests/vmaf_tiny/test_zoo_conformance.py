@@ -80,7 +80,9 @@ def test_short_run_is_finite_and_in_range(mid: str, runtime_clips, tmp_path: Pat
 
             res = score_nr(dis, mid, backend="cpu")
         frames = np.asarray(res.frames, dtype=np.float64)
-        assert frames.size == 12 and np.isfinite(frames).all()
+        # a fast-path model scores every k-th frame (its sidecar's fast block)
+        step = int((side.get("fast") or {}).get("subsample", 1))
+        assert frames.size == len(range(0, 12, step)) and np.isfinite(frames).all()
         lo, hi = (side.get("output") or {}).get("range", [-np.inf, np.inf])
         margin = 0.25 * (hi - lo) if np.isfinite(hi - lo) else 0.0
         assert (frames >= lo - margin).all() and (frames <= hi + margin).all(), frames

@@ -33,6 +33,7 @@ from vmaf_train.recipes import (
     load_fr_recipe,
     load_recipe,
     parse_overrides,
+    resolve_model_config,
 )
 
 __all__ = ["baseline_svr", "fit", "loso"]
@@ -116,7 +117,12 @@ def fit(
     FR recipes (kind fr) train on --features; pixel recipes (nr, filter, saliency) on --corpus.
     """
     from vmaf_train.fit import fit_recipe
+    from vmaf_train.fit.fast import fit_fast_command, is_fast_recipe
 
+    if is_fast_recipe(resolve_model_config(config)):  # kind fast: vmaf_train.fit.fast
+        fit_fast_command(resolve_model_config(config), features, out, force=force, log=log,
+                         as_json=as_json, overrides=set_)  # fmt: skip
+        return
     cfg = load_recipe(config, parse_overrides(set_))  # a bad recipe fails before any work
     log(f"fit {cfg.id} ({cfg.kind}): {features or corpus} -> {out}")
     metrics = fit_recipe(cfg, out, features=features, corpus=corpus, force=force,

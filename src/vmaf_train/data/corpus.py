@@ -33,6 +33,12 @@ from vmaf_tiny.parallel import Executor
 from vmaf_tiny.video import probe
 from vmaf_train.data.corpus_config import CorpusConfig
 from vmaf_train.data.distortions import Distortion, make_distorted
+from vmaf_train.data.fast_features import (
+    FAST_EXTRA,
+    attach_fast_columns,
+    clip_fast_columns,
+    fast_points_spec,
+)
 from vmaf_train.data.manifest import tool_versions, write_manifest
 from vmaf_train.data.sources import Source, render_reference
 from vmaf_train.data.table import FEATURE_COLUMNS, rows_to_table, write_features
@@ -62,7 +68,10 @@ def cache_names(cfg: CorpusConfig, src: Source, dist: Distortion | None = None) 
 
 def rows_name(cfg: CorpusConfig, clip_stem: str) -> str:
     """Cached rows depend on the clip and on which extras were computed."""
-    return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras)[:6]}"
+    if FAST_EXTRA not in cfg.extras:
+        return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras)[:6]}"
+    # the fast columns depend on the operating-point grid too
+    return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras, fast_points_spec())[:6]}"
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,11 @@ def build_clip_task(task: ClipTask) -> str:
     if not clip.is_file():
         make_distorted(ref, task.dist, clip, width=src.width, height=src.height, ffmpeg=ff)
     dinfo = probe(clip, ff)
-    res = extract_features(ref, clip, extras=task.extras, ffmpeg=ff, distorted_info=dinfo)
+    lib_extras = tuple(e for e in task.extras if e != FAST_EXTRA)
+    res = extract_features(ref, clip, extras=lib_extras, ffmpeg=ff, distorted_info=dinfo)
+    fast = {}
+    if FAST_EXTRA in task.extras:
+        fast = {"fast": clip_fast_columns(ref, clip, ffmpeg=ff, distorted_info=dinfo)}
     d = task.dist
     atomic_write_json(
         rows,
@@ -137,6 +150,7 @@ def build_clip_task(task: ClipTask) -> str:
                 k: [None if np.isnan(v) else float(v) for v in arr]
                 for k, arr in res.columns.items()
             },
+            **fast,
         },
     )
     return task.key
@@ -145,6 +159,7 @@ def build_clip_task(task: ClipTask) -> str:
 def clip_rows(cached: dict[str, Any]) -> list[dict[str, Any]]:
     """Expand one cached clip record into per-frame table rows."""
     cols = cached["columns"]
+    fast = cached.get("fast", {})
     fixed = {
         k: cached[k]
         for k in (
@@ -165,7 +180,7 @@ def clip_rows(cached: dict[str, Any]) -> list[dict[str, Any]]:
     if cached.get("mos") is not None:
         fixed["mos"] = cached["mos"]
     return [
-        {**fixed, "frame": i, **{k: v[i] for k, v in cols.items()}}
+        {**fixed, "frame": i, **{k: v[i] for k, v in (*cols.items(), *fast.items())}}
         for i in range(int(cached["n_frames"]))
     ]
 
@@ -328,7 +343,8 @@ def _assemble(done: list[ClipTask], cfg: CorpusConfig) -> tuple[pa.Table, dict[s
         "libvmaf_version": vmv,
         "model_version": mv,
     }
-    return rows_to_table(rows, meta), {"ffmpeg": ffv, "libvmaf": vmv, "model": mv}
+    table = attach_fast_columns(rows_to_table(rows, meta), rows)
+    return table, {"ffmpeg": ffv, "libvmaf": vmv, "model": mv}
 
 
 def _manifest_body(

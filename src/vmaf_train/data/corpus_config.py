@@ -35,7 +35,11 @@ _SCHEMA: dict[str, Any] = {
         "description": {"type": "string"},
         "frames": {"type": "integer", "minimum": 2, "maximum": 1000},
         "fps": {"type": "integer", "minimum": 1, "maximum": 120},
-        "extras": {"type": "array", "items": {"enum": sorted(EXTRAS)}, "uniqueItems": True},
+        "extras": {
+            "type": "array",
+            "items": {"enum": sorted([*EXTRAS, "fast"])},
+            "uniqueItems": True,
+        },
         "sources": {
             "type": "array",
             "minItems": 1,

@@ -28,6 +28,7 @@ from vmaf_train.ship.card_parts import (
     fmt,
     is_pixel_model,
 )
+from vmaf_train.ship.cards_fast import is_fast_model, render_fast_card
 from vmaf_train.ship.cards_fr import loso_summary, render_fr_card
 from vmaf_train.ship.cards_pixels import render_pixel_card
 from vmaf_train.ship.registry import load_registry
@@ -69,6 +70,8 @@ def render_card(
         return render_stream_card(row, side, runtime_block=runtime_block)
     if is_pixel_model(side):
         return render_pixel_card(row, side, runtime_block=runtime_block)
+    if is_fast_model(side):
+        return render_fast_card(row, side, runtime_block=runtime_block)
     return render_fr_card(row, side, runtime_block=runtime_block, rows=rows)
 
 

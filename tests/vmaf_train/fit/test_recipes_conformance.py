@@ -17,10 +17,15 @@ import pytest
 
 from tests.support.pixels_helpers import FILTER_TINY, NR_TINY, SAL_TINY
 from vmaf_train.fit import TASKS, fit_recipe
+from vmaf_train.fit.fast import fit_fast, is_fast_recipe, load_fast_recipe
 from vmaf_train.recipes import KINDS, ModelConfig, PixelConfig, load_recipe
 
 REPO = Path(__file__).resolve().parents[3]
-RECIPES = sorted((REPO / "configs" / "models").glob("*.toml"))
+ALL_RECIPES = sorted((REPO / "configs" / "models").glob("*.toml"))
+# kind "fast" recipes train through vmaf_train.fit.fast on fast columns: checked below.
+FAST_RECIPES = [p for p in ALL_RECIPES if is_fast_recipe(p)]
+RECIPES = [p for p in ALL_RECIPES if p not in FAST_RECIPES]
+FAST_ROWS = REPO / "tests" / "support" / "fixtures" / "fast_eval_rows.parquet"
 # The smoke corpus's 3 sources, one per split (as in test_determinism).
 SMOKE_SPLIT = {"val_frac": 0.3, "test_frac": 0.3}
 SMALL: dict[str, dict[str, Any]] = {
@@ -82,3 +87,20 @@ def test_recipe_fits_twice_to_the_same_bytes(
             assert ja == jb, name
         else:
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("path", FAST_RECIPES, ids=[p.stem for p in FAST_RECIPES])
+def test_fast_recipe_loads_and_fits_twice_to_the_same_bytes(path: Path, tmp_path: Path) -> None:
+    """Fast recipes: same checks, on the committed fast rows (they hold every shipped point)."""
+    rec = load_fast_recipe(path)
+    assert rec.id == path.stem
+    with pytest.raises(Exception, match="kind"):
+        load_recipe(path)  # the FR/pixel loader refuses it, the fast branch takes it
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        fit_fast(rec, FAST_ROWS, run)
+    a, b = runs
+    for name in ("model.onnx", "model.json", "config.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    ma, mb = (_stable(json.loads((r / "metrics.json").read_text())) for r in runs)
+    assert ma == mb
