@@ -81,7 +81,9 @@ _ISA = (
 )
 
 
-def _svm_once(ref: Path, dis: Path, ff: FFmpeg, frames: int) -> tuple[float, float]:
+def _svm_once(
+    ref: Path, dis: Path, ff: FFmpeg, frames: int, threads: int = 1
+) -> tuple[float, float]:
     """Plain libvmaf vmaf_v0.6.1 on the pair: (seconds, pooled mean)."""
     import subprocess
 
@@ -89,7 +91,8 @@ def _svm_once(ref: Path, dis: Path, ff: FFmpeg, frames: int) -> tuple[float, flo
         log = Path(tmp) / "vmaf.json"
         graph = (
             "[0:v]settb=AVTB,setpts=PTS-STARTPTS[d];[1:v]settb=AVTB,setpts=PTS-STARTPTS[r];"
-            f"[d][r]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path={log}:n_threads=1"
+            "[d][r]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:"
+            f"log_path={log}:n_threads={threads}"
         )
         t0 = time.perf_counter()
         proc = subprocess.run(
@@ -149,6 +152,7 @@ def _end_to_end(
     runs: int,
     clips_dir: Path,
     ff: FFmpeg,
+    threads: int = 1,
 ) -> tuple[dict[str, Any], Any]:
     from vmaf_tiny.scoring import score
 
@@ -161,7 +165,7 @@ def _end_to_end(
     parts: dict[str, list[float]] = {"load": [], "features": [], "model": []}
     last = None
     svm_mean = float("nan")
-    kw = {"backend": backend, "threads": 1, "ffmpeg": ff, **DIS_CODEC}
+    kw = {"backend": backend, "threads": threads, "ffmpeg": ff, **DIS_CODEC}
     for i in range(runs + 1):  # run 0 is the warm-up
         order = ("tiny", "svm") if i % 2 == 0 else ("svm", "tiny")
         for which in order:
@@ -176,7 +180,7 @@ def _end_to_end(
                     for k in parts:
                         parts[k].append(last.seconds[k])
             else:
-                dt, svm_mean = _svm_once(ref, dis, ff, frames)
+                dt, svm_mean = _svm_once(ref, dis, ff, frames, threads)
                 if i:
                     svm_s.append(dt)
                     svm_cpu.append(_cpu_seconds() - c0)
@@ -287,6 +291,7 @@ def run_bench(
     big_batch: int = 4096,
     clips_dir: str | os.PathLike[str] | None = None,
     ffmpeg: str | os.PathLike[str] | None = None,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Run the benchmark and return the results (see docs/benchmarks.md for the schema).
 
@@ -299,11 +304,16 @@ def run_bench(
         big_batch: Rows per call for the throughput figure.
         clips_dir: Clip cache (default ``clips/`` under :func:`cache_dir`).
         ffmpeg: ffmpeg binary with libvmaf (default: imageio-ffmpeg's, or ``$VMAF_TINY_FFMPEG``).
+        threads: libvmaf and ONNX Runtime threads of the end-to-end runs, the same on both sides
+            (the model-only figures stay single-threaded).
     """
     import onnx
     import onnxruntime
 
     import vmaf_tiny
+    from vmaf_tiny.bounds import check_threads
+
+    check_threads(threads)
     from vmaf_tiny.scoring import fr_inputs
     from vmaf_tiny.session import load_model
 
@@ -319,7 +329,7 @@ def run_bench(
     results = []
     first = None
     for size in sizes or list(STANDARD_SIZES):
-        entry, res = _end_to_end(model, backend, size, runs, cache, ff)
+        entry, res = _end_to_end(model, backend, size, runs, cache, ff, threads)
         results.append(entry)
         first = first or res
     if first is None:  # pragma: no cover - sizes is never empty
@@ -357,7 +367,7 @@ def run_bench(
         "settings": {
             "runs": runs,
             "warmup_runs": 1,
-            "threads": 1,
+            "threads": threads,
             "batch1_calls": batch1_calls,
             "big_batch": big_batch,
         },

@@ -186,7 +186,7 @@ def score_fast(
             default :data:`DEFAULT_FAST_LEVEL`.
         with_svm: Also return libvmaf's vmaf_v0.6.1 of the sample (not of the full frame).
         backend: ONNX Runtime backend (``auto``, ``cpu``, ...).
-        threads: ONNX Runtime threads (libvmaf runs one thread).
+        threads: ONNX Runtime threads and libvmaf threads of each band's pass.
         truncate: Score the common frames when the frame counts differ.
         width: Raw yuv inputs: frame width.
         height: Raw yuv inputs: frame height.
@@ -208,7 +208,7 @@ def score_fast(
     loading = _start_loading(model, backend=backend, threads=threads, int8=False)
     return score_with_loading(
         reference, distorted, loading, with_svm=with_svm, truncate=truncate, width=width,
-        height=height, pix_fmt=pix_fmt, ffmpeg=ffmpeg, t0=t0,
+        height=height, pix_fmt=pix_fmt, ffmpeg=ffmpeg, t0=t0, n_threads=threads,
     )  # fmt: skip
 
 
@@ -224,6 +224,7 @@ def score_with_loading(
     pix_fmt: str | None = None,
     ffmpeg: FFmpeg | None = None,
     t0: float | None = None,
+    n_threads: int = 1,
 ) -> FastScoreResult:
     """:func:`score_fast` for a model whose load has started (``vmaf_tiny.scoring``'s loader).
 
@@ -255,7 +256,7 @@ def score_with_loading(
         log_path = str(Path(tmp) / "vmaf.json")
         t1 = time.perf_counter()
         try:
-            proc, n = start_pass(rspec, dspec, rinfo, dinfo, op, ff, log_path, truncate)
+            proc, n = start_pass(rspec, dspec, rinfo, dinfo, op, ff, log_path, truncate, n_threads)
         except BaseException:
             loading.wait_quietly()
             raise

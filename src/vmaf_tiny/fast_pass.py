@@ -243,6 +243,7 @@ def start_pass(
     ff: FFmpeg,
     log_path: str,
     truncate: bool,
+    n_threads: int = 1,
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Check the pair and start the ffmpeg pass (returns the process and the frames paired).
 
@@ -259,7 +260,7 @@ def start_pass(
             f"first {n})"
         )
     cut = n if (n != rinfo.n_frames or n != dinfo.n_frames) else None
-    graph = fast_graph(rinfo, dinfo, op, log_path=log_path, n_frames=cut)
+    graph = fast_graph(rinfo, dinfo, op, log_path=log_path, n_frames=cut, n_threads=n_threads)
     args = [
         *ff.base_args(), "-loglevel", "level+error", *dspec.input_args(), *rspec.input_args(),
         "-filter_complex", graph, *output_args(op, rinfo.height),
@@ -338,6 +339,7 @@ def extract_fast_features(
     ffmpeg: FFmpeg | None = None,
     reference_info: VideoInfo | None = None,
     distorted_info: VideoInfo | None = None,
+    n_threads: int = 1,
 ) -> FastFeatures:
     """Run the fast pass (one ffmpeg process) over a pair.
 
@@ -349,6 +351,7 @@ def extract_fast_features(
         ffmpeg: ffmpeg binary (resolved if None).
         reference_info: A probe of the reference, if the caller has one.
         distorted_info: A probe of the distorted video, if the caller has one.
+        n_threads: libvmaf threads of each band's pass.
 
     Returns:
         Per sampled frame: the :data:`FAST_FEATURES` columns.
@@ -363,5 +366,5 @@ def extract_fast_features(
     with tempfile.TemporaryDirectory(prefix="vmaf-tiny-fast-") as tmp:
         log_path = str(Path(tmp) / "vmaf.json")
         t0 = time.perf_counter()
-        proc, n = start_pass(rspec, dspec, rinfo, dinfo, op, ff, log_path, truncate)
+        proc, n = start_pass(rspec, dspec, rinfo, dinfo, op, ff, log_path, truncate, n_threads)
         return finish_pass(proc, log_path, n, op, rinfo, dinfo, t0)

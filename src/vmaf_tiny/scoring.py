@@ -263,7 +263,7 @@ def score(
 
         return score_with_loading(  # type: ignore[return-value]
             reference, distorted, loading, with_svm=with_svm, truncate=truncate,
-            width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ffmpeg, t0=t0,
+            width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ffmpeg, t0=t0, n_threads=threads,
         )  # fmt: skip
     try:
         require_kind(sidecar["kind"], model_id, "fr")

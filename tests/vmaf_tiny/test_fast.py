@@ -189,3 +189,24 @@ def test_bench_runs_a_fast_model(tmp_path: Path) -> None:
     entry = res["end_to_end"][0]
     assert entry["tiny"]["median_fps"] > 0 and entry["svm"]["median_fps"] > 0
     assert 0.0 <= entry["tiny_pooled_mean"] <= 100.0
+
+
+def test_threads_reach_libvmaf_on_both_sides_and_change_no_number(
+    runtime_clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """`bench --threads N`: the fast pass and plain libvmaf both run N libvmaf threads; the
+    estimate is the same as with one thread."""
+    from vmaf_tiny.bench import run_bench
+
+    ref, dis = runtime_clips["ref"], runtime_clips["dis"]
+    one, two = score_fast(ref, dis, threads=1), score_fast(ref, dis, threads=2)
+    assert np.array_equal(one.frames, two.frames)
+    res = run_bench(
+        DEFAULT_ID, runs=1, sizes=[(160, 90, 12)], batch1_calls=10, big_batch=8,
+        clips_dir=tmp_path, threads=2,
+    )  # fmt: skip
+    assert res["settings"]["threads"] == 2
+    entry = res["end_to_end"][0]
+    assert entry["tiny"]["median_fps"] > 0 and entry["svm"]["median_fps"] > 0
+    out = run("bench", "-m", DEFAULT_ID, "--threads", "0", "--runs", "1")
+    assert out.returncode == 2 and "Traceback" not in out.stderr

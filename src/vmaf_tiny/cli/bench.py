@@ -13,7 +13,7 @@ import typer
 
 from vmaf_tiny import console
 from vmaf_tiny.cli._shell import quiet_python_warnings
-from vmaf_tiny.cli.options import FFmpegOpt, JsonOpt, ModelOpt
+from vmaf_tiny.cli.options import FFmpegOpt, JsonOpt, ModelOpt, ThreadsOpt
 from vmaf_tiny.console import print_json, say
 
 __all__ = [
@@ -74,6 +74,7 @@ def bench(
     out: ResultsOpt = None,
     as_json: JsonOpt = False,
     ffmpeg: FFmpegOpt = None,
+    threads: ThreadsOpt = 1,
 ) -> None:
     """Benchmark a tiny FR model end to end against plain libvmaf vmaf_v0.6.1."""
     from vmaf_tiny import bench as bench_mod
@@ -88,6 +89,7 @@ def bench(
         big_batch=big_batch,
         clips_dir=clips_dir,
         ffmpeg=ffmpeg,
+        threads=threads,
     )
     path = bench_mod.write_results(result, out)
     say(f"wrote {path}")

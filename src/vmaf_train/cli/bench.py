@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from vmaf_tiny.cli import bench as runtime_bench
-from vmaf_tiny.cli.options import FFmpegOpt, JsonOpt, ModelOpt
+from vmaf_tiny.cli.options import FFmpegOpt, JsonOpt, ModelOpt, ThreadsOpt
 from vmaf_tiny.console import say
 
 __all__ = ["bench"]
@@ -39,6 +39,7 @@ def bench(
     ] = None,
     as_json: JsonOpt = False,
     ffmpeg: FFmpegOpt = None,
+    threads: ThreadsOpt = 1,
 ) -> None:
     """Benchmark a tiny FR model (as `vmaf-tiny bench`) and record the figures in its model
     card and docs/benchmarks.md."""
@@ -58,6 +59,7 @@ def bench(
         big_batch=big_batch,
         clips_dir=clips_dir,
         ffmpeg=ffmpeg,
+        threads=threads,
     )
     path = bench_mod.write_results(result, out)
     say(f"wrote {path}")
