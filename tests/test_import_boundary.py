@@ -26,9 +26,6 @@ from packaging.utils import canonicalize_name
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 HEAVY = ("torch", "pyarrow", "dask", "distributed", "sklearn", "scipy", "matplotlib", "vmaf_train")
-#: Optional modules the runtime may import lazily, each in one module only: ``vmaf-tiny score
-#: --plot`` imports matplotlib inside ``vmaf_tiny/plot.py`` (a one-line error without it).
-RUNTIME_OPTIONAL = {"vmaf_tiny/plot.py": {"matplotlib"}}
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -89,15 +86,12 @@ def project() -> dict:
     return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 
 
-def _violations(
-    package: str, allowed: set[str], optional: dict[str, set[str]] | None = None
-) -> list[str]:
+def _violations(package: str, allowed: set[str]) -> list[str]:
     bad = []
     for path in sorted((SRC / package).rglob("*.py")):
-        extra = (optional or {}).get(path.relative_to(SRC).as_posix(), set())
         for line, mod in imported_modules(path):
             top = mod.split(".")[0]
-            if top in sys.stdlib_module_names or top in allowed or top in extra:
+            if top in sys.stdlib_module_names or top in allowed:
                 continue
             bad.append(f"{path.relative_to(REPO)}:{line} imports {mod}")
     return bad
@@ -120,18 +114,7 @@ def test_runtime_imports_only_its_declared_dependencies(project: dict) -> None:
     allowed = _import_names(project["dependencies"]) | {"vmaf_tiny"}
     assert {"numpy", "onnx", "onnxruntime", "typer", "rich", "jsonschema"} <= allowed
     assert not allowed & set(HEAVY)
-    assert not _violations("vmaf_tiny", allowed, RUNTIME_OPTIONAL)
-    # the exemption is for plot.py alone: the same import anywhere else is a violation
-    assert "matplotlib" not in allowed
-
-
-def test_matplotlib_only_in_plot_module() -> None:
-    users = sorted(
-        path.relative_to(SRC).as_posix()
-        for path in (SRC / "vmaf_tiny").rglob("*.py")
-        if any(m.split(".")[0] == "matplotlib" for _, m in imported_modules(path))
-    )
-    assert users == ["vmaf_tiny/plot.py"]
+    assert not _violations("vmaf_tiny", allowed)
 
 
 def test_toolkit_imports_only_declared_dependencies(project: dict) -> None:

@@ -1,4 +1,5 @@
-"""PNG plots of runs (matplotlib, Agg backend): training curve, scatter by source, LOSO folds."""
+"""PNG plots (matplotlib, Agg backend): training curve, scatter by source, LOSO folds, and the
+per-frame scores of a ``vmaf-tiny score`` JSON document (``vmaf-train plot-scores``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vmaf_tiny.fsutil import atomic_path
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import atomic_path, output_error
 
-__all__ = ["plot_folds", "plot_scatter", "plot_training_curve"]
+__all__ = ["plot_folds", "plot_scatter", "plot_score_document", "plot_training_curve"]
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> None:
@@ -96,3 +98,52 @@ def plot_folds(
                 ax.set_ylim(max(0.0, min(finite) - 0.01), 1.0)
     fig.suptitle(title, fontsize=9)
     _save(fig, path)
+
+
+def plot_score_document(doc: Mapping[str, Any], path: str | os.PathLike[str]) -> int:
+    """Per-frame scores over time of every model (and the teacher) in a ``vmaf-tiny score``
+    JSON document (``--json`` or ``-o FILE.json``), pooled values in the legend and each NR
+    model's uncertainty as a shaded band; returns the number of lines drawn.
+
+    Raises:
+        BadInputError: the document has no per-frame records, or the PNG cannot be written.
+    """
+    records = doc.get("records")
+    if not isinstance(records, list) or not records:
+        raise BadInputError("no per-frame records: pass the JSON of `vmaf-tiny score --json`")
+    blocks = doc["models"] if isinstance(doc.get("models"), list) else [doc]
+    t = np.array([float(r.get("time_s", r.get("frame", i))) for i, r in enumerate(records)])
+    series = []
+    for b in blocks:
+        mid = str(b["model"])
+        s = np.array([np.nan if r.get(mid) is None else r[mid] for r in records], dtype=float)
+        unc = [r.get(f"{mid}_uncertainty") for r in records]
+        band = None if all(u is None for u in unc) else np.array(unc, dtype=float)
+        series.append((mid, s, b.get("pooled"), band))
+    svm = doc.get("svm") or next((b.get("svm") for b in blocks if b.get("svm")), None)
+    if svm:
+        name = str(svm["model"])
+        s = np.array([np.nan if r.get(name) is None else r[name] for r in records], dtype=float)
+        series.append((name, s, svm.get("pooled"), None))
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
+    for label, s, pooled, band in series:
+        text = label
+        if pooled:
+            text += (
+                f" (mean {pooled['mean']:.2f}, hmean {pooled['harmonic_mean']:.2f}, "
+                f"min {pooled['min']:.2f})"
+            )
+        (line,) = ax.plot(t, s, label=text, linewidth=1.2, marker="." if len(s) < 60 else None)
+        if band is not None:
+            ax.fill_between(t, s - band, s + band, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("score")
+    ax.set_title(Path(str(blocks[0].get("distorted") or doc.get("distorted") or "")).name)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    try:
+        _save(fig, path)
+    except OSError as exc:
+        plt.close(fig)
+        raise output_error(Path(path), exc) from None
+    return len(series)

@@ -1,6 +1,6 @@
 """``vmaf-tiny score`` like video engineers expect (issue 14): -o files, per-frame records,
 subsampling, pooling, several models in one libvmaf pass, teachers, frame-rate and aspect
-mismatches, the scaler, --plot and the progress bar. Real ffmpeg, real models, tiny clips."""
+mismatches, the scaler, plot-scores and the progress bar. Real ffmpeg, real models, tiny clips."""
 
 from __future__ import annotations
 
@@ -290,26 +290,24 @@ def test_aspect_ratio_warning_and_scale_algo(clips) -> None:
 # ---------------------------------------------------------------------------- plot, progress
 
 
-def test_plot_writes_a_png(clips, tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
-    png = tmp_path / "scores.png"
+def test_plot_scores_writes_a_png(clips, tmp_path: Path) -> None:
+    """`vmaf-train plot-scores` draws the JSON that `vmaf-tiny score -o` wrote (the runtime
+    never imports matplotlib)."""
+    doc, png = tmp_path / "scores.json", tmp_path / "scores.png"
     ok(run("score", *fr(clips), "-m", "vmaf_tiny_v2", "-m", "vmaf_tiny_v4", "--with-svm",
-           "--plot", png))  # fmt: skip
+           "-o", doc))  # fmt: skip
+    train = [str(Path(sys.executable).parent / "vmaf-train"), "plot-scores"]
+    out = subprocess.run([*train, str(doc), "-o", str(png)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "3 series" in out.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
-    one_line_error(run("score", *fr(clips), "--plot", tmp_path / "x.pdf"), ".png")
-
-
-def test_plot_without_matplotlib_is_one_line(clips, tmp_path: Path) -> None:
-    code = (
-        "import sys; sys.modules['matplotlib'] = None\n"
-        "from vmaf_tiny.cli import main\n"
-        f"sys.argv = ['vmaf-tiny', 'score', '-r', {str(clips['ref'])!r}, '-d', "
-        f"{str(clips['dis'])!r}, '--plot', {str(tmp_path / 'p.png')!r}]\n"
-        "main()\n"
+    bad = subprocess.run([*train, str(doc), "-o", str(tmp_path / "x.pdf")], capture_output=True,
+                         text=True)  # fmt: skip
+    one_line_error(bad, ".png")
+    bad = subprocess.run(
+        [*train, str(clips["ref"]), "-o", str(png)], capture_output=True, text=True
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    one_line_error(out, "--plot needs matplotlib: pip install matplotlib")
-    assert not (tmp_path / "p.png").exists()
+    one_line_error(bad, "not JSON")
 
 
 def test_runtime_start_up_does_not_import_matplotlib() -> None:

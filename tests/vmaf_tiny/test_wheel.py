@@ -34,10 +34,6 @@ REPO = Path(__file__).resolve().parents[2]
 ZOO = REPO / "src" / "vmaf_tiny" / "zoo"
 #: Never imported by the runtime, and not installed by its dependencies.
 HEAVY = ("torch", "pyarrow", "dask", "distributed", "vmaf_train")
-#: Third-party imports of vmaf_tiny that are optional by design (made only when asked for).
-#: (Dask lives in vmaf_train.parallel.) matplotlib: only ``vmaf-tiny score --plot``, imported
-#: inside vmaf_tiny/plot.py (tests/test_import_boundary.py holds it to that one module).
-OPTIONAL_IMPORTS: dict[str, str] = {"matplotlib": "vmaf_tiny/plot.py"}
 #: A pip constraints file for the install (default none: pip picks the newest allowed versions).
 ENV_CONSTRAINTS = "VMAF_TINY_WHEEL_CONSTRAINTS"
 #: Import name -> distribution name, where they differ.
@@ -142,12 +138,10 @@ def test_every_runtime_import_is_a_declared_dependency() -> None:
     undeclared = {
         top: sorted(files)
         for top, files in imports.items()
-        if DIST_NAME.get(top, top).lower() not in declared and top not in OPTIONAL_IMPORTS
+        if DIST_NAME.get(top, top).lower() not in declared
     }
     assert not undeclared, f"vmaf_tiny imports undeclared packages: {undeclared}"
-    for top, where in OPTIONAL_IMPORTS.items():
-        assert sorted(imports.get(top, [])) in ([], [Path(where).name]), (top, imports.get(top))
-    assert not {h for h in HEAVY if h in imports and h not in OPTIONAL_IMPORTS}
+    assert not {h for h in HEAVY if h in imports}
     for dep in meta["dependencies"]:
         assert re.search(r">=\s*\d", dep), f"{dep}: every runtime dependency has a lower bound"
     assert "gpu" not in meta.get("optional-dependencies", {})  # onnxruntime-gpu conflicts

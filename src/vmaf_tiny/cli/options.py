@@ -32,7 +32,6 @@ __all__ = [
     "OutFileOpt",
     "OutOpt",
     "PixFmtOpt",
-    "PlotOpt",
     "PoolOpt",
     "ProgressOpt",
     "ScaleAlgoOpt",
@@ -170,8 +169,4 @@ ScaleAlgoOpt = Annotated[
         help="ffmpeg scaler for resizing the distorted video: bicubic, bilinear, lanczos, "
         "spline, neighbor, area, ...",
     ),
-]
-PlotOpt = Annotated[
-    Path | None,
-    typer.Option("--plot", help="Write a PNG of the per-frame scores (needs matplotlib)."),
 ]

@@ -29,7 +29,6 @@ from vmaf_tiny.cli.options import (
     ModelsOpt,
     OutFileOpt,
     PixFmtOpt,
-    PlotOpt,
     PoolOpt,
     ProgressOpt,
     ScaleAlgoOpt,
@@ -218,7 +217,6 @@ def score(
     teacher: TeacherOpt = None,
     fps: FpsOpt = None,
     scale_algo: ScaleAlgoOpt = "bicubic",
-    plot: PlotOpt = None,
     progress: ProgressOpt = True,
     fast: Annotated[
         bool, typer.Option("--fast", help="Fast VMAF estimate (default fast operating point).")
@@ -236,7 +234,7 @@ def score(
     if as_json and as_csv:
         raise BadInputError("choose one of --json and --csv")
     models = list(dict.fromkeys(model_ids or [DEFAULT_FR_MODEL]))
-    pools = so.check_output_flags(pools=pool, out=out, plot=plot)
+    pools = so.check_output_flags(pools=pool, out=out)
     extra_names = so.parse_extras(extras)
     with_svm = with_svm or teacher is not None
     teacher = teacher or "vmaf_v0.6.1"
@@ -250,10 +248,8 @@ def score(
         from vmaf_tiny.fast import fast_cli_model, score_fast
 
         model = fast_cli_model(models[0], fast_level, pairs=pairs is not None, nr=no_reference)
-        if len(models) > 1 or out or plot or extra_names or pool or subsample != 1:
-            raise BadInputError(
-                "--fast takes one model and no -o/--plot/--extras/--pool/--subsample"
-            )
+        if len(models) > 1 or out or extra_names or pool or subsample != 1:
+            raise BadInputError("--fast takes one model and no -o/--extras/--pool/--subsample")
         if teacher != "vmaf_v0.6.1" or fps is not None:
             raise BadInputError("--fast compares with vmaf_v0.6.1 only (no --teacher, no --fps)")
         if reference is None or distorted is None:
@@ -271,8 +267,8 @@ def score(
     if pairs is not None:
         if reference or distorted or no_reference:
             raise BadInputError("--pairs cannot be combined with --reference/--distorted")
-        if len(models) > 1 or out or plot or extra_names:
-            raise BadInputError("--pairs takes one --model and no -o/--plot/--extras")
+        if len(models) > 1 or out or extra_names:
+            raise BadInputError("--pairs takes one --model and no -o/--extras")
         options = {
             "with_svm": with_svm,
             "backend": backend,
@@ -314,7 +310,7 @@ def score(
             f"{len(models)} models, {multi.libvmaf_passes} libvmaf pass(es): "
             f"{multi.records.n_rows} frames in {multi.seconds['total']:.2f} s"
         )
-        _finish(multi, as_json, as_csv, pools, out, plot)
+        _finish(multi, as_json, as_csv, pools, out)
         return
     model = models[0]
     if no_reference:
@@ -382,18 +378,16 @@ def score(
     for w in res.warnings:
         warn(w)
     say(f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s")
-    _finish(res, as_json, as_csv, pools, out, plot)
+    _finish(res, as_json, as_csv, pools, out)
 
 
-def _finish(
-    res: Any, as_json: bool, as_csv: bool, pools: list[str], out: Path | None, plot: Path | None
-) -> None:
-    """Render on stdout, then write the -o file and the plot (score_output does the work)."""
+def _finish(res: Any, as_json: bool, as_csv: bool, pools: list[str], out: Path | None) -> None:
+    """Render on stdout, then write the -o file (score_output does the work)."""
     from vmaf_tiny.cli import score_output as so
 
     if not hasattr(res, "records"):  # a fast model given by id: the fast result (no records)
-        if out is not None or plot is not None:
-            raise BadInputError(f"{res.model_id} is a fast model: no -o/--plot (see --fast)")
+        if out is not None:
+            raise BadInputError(f"{res.model_id} is a fast model: no -o (see --fast)")
         _render_fast(res, as_json, as_csv)
         return
     if res.subsample > 1:
@@ -402,9 +396,6 @@ def _finish(
     if out is not None:
         so.write_out(res, out, pools)
         say(f"wrote {out}")
-    if plot is not None:
-        so.plot_result(res, plot)
-        say(f"wrote {plot}")
 
 
 # ---------------------------------------------------------------------------- check

@@ -1,5 +1,5 @@
 """What ``vmaf-tiny score`` prints and writes: the pooled table, JSON, tidy per-frame CSV, the
-``-o`` file, the ``--plot`` PNG and the progress bar of the libvmaf pass.
+``-o`` file and the progress bar of the libvmaf pass.
 
 One model keeps the single-model JSON of earlier versions (same keys, plus ``records``,
 ``subsample``, ``n_frames_total``); several models give one block per model under ``models``.
@@ -48,14 +48,11 @@ def parse_extras(text: str | None) -> tuple[str, ...]:
     return names
 
 
-def check_output_flags(
-    *, pools: Sequence[str] | None, out: Path | None, plot: Path | None
-) -> list[str]:
-    """Check ``--pool``, ``-o`` and ``--plot`` before any work; return the pools to show.
+def check_output_flags(*, pools: Sequence[str] | None, out: Path | None) -> list[str]:
+    """Check ``--pool`` and ``-o`` before any work; return the pools to show.
 
     Raises:
-        BadInputError: an unknown pool, an ``-o`` extension other than .json/.csv, a ``--plot``
-            that is not .png, or ``--plot`` without matplotlib.
+        BadInputError: an unknown pool, or an ``-o`` extension other than .json/.csv.
     """
     chosen = list(dict.fromkeys(pools or POOLS))
     bad = [p for p in chosen if p not in POOLS]
@@ -65,12 +62,6 @@ def check_output_flags(
         raise BadInputError(
             f"-o {out.name}: the format comes from the extension; use .json or .csv"
         )
-    if plot is not None:
-        if plot.suffix.lower() != ".png":
-            raise BadInputError(f"--plot {plot.name}: write a .png file")
-        from vmaf_tiny.plot import require_matplotlib
-
-        require_matplotlib()
     return chosen
 
 
@@ -167,15 +158,3 @@ def write_out(res: Any, path: Path, pools: Sequence[str]) -> None:
         atomic_write_bytes(path, data.encode("utf-8"))
     except OSError as exc:
         raise output_error(path, exc) from None
-
-
-def plot_result(res: Any, path: Path) -> None:
-    """Write the ``--plot`` PNG: per-frame scores of every model (and the teacher) over time."""
-    from vmaf_tiny.plot import plot_scores
-
-    series = [
-        (r.model_id, r.records["time_s"], r.frames, r.pooled, r.uncertainty) for r in _results(res)
-    ]
-    if res.svm_frames is not None:
-        series.append((res.teacher, res.records["time_s"], res.svm_frames, res.svm_pooled, None))
-    plot_scores(series, path, title=Path(_results(res)[0].distorted).name)

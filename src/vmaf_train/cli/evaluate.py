@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from vmaf_tiny.console import out_console, print_json
+from vmaf_tiny.console import out_console, print_json, say
+from vmaf_tiny.errors import BadInputError
 from vmaf_train.cli._common import (
     FeaturesOpt,
     JsonOpt,
@@ -17,7 +20,7 @@ from vmaf_train.cli._common import (
     metrics_table,
 )
 
-__all__ = ["evaluate", "render_eval"]
+__all__ = ["evaluate", "plot_scores", "render_eval"]
 
 
 def evaluate(
@@ -65,3 +68,28 @@ def render_eval(res: dict[str, Any]) -> None:
     out_console.print(res["note"])
     if "baseline" in res and res["baseline"].get("note"):
         out_console.print(f"note: {res['baseline']['note']}")
+
+
+def plot_scores(
+    scores: Annotated[
+        Path, typer.Argument(help="JSON written by `vmaf-tiny score --json` or `-o FILE.json`.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The PNG to write.")],
+) -> None:
+    """Plot the per-frame scores of a `vmaf-tiny score` JSON (every model and the teacher)."""
+    from vmaf_train.plots import plot_score_document
+
+    if out.suffix.lower() != ".png":
+        raise BadInputError(f"-o {out.name}: write a .png file")
+    try:
+        doc = json.loads(scores.read_text())
+    except OSError as exc:
+        raise BadInputError(f"cannot read {scores}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise BadInputError(
+            f"{scores}: not JSON (pass the output of `vmaf-tiny score --json`)"
+        ) from None
+    if not isinstance(doc, dict):
+        raise BadInputError(f"{scores}: not a `vmaf-tiny score` JSON document")
+    n = plot_score_document(doc, out)
+    say(f"wrote {out} ({n} series)")
