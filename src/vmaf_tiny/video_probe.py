@@ -206,7 +206,23 @@ def probe(video: VideoSpec | str | os.PathLike[str], ffmpeg: FFmpeg | None = Non
         info = _y4m_info(path)
         if info is not None:
             return info
-    return _probe_ffmpeg(spec, ffmpeg or resolve_ffmpeg())
+    ff = ffmpeg or resolve_ffmpeg()
+    st = path.stat()
+    key = (spec, ff.path, st.st_ino, st.st_size, st.st_mtime_ns)
+    info = _PROBED.get(key)
+    if info is None:
+        info = _probe_ffmpeg(spec, ff)
+        if len(_PROBED) >= _PROBED_MAX:
+            _PROBED.pop(next(iter(_PROBED)))
+        _PROBED[key] = info
+    return info
+
+
+#: ffmpeg probes of this process, by (spec, ffmpeg, inode, size, mtime): scoring asks about the
+#: same file more than once (the NR model choice, the scorer, the frame index) and each ffmpeg
+#: probe costs tens of milliseconds; a changed file has a new key.
+_PROBED: dict[tuple[object, ...], VideoInfo] = {}
+_PROBED_MAX = 64
 
 
 def _packets(framecrc: str) -> list[tuple[int | None, int | None, bool]]:

@@ -300,3 +300,21 @@ def test_crf_and_preset_are_validated(runtime_clips: dict[str, Path]) -> None:
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr
         assert lines[0].startswith("error: --crf for libx264 must be a finite number in -12..51")
         assert not proc.stdout.strip()
+
+
+def test_ffmpeg_probe_is_asked_once_per_file_version(runtime_clips, ffmpeg, tmp_path: Path) -> None:
+    """Scoring asks about a file several times; the ffmpeg probe runs once per file version."""
+    import shutil
+
+    from vmaf_tiny.video import probe
+
+    dis = tmp_path / "dis.mp4"
+    shutil.copyfile(runtime_clips["dis"], dis)
+    first = probe(dis)
+    assert probe(dis) is first  # the same file: no second ffmpeg run
+    short = tmp_path / "short.mp4"
+    ffmpeg.run(["-loglevel", "error", "-i", str(dis), "-c", "copy", "-frames:v", "6", str(short)],
+               what="remux")  # fmt: skip
+    shutil.copyfile(short, dis)  # a new version of the same path: probed again
+    again = probe(dis)
+    assert again is not first and again.n_frames == 6 and first.n_frames == 12
