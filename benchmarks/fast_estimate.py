@@ -102,7 +102,7 @@ def measure(reps: int) -> dict[str, Any]:
                     p = parts.setdefault(mid, {})
                     for k in ("features", "model", "load"):
                         p.setdefault(k, []).append(r.seconds[k])
-                    side = r.operating_point
+                    side = r.fast or {}
                     op = OperatingPoint(side["bands"], side["fraction"], side["subsample"])
                     g = fast_graph(ri, di, op, log_path=log)
                     p.setdefault("decode_sample", []).append(

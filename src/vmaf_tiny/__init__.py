@@ -8,7 +8,7 @@ from vmaf_tiny._lazy import lazy_exports
 from vmaf_tiny.errors import BadInputError, BadModelError, MissingToolError, VmafTinyError
 
 if TYPE_CHECKING:
-    from vmaf_tiny.fast import FastScoreResult, score_fast
+    from vmaf_tiny.fast import score_fast
     from vmaf_tiny.fast_pass import OperatingPoint, extract_fast_features
     from vmaf_tiny.features import CANONICAL6, FeatureResult, extract_features
     from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
@@ -46,7 +46,6 @@ _LAZY: dict[str, str] = {
     "CANONICAL6": "vmaf_tiny.features",
     "FeatureResult": "vmaf_tiny.features",
     "extract_features": "vmaf_tiny.features",
-    "FastScoreResult": "vmaf_tiny.fast",
     "OperatingPoint": "vmaf_tiny.fast_pass",
     "score_fast": "vmaf_tiny.fast",
     "extract_fast_features": "vmaf_tiny.fast_pass",
@@ -108,7 +107,6 @@ __all__ = [
     "CheckReport",
     "CodecFields",
     "FFmpeg",
-    "FastScoreResult",
     "FeatureResult",
     "FilterResult",
     "FrameRecords",

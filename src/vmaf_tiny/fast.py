@@ -21,11 +21,9 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fast_pass import (
     FAST_FEATURES,
@@ -39,14 +37,15 @@ from vmaf_tiny.fast_pass import (
     start_pass,
 )
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.result import ScoreResult
 from vmaf_tiny.video import VideoSpec, as_spec, probe
 
 __all__ = [
     "DEFAULT_FAST_LEVEL",
     "FAST_FEATURES",
     "FAST_LEVELS",
+    "SAMPLE_SVM",
     "FastFeatures",
-    "FastScoreResult",
     "OperatingPoint",
     "band_log",
     "extract_fast_features",
@@ -87,75 +86,8 @@ def is_fast(sidecar: Mapping[str, Any]) -> bool:
     return runtime_path(sidecar) == "fast"
 
 
-@dataclass
-class FastScoreResult:
-    """Scores of one pair under a fast model (the fields of a ScoreResult, plus the sample).
-
-    Attributes:
-        model_id: The model.
-        kind: ``fr``.
-        frames: Per scored frame: the model's estimate of full-frame vmaf_v0.6.1.
-        frame_index: Which frames ``frames`` belong to (every ``subsample``-th).
-        pooled: mean, harmonic_mean, min, p5, max of ``frames`` (the clip estimate is the mean).
-        provider: Execution provider.
-        reference: Reference path.
-        distorted: Distorted path.
-        operating_point: bands, fraction, subsample and the fraction of rows actually sampled.
-        svm_frames: With ``with_svm``: libvmaf's vmaf_v0.6.1 *of the sample* (not of the frame).
-        svm_pooled: Its pooled values.
-        versions: Versions of the parts.
-        warnings: Non-fatal notes.
-        seconds: load, features (the ffmpeg pass), model, total.
-    """
-
-    model_id: str
-    kind: str
-    frames: np.ndarray
-    frame_index: np.ndarray
-    pooled: dict[str, float]
-    provider: str
-    reference: str
-    distorted: str
-    operating_point: dict[str, Any]
-    svm_frames: np.ndarray | None = None
-    svm_pooled: dict[str, float] | None = None
-    codec: None = None
-    versions: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    damaged_frames_dropped: int = 0
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-    @property
-    def mean(self) -> float:
-        return self.pooled["mean"]
-
-    def to_dict(self, per_frame: bool = True) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "model": self.model_id,
-            "kind": self.kind,
-            "reference": self.reference,
-            "distorted": self.distorted,
-            "n_frames": self.n_frames,
-            "damaged_frames_dropped": 0,
-            "pooled": self.pooled,
-            "provider": self.provider,
-            "versions": self.versions,
-            "warnings": list(self.warnings),
-            "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
-            "fast": dict(self.operating_point),
-        }
-        if self.svm_pooled is not None:
-            d["svm"] = {"model": "vmaf_v0.6.1 (on the sample)", "pooled": self.svm_pooled}
-        if per_frame:
-            d["frames"] = [float(v) for v in self.frames]
-            d["frame_index"] = [int(v) for v in self.frame_index]
-            if self.svm_frames is not None:
-                d["svm"]["frames"] = [float(v) for v in self.svm_frames]
-        return d
+#: The records column of libvmaf's vmaf_v0.6.1 *of the sampled bands* (``with_svm``).
+SAMPLE_SVM = "vmaf_v0.6.1_sample"
 
 
 def score_fast(
@@ -172,7 +104,7 @@ def score_fast(
     height: int | None = None,
     pix_fmt: str | None = None,
     ffmpeg: FFmpeg | None = None,
-) -> FastScoreResult:
+) -> ScoreResult:
     """Estimate vmaf_v0.6.1 of a pair with a fast model, several times cheaper than libvmaf.
 
     The model's sidecar is read first (it names the operating point), the ffmpeg pass starts,
@@ -194,7 +126,10 @@ def score_fast(
         ffmpeg: ffmpeg binary (resolved if None).
 
     Returns:
-        Per scored frame and pooled estimates.
+        A :class:`vmaf_tiny.result.ScoreResult`: per scored frame and pooled estimates, the
+        per-frame records (frame, time, the sample's features, the estimate, and with
+        ``with_svm`` the sample's vmaf_v0.6.1 as ``vmaf_v0.6.1_sample``), ``subsample`` (the
+        operating point's) and ``fast`` (the operating point and the sampled fraction).
 
     Raises:
         BadInputError: bad inputs, an unknown level, or a model that is not a fast model.
@@ -225,13 +160,14 @@ def score_with_loading(
     ffmpeg: FFmpeg | None = None,
     t0: float | None = None,
     n_threads: int = 1,
-) -> FastScoreResult:
+) -> ScoreResult:
     """:func:`score_fast` for a model whose load has started (``vmaf_tiny.scoring``'s loader).
 
     Raises:
         BadInputError: bad inputs, or the model is not a fast model.
         BadModelError: the model failed a load-time check or produced a bad output.
     """
+    from vmaf_tiny.records import frame_records
     from vmaf_tiny.result import finish_scores, pool_scores, score_output, versions
     from vmaf_tiny.scoring import fr_inputs
 
@@ -275,21 +211,18 @@ def score_with_loading(
     scores = finish_scores(lm.sidecar, score_output(lm, lm.run(feeds), n_scored))
     t3 = time.perf_counter()
     svm = feats.columns["sample_vmaf"]
-    return FastScoreResult(
+    cols: dict[str, Any] = {c: feats.columns[c] for c in FAST_FEATURES if c in feats.columns}
+    cols[lm.model_id] = scores
+    if with_svm:
+        cols[SAMPLE_SVM] = svm
+    return ScoreResult(
         model_id=lm.model_id,
         kind="fr",
         frames=scores,
-        frame_index=feats.frame_index,
         pooled=pool_scores(scores),
         provider=lm.provider,
         reference=str(rspec.path),
         distorted=str(dspec.path),
-        operating_point={
-            **op.to_dict(),
-            "sampled_fraction": round(feats.sampled_fraction, 6),
-            "frames_scored": n_scored,
-            "frames_total": feats.n_frames,
-        },
         svm_frames=svm.copy() if with_svm else None,
         svm_pooled=pool_scores(svm) if with_svm else None,
         versions=versions(lm, ff, feats.libvmaf_version),
@@ -299,6 +232,16 @@ def score_with_loading(
             "features": t2 - t1,
             "model": t3 - t2,
             "total": t3 - t0,
+        },
+        records=frame_records(feats.frame_index, rinfo.fps or dinfo.fps, cols),
+        teacher=SAMPLE_SVM,
+        subsample=op.subsample,
+        n_frames_total=feats.n_frames,
+        fast={
+            **op.to_dict(),
+            "sampled_fraction": round(feats.sampled_fraction, 6),
+            "frames_scored": n_scored,
+            "frames_total": feats.n_frames,
         },
     )
 

@@ -214,6 +214,11 @@ def score_models(
         raise BadInputError(f"model(s) {dups} given more than once")
     paths = {lm.model_id: runtime_path(lm.sidecar) for lm in loaded}
     for mid, path in paths.items():
+        if path == "fast":
+            raise BadInputError(
+                f"model {mid} is a fast model (libvmaf on a sample): score it on its own "
+                "(--fast or -m alone), not beside full-pass models"
+            )
         if path not in ("features", "frame_pair", "nr"):
             raise BadInputError(f"model {mid} is not a scoring model (kind {path!r})")
     fr_ids = [m for m, p in paths.items() if p in ("features", "frame_pair")]

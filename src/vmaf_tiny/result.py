@@ -207,6 +207,8 @@ class ScoreResult:
         uncertainty: Per-frame uncertainty of the scores (spread of a model's ensemble heads)
             where the model reports one, else None.
         uncertainty_note: Why there is no uncertainty, when there is none for an NR model.
+        fast: Fast models (:mod:`vmaf_tiny.fast`): the operating point (bands, fraction,
+            subsample) and what was sampled; else None.
     """
 
     model_id: str
@@ -229,10 +231,18 @@ class ScoreResult:
     n_frames_total: int = 0
     uncertainty: np.ndarray | None = None
     uncertainty_note: str | None = None
+    fast: dict[str, Any] | None = None
 
     @property
     def n_frames(self) -> int:
         return int(self.frames.shape[0])
+
+    @property
+    def frame_index(self) -> np.ndarray:
+        """The index of each scored frame in the pair (``records["frame"]``)."""
+        if self.records is not None:
+            return np.asarray(self.records["frame"])
+        return np.arange(self.n_frames, dtype=np.int64) * max(1, self.subsample)
 
     @property
     def mean(self) -> float:
@@ -262,6 +272,8 @@ class ScoreResult:
             d["uncertainty"] = {"pooled_mean": float(np.mean(self.uncertainty))}
         elif self.uncertainty_note is not None:
             d["uncertainty"] = {"pooled_mean": None, "note": self.uncertainty_note}
+        if self.fast is not None:
+            d["fast"] = dict(self.fast)
         if per_frame:
             d["frames"] = [float(v) for v in self.frames]
             if self.svm_frames is not None:

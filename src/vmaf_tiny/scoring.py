@@ -261,7 +261,25 @@ def score(
     if runtime_path(sidecar) == "fast":  # libvmaf on a sample (vmaf_tiny.fast)
         from vmaf_tiny.fast import score_with_loading
 
-        return score_with_loading(  # type: ignore[return-value]
+        unsupported = [
+            flag
+            for flag, used in (
+                ("--subsample", subsample != 1),
+                ("--teacher", teacher != "vmaf_v0.6.1"),
+                ("--extras", bool(extras)),
+                ("--fps", fps is not None),
+                ("--int8", int8),
+                ("--allow-damaged", allow_damaged),
+            )
+            if used
+        ]
+        if unsupported:
+            loading.wait_quietly()
+            raise BadInputError(
+                f"{model_id} is a fast model (libvmaf on a sample): {', '.join(unsupported)} "
+                "not supported; its operating point fixes the sampling (see --fast-level)"
+            )
+        return score_with_loading(
             reference, distorted, loading, with_svm=with_svm, truncate=truncate,
             width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ffmpeg, t0=t0, n_threads=threads,
         )  # fmt: skip

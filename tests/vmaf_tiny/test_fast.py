@@ -111,10 +111,46 @@ def test_cli_fast_json_matches_python_api(runtime_clips: dict[str, Path]) -> Non
     assert d["model"] == DEFAULT_ID
     assert d["fast"]["subsample"] == side["subsample"] and d["fast"]["bands"] == side["bands"]
     assert d["n_frames"] == math.ceil(12 / side["subsample"]) == len(d["frames"])
-    assert d["frame_index"] == list(range(0, 12, side["subsample"]))
+    assert [r["frame"] for r in d["records"]] == list(range(0, 12, side["subsample"]))
+    assert d["subsample"] == side["subsample"] and d["n_frames_total"] == 12
     assert 0.0 <= d["pooled"]["mean"] <= 100.0
     api = score_fast(ref, dis)
     assert api.mean == pytest.approx(d["pooled"]["mean"], abs=1e-9)
+    np.testing.assert_array_equal(api.frame_index, [r["frame"] for r in d["records"]])
+    np.testing.assert_allclose(api.records[DEFAULT_ID], d["frames"], atol=1e-12)
+
+
+def test_cli_fast_writes_output_files_and_pools(
+    runtime_clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """--fast gives the ordinary result: -o JSON/CSV, --pool, per-frame records."""
+    ref, dis = runtime_clips["ref"], runtime_clips["dis"]
+    csv_out, json_out = tmp_path / "f.csv", tmp_path / "f.json"
+    out = run("score", "-r", ref, "-d", dis, "--fast", "--with-svm", "-o", csv_out, "--json",
+              "--pool", "median", "--pool", "min")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["pool"] == ["median", "min"] and d["score"] == d["pooled"]["median"]
+    assert d["svm"]["model"] == "vmaf_v0.6.1_sample"
+    lines = csv_out.read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[:2] == ["frame", "time_s"] and DEFAULT_ID in header
+    assert "sample_adm2" in header and "vmaf_v0.6.1_sample" in header
+    assert len(lines) == 1 + d["n_frames"]
+    col = header.index(DEFAULT_ID)
+    got = [float(line.split(",")[col]) for line in lines[1:]]
+    np.testing.assert_allclose(got, d["frames"], atol=1e-6)
+    out = run("score", "-r", ref, "-d", dis, "-m", DEFAULT_ID, "-o", json_out)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(json_out.read_text())["fast"]["bands"] == d["fast"]["bands"]
+    for flags in (["--subsample", "2"], ["--extras", "psnr_y"], ["--int8"]):
+        one_line_error(run("score", "-r", ref, "-d", dis, "--fast", *flags), flags[0])
+        one_line_error(
+            run("score", "-r", ref, "-d", dis, "-m", DEFAULT_ID, *flags), flags[0].lstrip("-")
+        )
+    one_line_error(
+        run("score", "-r", ref, "-d", dis, "-m", DEFAULT_ID, "-m", "vmaf_tiny_v2"), "fast model"
+    )
 
 
 def test_cli_fast_level_and_model_id(runtime_clips: dict[str, Path]) -> None:
@@ -130,7 +166,8 @@ def test_cli_fast_level_and_model_id(runtime_clips: dict[str, Path]) -> None:
     assert out.returncode == 0, out.stderr
     rows = out.stdout.strip().splitlines()
     sub = shipped_sidecar(DEFAULT_ID)["fast"]["subsample"]
-    assert rows[0] == f"frame,{DEFAULT_ID}" and rows[2].startswith(f"{sub},")
+    assert rows[0].startswith("frame,time_s,") and rows[0].endswith(f",{DEFAULT_ID}")
+    assert rows[2].startswith(f"{sub},")
 
 
 def test_sidecar_declares_the_operating_point(
@@ -147,7 +184,8 @@ def test_sidecar_declares_the_operating_point(
     out = run("score", "-r", ref, "-d", dis, "-m", onnx, "--json", "--with-svm")
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
-    assert d["frame_index"] == [0, 5, 10] and d["fast"]["sampled_fraction"] == 1.0
+    frames = [r["frame"] for r in d["records"]]
+    assert frames == [0, 5, 10] and d["fast"]["sampled_fraction"] == 1.0
     full = extract_features(ref, dis)
     np.testing.assert_allclose(d["svm"]["frames"], full.vmaf[::5], atol=1e-6)
     # a broken fast block is refused at load time, one line, exit 2

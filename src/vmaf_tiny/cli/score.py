@@ -55,40 +55,6 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.4f}"
 
 
-def _render_fast(res: Any, as_json: bool, as_csv: bool) -> None:
-    if as_json:
-        print_json(res.to_dict())
-        return
-    if as_csv:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        header = ["frame", res.model_id]
-        if res.svm_frames is not None:
-            header.append("vmaf_v0.6.1")
-        w.writerow(header)
-        index = getattr(res, "frame_index", range(len(res.frames)))  # fast: scored frames
-        for j, (i, v) in enumerate(zip(index, res.frames, strict=True)):
-            line = [str(i), f"{v:.6f}"]
-            if res.svm_frames is not None:
-                line.append(f"{res.svm_frames[j]:.6f}")
-            w.writerow(line)
-        sys.stdout.write(buf.getvalue())
-        return
-    from rich.table import Table
-
-    table = Table(title=f"{Path(res.distorted).name}: {res.n_frames} frames")
-    table.add_column("pooling")
-    table.add_column(res.model_id, justify="right")
-    if res.svm_pooled is not None:
-        table.add_column("vmaf_v0.6.1 (libvmaf)", justify="right")
-    for key in ("mean", "harmonic_mean", "min", "p5", "max"):
-        row: list[str] = [key, _fmt(res.pooled[key])]
-        if res.svm_pooled is not None:
-            row.append(_fmt(res.svm_pooled[key]))
-        table.add_row(*row)
-    console.out_console.print(table)
-
-
 def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> None:
     if as_json:
         print_json(rows)
@@ -248,8 +214,11 @@ def score(
         from vmaf_tiny.fast import fast_cli_model, score_fast
 
         model = fast_cli_model(models[0], fast_level, pairs=pairs is not None, nr=no_reference)
-        if len(models) > 1 or out or extra_names or pool or subsample != 1:
-            raise BadInputError("--fast takes one model and no -o/--extras/--pool/--subsample")
+        if len(models) > 1 or extra_names or subsample != 1 or int8 or allow_damaged:
+            raise BadInputError(
+                "--fast takes one model and no --extras/--subsample/--int8/--allow-damaged (an "
+                "operating point fixes its own sampling: pick another with --fast-level)"
+            )
         if teacher != "vmaf_v0.6.1" or fps is not None:
             raise BadInputError("--fast compares with vmaf_v0.6.1 only (no --teacher, no --fps)")
         if reference is None or distorted is None:
@@ -262,7 +231,7 @@ def score(
             warn(w)
         say(f"{res_fast.model_id}: fast estimate from {res_fast.n_frames} frames in "
             f"{res_fast.seconds['total']:.2f} s")  # fmt: skip
-        _render_fast(res_fast, as_json, as_csv)
+        _finish(res_fast, as_json, as_csv, pools, out)
         return
     if pairs is not None:
         if reference or distorted or no_reference:
@@ -385,13 +354,9 @@ def _finish(res: Any, as_json: bool, as_csv: bool, pools: list[str], out: Path |
     """Render on stdout, then write the -o file (score_output does the work)."""
     from vmaf_tiny.cli import score_output as so
 
-    if not hasattr(res, "records"):  # a fast model given by id: the fast result (no records)
-        if out is not None:
-            raise BadInputError(f"{res.model_id} is a fast model: no -o (see --fast)")
-        _render_fast(res, as_json, as_csv)
-        return
     if res.subsample > 1:
-        say(f"--subsample {res.subsample}: pooled over the {res.records.n_rows} scored frames")
+        n = res.records.n_rows
+        say(f"1 frame in {res.subsample} scored: pooled over the {n} scored frames")
     so.render(res, as_json=as_json, as_csv=as_csv, pools=pools)
     if out is not None:
         so.write_out(res, out, pools)

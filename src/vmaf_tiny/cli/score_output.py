@@ -118,7 +118,7 @@ def render(res: Any, *, as_json: bool, as_csv: bool, pools: Sequence[str]) -> No
     title = f"{Path(first.distorted).name}: {first.n_frames} frames"
     if res.subsample > 1:
         total = res.n_frames_total or first.n_frames
-        title += f" (1 in {res.subsample} of {total}: --subsample {res.subsample})"
+        title += f" (1 in {res.subsample} of {total})"
     table = Table(title=title)
     table.add_column("pooling")
     for r in results:
