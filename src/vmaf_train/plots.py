@@ -15,7 +15,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import atomic_path, output_error
 
 __all__ = ["plot_folds", "plot_scatter", "plot_score_document", "plot_training_curve"]
@@ -108,23 +107,20 @@ def plot_score_document(doc: Mapping[str, Any], path: str | os.PathLike[str]) ->
     Raises:
         BadInputError: the document has no per-frame records, or the PNG cannot be written.
     """
-    records = doc.get("records")
-    if not isinstance(records, list) or not records:
-        raise BadInputError("no per-frame records: pass the JSON of `vmaf-tiny score --json`")
+    from vmaf_tiny.score_plot import score_series
+
+    x, lines = score_series(doc)
+    t = np.asarray(x, dtype=float)
+    series = [
+        (
+            ln.label,
+            np.asarray(ln.values, dtype=float),
+            ln.pooled,
+            None if ln.band is None else np.asarray(ln.band, dtype=float),
+        )
+        for ln in lines
+    ]
     blocks = doc["models"] if isinstance(doc.get("models"), list) else [doc]
-    t = np.array([float(r.get("time_s", r.get("frame", i))) for i, r in enumerate(records)])
-    series = []
-    for b in blocks:
-        mid = str(b["model"])
-        s = np.array([np.nan if r.get(mid) is None else r[mid] for r in records], dtype=float)
-        unc = [r.get(f"{mid}_uncertainty") for r in records]
-        band = None if all(u is None for u in unc) else np.array(unc, dtype=float)
-        series.append((mid, s, b.get("pooled"), band))
-    svm = doc.get("svm") or next((b.get("svm") for b in blocks if b.get("svm")), None)
-    if svm:
-        name = str(svm["model"])
-        s = np.array([np.nan if r.get(name) is None else r[name] for r in records], dtype=float)
-        series.append((name, s, svm.get("pooled"), None))
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
     for label, s, pooled, band in series:
         text = label

@@ -310,6 +310,29 @@ def test_plot_scores_writes_a_png(clips, tmp_path: Path) -> None:
     one_line_error(bad, "not JSON")
 
 
+def test_score_plot_writes_an_svg_of_every_line(clips, tmp_path: Path) -> None:
+    """`vmaf-tiny score --plot x.svg`: a well-formed SVG with one line per model and the
+    teacher, pooled means in the legend; other extensions are one-line errors before work."""
+    import xml.etree.ElementTree as ET
+
+    svg, doc = tmp_path / "plot.svg", tmp_path / "s.json"
+    ok(run("score", *fr(clips), "-m", "vmaf_tiny_v2", "-m", "vmaf_tiny_v4", "--with-svm",
+           "--plot", svg, "-o", doc))  # fmt: skip
+    root = ET.fromstring(svg.read_text())
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = root.findall(f"{ns}polyline")
+    assert len(lines) == 3  # two models and the teacher, no gaps
+    text = " ".join(t.text or "" for t in root.iter(f"{ns}text"))
+    d = json.loads(doc.read_text())
+    for block in d["models"]:
+        assert f"{block['model']}  mean {block['pooled']['mean']:.2f}" in text
+    assert "vmaf_v0.6.1  mean" in text
+    n_points = {len(pl.get("points", "").split()) for pl in lines}
+    assert n_points == {len(d["records"])}
+    one_line_error(run("score", *fr(clips), "--plot", tmp_path / "p.png"), "SVG")
+    assert not (tmp_path / "p.png").exists()
+
+
 def test_runtime_start_up_does_not_import_matplotlib() -> None:
     code = "import sys, vmaf_tiny.cli.score; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -32,6 +32,7 @@ __all__ = [
     "OutFileOpt",
     "OutOpt",
     "PixFmtOpt",
+    "PlotOpt",
     "PoolOpt",
     "ProgressOpt",
     "ScaleAlgoOpt",
@@ -66,6 +67,10 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output file or direct
 OutFileOpt = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="Also write the results to this file (.json or .csv)."),
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also draw the per-frame scores over time into this SVG file."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Write CSV to stdout.")]

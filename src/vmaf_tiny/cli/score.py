@@ -29,6 +29,7 @@ from vmaf_tiny.cli.options import (
     ModelsOpt,
     OutFileOpt,
     PixFmtOpt,
+    PlotOpt,
     PoolOpt,
     ProgressOpt,
     ScaleAlgoOpt,
@@ -177,6 +178,7 @@ def score(
     ffmpeg: FFmpegOpt = None,
     allow_damaged: AllowDamagedOpt = False,
     out: OutFileOpt = None,
+    plot: PlotOpt = None,
     subsample: SubsampleOpt = 1,
     pool: PoolOpt = None,
     extras: ExtrasOpt = None,
@@ -200,7 +202,7 @@ def score(
     if as_json and as_csv:
         raise BadInputError("choose one of --json and --csv")
     models = list(dict.fromkeys(model_ids or [DEFAULT_FR_MODEL]))
-    pools = so.check_output_flags(pools=pool, out=out)
+    pools = so.check_output_flags(pools=pool, out=out, plot=plot)
     extra_names = so.parse_extras(extras)
     with_svm = with_svm or teacher is not None
     teacher = teacher or "vmaf_v0.6.1"
@@ -231,13 +233,13 @@ def score(
             warn(w)
         say(f"{res_fast.model_id}: fast estimate from {res_fast.n_frames} frames in "
             f"{res_fast.seconds['total']:.2f} s")  # fmt: skip
-        _finish(res_fast, as_json, as_csv, pools, out)
+        _finish(res_fast, as_json, as_csv, pools, out, plot)
         return
     if pairs is not None:
         if reference or distorted or no_reference:
             raise BadInputError("--pairs cannot be combined with --reference/--distorted")
-        if len(models) > 1 or out or extra_names:
-            raise BadInputError("--pairs takes one --model and no -o/--extras")
+        if len(models) > 1 or out or extra_names or plot:
+            raise BadInputError("--pairs takes one --model and no -o/--plot/--extras")
         options = {
             "with_svm": with_svm,
             "backend": backend,
@@ -279,7 +281,7 @@ def score(
             f"{len(models)} models, {multi.libvmaf_passes} libvmaf pass(es): "
             f"{multi.records.n_rows} frames in {multi.seconds['total']:.2f} s"
         )
-        _finish(multi, as_json, as_csv, pools, out)
+        _finish(multi, as_json, as_csv, pools, out, plot)
         return
     model = models[0]
     if no_reference:
@@ -347,11 +349,13 @@ def score(
     for w in res.warnings:
         warn(w)
     say(f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s")
-    _finish(res, as_json, as_csv, pools, out)
+    _finish(res, as_json, as_csv, pools, out, plot)
 
 
-def _finish(res: Any, as_json: bool, as_csv: bool, pools: list[str], out: Path | None) -> None:
-    """Render on stdout, then write the -o file (score_output does the work)."""
+def _finish(
+    res: Any, as_json: bool, as_csv: bool, pools: list[str], out: Path | None, plot: Path | None
+) -> None:
+    """Render on stdout, then write the -o file and the --plot SVG (score_output does it)."""
     from vmaf_tiny.cli import score_output as so
 
     if res.subsample > 1:
@@ -361,6 +365,9 @@ def _finish(res: Any, as_json: bool, as_csv: bool, pools: list[str], out: Path |
     if out is not None:
         so.write_out(res, out, pools)
         say(f"wrote {out}")
+    if plot is not None:
+        so.write_plot(res, plot, pools)
+        say(f"wrote {plot}")
 
 
 # ---------------------------------------------------------------------------- check

@@ -27,6 +27,7 @@ __all__ = [
     "render",
     "scoring_progress",
     "write_out",
+    "write_plot",
 ]
 
 #: ``-o`` file extension -> format.
@@ -48,12 +49,22 @@ def parse_extras(text: str | None) -> tuple[str, ...]:
     return names
 
 
-def check_output_flags(*, pools: Sequence[str] | None, out: Path | None) -> list[str]:
-    """Check ``--pool`` and ``-o`` before any work; return the pools to show.
+def check_output_flags(
+    *, pools: Sequence[str] | None, out: Path | None, plot: Path | None = None
+) -> list[str]:
+    """Check ``--pool``, ``-o`` and ``--plot`` before any work; return the pools to show.
 
     Raises:
-        BadInputError: an unknown pool, or an ``-o`` extension other than .json/.csv.
+        BadInputError: an unknown pool, an ``-o`` extension other than .json/.csv, or a
+            ``--plot`` file that is not .svg.
     """
+    from vmaf_tiny.score_plot import PLOT_FORMATS
+
+    if plot is not None and plot.suffix.lower() not in PLOT_FORMATS:
+        raise BadInputError(
+            f"--plot {plot.name}: the runtime draws SVG (use a .svg name); for PNG write "
+            "-o scores.json and run `vmaf-train plot-scores scores.json -o plot.png`"
+        )
     chosen = list(dict.fromkeys(pools or POOLS))
     bad = [p for p in chosen if p not in POOLS]
     if bad:
@@ -156,5 +167,17 @@ def write_out(res: Any, path: Path, pools: Sequence[str]) -> None:
         data = res.records.to_csv()
     try:
         atomic_write_bytes(path, data.encode("utf-8"))
+    except OSError as exc:
+        raise output_error(path, exc) from None
+
+
+def write_plot(res: Any, path: Path, pools: Sequence[str]) -> None:
+    """Write the ``--plot`` SVG (per-frame scores over time) atomically."""
+    from vmaf_tiny.fsutil import atomic_write_bytes, output_error
+    from vmaf_tiny.score_plot import score_svg
+
+    svg = score_svg(to_document(res, pools))
+    try:
+        atomic_write_bytes(path, svg.encode("utf-8"))
     except OSError as exc:
         raise output_error(path, exc) from None
