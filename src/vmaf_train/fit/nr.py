@@ -50,7 +50,35 @@ __all__ = [
     "nr_sidecar",
 ]
 
-INPUT, OUTPUT = "frame", "score"
+INPUT, OUTPUT, HEADS = "frame", "score", "heads"
+
+
+class _ScoreAndHeads(torch.nn.Module):
+    """The exported graph of an ensemble: the score and, as a second output, every head's
+    score (role ``heads``), whose spread is the runtime's per-frame uncertainty."""
+
+    def __init__(self, model: StatsNRNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        heads = self.model.head_outputs(self.model.stats(x))
+        return heads.mean(dim=1, keepdim=True), heads
+
+
+def _n_heads(cfg: PixelConfig) -> int:
+    """Heads of the recipe's ensemble (0: not an ensemble, no ``heads`` output)."""
+    a = cfg.arch
+    n = int(a.get("heads", 0)) if a["model"] == "stats" else 0
+    return n if n > 1 else 0
+
+
+def _output_specs(cfg: PixelConfig) -> list[TensorSpec]:
+    """The graph's outputs: the score, and an ensemble's per-head scores."""
+    specs = [TensorSpec(OUTPUT, ("N", 1), "score")]
+    if _n_heads(cfg):
+        specs.append(TensorSpec(HEADS, ("N", _n_heads(cfg)), "heads"))
+    return specs
 
 
 def build_nr(
@@ -197,7 +225,7 @@ def nr_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx") -> d
         "smoke": False,
         "description": cfg.description,
         "inputs": [TensorSpec(INPUT, ("N", 1, h, w), "frame").sidecar()],
-        "outputs": [TensorSpec(OUTPUT, ("N", 1), "score").sidecar()],
+        "outputs": [spec.sidecar() for spec in _output_specs(cfg)],
         "frame": {
             "channels": "luma",
             "value_range": [0.0, 1.0],
@@ -293,10 +321,10 @@ def fit_nr(
     run.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed + 7)
     exp = export_pixel_onnx(
-        model,
+        _ScoreAndHeads(model) if isinstance(model, StatsNRNet) and _n_heads(cfg) else model,
         run / "model.onnx",
         inputs=[TensorSpec(INPUT, ("N", 1, h, w), "frame")],
-        outputs=[TensorSpec(OUTPUT, ("N", 1), "score")],
+        outputs=_output_specs(cfg),
         example=lambda b: (torch.rand(b, 1, h, w, generator=gen),),
         metadata=meta,
         opset=cfg.opset,

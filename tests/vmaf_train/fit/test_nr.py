@@ -58,7 +58,13 @@ def test_nr_export_contract(nr_run: Path) -> None:
     assert {"seed", "train_commit", "manifest_sha256", "config_sha256"} <= set(meta)
     sess = ort_session(nr_run / "model.onnx")
     x = np.random.default_rng(0).random((7, 1, 108, 192), dtype=np.float32)
-    assert sess.run(None, {"frame": x})[0].shape == (7, 1)
+    score, heads = sess.run(None, {"frame": x})
+    assert score.shape == (7, 1) and heads.shape == (7, 5)
+    # the ensemble's heads are a second output (role heads): the score is their mean
+    assert side["outputs"][1] == {"name": "heads", "dtype": "float32", "shape": ["N", 5],
+                                  "role": "heads"}  # fmt: skip
+    np.testing.assert_allclose(score[:, 0], heads.mean(axis=1), rtol=1e-6, atol=1e-4)
+    assert np.ptp(heads, axis=1).max() > 0  # five different heads, a real spread
 
 
 def test_int8_gate_is_reported(nr_run: Path) -> None:
