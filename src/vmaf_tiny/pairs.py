@@ -29,8 +29,10 @@ class PairJob:
         index: Row number (0-based, data rows).
         reference: Reference path.
         distorted: Distorted path.
-        model: Registry id or .onnx path.
+        model: Registry id or .onnx path (the first model).
         options: Keyword arguments for :func:`score` (row values override).
+        more_models: Further models scored in the same libvmaf pass
+            (:func:`vmaf_tiny.multi.score_models`); the pair then gives one row per model.
     """
 
     index: int
@@ -38,6 +40,7 @@ class PairJob:
     distorted: str
     model: str
     options: tuple[tuple[str, Any], ...] = ()
+    more_models: tuple[str, ...] = ()
 
 
 _PAIR_COLUMNS = ("codec", "preset", "crf", "width", "height", "pix_fmt")
@@ -103,7 +106,7 @@ def _cached_model(model: str, backend: str, threads: int, int8: bool) -> LoadedM
     return lm
 
 
-def score_pair(job: PairJob) -> dict[str, Any]:
+def score_pair(job: PairJob) -> list[dict[str, Any]]:
     """Score one pair (a module-level function, so Dask workers can run it).
 
     The model is loaded once per worker process and reused. In a pool worker process, SIGTERM
@@ -111,7 +114,8 @@ def score_pair(job: PairJob) -> dict[str, Any]:
     main process the caller decides (the CLI exits 143 after the same cleanup).
 
     Returns:
-        A flat row: reference, distorted, n_frames, pooled values, SVM mean if asked, provider.
+        One flat row per model: model, reference, distorted, n_frames, pooled values, the
+        teacher's mean if asked, provider.
     """
     if multiprocessing.parent_process() is None:
         return _score_pair(job)
@@ -122,26 +126,42 @@ def score_pair(job: PairJob) -> dict[str, Any]:
         raise VmafTinyError("worker terminated (SIGTERM)") from None
 
 
-def _score_pair(job: PairJob) -> dict[str, Any]:
+def _score_pair(job: PairJob) -> list[dict[str, Any]]:
     opts = dict(job.options)
-    lm = _cached_model(
-        job.model,
-        opts.pop("backend", "auto"),
-        int(opts.get("threads", 1)),
-        bool(opts.pop("int8", False)),
-    )
-    res = score(job.reference, job.distorted, lm, **opts)
+    backend = opts.pop("backend", "auto")
+    int8 = bool(opts.pop("int8", False))
+    if job.more_models:
+        from vmaf_tiny.multi import score_models
+
+        multi = score_models(
+            job.reference,
+            job.distorted,
+            [job.model, *job.more_models],
+            backend=backend,
+            int8=int8,
+            **opts,
+        )
+        return [_row(job, r, multi.svm_pooled, multi.teacher) for r in multi.results]
+    lm = _cached_model(job.model, backend, int(opts.get("threads", 1)), int8)
+    return [_row(job, score(job.reference, job.distorted, lm, **opts))]
+
+
+def _row(
+    job: PairJob, res: Any, svm: dict[str, float] | None = None, teacher: str = ""
+) -> dict[str, Any]:
     row: dict[str, Any] = {
+        "model": res.model_id,
         "reference": job.reference,
         "distorted": job.distorted,
         "n_frames": res.n_frames,
         **res.pooled,
         "provider": res.provider,
     }
-    if res.svm_pooled is not None:
-        row["svm_mean"] = res.svm_pooled["mean"]
-        row["svm_harmonic_mean"] = res.svm_pooled["harmonic_mean"]
-        row["svm_model"] = res.teacher
+    svm = res.svm_pooled if res.svm_pooled is not None else svm
+    if svm is not None:
+        row["svm_mean"] = svm["mean"]
+        row["svm_harmonic_mean"] = svm["harmonic_mean"]
+        row["svm_model"] = res.teacher if res.svm_pooled is not None else teacher
     if res.damaged_frames_dropped:
         row["damaged_frames_dropped"] = res.damaged_frames_dropped
     if res.codec is not None:

@@ -228,6 +228,31 @@ def test_pairs_on_the_process_pool_match_serial_and_survive_a_bad_pair(
     assert [r["error"] == "" for r in rows] == [True, False, True]
 
 
+def test_pairs_with_several_models_give_a_row_per_pair_and_model(
+    fr_model, tmp_path: Path, runtime_clips
+) -> None:
+    """`--pairs` with two models: one libvmaf pass per pair, one row per (pair, model), the
+    same scores as each model alone; -o writes the rows."""
+    path, _ = fr_model
+    pairs = _pairs_csv(tmp_path, runtime_clips, bad=False)
+    out_file = tmp_path / "rows.json"
+    both = run("score", "--pairs", pairs, "-m", path, "-m", "vmaf_tiny_v2", "--serial", "--json",
+               "--with-svm", "-o", out_file)  # fmt: skip
+    assert both.returncode == 0, both.stderr
+    rows = json.loads(both.stdout)
+    assert json.loads(out_file.read_text()) == rows
+    assert [(r["pair"], r["model"]) for r in rows] == [
+        (0, Path(path).stem), (0, "vmaf_tiny_v2"), (1, Path(path).stem), (1, "vmaf_tiny_v2")
+    ]  # fmt: skip
+    alone = json.loads(run("score", "--pairs", pairs, "-m", "vmaf_tiny_v2", "--serial",
+                           "--json").stdout)  # fmt: skip
+    for r in rows:
+        assert r["svm_model"] == "vmaf_v0.6.1" and r["svm_mean"] > 0
+        if r["model"] == "vmaf_tiny_v2":
+            assert r["mean"] == pytest.approx(alone[r["pair"]]["mean"], abs=1e-9)
+    one_line_error(run("score", "--pairs", pairs, "-m", path, "-o", tmp_path / "x.txt"), ".json")
+
+
 def test_pairs_file_errors(fr_model, tmp_path: Path) -> None:
     path, _ = fr_model
     bad = tmp_path / "bad.csv"

@@ -60,17 +60,12 @@ def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> Non
     if as_json:
         print_json(rows)
         return
+    if as_csv:
+        sys.stdout.write(_rows_csv(rows))
+        return
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
-    if as_csv:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
-        sys.stdout.write(buf.getvalue())
-        return
     from rich.table import Table
 
     table = Table()
@@ -90,30 +85,40 @@ def _render_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool) -> Non
 
 def score_pairs_command(
     pairs: Path,
-    model: str,
+    model: str | list[str],
     options: dict[str, Any],
     executor: Any,
     *,
     as_json: bool,
     as_csv: bool,
+    out: Path | None = None,
 ) -> None:
-    """Score every pair of a pairs CSV on ``executor`` and render the rows (one per pair).
+    """Score every pair of a pairs CSV on ``executor`` and render the rows (one per pair and
+    model; several models share one libvmaf pass per pair).
 
     Shared by ``vmaf-tiny score --pairs`` (serial or the process pool) and ``vmaf-train
     score-pairs`` (the same, or Dask). A failing pair gets an ``error`` and does not stop the
-    others; any failure ends in a :class:`VmafTinyError` (exit 2) after the rows are printed.
+    others; any failure ends in a :class:`VmafTinyError` (exit 2) after the rows are printed
+    (and written to ``out``, .json or .csv).
     """
     from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
     from vmaf_tiny.session import load_model
 
+    models = [model] if isinstance(model, str) else list(model)
     rows = read_pairs(pairs)
     # Load once here so a bad model is one clear error, not one per pair.
-    load_model(model, backend=options["backend"], threads=options["threads"])
+    for m in models:
+        load_model(m, backend=options["backend"], threads=options["threads"])
     jobs = []
     for i, r in enumerate(rows):
         opts = dict(options)
         opts.update({k: v for k, v in r.items() if k not in ("reference", "distorted")})
-        jobs.append(PairJob(i, r["reference"], r["distorted"], model, tuple(sorted(opts.items()))))
+        jobs.append(
+            PairJob(
+                i, r["reference"], r["distorted"], models[0], tuple(sorted(opts.items())),
+                more_models=tuple(models[1:]),
+            )
+        )  # fmt: skip
     with executor as ex:
         say(f"scoring {len(jobs)} pair(s) on {ex.describe()}")
         outcomes = ex.map(score_pair, jobs, label="pairs")
@@ -121,7 +126,7 @@ def score_pairs_command(
     failed = 0
     for o in outcomes:
         if o.ok and o.value is not None:
-            out_rows.append({"pair": o.index, **o.value, "error": None})
+            out_rows += [{"pair": o.index, **v, "error": None} for v in o.value]
         else:
             failed += 1
             out_rows.append(
@@ -134,8 +139,36 @@ def score_pairs_command(
             )
             warn(f"pair {o.index} ({Path(o.item.distorted).name}) failed: {o.error}")
     _render_rows(out_rows, as_json, as_csv)
+    if out is not None:
+        _write_rows(out_rows, out)
+        say(f"wrote {out}")
     if failed:
         raise VmafTinyError(f"{failed} of {len(jobs)} pair(s) failed (see the error column)")
+
+
+def _rows_csv(rows: list[dict[str, Any]]) -> str:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
+    return buf.getvalue()
+
+
+def _write_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    """The ``-o`` file of ``--pairs``: the rows as a JSON list or CSV, written atomically."""
+    import json
+
+    from vmaf_tiny.fsutil import atomic_write_bytes, output_error
+
+    text = json.dumps(rows, indent=2) + "\n" if path.suffix.lower() == ".json" else _rows_csv(rows)
+    try:
+        atomic_write_bytes(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise output_error(path, exc) from None
 
 
 @sigterm_cleans_up
@@ -238,8 +271,8 @@ def score(
     if pairs is not None:
         if reference or distorted or no_reference:
             raise BadInputError("--pairs cannot be combined with --reference/--distorted")
-        if len(models) > 1 or out or extra_names or plot:
-            raise BadInputError("--pairs takes one --model and no -o/--plot/--extras")
+        if extra_names or plot:
+            raise BadInputError("--pairs takes no --plot/--extras (one row per pair and model)")
         options = {
             "with_svm": with_svm,
             "backend": backend,
@@ -259,7 +292,9 @@ def score(
         from vmaf_tiny.parallel import make_executor
 
         executor = make_executor(serial=serial, workers=workers)
-        score_pairs_command(pairs, models[0], options, executor, as_json=as_json, as_csv=as_csv)
+        score_pairs_command(
+            pairs, models, options, executor, as_json=as_json, as_csv=as_csv, out=out
+        )
         return
     if distorted is None:
         raise BadInputError("pass --distorted (and --reference, or --no-reference)")

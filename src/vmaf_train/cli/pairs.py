@@ -12,10 +12,13 @@ from vmaf_tiny.cli.options import (
     AllowDamagedOpt,
     FFmpegOpt,
     JsonOpt,
+    ModelsOpt,
+    OutFileOpt,
     SchedulerOpt,
     SerialOpt,
     WorkersOpt,
 )
+from vmaf_tiny.cli.score_output import check_output_flags
 from vmaf_tiny.errors import BadInputError
 from vmaf_train.parallel import make_executor
 
@@ -27,7 +30,7 @@ def score_pairs(
             "--pairs", help="CSV with reference,distorted[,codec,...] rows.", show_default=False
         ),
     ],
-    model: runtime_cli.ModelOpt = "vmaf_tiny_v2",
+    models: ModelsOpt = None,
     with_svm: Annotated[
         bool, typer.Option("--with-svm", help="Also report libvmaf's vmaf_v0.6.1.")
     ] = False,
@@ -39,6 +42,7 @@ def score_pairs(
     scheduler: SchedulerOpt = None,
     ffmpeg: FFmpegOpt = None,
     allow_damaged: AllowDamagedOpt = False,
+    out: OutFileOpt = None,
 ) -> None:
     """Score many pairs like `vmaf-tiny score --pairs`, on a local Dask cluster (default) or an
     existing scheduler (--scheduler tcp://host:8786)."""
@@ -46,6 +50,7 @@ def score_pairs(
 
     if as_json and as_csv:
         raise BadInputError("choose one of --json and --csv")
+    check_output_flags(pools=None, out=out)
     options = {
         "with_svm": with_svm,
         "backend": "cpu",
@@ -62,4 +67,12 @@ def score_pairs(
         "allow_damaged": allow_damaged,
     }
     executor = make_executor(serial=serial, workers=workers, scheduler=scheduler)
-    runtime_cli.score_pairs_command(pairs, model, options, executor, as_json=as_json, as_csv=as_csv)
+    runtime_cli.score_pairs_command(
+        pairs,
+        list(dict.fromkeys(models or ["vmaf_tiny_v2"])),
+        options,
+        executor,
+        as_json=as_json,
+        as_csv=as_csv,
+        out=out,
+    )
