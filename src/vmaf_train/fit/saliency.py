@@ -115,7 +115,10 @@ def _student(cfg: PixelConfig, input_size: tuple[int, int]) -> torch.nn.Module:
     classes = {"encdec": SaliencyStudent, "lowres": LowResSaliencyStudent}
     if name not in classes:
         raise BadInputError(f"{cfg.id}: arch.model must be encdec or lowres, got {name!r}")
-    model: torch.nn.Module = classes[name](input_size=input_size, width=int(cfg.arch["width"]))
+    width = int(cfg.arch["width"])
+    if name == "lowres":
+        return LowResSaliencyStudent(input_size, width, bool(cfg.arch["context_norm"]))
+    model: torch.nn.Module = classes[name](input_size=input_size, width=width)
     return model
 
 

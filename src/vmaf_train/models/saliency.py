@@ -67,12 +67,19 @@ class LowResSaliencyStudent(nn.Module):
     position bias at half the map size, a sigmoid and a final bilinear 2x upsampling to the map.
     The map is the teacher's size: 1/4 of the input.
 
+    With ``context_norm`` the coarsest features are instance-normalised per frame before the
+    upsampling: what is left is how a place differs from the rest of the frame, which is what the
+    teacher's spectral residual measures (a texture repeated over the whole frame is not salient).
+
     Args:
         input_size: (height, width) of the input; both divisible by 16.
         width: Channels at the map resolution (twice that below it).
+        context_norm: Instance-normalise the 1/4-of-the-map features.
     """
 
-    def __init__(self, input_size: tuple[int, int] = (144, 256), width: int = 8) -> None:
+    def __init__(
+        self, input_size: tuple[int, int] = (144, 256), width: int = 8, context_norm: bool = False
+    ) -> None:
         super().__init__()
         h, w = input_size
         if h % 16 or w % 16:
@@ -86,6 +93,8 @@ class LowResSaliencyStudent(nn.Module):
         self.enc2 = _conv(c, 2 * c, 2)  # 1/2 of the map
         self.enc3 = _conv(2 * c, 2 * c, 2)  # 1/4 of the map
         self.ctx = nn.Sequential(nn.Conv2d(2 * c, 2 * c, 3, 1, 2, dilation=2), nn.ReLU())
+        self.context_norm = bool(context_norm)
+        self.cnorm = nn.InstanceNorm2d(2 * c, affine=True, eps=1e-4) if context_norm else None
         self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
         self.dec = _conv(2 * c, c)
         self.out = nn.Conv2d(c, 1, 1)
@@ -96,5 +105,7 @@ class LowResSaliencyStudent(nn.Module):
         s = self.norm(self.pool(x))
         e2 = self.enc2(self.enc1(s))
         e3 = self.ctx(self.enc3(e2))
+        if self.cnorm is not None:
+            e3 = self.cnorm(e3)
         d = self.dec(self.up(e3) + e2)
         return self.up(torch.sigmoid(self.out(d) + self.bias_map))

@@ -220,7 +220,7 @@ PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     "saliency": (
         # encdec (SaliencyStudent, v1) | lowres (LowResSaliencyStudent: works at the map size)
-        {"width": 24, "model": "encdec"},
+        {"width": 24, "model": "encdec", "context_norm": False},  # context_norm: lowres only
         {
             "size": [256, 144],  # frame.resize [width, height]; the map is 1/4 of it
             "ref_frames_per_source": 12,
