@@ -138,7 +138,7 @@ def _intended(row: Mapping[str, Any]) -> list[str]:
         "saliency": [
             "* Fast approximation of the project's spectral-residual saliency teacher (with "
             "centre bias) for weighting or visualisation. `vmaf-tiny saliency --model "
-            "saliency_student_v1 IN -o OUT_DIR` writes PNG maps.",
+            f"{row['id']} IN -o OUT_DIR` writes PNG maps.",
             "* The teacher is a classical low-level model, not human fixation data: the "
             "student inherits its limits.",
         ],
@@ -380,11 +380,17 @@ def render_pixel_card(
             kind
         ](tr)
         cfg = mid  # a recipe is configs/models/<id>.toml
+        corpus_name = _report(tr).get("corpus")
+        build = (
+            f"`vmaf-train corpus build -c {corpus_name} -o CORPUS`, then "
+            if corpus_name and corpus_name != "standard"
+            else ""
+        )
         lines += [
             "",
             "## How these numbers were made",
             "",
-            f"`vmaf-train fit --config configs/models/{cfg}.toml "
+            f"{build}`vmaf-train fit --config configs/models/{cfg}.toml "
             "--corpus CORPUS --out RUN`, then `vmaf-train register RUN` and "
             "`vmaf-train report`: every figure above is read from the run's measured "
             "output.",
