@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.data.frames import (
     ClipRecord,
@@ -35,11 +36,10 @@ from vmaf_train.data.teacher import (
 )
 from vmaf_train.evaluate.metrics import map_cc, top_iou
 from vmaf_train.fit.loop import fit_loop, keeps_torch_state, run_metrics, start_run, write_run
-from vmaf_train.models.saliency import SaliencyStudent
+from vmaf_train.models.saliency import LowResSaliencyStudent, SaliencyStudent
 from vmaf_train.recipes import PixelConfig
 from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
 from vmaf_train.ship.onnx_io import ort_session
-from vmaf_train.ship.quantize import latency_us
 
 __all__ = [
     "fit_saliency",
@@ -109,6 +109,19 @@ def _sample(
     return gather(clips, work, tag=f"sal-{purpose}", params=params, cache=cache, progress=progress)
 
 
+def _student(cfg: PixelConfig, input_size: tuple[int, int]) -> torch.nn.Module:
+    """The recipe's student: ``arch.model`` encdec (v1) or lowres (works at the map size)."""
+    name = str(cfg.arch["model"])
+    classes = {"encdec": SaliencyStudent, "lowres": LowResSaliencyStudent}
+    if name not in classes:
+        raise BadInputError(f"{cfg.id}: arch.model must be encdec or lowres, got {name!r}")
+    width = int(cfg.arch["width"])
+    if name == "lowres":
+        return LowResSaliencyStudent(input_size, width, bool(cfg.arch["context_norm"]))
+    model: torch.nn.Module = classes[name](input_size=input_size, width=width)
+    return model
+
+
 def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> Iterator[Any]:
     rng = np.random.default_rng([int(cfg.train["seed"]), 3000 + epoch])
     bs = int(cfg.train["batch_size"])
@@ -118,6 +131,10 @@ def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> It
         flip = rng.random(len(sel)) < 0.5
         x = np.where(flip[:, None, None], data["x"][sel][:, :, ::-1], data["x"][sel])
         t = np.where(flip[:, None, None], data["t"][sel][:, :, ::-1], data["t"][sel])
+        if cfg.data["vflip"]:
+            vf = rng.random(len(sel)) < 0.5
+            x = np.where(vf[:, None, None], x[:, ::-1, :], x)
+            t = np.where(vf[:, None, None], t[:, ::-1, :], t)
         yield (
             torch.from_numpy(x.astype(np.float32) / 255.0)[:, None],
             torch.from_numpy(np.ascontiguousarray(t))[:, None],
@@ -182,28 +199,48 @@ def saliency_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx"
     }
 
 
-def _speed(cfg: PixelConfig, onnx_path: Path, frames: np.ndarray) -> dict[str, float]:
-    """Median ms per frame: teacher (numpy) vs student (ONNX Runtime, 1 thread, batch 1 / 16)."""
+def _speed(
+    cfg: PixelConfig, onnx_path: Path, frames: np.ndarray, rounds: int = 7
+) -> dict[str, float]:
+    """Median ms per frame: teacher (numpy) vs student (ONNX Runtime, 1 thread, batch 1 / 16).
+
+    Both start from the same decoded frames at the input size (the teacher's own area downscale
+    is timed with it; a student's is inside its graph). The three alternate in every round, so
+    a load spike on a shared machine hits all of them; medians over ``rounds``.
+    """
     _, msize = _sizes(cfg)
     tp = teacher_params(cfg)
     x = frames[:16].astype(np.float32) / 255.0
-    spectral_residual(x[0], msize, tp)
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
+    sess = ort_session(onnx_path)
+    b16 = {INPUT: x[:, None]}
+
+    def teacher() -> None:
         for f in x:
             spectral_residual(f, msize, tp)
-        times.append((time.perf_counter() - t0) / len(x))
-    sess = ort_session(onnx_path)
-    b1 = latency_us(sess, {INPUT: x[:1, None]}, runs=20) / 1000.0
-    b16 = latency_us(sess, {INPUT: x[:, None]}, runs=5) / 1000.0 / len(x)
-    teacher_ms = float(np.median(times) * 1000.0)
+
+    def student_b1() -> None:
+        for i in range(len(x)):
+            sess.run(None, {INPUT: x[i : i + 1, None]})
+
+    def student_b16() -> None:
+        sess.run(None, b16)
+
+    jobs = {"teacher": teacher, "b1": student_b1, "b16": student_b16}
+    for fn in jobs.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in jobs}
+    for _ in range(rounds):
+        for k, fn in jobs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t0) * 1000.0 / len(x))
+    teacher_ms, b1, b16_ms = (float(np.median(times[k])) for k in ("teacher", "b1", "b16"))
     return {
         "teacher_ms_per_frame": teacher_ms,
         "student_ms_per_frame_b1": b1,
-        "student_ms_per_frame_b16": b16,
+        "student_ms_per_frame_b16": b16_ms,
         "speedup_b1": teacher_ms / b1,
-        "speedup_b16": teacher_ms / b16,
+        "speedup_b16": teacher_ms / b16_ms,
     }
 
 
@@ -232,20 +269,28 @@ def fit_saliency(
     )
     val_clips = parts["val"] or parts["train"]
     val = _sample(
-        val_clips, cfg, ref_frames=4, clip_frames=1, purpose="val", cache=cache, progress=progress
+        val_clips,
+        cfg,
+        ref_frames=int(d["val_ref_frames_per_source"]),
+        clip_frames=1,
+        purpose="val",
+        cache=cache,
+        progress=progress,
     )
     (w, h), _ = _sizes(cfg)
-    model = SaliencyStudent(input_size=(h, w), width=int(cfg.arch["width"]))
+    model = _student(cfg, (h, w))
     n_params = sum(p.numel() for p in model.parameters())
+
+    ccw = float(d["cc_loss_weight"])
 
     def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
         p = m(b[0])
-        return torch.mean((p - b[1]) ** 2) + 0.1 * _cc_loss(p, b[1])
+        return torch.mean((p - b[1]) ** 2) + ccw * _cc_loss(p, b[1])
 
     def val_fn(m: torch.nn.Module) -> float:
         p = torch.from_numpy(_predict(m, val["x"]))[:, None]
         t = torch.from_numpy(val["t"])[:, None]
-        return float(torch.mean((p - t) ** 2) + 0.1 * _cc_loss(p, t))
+        return float(torch.mean((p - t) ** 2) + ccw * _cc_loss(p, t))
 
     fit = fit_loop(
         model,
@@ -319,6 +364,9 @@ def fit_saliency(
         "teacher": teacher_params(cfg).__dict__,
         "input_size": [w, h],
         "map_size": [mw, mh],
+        "student": str(cfg.arch["model"]),
+        "corpus": str(corpus.table_metadata.get("corpus", "")),
+        "goals": dict(cfg.goals),
     }
     write_run(
         run,

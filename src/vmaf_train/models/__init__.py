@@ -6,12 +6,13 @@ from vmaf_train.models.codec import block_spec, codec_matrix
 from vmaf_train.models.filter import ResidualFilter
 from vmaf_train.models.mlp import FRMLP, Standardize, count_parameters, make_activation
 from vmaf_train.models.nr import MSCN, GradStats, NRNet, StatsNRNet, ds_block
-from vmaf_train.models.saliency import SaliencyStudent
+from vmaf_train.models.saliency import LowResSaliencyStudent, SaliencyStudent
 
 __all__ = [
     "FRMLP",
     "MSCN",
     "GradStats",
+    "LowResSaliencyStudent",
     "NRNet",
     "ResidualFilter",
     "SaliencyStudent",

@@ -219,7 +219,8 @@ PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
     ),
     "saliency": (
-        {"width": 24},
+        # encdec (SaliencyStudent, v1) | lowres (LowResSaliencyStudent: works at the map size)
+        {"width": 24, "model": "encdec", "context_norm": False},  # context_norm: lowres only
         {
             "size": [256, 144],  # frame.resize [width, height]; the map is 1/4 of it
             "ref_frames_per_source": 12,
@@ -230,6 +231,9 @@ PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "teacher_sigma": 2.0,
             "teacher_centre_sigma": 0.3,
             "teacher_centre_weight": 0.7,
+            "val_ref_frames_per_source": 4,  # validation frames per val source reference
+            "cc_loss_weight": 0.1,  # loss = MSE + weight x (1 - CC)
+            "vflip": False,  # also flip training frames upside down (the teacher is symmetric)
         },
     ),
 }

@@ -138,7 +138,8 @@ def _pixel_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
             f"{fmt(test.get('iou_top'), 3)} (n={test.get('n')})"
         )
         note = (
-            f"{fmt(lat.get('student_ms_per_frame_b1'), 2)} ms/frame vs teacher "
+            f"{fmt(lat.get('student_ms_per_frame_b1'), 2)} ms/frame (b1), "
+            f"{fmt(lat.get('student_ms_per_frame_b16'), 2)} (b16) vs teacher "
             f"{fmt(lat.get('teacher_ms_per_frame'), 2)} ms"
         )
     note = f"{row['bytes']:,} B, {note}" + ("; int8 ships" if row.get("int8") else "")

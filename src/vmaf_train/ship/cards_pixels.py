@@ -25,8 +25,6 @@ __all__ = [
     "render_pixel_card",
 ]
 
-_CFG = {"nr": "nr_metric_v1", "filter": "learned_filter_v1", "saliency": "saliency_student_v1"}
-
 
 def _report(tr: Mapping[str, Any]) -> dict[str, Any]:
     """The pixel run's report (added to the row by ``vmaf-train register``)."""
@@ -69,7 +67,8 @@ def _pixel_front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
             {
                 "task": {"type": task},
                 "dataset": {
-                    "name": "vmaf-tiny standard corpus (held-out sources)",
+                    "name": f"vmaf-tiny {_report(tr).get('corpus') or 'standard'} corpus "
+                    "(held-out sources)",
                     "type": "vmaf-tiny-corpus",
                     "revision": str(tr.get("corpus_manifest_sha256", ""))[:16],
                 },
@@ -139,7 +138,7 @@ def _intended(row: Mapping[str, Any]) -> list[str]:
         "saliency": [
             "* Fast approximation of the project's spectral-residual saliency teacher (with "
             "centre bias) for weighting or visualisation. `vmaf-tiny saliency --model "
-            "saliency_student_v1 IN -o OUT_DIR` writes PNG maps.",
+            f"{row['id']} IN -o OUT_DIR` writes PNG maps.",
             "* The teacher is a classical low-level model, not human fixation data: the "
             "student inherits its limits.",
         ],
@@ -319,6 +318,35 @@ def _saliency_results(tr: Mapping[str, Any]) -> list[str]:
         f"({fmt(sp.get('speedup_b16'), 2)}x).",
         "",
         f"Teacher settings: {json.dumps(px.get('teacher', {}), sort_keys=True)}.",
+        *_saliency_goals(px),
+    ]
+
+
+def _saliency_goals(px: Mapping[str, Any]) -> list[str]:
+    """Goal lines (met / missed) for the recipe's ``[goals]`` a saliency run recorded."""
+    goals, t, sp = px.get("goals") or {}, px.get("test", {}), px.get("speed", {})
+    checks = [
+        ("cc_min", "CC vs teacher", t.get("cc"), 4),
+        ("iou_top_min", "IoU top 20 %", t.get("iou_top"), 4),
+        ("speedup_min", "speed-up at batch 16", sp.get("speedup_b16"), 2),
+    ]
+    lines = []
+    for key, name, value, digits in checks:
+        want = goals.get(key)
+        if want is None or not isinstance(value, int | float):
+            continue
+        verdict = "met" if value >= want else "**missed**"
+        lines.append(f"* {name} >= {want}: {fmt(value, digits)}, {verdict}.")
+    if not lines:
+        return []
+    return [
+        "",
+        "Goals of the recipe (held-out test frames, speed in the same run):",
+        "",
+        *lines,
+        "",
+        "Speed against the teacher on held-out frames, teacher and students alternating in one "
+        "run: `benchmarks/saliency_speed.py` (docs/benchmarks.md).",
     ]
 
 
@@ -351,12 +379,18 @@ def render_pixel_card(
         lines += {"nr": _nr_results, "filter": _filter_results, "saliency": _saliency_results}[
             kind
         ](tr)
-        cfg = _CFG.get(kind, mid)
+        cfg = mid  # a recipe is configs/models/<id>.toml
+        corpus_name = _report(tr).get("corpus")
+        build = (
+            f"`vmaf-train corpus build -c {corpus_name} -o CORPUS`, then "
+            if corpus_name and corpus_name != "standard"
+            else ""
+        )
         lines += [
             "",
             "## How these numbers were made",
             "",
-            f"`vmaf-train fit --config configs/models/{cfg}.toml "
+            f"{build}`vmaf-train fit --config configs/models/{cfg}.toml "
             "--corpus CORPUS --out RUN`, then `vmaf-train register RUN` and "
             "`vmaf-train report`: every figure above is read from the run's measured "
             "output.",
@@ -367,11 +401,16 @@ def render_pixel_card(
             "",
             "None: built from a seed by `vmaf-train make-smoke`, never trained.",
         ]
+    corpus = _report(tr).get("corpus") if tr else None
     lines += [
         "",
         "## Limitations",
         "",
-        "* Trained and measured on the project's synthetic + natural 360p-720p corpus of five "
+        f"* Trained and measured on the project's `{corpus}` corpus "
+        f"(`configs/corpus/{corpus}.toml`); other content, resolutions and codecs may behave "
+        "differently."
+        if corpus
+        else "* Trained and measured on the project's synthetic + natural 360p-720p corpus of five "
         "encoders; other content, resolutions and codecs may behave differently."
         if tr
         else "* Placeholder weights: outputs are meaningless.",

@@ -217,7 +217,7 @@ def test_bad_source_key_for_type(tmp_path: Path) -> None:
         load_corpus_config(cfg)
 
 
-@pytest.mark.parametrize("name", ["smoke", "demo", "standard"])
+@pytest.mark.parametrize("name", ["smoke", "demo", "standard", "saliency"])
 def test_every_shipped_source_renders_deterministically(
     name: str, tmp_path: Path, ffmpeg: FFmpeg
 ) -> None:

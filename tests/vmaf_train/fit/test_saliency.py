@@ -110,3 +110,41 @@ def test_saliency_maps_writes_one_png_per_frame(sal_run: Path, ffmpeg, tmp_path:
         saliency_maps(clip, tmp_path / "broken", broken, frame=side["frame"], ffmpeg=ffmpeg)
     assert not (tmp_path / "broken").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".broken")]
+
+
+def test_lowres_student_sees_what_the_teacher_sees() -> None:
+    """v2's student: its input stage is the teacher's area downscale, it is blind to global
+    gain and offset (like the teacher), and its map is 1/4 of the input."""
+    import torch
+
+    from vmaf_train.data.teacher import resize_area
+    from vmaf_train.models.saliency import LowResSaliencyStudent
+
+    torch.manual_seed(0)
+    m = LowResSaliencyStudent(input_size=(144, 256), width=4).eval()
+    x = torch.rand(3, 1, 144, 256)
+    pooled = m.pool(x)[0, 0].numpy()
+    assert np.allclose(pooled, resize_area(x[0, 0].numpy(), (36, 64)), atol=1e-6)
+    with torch.no_grad():
+        y = m(x)
+        y_affine = m(0.8 * x + 0.15)
+    assert y.shape == (3, 1, 36, 64) and float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+    assert torch.allclose(y, y_affine, atol=2e-3)  # up to the norm's epsilon
+    with pytest.raises(ValueError, match="divisible by 16"):
+        LowResSaliencyStudent(input_size=(140, 256))
+
+
+def test_saliency_recipe_names_a_known_student() -> None:
+    from vmaf_train.fit.saliency import _student
+    from vmaf_train.recipes import load_recipe
+
+    repo = Path(__file__).resolve().parents[3]
+    cfg = load_recipe(repo / "configs/models/saliency_student_v2.toml", kind="saliency")
+    assert type(_student(cfg, (144, 256))).__name__ == "LowResSaliencyStudent"
+    bad = load_recipe(
+        repo / "configs/models/saliency_student_v2.toml",
+        {"arch": {"model": "unet"}},
+        kind="saliency",
+    )
+    with pytest.raises(BadInputError, match=r"arch\.model"):
+        _student(bad, (144, 256))
