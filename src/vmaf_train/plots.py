@@ -214,7 +214,8 @@ def plot_eval(
     path: str | os.PathLike[str],
 ) -> None:
     """The ``vmaf-train eval --plot`` scatter: prediction (x) vs target (y) per frame, per clip
-    when the evaluation is at clip level, the y = x line over the range both axes share, the
+    when the evaluation is at clip level, the y = x line over the range both axes share (when
+    they share at least a quarter of the wider one), the
     fitted map (a callable, or None) as a curve, and the reported metrics in the legend.
 
     Args:
@@ -247,8 +248,10 @@ def plot_eval(
         ys.append(ct)
     x_lo, x_hi = min(float(a.min()) for a in xs), max(float(a.max()) for a in xs)
     y_lo, y_hi = min(float(a.min()) for a in ys), max(float(a.max()) for a in ys)
+    # y = x over the range both axes share, when they share a good part of it (a 0-100
+    # prediction against a 1-5 MOS shares almost nothing: the map's curve says it all there).
     lo, hi = max(x_lo, y_lo), min(x_hi, y_hi)
-    if lo < hi:
+    if hi - lo >= 0.25 * max(x_hi - x_lo, y_hi - y_lo):
         ax.plot([lo, hi], [lo, hi], color="black", linewidth=1, linestyle="--", label="y = x")
     m = res["metrics"]
     ax.plot([], [], " ", label=_metrics_text("raw", m))

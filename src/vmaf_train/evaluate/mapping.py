@@ -77,11 +77,14 @@ class FittedMap:
         kind: One of :data:`MAPPINGS`.
         params: Parameter name -> value (empty for ``none``).
         n: Rows it was fitted on.
+        at_bounds: Parameters that ended on a bound of the fit (the data do not pin them down,
+            e.g. a plateau the points never reach).
     """
 
     kind: str
     params: dict[str, float]
     n: int = 0
+    at_bounds: tuple[str, ...] = ()
 
     def __call__(self, x: Any) -> np.ndarray:
         """Map predictions to the target's scale."""
@@ -107,7 +110,12 @@ class FittedMap:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: kind, parameters, rows fitted on."""
-        return {"kind": self.kind, "params": dict(self.params), "n_fit": self.n}
+        return {
+            "kind": self.kind,
+            "params": dict(self.params),
+            "n_fit": self.n,
+            "at_bounds": list(self.at_bounds),
+        }
 
 
 def mapping_kind(kind: str) -> str:
@@ -170,7 +178,8 @@ def fit_mapping(pred: Any, target: Any, kind: str = "logistic4") -> FittedMap:
         raise BadInputError(f"cannot fit a {k} mapping: the prediction is constant ({x[0]:g})")
     if k == "linear":
         slope, intercept = np.polyfit(x, y, 1)
-        return FittedMap("linear", {"intercept": float(intercept), "slope": float(slope)}, x.size)
+        params = {"intercept": float(intercept), "slope": float(slope)}
+        return FittedMap("linear", params, int(x.size))
     if np.ptp(y) == 0.0:
         raise BadInputError(f"cannot fit a {k} mapping: the target is constant ({y[0]:g})")
     fn = logistic4 if k == "logistic4" else logistic5
@@ -188,4 +197,13 @@ def fit_mapping(pred: Any, target: Any, kind: str = "logistic4") -> FittedMap:
         ) from None
     if not np.all(np.isfinite(params)):
         raise BadInputError(f"the {k} mapping did not converge on {x.size} points")
-    return FittedMap(k, {n: float(v) for n, v in zip(_PARAMS[k], params, strict=True)}, x.size)
+    lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
+    tol = 1e-6 * np.maximum(1.0, np.abs(hi - lo))
+    pinned = (np.abs(params - lo) <= tol) | (np.abs(params - hi) <= tol)
+    names = _PARAMS[k]
+    return FittedMap(
+        k,
+        {n: float(v) for n, v in zip(names, params, strict=True)},
+        int(x.size),
+        tuple(n for n, p in zip(names, pinned, strict=True) if p),
+    )
