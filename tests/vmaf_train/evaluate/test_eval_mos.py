@@ -188,3 +188,26 @@ def test_targets_join_marks_unscored_clips() -> None:
     mask, y = join_targets(np.array(["a", "a", "b", "c"]), {"a": 2.0, "c": 4.0})
     assert mask.tolist() == [True, True, False, True]
     assert y[mask].tolist() == [2.0, 2.0, 4.0]
+
+
+def test_plot_samples_large_tables_and_draws_the_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vmaf_train import plots
+    from vmaf_train.evaluate.mapping import fit_mapping
+    from vmaf_train.evaluate.metrics import score_metrics
+
+    monkeypatch.setattr(plots, "MAX_SCATTER", 50)
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0, 100, 200)
+    t = logistic4(p, 4.5, 1.2, 50.0, 0.1) + rng.normal(0, 0.05, p.size)
+    fm = fit_mapping(p, t, "logistic4")
+    mapped = {"kind": "logistic4", "metrics": score_metrics(t, fm(p), n_boot=0)}
+    res = {"model": "m", "split": "all", "level": "frame", "target": "mos",
+           "metrics": score_metrics(t, p, n_boot=0), "mapping": mapped}  # fmt: skip
+    out = tmp_path / "s.svg"
+    plots.plot_eval(res, frame_target=t, frame_pred=p, clip_target=None, clip_pred=None,
+                    mapping=fm, path=out)  # fmt: skip
+    text = out.read_text()
+    assert "frames (50 of 200)" in text and "logistic4 map: PLCC" in text
+    assert "y = x" not in text  # a 0-100 prediction and a 1-5 target share no useful range
