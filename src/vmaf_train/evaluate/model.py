@@ -173,7 +173,7 @@ def evaluate_model(
     if lvl == "clip":
         _, (t, p, b) = pool_by_key(data.key, t, p, b)
         groups = None
-    unit = "clips" if groups is not None or lvl == "clip" else "rows"
+    unit = "clips"  # frame level resamples whole clips; clip level's rows are clips
     res: dict[str, Any] = {
         "model": fr.id,
         "model_file": str(fr.onnx_path),
