@@ -30,7 +30,10 @@ def evaluate(
     target: Annotated[
         str | None, typer.Option("--target", help="vmaf or mos (default: the model's).")
     ] = None,
-    level: Annotated[str, typer.Option("--level", help="frame or clip (mean per key).")] = "frame",
+    level: Annotated[
+        str | None,
+        typer.Option("--level", help="frame or clip (mean per key); default clip for mos."),
+    ] = None,
     baseline: Annotated[
         bool, typer.Option("--baseline", help="Also score the upstream vmaf_v0.6.1 SVM.")
     ] = False,
@@ -41,16 +44,41 @@ def evaluate(
     val_frac: ValFracOpt = None,
     test_frac: TestFracOpt = None,
     salt: SaltOpt = None,
+    mapping: Annotated[
+        str,
+        typer.Option(
+            "--mapping",
+            help="Map prediction -> target before PLCC/RMSE: none, linear, logistic4 "
+            "(alias logistic) or logistic5; fitted on the evaluated points.",
+        ),
+    ] = "none",
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets",
+            help="CSV with columns key,mos joined on the clip key (instead of the table's mos "
+            "column); implies --target mos.",
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help="Also draw prediction vs target to this image (.png, .svg, .pdf, ...)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """n, PLCC, SROCC and RMSE with seeded bootstrap 95 % intervals (raw, no logistic fit)."""
+    """n, PLCC, SROCC and RMSE with seeded bootstrap 95 % intervals, raw and (with --mapping)
+    after a linear or logistic map fitted from prediction to target."""
     from vmaf_train.evaluate.model import evaluate_model
 
     res = evaluate_model(
         model, features, split=split, target=target, level=level, baseline=baseline,
         zoo=zoo, int8=int8, n_boot=n_boot, seed=seed, val_frac=val_frac, test_frac=test_frac,
-        salt=salt,
+        salt=salt, mapping=mapping, targets=targets, plot=plot,
     )  # fmt: skip
+    if plot is not None:
+        say(f"wrote {plot}")
     if as_json:
         print_json(res)
         return
@@ -60,12 +88,27 @@ def evaluate(
 def render_eval(res: dict[str, Any]) -> None:
     """Print an evaluation result (model and optional baseline) as a rich table."""
     rows = [(res["model"], res["metrics"])]
+    if "mapping" in res:
+        rows[0] = (f"{res['model']} (raw)", res["metrics"])
+        rows.append((f"{res['model']} ({res['mapping']['kind']} map)", res["mapping"]["metrics"]))
     if "baseline" in res:
-        rows.append((res["baseline"]["name"], res["baseline"]["metrics"]))
+        b = res["baseline"]
+        rows.append((b["name"] + (" (raw)" if "mapping" in b else ""), b["metrics"]))
+        if "mapping" in b:
+            rows.append((f"{b['name']} ({b['mapping']['kind']} map)", b["mapping"]["metrics"]))
     title = f"{res['split']} split, {res['level']} level, target {res['target']} "
     t = metrics_table(title + f"({res['n_sources']} sources)", "model", rows)
     out_console.print(t)
     out_console.print(res["note"])
+    if "mapping" in res:
+        params = ", ".join(f"{k} {v:.4g}" for k, v in res["mapping"]["params"].items())
+        out_console.print(f"{res['mapping']['kind']} map: {params}")
+    if "targets" in res:
+        tg = res["targets"]
+        out_console.print(
+            f"targets: {tg['n_scores']} scores from {tg['file']}; "
+            f"{tg['n_clips_without_score']} of {tg['n_clips_in_table']} clips have none (left out)"
+        )
     if "baseline" in res and res["baseline"].get("note"):
         out_console.print(f"note: {res['baseline']['note']}")
 

@@ -2,8 +2,9 @@
 
 Scores (FR and NR models): PLCC, SROCC (ranks from ``scipy.stats``), RMSE with seeded bootstrap
 intervals, clip pooling. Maps (saliency): Pearson correlation and top-k IoU. Images (filter): PSNR.
-Pure numpy/scipy functions over arrays. Scores are compared raw: no logistic mapping is fitted
-before PLCC/RMSE (the models predict the teacher's scale directly).
+Pure numpy/scipy functions over arrays. Scores are compared raw here (the models predict the
+teacher's scale directly); the maps fitted before PLCC/RMSE against subjective scores live in
+:mod:`vmaf_train.evaluate.mapping`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,16 @@ from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import atomic_path
 from vmaf_train.data.dataset import SPLITS, FRData, load_fr_data, read_table_for, source_splits
 from vmaf_train.data.table import table_metadata
+from vmaf_train.evaluate.mapping import FittedMap, fit_mapping, mapping_kind
 from vmaf_train.evaluate.metrics import pool_by_key, score_metrics
 from vmaf_train.evaluate.predict import open_fr_model
+from vmaf_train.evaluate.targets import join_targets, read_targets
 from vmaf_train.recipes import SplitConfig
 
 __all__ = [
     "evaluate_model",
     "evaluate_split",
+    "mapping_note",
     "model_split",
     "write_clip_predictions",
     "write_predictions",
@@ -47,13 +51,57 @@ def model_split(sidecar: dict[str, Any], **overrides: Any) -> SplitConfig:
     return SplitConfig(**values)
 
 
+def _resolve_target(target: str | None, model_target: str, targets: object) -> str:
+    tgt = target or ("mos" if targets is not None else model_target)
+    if tgt not in ("vmaf", "mos"):
+        raise BadInputError(f"--target must be vmaf or mos, got {tgt!r}")
+    if targets is not None and tgt != "mos":
+        raise BadInputError("--targets gives subjective scores: use it with --target mos")
+    return tgt
+
+
+def _load_rows(
+    features: str | os.PathLike[str],
+    tgt: str,
+    block: str,
+    targets: str | os.PathLike[str] | None,
+) -> tuple[FRData, dict[str, Any], dict[str, Any]]:
+    """Rows of the table with their target: the table's column, or ``--targets`` joined on key."""
+    if targets is None:
+        table = read_table_for(features, tgt)
+        return load_fr_data(table, target=tgt, codec_block=block), table_metadata(table), {}
+    table = read_table_for(features, "vmaf")
+    data = load_fr_data(table, target="vmaf", codec_block=block)
+    scores = read_targets(targets)
+    mask, y = join_targets(data.key, scores)
+    n_clips = int(np.unique(data.key).size)
+    info = {
+        "file": str(targets),
+        "n_scores": len(scores),
+        "n_clips_in_table": n_clips,
+        "n_clips_without_score": n_clips - len(scores),
+    }
+    return replace(data, target=y).subset(mask), table_metadata(table), info
+
+
+def _mapped(
+    t: np.ndarray, p: np.ndarray, kind: str, *, groups: np.ndarray | None, n_boot: int, seed: int
+) -> tuple[FittedMap, dict[str, Any]]:
+    """A map fitted from predictions to targets and the metrics after it."""
+    fm = fit_mapping(p, t, kind)
+    block = fm.to_dict()
+    block["monotonic"] = fm.monotonic
+    block["metrics"] = score_metrics(t, fm(p), groups=groups, n_boot=n_boot, seed=seed)
+    return fm, block
+
+
 def evaluate_model(
     model: str | os.PathLike[str],
     features: str | os.PathLike[str],
     *,
     split: str = "test",
     target: str | None = None,
-    level: str = "frame",
+    level: str | None = None,
     baseline: bool = False,
     zoo: str | os.PathLike[str] | None = None,
     int8: bool = False,
@@ -62,16 +110,23 @@ def evaluate_model(
     val_frac: float | None = None,
     test_frac: float | None = None,
     salt: str | None = None,
+    mapping: str = "none",
+    targets: str | os.PathLike[str] | None = None,
+    plot: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """n, PLCC, SROCC, RMSE (raw, with seeded bootstrap 95 % intervals) of a model on a split.
+    """n, PLCC, SROCC, RMSE (with seeded bootstrap 95 % intervals) of a model on a split, raw
+    and, with ``mapping``, after a map fitted from prediction to target.
 
     Args:
         model: ``.onnx`` path or registered id.
         features: Features table.
         split: ``train``, ``val``, ``test`` (by ``source_id``, the model's split) or ``all``.
-        target: ``vmaf`` or ``mos`` (default: what the model predicts).
-        level: ``frame`` or ``clip`` (mean pooling per ``key``).
-        baseline: Also score the upstream SVM (the table's ``vmaf`` column) on the same rows.
+        target: ``vmaf`` or ``mos`` (default: ``mos`` with ``targets``, else what the model
+            predicts).
+        level: ``frame`` or ``clip`` (mean pooling per ``key``); default ``clip`` for ``mos``
+            (one subjective score per clip), ``frame`` for ``vmaf``.
+        baseline: Also score the upstream SVM (the table's ``vmaf`` column) on the same rows
+            (with ``mapping``, through its own fitted map).
         zoo: Zoo directory for ids.
         int8: Use the model's shipped int8 file.
         n_boot: Bootstrap resamples (frame level resamples clips).
@@ -79,22 +134,30 @@ def evaluate_model(
         val_frac: Override the model's split fraction.
         test_frac: Override the model's split fraction.
         salt: Override the model's split salt.
+        mapping: ``none``, ``linear``, ``logistic4`` (or ``logistic``) or ``logistic5``
+            (:mod:`vmaf_train.evaluate.mapping`), fitted on the evaluated points.
+        targets: CSV ``key,mos`` joined on the clip key instead of the table's ``mos`` column
+            (:mod:`vmaf_train.evaluate.targets`); clips without a score are left out.
+        plot: Also draw prediction vs target (and the fitted map) to this image file.
 
     Raises:
-        BadInputError: unknown split/level/target, an empty split, or bad features.
+        BadInputError: unknown split/level/target/mapping, an empty split, bad features or
+            targets, a mapping that does not converge, or an unwritable plot path.
     """
     if split not in (*SPLITS, "all"):
         raise BadInputError(f"--split must be one of {(*SPLITS, 'all')}, got {split!r}")
-    if level not in ("frame", "clip"):
+    if level not in (None, "frame", "clip"):
         raise BadInputError(f"--level must be frame or clip, got {level!r}")
+    kind = mapping_kind(mapping)
+    if plot is not None:
+        from vmaf_train.plots import check_image_path
+
+        check_image_path(plot, "--plot")
     fr = open_fr_model(model, zoo=zoo, int8=int8)
-    tgt = target or fr.target
-    if tgt not in ("vmaf", "mos"):
-        raise BadInputError(f"--target must be vmaf or mos, got {tgt!r}")
-    table = read_table_for(features, tgt)
-    meta = table_metadata(table)
+    tgt = _resolve_target(target, fr.target, targets)
+    lvl = level or ("clip" if tgt == "mos" else "frame")
     block = fr.sidecar.get("codec_block") or ""
-    data = load_fr_data(table, target=tgt, codec_block=block)
+    data, meta, targets_info = _load_rows(features, tgt, block, targets)
     sp = model_split(fr.sidecar, val_frac=val_frac, test_frac=test_frac, salt=salt)
     if split != "all":
         srcs = getattr(source_splits(data.source_id, sp), split)
@@ -107,20 +170,27 @@ def evaluate_model(
     pred = fr.run(fr.inputs_from_arrays(data.features, data.codec))
     t, p, b = data.target, pred, data.vmaf
     groups: np.ndarray | None = data.key
-    if level == "clip":
+    if lvl == "clip":
         _, (t, p, b) = pool_by_key(data.key, t, p, b)
         groups = None
+    unit = "clips"  # frame level resamples whole clips; clip level's rows are clips
     res: dict[str, Any] = {
         "model": fr.id,
         "model_file": str(fr.onnx_path),
         "split": split,
-        "level": level,
+        "level": lvl,
         "target": tgt,
         "n_sources": len(data.sources),
         "note": "raw scores, no logistic mapping; 95% CI by percentile bootstrap "
-        f"({n_boot} resamples of {'clips' if groups is not None else 'rows'}, seed {seed})",
+        f"({n_boot} resamples of {unit}, seed {seed})",
         "metrics": score_metrics(t, p, groups=groups, n_boot=n_boot, seed=seed),
     }
+    if targets_info:
+        res["targets"] = targets_info
+    fm = None
+    if kind != "none":
+        fm, res["mapping"] = _mapped(t, p, kind, groups=groups, n_boot=n_boot, seed=seed)
+        res["note"] = mapping_note(kind, int(t.size), lvl, tgt, fm.monotonic, n_boot, unit, seed)
     if baseline:
         res["baseline"] = {
             "name": f"upstream {meta.get('model_version', 'vmaf_v0.6.1')} SVM (libvmaf "
@@ -129,13 +199,48 @@ def evaluate_model(
             "model_version": meta.get("model_version", "vmaf_v0.6.1"),
             "metrics": score_metrics(t, b, groups=groups, n_boot=n_boot, seed=seed),
         }
+        if kind != "none":
+            _, res["baseline"]["mapping"] = _mapped(
+                t, b, kind, groups=groups, n_boot=n_boot, seed=seed
+            )
         if tgt == "vmaf":
             res["baseline"]["note"] = (
                 "with --target vmaf the baseline is the teacher itself (identical by "
                 "construction); use --target mos on MOS data for the real comparison"
             )
     res["mean_prediction"] = float(np.mean(p))
+    if plot is not None:
+        from vmaf_train.plots import plot_eval
+
+        plot_eval(
+            res,
+            frame_target=data.target,
+            frame_pred=pred,
+            clip_target=t if lvl == "clip" else None,
+            clip_pred=p if lvl == "clip" else None,
+            mapping=fm,
+            path=plot,
+        )
+        res["plot"] = str(plot)
     return res
+
+
+def mapping_note(
+    kind: str, n: int, level: str, target: str, monotonic: bool, n_boot: int, unit: str, seed: int
+) -> str:
+    """The one-line explanation of mapped figures."""
+    points = "clips" if level == "clip" else "frames"
+    srocc = (
+        "SROCC is unchanged by this monotonic map (up to sign if it decreases; saturated "
+        "ties aside)"
+        if monotonic
+        else "the fitted logistic5 is not monotonic, so SROCC may change too"
+    )
+    return (
+        f"raw scores and, beside them, PLCC/SROCC/RMSE after a {kind} map from prediction to "
+        f"{target} fitted on these {n} {points} (least squares); {srocc}; 95% CI by percentile "
+        f"bootstrap ({n_boot} resamples of {unit}, seed {seed}; the map held fixed)"
+    )
 
 
 def write_predictions(path: Path, data: FRData, pred: np.ndarray) -> None:
