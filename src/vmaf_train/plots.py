@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import atomic_path, output_error
 
 __all__ = [
