@@ -26,6 +26,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "canonical_json_sha256",
+    "check_writable",
     "output_error",
     "replace_block",
     "sha256_file",
@@ -47,6 +48,33 @@ def output_error(path: str | os.PathLike[str], exc: OSError) -> BadInputError:
             break
     reason = exc.strerror or type(exc).__name__
     return BadInputError(f"cannot write {p}: {reason}")
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, an output path that cannot be written: a directory, a parent
+    that is a file, or a nearest existing folder where no file can be created (probed with a
+    temporary file, removed at once; missing folders below it are created by the writer).
+
+    Raises:
+        BadInputError: one line naming the path and the reason.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise BadInputError(f"cannot write {p}: it is a directory")
+    for parent in p.parents:
+        if not parent.exists():
+            continue
+        if not parent.is_dir():
+            raise BadInputError(f"cannot write {p}: {parent} is not a directory")
+        try:
+            fd, probe = tempfile.mkstemp(dir=parent, prefix=".vmaf-tiny-probe-")
+        except OSError as exc:
+            raise BadInputError(
+                f"cannot write {p}: {parent}: {exc.strerror or type(exc).__name__}"
+            ) from None
+        os.close(fd)
+        os.unlink(probe)
+        return
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.errors import BadInputError
@@ -24,7 +24,10 @@ from vmaf_tiny.records import FrameRecords, feature_records, frame_records, join
 from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
 from vmaf_tiny.video import VideoSpec, as_spec, probe
 
-__all__ = ["MultiResult", "index_result", "model_stride", "score_models"]
+if TYPE_CHECKING:
+    from vmaf_tiny.session import LoadedModel
+
+__all__ = ["MultiResult", "check_together", "index_result", "model_stride", "score_models"]
 
 #: What an NR model without ensemble heads says instead of an uncertainty.
 NO_HEADS = "{model} has a single score output (no ensemble heads): no uncertainty"
@@ -135,6 +138,29 @@ def model_stride(model: str | os.PathLike[str], *, int8: bool = False) -> int:
     return _stride(read_sidecar(ref.onnx, sidecar=ref.sidecar))
 
 
+def check_together(loaded: Sequence[LoadedModel]) -> dict[str, str | None]:
+    """Check that models can share one pass; return model id -> runtime path.
+
+    Raises:
+        BadInputError: a model given twice, a fast model (it runs its own sampled pass) or a
+            model that does not score (filter, saliency).
+    """
+    ids = [lm.model_id for lm in loaded]
+    dups = sorted({i for i in ids if ids.count(i) > 1})
+    if dups:
+        raise BadInputError(f"model(s) {dups} given more than once")
+    paths = {lm.model_id: runtime_path(lm.sidecar) for lm in loaded}
+    for mid, path in paths.items():
+        if path == "fast":
+            raise BadInputError(
+                f"model {mid} is a fast model (libvmaf on a sample): score it on its own "
+                "(--fast or -m alone), not beside full-pass models"
+            )
+        if path not in ("features", "frame_pair", "nr"):
+            raise BadInputError(f"model {mid} is not a scoring model (kind {path!r})")
+    return paths
+
+
 def score_models(
     reference: VideoSpec | str | os.PathLike[str] | None,
     distorted: VideoSpec | str | os.PathLike[str],
@@ -200,7 +226,7 @@ def score_models(
     from vmaf_tiny.framepair import score_frame_pair
     from vmaf_tiny.nr import score_nr
     from vmaf_tiny.scoring import CodecFields, fr_inputs, resolve_codec
-    from vmaf_tiny.session import LoadedModel, load_model
+    from vmaf_tiny.session import load_model
 
     t0 = time.perf_counter()
     if not models:
@@ -208,19 +234,7 @@ def score_models(
     loaded: list[LoadedModel] = [
         load_model(m, backend=backend, threads=threads, int8=int8) for m in models
     ]
-    ids = [lm.model_id for lm in loaded]
-    dups = sorted({i for i in ids if ids.count(i) > 1})
-    if dups:
-        raise BadInputError(f"model(s) {dups} given more than once")
-    paths = {lm.model_id: runtime_path(lm.sidecar) for lm in loaded}
-    for mid, path in paths.items():
-        if path == "fast":
-            raise BadInputError(
-                f"model {mid} is a fast model (libvmaf on a sample): score it on its own "
-                "(--fast or -m alone), not beside full-pass models"
-            )
-        if path not in ("features", "frame_pair", "nr"):
-            raise BadInputError(f"model {mid} is not a scoring model (kind {path!r})")
+    paths = check_together(loaded)
     fr_ids = [m for m, p in paths.items() if p in ("features", "frame_pair")]
     if reference is None and fr_ids:
         raise BadInputError(f"model(s) {fr_ids} are full-reference: pass --reference")

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import atomic_path, output_error
+from vmaf_tiny.fsutil import atomic_path, check_writable, output_error
 
 __all__ = [
     "check_image_path",
@@ -65,15 +65,7 @@ def check_image_path(path: str | os.PathLike[str], option: str = "-o") -> str:
             f"{('.' + fmt + ' files') if fmt else 'a file without an extension'}; "
             f"use one of {', '.join('.' + f for f in sorted(formats))}"
         )
-    if p.is_dir():
-        raise BadInputError(f"cannot write {p}: it is a directory")
-    for parent in p.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise BadInputError(f"cannot write {p}: {parent} is not a directory")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise BadInputError(f"cannot write {p}: {parent} is not writable")
-            break
+    check_writable(p)
     return fmt
 
 

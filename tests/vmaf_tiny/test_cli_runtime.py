@@ -251,6 +251,14 @@ def test_pairs_with_several_models_give_a_row_per_pair_and_model(
         if r["model"] == "vmaf_tiny_v2":
             assert r["mean"] == pytest.approx(alone[r["pair"]]["mean"], abs=1e-9)
     one_line_error(run("score", "--pairs", pairs, "-m", path, "-o", tmp_path / "x.txt"), ".json")
+    # a model that cannot share the pass is refused before any pair runs, nothing written
+    bad_mix = tmp_path / "mix.json"
+    one_line_error(
+        run("score", "--pairs", pairs, "-m", "vmaf_tiny_v2", "-m", "vmaf_tiny_fast_v1",
+            "-o", bad_mix),  # fmt: skip
+        "fast model",
+    )
+    assert not bad_mix.exists()
 
 
 def test_pairs_file_errors(fr_model, tmp_path: Path) -> None:

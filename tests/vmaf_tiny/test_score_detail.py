@@ -331,6 +331,14 @@ def test_score_plot_writes_an_svg_of_every_line(clips, tmp_path: Path) -> None:
     assert n_points == {len(d["records"])}
     one_line_error(run("score", *fr(clips), "--plot", tmp_path / "p.png"), "SVG")
     assert not (tmp_path / "p.png").exists()
+    # unwritable outputs are refused before the score runs (nothing on stdout)
+    (tmp_path / "d.svg").mkdir()
+    (tmp_path / "file").write_text("x")
+    for flag, path in (("--plot", tmp_path / "d.svg"), ("-o", tmp_path / "file" / "x.json"),
+                       ("--plot", Path("/proc/nope.svg"))):  # fmt: skip
+        out = run("score", *fr(clips), flag, path)
+        one_line_error(out, "cannot write")
+        assert out.stdout == ""
 
 
 def test_runtime_start_up_does_not_import_matplotlib() -> None:

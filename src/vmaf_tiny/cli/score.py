@@ -106,9 +106,12 @@ def score_pairs_command(
 
     models = [model] if isinstance(model, str) else list(model)
     rows = read_pairs(pairs)
-    # Load once here so a bad model is one clear error, not one per pair.
-    for m in models:
-        load_model(m, backend=options["backend"], threads=options["threads"])
+    # Load once here so a bad model (or a bad mix) is one clear error, not one per pair.
+    loaded = [load_model(m, backend=options["backend"], threads=options["threads"]) for m in models]
+    if len(loaded) > 1:
+        from vmaf_tiny.multi import check_together
+
+        check_together(loaded)
     jobs = []
     for i, r in enumerate(rows):
         opts = dict(options)

@@ -55,8 +55,8 @@ def check_output_flags(
     """Check ``--pool``, ``-o`` and ``--plot`` before any work; return the pools to show.
 
     Raises:
-        BadInputError: an unknown pool, an ``-o`` extension other than .json/.csv, or a
-            ``--plot`` file that is not .svg.
+        BadInputError: an unknown pool, an ``-o`` extension other than .json/.csv, a
+            ``--plot`` file that is not .svg, or an output path that cannot be written.
     """
     from vmaf_tiny.score_plot import PLOT_FORMATS
 
@@ -73,6 +73,11 @@ def check_output_flags(
         raise BadInputError(
             f"-o {out.name}: the format comes from the extension; use .json or .csv"
         )
+    from vmaf_tiny.fsutil import check_writable
+
+    for path in (out, plot):
+        if path is not None:
+            check_writable(path)
     return chosen
 
 
