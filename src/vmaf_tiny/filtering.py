@@ -51,6 +51,7 @@ __all__ = [
     "load_filter",
     "luma_from_float",
     "luma_to_float",
+    "pad_even",
     "read_planes",
 ]
 
@@ -398,19 +399,43 @@ def damage_warnings(name: str, log: DecodeLog) -> list[str]:
     return warn(name, log)
 
 
+#: Accepted range of :func:`load_filter`'s ``strength``.
+STRENGTH_RANGE = (0.0, 2.0)
+
+
+def pad_even(x: np.ndarray) -> np.ndarray:
+    """``[N, C, H, W]`` padded by edge replication to an even height and width."""
+    ph, pw = x.shape[-2] % 2, x.shape[-1] % 2
+    if not (ph or pw):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
+
+
 def load_filter(
-    model: str | os.PathLike[str], *, backend: str = "auto", threads: int = 1
+    model: str | os.PathLike[str],
+    *,
+    backend: str = "auto",
+    threads: int = 1,
+    strength: float = 1.0,
 ) -> tuple[FrameRunner, Any]:
     """Load a ``kind: filter`` model through the runtime's guard and session.
+
+    Frames of odd height or width are padded by edge replication to an even size for the model
+    (folding filters need it) and cropped back. ``strength`` blends the model's correction:
+    ``x + strength * (f(x) - x)`` (0: the input unchanged, 1: the model as trained, up to 2).
 
     Returns:
         (runner, the loaded model).
 
     Raises:
         BadModelError: a load-time check failed or the model is not a filter.
+        BadInputError: ``strength`` outside [0, 2].
     """
     from vmaf_tiny.session import load_model
 
+    lo_s, hi_s = STRENGTH_RANGE
+    if not lo_s <= strength <= hi_s:
+        raise BadInputError(f"--strength must be in [{lo_s:g}, {hi_s:g}], got {strength:g}")
     lm = load_model(model, backend=backend, threads=threads)
     require_kind(lm.kind, lm.model_id, "filter")
     frame = lm.sidecar.get("frame") or {}
@@ -422,8 +447,14 @@ def load_filter(
     lo, hi = frame.get("value_range") or (0.0, 1.0)
 
     def run(x: np.ndarray) -> np.ndarray:
-        xin = x if (lo, hi) == (0.0, 1.0) else x * np.float32(hi - lo) + np.float32(lo)
+        h, w = x.shape[-2:]
+        xp = pad_even(x)
+        xin = xp if (lo, hi) == (0.0, 1.0) else xp * np.float32(hi - lo) + np.float32(lo)
         y = lm.run({name: np.ascontiguousarray(xin, dtype=np.float32)})[0]
-        return y if (lo, hi) == (0.0, 1.0) else (y - np.float32(lo)) / np.float32(hi - lo)
+        y = y if (lo, hi) == (0.0, 1.0) else (y - np.float32(lo)) / np.float32(hi - lo)
+        y = np.asarray(y)[..., :h, :w]
+        if strength != 1.0:
+            y = x + np.float32(strength) * (y - x)
+        return y
 
     return run, lm

@@ -253,11 +253,8 @@ def test_pairs_with_several_models_give_a_row_per_pair_and_model(
     one_line_error(run("score", "--pairs", pairs, "-m", path, "-o", tmp_path / "x.txt"), ".json")
     # a model that cannot share the pass is refused before any pair runs, nothing written
     bad_mix = tmp_path / "mix.json"
-    one_line_error(
-        run("score", "--pairs", pairs, "-m", "vmaf_tiny_v2", "-m", "vmaf_tiny_fast_v1",
-            "-o", bad_mix),  # fmt: skip
-        "fast model",
-    )
+    mix = ["-m", "vmaf_tiny_v2", "-m", "vmaf_tiny_fast_v1"]
+    one_line_error(run("score", "--pairs", pairs, *mix, "-o", bad_mix), "fast model")
     assert not bad_mix.exists()
 
 

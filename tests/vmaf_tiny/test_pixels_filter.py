@@ -75,6 +75,12 @@ def test_filter_run_reports_per_codec_against_libvmaf(filter_run: Path) -> None:
         assert 0 <= r["vmaf_filtered"] <= 100 and 0 <= r["clip_fraction"] <= 1
     ov = rep["overall"]
     assert ov["psnr_y_delta"] == pytest.approx(ov["psnr_y_filtered"] - ov["psnr_y"])
+    # quality bands partition the clips, per codec too
+    assert sum(b["n_clips"] for b in rep["per_band"].values()) == ov["n_clips"]
+    for codec, bands in rep["per_codec_band"].items():
+        assert sum(b["n_clips"] for b in bands.values()) == rep["per_codec"][codec]["n_clips"]
+    for r in rep["per_clip"]:
+        assert r["band"] in rep["per_band"]
     side = json.loads((filter_run / "model.json").read_text())
     assert side["kind"] == "filter" and side["class"] == "C3"
     assert side["inputs"][0]["shape"] == ["N", 1, "H", "W"]
@@ -114,3 +120,4 @@ def test_full_range_input_keeps_its_range(ffmpeg, tmp_path: Path) -> None:
     b = extract_features(ref, out, extras=("psnr_y",), ffmpeg=ffmpeg)
     np.testing.assert_array_equal(a.columns["psnr_y"], b.columns["psnr_y"])
     np.testing.assert_array_equal(a.vmaf, b.vmaf)
+

@@ -193,6 +193,7 @@ def test_filter_and_saliency_commands(pixel_zoo: Path, clips, tmp_path: Path) ->
         (["saliency", "{dis}", "-o", "{tmp}/m", "--model", "learned_filter_v1"], "not a saliency"),
         (["filter", "{tmp}/missing.mkv", "-o", "{tmp}/x.y4m"], "no such file"),
         (["filter", "{dis}", "-o", "{tmp}/x.mp4"], "choose --codec"),
+        (["filter", "{dis}", "-o", "{tmp}/x.y4m", "--strength", "3"], "--strength"),
         (["filter", "{dis}", "-o", "{tmp}/x.y4m", "--model", "no_such_model"], "no_such_model"),
     ],
 )

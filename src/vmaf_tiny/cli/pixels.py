@@ -54,6 +54,13 @@ def filter_cmd(
     ] = None,
     crf: Annotated[float | None, typer.Option("--crf", help="Encoder CRF.")] = None,
     preset: Annotated[str | None, typer.Option("--preset", help="Encoder preset.")] = None,
+    strength: Annotated[
+        float,
+        typer.Option(
+            "--strength",
+            help="Scale of the model's correction: 0 = input unchanged, 1 = as trained, up to 2.",
+        ),
+    ] = 1.0,
     max_frames: MaxFramesOpt = None,
     backend: BackendOpt = "auto",
     threads: ThreadsOpt = 1,
@@ -72,7 +79,7 @@ def filter_cmd(
     from vmaf_tiny.filtering import filter_video, load_filter
     from vmaf_tiny.video import as_spec
 
-    runner, lm = load_filter(model, backend=backend, threads=threads)
+    runner, lm = load_filter(model, backend=backend, threads=threads, strength=strength)
     res = filter_video(
         as_spec(input, width=width, height=height, pix_fmt=pix_fmt),
         output,

@@ -36,7 +36,7 @@ from vmaf_train.data.frames import (
     to_uint8,
 )
 from vmaf_train.fit.loop import fit_loop, keeps_torch_state, run_metrics, start_run, write_run
-from vmaf_train.models.filter import ResidualFilter
+from vmaf_train.models.filter import ResidualFilter, UnshuffleFilter
 from vmaf_train.recipes import PixelConfig
 from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
 from vmaf_train.ship.onnx_io import ort_session
@@ -46,18 +46,35 @@ __all__ = [
     "evaluate_filter",
     "filter_sidecar",
     "fit_filter",
+    "make_filter",
 ]
 
 INPUT, OUTPUT = "frame", "restored"
 
 
-def _eligible(clips: Sequence[ClipRecord], cfg: PixelConfig) -> list[ClipRecord]:
+def _eligible(
+    clips: Sequence[ClipRecord], cfg: PixelConfig, *, max_vmaf: float | None = None
+) -> list[ClipRecord]:
+    """Clips of the recipe's distortions coded at the reference's size (and, with ``max_vmaf``,
+    whose mean teacher VMAF is below it: where there is something to restore)."""
     kinds = set(cfg.data["distortions"])
     return [
         c
         for c in clips
-        if c.distortion in kinds and (c.encode_width, c.encode_height) == (c.width, c.height)
+        if c.distortion in kinds
+        and (c.encode_width, c.encode_height) == (c.width, c.height)
+        and (max_vmaf is None or float(np.mean(c.vmaf)) < max_vmaf)
     ]
+
+
+def make_filter(arch: Mapping[str, Any]) -> torch.nn.Module:
+    """The network of a filter recipe's ``[arch]`` (``model``: plain | unshuffle)."""
+    width, depth = int(arch["width"]), int(arch["depth"])
+    if arch.get("model", "plain") == "unshuffle":
+        return UnshuffleFilter(width=width, depth=depth, scale=int(arch["scale"]))
+    if arch.get("model", "plain") != "plain":
+        raise ValueError(f"unknown filter arch.model {arch['model']!r} (plain | unshuffle)")
+    return ResidualFilter(width=width, depth=depth)
 
 
 def _sample(
@@ -73,6 +90,7 @@ def _sample(
     seed = int(cfg.train["seed"])
     k = int(cfg.data["frames_per_clip"])
     p = int(cfg.data["patch"])
+    align = int(cfg.data.get("align", 1))
     ff = resolve_ffmpeg()
 
     def work(c: ClipRecord) -> dict[str, np.ndarray]:
@@ -86,11 +104,14 @@ def _sample(
             if i >= len(dist) or i >= len(ref):
                 continue
             for y0, x0 in crop_boxes(c.height, c.width, (p, p), per_frame, rng):
+                y0, x0 = y0 - y0 % align, x0 - x0 % align
                 xs.append(dist[i, y0 : y0 + p, x0 : x0 + p])
                 ys.append(ref[i, y0 : y0 + p, x0 : x0 + p])
         return {"x": to_uint8(np.stack(xs)), "y": to_uint8(np.stack(ys))}
 
     params = {"seed": seed, "k": k, "patch": p, "per_frame": per_frame, "purpose": purpose}
+    if align > 1:
+        params["align"] = align
     return gather(
         clips, work, tag=f"filter-{purpose}", params=params, cache=cache, progress=progress
     )
@@ -206,7 +227,31 @@ def evaluate_filter(
             )
             out.unlink(missing_ok=True)
             bar.advance(task)
-    return {"per_clip": rows, "per_codec": _aggregate(rows, "codec"), "overall": _agg(rows)}
+    for r in rows:
+        r["band"] = quality_band(r["vmaf"])
+    return {
+        "per_clip": rows,
+        "per_codec": _aggregate(rows, "codec"),
+        "per_band": _aggregate(rows, "band"),
+        "per_codec_band": {
+            codec: _aggregate([r for r in rows if r["codec"] == codec], "band")
+            for codec in sorted({str(r["codec"]) for r in rows})
+        },
+        "overall": _agg(rows),
+    }
+
+
+#: Quality bands of the evaluation, by the unfiltered clip's mean VMAF: (label, low, high).
+BANDS: tuple[tuple[str, float, float], ...] = (
+    ("vmaf<70", -1.0, 70.0),
+    ("70<=vmaf<85", 70.0, 85.0),
+    ("vmaf>=85", 85.0, 1000.0),
+)
+
+
+def quality_band(vmaf: float) -> str:
+    """The :data:`BANDS` label of an unfiltered clip's mean VMAF."""
+    return next(label for label, lo, hi in BANDS if lo <= vmaf < hi)
 
 
 def _agg(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -255,7 +300,11 @@ def fit_filter(
     start = start_run(cfg, corpus, run, cache)
     seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
-    parts = {k: _eligible(v, cfg) for k, v in parts.items()}
+    cap = float(cfg.data.get("max_vmaf", 101.0))
+    parts = {
+        k: _eligible(v, cfg, max_vmaf=cap if k != "test" and cap <= 100.0 else None)
+        for k, v in parts.items()
+    }
     if not parts["train"]:
         raise ValueError("no eligible training clips for the filter")
     train = _sample(
@@ -275,7 +324,7 @@ def fit_filter(
         cache=cache,
         progress=progress,
     )
-    model = ResidualFilter(width=int(cfg.arch["width"]), depth=int(cfg.arch["depth"]))
+    model = make_filter(cfg.arch)
     n_params = sum(p.numel() for p in model.parameters())
     identity_val = _mse(model, val)  # the last layer starts at zero: identity
 
@@ -344,6 +393,8 @@ def fit_filter(
         "kind": "filter",
         "test_sources": src_split["test"] if parts["test"] else src_split["val"],
         "per_codec": ev["per_codec"],
+        "per_band": ev["per_band"],
+        "per_codec_band": ev["per_codec_band"],
         "overall": ev["overall"],
         "per_clip": ev["per_clip"],
         "eval_frames_per_clip": int(cfg.data["eval_frames"]) or "all",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vmaf_train.models.codec import block_spec, codec_matrix
-from vmaf_train.models.filter import ResidualFilter
+from vmaf_train.models.filter import ResidualFilter, UnshuffleFilter
 from vmaf_train.models.mlp import FRMLP, Standardize, count_parameters, make_activation
 from vmaf_train.models.nr import MSCN, GradStats, NRNet, StatsNRNet, ds_block
 from vmaf_train.models.saliency import LowResSaliencyStudent, SaliencyStudent
@@ -18,6 +18,7 @@ __all__ = [
     "SaliencyStudent",
     "Standardize",
     "StatsNRNet",
+    "UnshuffleFilter",
     "block_spec",
     "codec_matrix",
     "count_parameters",

@@ -208,9 +208,16 @@ PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
     ),
     "filter": (
-        {"width": 16, "depth": 3},
+        {
+            "model": "plain",  # plain (ResidualFilter) | unshuffle (UnshuffleFilter)
+            "width": 16,
+            "depth": 3,
+            "scale": 2,  # unshuffle: fold factor
+        },
         {
             "patch": 64,
+            "align": 1,  # patch corners on multiples of this (8: the coding-block grid)
+            "max_vmaf": 101.0,  # train/val clips whose mean teacher VMAF is below this
             "frames_per_clip": 3,
             "patches_per_frame": 8,
             "val_patches_per_frame": 4,

@@ -131,7 +131,8 @@ def _intended(row: Mapping[str, Any]) -> list[str]:
         ],
         "filter": [
             "* Post-filters decoded luma (deblocking / detail restoration); chroma passes "
-            "through. `vmaf-tiny filter --model learned_filter_v1 IN -o OUT`.",
+            f"through. `vmaf-tiny filter --model {row['id']} IN -o OUT` (`--strength S` "
+            "scales the correction: 0 = unchanged, 1 = as trained).",
             "* Judge it by the held-out table below: a filter that lowers PSNR-Y or VMAF on a "
             "codec should not be used on that codec.",
         ],
@@ -271,6 +272,7 @@ def _filter_results(tr: Mapping[str, Any]) -> list[str]:
             f"{fmt(r.get('vmaf_delta'), 3)} | {fmt(r.get('mean_shift_8bit'), 3)} | "
             f"{fmt(r.get('clip_fraction'), 6)} |"
         )
+    lines += _band_tables(px)
     ov = px.get("overall", {})
     val = m.get("extra", {}).get("val", {})
     if val:
@@ -291,6 +293,45 @@ def _filter_results(tr: Mapping[str, Any]) -> list[str]:
             "Model-only latency (1 thread, median): "
             + ", ".join(f"`{k}` {fmt(v, 0)}" for k, v in lat.items()),
         ]
+    return lines
+
+
+def _band_tables(px: Mapping[str, Any]) -> list[str]:
+    """Per quality band (unfiltered clip VMAF) and per codec x band, when the report has them."""
+    bands, cb = px.get("per_band") or {}, px.get("per_codec_band") or {}
+    if not bands:
+        return []
+    lines = [
+        "",
+        "By quality band (the unfiltered clip's mean VMAF):",
+        "",
+        "| band | clips | PSNR-Y | delta dB | VMAF | delta | PSNR-Y improved |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for band, r in bands.items():
+        lines.append(
+            f"| {band} | {r.get('n_clips')} | {fmt(r.get('psnr_y'), 3)} | "
+            f"{fmt(r.get('psnr_y_delta'), 3)} | {fmt(r.get('vmaf'), 3)} | "
+            f"{fmt(r.get('vmaf_delta'), 3)} | "
+            f"{fmt(100 * (r.get('psnr_y_improved_frac') or 0), 1)} % |"
+        )
+    names = list(bands)
+    lines += [
+        "",
+        "Per codec and band: PSNR-Y delta dB / VMAF delta (clips):",
+        "",
+        "| codec | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for codec, per in cb.items():
+        cells = [
+            f"{fmt(per[b].get('psnr_y_delta'), 3)} / {fmt(per[b].get('vmaf_delta'), 3)} "
+            f"({per[b].get('n_clips')})"
+            if b in per
+            else "-"
+            for b in names
+        ]
+        lines.append(f"| {codec} | " + " | ".join(cells) + " |")
     return lines
 
 
