@@ -11,10 +11,11 @@ import os
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.bounds import check_threads
@@ -34,6 +35,8 @@ __all__ = [
     "TEACHER_MODEL",
     "FeatureResult",
     "extract_features",
+    "libvmaf_needs",
+    "model_features",
 ]
 
 CANONICAL6: tuple[str, ...] = (
@@ -219,6 +222,30 @@ def _filter_graph(
         f"[1:v]{','.join([*ref_chain, *tail])}[r];"
         f"[d][r]libvmaf={':'.join(opts)}"
     )
+
+
+def model_features(sidecar: Mapping[str, Any]) -> tuple[str, ...]:
+    """Features beyond the canonical-6 that a sidecar's ``feature_order`` names and libvmaf
+    gives (e.g. the NEG-mode ``adm2_egl_1``): pass them as ``extract_features(features=...)``."""
+    order = sidecar.get("feature_order") or ()
+    return tuple(f for f in order if f in FEATURE_KEYS and f not in CANONICAL6)
+
+
+def libvmaf_needs(features: Sequence[str]) -> dict[str, str]:
+    """What a model over ``features`` needs from libvmaf, for its sidecar's ``metadata``.
+
+    Returns:
+        ``libvmaf_features``: the log keys, comma-separated (``integer_adm2_egl_1,...``);
+        ``libvmaf_models``: the models besides vmaf_v0.6.1 that compute them ("" if none).
+    """
+    bad = [f for f in features if f not in FEATURE_KEYS]
+    if bad:
+        raise BadInputError(f"unknown feature(s) {bad}; libvmaf gives {', '.join(FEATURE_KEYS)}")
+    models = dict.fromkeys(FEATURE_KEYS[f][1] for f in features if FEATURE_KEYS[f][1])
+    return {
+        "libvmaf_features": ",".join(FEATURE_KEYS[f][0] for f in features),
+        "libvmaf_models": ",".join(models),
+    }
 
 
 def _pass_models(teacher: str, teachers: Sequence[str], features: Sequence[str]) -> list[str]:

@@ -18,12 +18,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.features import CANONICAL6
 from vmaf_tiny.fsutil import atomic_path
 from vmaf_train.data.dataset import SPLITS, FRData, load_fr_data, read_table_for, source_splits
 from vmaf_train.data.table import table_metadata
 from vmaf_train.evaluate.metrics import pool_by_key, score_metrics
 from vmaf_train.evaluate.predict import open_fr_model
 from vmaf_train.recipes import SplitConfig
+from vmaf_train.recipes.fr import TARGETS
 
 __all__ = [
     "evaluate_model",
@@ -89,12 +91,13 @@ def evaluate_model(
         raise BadInputError(f"--level must be frame or clip, got {level!r}")
     fr = open_fr_model(model, zoo=zoo, int8=int8)
     tgt = target or fr.target
-    if tgt not in ("vmaf", "mos"):
-        raise BadInputError(f"--target must be vmaf or mos, got {tgt!r}")
+    if tgt not in TARGETS:
+        raise BadInputError(f"--target must be one of {', '.join(TARGETS)}, got {tgt!r}")
     table = read_table_for(features, tgt)
     meta = table_metadata(table)
     block = fr.sidecar.get("codec_block") or ""
-    data = load_fr_data(table, target=tgt, codec_block=block)
+    order = tuple(fr.sidecar.get("feature_order") or CANONICAL6)
+    data = load_fr_data(table, target=tgt, codec_block=block, features=order)
     sp = model_split(fr.sidecar, val_frac=val_frac, test_frac=test_frac, salt=salt)
     if split != "all":
         srcs = getattr(source_splits(data.source_id, sp), split)
