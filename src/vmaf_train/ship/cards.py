@@ -81,10 +81,10 @@ def _fr_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     met = tr.get("metrics", {})
     test, lat = met.get("test", {}), met.get("latency", {})
     target = side.get("output", {}).get("target", "vmaf")
-    teacher = (met.get("extra", {}).get("table_metadata", {}) or {}).get(
-        "model_version", "vmaf_v0.6.1"
-    )
-    tgt = f"per-frame {teacher} (teacher)" if target == "vmaf" else f"per-frame {target}"
+    teacher = (side.get("metadata") or {}).get("teacher_model") or (
+        met.get("extra", {}).get("table_metadata", {}) or {}
+    ).get("model_version", "vmaf_v0.6.1")
+    tgt = f"per-frame {teacher} (teacher)" if target != "mos" else f"per-frame {target}"
     summary = (
         f"test PLCC {fmt(test.get('plcc'))}, RMSE {fmt(test.get('rmse'), 3)} (n={test.get('n')})"
     )
