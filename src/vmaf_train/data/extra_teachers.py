@@ -55,11 +55,21 @@ def teacher_columns(teachers: Sequence[str]) -> tuple[str, ...]:
 def describe_teacher_columns() -> list[tuple[str, str, bool, str]]:
     """(name, arrow type, nullable, description) of every possible teacher column, for docs."""
     rows = [
-        (TEACHER_COLUMNS[t], "double", False, f"teacher score, libvmaf {t} (config `teachers`)")
+        (
+            TEACHER_COLUMNS[t],
+            "double",
+            False,
+            f"teacher score, libvmaf {t} (only with `teachers` naming it)",
+        )
         for t in CORPUS_TEACHERS
     ]
     rows += [
-        (f, "double", False, f"libvmaf integer_{f}: NEG-mode input (with vmaf_v0.6.1neg)")
+        (
+            f,
+            "double",
+            False,
+            f"libvmaf integer_{f}, a NEG-mode input (only with `teachers` naming vmaf_v0.6.1neg)",
+        )
         for f in teacher_features(CORPUS_TEACHERS)
     ]
     return rows

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.fsutil import atomic_write_bytes, replace_block
+from vmaf_train.data.extra_teachers import describe_teacher_columns
 from vmaf_train.data.table import describe_schema
 from vmaf_train.ship.card_parts import (
     RUNTIME_BEGIN,
@@ -170,7 +171,7 @@ def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
 def schema_markdown() -> str:
     """The features.parquet schema table, from ``describe_schema()``."""
     lines = ["| column | arrow type | nullable | description |", "|---|---|---|---|"]
-    for name, typ, nullable, desc in describe_schema():
+    for name, typ, nullable, desc in [*describe_schema(), *describe_teacher_columns()]:
         cell = desc.replace("|", "\\|")
         lines.append(f"| `{name}` | {typ} | {'yes' if nullable else 'no'} | {cell} |")
     return "\n".join(lines)
