@@ -30,11 +30,12 @@ from vmaf_tiny.multi import score_models
 
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 EGL = [f for f in NEG_FEATURES if f.endswith("_egl_1")]
-# Tolerances against the student's own teacher on this pair, from the measured held-out error
-# (registry: LOSO frame RMSE over the natural sources, see the cards) with a wide margin: the
-# pair is synthetic testsrc2 content at 640x360, not a training source.
-FRAME_RMSE_MAX = 2.0
-CLIP_ABS_MAX = 1.5
+# Tolerances against the student's own teacher on this pair. Measured: held-out test frame RMSE
+# 0.199 (NEG) / 0.224 (4K) on the standard corpus (cards); on this synthetic pair frame RMSE 0.34
+# (NEG) / 0.17 (4K), pooled mean off by 0.33 / 0.02. About 3x margin; vmaf_tiny_v2 against the
+# NEG teacher on the same pair is 2.43 off, so the bound tells the students apart.
+FRAME_RMSE_MAX = 1.0
+CLIP_ABS_MAX = 1.0
 
 
 @pytest.fixture(scope="module")
