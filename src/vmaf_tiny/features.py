@@ -11,10 +11,11 @@ import os
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.bounds import check_threads
@@ -26,11 +27,16 @@ from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frames_to_read, probe
 __all__ = [
     "CANONICAL6",
     "EXTRAS",
+    "FEATURE_KEYS",
+    "NEG_FEATURES",
     "SCALE_ALGOS",
     "TEACHERS",
+    "TEACHER_COLUMNS",
     "TEACHER_MODEL",
     "FeatureResult",
     "extract_features",
+    "libvmaf_needs",
+    "model_features",
 ]
 
 CANONICAL6: tuple[str, ...] = (
@@ -57,6 +63,30 @@ TEACHERS: dict[str, str] = {
     "vmaf_v0.6.1neg": "version=vmaf_v0.6.1neg",
     "vmaf_4k_v0.6.1": "version=vmaf_4k_v0.6.1",
     "vmaf_v0.6.1_phone": "version=vmaf_v0.6.1\\:enable_transform=true",
+}
+#: teacher -> the column of its per-frame scores when it is scored as one of several models
+#: (``teachers=``; the corpus builder stores these columns).
+TEACHER_COLUMNS: dict[str, str] = {
+    "vmaf_v0.6.1": "vmaf",
+    "vmaf_v0.6.1neg": "vmaf_neg",
+    "vmaf_4k_v0.6.1": "vmaf_4k",
+    "vmaf_v0.6.1_phone": "vmaf_phone",
+}
+#: The NEG model's inputs: libvmaf's vmaf_v0.6.1neg runs adm and vif with enhancement gain limit 1
+#: (log keys ``integer_adm2_egl_1``, ``integer_vif_scale0_egl_1``...); motion2 is shared.
+NEG_FEATURES: tuple[str, ...] = (
+    "adm2_egl_1",
+    "motion2",
+    "vif_scale0_egl_1",
+    "vif_scale1_egl_1",
+    "vif_scale2_egl_1",
+    "vif_scale3_egl_1",
+)
+#: Every per-frame feature a model may name in its sidecar's ``feature_order`` -> (libvmaf log
+#: key, the extra model that computes it, or "" when vmaf_v0.6.1 does).
+FEATURE_KEYS: dict[str, tuple[str, str]] = {
+    **{f: (f"integer_{f}", "") for f in CANONICAL6},
+    **{f: (f"integer_{f}", "vmaf_v0.6.1neg") for f in NEG_FEATURES if f.endswith("_egl_1")},
 }
 #: ffmpeg ``scale`` flags accepted for the upscaling of the distorted video.
 SCALE_ALGOS: tuple[str, ...] = (
@@ -153,6 +183,8 @@ def _filter_graph(
     teacher: str = TEACHER_MODEL,
     fps: float | None = None,
     scale_algo: str = "bicubic",
+    teachers: Sequence[str] = (),
+    features: Sequence[str] = (),
 ) -> str:
     dis_chain = []
     if (dis.width, dis.height) != (ref.width, ref.height):
@@ -172,10 +204,12 @@ def _filter_graph(
     # variable-frame-rate or re-timed file pairs frame i with frame i (not by clock time).
     tail = ["settb=1/25", "setpts=N"]
     feats = "|".join(f"name={EXTRAS[e][0]}" for e in extras)
-    if teacher == TEACHER_MODEL:
+    pass_models = _pass_models(teacher, teachers, features)
+    if len(pass_models) == 1:
         model = f"model=version={TEACHER_MODEL}"
     else:
-        model = f"model='version={TEACHER_MODEL}\\:name=vmaf|{TEACHERS[teacher]}\\:name=teacher'"
+        specs = "|".join(f"{TEACHERS[t]}\\:name={TEACHER_COLUMNS[t]}" for t in pass_models)
+        model = f"model='{specs}'"
     opts = [model, "log_fmt=json", f"log_path={log_path}", f"n_threads={n_threads}"]
     if subsample > 1:
         opts.append(f"n_subsample={subsample}")
@@ -188,6 +222,36 @@ def _filter_graph(
         f"[1:v]{','.join([*ref_chain, *tail])}[r];"
         f"[d][r]libvmaf={':'.join(opts)}"
     )
+
+
+def model_features(sidecar: Mapping[str, Any]) -> tuple[str, ...]:
+    """Features beyond the canonical-6 that a sidecar's ``feature_order`` names and libvmaf
+    gives (e.g. the NEG-mode ``adm2_egl_1``): pass them as ``extract_features(features=...)``."""
+    order = sidecar.get("feature_order") or ()
+    return tuple(f for f in order if f in FEATURE_KEYS and f not in CANONICAL6)
+
+
+def libvmaf_needs(features: Sequence[str]) -> dict[str, str]:
+    """What a model over ``features`` needs from libvmaf, for its sidecar's ``metadata``.
+
+    Returns:
+        ``libvmaf_features``: the log keys, comma-separated (``integer_adm2_egl_1,...``);
+        ``libvmaf_models``: the models besides vmaf_v0.6.1 that compute them ("" if none).
+    """
+    bad = [f for f in features if f not in FEATURE_KEYS]
+    if bad:
+        raise BadInputError(f"unknown feature(s) {bad}; libvmaf gives {', '.join(FEATURE_KEYS)}")
+    models = dict.fromkeys(FEATURE_KEYS[f][1] for f in features if FEATURE_KEYS[f][1])
+    return {
+        "libvmaf_features": ",".join(FEATURE_KEYS[f][0] for f in features),
+        "libvmaf_models": ",".join(models),
+    }
+
+
+def _pass_models(teacher: str, teachers: Sequence[str], features: Sequence[str]) -> list[str]:
+    """The libvmaf models of one pass: vmaf_v0.6.1 first, then each other one needed, once."""
+    need = [TEACHER_MODEL, teacher, *teachers, *(FEATURE_KEYS[f][1] for f in features)]
+    return [t for t in dict.fromkeys(need) if t]
 
 
 def extract_features(
@@ -206,6 +270,8 @@ def extract_features(
     fps: float | None = None,
     scale_algo: str = "bicubic",
     progress: Callable[[int, int], None] | None = None,
+    teachers: Sequence[str] = (),
+    features: Sequence[str] = (),
 ) -> FeatureResult:
     """Run libvmaf once over a pair and return per-frame features and teacher scores.
 
@@ -228,6 +294,11 @@ def extract_features(
             frames by index; for inputs whose frame rates differ.
         scale_algo: ffmpeg ``scale`` flags for resizing the distorted video (:data:`SCALE_ALGOS`).
         progress: Called as ``progress(done, total)`` with the frames the pass has read.
+        teachers: More libvmaf models scored in the same pass, each a column named by
+            :data:`TEACHER_COLUMNS` (``vmaf_neg``, ``vmaf_4k``, ...).
+        features: Feature columns wanted beside the canonical-6 (keys of :data:`FEATURE_KEYS`,
+            e.g. the NEG-mode ``adm2_egl_1``); one that only a NEG model computes adds
+            vmaf_v0.6.1neg to the same pass.
 
     Returns:
         The per-frame features.
@@ -240,8 +311,12 @@ def extract_features(
     unknown = [e for e in extras if e not in EXTRAS]
     if unknown:
         raise BadInputError(f"unknown extra feature(s) {unknown}; choose from {sorted(EXTRAS)}")
-    if teacher not in TEACHERS:
-        raise BadInputError(f"unknown teacher {teacher!r}; choose from {', '.join(TEACHERS)}")
+    for t in (teacher, *teachers):
+        if t not in TEACHERS:
+            raise BadInputError(f"unknown teacher {t!r}; choose from {', '.join(TEACHERS)}")
+    bad = [f for f in features if f not in FEATURE_KEYS]
+    if bad:
+        raise BadInputError(f"unknown feature(s) {bad}; libvmaf gives {', '.join(FEATURE_KEYS)}")
     if scale_algo not in SCALE_ALGOS:
         raise BadInputError(
             f"unknown scale algorithm {scale_algo!r}; choose from {', '.join(SCALE_ALGOS)}"
@@ -292,6 +367,8 @@ def extract_features(
             teacher=teacher,
             fps=fps,
             scale_algo=scale_algo,
+            teachers=teachers,
+            features=features,
         )
         args = [
             *ff.base_args(),
@@ -360,6 +437,8 @@ def extract_features(
         extras=extras,
         ff=ff,
         teacher=teacher,
+        teachers=teachers,
+        features=features,
     )
     index = np.asarray(
         [int(f.get("frameNum", i * subsample)) for i, f in enumerate(log.get("frames") or [])],
@@ -458,6 +537,8 @@ def _parse_log(
     extras: Sequence[str],
     ff: FFmpeg,
     teacher: str = TEACHER_MODEL,
+    teachers: Sequence[str] = (),
+    features: Sequence[str] = (),
 ) -> FeatureResult:
     frames = log.get("frames") or []
     if len(frames) != n_expected:
@@ -465,12 +546,13 @@ def _parse_log(
             f"libvmaf scored {len(frames)} of {n_expected} frames of {dinfo.path.name} "
             "(corrupt or truncated video?)"
         )
-    wanted = {name: f"integer_{name}" for name in CANONICAL6}
+    wanted = {name: FEATURE_KEYS[name][0] for name in dict.fromkeys([*CANONICAL6, *features])}
     wanted["vmaf"] = "vmaf"
-    required = [*CANONICAL6, "vmaf"]
+    for t in teachers:
+        wanted[TEACHER_COLUMNS[t]] = TEACHER_COLUMNS[t]
     if teacher != TEACHER_MODEL:
-        wanted["teacher"] = "teacher"
-        required.append("teacher")
+        wanted["teacher"] = TEACHER_COLUMNS[teacher]
+    required = list(wanted)
     for e in extras:
         wanted[e] = EXTRAS[e][1]
     cols = {name: np.full(n_expected, np.nan, dtype=np.float64) for name in wanted}

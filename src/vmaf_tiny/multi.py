@@ -222,7 +222,7 @@ def score_models(
             that need libvmaf without a reference, bad videos.
         BadModelError: a model failed its checks or produced unusable scores.
     """
-    from vmaf_tiny.features import FeatureResult, extract_features
+    from vmaf_tiny.features import FeatureResult, extract_features, model_features
     from vmaf_tiny.framepair import score_frame_pair
     from vmaf_tiny.nr import score_nr
     from vmaf_tiny.scoring import CodecFields, fr_inputs, resolve_codec
@@ -277,6 +277,10 @@ def score_models(
             fps=fps,
             scale_algo=scale_algo,
             progress=progress,
+            # the NEG-mode inputs of any model that names them: NEG model in the same pass
+            features=tuple(
+                dict.fromkeys(f for lm in feature_models for f in model_features(lm.sidecar))
+            ),
         )
         t_feat = time.perf_counter() - t1
         warns += list(feats.warnings)

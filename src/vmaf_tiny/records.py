@@ -128,8 +128,8 @@ def feature_records(
     with_teacher: bool = False,
     extras: Sequence[str] = (),
 ) -> FrameRecords:
-    """Records of one libvmaf pass: frame, time, canonical-6, each model's scores, the teacher
-    (with ``with_teacher``) and the extras.
+    """Records of one libvmaf pass: frame, time, canonical-6 (and the NEG-mode features when the
+    pass has them), each model's scores, the teacher (with ``with_teacher``) and the extras.
 
     Args:
         feats: The pass (:func:`vmaf_tiny.features.extract_features`).
@@ -137,9 +137,11 @@ def feature_records(
         with_teacher: Add the teacher's per-frame score, named by the teacher.
         extras: Extra columns of the pass to add (``psnr_y``, ...).
     """
-    from vmaf_tiny.features import CANONICAL6
+    from vmaf_tiny.features import CANONICAL6, NEG_FEATURES
 
-    cols: dict[str, Any] = {name: feats.columns[name] for name in CANONICAL6}
+    # the NEG-mode features too when the pass computed them (a NEG student was scored)
+    names = dict.fromkeys([*CANONICAL6, *(f for f in NEG_FEATURES if f in feats.columns)])
+    cols: dict[str, Any] = {name: feats.columns[name] for name in names}
     cols.update(scores)
     if with_teacher:
         cols[feats.teacher] = feats.teacher_scores

@@ -25,7 +25,7 @@ from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.bounds import check_threads
 from vmaf_tiny.codec import check_codec_fields, codec_columns
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.features import FeatureResult, extract_features
+from vmaf_tiny.features import FeatureResult, extract_features, model_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.framepair import score_frame_pair
 from vmaf_tiny.kinds import require_kind, runtime_path
@@ -332,6 +332,7 @@ def score(
             fps=fps,
             scale_algo=scale_algo,
             progress=progress,
+            features=model_features(sidecar),
         )
     except BaseException:
         loading.wait_quietly()

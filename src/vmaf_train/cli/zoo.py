@@ -1,4 +1,4 @@
-"""``vmaf-train zoo``: train, evaluate, cross-validate, quantise, register and report all six."""
+"""``vmaf-train zoo``: train, evaluate, cross-validate, quantise, register, report the FR zoo."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def zoo(
         "configs/models"
     ),
     ids: Annotated[
-        str | None, typer.Option("--ids", help="Comma-separated ids (default: all six).")
+        str | None, typer.Option("--ids", help="Comma-separated ids (default: every FR model).")
     ] = None,
     seeds: Annotated[str, typer.Option("--seeds", help="LOSO seeds.")] = "0",
     no_loso: Annotated[bool, typer.Option("--no-loso", help="Skip LOSO.")] = False,

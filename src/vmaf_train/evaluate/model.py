@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.features import CANONICAL6
 from vmaf_tiny.fsutil import atomic_path
 from vmaf_train.data.dataset import SPLITS, FRData, load_fr_data, read_table_for, source_splits
 from vmaf_train.data.table import table_metadata
@@ -27,6 +28,7 @@ from vmaf_train.evaluate.metrics import pool_by_key, score_metrics
 from vmaf_train.evaluate.predict import open_fr_model
 from vmaf_train.evaluate.targets import join_targets, read_targets
 from vmaf_train.recipes import SplitConfig
+from vmaf_train.recipes.fr import TARGETS
 
 __all__ = [
     "evaluate_model",
@@ -53,8 +55,8 @@ def model_split(sidecar: dict[str, Any], **overrides: Any) -> SplitConfig:
 
 def _resolve_target(target: str | None, model_target: str, targets: object) -> str:
     tgt = target or ("mos" if targets is not None else model_target)
-    if tgt not in ("vmaf", "mos"):
-        raise BadInputError(f"--target must be vmaf or mos, got {tgt!r}")
+    if tgt not in TARGETS:
+        raise BadInputError(f"--target must be one of {', '.join(TARGETS)}, got {tgt!r}")
     if targets is not None and tgt != "mos":
         raise BadInputError("--targets gives subjective scores: use it with --target mos")
     return tgt
@@ -65,13 +67,16 @@ def _load_rows(
     tgt: str,
     block: str,
     targets: str | os.PathLike[str] | None,
+    order: tuple[str, ...] = CANONICAL6,
 ) -> tuple[FRData, dict[str, Any], dict[str, Any]]:
-    """Rows of the table with their target: the table's column, or ``--targets`` joined on key."""
+    """Rows of the table with their target: the table's column, or ``--targets`` joined on key
+    (``order``: the model's input features)."""
     if targets is None:
         table = read_table_for(features, tgt)
-        return load_fr_data(table, target=tgt, codec_block=block), table_metadata(table), {}
+        data = load_fr_data(table, target=tgt, codec_block=block, features=order)
+        return data, table_metadata(table), {}
     table = read_table_for(features, "vmaf")
-    data = load_fr_data(table, target="vmaf", codec_block=block)
+    data = load_fr_data(table, target="vmaf", codec_block=block, features=order)
     scores = read_targets(targets)
     mask, y = join_targets(data.key, scores)
     n_clips = int(np.unique(data.key).size)
@@ -157,7 +162,8 @@ def evaluate_model(
     tgt = _resolve_target(target, fr.target, targets)
     lvl = level or ("clip" if tgt == "mos" else "frame")
     block = fr.sidecar.get("codec_block") or ""
-    data, meta, targets_info = _load_rows(features, tgt, block, targets)
+    order = tuple(fr.sidecar.get("feature_order") or CANONICAL6)
+    data, meta, targets_info = _load_rows(features, tgt, block, targets, order)
     sp = model_split(fr.sidecar, val_frac=val_frac, test_frac=test_frac, salt=salt)
     if split != "all":
         srcs = getattr(source_splits(data.source_id, sp), split)

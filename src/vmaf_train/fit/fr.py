@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.features import CANONICAL6
+from vmaf_tiny.features import libvmaf_needs
 from vmaf_tiny.fsutil import atomic_write_json
 from vmaf_train.data.dataset import FRData, load_fr_data, read_table_for, split_data
 from vmaf_train.data.table import table_metadata
@@ -39,6 +39,7 @@ from vmaf_train.models.codec import block_spec
 from vmaf_train.models.mlp import FRMLP, count_parameters
 from vmaf_train.provenance import features_sha256, git_commit, manifest_sha256
 from vmaf_train.recipes import ModelConfig, config_sha256
+from vmaf_train.recipes.fr import TARGET_TEACHERS
 from vmaf_train.ship.export import export_fr_onnx, io_contract
 
 __all__ = [
@@ -228,7 +229,7 @@ def build_sidecar(
     unclamped ``--target mos`` model).
     """
     spec = block_spec(config.arch.codec_block)
-    inputs, outputs = io_contract(len(CANONICAL6), int(spec["width"]) if spec else 0)
+    inputs, outputs = io_contract(len(config.arch.features), int(spec["width"]) if spec else 0)
     side: dict[str, Any] = {
         "schema_version": 1,
         "id": config.id,
@@ -240,7 +241,7 @@ def build_sidecar(
         "description": config.description,
         "inputs": inputs,
         "outputs": outputs,
-        "feature_order": list(CANONICAL6),
+        "feature_order": list(config.arch.features),
         "normalization": trainer.normalization(),
         "output": {
             "target": config.output.target,
@@ -291,7 +292,12 @@ def fit_run(
         config = config.with_overrides(train={"seed": seed})
     table = read_table_for(features, config.output.target)
     meta = table_metadata(table)
-    data = load_fr_data(table, target=config.output.target, codec_block=config.arch.codec_block)
+    data = load_fr_data(
+        table,
+        target=config.output.target,
+        codec_block=config.arch.codec_block,
+        features=config.arch.features,
+    )
     parts, splits = split_data(data, config)
     trainer = FRTrainer(config, log=log).fit(parts["train"], parts["val"])
     provenance = {
@@ -317,7 +323,10 @@ def fit_run(
             "val_frac": config.split.val_frac,
             "test_frac": config.split.test_frac,
             "libvmaf_version": meta.get("libvmaf_version", "unknown"),
-            "teacher_model": meta.get("model_version", "vmaf_v0.6.1"),
+            "teacher_model": TARGET_TEACHERS.get(
+                config.output.target, meta.get("model_version", "vmaf_v0.6.1")
+            ),
+            **libvmaf_needs(config.arch.features),
             "torch_version": torch.__version__,
         }
         observed = None

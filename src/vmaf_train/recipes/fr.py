@@ -1,4 +1,4 @@
-"""FR recipes (kind ``fr``): MLPs over the canonical-6, with or without a codec block.
+"""FR recipes (kind ``fr``): MLPs over libvmaf features, with or without a codec block.
 
 A frozen, strictly typed :class:`ModelConfig`: identity (id, kind, size class), architecture
 (hidden widths, activation, where the input standardisation lives, the codec block), what it
@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.features import CANONICAL6, FEATURE_KEYS, TEACHER_COLUMNS
 from vmaf_tiny.fsutil import canonical_json_sha256
 from vmaf_train.recipes.checks import (
     _ID_RE,
@@ -37,7 +38,11 @@ __all__ = [
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh")
 NORMALIZATIONS = ("baked", "sidecar")
 CODEC_BLOCKS = ("", "v2", "v3")
-TARGETS = ("vmaf", "mos")
+#: table columns a recipe may learn: a teacher's per-frame scores (``vmaf``, ``vmaf_neg``, ...)
+#: or ``mos``.
+TARGETS = (*TEACHER_COLUMNS.values(), "mos")
+#: target column -> the libvmaf model it holds
+TARGET_TEACHERS: dict[str, str] = {col: t for t, col in TEACHER_COLUMNS.items()}
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,16 @@ class ArchConfig:
         normalization: ``baked`` (Sub/Div in the graph) or ``sidecar`` (the runtime applies the
             sidecar's ``feature_mean``/``feature_std`` to the ``features`` input).
         codec_block: ``""`` (canonical-6 only), ``"v2"`` (8-d) or ``"v3"`` (18-d).
+        features: Input feature columns, in order (keys of
+            :data:`vmaf_tiny.features.FEATURE_KEYS`): the canonical-6 by default, the NEG-mode
+            :data:`vmaf_tiny.features.NEG_FEATURES` for a student of vmaf_v0.6.1neg.
     """
 
     hidden: tuple[int, ...] = (16, 8)
     activation: str = "relu"
     normalization: str = "baked"
     codec_block: str = ""
+    features: tuple[str, ...] = CANONICAL6
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,8 @@ class OutputConfig:
     """What the model predicts.
 
     Attributes:
-        target: Table column to learn: ``vmaf`` (the teacher) or ``mos``.
+        target: Table column to learn: a teacher's scores (``vmaf``, ``vmaf_neg``,
+            ``vmaf_4k``: see :data:`TARGETS`) or ``mos``.
         clamp: Clip the output to ``range`` (in the graph and in the sidecar).
         range: Output range, ``[0, 100]`` for VMAF.
     """
@@ -133,6 +143,8 @@ class ModelConfig:
         """Plain JSON-able dict (the resolved ``config.json`` of a run)."""
         d = asdict(self)
         d["class"] = d.pop("model_class")
+        if self.arch.features == CANONICAL6:  # the default: absent, so older sha256s hold
+            del d["arch"]["features"]
         for sec in ("arch", "output"):
             for k, v in d[sec].items():
                 if isinstance(v, tuple):
@@ -208,6 +220,12 @@ def _validate(cfg: ModelConfig, source: str = "") -> ModelConfig:
         raise BadInputError(f"{where}: arch.normalization must be one of {NORMALIZATIONS}")
     if a.codec_block not in CODEC_BLOCKS:
         raise BadInputError(f"{where}: arch.codec_block must be one of {CODEC_BLOCKS}")
+    bad = [f for f in a.features if f not in FEATURE_KEYS]
+    if not a.features or bad or len(set(a.features)) != len(a.features):
+        raise BadInputError(
+            f"{where}: arch.features must be distinct names from {list(FEATURE_KEYS)}, "
+            f"got {list(a.features)!r}"
+        )
     if cfg.output.target not in TARGETS:
         raise BadInputError(f"{where}: output.target must be one of {TARGETS}")
     rng = cfg.output.range

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.fsutil import atomic_write_bytes, replace_block
+from vmaf_train.data.extra_teachers import describe_teacher_columns
 from vmaf_train.data.table import describe_schema
 from vmaf_train.ship.card_parts import (
     RUNTIME_BEGIN,
@@ -81,10 +82,10 @@ def _fr_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     met = tr.get("metrics", {})
     test, lat = met.get("test", {}), met.get("latency", {})
     target = side.get("output", {}).get("target", "vmaf")
-    teacher = (met.get("extra", {}).get("table_metadata", {}) or {}).get(
-        "model_version", "vmaf_v0.6.1"
-    )
-    tgt = f"per-frame {teacher} (teacher)" if target == "vmaf" else f"per-frame {target}"
+    teacher = (side.get("metadata") or {}).get("teacher_model") or (
+        met.get("extra", {}).get("table_metadata", {}) or {}
+    ).get("model_version", "vmaf_v0.6.1")
+    tgt = f"per-frame {teacher} (teacher)" if target != "mos" else f"per-frame {target}"
     summary = (
         f"test PLCC {fmt(test.get('plcc'))}, RMSE {fmt(test.get('rmse'), 3)} (n={test.get('n')})"
     )
@@ -171,7 +172,7 @@ def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
 def schema_markdown() -> str:
     """The features.parquet schema table, from ``describe_schema()``."""
     lines = ["| column | arrow type | nullable | description |", "|---|---|---|---|"]
-    for name, typ, nullable, desc in describe_schema():
+    for name, typ, nullable, desc in [*describe_schema(), *describe_teacher_columns()]:
         cell = desc.replace("|", "\\|")
         lines.append(f"| `{name}` | {typ} | {'yes' if nullable else 'no'} | {cell} |")
     return "\n".join(lines)

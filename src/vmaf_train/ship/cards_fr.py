@@ -1,4 +1,5 @@
-"""The model card of an FR model (plain or codec-aware MLP over libvmaf's canonical-6)."""
+"""The model card of an FR model (plain or codec-aware MLP over libvmaf features: the
+canonical-6, or the NEG-mode features of a vmaf_v0.6.1neg student)."""
 
 from __future__ import annotations
 
@@ -68,15 +69,31 @@ def goal_status(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> li
     return out
 
 
+def _is_neg(side: Mapping[str, Any]) -> bool:
+    return any(str(f).endswith("_egl_1") for f in side.get("feature_order", []))
+
+
+def _inputs_name(side: Mapping[str, Any]) -> str:
+    return "NEG-mode features" if _is_neg(side) else "canonical-6"
+
+
+def _teacher(side: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """The libvmaf model the FR model imitates (sidecar metadata, else the table's)."""
+    meta = side.get("metadata", {})
+    tm = extra.get("table_metadata", {}) or {}
+    return str(meta.get("teacher_model") or tm.get("model_version") or "vmaf_v0.6.1")
+
+
 def _fr_front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     tr = row.get("training") or {}
     test = tr.get("metrics", {}).get("test", {})
     target = side.get("output", {}).get("target", "vmaf")
+    inputs = _inputs_name(side)
 
     def task() -> dict[str, str]:
         return {
             "type": "video-quality-assessment",
-            "name": f"Full-reference video quality, per-frame {target} from libvmaf canonical-6",
+            "name": f"Full-reference video quality, per-frame {target} from libvmaf {inputs}",
         }
 
     def metrics(m: Mapping[str, Any], suffix: str, mean: bool = False) -> list[dict[str, Any]]:
@@ -156,15 +173,31 @@ def render_fr_card(
             f"{arch.get('codec_block') or 'none'}, {arch.get('parameters')} parameters |"
         )
     lines += ["", "## Intended use", ""]
+    teacher = _teacher(side, extra)
+    names = {"vmaf_v0.6.1": "", "vmaf_4k_v0.6.1": "4K", "vmaf_v0.6.1neg": "NEG"}
+    others = ", ".join(n for t, n in names.items() if n and t != teacher)
+    if _is_neg(side):
+        feats = (
+            "libvmaf's NEG-mode features (`adm2_egl_1, motion2, vif_scale0..3_egl_1`: adm and "
+            "vif with enhancement gain limit 1, integer extractors; libvmaf computes them when "
+            "its vmaf_v0.6.1neg model runs, and the runtime adds that model to its one pass)"
+        )
+    else:
+        feats = (
+            "libvmaf's canonical-6 features (`adm2, motion2, vif_scale0..3`, integer extractors)"
+        )
+    what = f"**{target}** score"
+    if teacher != "vmaf_v0.6.1":
+        others = f"the default vmaf_v0.6.1, {others}"
+        what += f" (libvmaf {teacher})"
     lines += [
-        f"* Estimates the per-frame **{target}** score from libvmaf's canonical-6 features "
-        "(`adm2, motion2, vif_scale0..3`, integer extractors) of a reference/distorted pair, "
-        "in place of the vmaf_v0.6.1 SVM: same inputs, a few hundred multiply-adds per frame, "
-        "any ONNX Runtime.",
+        f"* Estimates the per-frame {what} from {feats} of a reference/distorted "
+        f"pair, in place of the {teacher} SVM: same inputs, a few hundred multiply-adds per "
+        "frame, any ONNX Runtime.",
         "* It still needs the six features from libvmaf: the saving is in the regressor, not in "
         "feature extraction.",
         "* Not for: features from other extractors (the `float_*` variants), other VMAF models "
-        "(4K, NEG, phone), or subjective-score prediction without retraining on MOS "
+        f"({others}, phone), or subjective-score prediction without retraining on MOS "
         "(`--target mos`).",
     ]
     if _by_role(side.get("inputs", []), "codec"):
@@ -216,7 +249,7 @@ def render_fr_card(
         f"* Corpus manifest sha256: `{tr.get('corpus_manifest_sha256')}`; features sha256 "
         f"`{meta.get('features_sha256', 'n/a')}`.",
         f"* {tr.get('n_rows')} frames from {tr.get('n_sources')} sources; teacher "
-        f"{tm.get('model_version', 'vmaf_v0.6.1')} (libvmaf {tm.get('libvmaf_version', 'n/a')}).",
+        f"{teacher} (libvmaf {tm.get('libvmaf_version', 'n/a')}).",
     ]
     if splits:
         parts = ", ".join(
@@ -334,7 +367,7 @@ def render_fr_card(
         "## Latency (per row, measured at training time)",
         "",
         "Median `session.run` time divided by the batch size; ONNX Runtime CPU execution "
-        "provider, 1 thread. The SVM rows score the same canonical-6 rows.",
+        f"provider, 1 thread. The SVM rows score the same {_inputs_name(side)} rows.",
         "",
         "| model | µs/row (batch 1) | µs/row (batch 1024) |",
         "|---|---|---|",
@@ -366,7 +399,7 @@ def render_fr_card(
         "",
         "## Limitations",
         "",
-        f"* The teacher is {tm.get('model_version', 'vmaf_v0.6.1')}: the model inherits its "
+        f"* The teacher is {teacher}: the model inherits its "
         "blind spots and is only as good as the corpus's coverage of content and codecs.",
         "* Frame-level scores; clip scores are the mean over frames (as libvmaf pools).",
         "* Accuracy on content unlike any training source is what LOSO estimates; test-split "

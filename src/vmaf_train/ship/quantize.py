@@ -43,6 +43,7 @@ import onnx
 import onnxruntime as ort
 
 from vmaf_tiny.errors import BadModelError
+from vmaf_tiny.features import CANONICAL6
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_train.data.dataset import FRData, load_fr_data, read_table_for, split_data
 from vmaf_train.evaluate.metrics import plcc, rmse
@@ -302,7 +303,8 @@ def quantize_int8(
     target = model.target
     table = read_table_for(calibration, target)
     block = model.sidecar.get("codec_block") or ""
-    data = load_fr_data(table, target=target, codec_block=block)
+    order = tuple(model.sidecar.get("feature_order") or CANONICAL6)
+    data = load_fr_data(table, target=target, codec_block=block, features=order)
     parts, _ = split_data(data, _split_cfg(model))
     train, test = parts["train"], parts["test"]
     rng = np.random.default_rng(seed)

@@ -213,6 +213,14 @@ def register(
         "split": run_config.get("split", {}),
         "train_config": run_config.get("train", {}),
     }
+    smeta = sidecar.get("metadata") or {}
+    if smeta.get("libvmaf_features"):  # what the model imitates and what libvmaf must compute
+        extra["teacher"] = {
+            "model": smeta.get("teacher_model"),
+            "target": (sidecar.get("output") or {}).get("target"),
+            "libvmaf_features": str(smeta["libvmaf_features"]).split(","),
+            "libvmaf_models": [m for m in str(smeta.get("libvmaf_models", "")).split(",") if m],
+        }
     if gate:
         # fp32 and int8 measured back to back by the gate: compare those, not fit-time figures.
         latency.update({k: gate[k] for k in gate if "_us_per_row_" in k})

@@ -29,6 +29,9 @@ ZOO_IDS: tuple[str, ...] = (
     "vmaf_tiny_v2",
     "vmaf_tiny_v3",
     "vmaf_tiny_v4",
+    # students of the other libvmaf teachers (a corpus built with teachers = [...])
+    "vmaf_tiny_neg_v1",
+    "vmaf_tiny_4k_v1",
 )
 
 
@@ -135,7 +138,8 @@ def train_zoo(
             log(f"{mid}: quantize-int8")
             quantize_int8(run / "model.onnx", features, int8)
         log(f"{mid}: register into {zoo}")
-        row = register(run, zoo, baseline=base_dir)
+        # the SVR baseline learns vmaf_v0.6.1: a comparison only for students of that teacher
+        row = register(run, zoo, baseline=base_dir if cfg.output.target == "vmaf" else None)
         metrics = row["training"]["metrics"]
         summary[mid] = {
             "test": metrics["test"],

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,6 +18,7 @@ from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.data.corpus import build_corpus
 from vmaf_train.data.corpus_config import load_corpus_config
+from vmaf_train.data.extra_teachers import teacher_columns
 from vmaf_train.data.manifest import read_manifest
 from vmaf_train.data.table import SCHEMA, read_features
 from vmaf_train.parallel import make_executor
@@ -28,8 +30,11 @@ CLI = [sys.executable, "-c", "from vmaf_train.cli import main; main()"]
 
 def test_smoke_corpus_table_and_manifest(smoke_corpus: Path) -> None:
     table = read_features(smoke_corpus / "features.parquet")
-    assert table.schema.remove_metadata() == SCHEMA.remove_metadata()
     cfg = load_corpus_config(SMOKE)
+    fixed = pa.schema(list(table.schema)[: len(SCHEMA)])
+    assert fixed.remove_metadata() == SCHEMA.remove_metadata()
+    # then the teachers' columns (tests/vmaf_train/data/test_extra_teachers.py)
+    assert table.column_names[len(SCHEMA) :] == list(teacher_columns(cfg.teachers))
     n_clips = len(cfg.sources) * len(cfg.distortions)
     assert table.num_rows == n_clips * cfg.frames
     assert set(table.column("codec").to_pylist()) == {
