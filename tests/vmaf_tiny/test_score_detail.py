@@ -185,7 +185,9 @@ def test_subsample_no_reference(clips) -> None:
     path_args = ["--no-reference", "-d", clips["dis"], "-m", "nr_metric_v1"]
     d = json.loads(ok(run("score", *path_args, "--subsample", "4", "--json")).stdout)
     assert [r["frame"] for r in d["records"]] == [0, 4, 8] and d["n_frames"] == 3
-    assert d["uncertainty"]["pooled_mean"] is None and "ensemble heads" in d["uncertainty"]["note"]
+    # the shipped NR ensemble exposes its heads: a per-frame spread for the scored frames
+    assert len(d["uncertainty"]["frames"]) == 3 and d["uncertainty"]["pooled_mean"] > 0
+    assert [r["nr_metric_v1_uncertainty"] for r in d["records"]] == d["uncertainty"]["frames"]
 
 
 # ---------------------------------------------------------------------------- several models
@@ -433,16 +435,24 @@ def test_nr_uncertainty_from_ensemble_heads(clips, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(ok(run(*args, "--csv")).stdout)))
     assert list(rows[0]) == ["frame", "time_s", "tiny_nr_heads", "tiny_nr_heads_uncertainty"]
     assert "±" in ok(run(*args)).stdout
-    # the shipped nr_metric_v1 does not expose its heads: the JSON says so, the table "n/a"
-    d = json.loads(ok(run(*args[:-1], "nr_metric_v1", "--json")).stdout)
+    # an NR model without a heads output: the JSON says why there is no uncertainty
+    from tests.support.tiny_models import nr_pool_gemm
+
+    single = nr_pool_gemm(tmp_path / "single")
+    d = json.loads(ok(run(*args[:-1], single, "--json")).stdout)
+    assert d["uncertainty"]["pooled_mean"] is None
     assert "no ensemble heads" in d["uncertainty"]["note"]
+    # the shipped nr_metric_v1 exports its five heads: its score is their mean
+    d = json.loads(ok(run(*args[:-1], "nr_metric_v1", "--json")).stdout)
+    assert d["uncertainty"]["pooled_mean"] > 0
 
 
 def test_frame_pair_and_nr_results_carry_records(clips) -> None:
     import vmaf_tiny
 
     nr = vmaf_tiny.score_nr(clips["dis"], "nr_metric_v1")
-    assert nr.records is not None and nr.records.names == ["frame", "time_s", "nr_metric_v1"]
+    assert nr.records is not None
+    assert nr.records.names == ["frame", "time_s", "nr_metric_v1", "nr_metric_v1_uncertainty"]
     np.testing.assert_array_equal(nr.records["nr_metric_v1"], nr.frames)
     fp = ["-m", "dists_sq_placeholder_v0", "--subsample", "4"]
     rows = list(csv.DictReader(io.StringIO(ok(run("score", *fr(clips), *fp, "--csv")).stdout)))
