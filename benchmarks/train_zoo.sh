@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train, evaluate, cross-validate (LOSO), quantise, register and report the six shipped FR models
+# Train, evaluate, cross-validate (LOSO), quantise, register and report the eight feature-based FR models
 # from one features table. Resumable: rerun after an interruption and finished steps are skipped.
 #
 #   benchmarks/train_zoo.sh corpora/standard/features.parquet [extra vmaf-train zoo options]
