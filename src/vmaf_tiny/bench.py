@@ -337,14 +337,14 @@ def run_bench(
     w, h, frames = (sizes or list(STANDARD_SIZES))[0]
     ref, dis = clip_pair(w, h, frames, cache, ff)
     from vmaf_tiny.fast import OperatingPoint, extract_fast_features, is_fast
-    from vmaf_tiny.features import extract_features
+    from vmaf_tiny.features import extract_features, model_features
     from vmaf_tiny.scoring import CodecFields
 
     if is_fast(lm.sidecar):  # a fast model reads the columns of the fast pass
         op = OperatingPoint.from_sidecar(lm.sidecar)
         columns = extract_fast_features(ref, dis, op, ffmpeg=ff).columns
     else:
-        columns = extract_features(ref, dis, ffmpeg=ff).columns
+        columns = extract_features(ref, dis, ffmpeg=ff, features=model_features(lm.sidecar)).columns
     codec = CodecFields(str(DIS_CODEC["codec"]), str(DIS_CODEC["preset"]), float(DIS_CODEC["crf"]))
     feeds = fr_inputs(lm.sidecar, columns, codec)
     feeds1 = {k: np.ascontiguousarray(v[:1]) for k, v in feeds.items()}

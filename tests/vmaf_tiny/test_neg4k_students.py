@@ -139,3 +139,28 @@ def test_sidecars_name_teacher_and_libvmaf_needs() -> None:
         assert side["metadata"]["libvmaf_models"] == ("vmaf_v0.6.1neg" if extra else "")
     with pytest.raises(BadInputError, match="unknown feature"):
         libvmaf_needs(["adm2_egl_2"])
+
+
+def test_with_svm_compares_a_student_with_its_own_teacher(pair: dict[str, Path]) -> None:
+    """`-m vmaf_tiny_neg_v1 --with-svm` reports libvmaf NEG (the model's teacher), says so on
+    stderr; students of different teachers keep vmaf_v0.6.1 with a warning."""
+    args = [str(VMAF_TINY), "score", "-r", str(pair["ref"]), "-d", str(pair["dis"]), "--json"]
+    out = subprocess.run([*args, "-m", "vmaf_tiny_neg_v1", "--with-svm"], capture_output=True,
+                         text=True, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["svm"]["model"] == "vmaf_v0.6.1neg" and "teacher of vmaf_tiny_neg_v1" in out.stderr
+    assert abs(d["pooled"]["mean"] - d["svm"]["pooled"]["mean"]) <= CLIP_ABS_MAX
+    mixed = subprocess.run([*args, "-m", "vmaf_tiny_neg_v1", "-m", "vmaf_tiny_v2", "--with-svm"],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    assert mixed.returncode == 0 and "different teachers" in mixed.stderr
+    assert json.loads(mixed.stdout)["svm"]["model"] == "vmaf_v0.6.1"
+
+
+def test_bench_runs_the_neg_student(tmp_path: Path) -> None:
+    """`vmaf-tiny bench -m vmaf_tiny_neg_v1`: the model-only figures get the NEG features."""
+    from vmaf_tiny.bench import run_bench
+
+    res = run_bench("vmaf_tiny_neg_v1", runs=1, sizes=[(160, 90, 12)], batch1_calls=5,
+                    big_batch=8, clips_dir=tmp_path)  # fmt: skip
+    assert res["end_to_end"][0]["tiny"]["median_fps"] > 0

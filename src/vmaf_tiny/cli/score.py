@@ -240,6 +240,8 @@ def score(
     models = list(dict.fromkeys(model_ids or [DEFAULT_FR_MODEL]))
     pools = so.check_output_flags(pools=pool, out=out, plot=plot)
     extra_names = so.parse_extras(extras)
+    if with_svm and teacher is None and not (fast or fast_level is not None):
+        teacher = _students_teacher(models, int8=int8)
     with_svm = with_svm or teacher is not None
     teacher = teacher or "vmaf_v0.6.1"
     detail: dict[str, Any] = {
@@ -388,6 +390,32 @@ def score(
         warn(w)
     say(f"{res.model_id} on {res.provider}: {res.n_frames} frames in {res.seconds['total']:.2f} s")
     _finish(res, as_json, as_csv, pools, out, plot)
+
+
+def _students_teacher(models: list[str], *, int8: bool) -> str | None:
+    """``--with-svm`` without ``--teacher``: the teacher the models were trained to imitate
+    (sidecar ``metadata.teacher_model``) when they share one that is not vmaf_v0.6.1, else None.
+    A model that cannot be read is left to the scoring path's own error."""
+    from vmaf_tiny.features import TEACHERS
+    from vmaf_tiny.guard import read_sidecar
+    from vmaf_tiny.registry import resolve_model
+
+    found: set[str] = set()
+    for m in models:
+        try:
+            ref = resolve_model(m, int8=int8)
+            side = read_sidecar(ref.onnx, sidecar=ref.sidecar)
+        except VmafTinyError:
+            return None
+        found.add(str((side.get("metadata") or {}).get("teacher_model") or "vmaf_v0.6.1"))
+    if len(found) == 1 and (t := found.pop()) in TEACHERS and t != "vmaf_v0.6.1":
+        say(f"--with-svm: comparing with {t}, the teacher of {', '.join(models)} "
+            "(--teacher picks another)")  # fmt: skip
+        return t
+    if len(found) > 1:
+        warn(f"--with-svm: the models imitate different teachers ({', '.join(sorted(found))}); "
+             "comparing with vmaf_v0.6.1 (--teacher picks another)")  # fmt: skip
+    return None
 
 
 def _finish(

@@ -28,7 +28,11 @@ def evaluate(
     features: FeaturesOpt,
     split: Annotated[str, typer.Option("--split", help="train, val, test or all.")] = "test",
     target: Annotated[
-        str | None, typer.Option("--target", help="vmaf or mos (default: the model's).")
+        str | None,
+        typer.Option(
+            "--target",
+            help="vmaf, vmaf_neg, vmaf_4k, vmaf_phone or mos (default: the model's).",
+        ),
     ] = None,
     level: Annotated[
         str | None,

@@ -367,7 +367,13 @@ def render_fr_card(
         "## Latency (per row, measured at training time)",
         "",
         "Median `session.run` time divided by the batch size; ONNX Runtime CPU execution "
-        f"provider, 1 thread. The SVM rows score the same {_inputs_name(side)} rows.",
+        "provider, 1 thread."
+        + (
+            f" The SVM rows score the same {_inputs_name(side)} rows."
+            if lat.get("upstream_svm_us_per_row_b1") is not None
+            or lat.get("svr_us_per_row_b1") is not None
+            else ""
+        ),
         "",
         "| model | µs/row (batch 1) | µs/row (batch 1024) |",
         "|---|---|---|",
