@@ -164,7 +164,7 @@ def check_together(loaded: Sequence[LoadedModel]) -> dict[str, str | None]:
 def score_models(
     reference: VideoSpec | str | os.PathLike[str] | None,
     distorted: VideoSpec | str | os.PathLike[str],
-    models: Sequence[str | os.PathLike[str]],
+    models: Sequence[str | os.PathLike[str] | LoadedModel],
     *,
     with_svm: bool = False,
     teacher: str = "vmaf_v0.6.1",
@@ -191,8 +191,8 @@ def score_models(
     Args:
         reference: Reference video, or None for NR models only.
         distorted: Distorted video.
-        models: Registry ids or .onnx paths: feature-based FR, frame-pair FR and NR models in
-            any mix (FR models need ``reference``).
+        models: Registry ids, .onnx paths or loaded models: feature-based FR, frame-pair FR
+            and NR models in any mix (FR models need ``reference``).
         with_svm: Also report the teacher from the same libvmaf pass.
         teacher: The teacher (:data:`vmaf_tiny.features.TEACHERS`).
         extras: Extra libvmaf metrics for the records, from the same pass.

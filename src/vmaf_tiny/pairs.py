@@ -133,10 +133,12 @@ def _score_pair(job: PairJob) -> list[dict[str, Any]]:
     if job.more_models:
         from vmaf_tiny.multi import score_models
 
+        threads = int(opts.get("threads", 1))
+        loaded = [_cached_model(m, backend, threads, int8) for m in (job.model, *job.more_models)]
         multi = score_models(
             job.reference,
             job.distorted,
-            [job.model, *job.more_models],
+            loaded,
             backend=backend,
             int8=int8,
             **opts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from vmaf_tiny.ffmpeg import FFmpeg
@@ -34,3 +35,17 @@ def lavfi_clip(
 
 def x264(crf: int = 30) -> list[str]:
     return ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-threads", "1"]
+
+
+def counting_ffmpeg(tmp_path: Path, ffmpeg: FFmpeg) -> tuple[Path, Path]:
+    """A wrapper around the real ffmpeg that logs each libvmaf run (one line per pass: its
+    arguments, so the model string can be read back); returns (wrapper, log)."""
+    log = tmp_path / "passes.log"
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *libvmaf=*) echo "$*" >> "{log}";; esac\n'
+        f'exec "{ffmpeg.path}" "$@"\n'
+    )
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    return wrapper, log

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.clips import lavfi_clip, x264
+from tests.support.clips import counting_ffmpeg, lavfi_clip, x264
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.features import (
     CANONICAL6,
@@ -49,19 +48,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> dict[str, 
     return {"ref": ref, "dis": dis}
 
 
-def _counting_ffmpeg(tmp_path: Path, ffmpeg: FFmpeg) -> tuple[Path, Path]:
-    """A wrapper around the real ffmpeg that logs each libvmaf run and its model string."""
-    log = tmp_path / "passes.log"
-    wrapper = tmp_path / "ffmpeg"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'case "$*" in *libvmaf=*) echo "$*" >> "{log}";; esac\n'
-        f'exec "{ffmpeg.path}" "$@"\n'
-    )
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    return wrapper, log
-
-
 def _rmse(a: object, b: object) -> float:
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
 
@@ -69,7 +55,7 @@ def _rmse(a: object, b: object) -> float:
 def test_three_students_and_the_neg_teacher_in_one_libvmaf_pass(
     pair: dict[str, Path], tmp_path: Path, ffmpeg: FFmpeg
 ) -> None:
-    wrapper, log = _counting_ffmpeg(tmp_path, ffmpeg)
+    wrapper, log = counting_ffmpeg(tmp_path, ffmpeg)
     models = ["vmaf_tiny_v2", "vmaf_tiny_neg_v1", "vmaf_tiny_4k_v1"]
     out_csv = tmp_path / "frames.csv"
     proc = subprocess.run(

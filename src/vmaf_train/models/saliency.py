@@ -19,6 +19,14 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.ReLU())
 
 
+def _checked_size(input_size: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) as ints, both divisible by 16 (the students' strides need it)."""
+    h, w = input_size
+    if h % 16 or w % 16:
+        raise ValueError(f"input size {w}x{h} must be divisible by 16")
+    return int(h), int(w)
+
+
 class SaliencyStudent(nn.Module):
     """Tiny encoder-decoder with a learned position bias.
 
@@ -29,10 +37,8 @@ class SaliencyStudent(nn.Module):
 
     def __init__(self, input_size: tuple[int, int] = (144, 256), width: int = 24) -> None:
         super().__init__()
-        h, w = input_size
-        if h % 16 or w % 16:
-            raise ValueError(f"input size {w}x{h} must be divisible by 16")
-        self.input_size = (int(h), int(w))
+        self.input_size = _checked_size(input_size)
+        h, w = self.input_size
         self.width = int(width)
         c = width
         self.enc1 = _conv(1, c // 2, 2)  # 1/2
@@ -81,10 +87,8 @@ class LowResSaliencyStudent(nn.Module):
         self, input_size: tuple[int, int] = (144, 256), width: int = 8, context_norm: bool = False
     ) -> None:
         super().__init__()
-        h, w = input_size
-        if h % 16 or w % 16:
-            raise ValueError(f"input size {w}x{h} must be divisible by 16")
-        self.input_size = (int(h), int(w))
+        self.input_size = _checked_size(input_size)
+        h, w = self.input_size
         self.width = int(width)
         c = width
         self.pool = nn.AvgPool2d(4)
