@@ -167,6 +167,12 @@ def evaluate_model(
     sp = model_split(fr.sidecar, val_frac=val_frac, test_frac=test_frac, salt=salt)
     if split != "all":
         srcs = getattr(source_splits(data.source_id, sp), split)
+        if not srcs and targets is not None:
+            raise BadInputError(
+                f"no clip of the {split} split of {features} has a score in --targets "
+                f"{targets} (the scored clips come from {len(data.sources)} sources, all in "
+                "other splits); try --split all"
+            )
         if not srcs:
             raise BadInputError(
                 f"the {split} split of {features} is empty ({len(data.sources)} sources, "

@@ -211,3 +211,22 @@ def test_plot_samples_large_tables_and_draws_the_map(
     text = out.read_text()
     assert "frames (50 of 200)" in text and "logistic4 map: PLCC" in text
     assert "y = x" not in text  # a 0-100 prediction and a 1-5 target share no useful range
+
+
+def test_targets_that_miss_the_split_say_so(
+    fr_run: Path, fr_features: Path, tmp_path: Path
+) -> None:
+    from vmaf_train.data.dataset import source_splits
+    from vmaf_train.evaluate.model import model_split
+
+    table = read_features(fr_features)
+    keys = table.column("key").to_pylist()
+    srcs = np.asarray(table.column("source_id").to_pylist())
+    sidecar = json.loads((fr_run / "model.json").read_text())
+    train = set(source_splits(srcs, model_split(sidecar)).train)
+    scored = sorted({k for k, s in zip(keys, srcs, strict=True) if s in train})
+    csv_path = tmp_path / "train_only.csv"
+    csv_path.write_text("key,mos\n" + "".join(f"{k},3.0\n" for k in scored))
+    args = ["--features", fr_features, "--targets", csv_path, "--split", "test"]
+    err = one_line_error(run_cli("eval", "--model", fr_run / "model.onnx", *args))
+    assert "no clip of the test split" in err and "--split all" in err
