@@ -33,7 +33,8 @@ class FrameRecords(Mapping[str, Any]):
 
     A read-only mapping: ``records["adm2"]`` is a numpy array, ``dict(records)`` a dict of
     arrays, :meth:`to_structured` a numpy structured array, :meth:`to_rows` JSON-ready rows and
-    :meth:`to_csv` tidy CSV text.
+    :meth:`to_csv` tidy CSV text. As for any mapping, ``len(records)`` counts columns;
+    :attr:`n_rows` counts frames.
     """
 
     def __init__(self, columns: Mapping[str, Any]) -> None:
