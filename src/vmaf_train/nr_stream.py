@@ -435,6 +435,13 @@ def fit_run(
         "n_sources": int(np.unique(data.source_id).size),
         "loso": report,
         "train_fit_clip": clip_metrics(yc, pc),
+        **(
+            {}
+            if recipe == "v1"
+            else {  # the v1 recipe on the same table, same protocol: what v2 has to beat
+                "baseline_v1_recipe": loso(load_stream_data(table), LogitRidge)["clip"]
+            }
+        ),
         "onnx_sha256": sha256_file(out / "model.onnx"),
         "onnx_bytes": (out / "model.onnx").stat().st_size,
     }

@@ -65,8 +65,9 @@ V2_MLP: dict[str, float] = {
     "skip_alpha": 30.0,
 }
 V2_DESCRIPTION = (
-    "Stream-aware no-reference VMAF (C1): a seeded ensemble of small ReLU MLPs (one Gemm-Relu-"
-    "Gemm graph) on logit(VMAF/100) over stream facts of the encoded file (bits per pixel per "
+    "Stream-aware no-reference VMAF (C1): a seeded ensemble of small ReLU MLPs blended with a "
+    "ridge (one Gemm-Relu-Gemm graph with a linear skip path) on logit(VMAF/100) over stream "
+    "facts of the encoded file (bits per pixel per "
     "frame and frame type, QP where H.264/VP9 export it, codec, coded vs display size, frame "
     "rate) and cheap content statistics of the decoded luma (gradient energy at 1/2 to 1/32 "
     "scale, coarse spectral slope, temporal difference at 1/2 and 1/16, flat-block share, "

@@ -93,7 +93,7 @@ def register_stream_run(run: str | os.PathLike[str], zoo: str | os.PathLike[str]
                 "n_clips": lo["n_clips"],
                 "n_frames": lo.get("n_frames", int(m["n_rows"])),
                 "train_fit_clip": m["train_fit_clip"],
-                **{k: m[k] for k in ("alpha", "mlp") if k in m},
+                **{k: m[k] for k in ("alpha", "mlp", "baseline_v1_recipe") if k in m},
                 "recipe": m.get("recipe", "v1"),
                 "corpus_config": m.get("corpus_config", "nr_stream"),
                 "features": m["features"],
@@ -243,6 +243,15 @@ def render_stream_card(
         f"(goal PLCC >= {g['clip_plcc_min']}: {met_plcc}; RMSE <= {g['clip_rmse_max']}: "
         f"{met_rmse}; moonshot PLCC >= {g['moonshot_clip_plcc']})",
         f"* frame PLCC {_f(frame.get('plcc'))}, RMSE {_f(frame.get('rmse'), 2)}",
+        *(
+            [
+                f"* nr_stream_v1's recipe (ridge on its 64 inputs) refitted on this corpus under "
+                f"the same protocol: clip PLCC {_f(base.get('plcc'))}, RMSE "
+                f"{_f(base.get('rmse'), 2)}"
+            ]
+            if (base := ex.get("baseline_v1_recipe"))
+            else []
+        ),
         f"* fitted on everything and scored in-sample: clip PLCC "
         f"{_f((ex.get('train_fit_clip') or {}).get('plcc'))} (the model's capacity bound)",
         "",
