@@ -114,8 +114,11 @@ def parse_framecrc_sizes(text: str) -> list[tuple[int, int]]:
     return out
 
 
+#: A syntax element line of ``trace_headers``: bit position, name, bits, ``= value``. Only the
+#: name, bits and value are matched: ffmpeg's threads log concurrently, and another filter's
+#: line prefix can land in front of the bit position (seen with ``showinfo``).
 _TRACE = re.compile(
-    r"\] \d+\s+(pic_init_qp_minus26|init_qp_minus26|slice_qp_delta|base_q_idx)\s+\S+ = (-?\d+)"
+    r"\b(pic_init_qp_minus26|init_qp_minus26|slice_qp_delta|base_q_idx)\s+[01]+ = (-?\d+)"
 )
 
 

@@ -103,9 +103,11 @@ def test_header_qp_parser() -> None:
             "[trace_headers @ 0x1] 30          slice_qp_delta             0001010 = 5",
             "[trace_headers @ 0x1] 31          slice_qp_delta             0001011 = -2",
             "[trace_headers @ 0x2] 49          base_q_idx                 10100000 = 160",
+            # another thread's log prefix glued in front of the bit position (seen in the wild)
+            "[Parsed_showinfo_0 @ 0x7f] 3a5b61          slice_qp_delta     000010110 = 11",
         ]
     )
-    assert parse_trace_qp(log) == [35.0, 28.0, 160.0]
+    assert parse_trace_qp(log) == [35.0, 28.0, 160.0, 41.0]
     assert parse_trace_qp("no headers here") == []
 
 
