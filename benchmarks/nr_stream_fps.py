@@ -1,4 +1,4 @@
-"""Stream-aware NR (nr_stream_v1) fps vs libvmaf full-reference, same clip, same run.
+"""Stream-aware NR (``STREAM_NR_MODEL``) fps vs libvmaf full-reference, same clip, same run.
 
 For each clip size a deterministic clip (testsrc2 + grain, x264 veryfast CRF 30, the pair
 ``vmaf-tiny bench`` uses) and its y4m reference are made once. Two pairs of measurements,
@@ -34,7 +34,7 @@ from vmaf_tiny.bench_clips import clip_pair
 from vmaf_tiny.features import extract_features
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import replace_block
-from vmaf_tiny.nr_stream import score_stream
+from vmaf_tiny.nr_stream import STREAM_NR_MODEL, score_stream
 
 REPO = Path(__file__).resolve().parents[1]
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
@@ -75,7 +75,8 @@ def measure(width: int, height: int, frames: int, runs: int, tmp: Path) -> dict[
     return {
         "clip": f"testsrc2+grain {width}x{height}, {frames} frames, x264 veryfast CRF 30",
         "frames": n,
-        "nr_stream_v1_mean": nr.mean,
+        "nr_stream_model": STREAM_NR_MODEL,
+        "nr_stream_mean": nr.mean,
         "libvmaf_mean_vmaf": float(fr.columns["vmaf"].mean()),
         "in_process_nr_fps": n / med(nr_in),
         "in_process_fr_fps": fr.n_frames / med(fr_in),
@@ -116,15 +117,17 @@ def main() -> None:
             f"a warm-up; a shared {out['cpus']}-core machine, 1-minute load average "
             f"{out['load_avg_1min_after']} after the run: compare ratios, not absolute figures).",
             "",
-            "| clip | nr_stream_v1 fps (in-process) | libvmaf FR fps (in-process) | speed-up | "
-            "`vmaf-tiny score --no-reference` s | plain ffmpeg libvmaf s | speed-up |",
-            "|---|---|---|---|---|---|---|",
+            f"| clip | {STREAM_NR_MODEL} fps (in-process) | libvmaf FR fps (in-process) | "
+            "speed-up | `vmaf-tiny score --no-reference` s | plain ffmpeg libvmaf s | speed-up | "
+            "NR mean | libvmaf mean |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             lines.append(
                 f"| {r['clip']} | {r['in_process_nr_fps']:.0f} | {r['in_process_fr_fps']:.0f} | "
                 f"{r['in_process_ratio']:.2f}x | {r['whole_process_nr_s']:.2f} | "
-                f"{r['whole_process_fr_s']:.2f} | {r['whole_process_ratio']:.2f}x |"
+                f"{r['whole_process_fr_s']:.2f} | {r['whole_process_ratio']:.2f}x | "
+                f"{r['nr_stream_mean']:.1f} | {r['libvmaf_mean_vmaf']:.1f} |"
             )
         replace_block(REPO / "docs" / "benchmarks.md", "nr-stream-fps", "\n".join(lines))
 

@@ -165,7 +165,7 @@ def score_nr(
     lm = load_model(model, backend=backend, threads=threads, int8=int8)
     t_load = time.perf_counter() - t0
     require_kind(lm.kind, lm.model_id, "nr")
-    if "stream_features" in input_roles(lm.sidecar):  # stream-aware NR (nr_stream_v1)
+    if "stream_features" in input_roles(lm.sidecar):  # stream-aware NR (nr_stream_v1, v2)
         from vmaf_tiny.nr_stream import score_stream
 
         return score_stream(distorted, lm, ffmpeg=ffmpeg)

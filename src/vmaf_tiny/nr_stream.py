@@ -1,4 +1,4 @@
-"""Stream-aware no-reference scoring: an encoded file -> stream features -> ``nr_stream_v1``.
+"""Stream-aware no-reference scoring: an encoded file -> stream features -> ``nr_stream_v2``.
 
 A model whose sidecar has an input with role ``stream_features`` reads the features its
 ``feature_order`` names, computed by :mod:`vmaf_tiny.stream` from one decode pass of the encoded
@@ -28,7 +28,7 @@ __all__ = [
     "score_stream",
 ]
 
-STREAM_NR_MODEL = "nr_stream_v1"
+STREAM_NR_MODEL = "nr_stream_v2"
 PIXEL_NR_MODEL = "nr_metric_v1"
 
 

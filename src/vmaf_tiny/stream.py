@@ -1,7 +1,7 @@
 """Stream facts and cheap content statistics of an encoded video, without its reference.
 
 One ffmpeg decode pass (after the usual no-decode probe) gives everything a stream-aware
-no-reference model (``nr_stream_v1``) reads:
+no-reference model (``nr_stream_v1``, ``nr_stream_v2``) reads:
 
 * the packet size of every frame (a ``-c copy`` framecrc output of the same process, to a
   temporary file), matched to frames in presentation order;
@@ -114,8 +114,11 @@ def parse_framecrc_sizes(text: str) -> list[tuple[int, int]]:
     return out
 
 
+#: A syntax element line of ``trace_headers``: bit position, name, bits, ``= value``. Only the
+#: name, bits and value are matched: ffmpeg's threads log concurrently, and another filter's
+#: line prefix can land in front of the bit position (seen with ``showinfo``).
 _TRACE = re.compile(
-    r"\] \d+\s+(pic_init_qp_minus26|init_qp_minus26|slice_qp_delta|base_q_idx)\s+\S+ = (-?\d+)"
+    r"\b(pic_init_qp_minus26|init_qp_minus26|slice_qp_delta|base_q_idx)\s+[01]+ = (-?\d+)"
 )
 
 
@@ -173,35 +176,78 @@ def _blockiness(a: np.ndarray, period: int) -> float:
     return on / (off + 0.5)
 
 
+def _flat_share(a: np.ndarray, k: int) -> float:
+    """Share of ``k`` x ``k`` blocks whose luma spread (max - min) is under 1.5 code values."""
+    h, w = (a.shape[0] // k) * k, (a.shape[1] // k) * k
+    if h == 0 or w == 0:
+        return 0.0
+    a = a[:h, :w]
+    # strided element-wise max/min: much faster than reductions over a 4-D block view
+    hi, lo = a[:, 0::k], a[:, 0::k]
+    for j in range(1, k):
+        hi, lo = np.maximum(hi, a[:, j::k]), np.minimum(lo, a[:, j::k])
+    hi2, lo2 = hi[0::k], lo[0::k]
+    for i in range(1, k):
+        hi2, lo2 = np.maximum(hi2, hi[i::k]), np.minimum(lo2, lo[i::k])
+    return float(((hi2 - lo2) < 1.5).mean())
+
+
 class _ContentStats:
     """Per-frame content statistics of the half-size (area-averaged) 8-bit luma.
 
-    ``grad_c2``/``grad_c8``/``grad_c16``: mean absolute neighbour difference at 1/2, 1/8 and
-    1/16 of the coded size; ``tdiff_c16``: mean absolute difference from the previous frame at
-    1/16; ``luma_mean``/``luma_std`` at 1/8; ``blocky``: steps across the 8-pixel coding grid
-    (4 pixels at half size) relative to all steps. ``grad_c2`` and ``blocky`` are measured every
-    ``fine_stride``-th frame and carried forward.
+    ``grad_c2``/``grad_c8``/``grad_c16``/``grad_c32``: mean absolute neighbour difference at
+    1/2, 1/8, 1/16 and 1/32 of the coded size; ``tdiff_c16``/``tdiff_c2``: mean absolute
+    difference from the previous frame at 1/16 and 1/2 (the fine one sees surviving grain and
+    noise as well as motion); ``luma_mean``/``luma_std`` at 1/8; ``blocky``: steps across the
+    8-pixel coding grid (4 pixels at half size) relative to all steps; ``flat``: the share of
+    8x8 blocks (4x4 at half size) whose luma spread is under 1.5 code values. ``grad_c2``,
+    ``blocky``, ``tdiff_c2`` and ``flat`` are measured every ``fine_stride``-th frame and carried
+    forward.
     """
 
-    NAMES = ("grad_c8", "grad_c16", "tdiff_c16", "luma_mean", "luma_std", "grad_c2", "blocky")
+    NAMES = (
+        "grad_c8",
+        "grad_c16",
+        "tdiff_c16",
+        "luma_mean",
+        "luma_std",
+        "grad_c32",
+        "grad_c2",
+        "blocky",
+        "tdiff_c2",
+        "flat",
+    )
 
     def __init__(self, fine_stride: int) -> None:
         self.fine_stride = max(1, fine_stride)
         self.rows: list[tuple[float, ...]] = []
         self._prev: np.ndarray | None = None
-        self._fine = (float("nan"), float("nan"))
+        self._prev_half: np.ndarray | None = None
+        self._fine = (float("nan"),) * 4
 
     def add(self, half: np.ndarray) -> None:
         i = len(self.rows)
         f = half.astype(np.float32)
         c8 = _block_mean(f, 4) if min(f.shape) >= 8 else f
         c16 = _block_mean(c8, 2) if min(c8.shape) >= 4 else c8
+        c32 = _block_mean(c16, 2) if min(c16.shape) >= 4 else c16
         td = float(np.abs(c16 - self._prev).mean()) if self._prev is not None else float("nan")
         self._prev = c16
         if i % self.fine_stride == 0:
-            self._fine = (_grad(f), _blockiness(f, 4))
+            p = self._prev_half
+            td2 = float(np.abs(f - p).mean()) if p is not None else float("nan")
+            self._fine = (_grad(f), _blockiness(f, 4), td2, _flat_share(f, 4))
+        self._prev_half = half
         self.rows.append(
-            (_grad(c8), _grad(c16), td, float(c8.mean()), float(c8.std()), *self._fine)
+            (
+                _grad(c8),
+                _grad(c16),
+                td,
+                float(c8.mean()),
+                float(c8.std()),
+                _grad(c32),
+                *self._fine,
+            )
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -212,6 +258,9 @@ class _ContentStats:
             td[0] = td[1]  # the first frame has no predecessor: use the next difference
         elif td.size == 1:
             td[0] = 0.0
+        td2 = out["tdiff_c2"]  # the first fine frame has none either: use the next one measured
+        later = td2[np.isfinite(td2)]
+        td2[~np.isfinite(td2)] = later[0] if later.size else 0.0
         return out
 
 
@@ -405,6 +454,18 @@ def _features(sf: StreamFrames, display: tuple[int, int] | None) -> dict[str, np
         "clip_blocky": float(np.nanmean(c["blocky"])) * one,
         "clip_sharpness": np.log((g2 + 0.1) / (g8 + 0.1)) * one,
     }
+    g32 = float(np.mean(c["grad_c32"]))
+    td2 = float(np.mean(c["tdiff_c2"]))
+    feats["log_grad_c32"] = np.log(c["grad_c32"] + 0.1)
+    feats["log_tdiff_c2"] = np.log(c["tdiff_c2"] + 0.1)
+    feats["flat"] = np.nan_to_num(c["flat"], nan=0.0)
+    feats["clip_log_grad_c32"] = np.log(g32 + 0.1) * one
+    feats["clip_log_tdiff_c2"] = np.log(td2 + 0.1) * one
+    feats["clip_flat"] = float(np.nanmean(c["flat"])) * one
+    # Spectral slope (coarse), fine temporal change against coarse (grain/noise vs motion).
+    feats["clip_slope"] = np.log((g8 + 0.1) / (g32 + 0.1)) * one
+    feats["clip_noise"] = np.log((td2 + 0.1) / (td + 0.1)) * one
+    feats["clip_rate_vs_fine"] = feats["clip_log_bpp"] - feats["clip_log_grad_c2"]
     # Rate against content: bits per pixel relative to the content's coarse activity.
     feats["clip_rate_vs_detail"] = feats["clip_log_bpp"] - feats["clip_log_grad_c16"]
     feats["clip_rate_vs_motion"] = feats["clip_log_bpp_nonintra"] - feats["clip_log_tdiff_c16"]
@@ -449,6 +510,15 @@ STREAM_FEATURES: tuple[str, ...] = (
     "clip_sharpness",
     "clip_rate_vs_detail",
     "clip_rate_vs_motion",
+    "log_grad_c32",
+    "log_tdiff_c2",
+    "flat",
+    "clip_log_grad_c32",
+    "clip_log_tdiff_c2",
+    "clip_flat",
+    "clip_slope",
+    "clip_noise",
+    "clip_rate_vs_fine",
 )
 
 

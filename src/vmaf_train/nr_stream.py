@@ -1,6 +1,9 @@
-"""Fit, evaluate (leave-one-source-out) and export the stream-aware NR model ``nr_stream_v1``.
+"""Fit, evaluate (leave-one-source-out) and export the stream-aware NR models ``nr_stream_v1/v2``.
 
-The model is a ridge regression on the logit of VMAF/100 over the stream features of
+Two recipes (``fit --recipe``): ``v1`` is below; ``v2`` (:mod:`vmaf_train.nr_stream_v2`) is a
+seeded MLP ensemble on more content features and a wider corpus, evaluated the same way.
+
+The v1 model is a ridge regression on the logit of VMAF/100 over the stream features of
 :mod:`vmaf_tiny.stream` (plus a few declared products of them, ``a__b``), so that the S-shaped
 rate-quality curve becomes a straight line in log bits per pixel. It predicts per-frame
 vmaf_v0.6.1; a clip's score is the mean of its frames (the teacher's own pooling). The closed-form
@@ -23,7 +26,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import onnx
@@ -50,10 +53,13 @@ __all__ = [
 
 MODEL_ID = "nr_stream_v1"
 _CODECS = ("codec_h264", "codec_hevc", "codec_vp9", "codec_av1")
-#: The model's inputs (64, the sidecar schema's limit): every runtime stream feature plus
+#: The 36 runtime stream features nr_stream_v1 was fitted on (the first 36 of STREAM_FEATURES;
+#: later ones were added for v2 and must not change v1's recipe).
+V1_RUNTIME_FEATURES: tuple[str, ...] = STREAM_FEATURES[:36]
+#: nr_stream_v1's inputs (64, the sidecar schema's limit): its runtime stream features plus
 #: rate x codec, quantiser x content/codec and rate x scaling terms.
 DEFAULT_FEATURES: tuple[str, ...] = (
-    *STREAM_FEATURES,
+    *V1_RUNTIME_FEATURES,
     *(f"{c}__{b}" for c in _CODECS for b in ("clip_log_bpp", "clip_rate_vs_detail")),
     *(
         f"clip_q_norm__{b}"
@@ -104,6 +110,7 @@ class StreamData:
         family: Content family per row (the LOSO unit).
         codec: Encoder per row.
         distortion: ``encode`` or ``ladder`` per row.
+        kind: Source kind per row (``natural``, ``synthetic``, ``user``).
     """
 
     x: np.ndarray
@@ -114,6 +121,7 @@ class StreamData:
     family: np.ndarray
     codec: np.ndarray
     distortion: np.ndarray
+    kind: np.ndarray
 
 
 def load_stream_data(path: Path, names: Sequence[str] = DEFAULT_FEATURES) -> StreamData:
@@ -143,7 +151,16 @@ def load_stream_data(path: Path, names: Sequence[str] = DEFAULT_FEATURES) -> Str
         family=np.asarray([source_family(s) for s in src]),
         codec=np.asarray(t["codec"]),
         distortion=np.asarray(t["distortion"]),
+        kind=np.asarray(t.get("source_kind", ["natural"] * src.size)),
     )
+
+
+class Regressor(Protocol):
+    """What the LOSO loop needs of a model: ``fit`` (returns self) and ``predict`` (VMAF)."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> Regressor: ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
 
 
 class LogitRidge:
@@ -213,36 +230,42 @@ def _clip_means(key: np.ndarray, *vals: np.ndarray) -> tuple[np.ndarray, list[np
     return keys, [np.bincount(idx, v) / cnt for v in vals]
 
 
-def loso(data: StreamData, make: Callable[[], LogitRidge] = LogitRidge) -> dict[str, Any]:
-    """Leave-one-family-out predictions and clip-level tables.
+def loso(data: StreamData, make: Callable[[], Regressor] = LogitRidge) -> dict[str, Any]:
+    """Leave-one-family-out predictions and clip-level tables, over natural content only.
+
+    Every natural family is held out in turn; sources of another kind (synthetic test patterns)
+    are in every fold's training set and in no figure.
 
     Returns:
         ``clip`` (pooled metrics over every held-out clip), ``frame`` (per-frame metrics),
         ``per_codec``, ``per_family``, ``per_distortion`` (clip-level tables) and ``folds``
         (family -> its clip metrics).
     """
+    nat = data.kind == "natural"
     pred = np.zeros_like(data.y)
-    for fam in np.unique(data.family):
+    for fam in np.unique(data.family[nat]):
         te = data.family == fam
         pred[te] = make().fit(data.x[~te], data.y[~te]).predict(data.x[te])
-    pred = np.clip(pred, 0.0, 100.0)
-    keys, (yc, pc) = _clip_means(data.key, data.y, pred)
-    first = {k: i for i, k in reversed(list(enumerate(data.key)))}
+    pred = np.clip(pred[nat], 0.0, 100.0)
+    y, key = data.y[nat], data.key[nat]
+    keys, (yc, pc) = _clip_means(key, y, pred)
+    first = {k: i for i, k in reversed(list(enumerate(key)))}
     rows = [first[k] for k in keys]
     tables: dict[str, dict[str, dict[str, float]]] = {}
     for name, col in (
-        ("per_codec", data.codec),
-        ("per_family", data.family),
-        ("per_distortion", data.distortion),
+        ("per_codec", data.codec[nat]),
+        ("per_family", data.family[nat]),
+        ("per_distortion", data.distortion[nat]),
     ):
         g = col[rows]
         tables[name] = {str(v): clip_metrics(yc[g == v], pc[g == v]) for v in np.unique(g)}
     return {
         "clip": clip_metrics(yc, pc),
-        "frame": clip_metrics(data.y, pred),
+        "frame": clip_metrics(y, pred),
         **tables,
         "folds": tables["per_family"],
-        "n_families": int(np.unique(data.family).size),
+        "n_families": int(np.unique(data.family[nat]).size),
+        "n_frames": int(y.size),
         "n_clips": int(keys.size),
     }
 
@@ -279,17 +302,24 @@ def export_onnx(model: LogitRidge, n_features: int, path: Path) -> None:
         tmp.write_bytes(m.SerializeToString())
 
 
-def make_sidecar(names: Sequence[str], metadata: Mapping[str, Any]) -> dict[str, Any]:
+def make_sidecar(
+    names: Sequence[str],
+    metadata: Mapping[str, Any],
+    *,
+    model_id: str = MODEL_ID,
+    description: str | None = None,
+) -> dict[str, Any]:
     """The sidecar: kind ``nr`` with one ``stream_features`` input named by ``feature_order``."""
     return {
         "schema_version": 1,
-        "id": MODEL_ID,
+        "id": model_id,
         "kind": "nr",
         "class": "C1",
         "onnx": "model.onnx",
         "opset": 17,
         "smoke": False,
-        "description": (
+        "description": description
+        or (
             "Stream-aware no-reference VMAF (C1): ridge regression on logit(VMAF/100) over "
             "stream facts of the encoded file (bits per pixel per frame and frame type, QP "
             "where H.264/VP9 export it, codec, coded vs display size, frame rate) and cheap "
@@ -314,43 +344,104 @@ def make_sidecar(names: Sequence[str], metadata: Mapping[str, Any]) -> dict[str,
     }
 
 
+#: The recipes ``fit --recipe`` knows: model id, corpus config it is meant for.
+RECIPES: dict[str, tuple[str, str]] = {
+    "v1": (MODEL_ID, "nr_stream"),
+    "v2": ("nr_stream_v2", "nr_stream_v2"),
+}
+
+
 def fit_run(
-    table: Path, out: Path, *, alpha: float = 10.0, names: Sequence[str] = DEFAULT_FEATURES
+    table: Path,
+    out: Path,
+    *,
+    alpha: float = 10.0,
+    names: Sequence[str] | None = None,
+    recipe: str = "v1",
 ) -> dict[str, Any]:
     """LOSO-evaluate, fit on everything, export: ``out/model.onnx``, ``model.json``,
-    ``metrics.json``. Returns the metrics."""
+    ``metrics.json``. Returns the metrics.
+
+    Args:
+        table: ``stream_features.parquet``.
+        out: Run directory.
+        alpha: Ridge penalty (recipe v1).
+        names: Inputs (default: the recipe's own).
+        recipe: ``v1`` (logit ridge) or ``v2`` (seeded MLP ensemble, :mod:`.nr_stream_v2`).
+
+    Raises:
+        BadInputError: unknown recipe, missing table or column.
+    """
+    from vmaf_train import nr_stream_v2 as v2
+
+    if recipe not in RECIPES:
+        raise BadInputError(f"unknown recipe {recipe!r}; known: {sorted(RECIPES)}")
+    model_id, corpus_name = RECIPES[recipe]
+    if names is None:
+        names = DEFAULT_FEATURES if recipe == "v1" else v2.V2_FEATURES
     data = load_stream_data(table, names)
-    report = loso(data, lambda: LogitRidge(alpha))
-    model = LogitRidge(alpha).fit(data.x, data.y)
     out.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, len(names), out / "model.onnx")
+    make: Callable[[], Regressor]
+    settings: dict[str, Any]
+    if recipe == "v1":
+        make, desc, settings = (lambda: LogitRidge(alpha)), None, {"alpha": alpha}
+    else:
+        mlp = v2.V2_MLP
+        make = lambda: v2.LogitMLP(  # noqa: E731
+            int(mlp["hidden"]), int(mlp["members"]), int(mlp["epochs"]), mlp["lr"],
+            mlp["weight_decay"], skip=mlp["skip"], skip_alpha=mlp["skip_alpha"],
+        )  # fmt: skip
+        desc, settings = v2.V2_DESCRIPTION, {"mlp": dict(mlp), "seed": 0}
+    report = loso(data, make)
+    model = make().fit(data.x, data.y)
+    if isinstance(model, v2.LogitMLP):
+        v2.export_mlp_onnx(model, len(names), out / "model.onnx", model_id)
+    else:
+        export_onnx(model, len(names), out / "model.onnx")
     corpus_dir = table.parent
     manifest = corpus_dir / "manifest.json"
     man_sha = (
         json.loads(manifest.read_text()).get("manifest_sha256", "") if manifest.is_file() else ""
     )
+    flat = {
+        f"{k}_{sk}" if isinstance(v, dict) else k: sv
+        for k, v in settings.items()
+        for sk, sv in (v.items() if isinstance(v, dict) else [(k, v)])
+    }
     meta = {
-        "model_id": MODEL_ID,
+        "model_id": model_id,
         "teacher_model": "vmaf_v0.6.1",
-        "alpha": alpha,
+        "recipe": recipe,
+        "corpus_config": corpus_name,
+        **flat,
         "fine_stride": 4,
         "table_sha256": sha256_file(table),
         "manifest_sha256": man_sha,
     }
-    atomic_write_json(out / "model.json", make_sidecar(names, meta))
+    side = make_sidecar(names, meta, model_id=model_id, description=desc)
+    atomic_write_json(out / "model.json", side)
     fit_pred = np.clip(model.predict(data.x), 0, 100)
     _, (yc, pc) = _clip_means(data.key, data.y, fit_pred)
     metrics = {
-        "model_id": MODEL_ID,
+        "model_id": model_id,
+        "recipe": recipe,
+        "corpus_config": corpus_name,
         "table": str(table),
         "table_sha256": meta["table_sha256"],
         "corpus_manifest_sha256": man_sha,
-        "alpha": alpha,
+        **settings,
         "features": list(names),
         "n_rows": int(data.y.size),
         "n_sources": int(np.unique(data.source_id).size),
         "loso": report,
         "train_fit_clip": clip_metrics(yc, pc),
+        **(
+            {}
+            if recipe == "v1"
+            else {  # the v1 recipe on the same table, same protocol: what v2 has to beat
+                "baseline_v1_recipe": loso(load_stream_data(table), LogitRidge)["clip"]
+            }
+        ),
         "onnx_sha256": sha256_file(out / "model.onnx"),
         "onnx_bytes": (out / "model.onnx").stat().st_size,
     }
@@ -368,7 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     f = sub.add_parser("fit", help="LOSO figures, final fit, ONNX + sidecar + metrics")
     f.add_argument("--features", type=Path, required=True)
     f.add_argument("-o", "--out", type=Path, required=True)
-    f.add_argument("--alpha", type=float, default=10.0)
+    f.add_argument("--alpha", type=float, default=10.0, help="ridge penalty (recipe v1)")
+    f.add_argument("--recipe", choices=sorted(RECIPES), default="v1")
     r = sub.add_parser("register", help="ship a fit run into a zoo and write its card")
     r.add_argument("-o", "--out", type=Path, required=True, help="the fit run directory")
     r.add_argument("--zoo", type=Path, required=True)
@@ -387,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             card = write_stream_card(args.zoo, args.docs, row["id"])
             print(f"registered {row['id']} ({row['bytes']} bytes) in {args.zoo}; card {card}")
         else:
-            m = fit_run(args.features, args.out, alpha=args.alpha)
+            m = fit_run(args.features, args.out, alpha=args.alpha, recipe=args.recipe)
             c = m["loso"]["clip"]
             print(
                 f"LOSO over {m['loso']['n_families']} families, {m['loso']['n_clips']} clips: "

@@ -1,5 +1,6 @@
-"""Stream-aware NR scoring: stream facts from one decode pass, nr_stream_v1 end to end, and the
-pixel-model fallback for raw/y4m input (real ffmpeg, real ONNX Runtime, generated clips)."""
+"""Stream-aware NR scoring: stream facts from one decode pass, the shipped stream models end to
+end, and the pixel-model fallback for raw/y4m input (real ffmpeg, real ONNX Runtime, generated
+clips)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg
-from vmaf_tiny.nr_stream import choose_nr_model, score_stream
+from vmaf_tiny.nr_stream import STREAM_NR_MODEL, choose_nr_model, score_stream
 from vmaf_tiny.registry import load_registry, shipped_zoo
 from vmaf_tiny.sidecar import sidecar_contract
 from vmaf_tiny.stream import (
@@ -102,9 +103,11 @@ def test_header_qp_parser() -> None:
             "[trace_headers @ 0x1] 30          slice_qp_delta             0001010 = 5",
             "[trace_headers @ 0x1] 31          slice_qp_delta             0001011 = -2",
             "[trace_headers @ 0x2] 49          base_q_idx                 10100000 = 160",
+            # another thread's log prefix glued in front of the bit position (seen in the wild)
+            "[Parsed_showinfo_0 @ 0x7f] 3a5b61          slice_qp_delta     000010110 = 11",
         ]
     )
-    assert parse_trace_qp(log) == [35.0, 28.0, 160.0]
+    assert parse_trace_qp(log) == [35.0, 28.0, 160.0, 41.0]
     assert parse_trace_qp("no headers here") == []
 
 
@@ -126,22 +129,39 @@ def test_unknown_feature_is_a_bad_model(clips: dict[str, Path]) -> None:
 def test_raw_input_is_not_a_stream(clips: dict[str, Path]) -> None:
     with pytest.raises(BadInputError, match="not an encoded stream"):
         extract_stream(clips["y4m"])
-    assert choose_nr_model(clips["x264_mp4"]) == ("nr_stream_v1", None)
+    assert STREAM_NR_MODEL == "nr_stream_v2"
+    assert choose_nr_model(clips["x264_mp4"]) == (STREAM_NR_MODEL, None)
     mid, note = choose_nr_model(clips["y4m"])
     assert mid == "nr_metric_v1" and note is not None and "nr_metric_v1" in note
 
 
-def test_shipped_model_ranks_quality(clips: dict[str, Path]) -> None:
-    good = score_stream(clips["x264_18"], backend="cpu")
-    bad = score_stream(clips["x264_46"], backend="cpu")
+@pytest.mark.parametrize("model", ["nr_stream_v1", "nr_stream_v2"])
+def test_shipped_model_ranks_quality(clips: dict[str, Path], model: str) -> None:
+    good = score_stream(clips["x264_18"], model, backend="cpu")
+    bad = score_stream(clips["x264_46"], model, backend="cpu")
     for r in (good, bad):
         f = np.asarray(r.frames)
         assert f.shape == (16,) and np.isfinite(f).all() and (f >= 0).all() and (f <= 100).all()
     assert good.pooled["mean"] > bad.pooled["mean"] + 10
 
 
-def test_sidecar_contract_checks_the_feature_width() -> None:
-    row = next(r for r in load_registry(shipped_zoo()).rows if r["id"] == "nr_stream_v1")
+def test_fine_content_statistics_see_flat_and_grainy_frames() -> None:
+    from vmaf_tiny.stream import _ContentStats
+
+    rng = np.random.default_rng(7)
+    flat, grain = _ContentStats(fine_stride=2), _ContentStats(fine_stride=2)
+    for _ in range(5):
+        flat.add(np.full((36, 64), 90, np.uint8))
+        grain.add(rng.integers(60, 200, size=(36, 64), dtype=np.uint8))
+    f, g = flat.arrays(), grain.arrays()
+    assert (f["flat"] == 1.0).all() and (g["flat"] < 0.05).all()
+    assert (f["tdiff_c2"] == 0.0).all() and (g["tdiff_c2"] > 20).all()  # grain changes per frame
+    assert np.isfinite(g["grad_c32"]).all() and (g["grad_c32"] < g["grad_c8"]).all()
+
+
+@pytest.mark.parametrize("model", ["nr_stream_v1", "nr_stream_v2"])
+def test_sidecar_contract_checks_the_feature_width(model: str) -> None:
+    row = next(r for r in load_registry(shipped_zoo()).rows if r["id"] == model)
     side = json.loads((shipped_zoo() / row["sidecar"]).read_text())
     assert sidecar_contract(side) is None
     bad = dict(side, feature_order=side["feature_order"][:-1])
@@ -152,7 +172,7 @@ def test_cli_picks_the_stream_model_for_encoded_input(clips: dict[str, Path]) ->
     out = _run("score", "--no-reference", "--distorted", clips["x264_mp4"], "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
-    assert res["model"] == "nr_stream_v1" and res["n_frames"] == 16
+    assert res["model"] == STREAM_NR_MODEL and res["n_frames"] == 16
     assert "pixel model" not in out.stderr
 
 

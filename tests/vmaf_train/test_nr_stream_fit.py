@@ -135,3 +135,56 @@ def test_register_refuses_an_incomplete_run(tmp_path: Path, missing: str) -> Non
     (tmp_path / "run" / missing).unlink()
     with pytest.raises(BadInputError, match=missing):
         register_stream_run(tmp_path / "run", tmp_path / "zoo")
+
+
+def _with_kind(path: Path, synthetic: set[str]) -> Path:
+    t = pq.read_table(path)
+    kinds = ["synthetic" if s in synthetic else "natural" for s in t["source_id"].to_pylist()]
+    pq.write_table(t.append_column("source_kind", pa.array(kinds)), path)
+    return path
+
+
+def test_loso_figures_are_natural_only_but_synthetic_trains_every_fold(tmp_path: Path) -> None:
+    table = _with_kind(_table(tmp_path / "t.parquet"), {"eps"})
+    data = load_stream_data(table, STREAM_FEATURES[:8])
+    sizes: list[int] = []
+
+    class Count(LogitRidge):
+        def fit(self, x: np.ndarray, y: np.ndarray) -> Count:
+            sizes.append(x.shape[0])
+            return super().fit(x, y)  # type: ignore[return-value]
+
+    rep = loso(data, Count)
+    assert rep["n_families"] == 4 and "eps" not in rep["per_family"]
+    assert rep["n_clips"] == 20 and rep["n_frames"] == 120
+    # every fold trains on the 4 eps clips: 24 clips in all, 4 or 8 held out (alpha has 2 ids)
+    assert sorted(sizes) == [16 * 6, 20 * 6, 20 * 6, 20 * 6]
+
+
+def test_v2_recipe_is_deterministic_and_onnx_matches_numpy(tmp_path: Path) -> None:
+    from vmaf_train.nr_stream_v2 import V2_FEATURES, V2_MLP, LogitMLP
+
+    assert len(V2_FEATURES) <= 64 and set(STREAM_FEATURES) <= set(V2_FEATURES)
+    table = _table(tmp_path / "stream_features.parquet")
+    names = STREAM_FEATURES[:8]
+    m1 = fit_run(table, tmp_path / "a", names=names, recipe="v2")
+    m2 = fit_run(table, tmp_path / "b", names=names, recipe="v2")
+    assert (tmp_path / "a/model.onnx").read_bytes() == (tmp_path / "b/model.onnx").read_bytes()
+    assert m1["loso"] == m2["loso"] and m1["model_id"] == "nr_stream_v2"
+    assert m1["loso"]["clip"]["plcc"] > 0.5
+    side = json.loads((tmp_path / "a/model.json").read_text())
+    assert side["id"] == "nr_stream_v2" and side["metadata"]["mlp_hidden"] == V2_MLP["hidden"]
+    assert m1["mlp"] == V2_MLP
+    data = load_stream_data(table, names)
+    mlp = V2_MLP
+    model = LogitMLP(
+        int(mlp["hidden"]), int(mlp["members"]), int(mlp["epochs"]), mlp["lr"],
+        mlp["weight_decay"], skip=mlp["skip"], skip_alpha=mlp["skip_alpha"],
+    ).fit(data.x, data.y)  # fmt: skip
+    assert model.w1_.shape == (int(mlp["hidden"]) * int(mlp["members"]), len(names))
+    sess = ort.InferenceSession(str(tmp_path / "a/model.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"features": data.x.astype(np.float32)})[0][:, 0]
+    np.testing.assert_allclose(got, model.predict(data.x), atol=0.05)
+    ridge = LogitRidge(mlp["skip_alpha"]).fit(data.x, data.y)
+    assert np.abs(got - ridge.predict(data.x)).max() > 0.01  # not just the linear path
+    assert check_model(tmp_path / "a/model.onnx").ok

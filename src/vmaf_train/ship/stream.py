@@ -1,4 +1,4 @@
-"""Ship a stream-aware NR model (``nr_stream_v1``): registry row from a fit run, its card.
+"""Ship a stream-aware NR model (``nr_stream_v1``/``v2``): registry row from a fit run, its card.
 
 ``register_stream_run(RUN, ZOO)`` puts ``RUN/model.onnx`` + sidecar into the zoo through
 :func:`vmaf_train.ship.registry.ship`, the one staged, load-time-checked writer; its row
@@ -77,15 +77,25 @@ def register_stream_run(run: str | os.PathLike[str], zoo: str | os.PathLike[str]
             "test": _num(lo["clip"]),
             "loso": {k: _num(v) for k, v in lo["per_family"].items()},
             "extra": {
-                "protocol": "leave-one-family-out, clip level (mean of frames)",
+                "protocol": (
+                    "leave-one-family-out over natural content, clip level (mean of frames)"
+                    + (
+                        ""
+                        if m.get("recipe", "v1") == "v1"
+                        else "; synthetic sources train every fold"
+                    )
+                ),
                 "loso_clip": lo["clip"],
                 "loso_frame": lo["frame"],
                 "per_codec": lo["per_codec"],
                 "per_distortion": lo["per_distortion"],
                 "n_families": lo["n_families"],
                 "n_clips": lo["n_clips"],
+                "n_frames": lo.get("n_frames", int(m["n_rows"])),
                 "train_fit_clip": m["train_fit_clip"],
-                "alpha": m["alpha"],
+                **{k: m[k] for k in ("alpha", "mlp", "baseline_v1_recipe") if k in m},
+                "recipe": m.get("recipe", "v1"),
+                "corpus_config": m.get("corpus_config", "nr_stream"),
                 "features": m["features"],
                 "table_sha256": m["table_sha256"],
                 "goals": GOALS,
@@ -135,6 +145,23 @@ def _table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def _content_note(ex: Mapping[str, Any]) -> str:
+    if ex.get("recipe", "v1") == "v1":
+        return (
+            "Trained and evaluated on natural content only (clips and photographs); synthetic "
+            "test patterns (testsrc, fractals, flat grain) are outside what it learnt and can be "
+            "far off: `python benchmarks/nr_stream_fps.py` prints its mean beside libvmaf's on a "
+            "testsrc2 clip."
+        )
+    return (
+        "Evaluated on natural content only (clips and photographs). Two seeded synthetic "
+        "sources (testsrc2 with grain, a mandelbrot zoom) are in its training set, so a "
+        "testsrc2 clip is no longer outside what it learnt, but they are in no figure below; "
+        "other synthetic patterns can still be far off. `python benchmarks/nr_stream_fps.py` "
+        "prints its mean beside libvmaf's on a testsrc2 clip."
+    )
+
+
 def render_stream_card(
     row: Mapping[str, Any], side: Mapping[str, Any], *, runtime_block: str = ""
 ) -> str:
@@ -174,6 +201,7 @@ def render_stream_card(
         ],
     }
     g = ex.get("goals") or GOALS
+    recipe, corpus = ex.get("recipe", "v1"), ex.get("corpus_config", "nr_stream")
     plcc, rmse = clip.get("plcc", float("nan")), clip.get("rmse", float("nan"))
     met_plcc = "met" if plcc >= g["clip_plcc_min"] else "missed"
     met_rmse = "met" if rmse <= g["clip_rmse_max"] else "missed"
@@ -195,9 +223,7 @@ def render_stream_card(
         "rely on bits per pixel alone. A rung of a ladder is scored at its coded size unless "
         "the caller passes the display size (`score_stream(..., display=(w, h))`).",
         "",
-        "Trained and evaluated on natural content only (clips and photographs); synthetic test "
-        "patterns (testsrc, fractals, flat grain) are outside what it learnt and can be far off: "
-        "`python benchmarks/nr_stream_fps.py` prints its mean beside libvmaf's on a testsrc2 clip.",
+        _content_note(ex),
         "",
         "## Inputs",
         "",
@@ -209,13 +235,23 @@ def render_stream_card(
         "## Leave-one-source-out figures (clip level, against libvmaf vmaf_v0.6.1)",
         "",
         f"Protocol: {ex.get('protocol', 'leave-one-family-out')}; {ex.get('n_families')} content "
-        f"families, {ex.get('n_clips')} clips, {tr.get('n_rows')} frames. Every figure below is a "
+        f"families, {ex.get('n_clips')} clips, {ex.get('n_frames', tr.get('n_rows'))} frames. "
+        "Every figure below is a "
         "prediction for content the model did not see.",
         "",
         f"* clip PLCC **{_f(plcc)}**, SROCC {_f(clip.get('srocc'))}, RMSE **{_f(rmse, 2)}** "
         f"(goal PLCC >= {g['clip_plcc_min']}: {met_plcc}; RMSE <= {g['clip_rmse_max']}: "
         f"{met_rmse}; moonshot PLCC >= {g['moonshot_clip_plcc']})",
         f"* frame PLCC {_f(frame.get('plcc'))}, RMSE {_f(frame.get('rmse'), 2)}",
+        *(
+            [
+                f"* nr_stream_v1's recipe (ridge on its 64 inputs) refitted on this corpus under "
+                f"the same protocol: clip PLCC {_f(base.get('plcc'))}, RMSE "
+                f"{_f(base.get('rmse'), 2)}"
+            ]
+            if (base := ex.get("baseline_v1_recipe"))
+            else []
+        ),
         f"* fitted on everything and scored in-sample: clip PLCC "
         f"{_f((ex.get('train_fit_clip') or {}).get('plcc'))} (the model's capacity bound)",
         "",
@@ -234,16 +270,17 @@ def render_stream_card(
         "## Reproduce",
         "",
         "```sh",
-        "vmaf-train corpus build --config nr_stream --out corpus/nr_stream",
-        "python -m vmaf_train.nr_stream table --corpus corpus/nr_stream",
-        "python -m vmaf_train.nr_stream fit --features corpus/nr_stream/stream_features.parquet "
-        "-o runs/nr_stream_v1",
-        "python -m vmaf_train.nr_stream register -o runs/nr_stream_v1 --zoo src/vmaf_tiny/zoo",
+        f"vmaf-train corpus build --config {corpus} --out corpus/{corpus}",
+        f"python -m vmaf_train.nr_stream table --corpus corpus/{corpus}",
+        f"python -m vmaf_train.nr_stream fit --features corpus/{corpus}/stream_features.parquet "
+        f"-o runs/{row['id']}" + ("" if recipe == "v1" else f" --recipe {recipe}"),
+        f"python -m vmaf_train.nr_stream register -o runs/{row['id']} --zoo src/vmaf_tiny/zoo",
         "```",
         "",
         f"Model file: {row['bytes']:,} bytes (class {row['class']}), sha256 `{row['sha256']}`, "
-        f"fp32 only ({row.get('quant_mode')}); a ridge over {len(side.get('feature_order', []))} "
-        "inputs has nothing to gain from int8.",
+        f"fp32 only ({row.get('quant_mode')}); "
+        + ("a ridge" if recipe == "v1" else "an MLP this small")
+        + f" over {len(side.get('feature_order', []))} inputs has nothing to gain from int8.",
         "",
         RUNTIME_BEGIN,
         runtime_block.strip("\n"),
