@@ -7,17 +7,17 @@ previous one ([N, 2, H, W] at 640x360, sidecar ``frame.temporal = "previous"``) 
 * the ``nr_metric_v1`` sharpness statistics (:class:`~vmaf_train.models.nr.GradStats`) at four
   scales (1, 2, 4, 8) and the 8-pixel grid blockiness ratios (26);
 * flat-block fractions: the share of 4x4 blocks whose mean absolute neighbour difference is below
-  0.5, 1, 2, 4 (of 255) at full scale and 0.5, 1, 2 at half scale (7; compression flattens
-  blocks);
+  0.5, 1, 2, 4 (of 255) at full scale and 0.5, 1, 2 at half scale (7; in the table and the
+  ablation only: the shipped model leaves them out, they lowered the LOSO figures);
 * temporal statistics: the share of 4x4 blocks whose mean absolute frame difference is below
   0.1, 0.5, 2 (of 255; skipped / copied blocks), and the log mean absolute frame difference at
   scales 1, 2, 4, 8 (7; motion, which masks distortion in vmaf_v0.6.1, and coding flicker).
 
-A ridge regression on logit(VMAF/100) (:class:`vmaf_train.nr_stream.LogitRidge`) maps the 40
-statistics to the per-frame vmaf_v0.6.1 of the distorted frame; a clip's score is the mean of its
-frames. Evaluation is leave-one-family-out at clip level over the natural families of the corpus
-(:func:`vmaf_train.nr_stream.loso`). The exported graph is the statistics, then
-``Sub -> Div -> Gemm -> Sigmoid -> Mul(100)``, default-domain operators only.
+A ridge regression on logit(VMAF/100) (:class:`vmaf_train.nr_stream.LogitRidge`) maps the 33
+statistics of :data:`MODEL_STATISTICS` to the per-frame vmaf_v0.6.1 of the distorted frame; a
+clip's score is the mean of its frames. Evaluation is leave-one-family-out at clip level over
+the natural families of the corpus (:func:`vmaf_train.nr_stream.loso`). The exported graph is
+the statistics, then ``Sub -> Div -> Gemm -> Sigmoid -> Mul(100)``, default-domain operators.
 
 ``python -m vmaf_train.nr_pixel {table,fit,register}`` runs the whole recipe.
 """
@@ -45,6 +45,7 @@ from vmaf_train.nr_stream import LogitRidge, StreamData, clip_metrics, loso, sou
 __all__ = [
     "FEATURE_NAMES",
     "MODEL_ID",
+    "MODEL_STATISTICS",
     "PixelRidgeNR",
     "TemporalStats",
     "clip_features",
@@ -70,30 +71,40 @@ FEATURE_NAMES: tuple[str, ...] = (
     *(f"static_lt{t:g}" for t in _STATIC),
     *(f"tdiff_s{s}" for s in _SCALES),
 )
+#: The shipped model's inputs: the table's statistics without the flat-block fractions, which
+#: lowered the leave-one-family-out figures (the fit's ``ablations`` report both).
+MODEL_STATISTICS: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if not n.startswith("flat"))
 
 
 class TemporalStats(nn.Module):
-    """Fixed statistics of a (frame, previous frame) pair: [N, 2, H, W] -> [N, 40].
+    """Fixed statistics of a (frame, previous frame) pair: [N, 2, H, W] -> [N, S].
 
-    See the module docstring for the list; the order is :data:`FEATURE_NAMES`.
+    See the module docstring for the list; the order is :data:`FEATURE_NAMES` (``flat=True``,
+    the table's 40) or :data:`MODEL_STATISTICS` (``flat=False``, the shipped model's 33).
+
+    Args:
+        flat: Include the 7 flat-block fractions.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, flat: bool = True) -> None:
         super().__init__()
         self.grad = GradStats(_SCALES)
+        self.flat = bool(flat)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[N, 2, H, W] luma in [0, 1] (channel 1: the previous frame) -> [N, 40]."""
+        """[N, 2, H, W] luma in [0, 1] (channel 1: the previous frame) -> [N, S]."""
         f = nn.functional
         cur, prev = x[:, 0:1], x[:, 1:2]
         out: list[torch.Tensor] = [self.grad(cur)]
-        bank = self.grad.bank[:24]  # the neighbour differences of the 4x4 bank
-        e1 = f.conv2d(cur, bank, stride=4).abs().mean(dim=1)
-        e2 = f.conv2d(f.avg_pool2d(cur, 2, 2), bank, stride=4).abs().mean(dim=1)
+        fracs: list[torch.Tensor] = []
+        if self.flat:
+            bank = self.grad.bank[:24]  # the neighbour differences of the 4x4 bank
+            e1 = f.conv2d(cur, bank, stride=4).abs().mean(dim=1)
+            e2 = f.conv2d(f.avg_pool2d(cur, 2, 2), bank, stride=4).abs().mean(dim=1)
+            fracs += [(e1 < v / 255.0).float().mean(dim=(1, 2)) for v in _FLAT]
+            fracs += [(e2 < v / 255.0).float().mean(dim=(1, 2)) for v in _FLAT_HALF]
         t = cur - prev
         tb = f.avg_pool2d(t.abs(), 4, 4)[:, 0]
-        fracs = [(e1 < v / 255.0).float().mean(dim=(1, 2)) for v in _FLAT]
-        fracs += [(e2 < v / 255.0).float().mean(dim=(1, 2)) for v in _FLAT_HALF]
         fracs += [(tb < v / 255.0).float().mean(dim=(1, 2)) for v in _STATIC]
         y = t
         for i, _ in enumerate(_SCALES):
@@ -108,7 +119,7 @@ class PixelRidgeNR(nn.Module):
     """:class:`TemporalStats` -> standardise -> linear -> ``100 * sigmoid``: [N, 2, H, W] -> [N, 1].
 
     Args:
-        ridge: A fitted :class:`LogitRidge` over the 40 statistics.
+        ridge: A fitted :class:`LogitRidge` over :data:`MODEL_STATISTICS`.
     """
 
     mean: torch.Tensor
@@ -116,10 +127,10 @@ class PixelRidgeNR(nn.Module):
 
     def __init__(self, ridge: LogitRidge) -> None:
         super().__init__()
-        self.stats = TemporalStats()
+        self.stats = TemporalStats(flat=False)
         self.register_buffer("mean", torch.tensor(ridge.mean_, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(ridge.std_, dtype=torch.float32))
-        self.head = nn.Linear(len(FEATURE_NAMES), 1)
+        self.head = nn.Linear(len(MODEL_STATISTICS), 1)
         with torch.no_grad():
             self.head.weight.copy_(torch.tensor(ridge.coef_, dtype=torch.float32)[None])
             self.head.bias.fill_(float(ridge.intercept_))
@@ -346,14 +357,42 @@ def _loso_clip_pred(data: StreamData, alpha: float) -> dict[str, float]:
     return {str(k): float(v) for k, v in zip(keys, means, strict=True)}
 
 
+#: Statistic subsets whose LOSO figures the fit also reports (which part carries the signal).
+ABLATIONS: dict[str, tuple[str, ...]] = {
+    "v1_statistics": tuple(
+        n for n in FEATURE_NAMES if n[:2] in ("s1", "s2", "s4") or n.startswith("grid8")
+    ),
+    "no_temporal": tuple(n for n in FEATURE_NAMES if not n.startswith(("static", "tdiff"))),
+    "with_flat_fractions": FEATURE_NAMES,
+}
+
+
+def _subset(data: StreamData, cols: Sequence[str]) -> StreamData:
+    idx = [data.names.index(c) for c in cols]
+    return StreamData(
+        data.x[:, idx], data.y, tuple(cols), data.key, data.source_id, data.family, data.codec,
+        data.distortion,
+    )  # fmt: skip
+
+
+def _ablations(data: StreamData, alpha: float) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, cols in ABLATIONS.items():
+        report = loso(_subset(data, cols), lambda: LogitRidge(alpha))
+        out[name] = {"n_statistics": len(cols), **report["clip"]}
+    return out
+
+
 def fit_run(
     table: Path, out: Path, *, alpha: float = 0.1, baseline: Path | None = None
 ) -> dict[str, Any]:
     """LOSO-evaluate, fit on everything, export: ``out/model.onnx``, ``model.json``,
     ``metrics.json`` (the layout :func:`vmaf_train.ship.stream.register_stream_run` reads)."""
-    data, man_sha = load_table(table)
+    full, man_sha = load_table(table)
+    data = _subset(full, MODEL_STATISTICS)
     report = loso(data, lambda: LogitRidge(alpha))
     report["clip_pred"] = _loso_clip_pred(data, alpha)
+    report["ablations"] = _ablations(full, alpha)
     ridge = LogitRidge(alpha).fit(data.x, data.y)
     out.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -362,7 +401,7 @@ def fit_run(
         "alpha": alpha,
         "table_sha256": sha256_file(table),
         "manifest_sha256": man_sha,
-        "statistics": ",".join(FEATURE_NAMES),
+        "statistics": ",".join(MODEL_STATISTICS),
     }
     export_onnx(PixelRidgeNR(ridge), out / "model.onnx", {"model_id": MODEL_ID})
     atomic_write_json(out / "model.json", make_sidecar(meta))
@@ -375,7 +414,7 @@ def fit_run(
         "table_sha256": meta["table_sha256"],
         "corpus_manifest_sha256": man_sha,
         "alpha": alpha,
-        "features": list(FEATURE_NAMES),
+        "features": list(MODEL_STATISTICS),
         "n_rows": int(data.y.size),
         "n_sources": int(np.unique(data.source_id).size),
         "loso": report,

@@ -14,7 +14,14 @@ import torch
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.registry import verify_registry
 from vmaf_tiny.session import load_model
-from vmaf_train.nr_pixel import FEATURE_NAMES, TemporalStats, fit_run, load_table, pairs
+from vmaf_train.nr_pixel import (
+    FEATURE_NAMES,
+    MODEL_STATISTICS,
+    TemporalStats,
+    fit_run,
+    load_table,
+    pairs,
+)
 from vmaf_train.ship.cards import render_card
 from vmaf_train.ship.pixel_nr import register_pixel_nr_run
 
@@ -59,7 +66,7 @@ def _table(path: Path, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     rows = 4 * 3 * 5
     x = rng.normal(size=(rows, len(FEATURE_NAMES)))
-    z = 1.5 * x[:, IDX["s1_abs_dx"]] - 1.0 * x[:, IDX["flat_lt1"]]
+    z = 1.5 * x[:, IDX["s1_abs_dx"]] - 1.0 * x[:, IDX["tdiff_s1"]]
     y = 100 / (1 + np.exp(-z))
     src = np.repeat([f"fam{i}_a" for i in range(4)], 15)
     key = np.repeat([f"c{i}" for i in range(12)], 5)
@@ -143,3 +150,16 @@ def test_baseline_comparison_splits_seen_and_unseen_families(tmp_path: Path) -> 
     assert abs(cmp["all"]["baseline"]["rmse"] - want_rmse) < 1e-9
     with pytest.raises(BadInputError, match="no such baseline"):
         fit_run(table, tmp_path / "run2", baseline=tmp_path / "missing.json")
+
+
+def test_model_statistics_are_the_table_columns_without_flat_fractions() -> None:
+    rng = np.random.default_rng(1)
+    frames = rng.random((3, 72, 128)).astype(np.float32)
+    x = torch.from_numpy(pairs(frames))
+    with torch.no_grad():
+        full, model = TemporalStats()(x).numpy(), TemporalStats(flat=False)(x).numpy()
+    cols = [IDX[n] for n in MODEL_STATISTICS]
+    assert model.shape == (3, len(MODEL_STATISTICS)) and not any(
+        "flat" in n for n in MODEL_STATISTICS
+    )
+    np.testing.assert_allclose(model, full[:, cols], rtol=1e-6)

@@ -83,6 +83,7 @@ def register_pixel_nr_run(
         "alpha": m["alpha"],
         "features": m["features"],
         "table_sha256": m["table_sha256"],
+        "ablations": lo.get("ablations") or {},
         "goals": GOALS,
     }
     if "baseline_v1" in m:
@@ -186,12 +187,48 @@ def render_pixel_nr_card(
     ok_p = "met" if plcc >= g["clip_plcc_min"] else "**missed**"
     ok_r = "met" if rmse <= g["clip_rmse_max"] else "**missed**"
     base = ex.get("baseline_v1") or {}
-    base_line = (
-        [
-            f"* `nr_metric_v1` on the same clips (all unseen by it): clip PLCC "
-            f"{_f(base.get('plcc'))}, RMSE {_f(base.get('rmse'), 2)}",
+    base_lines: list[str] = []
+    if base:
+        a, u = base["all"], base["unseen"]
+        base_lines = [
+            "",
+            f"### Beside `{base['model']}` (shipped; run by the runtime on the same clips)",
+            "",
+            "| clips | n | this model (LOSO) PLCC / RMSE / bias | "
+            f"`{base['model']}` PLCC / RMSE / bias |",
+            "|---|---|---|---|",
+            *(
+                f"| {what} | {d['loso']['n']} | {_f(d['loso']['plcc'])} / "
+                f"{_f(d['loso']['rmse'], 2)} / {_f(d['loso']['bias'], 2)} | "
+                f"{_f(d['baseline']['plcc'])} / {_f(d['baseline']['rmse'], 2)} / "
+                f"{_f(d['baseline']['bias'], 2)} |"
+                for what, d in (
+                    ("all", a),
+                    (
+                        "families absent from its training corpus: "
+                        + ", ".join(base["unseen_families"]),
+                        u,
+                    ),
+                )
+            ),
+            "",
+            f"`{base['model']}` was trained on the `standard` corpus, which holds most of these "
+            "families, so only the second row is out of sample for it.",
         ]
-        if base
+    abl = ex.get("ablations") or {}
+    abl_lines = (
+        [
+            "",
+            "### Which statistics carry it (same LOSO, same ridge, a subset of the inputs)",
+            "",
+            "| inputs | statistics | clip PLCC | clip RMSE |",
+            "|---|---|---|---|",
+            *(
+                f"| {k} | {v['n_statistics']} | {_f(v['plcc'])} | {_f(v['rmse'], 2)} |"
+                for k, v in abl.items()
+            ),
+        ]
+        if abl
         else []
     )
     body = [
@@ -221,9 +258,10 @@ def render_pixel_nr_card(
         f"* clip PLCC **{_f(plcc)}**, SROCC {_f(clip.get('srocc'))}, RMSE **{_f(rmse, 2)}** "
         f"(goal PLCC >= {g['clip_plcc_min']}: {ok_p}; RMSE <= {g['clip_rmse_max']}: {ok_r})",
         f"* frame PLCC {_f(frame.get('plcc'))}, RMSE {_f(frame.get('rmse'), 2)}",
-        *base_line,
         f"* fitted on everything and scored in-sample: clip PLCC "
         f"{_f((ex.get('train_fit_clip') or {}).get('plcc'))} (the statistics' capacity bound)",
+        *base_lines,
+        *abl_lines,
         "",
         "### Per codec",
         "",
