@@ -291,8 +291,8 @@ def make_sidecar(metadata: dict[str, Any]) -> dict[str, Any]:
         "description": (
             "Pixel-only no-reference VMAF (C2): fixed statistics of each decoded luma frame "
             "and the one before it at 640x360 (neighbour differences and Laplacians at four "
-            "scales, 8-pixel grid blockiness, flat-block and static-block fractions, frame-"
-            "difference energy at four scales; no learned weights) into a ridge regression on "
+            "scales, 8-pixel grid blockiness, static-block fractions, frame-difference energy "
+            "at four scales; no learned weights) into a ridge regression on "
             "logit(VMAF/100) that predicts the per-frame vmaf_v0.6.1 of the distorted frame; "
             "clip score = mean over frames. Trained on natural content only; works on raw "
             "yuv and y4m (no stream facts)."
@@ -362,7 +362,9 @@ ABLATIONS: dict[str, tuple[str, ...]] = {
     "v1_statistics": tuple(
         n for n in FEATURE_NAMES if n[:2] in ("s1", "s2", "s4") or n.startswith("grid8")
     ),
-    "no_temporal": tuple(n for n in FEATURE_NAMES if not n.startswith(("static", "tdiff"))),
+    "no_temporal_with_flat": tuple(
+        n for n in FEATURE_NAMES if not n.startswith(("static", "tdiff"))
+    ),
     "with_flat_fractions": FEATURE_NAMES,
 }
 
