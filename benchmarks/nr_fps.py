@@ -12,7 +12,10 @@ once. Each run times, single-threaded:
 One warm-up run, then ``--runs`` timed runs; medians (and the slowest run) are printed, plus
 the ratio NR/FR. ``--write-docs`` refreshes the ``nr-fps`` block of docs/benchmarks.md.
 
-    python benchmarks/nr_fps.py --model src/vmaf_tiny/zoo/nr_metric_v1.onnx --runs 5 --write-docs
+    python benchmarks/nr_fps.py --runs 5 --write-docs     # nr_metric_v2 and nr_metric_v1
+
+``--model`` may be given several times (default: the two pixel NR models of the zoo); the FR
+path is timed once and every model gets a row.
 """
 
 from __future__ import annotations
@@ -60,31 +63,39 @@ def timed(fn: Any, *args: Any, runs: int) -> tuple[list[float], int, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--model", default=str(REPO / "src" / "vmaf_tiny" / "zoo" / "nr_metric_v1.onnx")
-    )
+    ap.add_argument("--model", action="append", help="NR model (.onnx or id); repeatable")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     ff = resolve_ffmpeg()
-    nr_fn, nr_path = nr_runtime, "vmaf_tiny.score_nr (vmaf-tiny score --no-reference)"
+    models = args.model or [
+        str(REPO / "src" / "vmaf_tiny" / "zoo" / f"{m}.onnx")
+        for m in ("nr_metric_v2", "nr_metric_v1")
+    ]
+    nr_path = "vmaf_tiny.score_nr (vmaf-tiny score --no-reference)"
+    nr: list[tuple[str, list[float], int, float]] = []
     with tempfile.TemporaryDirectory(prefix="nr-bench-") as tmp:
         ref, dis = clip_pair(640, 360, args.frames, Path(tmp), ff)  # what vmaf-tiny bench uses
-        nr_t, n_nr, nr_score = timed(nr_fn, args.model, dis, ff, runs=args.runs)
+        for m in models:
+            nr.append((m, *timed(nr_runtime, m, dis, ff, runs=args.runs)))
         fr_t, n_fr, fr_score = timed(fr_libvmaf, ref, dis, ff, runs=args.runs)
-    nr_fps = n_nr / statistics.median(nr_t)
     fr_fps = n_fr / statistics.median(fr_t)
-    out = {
+    out: dict[str, Any] = {
         "clip": f"testsrc2 640x360, {args.frames} frames, x264 veryfast CRF 30",
         "nr_path": nr_path,
-        "model": Path(args.model).name,
-        "nr_fps_median": nr_fps,
-        "nr_fps_slowest": n_nr / max(nr_t),
+        "models": [
+            {
+                "model": Path(m).name,
+                "nr_fps_median": n / statistics.median(t),
+                "nr_fps_slowest": n / max(t),
+                "ratio_nr_over_fr": n / statistics.median(t) / fr_fps,
+                "nr_mean_score": score,
+            }
+            for m, t, n, score in nr
+        ],
         "fr_libvmaf_fps_median": fr_fps,
         "fr_libvmaf_fps_slowest": n_fr / max(fr_t),
-        "ratio_nr_over_fr": nr_fps / fr_fps,
-        "nr_mean_score": nr_score,
         "libvmaf_mean_vmaf": fr_score,
         "runs": args.runs,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -104,8 +115,11 @@ def main() -> None:
                 "",
                 "| clip | NR path | NR fps | libvmaf FR fps | NR / FR |",
                 "|---|---|---|---|---|",
-                f"| {out['clip']} | {nr_path} ({out['model']}) | {nr_fps:.1f} | {fr_fps:.1f} | "
-                f"{nr_fps / fr_fps:.2f} |",
+                *(
+                    f"| {out['clip']} | {nr_path} ({r['model']}) | {r['nr_fps_median']:.1f} | "
+                    f"{fr_fps:.1f} | {r['ratio_nr_over_fr']:.2f} |"
+                    for r in out["models"]
+                ),
             ]
         )
         replace_block(REPO / "docs" / "benchmarks.md", "nr-fps", body)

@@ -3,7 +3,10 @@
 Frames come through the project's ffmpeg (:func:`vmaf_tiny.video.read_luma`) and are prepared as
 the sidecar's ``frame`` block says: resized to ``resize`` ([width, height], bicubic), centre-
 cropped to ``crop`` ([width, height]), mapped from [0, 1] to ``value_range``, every ``stride``-th
-frame kept. Frames go to the model in batches (one per call when its batch axis is static).
+frame kept. With ``temporal: "previous"`` each frame goes in with the kept frame before it as a
+second channel ([N, 2, H, W]; the first frame is its own previous), so a model can measure
+motion and coding flicker. Frames go to the model in batches (one per call when its batch axis
+is static).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe, read_luma
 
-__all__ = ["damage_warnings", "prepare_frame", "score_nr"]
+__all__ = ["damage_warnings", "prepare_frame", "score_nr", "with_previous"]
 
 # Frames per ONNX Runtime call when the batch axis is dynamic, bounded by bytes: small batches
 # stay in cache (at 640x360 one frame per call measured fastest per frame, 16 or 72 up to 2x
@@ -112,15 +115,29 @@ def _records(
     return frame_records(np.arange(scores.shape[0], dtype=np.int64) * stride, fps, cols)
 
 
+def with_previous(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Each [H, W] frame as [2, H, W]: the frame and the one before it (the first: itself)."""
+    prev: np.ndarray | None = None
+    for f in frames:
+        yield np.stack([f, f if prev is None else prev])
+        prev = f
+
+
 def _batches(frames: Iterable[np.ndarray], batch: int) -> Iterator[np.ndarray]:
     buf: list[np.ndarray] = []
     for f in frames:
         buf.append(f)
         if len(buf) == batch:
-            yield np.stack(buf)[:, None]
+            yield _stack(buf)
             buf = []
     if buf:
-        yield np.stack(buf)[:, None]
+        yield _stack(buf)
+
+
+def _stack(buf: list[np.ndarray]) -> np.ndarray:
+    """[H, W] frames -> [N, 1, H, W]; [C, H, W] frame stacks -> [N, C, H, W]."""
+    x = np.stack(buf)
+    return x[:, None] if x.ndim == 3 else x
 
 
 def score_nr(
@@ -187,7 +204,11 @@ def score_nr(
     spread: list[np.ndarray] = []  # ensemble models: the spread of their heads (uncertainty)
     t_model = 0.0
     dlog = DecodeLog()
-    frames = _nr_frames(dspec, info, frame, ff, (shape[2], shape[3]), allow_damaged, dlog)
+    frames: Iterable[np.ndarray] = _nr_frames(
+        dspec, info, frame, ff, (shape[2], shape[3]), allow_damaged, dlog
+    )
+    if frame.get("temporal") == "previous":
+        frames = with_previous(frames)
     for x in _batches(frames, batch):
         n = x.shape[0]
         if isinstance(shape[0], int) and n != shape[0]:

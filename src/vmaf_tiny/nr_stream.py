@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 STREAM_NR_MODEL = "nr_stream_v2"
-PIXEL_NR_MODEL = "nr_metric_v1"
+PIXEL_NR_MODEL = "nr_metric_v2"
 
 
 def is_stream_model(lm: LoadedModel) -> bool:

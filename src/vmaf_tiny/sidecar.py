@@ -219,11 +219,14 @@ def sidecar_contract(sidecar: Mapping[str, Any]) -> str | None:
         if frame_in is None:
             return "NR sidecar has no input with role 'frame'"
         shape = frame_in["shape"]
-        if len(shape) != 4:
-            return f"NR frame input {frame_in['name']!r} must be [N, 1, H, W], got {shape}"
-        if isinstance(shape[1], int) and shape[1] != 1:
-            return f"NR frame input {frame_in['name']!r} must have 1 channel (luma)"
         frame = sidecar.get("frame") or {}
+        # temporal "previous": each frame comes with the one before it as a second channel
+        chans = 2 if frame.get("temporal") == "previous" else 1
+        if len(shape) != 4:
+            return f"NR frame input {frame_in['name']!r} must be [N, {chans}, H, W], got {shape}"
+        if isinstance(shape[1], int) and shape[1] != chans:
+            what = "luma, previous luma (frame.temporal)" if chans == 2 else "luma"
+            return f"NR frame input {frame_in['name']!r} must have {chans} channel(s) ({what})"
         size = frame.get("crop") or frame.get("resize")
         h, w = shape[2], shape[3]
         if size is not None:

@@ -15,7 +15,7 @@ import pytest
 from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg
-from vmaf_tiny.nr_stream import STREAM_NR_MODEL, choose_nr_model, score_stream
+from vmaf_tiny.nr_stream import PIXEL_NR_MODEL, STREAM_NR_MODEL, choose_nr_model, score_stream
 from vmaf_tiny.registry import load_registry, shipped_zoo
 from vmaf_tiny.sidecar import sidecar_contract
 from vmaf_tiny.stream import (
@@ -132,7 +132,7 @@ def test_raw_input_is_not_a_stream(clips: dict[str, Path]) -> None:
     assert STREAM_NR_MODEL == "nr_stream_v2"
     assert choose_nr_model(clips["x264_mp4"]) == (STREAM_NR_MODEL, None)
     mid, note = choose_nr_model(clips["y4m"])
-    assert mid == "nr_metric_v1" and note is not None and "nr_metric_v1" in note
+    assert mid == PIXEL_NR_MODEL == "nr_metric_v2" and note is not None and mid in note
 
 
 @pytest.mark.parametrize("model", ["nr_stream_v1", "nr_stream_v2"])
@@ -179,9 +179,9 @@ def test_cli_picks_the_stream_model_for_encoded_input(clips: dict[str, Path]) ->
 def test_cli_falls_back_to_the_pixel_model_for_y4m(clips: dict[str, Path]) -> None:
     out = _run("score", "--no-reference", "--distorted", clips["y4m"], "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["model"] == "nr_metric_v1"
+    assert json.loads(out.stdout)["model"] == PIXEL_NR_MODEL
     notes = [ln for ln in out.stderr.splitlines() if "carries no stream facts" in ln]
-    assert len(notes) == 1 and "nr_metric_v1" in notes[0]
+    assert len(notes) == 1 and PIXEL_NR_MODEL in notes[0]
 
 
 def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:

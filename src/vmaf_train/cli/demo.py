@@ -4,7 +4,7 @@
 2. evaluate the shipped ``vmaf_tiny_v2`` and the upstream SVM on it (none of its content is in
    the models' training data, so every row is held out);
 3. score one demo pair end to end (``vmaf-tiny score --with-svm``): tiny and SVM side by side;
-4. score the same distorted clip without its reference (``nr_metric_v1`` from pixels,
+4. score the same distorted clip without its reference (``nr_metric_v2`` from pixels,
    ``nr_stream_v2`` from the encoded stream).
 """
 
@@ -22,7 +22,7 @@ from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.parallel import make_executor
 
 DEMO_MODEL = "vmaf_tiny_v2"
-DEMO_NR_MODEL = "nr_metric_v1"
+DEMO_NR_MODEL = "nr_metric_v2"
 DEMO_STREAM_MODEL = "nr_stream_v2"
 DEMO_PAIR = "demo_bikes_fence__x264-veryfast-crf38"
 

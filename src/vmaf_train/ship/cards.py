@@ -32,6 +32,7 @@ from vmaf_train.ship.card_parts import (
 from vmaf_train.ship.cards_fast import is_fast_model, render_fast_card
 from vmaf_train.ship.cards_fr import loso_summary, render_fr_card
 from vmaf_train.ship.cards_pixels import render_pixel_card
+from vmaf_train.ship.pixel_nr import is_temporal_nr, pixel_nr_snapshot_row, render_pixel_nr_card
 from vmaf_train.ship.registry import load_registry
 from vmaf_train.ship.stream import is_stream_sidecar, render_stream_card, stream_snapshot_row
 
@@ -69,6 +70,8 @@ def render_card(
     """
     if is_stream_sidecar(side):
         return render_stream_card(row, side, runtime_block=runtime_block)
+    if is_temporal_nr(side):
+        return render_pixel_nr_card(row, side, runtime_block=runtime_block)
     if is_pixel_model(side):
         return render_pixel_card(row, side, runtime_block=runtime_block)
     if is_fast_model(side):
@@ -161,6 +164,8 @@ def snapshot_markdown(rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]
     lines += [
         stream_snapshot_row(r, s)
         if is_stream_sidecar(s)
+        else pixel_nr_snapshot_row(r, s)
+        if is_temporal_nr(s)
         else _pixel_snapshot_row(r, s)
         if is_pixel_model(s)
         else _fr_snapshot_row(r, s)

@@ -20,6 +20,7 @@ import yaml
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import atomic_write_bytes, sha256_file
+from vmaf_tiny.nr_stream import PIXEL_NR_MODEL
 from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
 from vmaf_train.ship.registry import Shipment, ship
 
@@ -219,7 +220,7 @@ def render_stream_card(
         "",
         "It needs the encoded stream (H.264, HEVC, VP9, AV1 in any container ffmpeg reads). For "
         "raw yuv or y4m input `score --no-reference` says so on stderr and uses the pixel model "
-        "`nr_metric_v1`. QP is used where the decoder exports it (H.264, VP9); HEVC and AV1 "
+        f"`{PIXEL_NR_MODEL}`. QP is used where the decoder exports it (H.264, VP9); HEVC and AV1 "
         "rely on bits per pixel alone. A rung of a ladder is scored at its coded size unless "
         "the caller passes the display size (`score_stream(..., display=(w, h))`).",
         "",

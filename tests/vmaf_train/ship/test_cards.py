@@ -166,6 +166,7 @@ def test_report_renders_pixel_models_with_the_pixel_card(tmp_path: Path) -> None
     from vmaf_train.ship.card_parts import is_pixel_model
     from vmaf_train.ship.cards import write_reports
     from vmaf_train.ship.cards_pixels import render_pixel_card
+    from vmaf_train.ship.pixel_nr import is_temporal_nr, render_pixel_nr_card
 
     repo = Path(__file__).resolve().parents[3]
     zoo = tmp_path / "zoo"
@@ -179,7 +180,10 @@ def test_report_renders_pixel_models_with_the_pixel_card(tmp_path: Path) -> None
     for row in reg["models"]:
         assert f"`{row['id']}`" in snapshot
         side = json.loads((zoo / row["sidecar"]).read_text())
-        if is_pixel_model(side):
+        if is_temporal_nr(side):  # nr_metric_v2: its own LOSO card
+            card = (docs / "models" / f"{row['id']}.md").read_text()
+            assert card == render_pixel_nr_card(row, side)
+        elif is_pixel_model(side):
             pixel_rows += 1
             card = (docs / "models" / f"{row['id']}.md").read_text()
             assert card == render_pixel_card(row, side)

@@ -1,0 +1,332 @@
+"""Ship the pixel-only temporal NR model (``nr_metric_v2``): registry row from a fit run, its card.
+
+``register_pixel_nr_run(RUN, ZOO)`` puts ``RUN/model.onnx`` + sidecar (written by
+``python -m vmaf_train.nr_pixel fit``) into the zoo through :func:`vmaf_train.ship.registry.ship`;
+its row carries the leave-one-family-out figures (pooled clip metrics as ``test``, one entry per
+held-out family as ``loso``, per-codec / per-distortion tables and the goals under ``extra``).
+``render_pixel_nr_card`` writes the card from that row alone: no number is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import atomic_write_bytes, sha256_file
+from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
+from vmaf_train.ship.registry import Shipment, ship
+
+__all__ = [
+    "GOALS",
+    "is_temporal_nr",
+    "pixel_nr_snapshot_row",
+    "register_pixel_nr_run",
+    "render_pixel_nr_card",
+    "write_pixel_nr_card",
+]
+
+#: Issue 13's goals for the pixel NR model (LOSO over natural content, clip level).
+GOALS = {"clip_plcc_min": 0.85, "clip_rmse_max": 10.0}
+
+
+def is_temporal_nr(side: Mapping[str, Any]) -> bool:
+    """True for an NR model fed (frame, previous frame) pairs (``frame.temporal``)."""
+    return side.get("kind") == "nr" and (side.get("frame") or {}).get("temporal") == "previous"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=10
+        )
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _num(m: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in m.items() if isinstance(v, int | float | str) or v is None}
+
+
+def register_pixel_nr_run(
+    run: str | os.PathLike[str], zoo: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """Register a ``python -m vmaf_train.nr_pixel fit`` run into ``zoo``. Returns the row.
+
+    Raises:
+        BadInputError: the run directory lacks model.onnx, model.json or metrics.json.
+        BadModelError: the model fails a load-time check or the registry schema.
+    """
+    run = Path(run)
+    for name in ("model.onnx", "model.json", "metrics.json"):
+        if not (run / name).is_file():
+            raise BadInputError(f"{run}: no {name} (not a nr_pixel fit run)")
+    side = json.loads((run / "model.json").read_text())
+    m = json.loads((run / "metrics.json").read_text())
+    lo = m["loso"]
+    extra = {
+        "protocol": "leave-one-family-out, clip level (mean of frames)",
+        "loso_clip": lo["clip"],
+        "loso_frame": lo["frame"],
+        "per_codec": lo["per_codec"],
+        "per_distortion": lo["per_distortion"],
+        "n_families": lo["n_families"],
+        "n_clips": lo["n_clips"],
+        "train_fit_clip": m["train_fit_clip"],
+        "alpha": m["alpha"],
+        "features": m["features"],
+        "table_sha256": m["table_sha256"],
+        "ablations": lo.get("ablations") or {},
+        "goals": GOALS,
+    }
+    if "baseline_v1" in m:
+        extra["baseline_v1"] = m["baseline_v1"]
+    training = {
+        "corpus_manifest_sha256": m.get("corpus_manifest_sha256", ""),
+        "train_commit": _commit(),
+        "seed": 0,
+        "n_sources": int(m["n_sources"]),
+        "n_rows": int(m["n_rows"]),
+        "metrics": {
+            "test": _num(lo["clip"]),
+            "loso": {k: _num(v) for k, v in lo["per_family"].items()},
+            "extra": extra,
+        },
+    }
+    mid = side["id"]
+    shipped = {**side, "onnx": f"{mid}.onnx", "int8": None}
+    row = {
+        "id": mid,
+        "kind": side["kind"],
+        "class": side["class"],
+        "onnx": f"{mid}.onnx",
+        "sidecar": f"{mid}.json",
+        "sha256": sha256_file(run / "model.onnx"),
+        "bytes": (run / "model.onnx").stat().st_size,
+        "opset": int(side["opset"]),
+        "smoke": False,
+        "quant_mode": "fp32",
+        "int8": None,
+        "license": "BSD-2-Clause-Patent",
+        "description": side.get("description") or mid,
+        "inputs": side["inputs"],
+        "outputs": side["outputs"],
+        "training": training,
+    }
+    ship(zoo, [Shipment(row, shipped, run / "model.onnx")])
+    return row
+
+
+def _f(v: Any, nd: int = 3) -> str:
+    return f"{v:.{nd}f}" if isinstance(v, float) else str(v)
+
+
+def _table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    out = [
+        f"| {title} | clips | PLCC | SROCC | RMSE | bias (pred - teacher) |",
+        "|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {k} | {v['n']} | {_f(v['plcc'])} | {_f(v['srocc'])} | {_f(v['rmse'], 2)} | "
+        f"{_f(v['bias'], 2)} |"
+        for k, v in rows.items()
+    ]
+    return out
+
+
+def _front_matter(row: Mapping[str, Any], clip: Mapping[str, Any]) -> dict[str, Any]:
+    tr = row.get("training") or {}
+    return {
+        "license": row.get("license"),
+        "library_name": "onnx",
+        "tags": ["video-quality", "onnx", "tiny", "kind-nr", f"class-{row['class']}", "pixels"],
+        "model-index": [
+            {
+                "name": row["id"],
+                "results": [
+                    {
+                        "task": {"type": "no-reference video quality assessment"},
+                        "dataset": {
+                            "name": "vmaf-tiny nr_stream corpus (leave-one-source-out)",
+                            "type": "vmaf-tiny-corpus",
+                            "revision": str(tr.get("corpus_manifest_sha256", ""))[:16],
+                        },
+                        "metrics": [
+                            {
+                                "type": f"clip_{k}",
+                                "name": f"clip {k.upper()} vs teacher (LOSO)",
+                                "value": round(float(clip[k]), 6),
+                            }
+                            for k in ("plcc", "srocc", "rmse")
+                            if isinstance(clip.get(k), int | float)
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def render_pixel_nr_card(
+    row: Mapping[str, Any], side: Mapping[str, Any], *, runtime_block: str = ""
+) -> str:
+    """The model card (Hugging Face front matter + body) of a temporal pixel NR model."""
+    tr = row.get("training") or {}
+    met = tr.get("metrics") or {}
+    ex = met.get("extra") or {}
+    clip, frame = ex.get("loso_clip") or {}, ex.get("loso_frame") or {}
+    g = ex.get("goals") or GOALS
+    plcc, rmse = clip.get("plcc", float("nan")), clip.get("rmse", float("nan"))
+    ok_p = "met" if plcc >= g["clip_plcc_min"] else "**missed**"
+    ok_r = "met" if rmse <= g["clip_rmse_max"] else "**missed**"
+    base = ex.get("baseline_v1") or {}
+    base_lines: list[str] = []
+    if base:
+        a, u = base["all"], base["unseen"]
+        base_lines = [
+            "",
+            f"### Beside `{base['model']}` (shipped; run by the runtime on the same clips)",
+            "",
+            "| clips | n | this model (LOSO) PLCC / RMSE / bias | "
+            f"`{base['model']}` PLCC / RMSE / bias |",
+            "|---|---|---|---|",
+            *(
+                f"| {what} | {d['loso']['n']} | {_f(d['loso']['plcc'])} / "
+                f"{_f(d['loso']['rmse'], 2)} / {_f(d['loso']['bias'], 2)} | "
+                f"{_f(d['baseline']['plcc'])} / {_f(d['baseline']['rmse'], 2)} / "
+                f"{_f(d['baseline']['bias'], 2)} |"
+                for what, d in (
+                    ("all", a),
+                    (
+                        "families absent from its training corpus: "
+                        + ", ".join(base["unseen_families"]),
+                        u,
+                    ),
+                )
+            ),
+            "",
+            f"`{base['model']}` was trained on the `standard` corpus, which holds most of these "
+            "families, so only the second row is out of sample for it.",
+        ]
+    abl = ex.get("ablations") or {}
+    abl_lines = (
+        [
+            "",
+            "### Which statistics carry it (same LOSO, same ridge, a subset of the inputs)",
+            "",
+            "| inputs | statistics | clip PLCC | clip RMSE |",
+            "|---|---|---|---|",
+            *(
+                f"| {k} | {v['n_statistics']} | {_f(v['plcc'])} | {_f(v['rmse'], 2)} |"
+                for k, v in abl.items()
+            ),
+        ]
+        if abl
+        else []
+    )
+    body = [
+        f"# {row['id']}",
+        "",
+        str(row.get("description", "")),
+        "",
+        "## Use",
+        "",
+        "```sh",
+        "vmaf-tiny score --no-reference --distorted clip.y4m     # raw/y4m input picks this model",
+        f"vmaf-tiny score --no-reference --model {row['id']} --distorted delivered.mp4",
+        "```",
+        "",
+        f"Input `{side['inputs'][0]['name']}` {side['inputs'][0]['shape']} float32: each decoded "
+        "luma frame (rescaled to 640x360, bicubic, [0, 1]) with the frame before it as the second "
+        'channel (sidecar `frame.temporal = "previous"`; the first frame is its own previous). '
+        "Trained and evaluated on natural content only; synthetic patterns are outside what it "
+        "learnt.",
+        "",
+        "## Leave-one-source-out figures (clip level, against libvmaf vmaf_v0.6.1)",
+        "",
+        f"Protocol: {ex.get('protocol')}; {ex.get('n_families')} content families, "
+        f"{ex.get('n_clips')} clips, {tr.get('n_rows')} frames. Every figure below is a "
+        "prediction for content the model did not see.",
+        "",
+        f"* clip PLCC **{_f(plcc)}**, SROCC {_f(clip.get('srocc'))}, RMSE **{_f(rmse, 2)}** "
+        f"(goal PLCC >= {g['clip_plcc_min']}: {ok_p}; RMSE <= {g['clip_rmse_max']}: {ok_r})",
+        f"* frame PLCC {_f(frame.get('plcc'))}, RMSE {_f(frame.get('rmse'), 2)}",
+        f"* fitted on everything and scored in-sample: clip PLCC "
+        f"{_f((ex.get('train_fit_clip') or {}).get('plcc'))} (the statistics' capacity bound)",
+        "",
+        f"Two choices were made by looking at these same LOSO figures: the ridge penalty "
+        f"(alpha {ex.get('alpha')}, tried 0.01 to 3) and leaving the flat-block fractions out "
+        "(the ablation below), so the figures are slightly optimistic for new content.",
+        *base_lines,
+        *abl_lines,
+        "",
+        "### Per codec",
+        "",
+        *_table("codec", ex.get("per_codec") or {}),
+        "",
+        "### Per distortion",
+        "",
+        *_table("distortion", ex.get("per_distortion") or {}),
+        "",
+        "### Per held-out source family (where not to trust it)",
+        "",
+        *_table("family", met.get("loso") or {}),
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        "vmaf-train corpus build --config nr_stream --out corpus/nr_stream",
+        "python -m vmaf_train.nr_pixel table --corpus corpus/nr_stream",
+        "python -m vmaf_train.nr_pixel baseline --corpus corpus/nr_stream -m nr_metric_v1 "
+        "--seen-manifest corpora/standard/manifest.json -o corpus/nr_stream/baseline_v1.json",
+        "python -m vmaf_train.nr_pixel fit -f corpus/nr_stream/pixel_nr_features.npz "
+        f"--baseline corpus/nr_stream/baseline_v1.json -o runs/{row['id']}",
+        f"python -m vmaf_train.nr_pixel register -o runs/{row['id']} --zoo src/vmaf_tiny/zoo",
+        "```",
+        "",
+        f"Model file: {row['bytes']:,} bytes (class {row['class']}), sha256 `{row['sha256']}`, "
+        "fp32 only: the statistics are tiny differences of [0, 1] luma (quantising them cost "
+        "`nr_metric_v1` 0.31 PLCC) and the head is one Gemm, so int8 has nothing to gain.",
+        "",
+        RUNTIME_BEGIN,
+        runtime_block.strip("\n"),
+        RUNTIME_END,
+        "",
+    ]
+    front = yaml.safe_dump(_front_matter(row, clip), sort_keys=False, allow_unicode=True, width=100)
+    return "---\n" + front + "---\n\n" + "\n".join(body)
+
+
+def write_pixel_nr_card(
+    zoo: str | os.PathLike[str], docs: str | os.PathLike[str], model_id: str
+) -> Path:
+    """Write ``docs/models/<id>.md`` for one temporal pixel NR model of ``zoo``."""
+    zoo, docs = Path(zoo), Path(docs)
+    reg = json.loads((zoo / "registry.json").read_text())
+    row = next((r for r in reg["models"] if r["id"] == model_id), None)
+    if row is None:
+        raise BadInputError(f"{model_id} is not in {zoo}/registry.json")
+    side = json.loads((zoo / row["sidecar"]).read_text())
+    card = docs / "models" / f"{model_id}.md"
+    old = card.read_text() if card.is_file() else ""
+    runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
+    atomic_write_bytes(card, render_pixel_nr_card(row, side, runtime_block=runtime).encode())
+    return card
+
+
+def pixel_nr_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
+    """One line of the docs/benchmarks.md snapshot table for a temporal pixel NR model."""
+    ex = ((row.get("training") or {}).get("metrics") or {}).get("extra") or {}
+    c = ex.get("loso_clip") or {}
+    return (
+        f"| `{row['id']}` | {side.get('output', {}).get('target', 'vmaf')} (no reference, "
+        f"pixels only) | LOSO over {ex.get('n_families')} natural families, clip PLCC "
+        f"{_f(c.get('plcc'))}, RMSE {_f(c.get('rmse'), 2)} | {row['bytes']:,} bytes, fp32 |"
+    )
