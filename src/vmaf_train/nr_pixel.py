@@ -221,6 +221,7 @@ def load_table(path: Path) -> tuple[StreamData, str]:
         family=np.asarray([source_family(s) for s in src]),
         codec=z["codec"].astype(str),
         distortion=z["distortion"].astype(str),
+        kind=np.full(src.size, "natural"),  # build_table keeps natural clips only
     )
     return data, str(z["manifest_sha256"])
 
@@ -321,7 +322,7 @@ def _subset(data: StreamData, cols: Sequence[str]) -> StreamData:
     idx = [data.names.index(c) for c in cols]
     return StreamData(
         data.x[:, idx], data.y, tuple(cols), data.key, data.source_id, data.family, data.codec,
-        data.distortion,
+        data.distortion, data.kind,
     )  # fmt: skip
 
 
