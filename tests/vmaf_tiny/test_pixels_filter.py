@@ -122,7 +122,6 @@ def test_full_range_input_keeps_its_range(ffmpeg, tmp_path: Path) -> None:
     np.testing.assert_array_equal(a.vmaf, b.vmaf)
 
 
-
 @pytest.mark.parametrize("suffix", [".y4m", ".mkv"])
 def test_filter_keeps_the_sample_aspect_ratio(ffmpeg, tmp_path: Path, suffix: str) -> None:
     """Raw frames carry no aspect ratio: the output restates the input's (4:3 pixels here)."""

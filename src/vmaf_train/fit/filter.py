@@ -1,4 +1,4 @@
-"""``learned_filter_v1``: train a residual restoration CNN and measure it honestly.
+"""Learned filters (``learned_filter_v1``, ``_v2``): train a residual restoration CNN, measure it.
 
 Data: clips of the ``encode`` distortions (coded at the reference's size), decoded luma next to
 the reference luma; seeded frames per clip and seeded aligned patches per frame. Loss
