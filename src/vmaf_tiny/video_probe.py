@@ -34,7 +34,7 @@ _STREAM_RE = re.compile(
     r"Stream #0:\d+[^:]*: Video: (?P<codec>\w+)[^,]*, (?P<pix>\w+)(?:\([^)]*\))?"
     r"(?:, [^,]*?)?, (?P<w>\d+)x(?P<h>\d+)"
 )
-_SAR_RE = re.compile(r"\[SAR (?P<num>\d+):(?P<den>\d+) DAR")
+_SAR_RE = re.compile(r"SAR (?P<num>\d+):(?P<den>\d+) DAR")
 _FPS_RE = re.compile(r", (?P<fps>\d+(?:\.\d+)?) (?:fps|tbr)")
 _CRF_RE = re.compile(rb"crf=(\d+(?:\.\d+)?)")
 
