@@ -78,6 +78,7 @@ class FilterResult:
         seconds: load / decode+write / model / total.
         damaged_frames_dropped: Frames of a damaged input left out (``allow_damaged``).
         warnings: Non-fatal notes (damage accepted with ``allow_damaged``).
+        strength: The correction's scale the filter ran with (None for a bare callable).
     """
 
     output: str
@@ -93,6 +94,7 @@ class FilterResult:
     seconds: dict[str, float] = field(default_factory=dict)
     damaged_frames_dropped: int = 0
     warnings: list[str] = field(default_factory=list)
+    strength: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +111,7 @@ class FilterResult:
                 "clip_fraction": self.clip_fraction,
             },
             "model": self.model_id,
+            "strength": self.strength,
             "provider": self.provider,
             "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
         }
@@ -241,6 +244,8 @@ def _writer_args(
         "-i",
         "-",
     ]
+    if info.sar is not None:  # raw frames carry no aspect ratio: restate the input's
+        args += ["-vf", f"setsar={info.sar[0]}/{info.sar[1]}"]
     args += _output_args(dest or out, codec, crf, preset)
     return [*args, str(out)]
 

@@ -34,6 +34,7 @@ _STREAM_RE = re.compile(
     r"Stream #0:\d+[^:]*: Video: (?P<codec>\w+)[^,]*, (?P<pix>\w+)(?:\([^)]*\))?"
     r"(?:, [^,]*?)?, (?P<w>\d+)x(?P<h>\d+)"
 )
+_SAR_RE = re.compile(r"SAR (?P<num>\d+):(?P<den>\d+) DAR")
 _FPS_RE = re.compile(r", (?P<fps>\d+(?:\.\d+)?) (?:fps|tbr)")
 _CRF_RE = re.compile(rb"crf=(\d+(?:\.\d+)?)")
 
@@ -77,6 +78,17 @@ _Y4M_INTERLACE = frozenset("ptbm?")
 
 def _y4m_bad(path: Path, why: str) -> BadInputError:
     return BadInputError(f"{path.name}: invalid y4m header ({why})")
+
+
+def _sar(num: int, den: int) -> tuple[int, int] | None:
+    """A stated sample aspect ratio, or None for an unknown one (0:0, 0:1, ...)."""
+    return (num, den) if num > 0 and den > 0 else None
+
+
+def _y4m_sar(tag: str) -> tuple[int, int] | None:
+    """The ``A`` tag of a y4m header (``1:1``; ``0:0`` or garbage: unknown)."""
+    num, _, den = tag.partition(":")
+    return _sar(int(num), int(den)) if num.isdigit() and den.isdigit() else None
 
 
 def _y4m_info(path: Path) -> VideoInfo | None:
@@ -161,6 +173,7 @@ def _y4m_info(path: Path) -> VideoInfo | None:
         decoder="rawvideo",
         damage=damage,
         clean_frames=n if damage else None,
+        sar=_y4m_sar(tags.get("A", "0:0")),
     )
 
 
@@ -289,6 +302,7 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
     clean = clean_prefix(packets) if damage else None
     fps_m = _FPS_RE.search(input_section[m.start() :])
     fps = float(fps_m.group("fps")) if fps_m else 25.0
+    sar_m = _SAR_RE.search(input_section[m.start() :].split("\n", 1)[0])
     decoder = m.group("codec")
     encoder = _encoder_from_tags(input_section[m.start() :]) or _DECODER_FAMILY.get(decoder)
     bitrate = None
@@ -308,4 +322,5 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
         bitrate_kbps=bitrate,
         damage=tuple(damage),
         clean_frames=clean,
+        sar=_sar(int(sar_m.group("num")), int(sar_m.group("den"))) if sar_m else None,
     )

@@ -125,6 +125,7 @@ class VideoInfo:
         damage: What the demuxer (or the y4m size check) reported as damaged; empty when clean.
         clean_frames: For a damaged input, the frames (in display order) that can be used; None
             when clean. See :mod:`vmaf_tiny.damage`.
+        sar: Sample aspect ratio (num, den) when the container states one, else None.
     """
 
     path: Path
@@ -140,6 +141,7 @@ class VideoInfo:
     bitrate_kbps: float | None = None
     damage: tuple[str, ...] = ()
     clean_frames: int | None = None
+    sar: tuple[int, int] | None = None
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:

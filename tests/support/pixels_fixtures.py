@@ -41,7 +41,7 @@ def filter_run(pixel_corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     run = tmp_path_factory.mktemp("filter-run")
     fit_filter(
-        load_recipe("learned_filter_v1", FILTER_TINY, kind="filter"),
+        load_recipe("learned_filter_v2", FILTER_TINY, kind="filter"),
         pixel_corpus,
         run,
         progress=False,

@@ -121,3 +121,20 @@ def test_full_range_input_keeps_its_range(ffmpeg, tmp_path: Path) -> None:
     np.testing.assert_array_equal(a.columns["psnr_y"], b.columns["psnr_y"])
     np.testing.assert_array_equal(a.vmaf, b.vmaf)
 
+
+@pytest.mark.parametrize("suffix", [".y4m", ".mkv"])
+def test_filter_keeps_the_sample_aspect_ratio(ffmpeg, tmp_path: Path, suffix: str) -> None:
+    """Raw frames carry no aspect ratio: the output restates the input's (4:3 pixels here)."""
+    codec = None if suffix == ".y4m" else x264(30)
+    src = lavfi_clip(ffmpeg, tmp_path / f"in{suffix}", size="64x48", frames=2, vf="setsar=4/3",
+                     codec=codec)  # fmt: skip
+    assert probe(src, ffmpeg).sar == (4, 3)
+    out = tmp_path / "out.y4m"
+    filter_video(src, out, lambda x: x, ffmpeg=ffmpeg)
+    assert out.read_bytes().split(b"\n", 1)[0].split()[5:6] == [b"A4:3"]
+    assert probe(out, ffmpeg).sar == (4, 3)
+    unknown = tmp_path / "unknown.y4m"  # A0:0 (unknown) stays unknown
+    unknown.write_bytes(out.read_bytes().replace(b" A4:3 ", b" A0:0 ", 1))
+    assert probe(unknown, ffmpeg).sar is None
+    filter_video(unknown, tmp_path / "out2.y4m", lambda x: x, ffmpeg=ffmpeg)
+    assert b" A0:0 " in (tmp_path / "out2.y4m").read_bytes().split(b"\n", 1)[0]

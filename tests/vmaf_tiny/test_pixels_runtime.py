@@ -145,7 +145,9 @@ def test_filter_and_saliency_commands(pixel_zoo: Path, clips, tmp_path: Path) ->
         "-o",
         str(tmp_path / "f.y4m"),
         "--model",
-        "learned_filter_v1",
+        "learned_filter_v2",
+        "--strength",
+        "0.5",
         "--json",
         "--backend",
         "cpu",
@@ -153,7 +155,8 @@ def test_filter_and_saliency_commands(pixel_zoo: Path, clips, tmp_path: Path) ->
     )
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
-    assert res["n_frames"] == 6 and res["model"] == "learned_filter_v1"
+    assert res["n_frames"] == 6 and res["model"] == "learned_filter_v2"
+    assert res["strength"] == 0.5
     assert set(res["audit"]) == {"mean_shift_8bit", "mean_abs_change_8bit", "clip_fraction"}
     assert (tmp_path / "f.y4m").is_file()
     out = pixel_cli(
@@ -186,13 +189,16 @@ def test_filter_and_saliency_commands(pixel_zoo: Path, clips, tmp_path: Path) ->
     assert out.returncode == 0 and json.loads(out.stdout)["map_size"] == [64, 36]
 
 
+V2 = ("--model", "learned_filter_v2")  # the fixture zoo's filter (the default, v1, is not in it)
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
         (["filter", "{dis}", "-o", "{tmp}/x.y4m", "--model", "nr_metric_v1"], "not a filter"),
-        (["saliency", "{dis}", "-o", "{tmp}/m", "--model", "learned_filter_v1"], "not a saliency"),
-        (["filter", "{tmp}/missing.mkv", "-o", "{tmp}/x.y4m"], "no such file"),
-        (["filter", "{dis}", "-o", "{tmp}/x.mp4"], "choose --codec"),
+        (["saliency", "{dis}", "-o", "{tmp}/m", "--model", "learned_filter_v2"], "not a saliency"),
+        (["filter", "{tmp}/missing.mkv", "-o", "{tmp}/x.y4m", *V2], "no such file"),
+        (["filter", "{dis}", "-o", "{tmp}/x.mp4", *V2], "choose --codec"),
         (["filter", "{dis}", "-o", "{tmp}/x.y4m", "--strength", "3"], "--strength"),
         (["filter", "{dis}", "-o", "{tmp}/x.y4m", "--model", "no_such_model"], "no_such_model"),
     ],

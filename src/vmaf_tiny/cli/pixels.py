@@ -91,7 +91,7 @@ def filter_cmd(
         ffmpeg=resolve_ffmpeg(ffmpeg),
         allow_damaged=allow_damaged,
     )
-    res.model_id, res.provider = lm.model_id, lm.provider
+    res.model_id, res.provider, res.strength = lm.model_id, lm.provider, strength
     warn_lines(res.warnings)
     if json_out:
         print_json(res.to_dict())
@@ -101,6 +101,7 @@ def filter_cmd(
     t.add_row("mean luma shift", f"{res.mean_shift:+.4f} (8-bit code values)")
     t.add_row("mean |change|", f"{res.mean_abs_change:.4f} (8-bit code values)")
     t.add_row("clipped samples", f"{100 * res.clip_fraction:.4f} %")
+    t.add_row("strength", f"{strength:g}")
     t.add_row("provider", str(res.provider))
     t.add_row("seconds", f"{res.seconds['total']:.3f} (model {res.seconds['model']:.3f})")
     out_console.print(t)

@@ -1,8 +1,12 @@
-"""``learned_filter_v1``: train a residual restoration CNN and measure it honestly.
+"""Learned filters (``learned_filter_v1``, ``_v2``): train a residual restoration CNN, measure it.
 
 Data: clips of the ``encode`` distortions (coded at the reference's size), decoded luma next to
-the reference luma; seeded frames per clip and seeded aligned patches per frame. Loss: MSE to
-the reference (i.e. PSNR-Y). Validation (early stopping) on patches of the validation sources.
+the reference luma; seeded frames per clip and seeded aligned patches per frame. Loss
+(``train.loss``): ``mse`` to the reference (i.e. PSNR-Y), or ``relative``: each patch's MSE over
+the unfiltered patch's MSE (+ ``train.rel_eps``), averaged -- every patch counts by its own dB
+gain, so the few badly coded patches cannot drown the many clean ones (which the filter must leave
+alone). Validation (model selection: the epoch with the lowest validation loss) on patches of the
+validation sources, with the same loss.
 
 Evaluation on the held-out test sources goes through the runtime path: every eligible test clip
 is filtered by :func:`vmaf_tiny.filtering.filter_video` (the exported ONNX model, chroma passed
@@ -70,11 +74,12 @@ def _eligible(
 def make_filter(arch: Mapping[str, Any]) -> torch.nn.Module:
     """The network of a filter recipe's ``[arch]`` (``model``: plain | unshuffle)."""
     width, depth = int(arch["width"]), int(arch["depth"])
+    center = float(arch.get("center", 0.0))
     if arch.get("model", "plain") == "unshuffle":
-        return UnshuffleFilter(width=width, depth=depth, scale=int(arch["scale"]))
+        return UnshuffleFilter(width=width, depth=depth, scale=int(arch["scale"]), center=center)
     if arch.get("model", "plain") != "plain":
         raise ValueError(f"unknown filter arch.model {arch['model']!r} (plain | unshuffle)")
-    return ResidualFilter(width=width, depth=depth)
+    return ResidualFilter(width=width, depth=depth, center=center)
 
 
 def _sample(
@@ -132,16 +137,50 @@ def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> It
         )
 
 
-def _mse(model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64) -> float:
-    total, n = 0.0, 0
+def relative_loss(out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+    """Mean over patches of MSE(out, y) / (MSE(x, y) + eps): 1.0 is the identity."""
+    se = ((out - y) ** 2).mean(dim=(1, 2, 3))
+    return (se / (((x - y) ** 2).mean(dim=(1, 2, 3)) + eps)).mean()
+
+
+def _patch_errors(
+    model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-patch MSE of the (clamped) filtered and of the unfiltered patches."""
+    filt, base = [], []
     with torch.no_grad():
         for i in range(0, len(data["x"]), batch):
             x = torch.from_numpy(data["x"][i : i + batch].astype(np.float32) / 255.0)[:, None]
             y = torch.from_numpy(data["y"][i : i + batch].astype(np.float32) / 255.0)[:, None]
             out = model(x).clamp(0.0, 1.0)
-            total += float(((out - y) ** 2).sum())
-            n += y.numel()
-    return total / max(1, n)
+            filt.append(((out - y) ** 2).mean(dim=(1, 2, 3)).numpy())
+            base.append(((x - y) ** 2).mean(dim=(1, 2, 3)).numpy())
+    if not filt:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(filt).astype(np.float64), np.concatenate(base).astype(np.float64)
+
+
+def _mse(model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64) -> float:
+    filt, _ = _patch_errors(model, data, batch)
+    return float(filt.mean()) if len(filt) else 0.0
+
+
+def _val_loss(
+    model: torch.nn.Module, data: Mapping[str, np.ndarray], train: Mapping[str, Any]
+) -> float:
+    """The validation loss of the recipe's ``train.loss`` (clamped output)."""
+    if train.get("loss", "mse") != "relative":
+        return _mse(model, data)
+    filt, base = _patch_errors(model, data)
+    return float(np.mean(filt / (base + float(train["rel_eps"])))) if len(filt) else 0.0
+
+
+def patch_gain_db(model: torch.nn.Module, data: Mapping[str, np.ndarray]) -> float:
+    """Mean over patches of the PSNR gain (dB) of the filtered patch over the unfiltered one."""
+    filt, base = _patch_errors(model, data)
+    if not len(filt):
+        return 0.0
+    return float(np.mean(10 * np.log10((base + 1e-10) / (filt + 1e-10))))
 
 
 def filter_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx") -> dict[str, Any]:
@@ -328,14 +367,19 @@ def fit_filter(
     n_params = sum(p.numel() for p in model.parameters())
     identity_val = _mse(model, val)  # the last layer starts at zero: identity
 
+    relative = cfg.train.get("loss", "mse") == "relative"
+    eps = float(cfg.train.get("rel_eps", 1e-5))
+
     def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        if relative:
+            return relative_loss(m(b[0]), b[0], b[1], eps)
         return torch.mean((m(b[0]) - b[1]) ** 2)
 
     fit = fit_loop(
         model,
         lambda e: _batches(train, cfg, e),
         loss_fn,
-        lambda m: _mse(m, val),
+        lambda m: _val_loss(m, val, cfg.train),
         cfg.train,
         label=cfg.id,
         progress=progress,
@@ -365,6 +409,7 @@ def fit_filter(
             "patch_mse": val_mse,
             "patch_psnr": float(10 * np.log10(1.0 / max(val_mse, 1e-12))),
             "identity_patch_psnr": float(10 * np.log10(1.0 / max(identity_val, 1e-12))),
+            "patch_gain_db": patch_gain_db(model, val),
         }
     }
     ov = ev["overall"]

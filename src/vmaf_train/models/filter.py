@@ -3,6 +3,11 @@
 ``y = x + r(x)``: a few 3x3 convolutions (ReLU) predict a correction that is added to the input.
 The last layer starts at zero, so the untrained filter is the identity. No clamp in the graph:
 the runtime clips to [0, 1] and counts how many pixels it had to clip (an audit figure).
+
+With ``center`` c > 0 the body sees the re-centred luma ``(x - 0.5) * c`` and its correction is
+divided by c: ``y = x + r((x - 0.5) * c) / c``. Coding errors are a few 8-bit steps; on raw [0, 1]
+luma the body's output (and its gradients) are tiny next to its inputs and plain Adam learns
+next to nothing (+0.001 dB); re-centred and amplified it does (``learned_filter_v2``: c = 4).
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ class ResidualFilter(nn.Module):
         depth: Number of hidden 3x3 layers after the first.
     """
 
-    def __init__(self, width: int = 16, depth: int = 3) -> None:
+    def __init__(self, width: int = 16, depth: int = 3, center: float = 0.0) -> None:
         super().__init__()
-        self.width, self.depth = int(width), int(depth)
+        self.width, self.depth, self.center = int(width), int(depth), float(center)
         layers: list[nn.Module] = [nn.Conv2d(1, width, 3, 1, 1), nn.ReLU()]
         for _ in range(depth):
             layers += [nn.Conv2d(width, width, 3, 1, 1), nn.ReLU()]
@@ -36,7 +41,7 @@ class ResidualFilter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 1, H, W] coded luma in [0, 1] -> [N, 1, H, W] restored luma (unclipped)."""
-        return x + self.body(x)
+        return _residual(self.body, x, self.center)
 
 
 class UnshuffleFilter(nn.Module):
@@ -54,11 +59,15 @@ class UnshuffleFilter(nn.Module):
         width: Channels of the hidden layers.
         depth: Number of hidden 3x3 layers after the first.
         scale: Fold factor (2: 2x2 blocks).
+        center: > 0: the body sees ``(x - 0.5) * center``, its correction is divided by it.
     """
 
-    def __init__(self, width: int = 16, depth: int = 3, scale: int = 2) -> None:
+    def __init__(
+        self, width: int = 16, depth: int = 3, scale: int = 2, center: float = 0.0
+    ) -> None:
         super().__init__()
         self.width, self.depth, self.scale = int(width), int(depth), int(scale)
+        self.center = float(center)
         c = self.scale * self.scale
         layers: list[nn.Module] = [nn.PixelUnshuffle(scale), nn.Conv2d(c, width, 3, 1, 1)]
         layers.append(nn.ReLU())
@@ -73,4 +82,11 @@ class UnshuffleFilter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 1, H, W] coded luma in [0, 1] (H, W even) -> restored luma (unclipped)."""
-        return x + self.body(x)
+        return _residual(self.body, x, self.center)
+
+
+def _residual(body: nn.Module, x: torch.Tensor, center: float) -> torch.Tensor:
+    """``x + body(x)``, or with ``center`` > 0 ``x + body((x - 0.5) * center) / center``."""
+    if center > 0:
+        return x + body((x - 0.5) * center) * (1.0 / center)
+    return x + body(x)

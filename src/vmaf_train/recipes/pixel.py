@@ -39,6 +39,17 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "max_steps": 0,
     "max_minutes": 0.0,
 }
+#: Extra ``[train]`` keys (and defaults) of one pixel-model kind.
+TRAIN_EXTRAS: dict[str, dict[str, Any]] = {
+    # loss: mse (to the reference) | relative (each patch's MSE over its unfiltered MSE + rel_eps)
+    "filter": {"loss": "mse", "rel_eps": 1e-5},
+}
+#: Keys left out of :meth:`PixelConfig.resolved` at their default (older recipes' sha256s hold).
+_QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("arch", "center"): 0.0,
+    ("train", "loss"): "mse",
+    ("train", "rel_eps"): 1e-5,
+}
 SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
 INT8_DEFAULTS: dict[str, Any] = {
     "enabled": False,
@@ -114,7 +125,7 @@ class PixelConfig:
 
     def resolved(self) -> dict[str, Any]:
         """The recipe as plain data (what ``config.json`` of a run holds)."""
-        return {
+        out = {
             "id": self.id,
             "description": self.description,
             "kind": self.kind,
@@ -129,6 +140,11 @@ class PixelConfig:
             "output": self.output,
             "goals": self.goals,
         }
+        for (table, key), default in _QUIET_DEFAULTS.items():
+            section = out[table]
+            if isinstance(section, dict) and key in section and section[key] == default:
+                out[table] = {k: v for k, v in section.items() if k != key}
+        return out
 
     def sha256(self) -> str:
         return canonical_json_sha256(self.resolved())
@@ -173,6 +189,9 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
             problem = _numbers_problem(value, f"{table}.{key}")
             if problem:
                 raise BadInputError(f"{name}: {problem}")
+    loss = cfg.train.get("loss", "mse")
+    if loss not in ("mse", "relative"):
+        raise BadInputError(f"{name}: train.loss must be 'mse' or 'relative', got {loss!r}")
     rng = cfg.output.get("range")
     if rng is not None and (
         not isinstance(rng, list)
@@ -213,6 +232,8 @@ PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "width": 16,
             "depth": 3,
             "scale": 2,  # unshuffle: fold factor
+            # > 0: the net sees (x - 0.5) * center and its correction is divided by it (v2: 4.0)
+            "center": 0.0,
         },
         {
             "patch": 64,
@@ -263,7 +284,11 @@ def _pixel_config(raw: Mapping[str, Any], p: Path) -> PixelConfig:
         opset=raw.get("opset", 17),
         arch=take(raw.get("arch", {}), arch_defaults, f"{p.name} [arch]"),
         data=take(raw.get("data", {}), data_defaults, f"{p.name} [data]"),
-        train=take(raw.get("train", {}), TRAIN_DEFAULTS, f"{p.name} [train]"),
+        train=take(
+            raw.get("train", {}),
+            TRAIN_DEFAULTS | TRAIN_EXTRAS.get(raw["kind"], {}),
+            f"{p.name} [train]",
+        ),
         split=take(raw.get("split", {}), SPLIT_DEFAULTS, f"{p.name} [split]"),
         int8=take(raw.get("int8", {}), INT8_DEFAULTS, f"{p.name} [int8]"),
         output=dict(raw.get("output", {})),

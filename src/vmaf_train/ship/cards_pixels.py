@@ -20,6 +20,7 @@ from vmaf_train.ship.card_parts import (
     runtime_section,
     summary_table,
 )
+from vmaf_train.ship.cards_filter import filter_results
 
 __all__ = [
     "render_pixel_card",
@@ -249,92 +250,6 @@ def _nr_results(tr: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _filter_results(tr: Mapping[str, Any]) -> list[str]:
-    m = tr["metrics"]
-    px = _report(tr)
-    lines = [
-        f"Held-out test sources: {', '.join(px.get('test_sources', []))}; every `encode` clip, "
-        f"first {px.get('eval_frames_per_clip')} frames, filtered through the runtime path "
-        "(`vmaf_tiny.filtering`, lossless y4m) and scored against the reference by libvmaf "
-        "(vmaf_v0.6.1 and PSNR-Y), next to the same frames unfiltered. Means over clips.",
-        "",
-        "| codec | clips | PSNR-Y | filtered | delta dB | VMAF | filtered | delta | "
-        "mean shift (8-bit) | clip fraction |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    rows = dict(px.get("per_codec", {}))
-    rows["all"] = px.get("overall", {})
-    for codec, r in rows.items():
-        lines.append(
-            f"| {codec} | {r.get('n_clips')} | {fmt(r.get('psnr_y'), 3)} | "
-            f"{fmt(r.get('psnr_y_filtered'), 3)} | {fmt(r.get('psnr_y_delta'), 3)} | "
-            f"{fmt(r.get('vmaf'), 3)} | {fmt(r.get('vmaf_filtered'), 3)} | "
-            f"{fmt(r.get('vmaf_delta'), 3)} | {fmt(r.get('mean_shift_8bit'), 3)} | "
-            f"{fmt(r.get('clip_fraction'), 6)} |"
-        )
-    lines += _band_tables(px)
-    ov = px.get("overall", {})
-    val = m.get("extra", {}).get("val", {})
-    if val:
-        lines += [
-            "",
-            f"Validation patches (early stopping): PSNR-Y {fmt(val.get('patch_psnr'), 3)} dB "
-            f"filtered vs {fmt(val.get('identity_patch_psnr'), 3)} dB unfiltered.",
-        ]
-    lines += [
-        "",
-        f"PSNR-Y improved on {fmt(100 * (ov.get('psnr_y_improved_frac') or 0), 1)} % of clips, "
-        f"VMAF on {fmt(100 * (ov.get('vmaf_improved_frac') or 0), 1)} %.",
-    ]
-    lat = m.get("latency", {})
-    if lat:
-        lines += [
-            "",
-            "Model-only latency (1 thread, median): "
-            + ", ".join(f"`{k}` {fmt(v, 0)}" for k, v in lat.items()),
-        ]
-    return lines
-
-
-def _band_tables(px: Mapping[str, Any]) -> list[str]:
-    """Per quality band (unfiltered clip VMAF) and per codec x band, when the report has them."""
-    bands, cb = px.get("per_band") or {}, px.get("per_codec_band") or {}
-    if not bands:
-        return []
-    lines = [
-        "",
-        "By quality band (the unfiltered clip's mean VMAF):",
-        "",
-        "| band | clips | PSNR-Y | delta dB | VMAF | delta | PSNR-Y improved |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for band, r in bands.items():
-        lines.append(
-            f"| {band} | {r.get('n_clips')} | {fmt(r.get('psnr_y'), 3)} | "
-            f"{fmt(r.get('psnr_y_delta'), 3)} | {fmt(r.get('vmaf'), 3)} | "
-            f"{fmt(r.get('vmaf_delta'), 3)} | "
-            f"{fmt(100 * (r.get('psnr_y_improved_frac') or 0), 1)} % |"
-        )
-    names = list(bands)
-    lines += [
-        "",
-        "Per codec and band: PSNR-Y delta dB / VMAF delta (clips):",
-        "",
-        "| codec | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
-    ]
-    for codec, per in cb.items():
-        cells = [
-            f"{fmt(per[b].get('psnr_y_delta'), 3)} / {fmt(per[b].get('vmaf_delta'), 3)} "
-            f"({per[b].get('n_clips')})"
-            if b in per
-            else "-"
-            for b in names
-        ]
-        lines.append(f"| {codec} | " + " | ".join(cells) + " |")
-    return lines
-
-
 def _saliency_results(tr: Mapping[str, Any]) -> list[str]:
     px = _report(tr)
     t, prior, sp = px.get("test", {}), px.get("centre_prior_only", {}), px.get("speed", {})
@@ -417,9 +332,9 @@ def render_pixel_card(
     ]
     if tr:
         lines += ["## Data and split protocol", "", *_splits(tr), "", "## Results", ""]
-        lines += {"nr": _nr_results, "filter": _filter_results, "saliency": _saliency_results}[
-            kind
-        ](tr)
+        lines += {"nr": _nr_results, "filter": filter_results, "saliency": _saliency_results}[kind](
+            tr
+        )
         cfg = mid  # a recipe is configs/models/<id>.toml
         corpus_name = _report(tr).get("corpus")
         build = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vmaf_train.fit.filter import BANDS, make_filter, quality_band
+from vmaf_train.fit.filter import BANDS, make_filter, quality_band, relative_loss
 from vmaf_train.models.filter import ResidualFilter, UnshuffleFilter
 
 
@@ -38,3 +38,91 @@ def test_quality_bands_cover_every_score_once() -> None:
     assert quality_band(70.0) == "70<=vmaf<85" and quality_band(100.0) == "vmaf>=85"
     edges = [lo for _, lo, _ in BANDS[1:]]
     assert edges == [hi for _, _, hi in BANDS[:-1]]
+
+
+@pytest.mark.parametrize("cls", [ResidualFilter, UnshuffleFilter])
+def test_centred_filter_scales_the_body_in_and_out(cls: type) -> None:
+    torch.manual_seed(0)
+    m = cls(width=8, depth=1, center=4.0)
+    x = torch.rand(2, 1, 16, 24)
+    assert torch.equal(m(x), x)  # still the identity at the start
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(std=0.2)
+    want = x + m.body((x - 0.5) * 4.0) / 4.0
+    assert torch.allclose(m(x), want, atol=1e-6)
+    plain = cls(width=8, depth=1)
+    plain.load_state_dict(m.state_dict())
+    assert not torch.allclose(plain(x), m(x))  # the centring is part of the graph
+
+
+def test_relative_loss_weighs_every_patch_by_its_own_error() -> None:
+    y = torch.rand(2, 1, 8, 8)
+    x = y.clone()
+    x[0] += 0.1  # a badly coded patch
+    x[1] += 0.001  # a nearly clean one
+    assert float(relative_loss(x, x, y, 0.0)) == pytest.approx(1.0)  # identity
+    assert float(relative_loss(y, x, y, 0.0)) == pytest.approx(0.0)
+    # halving the big error alone gains what halving the small one alone gains
+    a, b = x.clone(), x.clone()
+    a[0] = y[0] + 0.05
+    b[1] = y[1] + 0.0005
+    assert float(relative_loss(a, x, y, 0.0)) == pytest.approx(
+        float(relative_loss(b, x, y, 0.0)), rel=1e-4
+    )
+    # plain MSE sees only the big patch
+    assert float(((b - y) ** 2).mean()) > 0.99 * float(((x - y) ** 2).mean())
+
+
+def test_centred_relative_training_removes_a_coding_pattern() -> None:
+    """80 Adam steps on a fixed 2x2 coding pattern: the v2 recipe's centred arch and relative
+    loss take most of it out (a sign or scale slip in the centring would not)."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    pattern = 0.01 * torch.sign(torch.randn(1, 1, 2, 2, generator=gen)).repeat(1, 1, 8, 8)
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.nn.functional.interpolate(torch.rand(8, 1, 4, 4, generator=gen), size=16)
+        return (y + pattern).clamp(0, 1), y
+
+    def gain(center: float) -> float:  # PSNR gain (dB) on a fresh batch
+        m = make_filter({"model": "unshuffle", "width": 8, "depth": 1, "scale": 2,
+                         "center": center})  # fmt: skip
+        opt = torch.optim.Adam(m.parameters(), 1e-3)
+        for _ in range(80):
+            x, y = batch()
+            out = m(x)
+            loss = relative_loss(out, x, y, 1e-5)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        x, y = batch()
+        with torch.no_grad():
+            return float(10 * torch.log10(((x - y) ** 2).mean() / ((m(x) - y) ** 2).mean()))
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        v2 = gain(4.0)
+    finally:
+        torch.set_num_threads(threads)
+    assert v2 > 6.0, v2
+
+
+def test_filter_recipe_keys_default_to_v1_behaviour(tmp_path) -> None:
+    from vmaf_tiny.errors import BadInputError
+    from vmaf_train.recipes import load_recipe
+
+    v1, v2 = (
+        load_recipe("learned_filter_v1", kind="filter"),
+        load_recipe("learned_filter_v2", kind="filter"),
+    )
+    assert (v1.arch["center"], v1.train["loss"]) == (0.0, "mse")
+    assert "center" not in v1.resolved()["arch"] and "loss" not in v1.resolved()["train"]
+    assert (v2.arch["center"], v2.train["loss"]) == (4.0, "relative")
+    assert v2.resolved()["train"]["loss"] == "relative"
+    assert make_filter(v2.arch).center == 4.0 and make_filter(v1.arch).center == 0.0
+    with pytest.raises(BadInputError, match=r"train\.loss"):
+        load_recipe("learned_filter_v1", {"train": {"loss": "l1"}})
+    with pytest.raises(BadInputError, match=r"unknown key"):
+        load_recipe("nr_metric_v1", {"train": {"loss": "relative"}})  # filter-only key

@@ -18,7 +18,7 @@ from vmaf_train.ship.register import register
 from vmaf_train.ship.smoke import SMOKE_IDS, DistsSq
 
 REPO = Path(__file__).resolve().parents[3]
-ALL_IDS = {"nr_metric_v1", "learned_filter_v1", "saliency_student_v1", *SMOKE_IDS}
+ALL_IDS = {"nr_metric_v1", "learned_filter_v2", "saliency_student_v1", *SMOKE_IDS}
 
 
 def test_dists_sq_placeholder_behaves_like_a_distance() -> None:
@@ -49,7 +49,7 @@ def test_zoo_rows_validate_and_files_match(pixel_zoo: Path) -> None:
         assert r["bytes"] == (pixel_zoo / r["onnx"]).stat().st_size
         assert r["smoke"] == (mid in SMOKE_IDS) == (r["training"] is None)
         assert side["frame"] is not None
-    assert rows["learned_filter_v1"]["class"] == "C3"
+    assert rows["learned_filter_v2"]["class"] == "C3"
     assert rows["dists_sq_placeholder_v0"]["kind"] == "fr"
     roles = [i["role"] for i in rows["dists_sq_placeholder_v0"]["inputs"]]
     assert roles == ["reference_frame", "distorted_frame"]
@@ -84,8 +84,12 @@ def test_cards_are_generated_and_keep_the_runtime_block(pixel_zoo: Path, tmp_pat
     assert f"{nr['training']['metrics']['test']['rmse']:.3f}" in text  # numbers from the row
     assert RUNTIME_BEGIN in text and RUNTIME_END in text
     assert "no quality claim" in (docs / "models" / "dists_sq_placeholder_v0.md").read_text()
-    per_codec = (docs / "models" / "learned_filter_v1.md").read_text()
+    per_codec = (docs / "models" / "learned_filter_v2.md").read_text()
     assert "| libx264 |" in per_codec and "clip fraction" in per_codec
+    # every goal of the recipe gets a verdict with its measured figure
+    goals = [ln for ln in per_codec.splitlines() if ln.startswith("* ") and " >= " in ln]
+    assert len(goals) == 6, goals
+    assert all(ln.endswith((", met.", ", **missed**.")) for ln in goals), goals
     # a bench --record block survives regeneration
     card.write_text(text.replace(f"{RUNTIME_BEGIN}\n", f"{RUNTIME_BEGIN}\nmeasured: 123 fps\n"))
     again = write_reports(pixel_zoo, docs)
