@@ -36,7 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="learned_filter_v1,learned_filter_v2")
+    ap.add_argument(
+        "--models",
+        default="learned_filter_v1",
+        help="comma-separated zoo ids or .onnx paths (e.g. a fit run's model.onnx)",
+    )
     ap.add_argument("--frames", type=int, default=50)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--write-docs", action="store_true")
