@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ from typing import Any
 import yaml
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import atomic_write_bytes, sha256_file
+from vmaf_tiny.fsutil import atomic_write_bytes
 from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
-from vmaf_train.ship.registry import Shipment, ship
+from vmaf_train.ship.loso_ship import error_table, figure, ship_loso_run
 
 __all__ = [
     "GOALS",
@@ -41,35 +40,7 @@ def is_temporal_nr(side: Mapping[str, Any]) -> bool:
     return side.get("kind") == "nr" and (side.get("frame") or {}).get("temporal") == "previous"
 
 
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=10
-        )
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-def _num(m: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in m.items() if isinstance(v, int | float | str) or v is None}
-
-
-def register_pixel_nr_run(
-    run: str | os.PathLike[str], zoo: str | os.PathLike[str]
-) -> dict[str, Any]:
-    """Register a ``python -m vmaf_train.nr_pixel fit`` run into ``zoo``. Returns the row.
-
-    Raises:
-        BadInputError: the run directory lacks model.onnx, model.json or metrics.json.
-        BadModelError: the model fails a load-time check or the registry schema.
-    """
-    run = Path(run)
-    for name in ("model.onnx", "model.json", "metrics.json"):
-        if not (run / name).is_file():
-            raise BadInputError(f"{run}: no {name} (not a nr_pixel fit run)")
-    side = json.loads((run / "model.json").read_text())
-    m = json.loads((run / "metrics.json").read_text())
+def _pixel_extra(m: Mapping[str, Any]) -> dict[str, Any]:
     lo = m["loso"]
     extra = {
         "protocol": "leave-one-family-out, clip level (mean of frames)",
@@ -88,57 +59,19 @@ def register_pixel_nr_run(
     }
     if "baseline_v1" in m:
         extra["baseline_v1"] = m["baseline_v1"]
-    training = {
-        "corpus_manifest_sha256": m.get("corpus_manifest_sha256", ""),
-        "train_commit": _commit(),
-        "seed": 0,
-        "n_sources": int(m["n_sources"]),
-        "n_rows": int(m["n_rows"]),
-        "metrics": {
-            "test": _num(lo["clip"]),
-            "loso": {k: _num(v) for k, v in lo["per_family"].items()},
-            "extra": extra,
-        },
-    }
-    mid = side["id"]
-    shipped = {**side, "onnx": f"{mid}.onnx", "int8": None}
-    row = {
-        "id": mid,
-        "kind": side["kind"],
-        "class": side["class"],
-        "onnx": f"{mid}.onnx",
-        "sidecar": f"{mid}.json",
-        "sha256": sha256_file(run / "model.onnx"),
-        "bytes": (run / "model.onnx").stat().st_size,
-        "opset": int(side["opset"]),
-        "smoke": False,
-        "quant_mode": "fp32",
-        "int8": None,
-        "license": "BSD-2-Clause-Patent",
-        "description": side.get("description") or mid,
-        "inputs": side["inputs"],
-        "outputs": side["outputs"],
-        "training": training,
-    }
-    ship(zoo, [Shipment(row, shipped, run / "model.onnx")])
-    return row
+    return extra
 
 
-def _f(v: Any, nd: int = 3) -> str:
-    return f"{v:.{nd}f}" if isinstance(v, float) else str(v)
+def register_pixel_nr_run(
+    run: str | os.PathLike[str], zoo: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """Register a ``python -m vmaf_train.nr_pixel fit`` run into ``zoo``. Returns the row.
 
-
-def _table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    out = [
-        f"| {title} | clips | PLCC | SROCC | RMSE | bias (pred - teacher) |",
-        "|---|---|---|---|---|---|",
-    ]
-    out += [
-        f"| {k} | {v['n']} | {_f(v['plcc'])} | {_f(v['srocc'])} | {_f(v['rmse'], 2)} | "
-        f"{_f(v['bias'], 2)} |"
-        for k, v in rows.items()
-    ]
-    return out
+    Raises:
+        BadInputError: the run directory lacks model.onnx, model.json or metrics.json.
+        BadModelError: the model fails a load-time check or the registry schema.
+    """
+    return ship_loso_run(run, zoo, fitter="nr_pixel", extra=_pixel_extra)
 
 
 def _front_matter(row: Mapping[str, Any], clip: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,10 +131,10 @@ def render_pixel_nr_card(
             f"`{base['model']}` PLCC / RMSE / bias |",
             "|---|---|---|---|",
             *(
-                f"| {what} | {d['loso']['n']} | {_f(d['loso']['plcc'])} / "
-                f"{_f(d['loso']['rmse'], 2)} / {_f(d['loso']['bias'], 2)} | "
-                f"{_f(d['baseline']['plcc'])} / {_f(d['baseline']['rmse'], 2)} / "
-                f"{_f(d['baseline']['bias'], 2)} |"
+                f"| {what} | {d['loso']['n']} | {figure(d['loso']['plcc'])} / "
+                f"{figure(d['loso']['rmse'], 2)} / {figure(d['loso']['bias'], 2)} | "
+                f"{figure(d['baseline']['plcc'])} / {figure(d['baseline']['rmse'], 2)} / "
+                f"{figure(d['baseline']['bias'], 2)} |"
                 for what, d in (
                     ("all", a),
                     (
@@ -224,7 +157,7 @@ def render_pixel_nr_card(
             "| inputs | statistics | clip PLCC | clip RMSE |",
             "|---|---|---|---|",
             *(
-                f"| {k} | {v['n_statistics']} | {_f(v['plcc'])} | {_f(v['rmse'], 2)} |"
+                f"| {k} | {v['n_statistics']} | {figure(v['plcc'])} | {figure(v['rmse'], 2)} |"
                 for k, v in abl.items()
             ),
         ]
@@ -255,11 +188,12 @@ def render_pixel_nr_card(
         f"{ex.get('n_clips')} clips, {tr.get('n_rows')} frames. Every figure below is a "
         "prediction for content the model did not see.",
         "",
-        f"* clip PLCC **{_f(plcc)}**, SROCC {_f(clip.get('srocc'))}, RMSE **{_f(rmse, 2)}** "
+        f"* clip PLCC **{figure(plcc)}**, SROCC {figure(clip.get('srocc'))}, "
+        f"RMSE **{figure(rmse, 2)}** "
         f"(goal PLCC >= {g['clip_plcc_min']}: {ok_p}; RMSE <= {g['clip_rmse_max']}: {ok_r})",
-        f"* frame PLCC {_f(frame.get('plcc'))}, RMSE {_f(frame.get('rmse'), 2)}",
+        f"* frame PLCC {figure(frame.get('plcc'))}, RMSE {figure(frame.get('rmse'), 2)}",
         f"* fitted on everything and scored in-sample: clip PLCC "
-        f"{_f((ex.get('train_fit_clip') or {}).get('plcc'))} (the statistics' capacity bound)",
+        f"{figure((ex.get('train_fit_clip') or {}).get('plcc'))} (the statistics' capacity bound)",
         "",
         f"Two choices were made by looking at these same LOSO figures: the ridge penalty "
         f"(alpha {ex.get('alpha')}, tried 0.01 to 3) and leaving the flat-block fractions out "
@@ -269,15 +203,15 @@ def render_pixel_nr_card(
         "",
         "### Per codec",
         "",
-        *_table("codec", ex.get("per_codec") or {}),
+        *error_table("codec", ex.get("per_codec") or {}),
         "",
         "### Per distortion",
         "",
-        *_table("distortion", ex.get("per_distortion") or {}),
+        *error_table("distortion", ex.get("per_distortion") or {}),
         "",
         "### Per held-out source family (where not to trust it)",
         "",
-        *_table("family", met.get("loso") or {}),
+        *error_table("family", met.get("loso") or {}),
         "",
         "## Reproduce",
         "",
@@ -328,5 +262,5 @@ def pixel_nr_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> st
     return (
         f"| `{row['id']}` | {side.get('output', {}).get('target', 'vmaf')} (no reference, "
         f"pixels only) | LOSO over {ex.get('n_families')} natural families, clip PLCC "
-        f"{_f(c.get('plcc'))}, RMSE {_f(c.get('rmse'), 2)} | {row['bytes']:,} bytes, fp32 |"
+        f"{figure(c.get('plcc'))}, RMSE {figure(c.get('rmse'), 2)} | {row['bytes']:,} bytes, fp32 |"
     )

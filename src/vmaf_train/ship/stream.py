@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,10 @@ from typing import Any
 import yaml
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import atomic_write_bytes, sha256_file
+from vmaf_tiny.fsutil import atomic_write_bytes
 from vmaf_tiny.nr_stream import PIXEL_NR_MODEL
 from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
-from vmaf_train.ship.registry import Shipment, ship
+from vmaf_train.ship.loso_ship import error_table, figure, ship_loso_run
 
 __all__ = [
     "is_stream_sidecar",
@@ -40,18 +39,28 @@ def is_stream_sidecar(side: Mapping[str, Any]) -> bool:
     return any(t.get("role") == "stream_features" for t in side.get("inputs", []))
 
 
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=10
-        )
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-def _num(m: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in m.items() if isinstance(v, int | float | str) or v is None}
+def _stream_extra(m: Mapping[str, Any]) -> dict[str, Any]:
+    lo = m["loso"]
+    return {
+        "protocol": (
+            "leave-one-family-out over natural content, clip level (mean of frames)"
+            + ("" if m.get("recipe", "v1") == "v1" else "; synthetic sources train every fold")
+        ),
+        "loso_clip": lo["clip"],
+        "loso_frame": lo["frame"],
+        "per_codec": lo["per_codec"],
+        "per_distortion": lo["per_distortion"],
+        "n_families": lo["n_families"],
+        "n_clips": lo["n_clips"],
+        "n_frames": lo.get("n_frames", int(m["n_rows"])),
+        "train_fit_clip": m["train_fit_clip"],
+        **{k: m[k] for k in ("alpha", "mlp", "baseline_v1_recipe") if k in m},
+        "recipe": m.get("recipe", "v1"),
+        "corpus_config": m.get("corpus_config", "nr_stream"),
+        "features": m["features"],
+        "table_sha256": m["table_sha256"],
+        "goals": GOALS,
+    }
 
 
 def register_stream_run(run: str | os.PathLike[str], zoo: str | os.PathLike[str]) -> dict[str, Any]:
@@ -61,89 +70,7 @@ def register_stream_run(run: str | os.PathLike[str], zoo: str | os.PathLike[str]
         BadInputError: the run directory lacks model.onnx, model.json or metrics.json.
         BadModelError: the model fails a load-time check or the registry schema.
     """
-    run = Path(run)
-    for name in ("model.onnx", "model.json", "metrics.json"):
-        if not (run / name).is_file():
-            raise BadInputError(f"{run}: no {name} (not a nr_stream fit run)")
-    side = json.loads((run / "model.json").read_text())
-    m = json.loads((run / "metrics.json").read_text())
-    lo = m["loso"]
-    training = {
-        "corpus_manifest_sha256": m.get("corpus_manifest_sha256", ""),
-        "train_commit": _commit(),
-        "seed": 0,
-        "n_sources": int(m["n_sources"]),
-        "n_rows": int(m["n_rows"]),
-        "metrics": {
-            "test": _num(lo["clip"]),
-            "loso": {k: _num(v) for k, v in lo["per_family"].items()},
-            "extra": {
-                "protocol": (
-                    "leave-one-family-out over natural content, clip level (mean of frames)"
-                    + (
-                        ""
-                        if m.get("recipe", "v1") == "v1"
-                        else "; synthetic sources train every fold"
-                    )
-                ),
-                "loso_clip": lo["clip"],
-                "loso_frame": lo["frame"],
-                "per_codec": lo["per_codec"],
-                "per_distortion": lo["per_distortion"],
-                "n_families": lo["n_families"],
-                "n_clips": lo["n_clips"],
-                "n_frames": lo.get("n_frames", int(m["n_rows"])),
-                "train_fit_clip": m["train_fit_clip"],
-                **{k: m[k] for k in ("alpha", "mlp", "baseline_v1_recipe") if k in m},
-                "recipe": m.get("recipe", "v1"),
-                "corpus_config": m.get("corpus_config", "nr_stream"),
-                "features": m["features"],
-                "table_sha256": m["table_sha256"],
-                "goals": GOALS,
-            },
-        },
-    }
-    mid = side["id"]
-    shipped = {**side, "onnx": f"{mid}.onnx", "int8": None}
-    row = {
-        "id": mid,
-        "kind": side["kind"],
-        "class": side["class"],
-        "onnx": f"{mid}.onnx",
-        "sidecar": f"{mid}.json",
-        "sha256": sha256_file(run / "model.onnx"),
-        "bytes": (run / "model.onnx").stat().st_size,
-        "opset": int(side["opset"]),
-        "smoke": False,
-        "quant_mode": "fp32",
-        "int8": None,
-        "license": "BSD-2-Clause-Patent",
-        "description": side.get("description") or mid,
-        "inputs": side["inputs"],
-        "outputs": side["outputs"],
-        "training": training,
-    }
-    ship(zoo, [Shipment(row, shipped, run / "model.onnx")])
-    return row
-
-
-def _f(v: Any, nd: int = 3) -> str:
-    if isinstance(v, float):
-        return f"{v:.{nd}f}"
-    return str(v)
-
-
-def _table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    out = [
-        f"| {title} | clips | PLCC | SROCC | RMSE | bias (pred - teacher) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for k, v in rows.items():
-        out.append(
-            f"| {k} | {v['n']} | {_f(v['plcc'])} | {_f(v['srocc'])} | {_f(v['rmse'], 2)} | "
-            f"{_f(v['bias'], 2)} |"
-        )
-    return out
+    return ship_loso_run(run, zoo, fitter="nr_stream", extra=_stream_extra)
 
 
 def _content_note(ex: Mapping[str, Any]) -> str:
@@ -240,33 +167,34 @@ def render_stream_card(
         "Every figure below is a "
         "prediction for content the model did not see.",
         "",
-        f"* clip PLCC **{_f(plcc)}**, SROCC {_f(clip.get('srocc'))}, RMSE **{_f(rmse, 2)}** "
+        f"* clip PLCC **{figure(plcc)}**, SROCC {figure(clip.get('srocc'))}, "
+        f"RMSE **{figure(rmse, 2)}** "
         f"(goal PLCC >= {g['clip_plcc_min']}: {met_plcc}; RMSE <= {g['clip_rmse_max']}: "
         f"{met_rmse}; moonshot PLCC >= {g['moonshot_clip_plcc']})",
-        f"* frame PLCC {_f(frame.get('plcc'))}, RMSE {_f(frame.get('rmse'), 2)}",
+        f"* frame PLCC {figure(frame.get('plcc'))}, RMSE {figure(frame.get('rmse'), 2)}",
         *(
             [
                 f"* nr_stream_v1's recipe (ridge on its 64 inputs) refitted on this corpus under "
-                f"the same protocol: clip PLCC {_f(base.get('plcc'))}, RMSE "
-                f"{_f(base.get('rmse'), 2)}"
+                f"the same protocol: clip PLCC {figure(base.get('plcc'))}, RMSE "
+                f"{figure(base.get('rmse'), 2)}"
             ]
             if (base := ex.get("baseline_v1_recipe"))
             else []
         ),
         f"* fitted on everything and scored in-sample: clip PLCC "
-        f"{_f((ex.get('train_fit_clip') or {}).get('plcc'))} (the model's capacity bound)",
+        f"{figure((ex.get('train_fit_clip') or {}).get('plcc'))} (the model's capacity bound)",
         "",
         "### Per codec",
         "",
-        *_table("codec", ex.get("per_codec") or {}),
+        *error_table("codec", ex.get("per_codec") or {}),
         "",
         "### Per distortion",
         "",
-        *_table("distortion", ex.get("per_distortion") or {}),
+        *error_table("distortion", ex.get("per_distortion") or {}),
         "",
         "### Per held-out source family (where not to trust it)",
         "",
-        *_table("family", met.get("loso") or {}),
+        *error_table("family", met.get("loso") or {}),
         "",
         "## Reproduce",
         "",
@@ -316,5 +244,5 @@ def stream_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
     return (
         f"| `{row['id']}` | {side.get('output', {}).get('target', 'vmaf')} (no reference, "
         f"encoded stream) | LOSO over {ex.get('n_families')} natural families, clip PLCC "
-        f"{_f(c.get('plcc'))}, RMSE {_f(c.get('rmse'), 2)} | {row['bytes']:,} bytes, fp32 |"
+        f"{figure(c.get('plcc'))}, RMSE {figure(c.get('rmse'), 2)} | {row['bytes']:,} bytes, fp32 |"
     )
