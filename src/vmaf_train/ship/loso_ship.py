@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import sha256_file
+from vmaf_tiny.fsutil import atomic_write_bytes, sha256_file
 from vmaf_train.provenance import git_commit
+from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
 from vmaf_train.ship.registry import Shipment, ship
 
-__all__ = ["error_table", "figure", "ship_loso_run"]
+__all__ = ["error_table", "figure", "ship_loso_run", "write_loso_card"]
 
 
 def _num(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,3 +109,28 @@ def error_table(title: str, rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
             for k, v in rows.items()
         ),
     ]
+
+
+def write_loso_card(
+    zoo: str | os.PathLike[str],
+    docs: str | os.PathLike[str],
+    model_id: str,
+    render: Callable[..., str],
+) -> Path:
+    """Write ``docs/models/<id>.md`` from the zoo's row with ``render(row, sidecar,
+    runtime_block=...)``, keeping the card's measured runtime-figures block. Returns the path.
+
+    Raises:
+        BadInputError: ``model_id`` is not in the zoo's registry.
+    """
+    zoo, docs = Path(zoo), Path(docs)
+    reg = json.loads((zoo / "registry.json").read_text())
+    row = next((r for r in reg["models"] if r["id"] == model_id), None)
+    if row is None:
+        raise BadInputError(f"{model_id} is not in {zoo}/registry.json")
+    side = json.loads((zoo / row["sidecar"]).read_text())
+    card = docs / "models" / f"{model_id}.md"
+    old = card.read_text() if card.is_file() else ""
+    runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
+    atomic_write_bytes(card, render(row, side, runtime_block=runtime).encode())
+    return card

@@ -9,7 +9,6 @@ held-out family as ``loso``, per-codec / per-distortion tables and the goals und
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,10 +16,8 @@ from typing import Any
 
 import yaml
 
-from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import atomic_write_bytes
-from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
-from vmaf_train.ship.loso_ship import error_table, figure, ship_loso_run
+from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END
+from vmaf_train.ship.loso_ship import error_table, figure, ship_loso_run, write_loso_card
 
 __all__ = [
     "GOALS",
@@ -241,18 +238,8 @@ def render_pixel_nr_card(
 def write_pixel_nr_card(
     zoo: str | os.PathLike[str], docs: str | os.PathLike[str], model_id: str
 ) -> Path:
-    """Write ``docs/models/<id>.md`` for one temporal pixel NR model of ``zoo``."""
-    zoo, docs = Path(zoo), Path(docs)
-    reg = json.loads((zoo / "registry.json").read_text())
-    row = next((r for r in reg["models"] if r["id"] == model_id), None)
-    if row is None:
-        raise BadInputError(f"{model_id} is not in {zoo}/registry.json")
-    side = json.loads((zoo / row["sidecar"]).read_text())
-    card = docs / "models" / f"{model_id}.md"
-    old = card.read_text() if card.is_file() else ""
-    runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
-    atomic_write_bytes(card, render_pixel_nr_card(row, side, runtime_block=runtime).encode())
-    return card
+    """Write ``docs/models/<id>.md`` for one temporal pixel NR model of ``zoo``; its path."""
+    return write_loso_card(zoo, docs, model_id, render_pixel_nr_card)
 
 
 def pixel_nr_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:

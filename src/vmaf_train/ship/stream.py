@@ -9,7 +9,6 @@ writes the card from that row alone: no number is typed by hand.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,11 +16,9 @@ from typing import Any
 
 import yaml
 
-from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import atomic_write_bytes
 from vmaf_tiny.nr_stream import PIXEL_NR_MODEL
-from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
-from vmaf_train.ship.loso_ship import error_table, figure, ship_loso_run
+from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END
+from vmaf_train.ship.loso_ship import error_table, figure, ship_loso_run, write_loso_card
 
 __all__ = [
     "is_stream_sidecar",
@@ -224,17 +221,7 @@ def write_stream_card(
     zoo: str | os.PathLike[str], docs: str | os.PathLike[str], model_id: str
 ) -> Path:
     """Write ``docs/models/<id>.md`` for one stream model of ``zoo``. Returns the path."""
-    zoo, docs = Path(zoo), Path(docs)
-    reg = json.loads((zoo / "registry.json").read_text())
-    row = next((r for r in reg["models"] if r["id"] == model_id), None)
-    if row is None:
-        raise BadInputError(f"{model_id} is not in {zoo}/registry.json")
-    side = json.loads((zoo / row["sidecar"]).read_text())
-    card = docs / "models" / f"{model_id}.md"
-    old = card.read_text() if card.is_file() else ""
-    runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
-    atomic_write_bytes(card, render_stream_card(row, side, runtime_block=runtime).encode())
-    return card
+    return write_loso_card(zoo, docs, model_id, render_stream_card)
 
 
 def stream_snapshot_row(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
