@@ -12,6 +12,7 @@ import os
 import time
 
 from vmaf_tiny._lazy import numpy as np
+from vmaf_tiny.damage import damaged_error
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
@@ -44,9 +45,14 @@ def choose_nr_model(
     height: int | None = None,
     pix_fmt: str | None = None,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> tuple[str, str | None]:
     """The default NR model for an input: the stream model for an encoded stream, else the
     pixel model.
+
+    With ``allow_damaged`` a damaged encoded stream also gets the pixel model (the stream model
+    reads every frame's facts and cannot skip damaged ones; the pixel model scores the clean
+    frames), with a note.
 
     Returns:
         (model id, a one-line note for stderr when falling back to the pixel model, else None).
@@ -57,7 +63,12 @@ def choose_nr_model(
     spec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     info = probe(spec, ffmpeg or resolve_ffmpeg())
     if is_encoded_stream(info):
-        return STREAM_NR_MODEL, None
+        if not (allow_damaged and info.damage):
+            return STREAM_NR_MODEL, None
+        return PIXEL_NR_MODEL, (
+            f"{spec.path.name}: damaged stream; {STREAM_NR_MODEL} cannot skip damaged frames, so "
+            f"--allow-damaged scores the clean frames with the pixel model {PIXEL_NR_MODEL}"
+        )
     what = "raw yuv" if spec.is_raw else f"{info.decoder} ({spec.path.suffix or 'no suffix'})"
     return PIXEL_NR_MODEL, (
         f"{spec.path.name}: {what} carries no stream facts; scoring with the pixel model "
@@ -73,6 +84,7 @@ def score_stream(
     threads: int = 1,
     display: tuple[int, int] | None = None,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> ScoreResult:
     """Score an encoded video without a reference with a stream-features NR model.
 
@@ -84,6 +96,8 @@ def score_stream(
         display: (width, height) the video is shown at, when it is upscaled for display (a
             ladder rung); None: its coded size.
         ffmpeg: ffmpeg binary (resolved if None).
+        allow_damaged: Only changes the message for a damaged stream (a stream model cannot
+            skip damaged frames; it points to the pixel model, which can).
 
     Returns:
         Per-frame and pooled scores.
@@ -108,6 +122,16 @@ def score_stream(
         raise BadInputError(
             f"{spec.path.name}: {lm.model_id} needs an encoded stream, not {info.decoder}; "
             f"use the pixel model {PIXEL_NR_MODEL}"
+        )
+    if info.damage and allow_damaged:
+        raise BadInputError(
+            f"{spec.path.name}: damaged stream ({'; '.join(info.damage[:2])}); {lm.model_id} "
+            f"cannot skip damaged frames: score the clean ones with -m {PIXEL_NR_MODEL} "
+            "--allow-damaged"
+        )
+    if info.damage:
+        raise damaged_error(
+            spec.path.name, info.damage, f"{lm.model_id} reads every frame's stream facts"
         )
     meta = lm.sidecar.get("metadata") or {}
     sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=int(meta.get("fine_stride", 4)))

@@ -135,6 +135,19 @@ def test_raw_input_is_not_a_stream(clips: dict[str, Path]) -> None:
     assert mid == PIXEL_NR_MODEL == "nr_metric_v2" and note is not None and mid in note
 
 
+def test_raw_yuv_with_the_stream_model_names_the_real_problem(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """score_nr passes --width/--height on to the stream path: the error is "not an encoded
+    stream", not "raw yuv needs --width" (which it had)."""
+    from vmaf_tiny.nr import score_nr
+
+    raw = tmp_path / "clip.yuv"
+    raw.write_bytes(bytes(320 * 180 * 3 // 2 * 2))
+    with pytest.raises(BadInputError, match="needs an encoded stream"):
+        score_nr(raw, STREAM_NR_MODEL, width=320, height=180)
+
+
 @pytest.mark.parametrize("model", ["nr_stream_v1", "nr_stream_v2"])
 def test_shipped_model_ranks_quality(clips: dict[str, Path], model: str) -> None:
     good = score_stream(clips["x264_18"], model, backend="cpu")
