@@ -131,7 +131,7 @@ def score_stream(
         )
     if info.damage:
         raise damaged_error(
-            spec.path.name, info.damage, f"{lm.model_id} reads every frame's stream facts"
+            spec.path.name, list(info.damage), f"{lm.model_id} reads every frame's stream facts"
         )
     meta = lm.sidecar.get("metadata") or {}
     sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=int(meta.get("fine_stride", 4)))
