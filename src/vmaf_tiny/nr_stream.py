@@ -18,7 +18,12 @@ from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
-from vmaf_tiny.stream import extract_stream, is_encoded_stream, stream_feature_matrix
+from vmaf_tiny.stream import (
+    CODEC_FAMILIES,
+    extract_stream,
+    is_encoded_stream,
+    stream_feature_matrix,
+)
 from vmaf_tiny.video import VideoSpec, as_spec, probe
 
 __all__ = [
@@ -133,6 +138,12 @@ def score_stream(
         raise damaged_error(
             spec.path.name, list(info.damage), f"{lm.model_id} reads every frame's stream facts"
         )
+    warnings = list(lm.warnings)
+    if info.decoder not in CODEC_FAMILIES:  # every codec one-hot 0: a row training never had
+        warnings.append(
+            f"{spec.path.name}: {info.decoder} is not one of {lm.model_id}'s training codecs "
+            f"({', '.join(sorted(CODEC_FAMILIES))}); its score is an extrapolation"
+        )
     meta = lm.sidecar.get("metadata") or {}
     sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=int(meta.get("fine_stride", 4)))
     x = stream_feature_matrix(sf, lm.sidecar.get("feature_order") or [], display=display)
@@ -150,7 +161,7 @@ def score_stream(
         provider=lm.provider,
         distorted=str(spec.path),
         versions=versions(lm, ff, None),
-        warnings=list(lm.warnings),
+        warnings=warnings,
         damaged_frames_dropped=0,
         seconds={
             "load": t_load,

@@ -135,6 +135,21 @@ def test_raw_input_is_not_a_stream(clips: dict[str, Path]) -> None:
     assert mid == PIXEL_NR_MODEL == "nr_metric_v2" and note is not None and mid in note
 
 
+def test_a_codec_outside_training_is_scored_with_a_warning(
+    ffmpeg: FFmpeg, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """MJPEG sets no codec one-hot (no training row looked like that): the score comes with a
+    warning; a trained codec gets none."""
+    mj = lavfi_clip(
+        ffmpeg, tmp_path / "mj.avi", graph=GRAPH, frames=4, codec=["-c:v", "mjpeg", "-q:v", "20"],
+        pix_fmt="yuvj420p",
+    )  # fmt: skip
+    res = score_stream(mj, backend="cpu")
+    assert np.isfinite(res.frames).all() and 0 <= res.pooled["mean"] <= 100
+    assert sum("mjpeg is not one of" in w for w in res.warnings) == 1
+    assert not score_stream(clips["x264_mp4"], backend="cpu").warnings
+
+
 def test_raw_yuv_with_the_stream_model_names_the_real_problem(
     clips: dict[str, Path], tmp_path: Path
 ) -> None:
