@@ -108,7 +108,8 @@ def score_stream(
         Per-frame and pooled scores.
 
     Raises:
-        BadInputError: not an encoded stream, unreadable/damaged, or not a stream model.
+        BadInputError: not an encoded stream, unreadable/damaged, not a stream model, or a
+            ``display`` that is not two positive integers.
     """
     t0 = time.perf_counter()
     lm = (
@@ -117,6 +118,10 @@ def score_stream(
         else load_model(model, backend=backend, threads=threads)
     )
     t_load = time.perf_counter() - t0
+    if display is not None and not (
+        len(display) == 2 and all(isinstance(v, int) and v > 0 for v in display)
+    ):
+        raise BadInputError(f"display {display!r}: give (width, height) as positive integers")
     if lm.kind != "nr" or not is_stream_model(lm):
         raise BadInputError(f"model {lm.model_id} does not read stream features")
     ff = ffmpeg or resolve_ffmpeg()

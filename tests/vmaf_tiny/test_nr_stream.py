@@ -150,6 +150,12 @@ def test_a_codec_outside_training_is_scored_with_a_warning(
     assert not score_stream(clips["x264_mp4"], backend="cpu").warnings
 
 
+@pytest.mark.parametrize("display", [(0, 0), (-1, 360), (640.5, 360), (640,)])
+def test_a_nonsense_display_size_is_refused(clips: dict[str, Path], display: tuple) -> None:
+    with pytest.raises(BadInputError, match="positive integers"):
+        score_stream(clips["x264_mp4"], backend="cpu", display=display)
+
+
 def test_raw_yuv_with_the_stream_model_names_the_real_problem(
     clips: dict[str, Path], tmp_path: Path
 ) -> None:
