@@ -43,6 +43,7 @@ from vmaf_train.nr_stream import (
     LogitRidge,
     StreamData,
     check_alpha,
+    check_register_dirs,
     clip_metrics,
     loso,
     source_family,
@@ -434,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"-> {args.out}")
         elif args.cmd == "register":
             from vmaf_train.ship.pixel_nr import register_pixel_nr_run, write_pixel_nr_card
+
+            check_register_dirs(args.zoo, args.docs)
 
             row = register_pixel_nr_run(args.out, args.zoo)
             card = write_pixel_nr_card(args.zoo, args.docs, row["id"])

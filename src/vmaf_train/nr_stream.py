@@ -134,6 +134,21 @@ def check_alpha(alpha: float) -> None:
         raise BadInputError(f"--alpha {alpha}: the ridge penalty must be a finite number >= 0")
 
 
+def check_register_dirs(zoo: Path, docs: Path) -> None:
+    """Refuse a zoo or docs path that cannot be a folder before anything is registered.
+
+    ``register`` writes the zoo first and the card (``docs/models/<id>.md``) after it; a card
+    that cannot be written must not leave a registered model without one.
+
+    Raises:
+        BadInputError: ``zoo``, ``docs`` or ``docs/models`` (or a parent of one) is a file.
+    """
+    for what, d in (("--zoo", zoo), ("--docs", docs), ("--docs", docs / "models")):
+        for p in (d, *d.parents):
+            if p.exists() and not p.is_dir():
+                raise BadInputError(f"{what} {d}: {p} is a file, not a folder")
+
+
 def load_stream_data(path: Path, names: Sequence[str] = DEFAULT_FEATURES) -> StreamData:
     """Read ``stream_features.parquet`` and build the model inputs ``names``.
 
@@ -489,6 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{tab.num_rows} rows -> {args.corpus / 'stream_features.parquet'}")
         elif args.cmd == "register":
             from vmaf_train.ship.stream import register_stream_run, write_stream_card
+
+            check_register_dirs(args.zoo, args.docs)
 
             row = register_stream_run(args.out, args.zoo)
             card = write_stream_card(args.zoo, args.docs, row["id"])
