@@ -156,6 +156,20 @@ def test_a_nonsense_display_size_is_refused(clips: dict[str, Path], display: tup
         score_stream(clips["x264_mp4"], backend="cpu", display=display)
 
 
+@pytest.mark.parametrize("size", ["8x8", "64x2"])
+def test_a_stream_too_small_for_the_content_statistics_is_one_error(
+    ffmpeg: FFmpeg, tmp_path: Path, size: str
+) -> None:
+    """8x8 gave NaN statistics (and numpy warnings on stderr) before a 'broken stream?' error."""
+    clip = lavfi_clip(ffmpeg, tmp_path / "s.mp4", size=size, frames=3, codec=x264(30))
+    out = _run("score", "--no-reference", "-d", clip)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"error: s.mp4: {size} is too small for the stream content statistics (each side at "
+        "least 10 pixels)"
+    ]
+
+
 def test_raw_yuv_with_the_stream_model_names_the_real_problem(
     clips: dict[str, Path], tmp_path: Path
 ) -> None:
