@@ -182,12 +182,12 @@ def score_nr(
     lm = load_model(model, backend=backend, threads=threads, int8=int8)
     t_load = time.perf_counter() - t0
     require_kind(lm.kind, lm.model_id, "nr")
+    dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     if "stream_features" in input_roles(lm.sidecar):  # stream-aware NR (nr_stream_v1, v2)
         from vmaf_tiny.nr_stream import score_stream
 
-        return score_stream(distorted, lm, ffmpeg=ffmpeg)
+        return score_stream(dspec, lm, ffmpeg=ffmpeg, allow_damaged=allow_damaged)
     ff = ffmpeg or resolve_ffmpeg()
-    dspec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     t1 = time.perf_counter()
     info = probe(dspec, ff)
     roles = input_roles(lm.sidecar)

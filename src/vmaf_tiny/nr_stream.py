@@ -12,12 +12,18 @@ import os
 import time
 
 from vmaf_tiny._lazy import numpy as np
+from vmaf_tiny.damage import damaged_error
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
-from vmaf_tiny.stream import extract_stream, is_encoded_stream, stream_feature_matrix
+from vmaf_tiny.stream import (
+    CODEC_FAMILIES,
+    extract_stream,
+    is_encoded_stream,
+    stream_feature_matrix,
+)
 from vmaf_tiny.video import VideoSpec, as_spec, probe
 
 __all__ = [
@@ -44,9 +50,14 @@ def choose_nr_model(
     height: int | None = None,
     pix_fmt: str | None = None,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> tuple[str, str | None]:
     """The default NR model for an input: the stream model for an encoded stream, else the
     pixel model.
+
+    With ``allow_damaged`` a damaged encoded stream also gets the pixel model (the stream model
+    reads every frame's facts and cannot skip damaged ones; the pixel model scores the clean
+    frames), with a note.
 
     Returns:
         (model id, a one-line note for stderr when falling back to the pixel model, else None).
@@ -57,7 +68,12 @@ def choose_nr_model(
     spec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
     info = probe(spec, ffmpeg or resolve_ffmpeg())
     if is_encoded_stream(info):
-        return STREAM_NR_MODEL, None
+        if not (allow_damaged and info.damage):
+            return STREAM_NR_MODEL, None
+        return PIXEL_NR_MODEL, (
+            f"{spec.path.name}: damaged stream; {STREAM_NR_MODEL} cannot skip damaged frames, so "
+            f"--allow-damaged scores the clean frames with the pixel model {PIXEL_NR_MODEL}"
+        )
     what = "raw yuv" if spec.is_raw else f"{info.decoder} ({spec.path.suffix or 'no suffix'})"
     return PIXEL_NR_MODEL, (
         f"{spec.path.name}: {what} carries no stream facts; scoring with the pixel model "
@@ -73,6 +89,7 @@ def score_stream(
     threads: int = 1,
     display: tuple[int, int] | None = None,
     ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
 ) -> ScoreResult:
     """Score an encoded video without a reference with a stream-features NR model.
 
@@ -84,12 +101,15 @@ def score_stream(
         display: (width, height) the video is shown at, when it is upscaled for display (a
             ladder rung); None: its coded size.
         ffmpeg: ffmpeg binary (resolved if None).
+        allow_damaged: Only changes the message for a damaged stream (a stream model cannot
+            skip damaged frames; it points to the pixel model, which can).
 
     Returns:
         Per-frame and pooled scores.
 
     Raises:
-        BadInputError: not an encoded stream, unreadable/damaged, or not a stream model.
+        BadInputError: not an encoded stream, unreadable/damaged, not a stream model, or a
+            ``display`` that is not two positive integers.
     """
     t0 = time.perf_counter()
     lm = (
@@ -98,6 +118,10 @@ def score_stream(
         else load_model(model, backend=backend, threads=threads)
     )
     t_load = time.perf_counter() - t0
+    if display is not None and not (
+        len(display) == 2 and all(isinstance(v, int) and v > 0 for v in display)
+    ):
+        raise BadInputError(f"display {display!r}: give (width, height) as positive integers")
     if lm.kind != "nr" or not is_stream_model(lm):
         raise BadInputError(f"model {lm.model_id} does not read stream features")
     ff = ffmpeg or resolve_ffmpeg()
@@ -108,6 +132,22 @@ def score_stream(
         raise BadInputError(
             f"{spec.path.name}: {lm.model_id} needs an encoded stream, not {info.decoder}; "
             f"use the pixel model {PIXEL_NR_MODEL}"
+        )
+    if info.damage and allow_damaged:
+        raise BadInputError(
+            f"{spec.path.name}: damaged stream ({'; '.join(info.damage[:2])}); {lm.model_id} "
+            f"cannot skip damaged frames: score the clean ones with -m {PIXEL_NR_MODEL} "
+            "--allow-damaged"
+        )
+    if info.damage:
+        raise damaged_error(
+            spec.path.name, list(info.damage), f"{lm.model_id} reads every frame's stream facts"
+        )
+    warnings = list(lm.warnings)
+    if info.decoder not in CODEC_FAMILIES:  # every codec one-hot 0: a row training never had
+        warnings.append(
+            f"{spec.path.name}: {info.decoder} is not one of {lm.model_id}'s training codecs "
+            f"({', '.join(sorted(CODEC_FAMILIES))}); its score is an extrapolation"
         )
     meta = lm.sidecar.get("metadata") or {}
     sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=int(meta.get("fine_stride", 4)))
@@ -126,7 +166,7 @@ def score_stream(
         provider=lm.provider,
         distorted=str(spec.path),
         versions=versions(lm, ff, None),
-        warnings=list(lm.warnings),
+        warnings=warnings,
         damaged_frames_dropped=0,
         seconds={
             "load": t_load,

@@ -53,6 +53,9 @@ __all__ = [
 CODEC_FAMILIES: dict[str, str] = {"h264": "h264", "hevc": "hevc", "vp9": "vp9", "av1": "av1"}
 #: Largest QP each exporting decoder reports (H.264 0..51, VP9 base q_index 0..255).
 _QP_MAX = {"h264": 51.0, "vp9": 255.0}
+#: Smallest coded width/height the content statistics are defined for (half size: 5 pixels, one
+#: line of the 4-pixel coding grid); 8x8 gave NaN statistics.
+MIN_STREAM_SIDE = 10
 #: Decoders whose output is not a lossy stream: scoring falls back to the pixel model.
 _NOT_STREAMS = frozenset({"rawvideo", "ffv1", "huffyuv", "ffvhuff", "utvideo", "v210", "png"})
 
@@ -289,7 +292,8 @@ def extract_stream(
         Per-frame packet sizes, frame types, QPs and content statistics.
 
     Raises:
-        BadInputError: not an encoded stream, undecodable, or no frame decoded.
+        BadInputError: not an encoded stream, undecodable, smaller than
+            :data:`MIN_STREAM_SIDE` on a side, or no frame decoded.
     """
     spec = as_spec(video)
     ff = ffmpeg or resolve_ffmpeg()
@@ -298,6 +302,11 @@ def extract_stream(
         raise BadInputError(f"{spec.path.name}: not an encoded stream ({vi.decoder})")
     if vi.damage:
         raise BadInputError(f"{spec.path.name}: damaged stream ({'; '.join(vi.damage[:2])})")
+    if min(vi.width, vi.height) < MIN_STREAM_SIDE:  # the half-size 4-pixel coding grid needs 5
+        raise BadInputError(
+            f"{spec.path.name}: {vi.width}x{vi.height} is too small for the stream content "
+            f"statistics (each side at least {MIN_STREAM_SIDE} pixels)"
+        )
     w, h = max(1, vi.width // 2), max(1, vi.height // 2)
     limit = ["-frames:v", str(max_frames)] if max_frames else []
     stats = _ContentStats(fine_stride)

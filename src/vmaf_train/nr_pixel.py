@@ -39,7 +39,15 @@ from vmaf_tiny.errors import BadInputError, VmafTinyError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_tiny.video import read_luma
 from vmaf_train.models.nr import GradStats
-from vmaf_train.nr_stream import LogitRidge, StreamData, clip_metrics, loso, source_family
+from vmaf_train.nr_stream import (
+    LogitRidge,
+    StreamData,
+    check_alpha,
+    check_register_dirs,
+    clip_metrics,
+    loso,
+    source_family,
+)
 
 __all__ = [
     "FEATURE_NAMES",
@@ -204,12 +212,17 @@ def load_table(path: Path) -> tuple[StreamData, str]:
     """Read ``pixel_nr_features.npz`` as arrays (and the corpus manifest hash).
 
     Raises:
-        BadInputError: missing file or statistics of another feature list.
+        BadInputError: missing or unreadable file, or statistics of another feature list.
     """
     if not path.is_file():
         raise BadInputError(f"{path}: no such pixel NR features table")
-    z = np.load(path)
-    if tuple(str(n) for n in z["names"]) != FEATURE_NAMES:
+    try:
+        z = np.load(path)
+        names = tuple(str(n) for n in z["names"])
+    except (OSError, ValueError, KeyError, EOFError) as e:  # not an npz / pickled / no "names"
+        why = (str(e).splitlines() or [type(e).__name__])[0]
+        raise BadInputError(f"{path}: not a pixel NR features table ({why})") from None
+    if names != FEATURE_NAMES:
         raise BadInputError(f"{path}: built with another statistics list; rebuild it")
     src = z["source_id"].astype(str)
     data = StreamData(
@@ -338,7 +351,15 @@ def fit_run(
     table: Path, out: Path, *, alpha: float = 0.1, baseline: Path | None = None
 ) -> dict[str, Any]:
     """LOSO-evaluate, fit on everything, export: ``out/model.onnx``, ``model.json``,
-    ``metrics.json`` (the layout :func:`vmaf_train.ship.stream.register_stream_run` reads)."""
+    ``metrics.json`` (the layout :func:`vmaf_train.ship.stream.register_stream_run` reads).
+
+    Raises:
+        BadInputError: bad ``alpha``, missing baseline file, missing or unreadable table (all
+            checked before anything is written).
+    """
+    check_alpha(alpha)
+    if baseline is not None and not baseline.is_file():
+        raise BadInputError(f"{baseline}: no such baseline file")
     full, man_sha = load_table(table)
     data = _subset(full, MODEL_STATISTICS)
     report = loso(data, lambda: LogitRidge(alpha))
@@ -414,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"-> {args.out}")
         elif args.cmd == "register":
             from vmaf_train.ship.pixel_nr import register_pixel_nr_run, write_pixel_nr_card
+
+            check_register_dirs(args.zoo, args.docs)
 
             row = register_pixel_nr_run(args.out, args.zoo)
             card = write_pixel_nr_card(args.zoo, args.docs, row["id"])

@@ -124,15 +124,44 @@ class StreamData:
     kind: np.ndarray
 
 
+def check_alpha(alpha: float) -> None:
+    """Refuse a ridge penalty that is negative or not finite (it would fit NaN or nonsense).
+
+    Raises:
+        BadInputError: ``alpha`` < 0, NaN or infinite.
+    """
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise BadInputError(f"--alpha {alpha}: the ridge penalty must be a finite number >= 0")
+
+
+def check_register_dirs(zoo: Path, docs: Path) -> None:
+    """Refuse a zoo or docs path that cannot be a folder before anything is registered.
+
+    ``register`` writes the zoo first and the card (``docs/models/<id>.md``) after it; a card
+    that cannot be written must not leave a registered model without one.
+
+    Raises:
+        BadInputError: ``zoo``, ``docs`` or ``docs/models`` (or a parent of one) is a file.
+    """
+    for what, d in (("--zoo", zoo), ("--docs", docs), ("--docs", docs / "models")):
+        for p in (d, *d.parents):
+            if p.exists() and not p.is_dir():
+                raise BadInputError(f"{what} {d}: {p} is a file, not a folder")
+
+
 def load_stream_data(path: Path, names: Sequence[str] = DEFAULT_FEATURES) -> StreamData:
     """Read ``stream_features.parquet`` and build the model inputs ``names``.
 
     Raises:
-        BadInputError: missing file or a column the table does not have.
+        BadInputError: missing or unreadable file, or a column the table does not have.
     """
     if not path.is_file():
         raise BadInputError(f"{path}: no such stream features table")
-    t = pq.read_table(path).to_pydict()
+    try:
+        t = pq.read_table(path).to_pydict()
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        why = (str(e).splitlines() or [type(e).__name__])[0]
+        raise BadInputError(f"{path}: not a Parquet stream features table ({why})") from None
     cols: list[np.ndarray] = []
     for n in names:
         a, _, b = n.partition("__")
@@ -370,12 +399,13 @@ def fit_run(
         recipe: ``v1`` (logit ridge) or ``v2`` (seeded MLP ensemble, :mod:`.nr_stream_v2`).
 
     Raises:
-        BadInputError: unknown recipe, missing table or column.
+        BadInputError: unknown recipe, bad ``alpha``, missing table or column.
     """
     from vmaf_train import nr_stream_v2 as v2
 
     if recipe not in RECIPES:
         raise BadInputError(f"unknown recipe {recipe!r}; known: {sorted(RECIPES)}")
+    check_alpha(alpha)
     model_id, corpus_name = RECIPES[recipe]
     if names is None:
         names = DEFAULT_FEATURES if recipe == "v1" else v2.V2_FEATURES
@@ -474,6 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{tab.num_rows} rows -> {args.corpus / 'stream_features.parquet'}")
         elif args.cmd == "register":
             from vmaf_train.ship.stream import register_stream_run, write_stream_card
+
+            check_register_dirs(args.zoo, args.docs)
 
             row = register_stream_run(args.out, args.zoo)
             card = write_stream_card(args.zoo, args.docs, row["id"])

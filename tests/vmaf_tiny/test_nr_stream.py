@@ -135,6 +135,54 @@ def test_raw_input_is_not_a_stream(clips: dict[str, Path]) -> None:
     assert mid == PIXEL_NR_MODEL == "nr_metric_v2" and note is not None and mid in note
 
 
+def test_a_codec_outside_training_is_scored_with_a_warning(
+    ffmpeg: FFmpeg, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """MJPEG sets no codec one-hot (no training row looked like that): the score comes with a
+    warning; a trained codec gets none."""
+    mj = lavfi_clip(
+        ffmpeg, tmp_path / "mj.avi", graph=GRAPH, frames=4, codec=["-c:v", "mjpeg", "-q:v", "20"],
+        pix_fmt="yuvj420p",
+    )  # fmt: skip
+    res = score_stream(mj, backend="cpu")
+    assert np.isfinite(res.frames).all() and 0 <= res.pooled["mean"] <= 100
+    assert sum("mjpeg is not one of" in w for w in res.warnings) == 1
+    assert not score_stream(clips["x264_mp4"], backend="cpu").warnings
+
+
+@pytest.mark.parametrize("display", [(0, 0), (-1, 360), (640.5, 360), (640,)])
+def test_a_nonsense_display_size_is_refused(clips: dict[str, Path], display: tuple) -> None:
+    with pytest.raises(BadInputError, match="positive integers"):
+        score_stream(clips["x264_mp4"], backend="cpu", display=display)
+
+
+@pytest.mark.parametrize("size", ["8x8", "64x2"])
+def test_a_stream_too_small_for_the_content_statistics_is_one_error(
+    ffmpeg: FFmpeg, tmp_path: Path, size: str
+) -> None:
+    """8x8 gave NaN statistics (and numpy warnings on stderr) before a 'broken stream?' error."""
+    clip = lavfi_clip(ffmpeg, tmp_path / "s.mp4", size=size, frames=3, codec=x264(30))
+    out = _run("score", "--no-reference", "-d", clip)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"error: s.mp4: {size} is too small for the stream content statistics (each side at "
+        "least 10 pixels)"
+    ]
+
+
+def test_raw_yuv_with_the_stream_model_names_the_real_problem(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """score_nr passes --width/--height on to the stream path: the error is "not an encoded
+    stream", not "raw yuv needs --width" (which it had)."""
+    from vmaf_tiny.nr import score_nr
+
+    raw = tmp_path / "clip.yuv"
+    raw.write_bytes(bytes(320 * 180 * 3 // 2 * 2))
+    with pytest.raises(BadInputError, match="needs an encoded stream"):
+        score_nr(raw, STREAM_NR_MODEL, width=320, height=180)
+
+
 @pytest.mark.parametrize("model", ["nr_stream_v1", "nr_stream_v2"])
 def test_shipped_model_ranks_quality(clips: dict[str, Path], model: str) -> None:
     good = score_stream(clips["x264_18"], model, backend="cpu")

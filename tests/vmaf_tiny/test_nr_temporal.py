@@ -102,3 +102,26 @@ def test_non_temporal_two_channel_input_is_refused(tmp_path: Path) -> None:
     model = _tdiff_model(tmp_path / "m", temporal="none")
     with pytest.raises(VmafTinyError, match="1 channel"):
         load_model(model, backend="cpu")
+
+
+def test_subsample_keeps_the_previous_decoded_frame_as_the_pair(ffmpeg, tmp_path: Path) -> None:
+    """--subsample drops scores, not decoded frames: frame 2's pair is frame 1 (as training's
+    ``vmaf_train.nr_pixel.pairs`` over every decoded frame), on the one- and many-model paths."""
+    import subprocess
+    import sys
+
+    clip = lavfi_clip(ffmpeg, tmp_path / "c.y4m", size="128x72", frames=5)
+    model = _tdiff_model(tmp_path / "m")
+    full = np.asarray(score_nr(clip, model, backend="cpu").frames)
+    cli = Path(sys.executable).parent / "vmaf-tiny"
+    for extra in ([], ["-m", "nr_metric_v2"]):
+        out = tmp_path / "s.csv"
+        args = [cli, "score", "--no-reference", "-d", clip, "-m", model, *extra]
+        run = subprocess.run(
+            [*map(str, args), "--subsample", "2", "-o", str(out)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        rows = np.genfromtxt(out, delimiter=",", names=True)
+        assert rows["frame"].tolist() == [0, 2, 4]
+        np.testing.assert_allclose(rows["tdiff"], full[[0, 2, 4]], rtol=1e-5, atol=1e-5)

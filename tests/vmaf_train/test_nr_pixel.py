@@ -163,3 +163,44 @@ def test_model_statistics_are_the_table_columns_without_flat_fractions() -> None
         "flat" in n for n in MODEL_STATISTICS
     )
     np.testing.assert_allclose(model, full[:, cols], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fit", "-f", "{junk}", "-o", "{out}"],
+        ["fit", "-f", "{good}", "-o", "{out}", "--alpha=-1"],
+        ["fit", "-f", "{good}", "-o", "{out}", "--alpha=nan"],
+        ["fit", "-f", "{good}", "-o", "{out}", "--baseline", "{missing}"],
+    ],
+)
+def test_fit_cli_refuses_bad_input_in_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vmaf_train.nr_pixel import main
+
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not an npz")
+    paths = {"junk": junk, "good": _table(tmp_path / "t.npz"), "out": tmp_path / "run"}
+    paths["missing"] = tmp_path / "missing.json"
+    assert main([a.format(**paths) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("bad", ["zoo", "docs"])
+def test_register_cli_refuses_a_file_as_folder_before_writing(
+    tmp_path: Path, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vmaf_train.nr_pixel import main
+
+    fit_run(_table(tmp_path / "t.npz"), tmp_path / "run")
+    (tmp_path / "afile").write_text("")
+    zoo, docs = tmp_path / "zoo", tmp_path / "docs"
+    argv = ["register", "-o", str(tmp_path / "run"), "--zoo", str(zoo), "--docs", str(docs)]
+    argv[4 if bad == "zoo" else 6] = str(tmp_path / "afile" / "sub")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "is a file, not a folder" in err and "\n" not in err
+    assert not zoo.exists() and not docs.exists()

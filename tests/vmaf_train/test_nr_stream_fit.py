@@ -188,3 +188,21 @@ def test_v2_recipe_is_deterministic_and_onnx_matches_numpy(tmp_path: Path) -> No
     ridge = LogitRidge(mlp["skip_alpha"]).fit(data.x, data.y)
     assert np.abs(got - ridge.predict(data.x)).max() > 0.01  # not just the linear path
     assert check_model(tmp_path / "a/model.onnx").ok
+
+
+@pytest.mark.parametrize("bad", ["table", "alpha"])
+def test_fit_cli_refuses_bad_input_in_one_line_and_writes_nothing(
+    tmp_path: Path, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vmaf_train.nr_stream import main
+
+    table = tmp_path / "junk.parquet"
+    table.write_bytes(b"not parquet")
+    alpha = "10"
+    if bad == "alpha":
+        table, alpha = _table(tmp_path / "stream_features.parquet"), "-1"
+    argv = ["fit", "--features", str(table), "-o", str(tmp_path / "run"), f"--alpha={alpha}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert not (tmp_path / "run").exists()

@@ -335,8 +335,9 @@ def score(
             from vmaf_tiny.nr_stream import choose_nr_model
 
             model, note = choose_nr_model(
-                distorted, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff
-            )
+                distorted, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
+                allow_damaged=allow_damaged,
+            )  # fmt: skip
             if note:
                 warn(note)
         res = score_nr(
