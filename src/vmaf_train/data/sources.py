@@ -57,6 +57,7 @@ SKIMAGE_STILLS = {
         "moon",
         "cell",
         "motorcycle_left",
+        "motorcycle_right",
         "page",
         "text",
         "horse",
