@@ -37,15 +37,17 @@ from torch import nn
 
 from vmaf_tiny.errors import BadInputError, VmafTinyError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
+from vmaf_tiny.nr import with_previous
 from vmaf_tiny.video import read_luma
 from vmaf_train.models.nr import GradStats
 from vmaf_train.nr_stream import (
     LogitRidge,
     StreamData,
     check_alpha,
-    check_register_dirs,
     clip_metrics,
     loso,
+    loso_line,
+    register_with_card,
     source_family,
 )
 
@@ -150,10 +152,10 @@ class PixelRidgeNR(nn.Module):
 def pairs(frames: np.ndarray) -> np.ndarray:
     """[T, H, W] frames -> [T, 2, H, W] (frame, previous frame); frame 0 is its own previous.
 
-    The runtime (:mod:`vmaf_tiny.nr`, ``frame.temporal = "previous"``) pairs the same way.
+    The runtime's own pairing (:func:`vmaf_tiny.nr.with_previous`, ``frame.temporal =
+    "previous"``), so training and scoring cannot drift apart.
     """
-    prev = np.concatenate([frames[:1], frames[:-1]])
-    return np.stack([frames, prev], axis=1)
+    return np.stack(list(with_previous(frames)))
 
 
 def clip_features(clip: Path, stats: TemporalStats, batch: int = 8) -> np.ndarray:
@@ -436,18 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "register":
             from vmaf_train.ship.pixel_nr import register_pixel_nr_run, write_pixel_nr_card
 
-            check_register_dirs(args.zoo, args.docs)
-
-            row = register_pixel_nr_run(args.out, args.zoo)
-            card = write_pixel_nr_card(args.zoo, args.docs, row["id"])
-            print(f"registered {row['id']} ({row['bytes']} bytes) in {args.zoo}; card {card}")
+            print(register_with_card(args, register_pixel_nr_run, write_pixel_nr_card))
         else:
             m = fit_run(args.features, args.out, alpha=args.alpha, baseline=args.baseline)
-            c = m["loso"]["clip"]
-            print(
-                f"LOSO over {m['loso']['n_families']} families, {m['loso']['n_clips']} clips: "
-                f"PLCC {c['plcc']:.4f} SROCC {c['srocc']:.4f} RMSE {c['rmse']:.3f}"
-            )
+            print(loso_line(m))
     except VmafTinyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

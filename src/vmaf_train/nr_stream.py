@@ -315,9 +315,20 @@ def export_onnx(model: LogitRidge, n_features: int, path: Path) -> None:
         helper.make_node("Sigmoid", ["logit"], ["unit"]),
         helper.make_node("Mul", ["unit", "hundred"], ["score"]),
     ]
+    write_score_graph(path, nodes, init, MODEL_ID, n_features)
+
+
+def write_score_graph(
+    path: Path,
+    nodes: Sequence[onnx.NodeProto],
+    init: Sequence[onnx.TensorProto],
+    graph_name: str,
+    n_features: int,
+) -> None:
+    """Write a features [N, F] -> score [N, 1] graph (opset 17, IR 8), checked, atomically."""
     graph = helper.make_graph(
         nodes,
-        MODEL_ID,
+        graph_name,
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", n_features])],
         [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
         init,
@@ -479,6 +490,28 @@ def fit_run(
     return metrics
 
 
+def register_with_card(
+    args: argparse.Namespace,
+    register: Callable[[Path, Path], dict[str, Any]],
+    write_card: Callable[[Path, Path, str], Path],
+) -> str:
+    """The ``register`` command of a LOSO fit module: check ``--zoo``/``--docs`` first, ship
+    the run, write its card. Returns the line to print."""
+    check_register_dirs(args.zoo, args.docs)
+    row = register(args.out, args.zoo)
+    card = write_card(args.zoo, args.docs, row["id"])
+    return f"registered {row['id']} ({row['bytes']} bytes) in {args.zoo}; card {card}"
+
+
+def loso_line(m: Mapping[str, Any]) -> str:
+    """One line of a fit's pooled leave-one-family-out clip figures."""
+    lo, c = m["loso"], m["loso"]["clip"]
+    return (
+        f"LOSO over {lo['n_families']} families, {lo['n_clips']} clips: "
+        f"PLCC {c['plcc']:.4f} SROCC {c['srocc']:.4f} RMSE {c['rmse']:.3f}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m vmaf_train.nr_stream {table,fit} ...``: the reproducible recipe."""
     ap = argparse.ArgumentParser(prog="python -m vmaf_train.nr_stream")
@@ -505,18 +538,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "register":
             from vmaf_train.ship.stream import register_stream_run, write_stream_card
 
-            check_register_dirs(args.zoo, args.docs)
-
-            row = register_stream_run(args.out, args.zoo)
-            card = write_stream_card(args.zoo, args.docs, row["id"])
-            print(f"registered {row['id']} ({row['bytes']} bytes) in {args.zoo}; card {card}")
+            print(register_with_card(args, register_stream_run, write_stream_card))
         else:
             m = fit_run(args.features, args.out, alpha=args.alpha, recipe=args.recipe)
-            c = m["loso"]["clip"]
-            print(
-                f"LOSO over {m['loso']['n_families']} families, {m['loso']['n_clips']} clips: "
-                f"PLCC {c['plcc']:.4f} SROCC {c['srocc']:.4f} RMSE {c['rmse']:.3f}"
-            )
+            print(loso_line(m))
     except VmafTinyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

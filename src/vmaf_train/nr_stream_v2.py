@@ -24,11 +24,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
-from vmaf_tiny.fsutil import atomic_path
 from vmaf_tiny.stream import STREAM_FEATURES
+from vmaf_train.nr_stream import write_score_graph
 
 __all__ = ["V2_DESCRIPTION", "V2_FEATURES", "V2_MLP", "LogitMLP", "export_mlp_onnx"]
 
@@ -204,17 +203,4 @@ def export_mlp_onnx(model: LogitMLP, n_features: int, path: Path, graph_name: st
         helper.make_node("Sigmoid", ["logit"], ["unit"]),
         helper.make_node("Mul", ["unit", "hundred"], ["score"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        graph_name,
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", n_features])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
-        init,
-    )
-    m = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="vmaf_train"
-    )
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(m.SerializeToString())
+    write_score_graph(path, nodes, init, graph_name, n_features)

@@ -21,7 +21,13 @@ from vmaf_train.provenance import git_commit
 from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END, extract_block
 from vmaf_train.ship.registry import Shipment, ship
 
-__all__ = ["error_table", "figure", "ship_loso_run", "write_loso_card"]
+__all__ = [
+    "error_table",
+    "figure",
+    "loso_front_matter",
+    "ship_loso_run",
+    "write_loso_card",
+]
 
 
 def _num(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,3 +140,40 @@ def write_loso_card(
     runtime = extract_block(old, RUNTIME_BEGIN, RUNTIME_END) or ""
     atomic_write_bytes(card, render(row, side, runtime_block=runtime).encode())
     return card
+
+
+def loso_front_matter(
+    row: Mapping[str, Any], clip: Mapping[str, Any], *, tag: str
+) -> dict[str, Any]:
+    """The Hub-style YAML front matter of a LOSO NR card: tags (``tag`` names the input) and
+    the pooled clip figures as the model index."""
+    tr = row.get("training") or {}
+    return {
+        "license": row.get("license"),
+        "library_name": "onnx",
+        "tags": ["video-quality", "onnx", "tiny", "kind-nr", f"class-{row['class']}", tag],
+        "model-index": [
+            {
+                "name": row["id"],
+                "results": [
+                    {
+                        "task": {"type": "no-reference video quality assessment"},
+                        "dataset": {
+                            "name": "vmaf-tiny nr_stream corpus (leave-one-source-out)",
+                            "type": "vmaf-tiny-corpus",
+                            "revision": str(tr.get("corpus_manifest_sha256", ""))[:16],
+                        },
+                        "metrics": [
+                            {
+                                "type": f"clip_{k}",
+                                "name": f"clip {k.upper()} vs teacher (LOSO)",
+                                "value": round(float(clip[k]), 6),
+                            }
+                            for k in ("plcc", "srocc", "rmse")
+                            if isinstance(clip.get(k), int | float)
+                        ],
+                    }
+                ],
+            }
+        ],
+    }

@@ -17,7 +17,13 @@ from typing import Any
 import yaml
 
 from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END
-from vmaf_train.ship.loso_ship import error_table, figure, ship_loso_run, write_loso_card
+from vmaf_train.ship.loso_ship import (
+    error_table,
+    figure,
+    loso_front_matter,
+    ship_loso_run,
+    write_loso_card,
+)
 
 __all__ = [
     "GOALS",
@@ -69,39 +75,6 @@ def register_pixel_nr_run(
         BadModelError: the model fails a load-time check or the registry schema.
     """
     return ship_loso_run(run, zoo, fitter="nr_pixel", extra=_pixel_extra)
-
-
-def _front_matter(row: Mapping[str, Any], clip: Mapping[str, Any]) -> dict[str, Any]:
-    tr = row.get("training") or {}
-    return {
-        "license": row.get("license"),
-        "library_name": "onnx",
-        "tags": ["video-quality", "onnx", "tiny", "kind-nr", f"class-{row['class']}", "pixels"],
-        "model-index": [
-            {
-                "name": row["id"],
-                "results": [
-                    {
-                        "task": {"type": "no-reference video quality assessment"},
-                        "dataset": {
-                            "name": "vmaf-tiny nr_stream corpus (leave-one-source-out)",
-                            "type": "vmaf-tiny-corpus",
-                            "revision": str(tr.get("corpus_manifest_sha256", ""))[:16],
-                        },
-                        "metrics": [
-                            {
-                                "type": f"clip_{k}",
-                                "name": f"clip {k.upper()} vs teacher (LOSO)",
-                                "value": round(float(clip[k]), 6),
-                            }
-                            for k in ("plcc", "srocc", "rmse")
-                            if isinstance(clip.get(k), int | float)
-                        ],
-                    }
-                ],
-            }
-        ],
-    }
 
 
 def render_pixel_nr_card(
@@ -231,7 +204,9 @@ def render_pixel_nr_card(
         RUNTIME_END,
         "",
     ]
-    front = yaml.safe_dump(_front_matter(row, clip), sort_keys=False, allow_unicode=True, width=100)
+    front = yaml.safe_dump(
+        loso_front_matter(row, clip, tag="pixels"), sort_keys=False, allow_unicode=True, width=100
+    )
     return "---\n" + front + "---\n\n" + "\n".join(body)
 
 

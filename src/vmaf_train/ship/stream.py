@@ -18,7 +18,13 @@ import yaml
 
 from vmaf_tiny.nr_stream import PIXEL_NR_MODEL
 from vmaf_train.ship.card_parts import RUNTIME_BEGIN, RUNTIME_END
-from vmaf_train.ship.loso_ship import error_table, figure, ship_loso_run, write_loso_card
+from vmaf_train.ship.loso_ship import (
+    error_table,
+    figure,
+    loso_front_matter,
+    ship_loso_run,
+    write_loso_card,
+)
 
 __all__ = [
     "is_stream_sidecar",
@@ -96,35 +102,7 @@ def render_stream_card(
     ex = met.get("extra") or {}
     clip = ex.get("loso_clip") or {}
     frame = ex.get("loso_frame") or {}
-    fm = {
-        "license": row.get("license"),
-        "library_name": "onnx",
-        "tags": ["video-quality", "onnx", "tiny", "kind-nr", f"class-{row['class']}", "stream"],
-        "model-index": [
-            {
-                "name": row["id"],
-                "results": [
-                    {
-                        "task": {"type": "no-reference video quality assessment"},
-                        "dataset": {
-                            "name": "vmaf-tiny nr_stream corpus (leave-one-source-out)",
-                            "type": "vmaf-tiny-corpus",
-                            "revision": str(tr.get("corpus_manifest_sha256", ""))[:16],
-                        },
-                        "metrics": [
-                            {
-                                "type": f"clip_{k}",
-                                "name": f"clip {k.upper()} vs teacher (LOSO)",
-                                "value": round(float(clip[k]), 6),
-                            }
-                            for k in ("plcc", "srocc", "rmse")
-                            if isinstance(clip.get(k), int | float)
-                        ],
-                    }
-                ],
-            }
-        ],
-    }
+    fm = loso_front_matter(row, clip, tag="stream")
     g = ex.get("goals") or GOALS
     recipe, corpus = ex.get("recipe", "v1"), ex.get("corpus_config", "nr_stream")
     plcc, rmse = clip.get("plcc", float("nan")), clip.get("rmse", float("nan"))
