@@ -79,6 +79,7 @@ class FilterResult:
         damaged_frames_dropped: Frames of a damaged input left out (``allow_damaged``).
         warnings: Non-fatal notes (damage accepted with ``allow_damaged``).
         strength: The correction's scale the filter ran with (None for a bare callable).
+        gate: The quality gate's summary (:mod:`vmaf_tiny.filter_gate`), None without a gate.
     """
 
     output: str
@@ -95,6 +96,7 @@ class FilterResult:
     damaged_frames_dropped: int = 0
     warnings: list[str] = field(default_factory=list)
     strength: float | None = None
+    gate: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +114,7 @@ class FilterResult:
             },
             "model": self.model_id,
             "strength": self.strength,
+            "gate": self.gate,
             "provider": self.provider,
             "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
         }

@@ -170,6 +170,11 @@ def sidecar_contract(sidecar: Mapping[str, Any]) -> str | None:
         return too_big
     roles = input_roles(sidecar)
     kind = sidecar["kind"]
+    gate = sidecar.get("gate")
+    if gate is not None and kind != "filter":
+        return f"only a filter model takes a gate, not a {kind!r} model"
+    if gate is not None and not gate["full_below"] < gate["off_above"]:
+        return "gate full_below must be below off_above"
     if kind == "fr" and ("reference_frame" in roles or "distorted_frame" in roles):
         return _frame_pair_contract(sidecar, roles)
     if kind == "fr":

@@ -24,7 +24,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -181,6 +181,28 @@ def load_stream_data(path: Path, names: Sequence[str] = DEFAULT_FEATURES) -> Str
         codec=np.asarray(t["codec"]),
         distortion=np.asarray(t["distortion"]),
         kind=np.asarray(t.get("source_kind", ["natural"] * src.size)),
+    )
+
+
+def drop_families(data: StreamData, families: Sequence[str]) -> StreamData:
+    """``data`` without the rows of ``families``.
+
+    Raises:
+        BadInputError: a family is not in the table.
+    """
+    if not families:
+        return data
+    unknown = sorted(set(families) - set(data.family.tolist()))
+    if unknown:
+        raise BadInputError(f"--hold-out: no such family in the table: {', '.join(unknown)}")
+    keep = ~np.isin(data.family, list(families))
+    return replace(
+        data,
+        **{
+            f.name: getattr(data, f.name)[keep]
+            for f in fields(data)
+            if isinstance(getattr(data, f.name), np.ndarray)
+        },
     )
 
 
@@ -398,9 +420,14 @@ def fit_run(
     alpha: float = 10.0,
     names: Sequence[str] | None = None,
     recipe: str = "v1",
+    hold_out: Sequence[str] = (),
 ) -> dict[str, Any]:
     """LOSO-evaluate, fit on everything, export: ``out/model.onnx``, ``model.json``,
     ``metrics.json``. Returns the metrics.
+
+    ``hold_out`` families are left out of the LOSO figures and of the final fit: a model for
+    evaluating something else on those families (the learned filter's quality gate) that has not
+    seen them. Such a run is refused by ``register``.
 
     Args:
         table: ``stream_features.parquet``.
@@ -420,7 +447,7 @@ def fit_run(
     model_id, corpus_name = RECIPES[recipe]
     if names is None:
         names = DEFAULT_FEATURES if recipe == "v1" else v2.V2_FEATURES
-    data = load_stream_data(table, names)
+    data = drop_families(load_stream_data(table, names), hold_out)
     out.mkdir(parents=True, exist_ok=True)
     make: Callable[[], Regressor]
     settings: dict[str, Any]
@@ -456,6 +483,7 @@ def fit_run(
         "corpus_config": corpus_name,
         **flat,
         "fine_stride": 4,
+        **({"held_out_families": ",".join(sorted(hold_out))} if hold_out else {}),
         "table_sha256": sha256_file(table),
         "manifest_sha256": man_sha,
     }
@@ -472,6 +500,7 @@ def fit_run(
         "corpus_manifest_sha256": man_sha,
         **settings,
         "features": list(names),
+        **({"held_out_families": sorted(hold_out)} if hold_out else {}),
         "n_rows": int(data.y.size),
         "n_sources": int(np.unique(data.source_id).size),
         "loso": report,
@@ -524,6 +553,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("-o", "--out", type=Path, required=True)
     f.add_argument("--alpha", type=float, default=10.0, help="ridge penalty (recipe v1)")
     f.add_argument("--recipe", choices=sorted(RECIPES), default="v1")
+    f.add_argument(
+        "--hold-out",
+        default="",
+        help="comma-separated families left out of the LOSO figures and the final fit "
+        "(a model for evaluating on them; not for register)",
+    )
     r = sub.add_parser("register", help="ship a fit run into a zoo and write its card")
     r.add_argument("-o", "--out", type=Path, required=True, help="the fit run directory")
     r.add_argument("--zoo", type=Path, required=True)
@@ -540,7 +575,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(register_with_card(args, register_stream_run, write_stream_card))
         else:
-            m = fit_run(args.features, args.out, alpha=args.alpha, recipe=args.recipe)
+            hold = [f for f in args.hold_out.split(",") if f]
+            m = fit_run(
+                args.features, args.out, alpha=args.alpha, recipe=args.recipe, hold_out=hold
+            )
             print(loso_line(m))
     except VmafTinyError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -206,3 +206,28 @@ def test_fit_cli_refuses_bad_input_in_one_line_and_writes_nothing(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_hold_out_leaves_families_out_of_the_fit_and_cannot_be_registered(
+    tmp_path: Path,
+) -> None:
+    from vmaf_tiny.errors import BadInputError
+
+    table = _table(tmp_path / "stream_features.parquet")
+    names = STREAM_FEATURES[:8]
+    full = fit_run(table, tmp_path / "full", names=names)
+    m = fit_run(table, tmp_path / "held", names=names, hold_out=["beta", "alpha"])
+    assert set(m["loso"]["per_family"]) == {"gamma", "delta", "eps"}
+    assert m["held_out_families"] == ["alpha", "beta"] and m["n_rows"] == full["n_rows"] // 2
+    side = json.loads((tmp_path / "held" / "model.json").read_text())
+    assert side["metadata"]["held_out_families"] == "alpha,beta"
+    assert (tmp_path / "held/model.onnx").read_bytes() != (
+        tmp_path / "full/model.onnx"
+    ).read_bytes()
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    shutil.copy(shipped_zoo() / "registry.schema.json", zoo)
+    with pytest.raises(BadInputError, match="hold-out"):
+        register_stream_run(tmp_path / "held", zoo)
+    with pytest.raises(BadInputError, match="no such family"):
+        fit_run(table, tmp_path / "x", names=names, hold_out=["zeta"])

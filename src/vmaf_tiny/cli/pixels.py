@@ -18,6 +18,7 @@ import typer
 
 from vmaf_tiny.cli._shell import warn_lines
 from vmaf_tiny.cli.options import (
+    DEFAULT_FILTER,
     AllowDamagedOpt,
     BackendOpt,
     FFmpegOpt,
@@ -45,7 +46,7 @@ def filter_cmd(
             show_default=False,
         ),
     ],
-    model: ModelOpt = "learned_filter_v1",
+    model: ModelOpt = DEFAULT_FILTER,
     codec: Annotated[
         str | None,
         typer.Option(
@@ -61,6 +62,14 @@ def filter_cmd(
             help="Scale of the model's correction: 0 = input unchanged, 1 = as trained, up to 2.",
         ),
     ] = 1.0,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate/--no-gate",
+            help="Scale each frame's correction by the model's no-reference quality gate "
+            "(models with a gate, encoded input): clean frames are left unchanged.",
+        ),
+    ] = True,
     max_frames: MaxFramesOpt = None,
     backend: BackendOpt = "auto",
     threads: ThreadsOpt = 1,
@@ -76,32 +85,41 @@ def filter_cmd(
 
     from vmaf_tiny.console import out_console
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
-    from vmaf_tiny.filtering import filter_video, load_filter
+    from vmaf_tiny.filter_gate import filter_with_model
     from vmaf_tiny.video import as_spec
 
-    runner, lm = load_filter(model, backend=backend, threads=threads, strength=strength)
-    res = filter_video(
+    res = filter_with_model(
         as_spec(input, width=width, height=height, pix_fmt=pix_fmt),
         output,
-        runner,
+        model,
+        strength=strength,
+        gate=gate,
         codec=codec,
         crf=crf,
         preset=preset,
         max_frames=max_frames,
+        backend=backend,
+        threads=threads,
         ffmpeg=resolve_ffmpeg(ffmpeg),
         allow_damaged=allow_damaged,
     )
-    res.model_id, res.provider, res.strength = lm.model_id, lm.provider, strength
     warn_lines(res.warnings)
     if json_out:
         print_json(res.to_dict())
         return
-    t = Table(title=f"{lm.model_id} -> {res.output}", show_header=False)
+    t = Table(title=f"{res.model_id} -> {res.output}", show_header=False)
     t.add_row("frames", f"{res.n_frames} ({res.width}x{res.height} {res.pix_fmt})")
     t.add_row("mean luma shift", f"{res.mean_shift:+.4f} (8-bit code values)")
     t.add_row("mean |change|", f"{res.mean_abs_change:.4f} (8-bit code values)")
     t.add_row("clipped samples", f"{100 * res.clip_fraction:.4f} %")
     t.add_row("strength", f"{strength:g}")
+    g = res.gate
+    if g is not None and "strength_mean" in g:
+        t.add_row(
+            "quality gate",
+            f"{g['model']}: mean NR score {g['nr_score_mean']:.1f}, mean strength "
+            f"{g['strength_mean']:.3f}, {g['frames_unchanged']}/{res.n_frames} frames unchanged",
+        )
     t.add_row("provider", str(res.provider))
     t.add_row("seconds", f"{res.seconds['total']:.3f} (model {res.seconds['model']:.3f})")
     out_console.print(t)

@@ -5,7 +5,9 @@
    the models' training data, so every row is held out);
 3. score one demo pair end to end (``vmaf-tiny score --with-svm``): tiny and SVM side by side;
 4. score the same distorted clip without its reference (``nr_metric_v2`` from pixels,
-   ``nr_stream_v2`` from the encoded stream).
+   ``nr_stream_v2`` from the encoded stream);
+5. filter it with the default learned filter (``vmaf-tiny filter``, gated by its NR model) and
+   score the filtered clip against the reference (PSNR-Y and VMAF before and after).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vmaf_tiny.cli.options import FFmpegOpt, ProgressOpt
+from vmaf_tiny.cli.options import DEFAULT_FILTER, FFmpegOpt, ProgressOpt
 from vmaf_tiny.console import err_console, out_console
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.parallel import make_executor
@@ -25,10 +27,11 @@ DEMO_MODEL = "vmaf_tiny_v2"
 DEMO_NR_MODEL = "nr_metric_v2"
 DEMO_STREAM_MODEL = "nr_stream_v2"
 DEMO_PAIR = "demo_bikes_fence__x264-veryfast-crf38"
+STEPS = 5
 
 
 def _step(i: int, text: str) -> None:
-    err_console.print(f"[bold]{i}/4[/] {text}")
+    err_console.print(f"[bold]{i}/{STEPS}[/] {text}")
 
 
 def _pair(corpus: Path, manifest: dict[str, Any], key: str) -> tuple[Path, Path]:
@@ -87,4 +90,35 @@ def demo(
     for name, kind, p in rows:
         t.add_row(name, kind, *(f"{p[k]:.2f}" for k in ("mean", "harmonic_mean", "min", "p5")))
     out_console.print(t)
+    _filter_step(ref, dis, out, ff)
     out_console.print(f"features: {corpus / 'features.parquet'}")
+
+
+def _filter_step(ref: Path, dis: Path, out: Path, ff: Any) -> None:
+    """Step 5: the default filter on the demo clip, PSNR-Y and VMAF before and after."""
+    import numpy as np
+
+    from vmaf_tiny.features import extract_features
+    from vmaf_tiny.filter_gate import filter_with_model
+
+    filtered = out / "filtered.y4m"
+    _step(5, f"vmaf-tiny filter {dis} -o {filtered} (model {DEFAULT_FILTER}), then libvmaf "
+          "against the reference")  # fmt: skip
+    res = filter_with_model(dis, filtered, DEFAULT_FILTER, ffmpeg=ff)
+    before = extract_features(ref, dis, extras=("psnr_y",), truncate=True, ffmpeg=ff)
+    after = extract_features(ref, filtered, extras=("psnr_y",), truncate=True, ffmpeg=ff)
+    g = res.gate or {}
+    gate = (
+        f"gate {g['model']}: mean NR score {g['nr_score_mean']:.1f}, mean strength "
+        f"{g['strength_mean']:.2f}"
+        if "strength_mean" in g
+        else "no gate"
+    )
+    t = Table(title=f"{DEMO_PAIR}: {DEFAULT_FILTER} ({gate})")
+    for col in ("clip", "PSNR-Y (dB)", "VMAF"):
+        t.add_column(col, justify="left" if col == "clip" else "right")
+    for name, f in (("as decoded", before), ("filtered", after)):
+        t.add_row(
+            name, f"{float(np.mean(f.columns['psnr_y'])):.3f}", f"{float(np.mean(f.vmaf)):.2f}"
+        )
+    out_console.print(t)

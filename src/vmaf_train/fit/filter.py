@@ -5,19 +5,17 @@ the reference luma; seeded frames per clip and seeded aligned patches per frame.
 (``train.loss``): ``mse`` to the reference (i.e. PSNR-Y), or ``relative``: each patch's MSE over
 the unfiltered patch's MSE (+ ``train.rel_eps``), averaged -- every patch counts by its own dB
 gain, so the few badly coded patches cannot drown the many clean ones (which the filter must leave
-alone). Validation (model selection: the epoch with the lowest validation loss) on patches of the
-validation sources, with the same loss.
+alone); ``train.detail`` > 0 adds that weight times the relative gradient-magnitude error
+(:func:`detail_loss`), so the filter restores texture of the reference's strength instead of
+smoothing it away. Validation (model selection: the epoch with the lowest validation loss) on
+patches of the validation sources, with the same loss.
 
-Evaluation on the held-out test sources goes through the runtime path: every eligible test clip
-is filtered by :func:`vmaf_tiny.filtering.filter_video` (the exported ONNX model, chroma passed
-through, lossless y4m), then scored against its reference by libvmaf
-(:func:`vmaf_tiny.extract_features`, VMAF and PSNR-Y), next to the unfiltered clip's scores from
-the corpus -- per codec, with the audit figures (mean shift, clip fraction).
+Evaluation on the held-out test sources (:mod:`vmaf_train.fit.filter_eval`) goes through the
+runtime path, with and without the recipe's quality gate.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,10 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vmaf_tiny.console import make_progress
-from vmaf_tiny.features import extract_features
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
-from vmaf_tiny.filtering import filter_video
 from vmaf_train.data.frames import (
     ClipRecord,
     PixelCorpus,
@@ -39,6 +34,14 @@ from vmaf_train.data.frames import (
     sample_indices,
     to_uint8,
 )
+from vmaf_train.fit.filter_eval import (
+    BANDS,
+    check_gate_model,
+    evaluate_filter,
+    gate_of,
+    gate_provenance,
+    quality_band,
+)
 from vmaf_train.fit.loop import fit_loop, keeps_torch_state, run_metrics, start_run, write_run
 from vmaf_train.models.filter import ResidualFilter, UnshuffleFilter
 from vmaf_train.recipes import PixelConfig
@@ -47,10 +50,15 @@ from vmaf_train.ship.onnx_io import ort_session
 from vmaf_train.ship.quantize import latency_us
 
 __all__ = [
+    "BANDS",
+    "detail_errors",
+    "detail_loss",
     "evaluate_filter",
     "filter_sidecar",
     "fit_filter",
     "make_filter",
+    "quality_band",
+    "relative_loss",
 ]
 
 INPUT, OUTPUT = "frame", "restored"
@@ -143,21 +151,58 @@ def relative_loss(out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, eps: floa
     return (se / (((x - y) ** 2).mean(dim=(1, 2, 3)) + eps)).mean()
 
 
+def grad_magnitude(z: torch.Tensor) -> torch.Tensor:
+    """``[N, 1, H, W]`` -> ``[N, 1, H-1, W-1]``: per-pixel forward-difference gradient magnitude."""
+    dx = z[..., :-1, 1:] - z[..., :-1, :-1]
+    dy = z[..., 1:, :-1] - z[..., :-1, :-1]
+    return torch.sqrt(dx * dx + dy * dy + 1e-8)
+
+
+def detail_errors(out: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``[N, 2]``: per patch, the gradient-magnitude MSE of ``out`` and of ``x`` to ``y``'s.
+
+    Coding smooths texture away and adds block edges; a filter trained on MSE alone blurs further
+    (the mean of the plausible originals is smooth). Matching the reference's gradient *magnitude*
+    (not its sign) asks for texture of the right strength where the reference has it.
+    """
+    gy = grad_magnitude(y)
+    d = ((grad_magnitude(out) - gy) ** 2).mean(dim=(1, 2, 3))
+    d0 = ((grad_magnitude(x) - gy) ** 2).mean(dim=(1, 2, 3))
+    return torch.stack([d, d0], dim=1)
+
+
+def detail_loss(out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+    """Mean over patches of the gradient-magnitude error of ``out`` over that of ``x`` (+ eps):
+    1.0 is the identity."""
+    e = detail_errors(out, x, y)
+    return (e[:, 0] / (e[:, 1] + eps)).mean()
+
+
 def _patch_errors(
-    model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-patch MSE of the (clamped) filtered and of the unfiltered patches."""
-    filt, base = [], []
+    model: torch.nn.Module,
+    data: Mapping[str, np.ndarray],
+    batch: int = 64,
+    *,
+    detail: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """Per-patch MSE of the (clamped) filtered and of the unfiltered patches (and with
+    ``detail`` their gradient-magnitude errors, :func:`detail_errors`)."""
+    parts: list[list[np.ndarray]] = [[], [], [], []]
     with torch.no_grad():
         for i in range(0, len(data["x"]), batch):
             x = torch.from_numpy(data["x"][i : i + batch].astype(np.float32) / 255.0)[:, None]
             y = torch.from_numpy(data["y"][i : i + batch].astype(np.float32) / 255.0)[:, None]
             out = model(x).clamp(0.0, 1.0)
-            filt.append(((out - y) ** 2).mean(dim=(1, 2, 3)).numpy())
-            base.append(((x - y) ** 2).mean(dim=(1, 2, 3)).numpy())
-    if not filt:
-        return np.zeros(0), np.zeros(0)
-    return np.concatenate(filt).astype(np.float64), np.concatenate(base).astype(np.float64)
+            parts[0].append(((out - y) ** 2).mean(dim=(1, 2, 3)).numpy())
+            parts[1].append(((x - y) ** 2).mean(dim=(1, 2, 3)).numpy())
+            if detail:
+                e = detail_errors(out, x, y).numpy()
+                parts[2].append(e[:, 0])
+                parts[3].append(e[:, 1])
+    n = 4 if detail else 2
+    if not parts[0]:
+        return tuple(np.zeros(0) for _ in range(n))
+    return tuple(np.concatenate(p).astype(np.float64) for p in parts[:n])
 
 
 def _mse(model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64) -> float:
@@ -171,8 +216,14 @@ def _val_loss(
     """The validation loss of the recipe's ``train.loss`` (clamped output)."""
     if train.get("loss", "mse") != "relative":
         return _mse(model, data)
-    filt, base = _patch_errors(model, data)
-    return float(np.mean(filt / (base + float(train["rel_eps"])))) if len(filt) else 0.0
+    eps, w = float(train["rel_eps"]), float(train.get("detail", 0.0))
+    if not len(data["x"]):
+        return 0.0
+    if not w:
+        filt, base = _patch_errors(model, data)
+        return float(np.mean(filt / (base + eps)))
+    filt, base, d, d0 = _patch_errors(model, data, detail=True)
+    return float(np.mean(filt / (base + eps)) + w * np.mean(d / (d0 + eps)))
 
 
 def patch_gain_db(model: torch.nn.Module, data: Mapping[str, np.ndarray]) -> float:
@@ -206,124 +257,7 @@ def filter_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx") 
         },
         "output": {"target": "luma", "range": [0.0, 1.0], "clamp": True},
         "int8": None,
-    }
-
-
-def evaluate_filter(
-    onnx_path: Path,
-    clips: Sequence[ClipRecord],
-    *,
-    eval_frames: int,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Filter each clip through the runtime path and score filtered vs unfiltered with libvmaf.
-
-    Returns:
-        ``per_clip`` rows and ``per_codec`` / ``overall`` aggregates (PSNR-Y and VMAF of the
-        unfiltered and filtered clips against the reference, their deltas, audit figures).
-    """
-    ff = resolve_ffmpeg()
-    sess = ort_session(onnx_path)
-    name = sess.get_inputs()[0].name
-
-    def runner(x: np.ndarray) -> np.ndarray:
-        return np.asarray(sess.run(None, {name: x})[0])
-
-    rows: list[dict[str, Any]] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="vmaf-train-filter-eval-") as tmp,
-        make_progress(enabled=progress) as bar,
-    ):
-        task = bar.add_task("filter eval", total=len(clips))
-        for c in clips:
-            out = Path(tmp) / f"{c.key}.y4m"
-            res = filter_video(c.clip, out, runner, max_frames=eval_frames or None, ffmpeg=ff)
-            filt = extract_features(c.reference, out, extras=("psnr_y",), truncate=True, ffmpeg=ff)
-            n = filt.n_frames
-            if c.psnr_y is not None:
-                base_psnr, base_vmaf = c.psnr_y[:n], c.vmaf[:n]
-            else:
-                base = extract_features(
-                    c.reference, c.clip, extras=("psnr_y",), truncate=True, ffmpeg=ff
-                )
-                base_psnr, base_vmaf = base.columns["psnr_y"][:n], base.vmaf[:n]
-            rows.append(
-                {
-                    "key": c.key,
-                    "source_id": c.source_id,
-                    "codec": c.codec,
-                    "crf": c.crf,
-                    "frames": int(n),
-                    "psnr_y": float(np.mean(base_psnr)),
-                    "psnr_y_filtered": float(np.mean(filt.columns["psnr_y"][:n])),
-                    "vmaf": float(np.mean(base_vmaf)),
-                    "vmaf_filtered": float(np.mean(filt.vmaf[:n])),
-                    "mean_shift_8bit": res.mean_shift,
-                    "mean_abs_change_8bit": res.mean_abs_change,
-                    "clip_fraction": res.clip_fraction,
-                    "model_seconds_per_frame": res.seconds["model"] / max(1, res.n_frames),
-                }
-            )
-            out.unlink(missing_ok=True)
-            bar.advance(task)
-    for r in rows:
-        r["band"] = quality_band(r["vmaf"])
-    return {
-        "per_clip": rows,
-        "per_codec": _aggregate(rows, "codec"),
-        "per_band": _aggregate(rows, "band"),
-        "per_codec_band": {
-            codec: _aggregate([r for r in rows if r["codec"] == codec], "band")
-            for codec in sorted({str(r["codec"]) for r in rows})
-        },
-        "overall": _agg(rows),
-    }
-
-
-#: Quality bands of the evaluation, by the unfiltered clip's mean VMAF: (label, low, high).
-BANDS: tuple[tuple[str, float, float], ...] = (
-    ("vmaf<70", -1.0, 70.0),
-    ("70<=vmaf<85", 70.0, 85.0),
-    ("vmaf>=85", 85.0, 1000.0),
-)
-
-
-def quality_band(vmaf: float) -> str:
-    """The :data:`BANDS` label of an unfiltered clip's mean VMAF."""
-    return next(label for label, lo, hi in BANDS if lo <= vmaf < hi)
-
-
-def _agg(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    if not rows:
-        return {"n_clips": 0}
-
-    def m(k: str) -> float:
-        return float(np.mean([r[k] for r in rows]))
-
-    d_psnr = [r["psnr_y_filtered"] - r["psnr_y"] for r in rows]
-    d_vmaf = [r["vmaf_filtered"] - r["vmaf"] for r in rows]
-    return {
-        "n_clips": len(rows),
-        "n_frames": int(sum(r["frames"] for r in rows)),
-        "psnr_y": m("psnr_y"),
-        "psnr_y_filtered": m("psnr_y_filtered"),
-        "psnr_y_delta": float(np.mean(d_psnr)),
-        "psnr_y_improved_frac": float(np.mean(np.asarray(d_psnr) > 0)),
-        "vmaf": m("vmaf"),
-        "vmaf_filtered": m("vmaf_filtered"),
-        "vmaf_delta": float(np.mean(d_vmaf)),
-        "vmaf_improved_frac": float(np.mean(np.asarray(d_vmaf) > 0)),
-        "mean_shift_8bit": m("mean_shift_8bit"),
-        "mean_abs_change_8bit": m("mean_abs_change_8bit"),
-        "clip_fraction": m("clip_fraction"),
-    }
-
-
-def _aggregate(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault(str(r[key]), []).append(r)
-    return {k: _agg(v) for k, v in sorted(groups.items())}
+    } | ({"gate": gate_of(cfg).to_dict()} if cfg.gate else {})
 
 
 @keeps_torch_state
@@ -336,6 +270,8 @@ def fit_filter(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train, export and evaluate a learned filter into a run directory; returns metrics."""
+    if cfg.gate:
+        check_gate_model(gate_of(cfg, evaluation=True))
     start = start_run(cfg, corpus, run, cache)
     seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
@@ -369,11 +305,16 @@ def fit_filter(
 
     relative = cfg.train.get("loss", "mse") == "relative"
     eps = float(cfg.train.get("rel_eps", 1e-5))
+    w_detail = float(cfg.train.get("detail", 0.0))
 
     def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        if relative:
-            return relative_loss(m(b[0]), b[0], b[1], eps)
-        return torch.mean((m(b[0]) - b[1]) ** 2)
+        out = m(b[0])
+        if not relative:
+            return torch.mean((out - b[1]) ** 2)
+        loss = relative_loss(out, b[0], b[1], eps)
+        if w_detail:
+            loss = loss + w_detail * detail_loss(out, b[0], b[1], eps)
+        return loss
 
     fit = fit_loop(
         model,
@@ -398,7 +339,11 @@ def fit_filter(
     )
     test_clips = parts["test"] or val_clips
     ev = evaluate_filter(
-        exp.path, test_clips, eval_frames=int(cfg.data["eval_frames"]), progress=progress
+        exp.path,
+        test_clips,
+        eval_frames=int(cfg.data["eval_frames"]),
+        progress=progress,
+        gate=gate_of(cfg, evaluation=True) if cfg.gate else None,
     )
     probe = np.random.default_rng(seed).random((1, 1, 360, 640), dtype=np.float32)
     lat = latency_us(ort_session(exp.path), {INPUT: probe}, runs=5)
@@ -443,6 +388,7 @@ def fit_filter(
         "overall": ev["overall"],
         "per_clip": ev["per_clip"],
         "eval_frames_per_clip": int(cfg.data["eval_frames"]) or "all",
+        **({"ungated": ev["ungated"], "gate": gate_provenance(cfg)} if cfg.gate else {}),
     }
     write_run(
         run,

@@ -1,8 +1,9 @@
 """Pixel-model recipes (kinds ``nr``, ``filter``, ``saliency``): :class:`PixelConfig`.
 
 Top-level identity keys (id, description, kind, class, license, opset) and the tables
-``[arch]``, ``[data]``, ``[train]``, ``[split]``, ``[int8]``, ``[output]``, ``[goals]``. The keys
-(and defaults) of ``[arch]`` and ``[data]`` are declared per kind in :data:`PIXEL_SCHEMAS`.
+``[arch]``, ``[data]``, ``[train]``, ``[split]``, ``[int8]``, ``[output]``, ``[goals]`` and
+(filters) ``[gate]``. The keys (and defaults) of ``[arch]`` and ``[data]`` are declared per kind
+in :data:`PIXEL_SCHEMAS`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ __all__ = [
 ]
 
 _TOP = ("id", "description", "kind", "class", "license", "opset")
-_TABLES = ("arch", "data", "train", "split", "int8", "output", "goals")
+_TABLES = ("arch", "data", "train", "split", "int8", "output", "goals", "gate")
+#: ``[gate]`` of a filter recipe (the runtime's no-reference quality gate,
+#: :mod:`vmaf_tiny.filter_gate`): the stream NR model, its thresholds, and the model the held-out
+#: evaluation scores with (``eval_model``: a path or id; "" = ``model``). An evaluation should use
+#: an NR model that never saw the test sources: the shipped one may have.
+GATE_DEFAULTS: dict[str, Any] = {
+    "model": "",
+    "full_below": 70.0,
+    "off_above": 90.0,
+    "eval_model": "",
+}
 TRAIN_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "epochs": 10,
@@ -42,13 +53,15 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 #: Extra ``[train]`` keys (and defaults) of one pixel-model kind.
 TRAIN_EXTRAS: dict[str, dict[str, Any]] = {
     # loss: mse (to the reference) | relative (each patch's MSE over its unfiltered MSE + rel_eps)
-    "filter": {"loss": "mse", "rel_eps": 1e-5},
+    # detail: weight of the relative gradient-magnitude term (0: none; see fit.filter.detail_loss)
+    "filter": {"loss": "mse", "rel_eps": 1e-5, "detail": 0.0},
 }
 #: Keys left out of :meth:`PixelConfig.resolved` at their default (older recipes' sha256s hold).
 _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
     ("arch", "center"): 0.0,
     ("train", "loss"): "mse",
     ("train", "rel_eps"): 1e-5,
+    ("train", "detail"): 0.0,
 }
 SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
 INT8_DEFAULTS: dict[str, Any] = {
@@ -105,6 +118,7 @@ class PixelConfig:
         int8: enabled, calib_frames, op_types, max_plcc_drop, max_rmse_rise (gate limits).
         output: target, range, clamp.
         goals: Targets reported in the card (met or not).
+        gate: Filters: the runtime quality gate (:data:`GATE_DEFAULTS`); empty: none.
         path: Where the recipe came from.
     """
 
@@ -121,6 +135,7 @@ class PixelConfig:
     int8: dict[str, Any]
     output: dict[str, Any]
     goals: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] = field(default_factory=dict)
     path: str = ""
 
     def resolved(self) -> dict[str, Any]:
@@ -140,6 +155,8 @@ class PixelConfig:
             "output": self.output,
             "goals": self.goals,
         }
+        if self.gate:  # only recipes with a gate carry the table (older sha256s hold)
+            out["gate"] = self.gate
         for (table, key), default in _QUIET_DEFAULTS.items():
             section = out[table]
             if isinstance(section, dict) and key in section and section[key] == default:
@@ -192,6 +209,13 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
     loss = cfg.train.get("loss", "mse")
     if loss not in ("mse", "relative"):
         raise BadInputError(f"{name}: train.loss must be 'mse' or 'relative', got {loss!r}")
+    detail = cfg.train.get("detail", 0.0)
+    if not (isinstance(detail, int | float) and math.isfinite(detail) and detail >= 0):
+        raise BadInputError(f"{name}: train.detail must be a number >= 0, got {detail!r}")
+    if detail and loss != "relative":
+        raise BadInputError(f"{name}: train.detail needs train.loss = 'relative'")
+    if cfg.gate:
+        _check_gate(cfg, name)
     rng = cfg.output.get("range")
     if rng is not None and (
         not isinstance(rng, list)
@@ -200,6 +224,21 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
         or not rng[0] < rng[1]
     ):
         raise BadInputError(f"{name}: output.range must be [low, high], finite, low < high")
+
+
+def _check_gate(cfg: PixelConfig, name: str) -> None:
+    g = cfg.gate
+    if cfg.kind != "filter":
+        raise BadInputError(f"{name}: [gate] is for filter recipes, not {cfg.kind!r}")
+    if not (isinstance(g["model"], str) and g["model"]):
+        raise BadInputError(f"{name}: gate.model must name a stream NR model")
+    if not isinstance(g["eval_model"], str):
+        raise BadInputError(f"{name}: gate.eval_model must be a string (path or id)")
+    lo, hi = g["full_below"], g["off_above"]
+    if not all(isinstance(v, int | float) and 0 <= v <= 100 for v in (lo, hi)) or not lo < hi:
+        raise BadInputError(
+            f"{name}: gate.full_below < gate.off_above, both in [0, 100]; got {lo!r}, {hi!r}"
+        )
 
 
 #: ``[arch]`` and ``[data]`` keys (and defaults) of each pixel-model kind.
@@ -293,6 +332,7 @@ def _pixel_config(raw: Mapping[str, Any], p: Path) -> PixelConfig:
         int8=take(raw.get("int8", {}), INT8_DEFAULTS, f"{p.name} [int8]"),
         output=dict(raw.get("output", {})),
         goals=dict(raw.get("goals", {})),
+        gate=take(raw["gate"], GATE_DEFAULTS, f"{p.name} [gate]") if "gate" in raw else {},
         path=str(p),
     )
     _validate_pixel(cfg, p.name)

@@ -23,28 +23,34 @@ def _report(tr: Mapping[str, Any]) -> dict[str, Any]:
 def filter_results(tr: Mapping[str, Any]) -> list[str]:
     m = tr["metrics"]
     px = _report(tr)
+    gate = px.get("gate")
     lines = [
         f"Held-out test sources: {', '.join(px.get('test_sources', []))}; every `encode` clip, "
         f"first {px.get('eval_frames_per_clip')} frames, filtered through the runtime path "
         "(`vmaf_tiny.filtering`, lossless y4m) and scored against the reference by libvmaf "
         "(vmaf_v0.6.1 and PSNR-Y), next to the same frames unfiltered. Means over clips.",
-        "",
-        "| codec | clips | PSNR-Y | filtered | delta dB | VMAF | filtered | delta | "
-        "mean shift (8-bit) | clip fraction |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    rows = dict(px.get("per_codec", {}))
-    rows["all"] = px.get("overall", {})
-    for codec, r in rows.items():
-        lines.append(
-            f"| {codec} | {r.get('n_clips')} | {fmt(r.get('psnr_y'), 3)} | "
-            f"{fmt(r.get('psnr_y_filtered'), 3)} | {fmt(r.get('psnr_y_delta'), 3)} | "
-            f"{fmt(r.get('vmaf'), 3)} | {fmt(r.get('vmaf_filtered'), 3)} | "
-            f"{fmt(r.get('vmaf_delta'), 3)} | {fmt(r.get('mean_shift_8bit'), 3)} | "
-            f"{fmt(r.get('clip_fraction'), 6)} |"
-        )
+    if gate:
+        lines += [
+            "",
+            *_gate_lines(gate),
+            "",
+            "With the quality gate (the default for encoded input):",
+        ]
+    lines += ["", *_codec_table(px)]
     lines += band_tables(px)
     lines += filter_goals(tr)
+    if gate and px.get("ungated"):
+        ung = dict(px["ungated"])
+        lines += [
+            "",
+            "Without the gate (`--no-gate`, or raw / y4m / lossless input, which carries no "
+            "stream facts):",
+            "",
+            *_codec_table(ung),
+            *band_tables(ung),
+            *filter_goals(tr, ung, label="without the gate"),
+        ]
     ov = px.get("overall", {})
     val = m.get("extra", {}).get("val", {})
     if val:
@@ -70,6 +76,47 @@ def filter_results(tr: Mapping[str, Any]) -> list[str]:
             "Model-only latency (1 thread, median): "
             + ", ".join(f"`{k}` {fmt(v, 0)}" for k, v in lat.items()),
         ]
+    return lines
+
+
+def _codec_table(px: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "| codec | clips | PSNR-Y | filtered | delta dB | VMAF | filtered | delta | "
+        "mean shift (8-bit) | clip fraction |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = dict(px.get("per_codec", {}))
+    rows["all"] = px.get("overall", {})
+    for codec, r in rows.items():
+        lines.append(
+            f"| {codec} | {r.get('n_clips')} | {fmt(r.get('psnr_y'), 3)} | "
+            f"{fmt(r.get('psnr_y_filtered'), 3)} | {fmt(r.get('psnr_y_delta'), 3)} | "
+            f"{fmt(r.get('vmaf'), 3)} | {fmt(r.get('vmaf_filtered'), 3)} | "
+            f"{fmt(r.get('vmaf_delta'), 3)} | {fmt(r.get('mean_shift_8bit'), 3)} | "
+            f"{fmt(r.get('clip_fraction'), 6)} |"
+        )
+    return lines
+
+
+def _gate_lines(gate: Mapping[str, Any]) -> list[str]:
+    """What the quality gate is and which NR model the evaluation scored with."""
+    shipped = gate.get("shipped_model", gate.get("model"))
+    held = gate.get("model_held_out")
+    lines = [
+        f"**Quality gate.** For an encoded input, `vmaf-tiny filter` first scores every frame "
+        f"without the reference with `{shipped}` and scales that frame's correction by 1 at a "
+        f"score of {fmt(gate.get('full_below'), 1)} or below, 0 at {fmt(gate.get('off_above'), 1)} "
+        "or above, linearly in between (`--no-gate` turns it off; raw, y4m and lossless input "
+        "have no stream facts and are filtered in full).",
+    ]
+    if gate.get("model") != shipped:
+        lines.append(
+            f"The evaluation below gated with an NR model of the same recipe fitted without the "
+            f"families {held or '(not recorded)'}"
+            + (f" (sha256 `{gate['model_sha256'][:12]}…`)" if gate.get("model_sha256") else "")
+            + f", so the gate's scores on the test sources are unseen-content scores; the shipped "
+            f"`{shipped}` saw them in training."
+        )
     return lines
 
 
@@ -112,17 +159,20 @@ def band_tables(px: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def filter_goals(tr: Mapping[str, Any]) -> list[str]:
+def filter_goals(
+    tr: Mapping[str, Any], px: Mapping[str, Any] | None = None, *, label: str = ""
+) -> list[str]:
     """Goal lines (met / missed, with the measured figure) for the recipe's ``[goals]``.
 
     Keys: ``psnr_y_delta_min`` (all held-out clips), ``codec_psnr_y_delta_min`` (every codec's
     mean), ``low_band_psnr_y_delta_min`` / ``low_band_psnr_y_delta_moonshot`` /
     ``low_band_vmaf_delta_min`` (clips with unfiltered VMAF < 70) and ``fps_min`` (model-only,
-    fp32, 640x360, 1 thread, from the run's latency probe).
+    fp32, 640x360, 1 thread, from the run's latency probe). ``px``: the aggregates to judge
+    (default: the report's headline ones); ``label`` names them in the heading.
     """
     m = tr["metrics"]
     goals = m.get("extra", {}).get("goals") or {}
-    px = _report(tr)
+    px = _report(tr) if px is None else px
     low = (px.get("per_band") or {}).get(LOW_BAND, {})
     codecs = px.get("per_codec") or {}
     worst = min(codecs.items(), key=lambda kv: kv[1].get("psnr_y_delta", 0.0), default=None)
@@ -153,4 +203,10 @@ def filter_goals(tr: Mapping[str, Any]) -> list[str]:
         lines.append(f"* {name} >= {want}: measured {fmt(value, digits)}{note}, {verdict}.")
     if not lines:
         return []
-    return ["", "Goals of the recipe (held-out test sources, this run's figures):", "", *lines]
+    what = f", {label}" if label else ""
+    return [
+        "",
+        f"Goals of the recipe (held-out test sources, this run's figures{what}):",
+        "",
+        *lines,
+    ]

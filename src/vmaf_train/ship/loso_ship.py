@@ -53,7 +53,8 @@ def ship_loso_run(
         extra: Builds the row's ``training.metrics.extra`` from the run's ``metrics.json``.
 
     Raises:
-        BadInputError: the run directory lacks model.onnx, model.json or metrics.json.
+        BadInputError: the run directory lacks model.onnx, model.json or metrics.json, or was
+            fitted with families held out.
         BadModelError: the model fails a load-time check or the registry schema.
     """
     run = Path(run)
@@ -62,6 +63,11 @@ def ship_loso_run(
             raise BadInputError(f"{run}: no {name} (not a {fitter} fit run)")
     side = json.loads((run / "model.json").read_text())
     m = json.loads((run / "metrics.json").read_text())
+    if m.get("held_out_families"):
+        raise BadInputError(
+            f"{run}: fitted without the families {', '.join(m['held_out_families'])} "
+            "(--hold-out): an evaluation model, not one to ship"
+        )
     lo = m["loso"]
     training = {
         "corpus_manifest_sha256": m.get("corpus_manifest_sha256", ""),

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vmaf_train.fit.filter import BANDS, make_filter, quality_band, relative_loss
+from vmaf_train.fit.filter import (
+    BANDS,
+    detail_errors,
+    detail_loss,
+    make_filter,
+    quality_band,
+    relative_loss,
+)
 from vmaf_train.models.filter import ResidualFilter, UnshuffleFilter
 
 
@@ -126,3 +133,49 @@ def test_filter_recipe_keys_default_to_v1_behaviour(tmp_path) -> None:
         load_recipe("learned_filter_v1", {"train": {"loss": "l1"}})
     with pytest.raises(BadInputError, match=r"unknown key"):
         load_recipe("nr_metric_v1", {"train": {"loss": "relative"}})  # filter-only key
+
+
+def test_detail_loss_asks_for_the_reference_texture_strength() -> None:
+    gen = torch.Generator().manual_seed(3)
+    y = torch.rand(2, 1, 16, 16, generator=gen)
+    blur = torch.nn.functional.avg_pool2d(y, 3, 1, 1, count_include_pad=False)
+    assert float(detail_loss(blur, blur, y, 0.0)) == pytest.approx(1.0)  # identity
+    assert float(detail_loss(y, blur, y, 0.0)) == pytest.approx(0.0, abs=1e-6)
+    # smoothing the coded patch further loses texture: worse than the identity
+    blur2 = torch.nn.functional.avg_pool2d(blur, 3, 1, 1, count_include_pad=False)
+    assert float(detail_loss(blur2, blur, y, 0.0)) > 1.0
+    # the magnitude counts, not the sign: a mirrored texture of the right strength beats the blur
+    assert float(detail_loss(1.0 - y, blur, y, 0.0)) < 0.05
+    e = detail_errors(y, blur, y)
+    assert e.shape == (2, 2) and torch.all(e[:, 1] > 0)
+
+
+def test_filter_recipe_gate_and_detail_are_checked() -> None:
+    from vmaf_tiny.errors import BadInputError
+    from vmaf_train.fit.filter import filter_sidecar
+    from vmaf_train.recipes import load_recipe
+
+    v1 = load_recipe("learned_filter_v1", kind="filter")
+    assert not v1.gate and "gate" not in v1.resolved() and "gate" not in filter_sidecar(v1, 17)
+    assert "detail" not in v1.resolved()["train"]
+    gated = load_recipe(
+        "learned_filter_v1",
+        {"gate": {"model": "nr_stream_v2"}, "train": {"loss": "relative", "detail": 0.5}},
+        kind="filter",
+    )
+    side = filter_sidecar(gated, 17)
+    assert side["gate"] == {"model": "nr_stream_v2", "full_below": 70.0, "off_above": 90.0}
+    assert gated.resolved()["gate"]["eval_model"] == ""
+    bad = [
+        ({"gate": {"model": "nr_stream_v2", "full_below": 90.0, "off_above": 80.0}}, "full_below"),
+        ({"gate": {"model": "nr_stream_v2", "off_above": 120.0}}, "off_above"),
+        ({"gate": {"model": ""}}, "gate.model"),
+        ({"gate": {"model": "nr_stream_v2", "mode": "x"}}, "unknown key"),
+        ({"train": {"detail": -1.0, "loss": "relative"}}, "train.detail"),
+        ({"train": {"detail": 0.5}}, "needs train.loss"),
+    ]
+    for change, fragment in bad:
+        with pytest.raises(BadInputError, match=fragment):
+            load_recipe("learned_filter_v1", change, kind="filter")
+    with pytest.raises(BadInputError, match="filter recipes"):
+        load_recipe("nr_metric_v1", {"gate": {"model": "nr_stream_v2"}})

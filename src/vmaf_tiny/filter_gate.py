@@ -1,0 +1,248 @@
+"""The no-reference quality gate of a learned filter: filter where there is something to restore.
+
+A restoration filter that helps badly coded frames hurts clean ones (it takes fine texture for
+coding noise). A filter model whose sidecar has a ``gate`` block names a stream NR model and two
+thresholds: each frame of an encoded input is scored by that model (no reference needed), and the
+filter's correction is scaled per frame by
+
+    ``s = clip((off_above - score) / (off_above - full_below), 0, 1)``
+
+(1: the model as trained, at or below ``full_below``; 0: the frame unchanged, at or above
+``off_above``), times the user's ``--strength``. Raw, y4m and lossless inputs carry no stream
+facts, and a damaged stream cannot be scored frame by frame: then the gate is off and every frame
+is filtered at ``--strength``, with a one-line note.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.filtering import FilterResult, FrameRunner, filter_video, load_filter
+from vmaf_tiny.stream import is_encoded_stream
+from vmaf_tiny.video import VideoSpec, as_spec, probe
+
+__all__ = ["Gate", "GatePlan", "GatedRunner", "filter_with_model", "plan_gate"]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A filter's quality gate (its sidecar's ``gate`` block).
+
+    Attributes:
+        model: The stream NR model that scores each frame (registry id or .onnx path).
+        full_below: Score at or below which the correction is applied in full.
+        off_above: Score at or above which the frame is left unchanged.
+    """
+
+    model: str
+    full_below: float
+    off_above: float
+
+    @classmethod
+    def from_sidecar(cls, sidecar: Mapping[str, Any]) -> Gate | None:
+        """The gate of a filter sidecar, or None when it has none."""
+        g = sidecar.get("gate")
+        if not g:
+            return None
+        return cls(str(g["model"]), float(g["full_below"]), float(g["off_above"]))
+
+    def scale(self, scores: np.ndarray) -> np.ndarray:
+        """Per-frame correction scale in [0, 1] for per-frame NR scores."""
+        s = (self.off_above - np.asarray(scores, dtype=np.float64)) / (
+            self.off_above - self.full_below
+        )
+        return np.clip(s, 0.0, 1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sidecar form."""
+        return {"model": self.model, "full_below": self.full_below, "off_above": self.off_above}
+
+
+@dataclass
+class GatePlan:
+    """What the gate decided for one input.
+
+    Attributes:
+        gate: The gate (None: the model has none).
+        scale: Per-frame correction scale (None: the gate is off; every frame at ``strength``).
+        scores: The NR model's per-frame scores (None when off).
+        note: Why the gate is off, for stderr (None when on or absent).
+        seconds: Time spent scoring the input.
+    """
+
+    gate: Gate | None
+    scale: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    note: str | None = None
+    seconds: float = 0.0
+
+    def summary(self, strength: float, n_frames: int | None = None) -> dict[str, Any] | None:
+        """The ``--json`` block: model, thresholds and, over the first ``n_frames`` frames (the
+        ones filtered), the mean NR score and strength and how many frames were left unchanged
+        or filtered in full (None without a gate)."""
+        if self.gate is None:
+            return None
+        out: dict[str, Any] = self.gate.to_dict() | {"active": self.scale is not None}
+        if self.scale is not None and self.scores is not None and self.scale.size:
+            scale, scores = self.scale[:n_frames], self.scores[:n_frames]
+            s = strength * scale
+            out |= {
+                "nr_score_mean": float(np.mean(scores)),
+                "strength_mean": float(np.mean(s)),
+                "frames_unchanged": int(np.sum(s == 0)),
+                "frames_full": int(np.sum(scale == 1)),
+            }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def plan_gate(
+    video: VideoSpec | str | os.PathLike[str],
+    gate: Gate | None,
+    *,
+    backend: str = "auto",
+    threads: int = 1,
+    ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
+) -> GatePlan:
+    """Score ``video`` with the gate's NR model and return the per-frame correction scale.
+
+    Raises:
+        BadInputError: the input cannot be probed, or the NR model refuses it.
+        BadModelError: the gate's model cannot be loaded.
+    """
+    import time
+
+    if gate is None:
+        return GatePlan(None)
+    from vmaf_tiny.nr_stream import score_stream
+
+    ff = ffmpeg or resolve_ffmpeg()
+    spec = as_spec(video)
+    info = probe(spec, ff)
+    name = spec.path.name
+    if not is_encoded_stream(info):
+        what = "raw yuv" if spec.is_raw else f"{info.decoder} ({spec.path.suffix or 'no suffix'})"
+        return GatePlan(
+            gate,
+            note=f"{name}: {what} carries no stream facts; the quality gate ({gate.model}) is "
+            "off and every frame is filtered at --strength",
+        )
+    if info.damage and allow_damaged:
+        return GatePlan(
+            gate,
+            note=f"{name}: damaged stream; the quality gate ({gate.model}) cannot score it frame "
+            "by frame, so every clean frame is filtered at --strength",
+        )
+    t0 = time.perf_counter()
+    res = score_stream(spec, gate.model, backend=backend, threads=threads, ffmpeg=ff)
+    scores = np.asarray(res.frames, dtype=np.float64)
+    return GatePlan(gate, scale=gate.scale(scores), scores=scores, seconds=time.perf_counter() - t0)
+
+
+class GatedRunner:
+    """A filter runner whose correction is scaled per frame: ``x + strength * s_i * (f(x) - x)``.
+
+    Frames are taken in order, as :func:`vmaf_tiny.filtering.filter_video` feeds them; frames
+    past the end of ``scale`` (a decoder that yields more frames than the stream scorer counted)
+    get the clip's mean scale.
+    """
+
+    def __init__(self, runner: FrameRunner, scale: np.ndarray, strength: float = 1.0) -> None:
+        self._runner = runner
+        self._scale = np.asarray(scale, dtype=np.float32) * np.float32(strength)
+        self._fill = np.float32(self._scale.mean()) if self._scale.size else np.float32(strength)
+        self._pos = 0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``[N, 1, H, W]`` -> gated output (frames skipped at scale 0 cost no model call)."""
+        n = x.shape[0]
+        s = self._scale[self._pos : self._pos + n]
+        if s.size < n:
+            s = np.concatenate([s, np.full(n - s.size, self._fill, dtype=np.float32)])
+        self._pos += n
+        on = s > 0
+        if not on.any():
+            return x
+        y = np.array(x, dtype=np.float32, copy=True)
+        fx = self._runner(x[on])
+        y[on] = x[on] + s[on][:, None, None, None] * (fx - x[on])
+        return y
+
+
+def filter_with_model(
+    video: VideoSpec | str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    model: str | os.PathLike[str],
+    *,
+    strength: float = 1.0,
+    gate: bool = True,
+    codec: str | None = None,
+    crf: float | None = None,
+    preset: str | None = None,
+    max_frames: int | None = None,
+    backend: str = "auto",
+    threads: int = 1,
+    ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
+) -> FilterResult:
+    """``vmaf-tiny filter``: load a filter model, plan its quality gate, filter ``video``.
+
+    Args:
+        video: Input video (path or VideoSpec).
+        output: Output file (see :func:`vmaf_tiny.filtering.filter_video`).
+        model: Registry id or .onnx path of a ``kind: filter`` model.
+        strength: Scale of the correction (0..2), times the gate's per-frame scale.
+        gate: Use the model's quality gate (when it has one and the input is an encoded stream).
+        codec: Output encoder. crf: its CRF. preset: its preset.
+        max_frames: Stop after this many frames.
+        backend: Execution backend. threads: ONNX Runtime intra-op threads.
+        ffmpeg: The binary (resolved if None).
+        allow_damaged: Filter the clean frames of a damaged input (the gate is then off).
+
+    Returns:
+        The result with ``model_id``, ``provider``, ``strength`` and ``gate`` filled in; a
+        note on why the gate is off is the first of its ``warnings``.
+
+    Raises:
+        BadInputError / BadModelError: as :func:`load_filter`, :func:`plan_gate` and
+            :func:`filter_video`.
+    """
+    ff = ffmpeg or resolve_ffmpeg()
+    spec = as_spec(video)
+    runner, lm = load_filter(model, backend=backend, threads=threads, strength=strength)
+    plan = plan_gate(
+        spec,
+        Gate.from_sidecar(lm.sidecar) if gate else None,
+        backend=backend,
+        threads=threads,
+        ffmpeg=ff,
+        allow_damaged=allow_damaged,
+    )
+    run: FrameRunner = runner if plan.scale is None else GatedRunner(runner, plan.scale)
+    res = filter_video(
+        spec,
+        output,
+        run,
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        max_frames=max_frames,
+        ffmpeg=ff,
+        allow_damaged=allow_damaged,
+    )
+    res.model_id, res.provider, res.strength = lm.model_id, lm.provider, strength
+    res.gate = plan.summary(strength, res.n_frames)
+    if plan.scale is not None:
+        res.seconds["gate"] = plan.seconds
+        res.seconds["total"] += plan.seconds
+    if plan.note:
+        res.warnings.insert(0, plan.note)
+    return res

@@ -1,0 +1,129 @@
+"""The learned filter's no-reference quality gate (:mod:`vmaf_tiny.filter_gate`): the per-frame
+scale, the gated runner, the plan for encoded vs raw input, the sidecar contract and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.clips import lavfi_clip, x264
+from vmaf_tiny.errors import BadModelError
+from vmaf_tiny.ffmpeg import FFmpeg
+from vmaf_tiny.filter_gate import Gate, GatedRunner, plan_gate
+from vmaf_tiny.registry import shipped_zoo
+from vmaf_tiny.sidecar import sidecar_contract, validate_sidecar
+
+VMAF_TINY = Path(sys.executable).with_name("vmaf-tiny")
+
+
+def test_scale_is_full_below_off_above_and_linear_between() -> None:
+    g = Gate("nr_stream_v2", 70.0, 90.0)
+    got = g.scale(np.array([10.0, 70.0, 75.0, 80.0, 89.0, 90.0, 99.0]))
+    np.testing.assert_allclose(got, [1.0, 1.0, 0.75, 0.5, 0.05, 0.0, 0.0])
+
+
+def test_gated_runner_scales_per_frame_and_skips_frames_it_leaves_alone() -> None:
+    calls: list[int] = []
+
+    def plus_one(x: np.ndarray) -> np.ndarray:
+        calls.append(x.shape[0])
+        return x + 1.0
+
+    run = GatedRunner(plus_one, np.array([0.0, 0.5, 1.0, 0.0]))
+    x = np.zeros((3, 1, 4, 4), dtype=np.float32)
+    y = run(x)
+    assert [float(v) for v in y[:, 0, 0, 0]] == [0.0, 0.5, 1.0]
+    assert calls == [2]  # only the two frames the gate lets through reach the model
+    y2 = run(np.zeros((3, 1, 4, 4), dtype=np.float32))  # frame 4 off, then past the end
+    np.testing.assert_allclose(y2[:, 0, 0, 0], [0.0, 0.375, 0.375])  # the clip's mean scale
+    assert run(np.zeros((0, 1, 4, 4), dtype=np.float32)).shape[0] == 0
+
+
+def test_plan_scores_an_encoded_stream_and_is_off_for_raw_input(
+    ffmpeg: FFmpeg, tmp_path: Path
+) -> None:
+    g = Gate("nr_stream_v2", 70.0, 90.0)
+    enc = lavfi_clip(ffmpeg, tmp_path / "c.mp4", frames=6, codec=x264(45))
+    plan = plan_gate(enc, g, ffmpeg=ffmpeg)
+    assert plan.note is None and plan.scale is not None and plan.scores is not None
+    assert plan.scale.shape == (6,) and np.all((plan.scale >= 0) & (plan.scale <= 1))
+    np.testing.assert_allclose(plan.scale, g.scale(plan.scores))
+    summary = plan.summary(0.5, n_frames=4)
+    assert summary is not None and summary["active"] is True
+    assert summary["strength_mean"] == pytest.approx(0.5 * float(np.mean(plan.scale[:4])))
+    raw = lavfi_clip(ffmpeg, tmp_path / "c.y4m", frames=3)
+    off = plan_gate(raw, g, ffmpeg=ffmpeg)
+    assert off.scale is None and off.note is not None and "gate" in off.note
+    assert plan_gate(raw, None, ffmpeg=ffmpeg).summary(1.0) is None
+
+
+def _filter_sidecar() -> dict:
+    return json.loads((shipped_zoo() / "learned_filter_v1.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"gate": {"model": "nr_stream_v2", "full_below": 90, "off_above": 70}}, "full_below"),
+        ({"kind": "nr", "gate": {"model": "nr_stream_v2", "full_below": 70, "off_above": 90}},
+         "only a filter"),
+    ],
+)  # fmt: skip
+def test_sidecar_gate_contract(change: dict, fragment: str) -> None:
+    side = _filter_sidecar() | change
+    validate_sidecar(side)
+    problem = sidecar_contract(side)
+    assert problem is not None and fragment in problem
+
+
+def test_sidecar_gate_schema_refuses_unknown_keys() -> None:
+    side = _filter_sidecar() | {
+        "gate": {"model": "nr_stream_v2", "full_below": 70, "off_above": 90, "x": 1}
+    }
+    with pytest.raises(BadModelError, match="gate"):
+        validate_sidecar(side)
+
+
+@pytest.fixture(scope="module")
+def gated_filter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped v1 filter with a gate in its sidecar (v1's own weights: the gate is what is
+    under test)."""
+    d = tmp_path_factory.mktemp("gated")
+    shutil.copyfile(shipped_zoo() / "learned_filter_v1.onnx", d / "gated.onnx")
+    side = _filter_sidecar() | {
+        "id": "gated_filter",
+        "onnx": "gated.onnx",
+        "gate": {"model": "nr_stream_v2", "full_below": 70.0, "off_above": 90.0},
+    }
+    (d / "gated.json").write_text(json.dumps(side))
+    return d / "gated.onnx"
+
+
+def _filter(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VMAF_TINY), "filter", *map(str, args)], capture_output=True, text=True, check=False
+    )
+
+
+def test_cli_gates_an_encoded_stream_and_says_so_for_raw_input(
+    ffmpeg: FFmpeg, tmp_path: Path, gated_filter: Path
+) -> None:
+    enc = lavfi_clip(ffmpeg, tmp_path / "in.mp4", frames=5, codec=x264(45))
+    out = _filter(enc, "-o", tmp_path / "a.y4m", "-m", gated_filter, "--json")
+    assert out.returncode == 0, out.stderr
+    g = json.loads(out.stdout)["gate"]
+    assert g["active"] is True and g["model"] == "nr_stream_v2"
+    assert 0.0 <= g["strength_mean"] <= 1.0 and g["frames_unchanged"] + g["frames_full"] <= 5
+    off = _filter(enc, "-o", tmp_path / "b.y4m", "-m", gated_filter, "--no-gate", "--json")
+    assert off.returncode == 0 and json.loads(off.stdout)["gate"] is None
+    raw = lavfi_clip(ffmpeg, tmp_path / "in.y4m", frames=3)
+    r = _filter(raw, "-o", tmp_path / "c.y4m", "-m", gated_filter, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["gate"]["active"] is False
+    assert "carries no stream facts" in r.stderr and "gate" in r.stderr
