@@ -81,8 +81,18 @@ def test_filter_run_reports_per_codec_against_libvmaf(filter_run: Path) -> None:
         assert sum(b["n_clips"] for b in bands.values()) == rep["per_codec"][codec]["n_clips"]
     for r in rep["per_clip"]:
         assert r["band"] in rep["per_band"]
+    # the v2 recipe has a quality gate: headline figures gated, the same without it beside them
+    assert rep["gate"]["model"] == rep["gate"]["shipped_model"] == "nr_stream_v2"
+    assert rep["ungated"]["overall"]["n_clips"] == ov["n_clips"]
+    for r in rep["per_clip"]:
+        assert 0.0 <= r["gate_strength"] <= 1.0
+        if r["gate_strength"] == 0.0:  # left alone: the unfiltered clip's own scores
+            assert (r["psnr_y_filtered"], r["mean_abs_change_8bit"]) == (r["psnr_y"], 0.0)
+        if r["gate_strength"] == 1.0:
+            assert r["psnr_y_filtered"] == r["ungated"]["psnr_y_filtered"]
     side = json.loads((filter_run / "model.json").read_text())
     assert side["kind"] == "filter" and side["class"] == "C3"
+    assert side["gate"] == {"model": "nr_stream_v2", "full_below": 70.0, "off_above": 90.0}
     assert side["inputs"][0]["shape"] == ["N", 1, "H", "W"]
     m = json.loads((filter_run / "metrics.json").read_text())
     assert m["export"]["max_abs_diff"] < 1e-4 and (filter_run / "model.onnx").stat().st_size < 2**21

@@ -108,3 +108,12 @@ def test_short_run_is_finite_and_in_range(mid: str, runtime_clips, tmp_path: Pat
         assert res.n_frames == 3 and len(res.files) == 3
         assert all((tmp_path / "maps" / f).is_file() for f in res.files)
         assert 0.0 <= res.mean_saliency <= 1.0
+
+
+@pytest.mark.parametrize("mid", [m for m in IDS if _sidecar(m).get("gate")])
+def test_a_filter_gate_names_a_shipped_stream_nr_model(mid: str) -> None:
+    from vmaf_tiny.nr_stream import is_stream_model
+
+    gate = _sidecar(mid)["gate"]
+    assert gate["model"] in IDS, gate
+    assert is_stream_model(load_model(gate["model"], backend="cpu"))
