@@ -136,8 +136,8 @@ def flat_warning(name: str, model_id: str, flat: list[bool]) -> str | None:
         return None
     what = "out of the model's domain" if 2 * k >= n else "they pull the mean towards 100"
     return (
-        f"{name}: {k} of {n} frames are flat (luma std < 1/255: black or one colour), which "
-        f"{model_id} never saw in training: {what}"
+        f"{name}: {k} of {n} frames are flat (black or one colour), which {model_id} never "
+        f"saw in training: {what}"
     )
 
 

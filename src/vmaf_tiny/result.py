@@ -209,9 +209,10 @@ class ScoreResult:
         uncertainty_note: Why there is no uncertainty, when there is none for an NR model.
         fast: Fast models (:mod:`vmaf_tiny.fast`): the operating point (bands, fraction,
             subsample) and what was sampled; else None.
-        out_of_domain: Pixel NR models: True when at least half the scored frames are flat
-            (:mod:`vmaf_tiny.nr`; the score means nothing there), False otherwise; None for
-            every other path (and absent from :meth:`to_dict`).
+        out_of_domain: NR models (pixel and stream): True when at least half the scored frames
+            are flat (:mod:`vmaf_tiny.nr`, :mod:`vmaf_tiny.nr_stream`; the score means nothing
+            there), False otherwise; None for every other path (and absent from
+            :meth:`to_dict`).
     """
 
     model_id: str

@@ -1,7 +1,7 @@
-"""Input outside a pixel NR model's domain: too small is refused, flat clips are flagged.
+"""Input outside an NR model's domain: too small is refused, flat clips are flagged.
 
-Before these checks ``nr_metric_v2`` gave 99.99 to an all-black clip and to a 2x2 clip, with
-no warning: a confident wrong score.
+Before these checks ``nr_metric_v2`` gave 99.99 to an all-black clip and to a 2x2 clip, and
+``nr_stream_v2`` 81 to an all-black H.264 clip, with no warning: confident wrong scores.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.clips import lavfi_clip
+from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.nr import MIN_NR_SIDE, flat_warning, score_nr
@@ -76,3 +76,18 @@ def test_a_few_flat_frames_warn_without_the_flag() -> None:
     half = flat_warning("c.y4m", MODEL, [True, False])
     assert few is not None and "1 of 3 frames are flat" in few and "domain" not in few
     assert half is not None and "out of the model's domain" in half
+
+
+def test_the_stream_model_flags_a_flat_stream_too(ffmpeg: FFmpeg, tmp_path: Path) -> None:
+    black = lavfi_clip(
+        ffmpeg, tmp_path / "black.mp4", graph="color=black:size=160x90:rate=25", frames=6,
+        codec=x264(30),
+    )  # fmt: skip
+    out = _run("score", "--no-reference", "-d", black, "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["model"] == "nr_stream_v2" and d["out_of_domain"] is True
+    assert any("6 of 6 frames are flat" in w for w in d["warnings"])
+    ok = lavfi_clip(ffmpeg, tmp_path / "ok.mp4", frames=6, codec=x264(30))
+    d = json.loads(_run("score", "--no-reference", "-d", ok, "--json").stdout)
+    assert d["out_of_domain"] is False and not d["warnings"]
