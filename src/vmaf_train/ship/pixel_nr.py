@@ -223,7 +223,7 @@ def _choices(ex: Mapping[str, Any]) -> list[str]:
     return [
         f"Head: a seeded ensemble of ReLU MLPs blended with a ridge on logit(VMAF/100) "
         f"(`nr_stream_v2`'s settings, not tuned here: {settings}). Chosen by looking at these "
-        "same LOSO figures among 13 variants (ridge penalties, MLP weight decay and skip, "
+        "same LOSO figures among 13 variants (ridge penalties, MLP weight decay, "
         "MSCN statistics at full and half scale; adding full scale scored higher but cost "
         "more than the fps goal allows), and the flat-block fractions are left out "
         "(ablation below): the figures are optimistic for new content.",
