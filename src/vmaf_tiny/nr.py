@@ -7,6 +7,13 @@ frame kept. With ``temporal: "previous"`` each frame goes in with the kept frame
 second channel ([N, 2, H, W]; the first frame is its own previous), so a model can measure
 motion and coding flicker. Frames go to the model in batches (one per call when its batch axis
 is static).
+
+Input outside what a pixel model (one with ``frame.resize``) can score is handled in two ways:
+a side under :data:`MIN_NR_SIDE` pixels is refused (:class:`BadInputError`; the model would see
+an interpolation, not content), and a clip whose frames are mostly flat (luma standard deviation
+under :data:`FLAT_STD`, e.g. all black or one colour) is scored but flagged
+(``ScoreResult.out_of_domain`` and a warning): no training clip looked like that, and the
+shipped models put such frames near 100.
 """
 
 from __future__ import annotations
@@ -35,12 +42,26 @@ from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe, read_luma
 
-__all__ = ["damage_warnings", "prepare_frame", "score_nr", "with_previous"]
+__all__ = [
+    "FLAT_STD",
+    "MIN_NR_SIDE",
+    "damage_warnings",
+    "flat_warning",
+    "prepare_frame",
+    "score_nr",
+    "with_previous",
+]
 
 # Frames per ONNX Runtime call when the batch axis is dynamic, bounded by bytes: small batches
 # stay in cache (at 640x360 one frame per call measured fastest per frame, 16 or 72 up to 2x
 # slower); small frames are still batched.
 _NR_BATCH_BYTES = 1024 * 1024
+
+#: Smallest side (pixels) a pixel NR model with ``frame.resize`` scores: a 15-pixel side is
+#: upscaled more than 20x to 640x360, so the model would measure the interpolation filter.
+MIN_NR_SIDE = 16
+#: A frame whose luma (in [0, 1], on a 4-pixel grid) has a standard deviation under this is flat.
+FLAT_STD = 1.0 / 255.0
 
 
 def prepare_frame(luma: np.ndarray, frame_spec: Mapping[str, Any]) -> np.ndarray:
@@ -71,6 +92,7 @@ def _nr_frames(
     in_hw: tuple[Any, Any],
     allow_damaged: bool = False,
     log: DecodeLog | None = None,
+    flat: list[bool] | None = None,
 ) -> Iterator[np.ndarray]:
     resize = frame.get("resize")
     size = (int(resize[0]), int(resize[1])) if resize else None
@@ -79,6 +101,8 @@ def _nr_frames(
     for i, luma in enumerate(frames):
         if i % stride:
             continue
+        if flat is not None:
+            flat.append(bool(luma[::4, ::4].std() < FLAT_STD))
         out = prepare_frame(luma, frame)
         h, w = in_hw
         if (isinstance(h, int) and out.shape[0] != h) or (isinstance(w, int) and out.shape[1] != w):
@@ -103,6 +127,18 @@ def damage_warnings(name: str, log: DecodeLog) -> list[str]:
             "single them out)"
         )
     return out
+
+
+def flat_warning(name: str, model_id: str, flat: list[bool]) -> str | None:
+    """The warning for flat frames (None when there are none); flagged when at least half."""
+    k, n = sum(flat), len(flat)
+    if not k:
+        return None
+    what = "out of the model's domain" if 2 * k >= n else "they pull the mean towards 100"
+    return (
+        f"{name}: {k} of {n} frames are flat (black or one colour), which {model_id} never "
+        f"saw in training: {what}"
+    )
 
 
 def _records(
@@ -194,6 +230,12 @@ def score_nr(
     spec = roles.get("frame") or roles["distorted_frame"]
     shape = spec["shape"]
     frame = lm.sidecar.get("frame") or {}
+    resized = bool(frame.get("resize"))
+    if resized and min(info.width, info.height) < MIN_NR_SIDE:
+        raise BadInputError(
+            f"{dspec.path.name}: {info.width}x{info.height} is too small for {lm.model_id} "
+            f"(each side at least {MIN_NR_SIDE} pixels)"
+        )
     dtype = DTYPES[spec["dtype"]]
     if isinstance(shape[0], int):
         batch = shape[0]
@@ -204,8 +246,9 @@ def score_nr(
     spread: list[np.ndarray] = []  # ensemble models: the spread of their heads (uncertainty)
     t_model = 0.0
     dlog = DecodeLog()
+    flat: list[bool] = []
     frames: Iterable[np.ndarray] = _nr_frames(
-        dspec, info, frame, ff, (shape[2], shape[3]), allow_damaged, dlog
+        dspec, info, frame, ff, (shape[2], shape[3]), allow_damaged, dlog, flat if resized else None
     )
     if frame.get("temporal") == "previous":
         frames = with_previous(frames)
@@ -224,6 +267,7 @@ def score_nr(
     if not per_frame:
         raise BadInputError(f"{dspec.path.name}: no frames decoded")
     scores = finish_scores(lm.sidecar, np.concatenate(per_frame))
+    flat_note = flat_warning(dspec.path.name, lm.model_id, flat)
     t3 = time.perf_counter()
     return ScoreResult(
         model_id=lm.model_id,
@@ -233,8 +277,13 @@ def score_nr(
         provider=lm.provider,
         distorted=str(dspec.path),
         versions=versions(lm, ff, None),
-        warnings=[*lm.warnings, *damage_warnings(dspec.path.name, dlog)],
+        warnings=[
+            *lm.warnings,
+            *damage_warnings(dspec.path.name, dlog),
+            *([flat_note] if flat_note else []),
+        ],
         damaged_frames_dropped=dlog.dropped,
+        out_of_domain=(2 * sum(flat) >= len(flat)) if resized else None,
         uncertainty=np.concatenate(spread) if spread else None,
         records=_records(lm.model_id, scores, spread, int(frame.get("stride") or 1), info.fps),
         seconds={

@@ -15,6 +15,7 @@ from vmaf_tiny._lazy import numpy as np
 from vmaf_tiny.damage import damaged_error
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
+from vmaf_tiny.nr import flat_warning
 from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
@@ -79,6 +80,20 @@ def choose_nr_model(
         f"{spec.path.name}: {what} carries no stream facts; scoring with the pixel model "
         f"{PIXEL_NR_MODEL} instead of {STREAM_NR_MODEL}"
     )
+
+
+#: A frame is flat (black, one colour) for a stream model when its luma (8-bit code values)
+#: varies by less than this both coarsely (standard deviation at 1/8 size) and finely (mean
+#: absolute neighbour difference at 1/2 size, measured every ``fine_stride``-th frame).
+STREAM_FLAT_LEVEL = 1.0
+
+
+def _flat_frames(content: dict[str, np.ndarray]) -> np.ndarray:
+    """Per-frame flat flags from :func:`vmaf_tiny.stream.extract_stream`'s content statistics."""
+    out: np.ndarray = (content["luma_std"] < STREAM_FLAT_LEVEL) & (
+        content["grad_c2"] < STREAM_FLAT_LEVEL
+    )
+    return out
 
 
 def score_stream(
@@ -157,6 +172,9 @@ def score_stream(
     outs = lm.run({inp["name"]: np.ascontiguousarray(x)})
     t_model = time.perf_counter() - tm
     scores = finish_scores(lm.sidecar, score_output(lm, outs, x.shape[0]))
+    flat = [bool(v) for v in _flat_frames(sf.content)]
+    if note := flat_warning(spec.path.name, lm.model_id, flat):
+        warnings.append(note)
     t3 = time.perf_counter()
     return ScoreResult(
         model_id=lm.model_id,
@@ -168,6 +186,7 @@ def score_stream(
         versions=versions(lm, ff, None),
         warnings=warnings,
         damaged_frames_dropped=0,
+        out_of_domain=2 * sum(flat) >= len(flat),
         seconds={
             "load": t_load,
             "decode": t3 - t1 - t_model,

@@ -209,6 +209,10 @@ class ScoreResult:
         uncertainty_note: Why there is no uncertainty, when there is none for an NR model.
         fast: Fast models (:mod:`vmaf_tiny.fast`): the operating point (bands, fraction,
             subsample) and what was sampled; else None.
+        out_of_domain: NR models (pixel and stream): True when at least half the scored frames
+            are flat (:mod:`vmaf_tiny.nr`, :mod:`vmaf_tiny.nr_stream`; the score means nothing
+            there), False otherwise; None for every other path (and absent from
+            :meth:`to_dict`).
     """
 
     model_id: str
@@ -232,6 +236,7 @@ class ScoreResult:
     uncertainty: np.ndarray | None = None
     uncertainty_note: str | None = None
     fast: dict[str, Any] | None = None
+    out_of_domain: bool | None = None
 
     @property
     def n_frames(self) -> int:
@@ -274,6 +279,8 @@ class ScoreResult:
             d["uncertainty"] = {"pooled_mean": None, "note": self.uncertainty_note}
         if self.fast is not None:
             d["fast"] = dict(self.fast)
+        if self.out_of_domain is not None:
+            d["out_of_domain"] = self.out_of_domain
         if per_frame:
             d["frames"] = [float(v) for v in self.frames]
             if self.svm_frames is not None:

@@ -2,22 +2,17 @@
 
 Decoded luma only (no stream facts: it works on raw yuv and y4m). Each frame is paired with the
 previous one ([N, 2, H, W] at 640x360, sidecar ``frame.temporal = "previous"``) and
-:class:`TemporalStats` computes fixed statistics of the pair (no learned weights):
+:class:`~vmaf_train.nr_pixel_stats.TemporalStats` computes fixed statistics of the pair (no
+learned weights; the list is in :mod:`vmaf_train.nr_pixel_stats`).
 
-* the ``nr_metric_v1`` sharpness statistics (:class:`~vmaf_train.models.nr.GradStats`) at four
-  scales (1, 2, 4, 8) and the 8-pixel grid blockiness ratios (26);
-* flat-block fractions: the share of 4x4 blocks whose mean absolute neighbour difference is below
-  0.5, 1, 2, 4 (of 255) at full scale and 0.5, 1, 2 at half scale (7; in the table and the
-  ablation only: the shipped model leaves them out, they lowered the LOSO figures);
-* temporal statistics: the share of 4x4 blocks whose mean absolute frame difference is below
-  0.1, 0.5, 2 (of 255; skipped / copied blocks), and the log mean absolute frame difference at
-  scales 1, 2, 4, 8 (7; motion, which masks distortion in vmaf_v0.6.1, and coding flicker).
-
-A ridge regression on logit(VMAF/100) (:class:`vmaf_train.nr_stream.LogitRidge`) maps the 33
-statistics of :data:`MODEL_STATISTICS` to the per-frame vmaf_v0.6.1 of the distorted frame; a
-clip's score is the mean of its frames. Evaluation is leave-one-family-out at clip level over
-the natural families of the corpus (:func:`vmaf_train.nr_stream.loso`). The exported graph is
-the statistics, then ``Sub -> Div -> Gemm -> Sigmoid -> Mul(100)``, default-domain operators.
+The head maps the 48 statistics of :data:`MODEL_STATISTICS` to logit(VMAF/100) of the per-frame
+vmaf_v0.6.1 of the distorted frame: ``nr_stream_v2``'s seeded ensemble of small ReLU MLPs
+blended with a ridge (:class:`vmaf_train.nr_stream_v2.LogitMLP`, settings :data:`PIXEL_MLP`);
+a clip's score is the mean of its frames. Evaluation is leave-one-family-out at clip level over
+the natural families of the corpus (:func:`vmaf_train.nr_stream.loso`); the fit also reports
+ablations (subsets of the statistics, ridge or MLP head). The exported graph is the statistics,
+then ``Sub -> Div -> Gemm -> Relu -> Concat -> Gemm -> Sigmoid -> Mul(100)``, default-domain
+operators.
 
 ``python -m vmaf_train.nr_pixel {table,fit,register}`` runs the whole recipe.
 """
@@ -27,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +34,7 @@ from vmaf_tiny.errors import BadInputError, VmafTinyError
 from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_tiny.nr import with_previous
 from vmaf_tiny.video import read_luma
-from vmaf_train.models.nr import GradStats
+from vmaf_train.nr_pixel_stats import FEATURE_NAMES, MODEL_STATISTICS, MSCN_NAMES, TemporalStats
 from vmaf_train.nr_stream import (
     LogitRidge,
     StreamData,
@@ -50,12 +45,14 @@ from vmaf_train.nr_stream import (
     register_with_card,
     source_family,
 )
+from vmaf_train.nr_stream_v2 import V2_MLP, LogitMLP
 
 __all__ = [
     "FEATURE_NAMES",
     "MODEL_ID",
     "MODEL_STATISTICS",
-    "PixelRidgeNR",
+    "PIXEL_MLP",
+    "PixelMLPNR",
     "TemporalStats",
     "clip_features",
     "fit_run",
@@ -67,85 +64,43 @@ __all__ = [
 
 MODEL_ID = "nr_metric_v2"
 SIZE = (640, 360)
-_SCALES = (1, 2, 4, 8)
-_FLAT = (0.5, 1.0, 2.0, 4.0)
-_FLAT_HALF = (0.5, 1.0, 2.0)
-_STATIC = (0.1, 0.5, 2.0)
-FEATURE_NAMES: tuple[str, ...] = (
-    *(f"s{s}_{st}_{d}" for s in _SCALES for st in ("abs", "sq") for d in ("dx", "dy", "lap")),
-    "grid8_cols",
-    "grid8_rows",
-    *(f"flat_lt{t:g}" for t in _FLAT),
-    *(f"flat2_lt{t:g}" for t in _FLAT_HALF),
-    *(f"static_lt{t:g}" for t in _STATIC),
-    *(f"tdiff_s{s}" for s in _SCALES),
-)
-#: The shipped model's inputs: the table's statistics without the flat-block fractions, which
-#: lowered the leave-one-family-out figures (the fit's ``ablations`` report both).
-MODEL_STATISTICS: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if not n.startswith("flat"))
 
 
-class TemporalStats(nn.Module):
-    """Fixed statistics of a (frame, previous frame) pair: [N, 2, H, W] -> [N, S].
+#: The head's settings: nr_stream_v2's, unchanged (not tuned on this corpus's LOSO).
+PIXEL_MLP: dict[str, float] = dict(V2_MLP)
 
-    See the module docstring for the list; the order is :data:`FEATURE_NAMES` (``flat=True``,
-    the table's 40) or :data:`MODEL_STATISTICS` (``flat=False``, the shipped model's 33).
+
+class PixelMLPNR(nn.Module):
+    """:class:`TemporalStats` -> standardise -> MLP ensemble + ridge skip -> ``100 * sigmoid``.
+
+    [N, 2, H, W] -> [N, 1]; the members' hidden units are stacked (one Gemm), the second Gemm
+    reads them and the standardised statistics (the ridge path).
 
     Args:
-        flat: Include the 7 flat-block fractions.
-    """
-
-    def __init__(self, flat: bool = True) -> None:
-        super().__init__()
-        self.grad = GradStats(_SCALES)
-        self.flat = bool(flat)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[N, 2, H, W] luma in [0, 1] (channel 1: the previous frame) -> [N, S]."""
-        f = nn.functional
-        cur, prev = x[:, 0:1], x[:, 1:2]
-        out: list[torch.Tensor] = [self.grad(cur)]
-        fracs: list[torch.Tensor] = []
-        if self.flat:
-            bank = self.grad.bank[:24]  # the neighbour differences of the 4x4 bank
-            e1 = f.conv2d(cur, bank, stride=4).abs().mean(dim=1)
-            e2 = f.conv2d(f.avg_pool2d(cur, 2, 2), bank, stride=4).abs().mean(dim=1)
-            fracs += [(e1 < v / 255.0).float().mean(dim=(1, 2)) for v in _FLAT]
-            fracs += [(e2 < v / 255.0).float().mean(dim=(1, 2)) for v in _FLAT_HALF]
-        t = cur - prev
-        tb = f.avg_pool2d(t.abs(), 4, 4)[:, 0]
-        fracs += [(tb < v / 255.0).float().mean(dim=(1, 2)) for v in _STATIC]
-        y = t
-        for i, _ in enumerate(_SCALES):
-            if i:
-                y = f.avg_pool2d(y, 2, 2)
-            fracs.append(torch.log(y.abs().mean(dim=(1, 2, 3)) + 1e-6))
-        out.append(torch.stack(fracs, dim=1))
-        return torch.cat(out, dim=1)
-
-
-class PixelRidgeNR(nn.Module):
-    """:class:`TemporalStats` -> standardise -> linear -> ``100 * sigmoid``: [N, 2, H, W] -> [N, 1].
-
-    Args:
-        ridge: A fitted :class:`LogitRidge` over :data:`MODEL_STATISTICS`.
+        mlp: A fitted :class:`LogitMLP` over :data:`MODEL_STATISTICS`.
     """
 
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, ridge: LogitRidge) -> None:
+    def __init__(self, mlp: LogitMLP) -> None:
         super().__init__()
+        n = len(MODEL_STATISTICS)
         self.stats = TemporalStats(flat=False)
-        self.register_buffer("mean", torch.tensor(ridge.mean_, dtype=torch.float32))
-        self.register_buffer("std", torch.tensor(ridge.std_, dtype=torch.float32))
-        self.head = nn.Linear(len(MODEL_STATISTICS), 1)
+        self.register_buffer("mean", torch.tensor(mlp.mean_, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(mlp.std_, dtype=torch.float32))
+        self.hidden = nn.Linear(n, mlp.w1_.shape[0])
+        self.out = nn.Linear(mlp.w1_.shape[0] + n, 1)
+        w2 = np.concatenate([mlp.w2_, mlp.wskip_], axis=1)
         with torch.no_grad():
-            self.head.weight.copy_(torch.tensor(ridge.coef_, dtype=torch.float32)[None])
-            self.head.bias.fill_(float(ridge.intercept_))
+            self.hidden.weight.copy_(torch.tensor(mlp.w1_, dtype=torch.float32))
+            self.hidden.bias.copy_(torch.tensor(mlp.b1_, dtype=torch.float32))
+            self.out.weight.copy_(torch.tensor(w2, dtype=torch.float32))
+            self.out.bias.fill_(float(mlp.b2_))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.head((self.stats(x) - self.mean) / self.std)
+        s = (self.stats(x) - self.mean) / self.std
+        z = self.out(torch.cat([torch.relu(self.hidden(s)), s], dim=1))
         return torch.sigmoid(z) * 100.0
 
 
@@ -256,7 +211,8 @@ def make_sidecar(metadata: dict[str, Any]) -> dict[str, Any]:
             "Pixel-only no-reference VMAF (C2): fixed statistics of each decoded luma frame "
             "and the one before it at 640x360 (neighbour differences and Laplacians at four "
             "scales, 8-pixel grid blockiness, static-block fractions, frame-difference energy "
-            "at four scales; no learned weights) into a ridge regression on "
+            "at four scales, half-scale MSCN coefficient distribution; no learned weights) "
+            "into a seeded ensemble of small ReLU MLPs blended with a ridge on "
             "logit(VMAF/100) that predicts the per-frame vmaf_v0.6.1 of the distorted frame; "
             "clip score = mean over frames. Trained on natural content only; works on raw "
             "yuv and y4m (no stream facts)."
@@ -278,7 +234,7 @@ def make_sidecar(metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def export_onnx(model: PixelRidgeNR, path: Path, metadata: dict[str, Any]) -> None:
+def export_onnx(model: PixelMLPNR, path: Path, metadata: dict[str, Any]) -> None:
     """Export ``model`` (opset 17, dynamic batch; the project's checked writer) and check ORT
     against torch on noise.
 
@@ -309,27 +265,60 @@ def export_onnx(model: PixelRidgeNR, path: Path, metadata: dict[str, Any]) -> No
         raise VmafTinyError(f"ONNX export differs from torch: {float(np.abs(got - want).max())}")
 
 
-def _loso_clip_pred(data: StreamData, alpha: float) -> dict[str, float]:
-    """Held-out clip means (each clip predicted by the fit without its family), by clip key."""
+def _mlp(settings: Mapping[str, float]) -> LogitMLP:
+    """A :class:`LogitMLP` from a settings mapping (:data:`PIXEL_MLP`'s keys)."""
+    m = settings
+    return LogitMLP(
+        int(m["hidden"]), int(m["members"]), int(m["epochs"]), m["lr"], m["weight_decay"],
+        skip=m["skip"], skip_alpha=m["skip_alpha"],
+    )  # fmt: skip
+
+
+class _Recorder:
+    """Wraps a model factory and keeps each fold's held-out predictions (in fold order)."""
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+        self.preds: list[np.ndarray] = []
+
+    def __call__(self) -> _Recorder:
+        self.model = self.make()
+        return self
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> _Recorder:
+        self.model.fit(x, y)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.model.predict(x)
+        self.preds.append(out)
+        return out
+
+
+def _clip_pred(data: StreamData, preds: list[np.ndarray]) -> dict[str, float]:
+    """Held-out clip means by clip key, from :func:`loso`'s fold predictions (natural only:
+    one fold per family in ``np.unique`` order)."""
     pred = np.zeros_like(data.y)
-    for fam in np.unique(data.family):
-        te = data.family == fam
-        pred[te] = LogitRidge(alpha).fit(data.x[~te], data.y[~te]).predict(data.x[te])
+    for fam, p in zip(np.unique(data.family), preds, strict=True):
+        pred[data.family == fam] = p
     pred = np.clip(pred, 0.0, 100.0)
     keys, idx = np.unique(data.key, return_inverse=True)
     means = np.bincount(idx, pred) / np.bincount(idx)
     return {str(k): float(v) for k, v in zip(keys, means, strict=True)}
 
 
-#: Statistic subsets whose LOSO figures the fit also reports (which part carries the signal).
-ABLATIONS: dict[str, tuple[str, ...]] = {
-    "v1_statistics": tuple(
-        n for n in FEATURE_NAMES if n[:2] in ("s1", "s2", "s4") or n.startswith("grid8")
+_NO_MSCN = tuple(n for n in MODEL_STATISTICS if n not in MSCN_NAMES)
+#: Input subsets and heads whose LOSO figures the fit also reports (what carries the signal):
+#: name -> (statistics, head).
+ABLATIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "ridge_head": (MODEL_STATISTICS, "ridge"),
+    "no_mscn_ridge (the previous recipe)": (_NO_MSCN, "ridge"),
+    "no_mscn_mlp": (_NO_MSCN, "mlp"),
+    "v1_statistics_ridge": (
+        tuple(n for n in FEATURE_NAMES if n[:2] in ("s1", "s2", "s4") or n.startswith("grid8")),
+        "ridge",
     ),
-    "no_temporal_with_flat": tuple(
-        n for n in FEATURE_NAMES if not n.startswith(("static", "tdiff"))
-    ),
-    "with_flat_fractions": FEATURE_NAMES,
+    "with_flat_fractions_ridge": (FEATURE_NAMES, "ridge"),
 }
 
 
@@ -341,19 +330,30 @@ def _subset(data: StreamData, cols: Sequence[str]) -> StreamData:
     )  # fmt: skip
 
 
-def _ablations(data: StreamData, alpha: float) -> dict[str, dict[str, Any]]:
+def _ablations(
+    data: StreamData, alpha: float, mlp: Mapping[str, float]
+) -> dict[str, dict[str, Any]]:
     out = {}
-    for name, cols in ABLATIONS.items():
-        report = loso(_subset(data, cols), lambda: LogitRidge(alpha))
-        out[name] = {"n_statistics": len(cols), **report["clip"]}
+    for name, (cols, head) in ABLATIONS.items():
+        make = (lambda: _mlp(mlp)) if head == "mlp" else (lambda: LogitRidge(alpha))
+        report = loso(_subset(data, cols), make)
+        out[name] = {"n_statistics": len(cols), "head": head, **report["clip"]}
     return out
 
 
 def fit_run(
-    table: Path, out: Path, *, alpha: float = 0.1, baseline: Path | None = None
+    table: Path,
+    out: Path,
+    *,
+    alpha: float = 0.1,
+    baseline: Path | None = None,
+    mlp: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """LOSO-evaluate, fit on everything, export: ``out/model.onnx``, ``model.json``,
     ``metrics.json`` (the layout :func:`vmaf_train.ship.stream.register_stream_run` reads).
+
+    ``alpha`` is the ridge penalty of the ablations; ``mlp`` overrides :data:`PIXEL_MLP` (the
+    head's settings; tests use fewer epochs).
 
     Raises:
         BadInputError: bad ``alpha``, missing baseline file, missing or unreadable table (all
@@ -364,22 +364,25 @@ def fit_run(
         raise BadInputError(f"{baseline}: no such baseline file")
     full, man_sha = load_table(table)
     data = _subset(full, MODEL_STATISTICS)
-    report = loso(data, lambda: LogitRidge(alpha))
-    report["clip_pred"] = _loso_clip_pred(data, alpha)
-    report["ablations"] = _ablations(full, alpha)
-    ridge = LogitRidge(alpha).fit(data.x, data.y)
+    head = {**PIXEL_MLP, **(mlp or {})}
+    rec = _Recorder(lambda: _mlp(head))
+    report = loso(data, rec)
+    report["clip_pred"] = _clip_pred(data, rec.preds)
+    report["ablations"] = _ablations(full, alpha, head)
+    model = _mlp(head).fit(data.x, data.y)
     out.mkdir(parents=True, exist_ok=True)
     meta = {
         "model_id": MODEL_ID,
         "teacher_model": "vmaf_v0.6.1",
         "alpha": alpha,
+        "head": json.dumps(head, sort_keys=True),
         "table_sha256": sha256_file(table),
         "manifest_sha256": man_sha,
         "statistics": ",".join(MODEL_STATISTICS),
     }
-    export_onnx(PixelRidgeNR(ridge), out / "model.onnx", {"model_id": MODEL_ID})
+    export_onnx(PixelMLPNR(model), out / "model.onnx", {"model_id": MODEL_ID})
     atomic_write_json(out / "model.json", make_sidecar(meta))
-    fit = np.clip(ridge.predict(data.x), 0, 100)
+    fit = np.clip(model.predict(data.x), 0, 100)
     _keys, idx = np.unique(data.key, return_inverse=True)
     cnt = np.bincount(idx)
     metrics = {
@@ -388,6 +391,7 @@ def fit_run(
         "table_sha256": meta["table_sha256"],
         "corpus_manifest_sha256": man_sha,
         "alpha": alpha,
+        "head": head,
         "features": list(MODEL_STATISTICS),
         "n_rows": int(data.y.size),
         "n_sources": int(np.unique(data.source_id).size),
@@ -415,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     f = sub.add_parser("fit", help="LOSO figures, final fit, ONNX + sidecar + metrics")
     f.add_argument("-f", "--features", type=Path, required=True)
     f.add_argument("-o", "--out", type=Path, required=True)
-    f.add_argument("--alpha", type=float, default=0.1)
+    f.add_argument("--alpha", type=float, default=0.1, help="ridge penalty of the ablations")
     f.add_argument("--baseline", type=Path, help="a `baseline` output to compare against")
     b = sub.add_parser("baseline", help="score the corpus's natural clips with another NR model")
     b.add_argument("--corpus", type=Path, required=True)

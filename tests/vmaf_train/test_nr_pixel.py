@@ -26,6 +26,7 @@ from vmaf_train.ship.cards import render_card
 from vmaf_train.ship.pixel_nr import register_pixel_nr_run
 
 ZOO = Path(__file__).resolve().parents[2] / "src" / "vmaf_tiny" / "zoo"
+FAST = {"epochs": 60}  # the head's settings with fewer steps: the tests check plumbing
 IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 
 
@@ -56,20 +57,44 @@ def test_statistics_see_motion_flatness_and_blur() -> None:
     assert fine < -0.5 and fine < coarse
 
 
+def test_mscn_statistics_are_near_content_free_and_see_blur() -> None:
+    """MSCN coefficients of white noise: neighbours barely (negatively, through the shared local
+    mean) correlated, and the distribution's shape does not move with contrast; a blur
+    correlates neighbours."""
+    from vmaf_train.nr_pixel_stats import MSCN_NAMES, MSCNStats
+
+    rng = np.random.default_rng(3)
+    noise = rng.random((1, 1, 144, 256)).astype(np.float32)
+    k = np.ones(6, np.float32) / 6
+    blur = np.apply_along_axis(lambda r: np.convolve(r, k, "same"), 3, noise)
+    blur = np.apply_along_axis(lambda c: np.convolve(c, k, "same"), 2, blur)
+    with torch.no_grad():
+        a, low, b = (
+            MSCNStats()(torch.from_numpy(np.ascontiguousarray(v))).numpy()[0]
+            for v in (noise, 0.5 + 0.2 * (noise - 0.5), blur)
+        )
+    i = {n: j for j, n in enumerate(MSCN_NAMES)}
+    assert a.shape == (len(MSCN_NAMES),) and np.isfinite(a).all()
+    assert -0.3 < a[i["mscn_s2_h_mean"]] < 0 and -0.3 < a[i["mscn_s2_v_mean"]] < 0
+    np.testing.assert_allclose(low[i["mscn_s2_kurt"]], a[i["mscn_s2_kurt"]], atol=0.05)
+    assert b[i["mscn_s2_h_mean"]] > a[i["mscn_s2_h_mean"]] + 0.2
+    assert b[i["mscn_s2_v_mean"]] > a[i["mscn_s2_v_mean"]] + 0.2
+
+
 def noise_flat(s: np.ndarray) -> float:
     return float(s[0, IDX["flat_lt0.5"]])
 
 
 def _table(path: Path, seed: int = 0) -> Path:
-    """A synthetic statistics table: 4 families x 3 clips x 5 frames, VMAF a logistic of two
-    statistics (so LOSO must find it)."""
+    """A synthetic statistics table: 4 families x 3 clips x 40 frames, VMAF a logistic of two
+    statistics (so LOSO must find it; the MLP head needs more rows than inputs)."""
     rng = np.random.default_rng(seed)
-    rows = 4 * 3 * 5
+    rows = 4 * 3 * 40
     x = rng.normal(size=(rows, len(FEATURE_NAMES)))
     z = 1.5 * x[:, IDX["s1_abs_dx"]] - 1.0 * x[:, IDX["tdiff_s1"]]
     y = 100 / (1 + np.exp(-z))
-    src = np.repeat([f"fam{i}_a" for i in range(4)], 15)
-    key = np.repeat([f"c{i}" for i in range(12)], 5)
+    src = np.repeat([f"fam{i}_a" for i in range(4)], 120)
+    key = np.repeat([f"c{i}" for i in range(12)], 40)
     np.savez(
         path,
         x=x,
@@ -78,7 +103,7 @@ def _table(path: Path, seed: int = 0) -> Path:
         manifest_sha256=np.asarray("0" * 64),
         key=key,
         source_id=src,
-        codec=np.repeat(["libx264", "libx265", "libvpx-vp9"] * 4, 5),
+        codec=np.repeat(["libx264", "libx265", "libvpx-vp9"] * 4, 40),
         distortion=np.asarray(["encode"] * rows),
     )
     return path
@@ -109,8 +134,8 @@ def test_fit_loso_export_register_and_card(tmp_path: Path) -> None:
 
 def test_fit_is_deterministic_and_refuses_other_tables(tmp_path: Path) -> None:
     table = _table(tmp_path / "t.npz")
-    fit_run(table, tmp_path / "a")
-    fit_run(table, tmp_path / "b")
+    fit_run(table, tmp_path / "a", mlp=FAST)
+    fit_run(table, tmp_path / "b", mlp=FAST)
     ma = json.loads((tmp_path / "a" / "metrics.json").read_text())
     mb = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert ma["loso"] == mb["loso"]
@@ -142,7 +167,7 @@ def test_baseline_comparison_splits_seen_and_unseen_families(tmp_path: Path) -> 
         },
     }
     (tmp_path / "b.json").write_text(json.dumps(base))
-    m = fit_run(table, tmp_path / "run", baseline=tmp_path / "b.json")
+    m = fit_run(table, tmp_path / "run", baseline=tmp_path / "b.json", mlp=FAST)
     cmp = m["baseline_v1"]
     assert cmp["unseen_families"] == ["fam3"] and cmp["unseen"]["baseline"]["n"] == 3
     assert cmp["all"]["loso"] == m["loso"]["clip"]  # the same held-out predictions
@@ -195,7 +220,7 @@ def test_register_cli_refuses_a_file_as_folder_before_writing(
 ) -> None:
     from vmaf_train.nr_pixel import main
 
-    fit_run(_table(tmp_path / "t.npz"), tmp_path / "run")
+    fit_run(_table(tmp_path / "t.npz"), tmp_path / "run", mlp=FAST)
     (tmp_path / "afile").write_text("")
     zoo, docs = tmp_path / "zoo", tmp_path / "docs"
     argv = ["register", "-o", str(tmp_path / "run"), "--zoo", str(zoo), "--docs", str(docs)]

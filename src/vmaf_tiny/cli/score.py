@@ -331,6 +331,7 @@ def score(
             raise BadInputError("--with-svm, --teacher, --extras and --fps need a reference")
         from vmaf_tiny.nr import score_nr
 
+        note = None
         if not model_ids:  # not chosen: pick the NR model that fits the input
             from vmaf_tiny.nr_stream import choose_nr_model
 
@@ -338,8 +339,6 @@ def score(
                 distorted, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
                 allow_damaged=allow_damaged,
             )  # fmt: skip
-            if note:
-                warn(note)
         res = score_nr(
             distorted,
             model,
@@ -352,6 +351,8 @@ def score(
             ffmpeg=ff,
             allow_damaged=allow_damaged,
         )
+        if note:  # after scoring: input it cannot score gets its one-line error alone
+            warn(note)
         from vmaf_tiny.multi import index_result, model_stride
         from vmaf_tiny.video import as_spec, probe
 

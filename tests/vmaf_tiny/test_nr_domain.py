@@ -1,0 +1,93 @@
+"""Input outside an NR model's domain: too small is refused, flat clips are flagged.
+
+Before these checks ``nr_metric_v2`` gave 99.99 to an all-black clip and to a 2x2 clip, and
+``nr_stream_v2`` 81 to an all-black H.264 clip, with no warning: confident wrong scores.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.clips import lavfi_clip, x264
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.ffmpeg import FFmpeg
+from vmaf_tiny.nr import MIN_NR_SIDE, flat_warning, score_nr
+
+VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
+MODEL = "nr_metric_v2"
+
+
+def _run(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VMAF_TINY), *map(str, args)], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize("size", ["2x2", "64x8"])
+def test_a_clip_too_small_to_score_is_one_error_exit_2(
+    ffmpeg: FFmpeg, tmp_path: Path, size: str
+) -> None:
+    clip = lavfi_clip(ffmpeg, tmp_path / "s.y4m", size=size, frames=3)
+    out = _run("score", "--no-reference", "-d", clip, "--json")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        f"error: s.y4m: {size} is too small for {MODEL} (each side at least {MIN_NR_SIDE} pixels)"
+    ]
+
+
+def test_the_smallest_accepted_side_scores(ffmpeg: FFmpeg, tmp_path: Path) -> None:
+    clip = lavfi_clip(ffmpeg, tmp_path / "s.y4m", size=f"{MIN_NR_SIDE}x{MIN_NR_SIDE}", frames=3)
+    res = score_nr(clip, MODEL, backend="cpu")
+    assert res.n_frames == 3
+    with pytest.raises(BadInputError, match="too small"):
+        score_nr(lavfi_clip(ffmpeg, tmp_path / "t.y4m", size="15x40", frames=2), MODEL)
+
+
+@pytest.mark.parametrize("graph", ["color=black", "color=0x808080"])
+def test_a_flat_clip_is_scored_but_flagged_out_of_domain(
+    ffmpeg: FFmpeg, tmp_path: Path, graph: str
+) -> None:
+    clip = lavfi_clip(ffmpeg, tmp_path / "flat.y4m", graph=f"{graph}:size=64x64:rate=25", frames=4)
+    out = _run("score", "--no-reference", "-d", clip, "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["out_of_domain"] is True
+    assert any("4 of 4 frames are flat" in w for w in d["warnings"])
+    assert "4 of 4 frames are flat" in out.stderr
+
+
+def test_natural_looking_content_is_in_domain(ffmpeg: FFmpeg, tmp_path: Path) -> None:
+    clip = lavfi_clip(ffmpeg, tmp_path / "ok.y4m", size="64x64", frames=4)
+    res = score_nr(clip, MODEL, backend="cpu")
+    assert res.out_of_domain is False
+    assert not any("flat" in w for w in res.warnings)
+    assert res.to_dict()["out_of_domain"] is False
+
+
+def test_a_few_flat_frames_warn_without_the_flag() -> None:
+    assert flat_warning("c.y4m", MODEL, [False] * 4) is None
+    few = flat_warning("c.y4m", MODEL, [True, False, False])
+    half = flat_warning("c.y4m", MODEL, [True, False])
+    assert few is not None and "1 of 3 frames are flat" in few and "domain" not in few
+    assert half is not None and "out of the model's domain" in half
+
+
+def test_the_stream_model_flags_a_flat_stream_too(ffmpeg: FFmpeg, tmp_path: Path) -> None:
+    black = lavfi_clip(
+        ffmpeg, tmp_path / "black.mp4", graph="color=black:size=160x90:rate=25", frames=6,
+        codec=x264(30),
+    )  # fmt: skip
+    out = _run("score", "--no-reference", "-d", black, "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["model"] == "nr_stream_v2" and d["out_of_domain"] is True
+    assert any("6 of 6 frames are flat" in w for w in d["warnings"])
+    ok = lavfi_clip(ffmpeg, tmp_path / "ok.mp4", frames=6, codec=x264(30))
+    d = json.loads(_run("score", "--no-reference", "-d", ok, "--json").stdout)
+    assert d["out_of_domain"] is False and not d["warnings"]
