@@ -9,8 +9,9 @@ filter's correction is scaled per frame by
 
 (1: the model as trained, at or below ``full_below``; 0: the frame unchanged, at or above
 ``off_above``), times the user's ``--strength``. Raw, y4m and lossless inputs carry no stream
-facts, and a damaged stream cannot be scored frame by frame: then the gate is off and every frame
-is filtered at ``--strength``, with a one-line note.
+facts, and a damaged stream cannot be scored frame by frame: :func:`filter_with_model` then
+refuses (one line) unless the gate is turned off (``--no-gate``): ungated, a filter trained for
+badly coded frames costs the clean ones.
 """
 
 from __future__ import annotations
@@ -18,14 +19,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.filtering import FilterResult, FrameRunner, filter_video, load_filter
+from vmaf_tiny.filtering import (
+    FilterResult,
+    FrameRunner,
+    check_output,
+    filter_video,
+    load_filter,
+)
+from vmaf_tiny.session import LoadedModel
 from vmaf_tiny.stream import is_encoded_stream
-from vmaf_tiny.video import VideoSpec, as_spec, probe
+from vmaf_tiny.video import VideoSpec, as_spec, frames_to_read, probe
 
 __all__ = ["Gate", "GatePlan", "GatedRunner", "filter_with_model", "plan_gate"]
 
@@ -72,7 +82,7 @@ class GatePlan:
         gate: The gate (None: the model has none).
         scale: Per-frame correction scale (None: the gate is off; every frame at ``strength``).
         scores: The NR model's per-frame scores (None when off).
-        note: Why the gate is off, for stderr (None when on or absent).
+        note: Why the input cannot be gated (None when it can, or without a gate).
         seconds: Time spent scoring the input.
     """
 
@@ -115,7 +125,8 @@ def plan_gate(
     """Score ``video`` with the gate's NR model and return the per-frame correction scale.
 
     Raises:
-        BadInputError: the input cannot be probed, or the NR model refuses it.
+        BadInputError: the input cannot be probed, is damaged (without ``allow_damaged``), or
+            the NR model refuses it.
         BadModelError: the gate's model cannot be loaded.
     """
     import time
@@ -128,23 +139,39 @@ def plan_gate(
     spec = as_spec(video)
     info = probe(spec, ff)
     name = spec.path.name
+    if info.damage and not allow_damaged:
+        frames_to_read(info, False)  # the damaged-input error comes first
     if not is_encoded_stream(info):
         what = "raw yuv" if spec.is_raw else f"{info.decoder} ({spec.path.suffix or 'no suffix'})"
         return GatePlan(
             gate,
-            note=f"{name}: {what} carries no stream facts; the quality gate ({gate.model}) is "
-            "off and every frame is filtered at --strength",
+            note=f"{name}: {what} carries no stream facts for the quality gate ({gate.model})",
         )
     if info.damage and allow_damaged:
         return GatePlan(
             gate,
             note=f"{name}: damaged stream; the quality gate ({gate.model}) cannot score it frame "
-            "by frame, so every clean frame is filtered at --strength",
+            "by frame",
         )
     t0 = time.perf_counter()
-    res = score_stream(spec, gate.model, backend=backend, threads=threads, ffmpeg=ff)
+    lm = _gate_model(gate.model, backend, threads)
+    res = score_stream(spec, lm, backend=backend, threads=threads, ffmpeg=ff)
     scores = np.asarray(res.frames, dtype=np.float64)
     return GatePlan(gate, scale=gate.scale(scores), scores=scores, seconds=time.perf_counter() - t0)
+
+
+def _gate_model(model: str, backend: str, threads: int) -> LoadedModel:
+    """The gate's NR model: by id from the active zoo (``$VMAF_TINY_ZOO`` or the shipped one),
+    else by id from the shipped zoo (a user's zoo need not carry it), or by path."""
+    from vmaf_tiny.registry import shipped_zoo
+    from vmaf_tiny.session import load_model
+
+    try:
+        return load_model(model, backend=backend, threads=threads)
+    except BadInputError:
+        if model.endswith(".onnx"):
+            raise
+        return load_model(model, backend=backend, threads=threads, zoo=shipped_zoo())
 
 
 class GatedRunner:
@@ -208,16 +235,18 @@ def filter_with_model(
         allow_damaged: Filter the clean frames of a damaged input (the gate is then off).
 
     Returns:
-        The result with ``model_id``, ``provider``, ``strength`` and ``gate`` filled in; a
-        note on why the gate is off is the first of its ``warnings``.
+        The result with ``model_id``, ``provider``, ``strength`` and ``gate`` filled in.
 
     Raises:
-        BadInputError / BadModelError: as :func:`load_filter`, :func:`plan_gate` and
-            :func:`filter_video`.
+        BadInputError: the model has a gate, ``gate`` is on and the input cannot be gated (raw,
+            y4m, lossless or damaged input): ungated, the filter costs clean frames, so it
+            takes ``gate=False`` (``--no-gate``) to filter such input. Otherwise as
+            :func:`load_filter`, :func:`plan_gate` and :func:`filter_video`.
     """
     ff = ffmpeg or resolve_ffmpeg()
     spec = as_spec(video)
     runner, lm = load_filter(model, backend=backend, threads=threads, strength=strength)
+    check_output(spec, Path(output), codec, crf, preset)  # before the gate's scoring pass
     plan = plan_gate(
         spec,
         Gate.from_sidecar(lm.sidecar) if gate else None,
@@ -226,6 +255,11 @@ def filter_with_model(
         ffmpeg=ff,
         allow_damaged=allow_damaged,
     )
+    if plan.gate is not None and plan.scale is None:
+        raise BadInputError(
+            f"{plan.note}; filtering every frame costs clean frames (see the card of "
+            f"{lm.model_id}): pass --no-gate to filter anyway, or give the encoded file"
+        )
     run: FrameRunner = runner if plan.scale is None else GatedRunner(runner, plan.scale)
     res = filter_video(
         spec,
@@ -243,6 +277,4 @@ def filter_with_model(
     if plan.scale is not None:
         res.seconds["gate"] = plan.seconds
         res.seconds["total"] += plan.seconds
-    if plan.note:
-        res.warnings.insert(0, plan.note)
     return res

@@ -46,6 +46,7 @@ from vmaf_tiny.video import (
 __all__ = [
     "FilterResult",
     "FrameRunner",
+    "check_output",
     "color_range",
     "filter_video",
     "load_filter",
@@ -292,17 +293,29 @@ def filter_video(
     spec = as_spec(video)
     info = probe(spec, ff)
     out = Path(output)
-    if out.resolve() == spec.path.resolve():
-        raise BadInputError("the output would overwrite the input")
-    if out.is_dir():
-        raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
-    _output_args(out, codec, crf, preset)  # an unsupported output fails before any work
+    check_output(spec, out, codec, crf, preset)
     frames_to_read(info, allow_damaged)  # a damaged input fails before anything is written
     with writing_output(out):
         return _filter_into(
             spec, info, out, runner, ff, t0, codec, crf, preset, max_frames, batch,
             allow_damaged,
         )  # fmt: skip
+
+
+def check_output(
+    video: VideoSpec, out: Path, codec: str | None, crf: float | None, preset: str | None
+) -> None:
+    """Refuse an output :func:`filter_video` cannot write, before any work.
+
+    Raises:
+        BadInputError: it is the input, a directory, or a format without ``codec`` (or with a
+            CRF or preset the encoder does not take).
+    """
+    if out.resolve() == video.path.resolve():
+        raise BadInputError("the output would overwrite the input")
+    if out.is_dir():
+        raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
+    _output_args(out, codec, crf, preset)
 
 
 def _filter_into(

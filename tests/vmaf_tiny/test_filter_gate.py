@@ -122,8 +122,13 @@ def test_cli_gates_an_encoded_stream_and_says_so_for_raw_input(
     assert 0.0 <= g["strength_mean"] <= 1.0 and g["frames_unchanged"] + g["frames_full"] <= 5
     off = _filter(enc, "-o", tmp_path / "b.y4m", "-m", gated_filter, "--no-gate", "--json")
     assert off.returncode == 0 and json.loads(off.stdout)["gate"] is None
+    # raw input cannot be gated: refused in one line (ungated, clean frames would pay) ...
     raw = lavfi_clip(ffmpeg, tmp_path / "in.y4m", frames=3)
     r = _filter(raw, "-o", tmp_path / "c.y4m", "-m", gated_filter, "--json")
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["gate"]["active"] is False
-    assert "carries no stream facts" in r.stderr and "gate" in r.stderr
+    assert r.returncode == 2 and r.stdout == "" and not (tmp_path / "c.y4m").exists()
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1 and "carries no stream facts" in err[0] and "--no-gate" in err[0]
+    # ... unless the gate is turned off
+    r2 = _filter(raw, "-o", tmp_path / "c.y4m", "-m", gated_filter, "--no-gate", "--json")
+    assert r2.returncode == 0, r2.stderr
+    assert json.loads(r2.stdout)["gate"] is None and (tmp_path / "c.y4m").is_file()

@@ -10,7 +10,7 @@ from typing import Any
 
 from vmaf_train.ship.card_parts import fmt
 
-__all__ = ["band_tables", "filter_goals", "filter_results"]
+__all__ = ["band_tables", "filter_goals", "filter_results", "gate_reproduce"]
 
 LOW_BAND = "vmaf<70"
 
@@ -26,7 +26,7 @@ def filter_results(tr: Mapping[str, Any]) -> list[str]:
     gate = px.get("gate")
     lines = [
         f"Held-out test sources: {', '.join(px.get('test_sources', []))}; every `encode` clip, "
-        f"first {px.get('eval_frames_per_clip')} frames, filtered through the runtime path "
+        f"{_frames(px.get('eval_frames_per_clip'))}, filtered through the runtime path "
         "(`vmaf_tiny.filtering`, lossless y4m) and scored against the reference by libvmaf "
         "(vmaf_v0.6.1 and PSNR-Y), next to the same frames unfiltered. Means over clips.",
     ]
@@ -79,6 +79,10 @@ def filter_results(tr: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _frames(n: Any) -> str:
+    return "all frames" if n in (None, "all", 0) else f"first {n} frames"
+
+
 def _codec_table(px: Mapping[str, Any]) -> list[str]:
     lines = [
         "| codec | clips | PSNR-Y | filtered | delta dB | VMAF | filtered | delta | "
@@ -106,8 +110,9 @@ def _gate_lines(gate: Mapping[str, Any]) -> list[str]:
         f"**Quality gate.** For an encoded input, `vmaf-tiny filter` first scores every frame "
         f"without the reference with `{shipped}` and scales that frame's correction by 1 at a "
         f"score of {fmt(gate.get('full_below'), 1)} or below, 0 at {fmt(gate.get('off_above'), 1)} "
-        "or above, linearly in between (`--no-gate` turns it off; raw, y4m and lossless input "
-        "have no stream facts and are filtered in full).",
+        "or above, linearly in between. Raw, y4m and lossless input carry no stream facts: "
+        "`vmaf-tiny filter` refuses it unless `--no-gate` is given, and then every frame is "
+        "filtered in full (the figures without the gate, below).",
     ]
     if gate.get("model") != shipped:
         lines.append(
@@ -214,4 +219,19 @@ def filter_goals(
         f"Goals of the recipe (held-out test sources, this run's figures{what}):",
         "",
         *lines,
+    ]
+
+
+def gate_reproduce(px: Mapping[str, Any]) -> list[str]:
+    """How the held-out gate model of the evaluation is made (nothing without one)."""
+    gate = px.get("gate") or {}
+    held = gate.get("model_held_out")
+    if not held:
+        return []
+    return [
+        "",
+        "The evaluation's gate model: `vmaf-train corpus build -c nr_stream_v2 -o NRC`, "
+        "`python -m vmaf_train.nr_stream table --corpus NRC`, `python -m vmaf_train.nr_stream "
+        f"fit --features NRC/stream_features.parquet -o GATE --recipe v2 --hold-out {held}`; "
+        "the filter's fit then takes `--set gate.eval_model=GATE/model.onnx`.",
     ]

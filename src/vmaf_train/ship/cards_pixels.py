@@ -20,7 +20,7 @@ from vmaf_train.ship.card_parts import (
     runtime_section,
     summary_table,
 )
-from vmaf_train.ship.cards_filter import filter_results
+from vmaf_train.ship.cards_filter import filter_results, gate_reproduce
 
 __all__ = [
     "render_pixel_card",
@@ -336,7 +336,9 @@ def render_pixel_card(
             tr
         )
         cfg = mid  # a recipe is configs/models/<id>.toml
-        corpus_name = _report(tr).get("corpus")
+        corpus_name = _report(tr).get("corpus") or (
+            tr["metrics"].get("extra", {}).get("table_metadata", {}).get("corpus")
+        )
         build = (
             f"`vmaf-train corpus build -c {corpus_name} -o CORPUS`, then "
             if corpus_name and corpus_name != "standard"
@@ -350,6 +352,7 @@ def render_pixel_card(
             "--corpus CORPUS --out RUN`, then `vmaf-train register RUN` and "
             "`vmaf-train report`: every figure above is read from the run's measured "
             "output.",
+            *gate_reproduce(_report(tr)),
         ]
     else:
         lines += [
