@@ -267,6 +267,20 @@ class _ContentStats:
         return out
 
 
+def _shown_packets(by_pts: list[tuple[int, int]], n_shown: int) -> list[tuple[int, int]]:
+    """The packets of the frames the decoder shows, from all packets in presentation order.
+
+    A cut without re-encoding (``ffmpeg -ss T -c copy``) keeps the pre-roll from the last key
+    frame and hides it with an edit list: those packets come out with negative pts and no
+    frame of theirs is shown. Left in, every packet size would belong to a frame earlier than
+    the one it is paired with.
+    """
+    if len(by_pts) <= n_shown:
+        return by_pts
+    shown = [p for p in by_pts if p[0] >= 0]
+    return shown if len(shown) >= n_shown else by_pts
+
+
 def _drain(pipe: object, sink: list[bytes]) -> None:
     sink.append(pipe.read())  # type: ignore[attr-defined]
 
@@ -364,10 +378,11 @@ def extract_stream(
     types, qps = parse_showinfo(text)
     hdr = parse_trace_qp(text)
     content = stats.arrays()
-    n = min(len(stats.rows), len(packets), len(types))
+    by_pts = _shown_packets(sorted(packets, key=lambda p: p[0]), len(stats.rows))
+    n = min(len(stats.rows), len(by_pts), len(types))
     if n == 0:
         raise BadInputError(f"{spec.path.name}: no frames decoded")
-    sizes = np.asarray([s for _, s in sorted(packets, key=lambda p: p[0])][:n], dtype=np.float64)
+    sizes = np.asarray([s for _, s in by_pts][:n], dtype=np.float64)
     return StreamFrames(
         codec=vi.decoder,
         width=vi.width,

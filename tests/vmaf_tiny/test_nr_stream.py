@@ -240,3 +240,21 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
         assert out.returncode == 2, out.stderr
         lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
         assert len(lines) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_cut_without_re_encoding_aligns_packets_with_the_shown_frames(
+    ffmpeg: FFmpeg, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    # `ffmpeg -ss T -c copy` keeps the pre-roll from the last key frame and hides it with an
+    # edit list: its packets are in the file (negative pts) but no frame of them is shown.
+    cut = tmp_path / "cut.mp4"
+    subprocess.run(
+        [*ffmpeg.base_args(), "-ss", "0.2", "-i", str(clips["x264_mp4"]), "-c", "copy", str(cut)],
+        capture_output=True,
+        check=True,
+    )
+    full, sf = extract_stream(clips["x264_mp4"]), extract_stream(cut)
+    shown = sf.n_frames
+    assert 0 < shown < full.n_frames
+    # the shown frames' packets are the full clip's last ones, in presentation order
+    assert sf.packet_bytes.tolist() == full.packet_bytes[full.n_frames - shown :].tolist()
