@@ -8,7 +8,9 @@ filter's correction is scaled per frame by
     ``s = clip((off_above - score) / (off_above - full_below), 0, 1)``
 
 (1: the model as trained, at or below ``full_below``; 0: the frame unchanged, at or above
-``off_above``), times the user's ``--strength``. Raw, y4m and lossless inputs carry no stream
+``off_above``), times the user's ``--strength``. Flat frames (black, one colour) are outside the
+NR model's domain (their score says nothing about coding damage): the gate leaves them unchanged
+and says so in a warning. Raw, y4m and lossless inputs carry no stream
 facts, and a damaged stream cannot be scored frame by frame: :func:`filter_with_model` then
 refuses (one line) unless the gate is turned off (``--no-gate``): ungated, a filter trained for
 badly coded frames costs the clean ones.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,8 @@ class GatePlan:
         scores: The NR model's per-frame scores (None when off).
         note: Why the input cannot be gated (None when it can, or without a gate).
         seconds: Time spent scoring the input.
+        flat: Per-frame flags of the flat frames the gate left unchanged (None when off).
+        warnings: The NR model's notes on the input (flat frames, a codec outside training).
     """
 
     gate: Gate | None
@@ -91,6 +95,8 @@ class GatePlan:
     scores: np.ndarray | None = None
     note: str | None = None
     seconds: float = 0.0
+    flat: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self, strength: float, n_frames: int | None = None) -> dict[str, Any] | None:
         """The ``--json`` block: model, thresholds and, over the first ``n_frames`` frames (the
@@ -108,6 +114,8 @@ class GatePlan:
                 "frames_unchanged": int(np.sum(s == 0)),
                 "frames_full": int(np.sum(scale == 1)),
             }
+            if self.flat is not None:
+                out["frames_flat"] = int(np.sum(self.flat[:n_frames]))
         if self.note:
             out["note"] = self.note
         return out
@@ -133,7 +141,8 @@ def plan_gate(
 
     if gate is None:
         return GatePlan(None)
-    from vmaf_tiny.nr_stream import score_stream
+    from vmaf_tiny.nr import flat_warning
+    from vmaf_tiny.nr_stream import score_stream_frames
 
     ff = ffmpeg or resolve_ffmpeg()
     spec = as_spec(video)
@@ -155,9 +164,25 @@ def plan_gate(
         )
     t0 = time.perf_counter()
     lm = _gate_model(gate.model, backend, threads)
-    res = score_stream(spec, lm, backend=backend, threads=threads, ffmpeg=ff)
+    res, flat = score_stream_frames(spec, lm, backend=backend, threads=threads, ffmpeg=ff)
     scores = np.asarray(res.frames, dtype=np.float64)
-    return GatePlan(gate, scale=gate.scale(scores), scores=scores, seconds=time.perf_counter() - t0)
+    scale = gate.scale(scores)
+    scale[flat] = 0.0  # an out-of-domain score must not switch the filter on
+    said = flat_warning(name, lm.model_id, [bool(v) for v in flat])  # the scorer's wording
+    warnings = [w for w in res.warnings if w != said]
+    if k := int(flat.sum()):
+        warnings.append(
+            f"{name}: {k} of {flat.size} frames are flat (black or one colour), outside the "
+            f"domain of the quality gate ({lm.model_id}): left unchanged"
+        )
+    return GatePlan(
+        gate,
+        scale=scale,
+        scores=scores,
+        seconds=time.perf_counter() - t0,
+        flat=flat,
+        warnings=warnings,
+    )
 
 
 def _gate_model(model: str, backend: str, threads: int) -> LoadedModel:
@@ -273,6 +298,7 @@ def filter_with_model(
         allow_damaged=allow_damaged,
     )
     res.model_id, res.provider, res.strength = lm.model_id, lm.provider, strength
+    res.warnings = [*plan.warnings, *res.warnings]
     res.gate = plan.summary(strength, res.n_frames)
     if plan.scale is not None:
         res.seconds["gate"] = plan.seconds

@@ -33,6 +33,7 @@ __all__ = [
     "choose_nr_model",
     "is_stream_model",
     "score_stream",
+    "score_stream_frames",
 ]
 
 STREAM_NR_MODEL = "nr_stream_v2"
@@ -108,6 +109,31 @@ def score_stream(
 ) -> ScoreResult:
     """Score an encoded video without a reference with a stream-features NR model.
 
+    As :func:`score_stream_frames`, without the per-frame flat flags.
+    """
+    return score_stream_frames(
+        distorted,
+        model,
+        backend=backend,
+        threads=threads,
+        display=display,
+        ffmpeg=ffmpeg,
+        allow_damaged=allow_damaged,
+    )[0]
+
+
+def score_stream_frames(
+    distorted: VideoSpec | str | os.PathLike[str],
+    model: str | os.PathLike[str] | LoadedModel = STREAM_NR_MODEL,
+    *,
+    backend: str = "auto",
+    threads: int = 1,
+    display: tuple[int, int] | None = None,
+    ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
+) -> tuple[ScoreResult, np.ndarray]:
+    """Score an encoded video without a reference with a stream-features NR model.
+
     Args:
         distorted: The encoded file (H.264, HEVC, VP9, AV1, ...).
         model: Registry id, .onnx path or a loaded model with a ``stream_features`` input.
@@ -120,7 +146,8 @@ def score_stream(
             skip damaged frames; it points to the pixel model, which can).
 
     Returns:
-        Per-frame and pooled scores.
+        Per-frame and pooled scores, and per-frame flags of the flat frames (black, one
+        colour: outside the model's domain, their scores mean nothing).
 
     Raises:
         BadInputError: not an encoded stream, unreadable/damaged, not a stream model, or a
@@ -172,11 +199,12 @@ def score_stream(
     outs = lm.run({inp["name"]: np.ascontiguousarray(x)})
     t_model = time.perf_counter() - tm
     scores = finish_scores(lm.sidecar, score_output(lm, outs, x.shape[0]))
-    flat = [bool(v) for v in _flat_frames(sf.content)]
+    flat_frames = np.asarray(_flat_frames(sf.content), dtype=bool)[: len(scores)]
+    flat = [bool(v) for v in flat_frames]
     if note := flat_warning(spec.path.name, lm.model_id, flat):
         warnings.append(note)
     t3 = time.perf_counter()
-    return ScoreResult(
+    res = ScoreResult(
         model_id=lm.model_id,
         kind="nr",
         frames=scores,
@@ -194,3 +222,4 @@ def score_stream(
             "total": t3 - t0,
         },
     )
+    return res, flat_frames

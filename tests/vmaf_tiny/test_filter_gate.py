@@ -132,3 +132,28 @@ def test_cli_gates_an_encoded_stream_and_says_so_for_raw_input(
     r2 = _filter(raw, "-o", tmp_path / "c.y4m", "-m", gated_filter, "--no-gate", "--json")
     assert r2.returncode == 0, r2.stderr
     assert json.loads(r2.stdout)["gate"] is None and (tmp_path / "c.y4m").is_file()
+
+
+def test_flat_frames_are_left_unchanged_with_a_warning(
+    ffmpeg: FFmpeg, tmp_path: Path, gated_filter: Path
+) -> None:
+    # A flat (one-colour) frame is outside the NR model's domain: its score says nothing about
+    # coding damage, so the gate must not act on it (the filter would paint texture on it).
+    grey = lavfi_clip(
+        ffmpeg, tmp_path / "grey.mp4", graph="color=c=gray:size=160x96:rate=25", frames=6,
+        codec=x264(30),
+    )  # fmt: skip
+    g = Gate("nr_stream_v2", 70.0, 90.0)
+    plan = plan_gate(grey, g, ffmpeg=ffmpeg)
+    assert plan.scale is not None and plan.scores is not None
+    assert float(plan.scores.max()) < 90.0  # the model alone would have filtered them
+    assert plan.scale.tolist() == [0.0] * 6
+    assert any("flat" in w and "unchanged" in w for w in plan.warnings)
+    summary = plan.summary(1.0, 6)
+    assert summary is not None and summary["frames_flat"] == 6
+    assert summary["frames_unchanged"] == 6
+    out = _filter(grey, "-o", tmp_path / "g.y4m", "-m", gated_filter, "--json")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["audit"]["mean_abs_change_8bit"] == 0.0
+    assert any("flat" in w for w in res["warnings"]) and "flat" in out.stderr
