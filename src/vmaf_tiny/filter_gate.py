@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.filtering import (
     FilterResult,
@@ -47,7 +47,7 @@ class Gate:
     """A filter's quality gate (its sidecar's ``gate`` block).
 
     Attributes:
-        model: The stream NR model that scores each frame (registry id or .onnx path).
+        model: The stream NR model that scores each frame (registry id).
         full_below: Score at or below which the correction is applied in full.
         off_above: Score at or above which the frame is left unchanged.
     """
@@ -187,16 +187,30 @@ def plan_gate(
 
 def _gate_model(model: str, backend: str, threads: int) -> LoadedModel:
     """The gate's NR model: by id from the active zoo (``$VMAF_TINY_ZOO`` or the shipped one),
-    else by id from the shipped zoo (a user's zoo need not carry it), or by path."""
+    else by id from the shipped zoo (a user's zoo need not carry it).
+
+    Raises:
+        BadModelError: it cannot be loaded or is not a stream NR model (the message names the
+            gate: a user who passed a filter model never named this one).
+    """
+    from vmaf_tiny.nr_stream import is_stream_model
     from vmaf_tiny.registry import shipped_zoo
     from vmaf_tiny.session import load_model
 
     try:
-        return load_model(model, backend=backend, threads=threads)
-    except BadInputError:
-        if model.endswith(".onnx"):
-            raise
-        return load_model(model, backend=backend, threads=threads, zoo=shipped_zoo())
+        try:
+            lm = load_model(model, backend=backend, threads=threads)
+        except BadInputError:
+            lm = load_model(model, backend=backend, threads=threads, zoo=shipped_zoo())
+    except (BadInputError, BadModelError) as e:
+        why = str(e).removesuffix("; or pass a path to an .onnx file")  # a gate takes an id
+        raise BadModelError(f"its quality gate model {model!r} cannot be loaded ({why})") from None
+    if lm.kind != "nr" or not is_stream_model(lm):
+        raise BadModelError(
+            f"its quality gate model {model!r} (kind {lm.kind}) is not a stream NR model (no "
+            "input with role stream_features)"
+        )
+    return lm
 
 
 class GatedRunner:
@@ -272,14 +286,17 @@ def filter_with_model(
     spec = as_spec(video)
     runner, lm = load_filter(model, backend=backend, threads=threads, strength=strength)
     check_output(spec, Path(output), codec, crf, preset)  # before the gate's scoring pass
-    plan = plan_gate(
-        spec,
-        Gate.from_sidecar(lm.sidecar) if gate else None,
-        backend=backend,
-        threads=threads,
-        ffmpeg=ff,
-        allow_damaged=allow_damaged,
-    )
+    try:
+        plan = plan_gate(
+            spec,
+            Gate.from_sidecar(lm.sidecar) if gate else None,
+            backend=backend,
+            threads=threads,
+            ffmpeg=ff,
+            allow_damaged=allow_damaged,
+        )
+    except BadModelError as e:  # only the gate's model: name the filter it belongs to
+        raise BadModelError(f"filter {lm.model_id}: {e}") from None
     if plan.gate is not None and plan.scale is None:
         raise BadInputError(
             f"{plan.note}; filtering every frame costs clean frames (see the card of "

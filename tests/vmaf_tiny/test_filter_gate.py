@@ -157,3 +157,21 @@ def test_flat_frames_are_left_unchanged_with_a_warning(
     res = json.loads(out.stdout)
     assert res["audit"]["mean_abs_change_8bit"] == 0.0
     assert any("flat" in w for w in res["warnings"]) and "flat" in out.stderr
+
+
+@pytest.mark.parametrize("gate_model", ["nr_stream_v9", "nr_metric_v2"])
+def test_a_gate_naming_a_missing_or_non_stream_model_says_it_is_the_gate(
+    ffmpeg: FFmpeg, tmp_path: Path, gate_model: str
+) -> None:
+    shutil.copyfile(shipped_zoo() / "learned_filter_v1.onnx", tmp_path / "gf.onnx")
+    side = _filter_sidecar() | {
+        "id": "gf",
+        "onnx": "gf.onnx",
+        "gate": {"model": gate_model, "full_below": 70.0, "off_above": 90.0},
+    }
+    (tmp_path / "gf.json").write_text(json.dumps(side))
+    enc = lavfi_clip(ffmpeg, tmp_path / "in.mp4", frames=3, codec=x264(40))
+    r = _filter(enc, "-o", tmp_path / "o.y4m", "-m", tmp_path / "gf.onnx")
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(err) == 1 and not (tmp_path / "o.y4m").exists()
+    assert "quality gate" in err[0] and gate_model in err[0] and "gf" in err[0]
