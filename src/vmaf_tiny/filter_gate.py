@@ -112,7 +112,7 @@ class GatePlan:
                 "nr_score_mean": float(np.mean(scores)),
                 "strength_mean": float(np.mean(s)),
                 "frames_unchanged": int(np.sum(s == 0)),
-                "frames_full": int(np.sum(scale == 1)),
+                "frames_full": int(np.sum((scale == 1) & (s > 0))),  # none at strength 0
             }
             if self.flat is not None:
                 out["frames_flat"] = int(np.sum(self.flat[:n_frames]))

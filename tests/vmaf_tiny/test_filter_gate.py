@@ -57,6 +57,9 @@ def test_plan_scores_an_encoded_stream_and_is_off_for_raw_input(
     summary = plan.summary(0.5, n_frames=4)
     assert summary is not None and summary["active"] is True
     assert summary["strength_mean"] == pytest.approx(0.5 * float(np.mean(plan.scale[:4])))
+    # at --strength 0 every frame is unchanged and none is "filtered in full"
+    zero = plan.summary(0.0, n_frames=6)
+    assert zero is not None and zero["frames_unchanged"] == 6 and zero["frames_full"] == 0
     raw = lavfi_clip(ffmpeg, tmp_path / "c.y4m", frames=3)
     off = plan_gate(raw, g, ffmpeg=ffmpeg)
     assert off.scale is None and off.note is not None and "gate" in off.note
