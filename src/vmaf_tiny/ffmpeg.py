@@ -95,10 +95,21 @@ class FFmpeg:
 _LEVEL_TAG = re.compile(r"\[(?:panic|fatal|error|warning|info|verbose|debug)\] ?")
 
 
+#: ffmpeg's generic lines when a thread gives up (an encoder that would not open, say): they
+#: follow the line that gives the reason and say nothing about it.
+_TEARDOWN = re.compile(
+    r"Terminating thread with return code|Task finished with error code|Error sending frames to "
+    r"consumers|Could not open encoder before EOF|Nothing was written into output file|Error "
+    r"while opening encoder - maybe incorrect parameters"
+)
+
+
 def last_error_line(stderr: bytes) -> str:
     """The most informative line of an ffmpeg stderr dump (the last non-empty one)."""
     text = _LEVEL_TAG.sub("", stderr.decode("utf-8", "replace"))
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # ffmpeg's threads tear down with generic lines after the one that says why; skip those
+    lines = [ln for ln in lines if not _TEARDOWN.search(ln)] or lines
     if not lines:
         return "no error message"
     # ffmpeg often ends with a generic line; prefer the last line mentioning an error.

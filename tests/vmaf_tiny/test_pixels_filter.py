@@ -148,3 +148,12 @@ def test_filter_keeps_the_sample_aspect_ratio(ffmpeg, tmp_path: Path, suffix: st
     assert probe(unknown, ffmpeg).sar is None
     filter_video(unknown, tmp_path / "out2.y4m", lambda x: x, ffmpeg=ffmpeg)
     assert b" A0:0 " in (tmp_path / "out2.y4m").read_bytes().split(b"\n", 1)[0]
+
+
+def test_an_encoder_refusing_the_frame_size_names_the_reason(ffmpeg, tmp_path: Path) -> None:
+    # x264 takes no odd 4:2:0 size; ffmpeg buries its one line under generic teardown lines
+    src = lavfi_clip(ffmpeg, tmp_path / "in.y4m", size="64x64", frames=2, vf="scale=63:35")
+    with pytest.raises(BadInputError, match="divisible by 2") as e:
+        filter_video(src, tmp_path / "o.mkv", lambda x: x, codec="libx264", ffmpeg=ffmpeg)
+    assert "\n" not in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
