@@ -37,6 +37,17 @@ _STREAM_RE = re.compile(
 _SAR_RE = re.compile(r"SAR (?P<num>\d+):(?P<den>\d+) DAR")
 _FPS_RE = re.compile(r", (?P<fps>\d+(?:\.\d+)?) (?:fps|tbr)")
 _CRF_RE = re.compile(rb"crf=(\d+(?:\.\d+)?)")
+_ROTATION_RE = re.compile(r"display ?matrix: rotation of (?P<deg>-?\d+(?:\.\d+)?) degrees", re.I)
+
+
+def _quarter_turned(stream_section: str) -> bool:
+    """True when the stream's display matrix turns it by 90 or 270 degrees.
+
+    ffmpeg decodes such a stream upright (autorotate, on by default), so its frames are the
+    coded size turned: height x width. A phone video is the common case.
+    """
+    m = _ROTATION_RE.search(stream_section)
+    return m is not None and round(float(m.group("deg"))) % 180 == 90
 
 
 def _encoder_from_tags(input_section: str) -> str | None:
@@ -304,14 +315,20 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
     fps = float(fps_m.group("fps")) if fps_m else 25.0
     sar_m = _SAR_RE.search(input_section[m.start() :].split("\n", 1)[0])
     decoder = m.group("codec")
+    width, height = int(m.group("w")), int(m.group("h"))
+    sar = _sar(int(sar_m.group("num")), int(sar_m.group("den"))) if sar_m else None
+    stream_section = re.split(r"\n\s*Stream #", input_section[m.end() :], maxsplit=1)[0]
+    if _quarter_turned(stream_section):  # frames come out turned (see _quarter_turned)
+        width, height = height, width
+        sar = (sar[1], sar[0]) if sar else None
     encoder = _encoder_from_tags(input_section[m.start() :]) or _DECODER_FAMILY.get(decoder)
     bitrate = None
     if decoder != "rawvideo" and fps > 0:
         bitrate = path.stat().st_size * 8 / 1000 / (n_frames / fps)
     return VideoInfo(
         path=path,
-        width=int(m.group("w")),
-        height=int(m.group("h")),
+        width=width,
+        height=height,
         pix_fmt=pix_fmt,
         bit_depth=depth,
         n_frames=n_frames,
@@ -322,5 +339,5 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
         bitrate_kbps=bitrate,
         damage=tuple(damage),
         clean_frames=clean,
-        sar=_sar(int(sar_m.group("num")), int(sar_m.group("den"))) if sar_m else None,
+        sar=sar,
     )

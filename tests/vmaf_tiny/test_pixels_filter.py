@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,27 @@ def test_an_encoder_refusing_the_frame_size_names_the_reason(ffmpeg, tmp_path: P
         filter_video(src, tmp_path / "o.mkv", lambda x: x, codec="libx264", ffmpeg=ffmpeg)
     assert "\n" not in str(e.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
+
+
+def test_a_rotated_phone_video_is_read_as_displayed(ffmpeg, tmp_path: Path) -> None:
+    # ffmpeg decodes a stream with a 90-degree display matrix upright (autorotate): the frames
+    # are 64x96, and reading them as the coded 96x64 scrambles every row.
+    src = lavfi_clip(ffmpeg, tmp_path / "in.mp4", size="96x64", frames=3, codec=x264(20))
+    rot = tmp_path / "rot.mp4"
+    subprocess.run(
+        [*ffmpeg.base_args(), "-display_rotation", "90", "-i", str(src), "-c", "copy", str(rot)],
+        capture_output=True,
+        check=True,
+    )
+    info = probe(rot, ffmpeg)
+    assert (info.width, info.height) == (64, 96)
+    res = filter_video(rot, tmp_path / "out.y4m", lambda x: x.copy(), ffmpeg=ffmpeg)
+    assert (res.width, res.height, res.n_frames) == (64, 96, 3)
+    shown = subprocess.run(
+        [*ffmpeg.base_args(), "-i", str(rot), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    want = np.frombuffer(shown, np.uint8).reshape(3, -1)[:, : 64 * 96]
+    ys = [y for y, _ in _planes(tmp_path / "out.y4m", ffmpeg)]
+    assert want.tolist() == np.stack(ys).reshape(3, -1).tolist()
