@@ -249,8 +249,12 @@ _PROBED: dict[tuple[object, ...], VideoInfo] = {}
 _PROBED_MAX = 64
 
 
+#: framecrc's packet flag for a packet the demuxer marks to be decoded but not shown.
+_PKT_DISCARD = 0x4
+
+
 def _packets(framecrc: str) -> list[tuple[int | None, int | None, bool]]:
-    """(dts, pts, corrupt) per packet from ``-c copy -f framecrc`` output."""
+    """(dts, pts, corrupt) per shown packet from ``-c copy -f framecrc`` output."""
     out: list[tuple[int | None, int | None, bool]] = []
     for line in framecrc.splitlines():
         if line.startswith("#"):
@@ -263,7 +267,10 @@ def _packets(framecrc: str) -> list[tuple[int | None, int | None, bool]]:
         except ValueError:
             continue
         flags = cols[6] if len(cols) > 6 else ""
-        corrupt = flags.startswith("F=") and bool(int(flags[2:], 16) & 0x2)
+        bits = int(flags[2:], 16) if flags.startswith("F=") else 0
+        if bits & _PKT_DISCARD:  # pre-roll an edit list hides (a cut without re-encoding)
+            continue
+        corrupt = bool(bits & 0x2)
         out.append((None if dts < -(2**62) else dts, None if pts < -(2**62) else pts, corrupt))
     return out
 

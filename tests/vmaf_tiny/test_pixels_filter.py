@@ -182,3 +182,19 @@ def test_a_rotated_phone_video_is_read_as_displayed(ffmpeg, tmp_path: Path) -> N
     want = np.frombuffer(shown, np.uint8).reshape(3, -1)[:, : 64 * 96]
     ys = [y for y, _ in _planes(tmp_path / "out.y4m", ffmpeg)]
     assert want.tolist() == np.stack(ys).reshape(3, -1).tolist()
+
+
+def test_a_cut_without_re_encoding_is_not_damaged(ffmpeg, tmp_path: Path) -> None:
+    # `ffmpeg -ss T -c copy` keeps the pre-roll from the key frame, flagged discard: those
+    # packets are in the container but no frame of theirs is shown.
+    src = lavfi_clip(ffmpeg, tmp_path / "in.mp4", size="96x64", frames=16, codec=x264(30))
+    cut = tmp_path / "cut.mp4"
+    subprocess.run(
+        [*ffmpeg.base_args(), "-ss", "0.2", "-i", str(src), "-c", "copy", str(cut)],
+        capture_output=True,
+        check=True,
+    )
+    info = probe(cut, ffmpeg)
+    assert info.damage == () and 0 < info.n_frames < 16
+    res = filter_video(cut, tmp_path / "out.y4m", lambda x: x.copy(), ffmpeg=ffmpeg)
+    assert res.n_frames == info.n_frames and res.warnings == []
