@@ -188,7 +188,7 @@ def drop_families(data: StreamData, families: Sequence[str]) -> StreamData:
     """``data`` without the rows of ``families``.
 
     Raises:
-        BadInputError: a family is not in the table.
+        BadInputError: a family is not in the table, or fewer than two would be left.
     """
     if not families:
         return data
@@ -196,6 +196,12 @@ def drop_families(data: StreamData, families: Sequence[str]) -> StreamData:
     if unknown:
         raise BadInputError(f"--hold-out: no such family in the table: {', '.join(unknown)}")
     keep = ~np.isin(data.family, list(families))
+    left = sorted(set(data.family[keep].tolist()))
+    if len(left) < 2:  # LOSO needs two families; none left would fit a NaN model
+        raise BadInputError(
+            f"--hold-out leaves {len(left)} famil{'y' if len(left) == 1 else 'ies'} "
+            f"({', '.join(left) or 'none'}): leave-one-source-out needs at least 2 to fit"
+        )
     return replace(
         data,
         **{
@@ -575,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(register_with_card(args, register_stream_run, write_stream_card))
         else:
-            hold = [f for f in args.hold_out.split(",") if f]
+            hold = [f.strip() for f in args.hold_out.split(",") if f.strip()]
             m = fit_run(
                 args.features, args.out, alpha=args.alpha, recipe=args.recipe, hold_out=hold
             )

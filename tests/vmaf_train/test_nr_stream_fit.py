@@ -231,3 +231,17 @@ def test_hold_out_leaves_families_out_of_the_fit_and_cannot_be_registered(
         register_stream_run(tmp_path / "held", zoo)
     with pytest.raises(BadInputError, match="no such family"):
         fit_run(table, tmp_path / "x", names=names, hold_out=["zeta"])
+
+
+@pytest.mark.parametrize(
+    "hold", [["alpha", "beta", "gamma", "delta", "eps"], ["alpha", "beta", "gamma", "delta"]]
+)
+def test_hold_out_must_leave_two_families_to_fit(tmp_path: Path, hold: list[str]) -> None:
+    # holding out every family (or all but one) left an empty or one-family fit: a NaN model
+    # and "LOSO over 0 families: PLCC nan", exit 0
+    from vmaf_tiny.errors import BadInputError
+
+    table = _table(tmp_path / "stream_features.parquet")
+    with pytest.raises(BadInputError, match="hold-out"):
+        fit_run(table, tmp_path / "x", names=STREAM_FEATURES[:8], hold_out=hold)
+    assert not (tmp_path / "x").exists()
