@@ -1,14 +1,15 @@
 """Stream facts and cheap content statistics of an encoded video, without its reference.
 
-One ffmpeg decode pass (after the usual no-decode probe) gives everything a stream-aware
-no-reference model (``nr_stream_v1``, ``nr_stream_v2``) reads:
+One ffmpeg decode pass (after the usual no-decode probe), beside a no-decode ``-c copy`` pass
+run at the same time, gives everything a stream-aware no-reference model (``nr_stream_v1``,
+``nr_stream_v2``) reads:
 
-* the packet size of every frame (a ``-c copy`` framecrc output of the same process, to a
-  temporary file), matched to frames in presentation order;
+* the packet size of every frame (the copy pass's framecrc output), matched to frames in
+  presentation order;
 * the frame type (I/P/B) and, where the decoder exports it (H.264, VP9), the frame QP
   (``-export_side_data venc_params`` + ``showinfo``, parsed from the log);
 * the quantiser of every frame/slice header, for all four codecs (the ``trace_headers``
-  bitstream filter on the copy output: H.264/HEVC slice QP, VP9/AV1 ``base_q_idx``);
+  bitstream filter on the copy pass: H.264/HEVC slice QP, VP9/AV1 ``base_q_idx``);
 * coded size, frame rate and codec from the probe;
 * per-frame content statistics of the decoded luma, which ffmpeg hands over at half size (area
   average, 8 bit): gradient energy at 1/8 and 1/16 scale, temporal difference at 1/16 scale,
@@ -25,11 +26,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.errors import BadInputError, BadModelError
@@ -60,7 +59,7 @@ MIN_STREAM_SIDE = 10
 _NOT_STREAMS = frozenset({"rawvideo", "ffv1", "huffyuv", "ffvhuff", "utvideo", "v210", "png"})
 
 _SHOWINFO_FRAME = re.compile(r"\bn:\s*(\d+)\b.*?\bpts_time:\s*(\S+).*?\btype:([A-Z?])")
-_SHOWINFO_QP = re.compile(r"Video encoding parameters: type \d+; qp=(-?\d+)")
+_SHOWINFO_QP = re.compile(r"\btype \d+; qp=(-?\d+)")  # its line can be split after "parameters:"
 
 
 @dataclass(frozen=True)
@@ -149,10 +148,13 @@ def parse_showinfo(text: str) -> tuple[list[str], list[float]]:
     types: list[str] = []
     qps: list[float] = []
     for line in text.splitlines():
-        m = _SHOWINFO_FRAME.search(line)
-        if m is not None and "Parsed_showinfo" in line:
-            types.append(m.group(3))
-            qps.append(float("nan"))
+        if "Parsed_showinfo" in line:  # cheap test first: most lines are trace_headers output
+            m = _SHOWINFO_FRAME.search(line)
+            if m is not None:
+                types.append(m.group(3))
+                qps.append(float("nan"))
+                continue
+        if "qp=" not in line:
             continue
         q = _SHOWINFO_QP.search(line)
         if q is not None and qps:
@@ -161,18 +163,41 @@ def parse_showinfo(text: str) -> tuple[list[str], list[float]]:
 
 
 def _block_mean(a: np.ndarray, k: int) -> np.ndarray:
+    """Float32 mean of each ``k`` x ``k`` block (trailing partial blocks dropped).
+
+    Summed with strided adds, not a reduction over a 4-D view (several times faster). The
+    result is bit-identical to ``reshape(...).mean(axis=(1, 3), dtype=float32)`` for 8-bit input
+    and its block means: every partial sum is exact (integer, or a multiple of a power-of-two
+    fraction, far below 2**24) and the division is by a power of two.
+    """
     h, w = (a.shape[0] // k) * k, (a.shape[1] // k) * k
-    return a[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3), dtype=np.float32)
+    a = a[:h, :w]
+    exact_int = a.dtype == np.uint8 and k <= 16  # k*k*255 fits uint16
+    cols = a[:, 0::k].astype(np.uint16 if exact_int else np.float32)
+    for j in range(1, k):
+        cols += a[:, j::k]
+    s = cols[0::k].copy()
+    for i in range(1, k):
+        s += cols[i::k]
+    return s.astype(np.float32) / np.float32(k * k)
+
+
+def _steps(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute horizontal (``dx[:, j] = |a[:, j+1] - a[:, j]|``) and vertical steps."""
+    return np.abs(np.diff(a, axis=1)), np.abs(np.diff(a, axis=0))
 
 
 def _grad(a: np.ndarray) -> float:
-    return float(np.abs(np.diff(a, axis=1)).mean() + np.abs(np.diff(a, axis=0)).mean())
+    dx, dy = _steps(a)
+    return float(dx.mean() + dy.mean())
 
 
 def _blockiness(a: np.ndarray, period: int) -> float:
     """Mean absolute step across the coding-grid lines over the mean step between them."""
-    dx = np.abs(np.diff(a, axis=1))  # dx[:, j] = a[:, j+1] - a[:, j]
-    dy = np.abs(np.diff(a, axis=0))
+    return _grid_ratio(*_steps(a), period)
+
+
+def _grid_ratio(dx: np.ndarray, dy: np.ndarray, period: int) -> float:
     p = period
     on = float(dx[:, p - 1 :: p].mean() + dy[p - 1 :: p, :].mean()) / 2
     off = float(dx.mean() + dy.mean()) / 2
@@ -231,7 +256,7 @@ class _ContentStats:
     def add(self, half: np.ndarray) -> None:
         i = len(self.rows)
         f = half.astype(np.float32)
-        c8 = _block_mean(f, 4) if min(f.shape) >= 8 else f
+        c8 = _block_mean(half, 4) if min(f.shape) >= 8 else f
         c16 = _block_mean(c8, 2) if min(c8.shape) >= 4 else c8
         c32 = _block_mean(c16, 2) if min(c16.shape) >= 4 else c16
         td = float(np.abs(c16 - self._prev).mean()) if self._prev is not None else float("nan")
@@ -239,7 +264,9 @@ class _ContentStats:
         if i % self.fine_stride == 0:
             p = self._prev_half
             td2 = float(np.abs(f - p).mean()) if p is not None else float("nan")
-            self._fine = (_grad(f), _blockiness(f, 4), td2, _flat_share(f, 4))
+            dx, dy = _steps(f)  # shared by the gradient and the blockiness
+            grad = float(dx.mean() + dy.mean())
+            self._fine = (grad, _grid_ratio(dx, dy, 4), td2, _flat_share(f, 4))
         self._prev_half = half
         self.rows.append(
             (
@@ -324,59 +351,44 @@ def extract_stream(
     w, h = max(1, vi.width // 2), max(1, vi.height // 2)
     limit = ["-frames:v", str(max_frames)] if max_frames else []
     stats = _ContentStats(fine_stride)
-    with tempfile.TemporaryDirectory(prefix="vmaf-tiny-stream-") as tmp:
-        crc = Path(tmp) / "packets.framecrc"
-        cmd = [
-            *ff.base_args(),
-            "-nostats",
-            "-loglevel",
-            "info",
-            "-export_side_data",
-            "venc_params",
-            *spec.input_args(),
-            "-map",
-            "0:v:0",
-            "-c",
-            "copy",
-            "-bsf:v",
-            "trace_headers",
-            *limit,
-            "-f",
-            "framecrc",
-            str(crc),
-            "-map",
-            "0:v:0",
-            "-vf",
-            f"showinfo=checksum=0,scale={w}:{h}:flags=area,format=gray",
-            "-fps_mode",
-            "passthrough",
-            *limit,
-            "-f",
-            "rawvideo",
-            "pipe:1",
-        ]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        err: list[bytes] = []
-        t = threading.Thread(target=_drain, args=(proc.stderr, err), daemon=True)
-        t.start()
-        size = w * h
-        pipe_out = proc.stdout
-        if pipe_out is None:  # pragma: no cover - Popen with PIPE always has it
-            raise BadInputError("ffmpeg gave no output pipe")
-        while True:
-            buf = pipe_out.read(size)
-            if len(buf) < size:
-                break
-            stats.add(np.frombuffer(buf, dtype=np.uint8).reshape(h, w))
-        rc = proc.wait()
-        t.join()
-        log = b"".join(err)
-        if rc != 0:
-            raise BadInputError(f"{spec.path.name}: cannot decode ({last_error_line(log)})")
-        packets = parse_framecrc_sizes(crc.read_text(encoding="ascii", errors="replace"))
-    text = log.decode("utf-8", "replace")
-    types, qps = parse_showinfo(text)
-    hdr = parse_trace_qp(text)
+    head = [*ff.base_args(), "-nostats", "-loglevel", "info"]
+    # Two processes, not one with two outputs: ffmpeg logs the copy output's bitstream filter
+    # and the decode's showinfo from different threads, and their lines interleave mid-line
+    # (a frame's QP was lost now and then under load).
+    copy_cmd = [*head, *spec.input_args(), "-map", "0:v:0", "-c", "copy"]
+    copy_cmd += ["-bsf:v", "trace_headers", *limit, "-f", "framecrc", "pipe:1"]
+    copy = subprocess.Popen(copy_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    copied: list[tuple[bytes, bytes]] = []
+    tc = threading.Thread(target=lambda: copied.append(copy.communicate()), daemon=True)
+    tc.start()
+    cmd = [*head, "-export_side_data", "venc_params", *spec.input_args(), "-map", "0:v:0"]
+    cmd += ["-vf", f"showinfo=checksum=0,scale={w}:{h}:flags=area,format=gray"]
+    cmd += ["-fps_mode", "passthrough", *limit, "-f", "rawvideo", "pipe:1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err: list[bytes] = []
+    t = threading.Thread(target=_drain, args=(proc.stderr, err), daemon=True)
+    t.start()
+    size = w * h
+    pipe_out = proc.stdout
+    if pipe_out is None:  # pragma: no cover - Popen with PIPE always has it
+        raise BadInputError("ffmpeg gave no output pipe")
+    while True:
+        buf = pipe_out.read(size)
+        if len(buf) < size:
+            break
+        stats.add(np.frombuffer(buf, dtype=np.uint8).reshape(h, w))
+    rc = proc.wait()
+    t.join()
+    tc.join()
+    log = b"".join(err)
+    if rc != 0:
+        raise BadInputError(f"{spec.path.name}: cannot decode ({last_error_line(log)})")
+    crc_out, trace_log = copied[0] if copied else (b"", b"")
+    if copy.returncode != 0:
+        raise BadInputError(f"{spec.path.name}: cannot read packets ({last_error_line(trace_log)})")
+    packets = parse_framecrc_sizes(crc_out.decode("ascii", "replace"))
+    types, qps = parse_showinfo(log.decode("utf-8", "replace"))
+    hdr = parse_trace_qp(trace_log.decode("utf-8", "replace"))
     content = stats.arrays()
     by_pts = _shown_packets(sorted(packets, key=lambda p: p[0]), len(stats.rows))
     n = min(len(stats.rows), len(by_pts), len(types))

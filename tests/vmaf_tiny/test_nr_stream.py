@@ -22,6 +22,7 @@ from vmaf_tiny.stream import (
     STREAM_FEATURES,
     extract_stream,
     parse_framecrc_sizes,
+    parse_showinfo,
     parse_trace_qp,
     stream_feature_matrix,
 )
@@ -62,6 +63,37 @@ def test_packet_sizes_add_up_to_the_raw_bitstream(clips: dict[str, Path]) -> Non
         assert sf.crf == float(name.split("_")[1])  # from x264's option SEI
     low, high = extract_stream(clips["x264_46"]), extract_stream(clips["x264_18"])
     assert high.packet_bytes.sum() > 3 * low.packet_bytes.sum()
+
+
+def test_showinfo_qp_survives_a_line_split_by_another_thread() -> None:
+    # Seen in a real log: another thread's lines landed between showinfo's "parameters:" and the
+    # rest of its QP line. The QP still belongs to frame 0, and frame 1 has none.
+    log = "\n".join(
+        [
+            "[Parsed_showinfo_0 @ 0x1] n:   0 pts:      0 pts_time:0       duration:    512 "
+            "fmt:yuv420p s:640x360 i:P iskey:1 type:I ",
+            "[Parsed_showinfo_0 @ 0x1]   side data - Video encoding parameters: ",
+            "[trace_headers @ 0x2] 51          slice_qp_delta                0001000 = 4",
+            "[Parsed_showinfo_0 @ 0x1] type 1; qp=30; 920 blocks; ",
+            "[Parsed_showinfo_0 @ 0x1] n:   1 pts:    512 pts_time:0.02    duration:    512 "
+            "fmt:yuv420p s:640x360 i:P iskey:0 type:P ",
+        ]
+    )
+    types, qps = parse_showinfo(log)
+    assert types == ["I", "P"]
+    assert qps[0] == 30.0 and np.isnan(qps[1])
+
+
+def test_every_frame_keeps_its_qp_run_after_run(clips: dict[str, Path]) -> None:
+    # The decode and the packet copy used to share one process whose threads' log lines mixed;
+    # now and then a frame lost its QP. Repeat to give the race a chance.
+    first = extract_stream(clips["x264_mp4"])
+    for _ in range(4):
+        again = extract_stream(clips["x264_mp4"])
+        assert np.isfinite(again.qp).all()
+        np.testing.assert_array_equal(again.qp, first.qp)
+        np.testing.assert_array_equal(again.header_qp, first.header_qp)
+        assert again.frame_type == first.frame_type
 
 
 def test_packets_follow_presentation_order(ffmpeg: FFmpeg, clips: dict[str, Path]) -> None:
