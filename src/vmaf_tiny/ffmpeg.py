@@ -23,7 +23,7 @@ from pathlib import Path
 from vmaf_tiny import usercache
 from vmaf_tiny.errors import BadInputError, MissingToolError
 
-__all__ = ["ENV_FFMPEG", "FFmpeg", "resolve_ffmpeg"]
+__all__ = ["ENV_FFMPEG", "FFmpeg", "resolve_ffmpeg", "video_encoders"]
 
 ENV_FFMPEG = "VMAF_TINY_FFMPEG"
 
@@ -182,6 +182,25 @@ def _check(path: str) -> FFmpeg:
             "ffmpeg", "checked", real, {"stamp": stamp, "version_line": checked.version_line}
         )
     return checked
+
+
+@functools.lru_cache(maxsize=8)
+def _video_encoders(path: str) -> frozenset[str]:
+    proc = subprocess.run(
+        [path, "-hide_banner", "-nostdin", "-encoders"], capture_output=True, check=False
+    )
+    names = set()
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        cols = line.split()
+        # " V....D libx264   ..." after the legend and its "------" rule
+        if len(cols) >= 2 and len(cols[0]) == 6 and cols[0][0] == "V" and cols[0] != "V.....":
+            names.add(cols[1])
+    return frozenset(names)
+
+
+def video_encoders(ff: FFmpeg) -> frozenset[str]:
+    """Names of the video encoders ``ff`` was built with (``ffmpeg -encoders``, cached)."""
+    return _video_encoders(ff.path)
 
 
 def resolve_ffmpeg(override: str | os.PathLike[str] | None = None) -> FFmpeg:

@@ -129,8 +129,10 @@ def plan_gate(
     threads: int = 1,
     ffmpeg: FFmpeg | None = None,
     allow_damaged: bool = False,
+    max_frames: int | None = None,
 ) -> GatePlan:
-    """Score ``video`` with the gate's NR model and return the per-frame correction scale.
+    """Score ``video`` (its first ``max_frames`` frames; None: all) with the gate's NR model and
+    return the per-frame correction scale.
 
     Raises:
         BadInputError: the input cannot be probed, is damaged (without ``allow_damaged``), or
@@ -164,7 +166,9 @@ def plan_gate(
         )
     t0 = time.perf_counter()
     lm = _gate_model(gate.model, backend, threads)
-    res, flat = score_stream_frames(spec, lm, backend=backend, threads=threads, ffmpeg=ff)
+    res, flat = score_stream_frames(
+        spec, lm, backend=backend, threads=threads, ffmpeg=ff, max_frames=max_frames
+    )
     scores = np.asarray(res.frames, dtype=np.float64)
     scale = gate.scale(scores)
     scale[flat] = 0.0  # an out-of-domain score must not switch the filter on
@@ -285,7 +289,7 @@ def filter_with_model(
     ff = ffmpeg or resolve_ffmpeg()
     spec = as_spec(video)
     runner, lm = load_filter(model, backend=backend, threads=threads, strength=strength)
-    check_output(spec, Path(output), codec, crf, preset)  # before the gate's scoring pass
+    check_output(spec, Path(output), codec, crf, preset, ff)  # before the gate's scoring pass
     try:
         plan = plan_gate(
             spec,
@@ -294,6 +298,7 @@ def filter_with_model(
             threads=threads,
             ffmpeg=ff,
             allow_damaged=allow_damaged,
+            max_frames=max_frames,
         )
     except BadModelError as e:  # only the gate's model: name the filter it belongs to
         raise BadModelError(f"filter {lm.model_id}: {e}") from None

@@ -30,7 +30,7 @@ import numpy as np
 from vmaf_tiny.codec import check_codec_fields
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
+from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg, video_encoders
 from vmaf_tiny.fsutil import atomic_path, writing_output
 from vmaf_tiny.kinds import require_kind
 from vmaf_tiny.video import (
@@ -293,7 +293,7 @@ def filter_video(
     spec = as_spec(video)
     info = probe(spec, ff)
     out = Path(output)
-    check_output(spec, out, codec, crf, preset)
+    check_output(spec, out, codec, crf, preset, ff)
     frames_to_read(info, allow_damaged)  # a damaged input fails before anything is written
     with writing_output(out):
         return _filter_into(
@@ -303,18 +303,28 @@ def filter_video(
 
 
 def check_output(
-    video: VideoSpec, out: Path, codec: str | None, crf: float | None, preset: str | None
+    video: VideoSpec,
+    out: Path,
+    codec: str | None,
+    crf: float | None,
+    preset: str | None,
+    ffmpeg: FFmpeg | None = None,
 ) -> None:
     """Refuse an output :func:`filter_video` cannot write, before any work.
 
     Raises:
-        BadInputError: it is the input, a directory, or a format without ``codec`` (or with a
-            CRF or preset the encoder does not take).
+        BadInputError: it is the input, a directory, a format without ``codec``, an encoder
+            this ffmpeg does not have, or a CRF or preset the encoder does not take.
     """
     if out.resolve() == video.path.resolve():
         raise BadInputError("the output would overwrite the input")
     if out.is_dir():
         raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
+    if codec and codec not in video_encoders(ffmpeg or resolve_ffmpeg()):
+        raise BadInputError(
+            f"--codec {codec}: this ffmpeg has no video encoder of that name "
+            "(`ffmpeg -encoders` lists them; e.g. libx264, libx265, libvpx-vp9, ffv1)"
+        )
     _output_args(out, codec, crf, preset)
 
 

@@ -131,6 +131,7 @@ def score_stream_frames(
     display: tuple[int, int] | None = None,
     ffmpeg: FFmpeg | None = None,
     allow_damaged: bool = False,
+    max_frames: int | None = None,
 ) -> tuple[ScoreResult, np.ndarray]:
     """Score an encoded video without a reference with a stream-features NR model.
 
@@ -144,6 +145,7 @@ def score_stream_frames(
         ffmpeg: ffmpeg binary (resolved if None).
         allow_damaged: Only changes the message for a damaged stream (a stream model cannot
             skip damaged frames; it points to the pixel model, which can).
+        max_frames: Score only the first this many frames (None: all).
 
     Returns:
         Per-frame and pooled scores, and per-frame flags of the flat frames (black, one
@@ -192,7 +194,8 @@ def score_stream_frames(
             f"({', '.join(sorted(CODEC_FAMILIES))}); its score is an extrapolation"
         )
     meta = lm.sidecar.get("metadata") or {}
-    sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=int(meta.get("fine_stride", 4)))
+    stride = int(meta.get("fine_stride", 4))
+    sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=stride, max_frames=max_frames)
     x = stream_feature_matrix(sf, lm.sidecar.get("feature_order") or [], display=display)
     inp = input_roles(lm.sidecar)["stream_features"]
     tm = time.perf_counter()

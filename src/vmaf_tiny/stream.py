@@ -175,10 +175,10 @@ def _block_mean(a: np.ndarray, k: int) -> np.ndarray:
     exact_int = a.dtype == np.uint8 and k <= 16  # k*k*255 fits uint16
     cols = a[:, 0::k].astype(np.uint16 if exact_int else np.float32)
     for j in range(1, k):
-        cols += a[:, j::k]
+        np.add(cols, a[:, j::k], out=cols)
     s = cols[0::k].copy()
     for i in range(1, k):
-        s += cols[i::k]
+        np.add(s, cols[i::k], out=s)
     return s.astype(np.float32) / np.float32(k * k)
 
 

@@ -137,6 +137,25 @@ def test_cli_gates_an_encoded_stream_and_says_so_for_raw_input(
     assert json.loads(r2.stdout)["gate"] is None and (tmp_path / "c.y4m").is_file()
 
 
+def test_max_frames_limits_the_gate_pass_and_an_unknown_encoder_fails_first(
+    ffmpeg: FFmpeg, tmp_path: Path, gated_filter: Path
+) -> None:
+    enc = lavfi_clip(ffmpeg, tmp_path / "in.mp4", frames=12, codec=x264(45))
+    gate = Gate("nr_stream_v2", 70.0, 90.0)
+    plan = plan_gate(enc, gate, backend="cpu", ffmpeg=ffmpeg, max_frames=4)
+    assert plan.scores is not None and plan.scores.size == 4
+    assert plan_gate(enc, gate, backend="cpu", ffmpeg=ffmpeg).scores.size == 12  # type: ignore[union-attr]
+    out = _filter(enc, "-o", tmp_path / "a.y4m", "-m", gated_filter, "--max-frames", 4, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n_frames"] == 4
+    # an encoder this ffmpeg lacks is refused in one line before the gate scores anything
+    bad = _filter(enc, "-o", tmp_path / "b.mkv", "-m", gated_filter, "--codec", "libnosuch")
+    err = [ln for ln in bad.stderr.splitlines() if ln.strip()]
+    assert bad.returncode == 2 and len(err) == 1, bad.stderr
+    assert "no video encoder" in err[0] and "libnosuch" in err[0]
+    assert not (tmp_path / "b.mkv").exists()
+
+
 def test_flat_frames_are_left_unchanged_with_a_warning(
     ffmpeg: FFmpeg, tmp_path: Path, gated_filter: Path
 ) -> None:

@@ -290,3 +290,20 @@ def test_a_cut_without_re_encoding_aligns_packets_with_the_shown_frames(
     assert 0 < shown < full.n_frames
     # the shown frames' packets are the full clip's last ones, in presentation order
     assert sf.packet_bytes.tolist() == full.packet_bytes[full.n_frames - shown :].tolist()
+
+
+def test_block_means_are_exactly_the_reshaped_means() -> None:
+    # The strided sums must not change a single bit of the statistics the models were fitted on.
+    from vmaf_tiny.stream import _block_mean
+
+    def reference(a: np.ndarray, k: int) -> np.ndarray:
+        h, w = (a.shape[0] // k) * k, (a.shape[1] // k) * k
+        return a[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3), dtype=np.float32)
+
+    rng = np.random.default_rng(3)
+    for shape in [(180, 320), (181, 323), (9, 13), (540, 960)]:
+        u = rng.integers(0, 256, shape, dtype=np.uint8)
+        c8 = _block_mean(u, 4)
+        assert c8.dtype == np.float32
+        np.testing.assert_array_equal(c8, reference(u.astype(np.float32), 4))
+        np.testing.assert_array_equal(_block_mean(c8, 2), reference(c8, 2))
