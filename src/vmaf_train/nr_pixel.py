@@ -9,7 +9,7 @@ The head maps the 48 statistics of :data:`MODEL_STATISTICS` to logit(VMAF/100) o
 vmaf_v0.6.1 of the distorted frame: ``nr_stream_v2``'s seeded ensemble of small ReLU MLPs
 blended with a ridge (:class:`vmaf_train.nr_stream_v2.LogitMLP`, settings :data:`PIXEL_MLP`);
 a clip's score is the mean of its frames. Evaluation is leave-one-family-out at clip level over
-the natural families of the corpus (:func:`vmaf_train.nr_stream.loso`); the fit also reports
+the natural families of the corpus (:func:`vmaf_train.nr_stream_loso.loso`); the fit also reports
 ablations (subsets of the statistics, ridge or MLP head). The exported graph is the statistics,
 then ``Sub -> Div -> Gemm -> Relu -> Concat -> Gemm -> Sigmoid -> Mul(100)``, default-domain
 operators.
@@ -35,16 +35,8 @@ from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from vmaf_tiny.nr import with_previous
 from vmaf_tiny.video import read_luma
 from vmaf_train.nr_pixel_stats import FEATURE_NAMES, MODEL_STATISTICS, MSCN_NAMES, TemporalStats
-from vmaf_train.nr_stream import (
-    LogitRidge,
-    StreamData,
-    check_alpha,
-    clip_metrics,
-    loso,
-    loso_line,
-    register_with_card,
-    source_family,
-)
+from vmaf_train.nr_stream import check_alpha, loso_line, register_with_card
+from vmaf_train.nr_stream_loso import LogitRidge, StreamData, clip_metrics, loso, source_family
 from vmaf_train.nr_stream_v2 import V2_MLP, LogitMLP
 
 __all__ = [

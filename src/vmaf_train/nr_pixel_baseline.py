@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vmaf_train.nr_stream import clip_metrics, source_family
+from vmaf_train.nr_stream_loso import clip_metrics, source_family
 
 __all__ = ["compare_baseline", "score_baseline"]
 
