@@ -226,10 +226,10 @@ def test_shipped_model_ranks_quality(clips: dict[str, Path], model: str) -> None
 
 
 def test_fine_content_statistics_see_flat_and_grainy_frames() -> None:
-    from vmaf_tiny.stream import _ContentStats
+    from vmaf_tiny.stream_content import ContentStats
 
     rng = np.random.default_rng(7)
-    flat, grain = _ContentStats(fine_stride=2), _ContentStats(fine_stride=2)
+    flat, grain = ContentStats(fine_stride=2), ContentStats(fine_stride=2)
     for _ in range(5):
         flat.add(np.full((36, 64), 90, np.uint8))
         grain.add(rng.integers(60, 200, size=(36, 64), dtype=np.uint8))
@@ -294,7 +294,7 @@ def test_a_cut_without_re_encoding_aligns_packets_with_the_shown_frames(
 
 def test_block_means_are_exactly_the_reshaped_means() -> None:
     # The strided sums must not change a single bit of the statistics the models were fitted on.
-    from vmaf_tiny.stream import _block_mean
+    from vmaf_tiny.stream_content import _block_mean
 
     def reference(a: np.ndarray, k: int) -> np.ndarray:
         h, w = (a.shape[0] // k) * k, (a.shape[1] // k) * k
