@@ -6,9 +6,13 @@ the reference luma; seeded frames per clip and seeded aligned patches per frame.
 the unfiltered patch's MSE (+ ``train.rel_eps``), averaged -- every patch counts by its own dB
 gain, so the few badly coded patches cannot drown the many clean ones (which the filter must leave
 alone); ``train.detail`` > 0 adds that weight times the relative gradient-magnitude error
-(:func:`detail_loss`), so the filter restores texture of the reference's strength instead of
-smoothing it away. Validation (model selection: the epoch with the lowest validation loss) on
-patches of the validation sources, with the same loss.
+(:func:`vmaf_train.fit.filter_losses.detail_loss`), so the filter restores texture of the
+reference's strength instead of smoothing it away; ``train.vif`` > 0 adds that weight times the
+relative VIF loss (:func:`vmaf_train.fit.vif.vif_loss`: the information VMAF's VIF scales
+measure). ``train.init``
+(a zoo id or .onnx path of a filter of the same architecture) starts from that model's weights
+instead of the identity. Validation (model selection: the epoch with the lowest validation loss)
+on patches of the validation sources, with the same loss.
 
 Evaluation on the held-out test sources (:mod:`vmaf_train.fit.filter_eval`) goes through the
 runtime path, with and without the recipe's quality gate.
@@ -42,7 +46,16 @@ from vmaf_train.fit.filter_eval import (
     gate_provenance,
     quality_band,
 )
+from vmaf_train.fit.filter_losses import (
+    detail_errors,
+    detail_loss,
+    patch_gain_db,
+    patch_mse,
+    relative_loss,
+    val_loss,
+)
 from vmaf_train.fit.loop import fit_loop, keeps_torch_state, run_metrics, start_run, write_run
+from vmaf_train.fit.vif import vif_loss
 from vmaf_train.models.filter import ResidualFilter, UnshuffleFilter
 from vmaf_train.recipes import PixelConfig
 from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
@@ -56,6 +69,8 @@ __all__ = [
     "evaluate_filter",
     "filter_sidecar",
     "fit_filter",
+    "init_model_path",
+    "load_filter_weights",
     "make_filter",
     "quality_band",
     "relative_loss",
@@ -88,6 +103,46 @@ def make_filter(arch: Mapping[str, Any]) -> torch.nn.Module:
     if arch.get("model", "plain") != "plain":
         raise ValueError(f"unknown filter arch.model {arch['model']!r} (plain | unshuffle)")
     return ResidualFilter(width=width, depth=depth, center=center)
+
+
+def init_model_path(init: str) -> Path:
+    """The .onnx file of ``train.init``: a model id in the active zoo, or a path.
+
+    Raises:
+        BadInputError: no such model or file.
+    """
+    from vmaf_tiny.errors import BadInputError
+    from vmaf_tiny.registry import resolve_model
+
+    path = Path(resolve_model(init).onnx)
+    if not path.is_file():
+        raise BadInputError(f"train.init {init}: no such file")
+    return path
+
+
+def load_filter_weights(model: torch.nn.Module, init: str) -> None:
+    """Start ``model`` from the weights of the exported filter ``init`` (``train.init``).
+
+    Raises:
+        BadInputError: ``init`` cannot be found, or its weights do not fit the recipe's
+            architecture (other names or shapes).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    from vmaf_tiny.errors import BadInputError
+
+    path = init_model_path(init)
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in weights.items() if k in want}
+    if have != want:
+        raise BadInputError(
+            f"train.init {init}: its weights do not fit this recipe's [arch] (names or shapes "
+            "differ)"
+        )
+    model.load_state_dict({k: weights[k] for k in want})
 
 
 def _sample(
@@ -143,95 +198,6 @@ def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> It
             torch.from_numpy(x.astype(np.float32) / 255.0)[:, None],
             torch.from_numpy(y.astype(np.float32) / 255.0)[:, None],
         )
-
-
-def relative_loss(out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
-    """Mean over patches of MSE(out, y) / (MSE(x, y) + eps): 1.0 is the identity."""
-    se = ((out - y) ** 2).mean(dim=(1, 2, 3))
-    return (se / (((x - y) ** 2).mean(dim=(1, 2, 3)) + eps)).mean()
-
-
-def grad_magnitude(z: torch.Tensor) -> torch.Tensor:
-    """``[N, 1, H, W]`` -> ``[N, 1, H-1, W-1]``: per-pixel forward-difference gradient magnitude."""
-    dx = z[..., :-1, 1:] - z[..., :-1, :-1]
-    dy = z[..., 1:, :-1] - z[..., :-1, :-1]
-    return torch.sqrt(dx * dx + dy * dy + 1e-8)
-
-
-def detail_errors(out: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``[N, 2]``: per patch, the gradient-magnitude MSE of ``out`` and of ``x`` to ``y``'s.
-
-    Coding smooths texture away and adds block edges; a filter trained on MSE alone blurs further
-    (the mean of the plausible originals is smooth). Matching the reference's gradient *magnitude*
-    (not its sign) asks for texture of the right strength where the reference has it.
-    """
-    gy = grad_magnitude(y)
-    d = ((grad_magnitude(out) - gy) ** 2).mean(dim=(1, 2, 3))
-    d0 = ((grad_magnitude(x) - gy) ** 2).mean(dim=(1, 2, 3))
-    return torch.stack([d, d0], dim=1)
-
-
-def detail_loss(out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
-    """Mean over patches of the gradient-magnitude error of ``out`` over that of ``x`` (+ eps):
-    1.0 is the identity."""
-    e = detail_errors(out, x, y)
-    return (e[:, 0] / (e[:, 1] + eps)).mean()
-
-
-def _patch_errors(
-    model: torch.nn.Module,
-    data: Mapping[str, np.ndarray],
-    batch: int = 64,
-    *,
-    detail: bool = False,
-) -> tuple[np.ndarray, ...]:
-    """Per-patch MSE of the (clamped) filtered and of the unfiltered patches (and with
-    ``detail`` their gradient-magnitude errors, :func:`detail_errors`)."""
-    parts: list[list[np.ndarray]] = [[], [], [], []]
-    with torch.no_grad():
-        for i in range(0, len(data["x"]), batch):
-            x = torch.from_numpy(data["x"][i : i + batch].astype(np.float32) / 255.0)[:, None]
-            y = torch.from_numpy(data["y"][i : i + batch].astype(np.float32) / 255.0)[:, None]
-            out = model(x).clamp(0.0, 1.0)
-            parts[0].append(((out - y) ** 2).mean(dim=(1, 2, 3)).numpy())
-            parts[1].append(((x - y) ** 2).mean(dim=(1, 2, 3)).numpy())
-            if detail:
-                e = detail_errors(out, x, y).numpy()
-                parts[2].append(e[:, 0])
-                parts[3].append(e[:, 1])
-    n = 4 if detail else 2
-    if not parts[0]:
-        return tuple(np.zeros(0) for _ in range(n))
-    return tuple(np.concatenate(p).astype(np.float64) for p in parts[:n])
-
-
-def _mse(model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64) -> float:
-    filt, _ = _patch_errors(model, data, batch)
-    return float(filt.mean()) if len(filt) else 0.0
-
-
-def _val_loss(
-    model: torch.nn.Module, data: Mapping[str, np.ndarray], train: Mapping[str, Any]
-) -> float:
-    """The validation loss of the recipe's ``train.loss`` (clamped output)."""
-    if train.get("loss", "mse") != "relative":
-        return _mse(model, data)
-    eps, w = float(train["rel_eps"]), float(train.get("detail", 0.0))
-    if not len(data["x"]):
-        return 0.0
-    if not w:
-        filt, base = _patch_errors(model, data)
-        return float(np.mean(filt / (base + eps)))
-    filt, base, d, d0 = _patch_errors(model, data, detail=True)
-    return float(np.mean(filt / (base + eps)) + w * np.mean(d / (d0 + eps)))
-
-
-def patch_gain_db(model: torch.nn.Module, data: Mapping[str, np.ndarray]) -> float:
-    """Mean over patches of the PSNR gain (dB) of the filtered patch over the unfiltered one."""
-    filt, base = _patch_errors(model, data)
-    if not len(filt):
-        return 0.0
-    return float(np.mean(10 * np.log10((base + 1e-10) / (filt + 1e-10))))
 
 
 def filter_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx") -> dict[str, Any]:
@@ -300,12 +266,16 @@ def fit_filter(
         progress=progress,
     )
     model = make_filter(cfg.arch)
+    init = str(cfg.train.get("init") or "")
+    if init:
+        load_filter_weights(model, init)
     n_params = sum(p.numel() for p in model.parameters())
-    identity_val = _mse(model, val)  # the last layer starts at zero: identity
+    identity_val = patch_mse(model, val)  # the last layer starts at zero: identity
 
     relative = cfg.train.get("loss", "mse") == "relative"
     eps = float(cfg.train.get("rel_eps", 1e-5))
     w_detail = float(cfg.train.get("detail", 0.0))
+    w_vif = float(cfg.train.get("vif", 0.0))
 
     def loss_fn(m: torch.nn.Module, b: tuple[torch.Tensor, ...]) -> torch.Tensor:
         out = m(b[0])
@@ -314,13 +284,15 @@ def fit_filter(
         loss = relative_loss(out, b[0], b[1], eps)
         if w_detail:
             loss = loss + w_detail * detail_loss(out, b[0], b[1], eps)
+        if w_vif:
+            loss = loss + w_vif * vif_loss(out, b[0], b[1])
         return loss
 
     fit = fit_loop(
         model,
         lambda e: _batches(train, cfg, e),
         loss_fn,
-        lambda m: _val_loss(m, val, cfg.train),
+        lambda m: val_loss(m, val, cfg.train),
         cfg.train,
         label=cfg.id,
         progress=progress,
@@ -347,7 +319,7 @@ def fit_filter(
     )
     probe = np.random.default_rng(seed).random((1, 1, 360, 640), dtype=np.float32)
     lat = latency_us(ort_session(exp.path), {INPUT: probe}, runs=5)
-    val_mse = _mse(model, val)
+    val_mse = patch_mse(model, val)
     val_m = {
         "frame": {
             "n": len(val["x"]),

@@ -54,7 +54,9 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 TRAIN_EXTRAS: dict[str, dict[str, Any]] = {
     # loss: mse (to the reference) | relative (each patch's MSE over its unfiltered MSE + rel_eps)
     # detail: weight of the relative gradient-magnitude term (0: none; see fit.filter.detail_loss)
-    "filter": {"loss": "mse", "rel_eps": 1e-5, "detail": 0.0},
+    # vif: weight of the relative VIF term (0: none; see fit.vif.vif_loss)
+    # init: start from this filter's weights (zoo id or .onnx path; "": the identity)
+    "filter": {"loss": "mse", "rel_eps": 1e-5, "detail": 0.0, "vif": 0.0, "init": ""},
 }
 #: Keys left out of :meth:`PixelConfig.resolved` at their default (older recipes' sha256s hold).
 _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
@@ -62,6 +64,8 @@ _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
     ("train", "loss"): "mse",
     ("train", "rel_eps"): 1e-5,
     ("train", "detail"): 0.0,
+    ("train", "vif"): 0.0,
+    ("train", "init"): "",
 }
 SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
 INT8_DEFAULTS: dict[str, Any] = {
@@ -214,6 +218,13 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
         raise BadInputError(f"{name}: train.detail must be a number >= 0, got {detail!r}")
     if detail and loss != "relative":
         raise BadInputError(f"{name}: train.detail needs train.loss = 'relative'")
+    vif = cfg.train.get("vif", 0.0)
+    if not (isinstance(vif, int | float) and math.isfinite(vif) and vif >= 0):
+        raise BadInputError(f"{name}: train.vif must be a number >= 0, got {vif!r}")
+    if vif and loss != "relative":
+        raise BadInputError(f"{name}: train.vif needs train.loss = 'relative'")
+    if not isinstance(cfg.train.get("init", ""), str):
+        raise BadInputError(f"{name}: train.init must be a zoo id or an .onnx path (a string)")
     if cfg.gate:
         _check_gate(cfg, name)
     rng = cfg.output.get("range")
