@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
+from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.data.frames import (
     ClipRecord,
     PixelCorpus,
@@ -267,8 +268,10 @@ def fit_filter(
     )
     model = make_filter(cfg.arch)
     init = str(cfg.train.get("init") or "")
+    init_record: dict[str, Any] = {}
     if init:
         load_filter_weights(model, init)
+        init_record = {"init": {"model": init, "sha256": sha256_file(init_model_path(init))}}
     n_params = sum(p.numel() for p in model.parameters())
     identity_val = patch_mse(model, val)  # the last layer starts at zero: identity
 
@@ -349,6 +352,7 @@ def fit_filter(
             "test": test,
             "val": val_m,
             "latency": {"fp32_us_per_frame_640x360": lat},
+            **init_record,
         }
     )
     report = {
