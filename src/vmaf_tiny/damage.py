@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.errors import DamagedInputError
 
 __all__ = [
     "ALLOW_HINT",
@@ -137,7 +137,7 @@ def clean_prefix(packets: list[tuple[int | None, int | None, bool]]) -> int:
     return sum(1 for _, pts, _c in good if pts is not None and pts <= last_dts)
 
 
-def damaged_error(name: str, messages: list[str], detail: str) -> BadInputError:
+def damaged_error(name: str, messages: list[str], detail: str) -> DamagedInputError:
     """The one-line error for a damaged input: what ffmpeg said, what decoded, what to do."""
     if not messages:
         said = "no ffmpeg message"
@@ -147,4 +147,4 @@ def damaged_error(name: str, messages: list[str], detail: str) -> BadInputError:
         said = f'ffmpeg: "{messages[0]}"'
     if len(messages) > 1:
         said += f" and {len(messages) - 1} more"
-    return BadInputError(f"{name}: damaged stream ({said}; {detail}); {ALLOW_HINT}")
+    return DamagedInputError(f"{name}: damaged stream ({said}; {detail}); {ALLOW_HINT}")

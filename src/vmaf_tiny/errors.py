@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BadInputError",
     "BadModelError",
+    "DamagedInputError",
     "MissingToolError",
     "VmafTinyError",
 ]
@@ -31,6 +32,10 @@ class VmafTinyError(Exception):
 
 class BadInputError(VmafTinyError):
     """A video, features table, config or argument the user gave cannot be used."""
+
+
+class DamagedInputError(BadInputError):
+    """A video whose stream is damaged (the demuxer or the decoder said so)."""
 
 
 class BadModelError(VmafTinyError):

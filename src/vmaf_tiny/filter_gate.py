@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.errors import BadInputError, BadModelError, DamagedInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.filtering import (
     FilterResult,
@@ -166,9 +166,18 @@ def plan_gate(
         )
     t0 = time.perf_counter()
     lm = _gate_model(gate.model, backend, threads)
-    res, flat = score_stream_frames(
-        spec, lm, backend=backend, threads=threads, ffmpeg=ff, max_frames=max_frames
-    )
+    try:
+        res, flat = score_stream_frames(
+            spec, lm, backend=backend, threads=threads, ffmpeg=ff, max_frames=max_frames
+        )
+    except DamagedInputError:  # damage only the decoder saw (the probe's is handled above)
+        if not allow_damaged:
+            raise
+        return GatePlan(
+            gate,
+            note=f"{name}: damaged stream; the quality gate ({gate.model}) cannot score it frame "
+            "by frame",
+        )
     scores = np.asarray(res.frames, dtype=np.float64)
     scale = gate.scale(scores)
     scale[flat] = 0.0  # an out-of-domain score must not switch the filter on

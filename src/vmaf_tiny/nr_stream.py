@@ -13,7 +13,7 @@ import time
 
 from vmaf_tiny._lazy import numpy as np
 from vmaf_tiny.damage import damaged_error
-from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.errors import BadInputError, DamagedInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.nr import flat_warning
 from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
@@ -122,6 +122,23 @@ def score_stream(
     )[0]
 
 
+def _refuse_damage(name: str, damage: list[str], model_id: str, allow_damaged: bool) -> None:
+    """Raise for a damaged stream: a stream model reads every frame's facts, it cannot skip any.
+
+    Raises:
+        DamagedInputError: ``damage`` is not empty (with ``allow_damaged``: pointing to the pixel
+            model, which can score the clean frames).
+    """
+    if not damage:
+        return
+    if allow_damaged:
+        raise DamagedInputError(
+            f"{name}: damaged stream ({'; '.join(damage[:2])}); {model_id} cannot skip damaged "
+            f"frames: score the clean ones with -m {PIXEL_NR_MODEL} --allow-damaged"
+        )
+    raise damaged_error(name, damage, f"{model_id} reads every frame's stream facts")
+
+
 def score_stream_frames(
     distorted: VideoSpec | str | os.PathLike[str],
     model: str | os.PathLike[str] | LoadedModel = STREAM_NR_MODEL,
@@ -177,16 +194,7 @@ def score_stream_frames(
             f"{spec.path.name}: {lm.model_id} needs an encoded stream, not {info.decoder}; "
             f"use the pixel model {PIXEL_NR_MODEL}"
         )
-    if info.damage and allow_damaged:
-        raise BadInputError(
-            f"{spec.path.name}: damaged stream ({'; '.join(info.damage[:2])}); {lm.model_id} "
-            f"cannot skip damaged frames: score the clean ones with -m {PIXEL_NR_MODEL} "
-            "--allow-damaged"
-        )
-    if info.damage:
-        raise damaged_error(
-            spec.path.name, list(info.damage), f"{lm.model_id} reads every frame's stream facts"
-        )
+    _refuse_damage(spec.path.name, list(info.damage), lm.model_id, allow_damaged)
     warnings = list(lm.warnings)
     if info.decoder not in CODEC_FAMILIES:  # every codec one-hot 0: a row training never had
         warnings.append(
@@ -196,6 +204,7 @@ def score_stream_frames(
     meta = lm.sidecar.get("metadata") or {}
     stride = int(meta.get("fine_stride", 4))
     sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=stride, max_frames=max_frames)
+    _refuse_damage(spec.path.name, list(sf.damage), lm.model_id, allow_damaged)  # the decoder's
     x = stream_feature_matrix(sf, lm.sidecar.get("feature_order") or [], display=display)
     inp = input_roles(lm.sidecar)["stream_features"]
     tm = time.perf_counter()

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
+from vmaf_tiny.damage import scan_log
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
 from vmaf_tiny.stream_content import ContentStats
@@ -56,6 +57,8 @@ _QP_MAX = {"h264": 51.0, "vp9": 255.0}
 #: Smallest coded width/height the content statistics are defined for (half size: 5 pixels, one
 #: line of the 4-pixel coding grid); 8x8 gave NaN statistics.
 MIN_STREAM_SIDE = 10
+#: Codecs ffmpeg's ``trace_headers`` bitstream filter reads (others: no header quantiser).
+_TRACEABLE = frozenset({"h264", "hevc", "vp9", "av1", "vp8", "mpeg2video", "mjpeg", "vvc"})
 #: Decoders whose output is not a lossy stream: scoring falls back to the pixel model.
 _NOT_STREAMS = frozenset({"rawvideo", "ffv1", "huffyuv", "ffvhuff", "utvideo", "v210", "png"})
 
@@ -77,7 +80,9 @@ class StreamFrames:
         qp: Frame QP where the decoder exports it, NaN elsewhere.
         content: Per-frame content statistics, name -> float64 array of length n.
         crf: The CRF the encoder wrote into the stream (x264/x265 option SEI), else None.
-        header_qp: Quantiser of every frame/slice header (``trace_headers``), decode order.
+        header_qp: Quantiser of every frame/slice header (``trace_headers``), decode order;
+            empty for a codec ``trace_headers`` cannot read.
+        damage: What the decoder reported as damaged during the pass (empty when clean).
     """
 
     codec: str
@@ -90,6 +95,7 @@ class StreamFrames:
     content: dict[str, np.ndarray] = field(default_factory=dict)
     crf: float | None = None
     header_qp: np.ndarray | None = None
+    damage: tuple[str, ...] = ()
 
     @property
     def n_frames(self) -> int:
@@ -220,12 +226,16 @@ def extract_stream(
     w, h = max(1, vi.width // 2), max(1, vi.height // 2)
     limit = ["-frames:v", str(max_frames)] if max_frames else []
     stats = ContentStats(fine_stride)
-    head = [*ff.base_args(), "-nostats", "-loglevel", "info"]
+    head = [*ff.base_args(), "-nostats", "-loglevel", "level+info"]
     # Two processes, not one with two outputs: ffmpeg logs the copy output's bitstream filter
     # and the decode's showinfo from different threads, and their lines interleave mid-line
-    # (a frame's QP was lost now and then under load).
+    # (a frame's QP was lost now and then under load). The copy pass reads every packet even
+    # with max_frames: its -frames:v would count packets in decode order (B-frames, a cut's
+    # hidden pre-roll), not the first shown frames; it decodes nothing, so it costs little.
     copy_cmd = [*head, *spec.input_args(), "-map", "0:v:0", "-c", "copy"]
-    copy_cmd += ["-bsf:v", "trace_headers", *limit, "-f", "framecrc", "pipe:1"]
+    if vi.decoder in _TRACEABLE:
+        copy_cmd += ["-bsf:v", "trace_headers"]
+    copy_cmd += ["-f", "framecrc", "pipe:1"]
     copy = subprocess.Popen(copy_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     copied: list[tuple[bytes, bytes]] = []
     tc = threading.Thread(target=lambda: copied.append(copy.communicate()), daemon=True)
@@ -256,7 +266,9 @@ def extract_stream(
     if copy.returncode != 0:
         raise BadInputError(f"{spec.path.name}: cannot read packets ({last_error_line(trace_log)})")
     packets = parse_framecrc_sizes(crc_out.decode("ascii", "replace"))
-    types, qps = parse_showinfo(log.decode("utf-8", "replace"))
+    text = log.decode("utf-8", "replace")
+    types, qps = parse_showinfo(text)
+    damage, _ = scan_log(text, decoder=vi.decoder)
     hdr = parse_trace_qp(trace_log.decode("utf-8", "replace"))
     content = stats.arrays()
     by_pts = _shown_packets(sorted(packets, key=lambda p: p[0]), len(stats.rows))
@@ -264,10 +276,11 @@ def extract_stream(
     if n == 0:
         raise BadInputError(f"{spec.path.name}: no frames decoded")
     sizes = np.asarray([s for _, s in by_pts][:n], dtype=np.float64)
+    coded = (vi.height, vi.width) if vi.turned else (vi.width, vi.height)
     return StreamFrames(
         codec=vi.decoder,
-        width=vi.width,
-        height=vi.height,
+        width=coded[0],
+        height=coded[1],
         fps=float(vi.fps),
         packet_bytes=sizes,
         frame_type=tuple(types[:n]),
@@ -275,6 +288,7 @@ def extract_stream(
         content={k: v[:n] for k, v in content.items()},
         crf=vi.crf,
         header_qp=np.asarray(hdr, dtype=np.float64),
+        damage=tuple(damage),
     )
 
 

@@ -325,7 +325,8 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
     width, height = int(m.group("w")), int(m.group("h"))
     sar = _sar(int(sar_m.group("num")), int(sar_m.group("den"))) if sar_m else None
     stream_section = re.split(r"\n\s*Stream #", input_section[m.end() :], maxsplit=1)[0]
-    if _quarter_turned(stream_section):  # frames come out turned (see _quarter_turned)
+    turned = _quarter_turned(stream_section)
+    if turned:  # frames come out turned (see _quarter_turned)
         width, height = height, width
         sar = (sar[1], sar[0]) if sar else None
     encoder = _encoder_from_tags(input_section[m.start() :]) or _DECODER_FAMILY.get(decoder)
@@ -347,4 +348,5 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
         damage=tuple(damage),
         clean_frames=clean,
         sar=sar,
+        turned=turned,
     )

@@ -126,6 +126,8 @@ class VideoInfo:
         clean_frames: For a damaged input, the frames (in display order) that can be used; None
             when clean. See :mod:`vmaf_tiny.damage`.
         sar: Sample aspect ratio (num, den) when the container states one, else None.
+        turned: The display matrix turns the stream by 90 or 270 degrees: ``width`` x
+            ``height`` is the upright (decoded) size, the coded size is ``height`` x ``width``.
     """
 
     path: Path
@@ -142,6 +144,7 @@ class VideoInfo:
     damage: tuple[str, ...] = ()
     clean_frames: int | None = None
     sar: tuple[int, int] | None = None
+    turned: bool = False
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 from vmaf_tiny.ffmpeg import FFmpeg
@@ -49,3 +50,10 @@ def counting_ffmpeg(tmp_path: Path, ffmpeg: FFmpeg) -> tuple[Path, Path]:
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     return wrapper, log
+
+
+def remux(ffmpeg: FFmpeg, src: Path, dst: Path, *input_opts: str) -> Path:
+    """Remux ``src`` into ``dst`` without re-encoding, with ffmpeg input options."""
+    cmd = [*ffmpeg.base_args(), *input_opts, "-i", str(src), "-c", "copy", str(dst)]
+    subprocess.run(cmd, capture_output=True, check=True)
+    return dst

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.clips import lavfi_clip, x264
-from vmaf_tiny.errors import BadInputError, BadModelError
+from tests.support.clips import lavfi_clip, remux, x264
+from vmaf_tiny.errors import BadInputError, BadModelError, DamagedInputError
 from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.nr_stream import PIXEL_NR_MODEL, STREAM_NR_MODEL, choose_nr_model, score_stream
 from vmaf_tiny.registry import load_registry, shipped_zoo
@@ -307,3 +307,54 @@ def test_block_means_are_exactly_the_reshaped_means() -> None:
         assert c8.dtype == np.float32
         np.testing.assert_array_equal(c8, reference(u.astype(np.float32), 4))
         np.testing.assert_array_equal(_block_mean(c8, 2), reference(c8, 2))
+
+
+def test_max_frames_keeps_the_packets_of_the_first_shown_frames(
+    ffmpeg: FFmpeg, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    # B-frames (and a cut's hidden pre-roll) put packets in another order than the frames shown:
+    # the first n shown frames are not the first n packets.
+    cut = remux(ffmpeg, clips["x264_mp4"], tmp_path / "cut.mp4", "-ss", "0.2")
+    for clip in (clips["x264_mp4"], cut):
+        full = extract_stream(clip)
+        assert "B" in full.frame_type[:6]
+        for n in (2, 3, 7):
+            part = extract_stream(clip, max_frames=n)
+            assert part.n_frames == n
+            assert part.packet_bytes.tolist() == full.packet_bytes[:n].tolist()
+            assert part.frame_type == full.frame_type[:n]
+
+
+def test_damage_only_the_decoder_sees_is_refused(clips: dict[str, Path], tmp_path: Path) -> None:
+    # A raw .264 cut mid-packet: the demuxer sees nothing wrong, the decoder does.
+    data = clips["x264_18"].read_bytes()
+    bad = tmp_path / "cut_short.264"
+    bad.write_bytes(data[: int(len(data) * 0.6)])
+    assert extract_stream(bad).damage
+    with pytest.raises(DamagedInputError, match=r"damaged stream.*--allow-damaged"):
+        score_stream(bad)
+    with pytest.raises(DamagedInputError, match=PIXEL_NR_MODEL):
+        score_stream(bad, allow_damaged=True)
+    r = _run("score", "--no-reference", "--distorted", bad)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert extract_stream(clips["x264_18"]).damage == ()
+
+
+def test_a_codec_trace_headers_cannot_read_is_scored_without_header_qp(
+    ffmpeg: FFmpeg, tmp_path: Path
+) -> None:
+    mpeg4 = ["-c:v", "mpeg4", "-q:v", "8"]
+    clip = lavfi_clip(ffmpeg, tmp_path / "m4.avi", graph=GRAPH, frames=8, codec=mpeg4)
+    sf = extract_stream(clip)
+    assert sf.n_frames == 8 and sf.header_qp is not None and sf.header_qp.size == 0
+    res = score_stream(clip)
+    assert np.isfinite(res.mean) and any("extrapolation" in w for w in res.warnings)
+
+
+def test_a_display_rotation_flag_does_not_change_the_stream_score(
+    ffmpeg: FFmpeg, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    rot = remux(ffmpeg, clips["x264_mp4"], tmp_path / "rot.mp4", "-display_rotation", "90")
+    a, b = extract_stream(clips["x264_mp4"]), extract_stream(rot)
+    assert (b.width, b.height) == (a.width, a.height) == (320, 180)  # the coded size
+    assert score_stream(rot).mean == pytest.approx(score_stream(clips["x264_mp4"]).mean, abs=0.5)

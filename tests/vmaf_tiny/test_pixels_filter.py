@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.clips import lavfi_clip, x264
+from tests.support.clips import lavfi_clip, remux, x264
 from tests.support.pixels_helpers import files_in
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.filtering import filter_video, read_planes
@@ -160,18 +160,12 @@ def test_an_encoder_refusing_the_frame_size_names_the_reason(ffmpeg, tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
 
 
-def _copy(ffmpeg, src: Path, dst: Path, *input_opts: str) -> None:
-    """Remux ``src`` into ``dst`` without re-encoding, with ffmpeg input options."""
-    cmd = [*ffmpeg.base_args(), *input_opts, "-i", str(src), "-c", "copy", str(dst)]
-    subprocess.run(cmd, capture_output=True, check=True)
-
-
 def test_a_rotated_phone_video_is_read_as_displayed(ffmpeg, tmp_path: Path) -> None:
     # ffmpeg decodes a stream with a 90-degree display matrix upright (autorotate): the frames
     # are 64x96, and reading them as the coded 96x64 scrambles every row.
     src = lavfi_clip(ffmpeg, tmp_path / "in.mp4", size="96x64", frames=3, codec=x264(20))
     rot = tmp_path / "rot.mp4"
-    _copy(ffmpeg, src, rot, "-display_rotation", "90")
+    remux(ffmpeg, src, rot, "-display_rotation", "90")
     info = probe(rot, ffmpeg)
     assert (info.width, info.height) == (64, 96)
     res = filter_video(rot, tmp_path / "out.y4m", lambda x: x.copy(), ffmpeg=ffmpeg)
@@ -191,7 +185,7 @@ def test_a_cut_without_re_encoding_is_not_damaged(ffmpeg, tmp_path: Path) -> Non
     # packets are in the container but no frame of theirs is shown.
     src = lavfi_clip(ffmpeg, tmp_path / "in.mp4", size="96x64", frames=16, codec=x264(30))
     cut = tmp_path / "cut.mp4"
-    _copy(ffmpeg, src, cut, "-ss", "0.2")
+    remux(ffmpeg, src, cut, "-ss", "0.2")
     info = probe(cut, ffmpeg)
     assert info.damage == () and 0 < info.n_frames < 16
     res = filter_video(cut, tmp_path / "out.y4m", lambda x: x.copy(), ffmpeg=ffmpeg)

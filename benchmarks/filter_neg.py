@@ -1,0 +1,125 @@
+"""Is a filter's VMAF gain enhancement? VMAF, VMAF NEG and PSNR-Y deltas on held-out clips.
+
+VMAF v0.6.1 rewards contrast and sharpness added beyond the reference ("enhancement gain");
+libvmaf's ``vmaf_v0.6.1neg`` caps that gain. A filter whose VMAF gain survives in VMAF NEG
+restores information rather than boosting it. For each filter model and each held-out clip of
+the recipe's test sources in a quality band (the unfiltered clip's mean VMAF), the clip is
+filtered through the runtime path with the filter's quality gate (scored by ``--gate-model``,
+e.g. an ``nr_stream_v2`` refit that never saw the test families) and scored against its
+reference by libvmaf (vmaf_v0.6.1 and vmaf_v0.6.1neg in one pass, PSNR-Y), beside the unfiltered
+clip. Means over clips; ``--write-docs`` refreshes the ``filter-neg`` block of
+docs/benchmarks.md.
+
+    python benchmarks/filter_neg.py --corpus C --gate-model GATE/model.onnx \\
+        -m learned_filter_v2 -m learned_filter_v3 --write-docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vmaf_tiny.features import extract_features
+from vmaf_tiny.ffmpeg import resolve_ffmpeg
+from vmaf_tiny.filter_gate import Gate, GatedRunner, plan_gate
+from vmaf_tiny.filtering import filter_video, load_filter
+from vmaf_tiny.fsutil import replace_block
+from vmaf_train.data.frames import PixelCorpus
+from vmaf_train.fit.filter_eval import quality_band
+from vmaf_train.recipes import load_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+NEG = "vmaf_v0.6.1neg"
+DELTAS = ("d_psnr_y", "d_vmaf", "d_vmaf_neg")
+
+
+def _scores(ref: Path, dis: Path, ff: Any) -> dict[str, float]:
+    r = extract_features(ref, dis, extras=("psnr_y",), teachers=(NEG,), truncate=True, ffmpeg=ff)
+    return {
+        "vmaf": float(np.mean(r.vmaf)),
+        "vmaf_neg": float(np.mean(r.columns["vmaf_neg"])),
+        "psnr_y": float(np.mean(r.columns["psnr_y"])),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, required=True, help="the built filter corpus")
+    ap.add_argument("--gate-model", required=True, help="NR model the gate scores with")
+    ap.add_argument("-m", "--model", action="append", required=True, help="filter id or path")
+    ap.add_argument("--recipe", default="configs/models/learned_filter_v2.toml")
+    ap.add_argument("--bands", default="vmaf<70,70<=vmaf<85")
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+    ff = resolve_ffmpeg()
+    cfg = load_recipe(REPO / args.recipe)
+    corpus = PixelCorpus.open(args.corpus)
+    bands = args.bands.split(",")
+    clips = [
+        c
+        for c in corpus.split(**cfg.split)["test"]
+        if c.distortion == "encode"
+        and (c.encode_width, c.encode_height) == (c.width, c.height)
+        and quality_band(float(np.mean(c.vmaf))) in bands
+    ]
+    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in args.model}
+    loaded = {m: load_filter(m, backend="cpu") for m in args.model}
+    with tempfile.TemporaryDirectory(prefix="filter-neg-") as tmp:
+        for c in clips:
+            base = _scores(c.reference, c.clip, ff)
+            for m in args.model:
+                runner, lm = loaded[m]
+                gate = Gate.from_sidecar(lm.sidecar)
+                if gate is not None:
+                    gate = Gate(args.gate_model, gate.full_below, gate.off_above)
+                    plan = plan_gate(c.clip, gate, backend="cpu", ffmpeg=ff)
+                    if plan.scale is not None:
+                        runner = GatedRunner(runner, plan.scale)
+                out = Path(tmp) / "f.y4m"
+                filter_video(c.clip, out, runner, ffmpeg=ff)
+                f = _scores(c.reference, out, ff)
+                out.unlink()
+                band = quality_band(base["vmaf"])
+                rows[m].append(
+                    {"key": c.key, "band": band} | {f"d_{k}": f[k] - base[k] for k in base}
+                )
+    table = []
+    for m, rs in rows.items():
+        for band in bands:
+            sel = [r for r in rs if r["band"] == band]
+            if not sel:
+                continue
+            table.append(
+                {"model": m, "band": band, "clips": len(sel)}
+                | {
+                    k: statistics.fmean(r[k] for r in sel)
+                    for k in ("d_psnr_y", "d_vmaf", "d_vmaf_neg")
+                }
+            )
+    print(json.dumps({"rows": table, "sources": sorted({c.source_id for c in clips})}, indent=2))
+    if args.write_docs:
+        lines = [
+            f"Command: `python benchmarks/filter_neg.py --corpus C --gate-model GATE/model.onnx "
+            f"{' '.join('-m ' + m for m in args.model)} --write-docs` (held-out test sources "
+            f"{', '.join(sorted({c.source_id for c in clips}))}; gate scored by an NR model fitted "
+            "without them; means over clips).",
+            "",
+            "| model | band | clips | PSNR-Y delta dB | VMAF delta | VMAF NEG delta |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in table:
+            lines.append(
+                f"| {r['model']} | {r['band']} | {r['clips']} | {r['d_psnr_y']:+.3f} | "
+                f"{r['d_vmaf']:+.3f} | {r['d_vmaf_neg']:+.3f} |"
+            )
+        replace_block(REPO / "docs" / "benchmarks.md", "filter-neg", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
