@@ -9,6 +9,7 @@ planar ``.yuv`` files, which need an explicit width, height and pixel format. 8-
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -82,9 +83,17 @@ class VideoSpec:
                 "-framerate",
                 f"{self.fps or 25}",
                 "-i",
-                str(self.path),
+                ffmpeg_path(self.path),
             ]
-        return ["-i", str(self.path)]
+        return ["-i", ffmpeg_path(self.path)]
+
+
+def ffmpeg_path(path: Path) -> str:
+    """``path`` as ffmpeg must be given a local file: a name that starts like a URL (``pipe:0``,
+    ``a:b.mp4``) gets the ``file:`` protocol, or ffmpeg would read stdin or look for a protocol.
+    """
+    s = str(path)
+    return f"file:{s}" if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", s) else s
 
 
 def as_spec(

@@ -358,3 +358,21 @@ def test_a_display_rotation_flag_does_not_change_the_stream_score(
     a, b = extract_stream(clips["x264_mp4"]), extract_stream(rot)
     assert (b.width, b.height) == (a.width, a.height) == (320, 180)  # the coded size
     assert score_stream(rot).mean == pytest.approx(score_stream(clips["x264_mp4"]).mean, abs=0.5)
+
+
+def test_file_names_that_look_like_urls_are_read_as_files(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    want = score_stream(clips["x264_mp4"]).mean
+    for name in ("pipe:0", "a:b.mp4"):
+        (tmp_path / name).write_bytes(clips["x264_mp4"].read_bytes())
+        r = subprocess.run(
+            [str(VMAF_TINY), "score", "--no-reference", "--distorted", name, "--json"],
+            cwd=tmp_path,
+            input=b"",  # ffmpeg must not read this in place of the file
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["pooled"]["mean"] == pytest.approx(want)
