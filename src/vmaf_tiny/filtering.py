@@ -15,6 +15,7 @@ makes one from a registry id or ``.onnx`` path through the runtime's guard and s
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import subprocess
@@ -320,10 +321,12 @@ def check_output(
         raise BadInputError("the output would overwrite the input")
     if out.is_dir():
         raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
-    if codec and codec not in video_encoders(ffmpeg or resolve_ffmpeg()):
+    if codec and codec not in (encoders := video_encoders(ffmpeg or resolve_ffmpeg())):
+        close = difflib.get_close_matches(codec.lower(), sorted(encoders), n=2)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise BadInputError(
-            f"--codec {codec}: this ffmpeg has no video encoder of that name "
-            "(`ffmpeg -encoders` lists them; e.g. libx264, libx265, libvpx-vp9, ffv1)"
+            f"--codec {codec}: this ffmpeg has no video encoder of that name ({hint}"
+            "`ffmpeg -encoders` lists them; e.g. libx264, libx265, libvpx-vp9, ffv1)"
         )
     _output_args(out, codec, crf, preset)
 
