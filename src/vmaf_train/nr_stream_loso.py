@@ -22,7 +22,10 @@ from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.stream import STREAM_FEATURES
 
 __all__ = [
+    "CODEC_RATE_TERMS",
     "DEFAULT_FEATURES",
+    "QP_TERMS",
+    "RATE_SHAPE_TERMS",
     "V1_RUNTIME_FEATURES",
     "LogitRidge",
     "Regressor",
@@ -41,22 +44,34 @@ _CODECS = ("codec_h264", "codec_hevc", "codec_vp9", "codec_av1")
 V1_RUNTIME_FEATURES: tuple[str, ...] = STREAM_FEATURES[:36]
 #: nr_stream_v1's inputs (64, the sidecar schema's limit): its runtime stream features plus
 #: rate x codec, quantiser x content/codec and rate x scaling terms.
+#: Products shared by nr_stream_v1's and nr_stream_v2's inputs: rate x codec and quantiser x
+#: content/codec terms (``a__b`` = column a times column b).
+CODEC_RATE_TERMS: tuple[str, ...] = tuple(
+    f"{c}__{b}" for c in _CODECS for b in ("clip_log_bpp", "clip_rate_vs_detail")
+)
+QP_TERMS: tuple[str, ...] = tuple(
+    f"clip_q_norm__{b}"
+    for b in (
+        "clip_q_norm",
+        "clip_log_grad_c8",
+        "clip_log_tdiff_c16",
+        "clip_sharpness",
+        "clip_log_bpp",
+        "codec_h264",
+        "codec_hevc",
+        "codec_vp9",
+    )
+)
+#: Rate x scaling and squared terms, the last inputs of both.
+RATE_SHAPE_TERMS: tuple[str, ...] = (
+    "log2_upscale__clip_log_bpp",
+    "clip_log_bpp__clip_log_bpp",
+    "clip_rate_vs_detail__clip_rate_vs_detail",
+)
 DEFAULT_FEATURES: tuple[str, ...] = (
     *V1_RUNTIME_FEATURES,
-    *(f"{c}__{b}" for c in _CODECS for b in ("clip_log_bpp", "clip_rate_vs_detail")),
-    *(
-        f"clip_q_norm__{b}"
-        for b in (
-            "clip_q_norm",
-            "clip_log_grad_c8",
-            "clip_log_tdiff_c16",
-            "clip_sharpness",
-            "clip_log_bpp",
-            "codec_h264",
-            "codec_hevc",
-            "codec_vp9",
-        )
-    ),
+    *CODEC_RATE_TERMS,
+    *QP_TERMS,
     *(
         f"clip_hdr_q__{b}"
         for b in (
@@ -68,9 +83,7 @@ DEFAULT_FEATURES: tuple[str, ...] = (
             *_CODECS,
         )
     ),
-    "log2_upscale__clip_log_bpp",
-    "clip_log_bpp__clip_log_bpp",
-    "clip_rate_vs_detail__clip_rate_vs_detail",
+    *RATE_SHAPE_TERMS,
 )
 _SEGMENT = re.compile(r"_[a-z]$")
 

@@ -28,30 +28,16 @@ from onnx import helper, numpy_helper
 
 from vmaf_tiny.stream import STREAM_FEATURES
 from vmaf_train.nr_stream import write_score_graph
+from vmaf_train.nr_stream_loso import CODEC_RATE_TERMS, QP_TERMS, RATE_SHAPE_TERMS
 
 __all__ = ["V2_DESCRIPTION", "V2_FEATURES", "V2_MLP", "LogitMLP", "export_mlp_onnx"]
 
-_CODECS = ("codec_h264", "codec_hevc", "codec_vp9", "codec_av1")
 #: nr_stream_v2's inputs (64, the sidecar schema's limit).
 V2_FEATURES: tuple[str, ...] = (
     *STREAM_FEATURES,
-    *(f"{c}__{b}" for c in _CODECS for b in ("clip_log_bpp", "clip_rate_vs_detail")),
-    *(
-        f"clip_q_norm__{b}"
-        for b in (
-            "clip_q_norm",
-            "clip_log_grad_c8",
-            "clip_log_tdiff_c16",
-            "clip_sharpness",
-            "clip_log_bpp",
-            "codec_h264",
-            "codec_hevc",
-            "codec_vp9",
-        )
-    ),
-    "log2_upscale__clip_log_bpp",
-    "clip_log_bpp__clip_log_bpp",
-    "clip_rate_vs_detail__clip_rate_vs_detail",
+    *CODEC_RATE_TERMS,
+    *QP_TERMS,
+    *RATE_SHAPE_TERMS,
 )
 #: The MLP ensemble's settings for nr_stream_v2.
 V2_MLP: dict[str, float] = {
