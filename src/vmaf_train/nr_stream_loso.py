@@ -34,6 +34,7 @@ __all__ = [
     "clip_metrics",
     "drop_families",
     "load_stream_data",
+    "logit_standardise",
     "loso",
     "source_family",
 ]
@@ -191,6 +192,16 @@ class Regressor(Protocol):
     def predict(self, x: np.ndarray) -> np.ndarray: ...
 
 
+def logit_standardise(
+    x: np.ndarray, y: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The logit targets of VMAF ``y`` (clipped to [eps, 1 - eps] of 100) and the inputs' column
+    means and standard deviations (1 where a column is constant)."""
+    p = np.clip(y / 100.0, eps, 1.0 - eps)
+    std = x.std(axis=0)
+    return np.log(p / (1.0 - p)), x.mean(axis=0), np.where(std > 1e-8, std, 1.0)
+
+
 class LogitRidge:
     """Ridge regression on logit(VMAF/100), standardised inputs; predicts 100 * sigmoid(.).
 
@@ -205,11 +216,7 @@ class LogitRidge:
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> LogitRidge:
         """Fit in closed form (deterministic). Returns self."""
-        p = np.clip(y / 100.0, self.eps, 1.0 - self.eps)
-        z = np.log(p / (1.0 - p))
-        self.mean_ = x.mean(axis=0)
-        std = x.std(axis=0)
-        self.std_ = np.where(std > 1e-8, std, 1.0)
+        z, self.mean_, self.std_ = logit_standardise(x, y, self.eps)
         xs = (x - self.mean_) / self.std_
         zm = float(z.mean())
         a = xs.T @ xs + self.alpha * np.eye(xs.shape[1])

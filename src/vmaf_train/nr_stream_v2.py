@@ -28,7 +28,12 @@ from onnx import helper, numpy_helper
 
 from vmaf_tiny.stream import STREAM_FEATURES
 from vmaf_train.nr_stream import write_score_graph
-from vmaf_train.nr_stream_loso import CODEC_RATE_TERMS, QP_TERMS, RATE_SHAPE_TERMS
+from vmaf_train.nr_stream_loso import (
+    CODEC_RATE_TERMS,
+    QP_TERMS,
+    RATE_SHAPE_TERMS,
+    logit_standardise,
+)
 
 __all__ = ["V2_DESCRIPTION", "V2_FEATURES", "V2_MLP", "LogitMLP", "export_mlp_onnx"]
 
@@ -102,11 +107,7 @@ class LogitMLP:
         """Train every member (deterministic for a given torch build). Returns self."""
         import torch
 
-        p = np.clip(y / 100.0, self.eps, 1.0 - self.eps)
-        z = np.log(p / (1.0 - p))
-        self.mean_ = x.mean(axis=0)
-        std = x.std(axis=0)
-        self.std_ = np.where(std > 1e-8, std, 1.0)
+        z, self.mean_, self.std_ = logit_standardise(x, y, self.eps)
         xs = torch.as_tensor((x - self.mean_) / self.std_, dtype=torch.float32)
         zt = torch.as_tensor(z, dtype=torch.float32)[:, None]
         threads = torch.get_num_threads()
