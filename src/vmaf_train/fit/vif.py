@@ -51,7 +51,8 @@ def vif_scales(ref: torch.Tensor, dis: torch.Tensor) -> list[tuple[torch.Tensor,
         dis: The distorted (or filtered) luma, same shape.
 
     Returns:
-        Four ``(num, den)`` pairs of ``[N]`` tensors, finest scale first.
+        Up to four ``(num, den)`` pairs of ``[N]`` tensors, finest scale first (fewer when the
+        patch is too small for the coarser scales' windows: none below 17 pixels a side).
     """
     r, d = ref * CODE_VALUES, dis * CODE_VALUES
     out = []
@@ -59,6 +60,8 @@ def vif_scales(ref: torch.Tensor, dis: torch.Tensor) -> list[tuple[torch.Tensor,
         k = _gauss(taps).to(ref.dtype)
         if s > 0:
             r, d = _blur(r, k)[..., ::2, ::2], _blur(d, k)[..., ::2, ::2]
+        if min(r.shape[-2:]) < taps:  # a patch too small for this scale's window: stop here
+            break
         mu1, mu2 = _blur(r, k), _blur(d, k)
         s1 = (_blur(r * r, k) - mu1 * mu1).clamp_min(0.0)
         s2 = (_blur(d * d, k) - mu2 * mu2).clamp_min(0.0)
@@ -93,4 +96,6 @@ def vif_loss(
         lost = torch.relu(1 - no / (do + 1e-6))
         lost0 = torch.relu(1 - nx / (dx + 1e-6))
         terms.append((lost + eps) / (lost0 + eps))
+    if not terms:  # a patch too small for any scale: the identity's 1.0, no gradient
+        return torch.ones((), dtype=out.dtype)
     return torch.stack(terms).mean()

@@ -81,3 +81,13 @@ def test_train_init_starts_from_an_exported_filter(tmp_path: Path) -> None:
         load_filter_weights(make_filter(V2_ARCH | {"width": 8}), str(onnx_path))
     with pytest.raises(BadInputError):
         load_filter_weights(m, str(tmp_path / "none.onnx"))
+
+
+def test_small_patches_use_the_scales_that_fit() -> None:
+    g = torch.Generator().manual_seed(2)
+    y = torch.rand(2, 1, 40, 40, generator=g)
+    x = torch.nn.functional.avg_pool2d(y, 3, 1, 1, count_include_pad=False)
+    assert len(vif_scales(y, x)) == 3  # 40 px: scales 0..2 fit (16, then 6 px), scale 3 (2 px) not
+    assert len(vif_scales(y[..., :16, :16], x[..., :16, :16])) == 0
+    assert float(vif_loss(x[..., :16, :16], x[..., :16, :16], y[..., :16, :16])) == 1.0
+    assert float(vif_loss(y, x, y)) < 1.0
