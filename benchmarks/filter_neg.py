@@ -31,6 +31,7 @@ from vmaf_tiny.filter_gate import Gate, GatedRunner, plan_gate
 from vmaf_tiny.filtering import filter_video, load_filter
 from vmaf_tiny.fsutil import replace_block
 from vmaf_train.data.frames import PixelCorpus
+from vmaf_train.fit.filter import eligible_clips
 from vmaf_train.fit.filter_eval import quality_band
 from vmaf_train.recipes import load_recipe
 
@@ -63,10 +64,8 @@ def main() -> None:
     bands = args.bands.split(",")
     clips = [
         c
-        for c in corpus.split(**cfg.split)["test"]
-        if c.distortion == "encode"
-        and (c.encode_width, c.encode_height) == (c.width, c.height)
-        and quality_band(float(np.mean(c.vmaf))) in bands
+        for c in eligible_clips(corpus.split(**cfg.split)["test"], cfg)
+        if quality_band(float(np.mean(c.vmaf))) in bands
     ]
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in args.model}
     loaded = {m: load_filter(m, backend="cpu") for m in args.model}

@@ -15,7 +15,6 @@ makes one from a registry id or ``.onnx`` path through the runtime's guard and s
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import subprocess
@@ -322,6 +321,8 @@ def check_output(
     if out.is_dir():
         raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
     if codec and codec not in (encoders := video_encoders(ffmpeg or resolve_ffmpeg())):
+        import difflib  # only on this error path (start-up)
+
         close = difflib.get_close_matches(codec.lower(), sorted(encoders), n=2)
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise BadInputError(

@@ -67,6 +67,7 @@ __all__ = [
     "BANDS",
     "detail_errors",
     "detail_loss",
+    "eligible_clips",
     "evaluate_filter",
     "filter_sidecar",
     "fit_filter",
@@ -80,7 +81,7 @@ __all__ = [
 INPUT, OUTPUT = "frame", "restored"
 
 
-def _eligible(
+def eligible_clips(
     clips: Sequence[ClipRecord], cfg: PixelConfig, *, max_vmaf: float | None = None
 ) -> list[ClipRecord]:
     """Clips of the recipe's distortions coded at the reference's size (and, with ``max_vmaf``,
@@ -244,7 +245,7 @@ def fit_filter(
     parts, src_split = start.parts, start.src_split
     cap = float(cfg.data.get("max_vmaf", 101.0))
     parts = {
-        k: _eligible(v, cfg, max_vmaf=cap if k != "test" and cap <= 100.0 else None)
+        k: eligible_clips(v, cfg, max_vmaf=cap if k != "test" and cap <= 100.0 else None)
         for k, v in parts.items()
     }
     if not parts["train"]:

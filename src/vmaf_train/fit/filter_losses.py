@@ -66,66 +66,59 @@ def _patch_errors(
     batch: int = 64,
     *,
     detail: bool = False,
-) -> tuple[np.ndarray, ...]:
-    """Per-patch MSE of the (clamped) filtered and of the unfiltered patches (and with
-    ``detail`` their gradient-magnitude errors, :func:`detail_errors`)."""
-    parts: list[list[np.ndarray]] = [[], [], [], []]
+    vif: bool = False,
+) -> dict[str, np.ndarray]:
+    """One pass of ``model`` over the patches: per-patch MSE of the (clamped) filtered
+    (``filt``) and of the unfiltered (``base``) patches; with ``detail`` their gradient-magnitude
+    errors (``d``, ``d0``: :func:`detail_errors`); with ``vif`` the :func:`vif_loss` of each
+    batch (``vif``) and its size (``n``)."""
+    keys = ["filt", "base"] + (["d", "d0"] if detail else []) + (["vif", "n"] if vif else [])
+    parts: dict[str, list[Any]] = {k: [] for k in keys}
     with torch.no_grad():
         for i in range(0, len(data["x"]), batch):
             x = torch.from_numpy(data["x"][i : i + batch].astype(np.float32) / 255.0)[:, None]
             y = torch.from_numpy(data["y"][i : i + batch].astype(np.float32) / 255.0)[:, None]
             out = model(x).clamp(0.0, 1.0)
-            parts[0].append(((out - y) ** 2).mean(dim=(1, 2, 3)).numpy())
-            parts[1].append(((x - y) ** 2).mean(dim=(1, 2, 3)).numpy())
+            parts["filt"].append(((out - y) ** 2).mean(dim=(1, 2, 3)).numpy())
+            parts["base"].append(((x - y) ** 2).mean(dim=(1, 2, 3)).numpy())
             if detail:
                 e = detail_errors(out, x, y).numpy()
-                parts[2].append(e[:, 0])
-                parts[3].append(e[:, 1])
-    n = 4 if detail else 2
-    if not parts[0]:
-        return tuple(np.zeros(0) for _ in range(n))
-    return tuple(np.concatenate(p).astype(np.float64) for p in parts[:n])
+                parts["d"].append(e[:, 0])
+                parts["d0"].append(e[:, 1])
+            if vif:
+                parts["vif"].append(np.asarray([float(vif_loss(out, x, y))]))
+                parts["n"].append(np.asarray([len(x)]))
+    return {k: np.concatenate(v).astype(np.float64) if v else np.zeros(0) for k, v in parts.items()}
 
 
 def patch_mse(model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64) -> float:
     """Mean MSE of the (clamped) filtered patches."""
-    filt, _ = _patch_errors(model, data, batch)
+    filt = _patch_errors(model, data, batch)["filt"]
     return float(filt.mean()) if len(filt) else 0.0
 
 
 def val_loss(
     model: torch.nn.Module, data: Mapping[str, np.ndarray], train: Mapping[str, Any]
 ) -> float:
-    """The validation loss of the recipe's ``train.loss`` (clamped output)."""
+    """The validation loss of the recipe's ``train.loss`` (clamped output), in one model pass."""
     if train.get("loss", "mse") != "relative":
         return patch_mse(model, data)
     eps, w = float(train["rel_eps"]), float(train.get("detail", 0.0))
     if not len(data["x"]):
         return 0.0
     w_vif = float(train.get("vif", 0.0))
-    vif = w_vif * _val_vif(model, data) if w_vif else 0.0
-    if not w:
-        filt, base = _patch_errors(model, data)
-        return float(np.mean(filt / (base + eps))) + vif
-    filt, base, d, d0 = _patch_errors(model, data, detail=True)
-    return float(np.mean(filt / (base + eps)) + w * np.mean(d / (d0 + eps))) + vif
-
-
-def _val_vif(model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int = 64) -> float:
-    """Mean :func:`vif_loss` of the (clamped) filtered validation patches, batch by batch."""
-    losses, sizes = [], []
-    with torch.no_grad():
-        for i in range(0, len(data["x"]), batch):
-            x = torch.from_numpy(data["x"][i : i + batch].astype(np.float32) / 255.0)[:, None]
-            y = torch.from_numpy(data["y"][i : i + batch].astype(np.float32) / 255.0)[:, None]
-            losses.append(float(vif_loss(model(x).clamp(0.0, 1.0), x, y)))
-            sizes.append(len(x))
-    return float(np.average(losses, weights=sizes)) if losses else 0.0
+    e = _patch_errors(model, data, detail=bool(w), vif=bool(w_vif))
+    rel = np.mean(e["filt"] / (e["base"] + eps))
+    loss = float(rel + w * np.mean(e["d"] / (e["d0"] + eps))) if w else float(rel)
+    if w_vif:
+        loss += w_vif * float(np.average(e["vif"], weights=e["n"]))
+    return loss
 
 
 def patch_gain_db(model: torch.nn.Module, data: Mapping[str, np.ndarray]) -> float:
     """Mean over patches of the PSNR gain (dB) of the filtered patch over the unfiltered one."""
-    filt, base = _patch_errors(model, data)
+    e = _patch_errors(model, data)
+    filt, base = e["filt"], e["base"]
     if not len(filt):
         return 0.0
     return float(np.mean(10 * np.log10((base + 1e-10) / (filt + 1e-10))))
