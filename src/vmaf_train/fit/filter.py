@@ -9,10 +9,9 @@ alone); ``train.detail`` > 0 adds that weight times the relative gradient-magnit
 (:func:`vmaf_train.fit.filter_losses.detail_loss`), so the filter restores texture of the
 reference's strength instead of smoothing it away; ``train.vif`` > 0 adds that weight times the
 relative VIF loss (:func:`vmaf_train.fit.vif.vif_loss`: the information VMAF's VIF scales
-measure). ``train.init``
-(a zoo id or .onnx path of a filter of the same architecture) starts from that model's weights
-instead of the identity. Validation (model selection: the epoch with the lowest validation loss)
-on patches of the validation sources, with the same loss.
+measure). ``train.init`` (a zoo id or .onnx path of a filter of the same architecture) starts
+from that model's weights instead of the identity. Validation (model selection: the epoch with
+the lowest validation loss) on patches of the validation sources, with the same loss.
 
 Evaluation on the held-out test sources (:mod:`vmaf_train.fit.filter_eval`) goes through the
 runtime path, with and without the recipe's quality gate.
@@ -25,10 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
+from onnx import numpy_helper
 
+from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import sha256_file
+from vmaf_tiny.registry import resolve_model
 from vmaf_train.data.frames import (
     ClipRecord,
     PixelCorpus,
@@ -113,9 +116,6 @@ def init_model_path(init: str) -> Path:
     Raises:
         BadInputError: no such model or file.
     """
-    from vmaf_tiny.errors import BadInputError
-    from vmaf_tiny.registry import resolve_model
-
     path = Path(resolve_model(init).onnx)
     if not path.is_file():
         raise BadInputError(f"train.init {init}: no such file")
@@ -129,11 +129,6 @@ def load_filter_weights(model: torch.nn.Module, init: str) -> None:
         BadInputError: ``init`` cannot be found, or its weights do not fit the recipe's
             architecture (other names or shapes).
     """
-    import onnx
-    from onnx import numpy_helper
-
-    from vmaf_tiny.errors import BadInputError
-
     path = init_model_path(init)
     graph = onnx.load(str(path)).graph
     weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
