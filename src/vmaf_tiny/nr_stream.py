@@ -28,6 +28,7 @@ from vmaf_tiny.stream import (
 from vmaf_tiny.video import VideoSpec, as_spec, probe
 
 __all__ = [
+    "MIN_STREAM_AREA",
     "PIXEL_NR_MODEL",
     "STREAM_NR_MODEL",
     "choose_nr_model",
@@ -38,6 +39,12 @@ __all__ = [
 
 STREAM_NR_MODEL = "nr_stream_v2"
 PIXEL_NR_MODEL = "nr_metric_v2"
+
+#: Coded frame area (pixels) under which a stream score is flagged out of domain: a quarter of
+#: the smallest coded size in ``nr_stream_v2``'s corpus (320x180, its half-size ladder rung). Far
+#: below it the per-pixel rates are dominated by headers and the content statistics by a handful
+#: of blocks; the model still answers, confidently and meaninglessly.
+MIN_STREAM_AREA = 160 * 90
 
 
 def is_stream_model(lm: LoadedModel) -> bool:
@@ -215,6 +222,12 @@ def score_stream_frames(
     flat = [bool(v) for v in flat_frames]
     if note := flat_warning(spec.path.name, lm.model_id, flat):
         warnings.append(note)
+    small = sf.width * sf.height < MIN_STREAM_AREA
+    if small:
+        warnings.append(
+            f"{spec.path.name}: a coded size of {sf.width}x{sf.height} is far below the sizes "
+            f"{lm.model_id} was trained on (320x180 and up): out of the model's domain"
+        )
     t3 = time.perf_counter()
     res = ScoreResult(
         model_id=lm.model_id,
@@ -226,7 +239,7 @@ def score_stream_frames(
         versions=versions(lm, ff, None),
         warnings=warnings,
         damaged_frames_dropped=0,
-        out_of_domain=2 * sum(flat) >= len(flat),
+        out_of_domain=small or 2 * sum(flat) >= len(flat),
         seconds={
             "load": t_load,
             "decode": t3 - t1 - t_model,

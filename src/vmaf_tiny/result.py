@@ -211,8 +211,9 @@ class ScoreResult:
             subsample) and what was sampled; else None.
         out_of_domain: NR models (pixel and stream): True when at least half the scored frames
             are flat (:mod:`vmaf_tiny.nr`, :mod:`vmaf_tiny.nr_stream`; the score means nothing
-            there), False otherwise; None for every other path (and absent from
-            :meth:`to_dict`).
+            there) or, for a stream model, the coded size is far below its training sizes
+            (:data:`vmaf_tiny.nr_stream.MIN_STREAM_AREA`), False otherwise; None for every other
+            path (and absent from :meth:`to_dict`).
     """
 
     model_id: str

@@ -17,6 +17,7 @@ from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.nr import MIN_NR_SIDE, flat_warning, score_nr
+from vmaf_tiny.nr_stream import MIN_STREAM_AREA, score_stream
 
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 MODEL = "nr_metric_v2"
@@ -91,3 +92,17 @@ def test_the_stream_model_flags_a_flat_stream_too(ffmpeg: FFmpeg, tmp_path: Path
     ok = lavfi_clip(ffmpeg, tmp_path / "ok.mp4", frames=6, codec=x264(30))
     d = json.loads(_run("score", "--no-reference", "-d", ok, "--json").stdout)
     assert d["out_of_domain"] is False and not d["warnings"]
+
+
+def test_a_stream_far_below_the_training_sizes_is_flagged(ffmpeg: FFmpeg, tmp_path: Path) -> None:
+    """A 32x32 H.264 clip is scored (no refusal: it decodes) but flagged out of domain, and a
+    clip at the threshold's size is not."""
+    tiny = lavfi_clip(ffmpeg, tmp_path / "t.mp4", size="32x32", frames=6, codec=x264())
+    res = score_stream(tiny, "nr_stream_v2", backend="cpu")
+    assert res.out_of_domain is True
+    assert any("32x32 is far below" in w for w in res.warnings)
+    assert MIN_STREAM_AREA == 160 * 90
+    ok = lavfi_clip(ffmpeg, tmp_path / "o.mp4", size="160x90", frames=6, codec=x264())
+    res = score_stream(ok, "nr_stream_v2", backend="cpu")
+    assert res.out_of_domain is False
+    assert not any("far below" in w for w in res.warnings)
