@@ -23,7 +23,7 @@ from pathlib import Path
 from vmaf_tiny import usercache
 from vmaf_tiny.errors import BadInputError, MissingToolError
 
-__all__ = ["ENV_FFMPEG", "FFmpeg", "resolve_ffmpeg", "video_encoders"]
+__all__ = ["ENV_FFMPEG", "FFmpeg", "encoder_options", "resolve_ffmpeg", "video_encoders"]
 
 ENV_FFMPEG = "VMAF_TINY_FFMPEG"
 
@@ -201,6 +201,28 @@ def _video_encoders(path: str) -> frozenset[str]:
 def video_encoders(ff: FFmpeg) -> frozenset[str]:
     """Names of the video encoders ``ff`` was built with (``ffmpeg -encoders``, cached)."""
     return _video_encoders(ff.path)
+
+
+@functools.lru_cache(maxsize=32)
+def _encoder_options(path: str, encoder: str) -> frozenset[str]:
+    proc = subprocess.run(
+        [path, "-hide_banner", "-nostdin", "-h", f"encoder={encoder}"],
+        capture_output=True,
+        check=False,
+    )
+    names = set()
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        # "  -crf               <float>      E..V....... Select the quality ..."
+        cols = line.split()
+        if line.startswith("  -") and len(cols) >= 2 and cols[1].startswith("<"):
+            names.add(cols[0][1:])
+    return frozenset(names)
+
+
+def encoder_options(ff: FFmpeg, encoder: str) -> frozenset[str]:
+    """The private options (``crf``, ``preset``, ``cpu-used``...) an encoder of ``ff`` takes
+    (``ffmpeg -h encoder=NAME``, cached); empty for an unknown encoder."""
+    return _encoder_options(ff.path, encoder)
 
 
 def resolve_ffmpeg(override: str | os.PathLike[str] | None = None) -> FFmpeg:

@@ -30,7 +30,13 @@ import numpy as np
 from vmaf_tiny.codec import check_codec_fields
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg, video_encoders
+from vmaf_tiny.ffmpeg import (
+    FFmpeg,
+    encoder_options,
+    last_error_line,
+    resolve_ffmpeg,
+    video_encoders,
+)
 from vmaf_tiny.fsutil import atomic_path, writing_output
 from vmaf_tiny.kinds import require_kind
 from vmaf_tiny.video import (
@@ -53,12 +59,15 @@ __all__ = [
     "luma_from_float",
     "luma_to_float",
     "pad_even",
+    "preset_option",
     "read_planes",
 ]
 
 FrameRunner = Callable[[np.ndarray], np.ndarray]
 _BATCH_BYTES = 32 * 1024 * 1024
 _RAW_SUFFIXES = (".yuv", ".raw")
+# encoders whose speed preset is the ``cpu-used`` option
+_SPEED_OPTION = {"libvpx": "cpu-used", "libvpx-vp9": "cpu-used", "libaom-av1": "cpu-used"}
 
 
 @dataclass
@@ -205,7 +214,7 @@ def _output_args(dest: Path, codec: str | None, crf: float | None, preset: str |
         if crf is not None:
             args += ["-crf", f"{crf:g}"]
         if preset:
-            args += ["-preset", preset]
+            args += [f"-{preset_option(codec)}", preset]
         if codec == "libvpx-vp9" and crf is not None:
             args += ["-b:v", "0"]
         return args
@@ -320,7 +329,8 @@ def check_output(
         raise BadInputError("the output would overwrite the input")
     if out.is_dir():
         raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
-    if codec and codec not in (encoders := video_encoders(ffmpeg or resolve_ffmpeg())):
+    ff = (ffmpeg or resolve_ffmpeg()) if codec else None
+    if ff is not None and codec and codec not in (encoders := video_encoders(ff)):
         import difflib  # only on this error path (start-up)
 
         close = difflib.get_close_matches(codec.lower(), sorted(encoders), n=2)
@@ -329,7 +339,25 @@ def check_output(
             f"--codec {codec}: this ffmpeg has no video encoder of that name ({hint}"
             "`ffmpeg -encoders` lists them; e.g. libx264, libx265, libvpx-vp9, ffv1)"
         )
+    if ff is not None and codec:
+        opts = encoder_options(ff, codec)
+        if crf is not None and "crf" not in opts:
+            raise BadInputError(
+                f"--crf: the {codec} encoder takes no CRF (`ffmpeg -h encoder={codec}` lists "
+                "its options)"
+            )
+        if preset and preset_option(codec) not in opts:
+            raise BadInputError(
+                f"--preset: the {codec} encoder takes no preset (`ffmpeg -h encoder={codec}` "
+                "lists its options)"
+            )
     _output_args(out, codec, crf, preset)
+
+
+def preset_option(codec: str) -> str:
+    """The encoder option ``--preset`` sets: ``cpu-used`` for libvpx and libaom (their speed
+    presets), ``preset`` for every other encoder."""
+    return _SPEED_OPTION.get(codec, "preset")
 
 
 def _filter_into(

@@ -12,7 +12,8 @@ import pytest
 from tests.support.clips import lavfi_clip, remux, x264
 from tests.support.pixels_helpers import files_in
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.filtering import filter_video, read_planes
+from vmaf_tiny.ffmpeg import encoder_options
+from vmaf_tiny.filtering import filter_video, preset_option, read_planes
 from vmaf_tiny.video import probe
 
 
@@ -53,6 +54,34 @@ def test_filter_changes_luma_only_and_audits(ffmpeg, tmp_path: Path) -> None:
         src, tmp_path / "out.mkv", lambda x: x, codec="libx264", crf=10, ffmpeg=ffmpeg
     )
     assert probe(tmp_path / "out.mkv", ffmpeg).decoder == "h264" and enc.n_frames == 3
+
+
+@pytest.mark.parametrize(
+    ("codec", "crf", "preset", "flag"),
+    [
+        ("ffv1", 20.0, None, "--crf"),
+        ("ffv1", None, "fast", "--preset"),
+        ("mpeg4", 5.0, None, "--crf"),
+    ],
+)
+def test_an_encoder_option_the_encoder_lacks_is_refused(
+    ffmpeg, tmp_path: Path, codec: str, crf: float | None, preset: str | None, flag: str
+) -> None:
+    """ffmpeg only warns about an unused ``-crf`` / ``-preset`` and writes the file anyway."""
+    src = lavfi_clip(ffmpeg, tmp_path / "in.y4m", size="64x64", frames=2)
+    with pytest.raises(BadInputError, match=f"{flag}: the {codec} encoder takes no"):
+        filter_video(src, tmp_path / "o.mkv", lambda x: x, codec=codec, crf=crf, preset=preset,
+                     ffmpeg=ffmpeg)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"])
+def test_preset_sets_an_option_each_corpus_encoder_has(ffmpeg, codec: str) -> None:
+    """``--preset`` reaches the encoder (libvpx and libaom call their speed ``cpu-used``; a
+    ``-preset`` there was ignored with a warning)."""
+    opts = encoder_options(ffmpeg, codec)
+    assert "crf" in opts
+    assert preset_option(codec) in opts
 
 
 def test_filter_bad_output_and_bad_model_leave_nothing(ffmpeg, tmp_path: Path) -> None:
