@@ -47,6 +47,7 @@ __all__ = [
     "parse_framecrc_sizes",
     "parse_showinfo",
     "parse_trace_qp",
+    "parse_trace_qp_packets",
     "stream_feature_matrix",
 ]
 
@@ -129,6 +130,10 @@ def parse_framecrc_sizes(text: str) -> list[tuple[int, int]]:
 _TRACE = re.compile(
     r"\b(pic_init_qp_minus26|init_qp_minus26|slice_qp_delta|base_q_idx)\s+[01]+ = (-?\d+)"
 )
+#: :data:`_TRACE`, or the line ``trace_headers`` writes before each packet's headers.
+_TRACE_OR_PACKET = re.compile(
+    rf"{_TRACE.pattern}|(?P<packet>Packet: \d+ bytes)(?:[^\n]*?, pts (?P<pts>-?\d+))?"
+)
 
 
 def parse_trace_qp(text: str) -> list[float]:
@@ -137,17 +142,39 @@ def parse_trace_qp(text: str) -> list[float]:
     H.264 and HEVC: ``26 + (pic_)init_qp_minus26 + slice_qp_delta`` per slice (0..51); VP9 and
     AV1: ``base_q_idx`` per frame header (0..255).
     """
-    out: list[float] = []
+    return [q for _, q in parse_trace_qp_packets(text)]
+
+
+def parse_trace_qp_packets(text: str) -> list[tuple[int | None, float]]:
+    """:func:`parse_trace_qp` with the pts of the packet each header is in (the log's
+    ``Packet: ... pts P`` line before it; None before the first packet or without a pts)."""
+    out: list[tuple[int | None, float]] = []
     init = 0
-    for m in _TRACE.finditer(text):
+    pts: int | None = None
+    for m in _TRACE_OR_PACKET.finditer(text):
+        if m.group("packet") is not None:  # "no pts" (raw Annex B): None
+            pts = None if m.group("pts") is None else int(m.group("pts"))
+            continue
         name, value = m.group(1), int(m.group(2))
         if name.endswith("init_qp_minus26"):
             init = value
         elif name == "slice_qp_delta":
-            out.append(float(26 + init + value))
+            out.append((pts, float(26 + init + value)))
         else:
-            out.append(float(value))
+            out.append((pts, float(value)))
     return out
+
+
+def _shown_header_qp(
+    hdr: list[tuple[int | None, float]], shown: list[tuple[int, int]]
+) -> list[float]:
+    """The header quantisers of the shown packets (``shown``: their (pts, size)): a cut's hidden
+    pre-roll and, with ``max_frames``, the packets after the last scored frame are left out. All
+    of them when any header has no packet pts (nothing to match them by)."""
+    if any(p is None for p, _ in hdr):
+        return [q for _, q in hdr]
+    keep = {p for p, _ in shown}
+    return [q for p, q in hdr if p in keep]
 
 
 def parse_showinfo(text: str) -> tuple[list[str], list[float]]:
@@ -269,7 +296,7 @@ def extract_stream(
     text = log.decode("utf-8", "replace")
     types, qps = parse_showinfo(text)
     damage, _ = scan_log(text, decoder=vi.decoder)
-    hdr = parse_trace_qp(trace_log.decode("utf-8", "replace"))
+    hdr = parse_trace_qp_packets(trace_log.decode("utf-8", "replace"))
     content = stats.arrays()
     by_pts = _shown_packets(sorted(packets, key=lambda p: p[0]), len(stats.rows))
     n = min(len(stats.rows), len(by_pts), len(types))
@@ -287,7 +314,7 @@ def extract_stream(
         qp=np.asarray(qps[:n], dtype=np.float64),
         content={k: v[:n] for k, v in content.items()},
         crf=vi.crf,
-        header_qp=np.asarray(hdr, dtype=np.float64),
+        header_qp=np.asarray(_shown_header_qp(hdr, by_pts[:n]), dtype=np.float64),
         damage=tuple(damage),
     )
 

@@ -24,6 +24,7 @@ from vmaf_tiny.stream import (
     parse_framecrc_sizes,
     parse_showinfo,
     parse_trace_qp,
+    parse_trace_qp_packets,
     stream_feature_matrix,
 )
 
@@ -141,6 +142,34 @@ def test_header_qp_parser() -> None:
     )
     assert parse_trace_qp(log) == [35.0, 28.0, 160.0, 41.0]
     assert parse_trace_qp("no headers here") == []
+
+
+def test_header_qp_by_packet() -> None:
+    log = "\n".join(
+        [
+            "[trace_headers @ 0x1] [info] 20    pic_init_qp_minus26     00111 = -3",
+            "[trace_headers @ 0x1] [info] Packet: 2618 bytes, key frame, pts 0, dts -1024.",
+            "[trace_headers @ 0x1] [info] 30    slice_qp_delta          0001110 = 7",
+            "[trace_headers @ 0x1] [info] Packet: 595 bytes, pts 1536, dts -512, duration 512.",
+            "[trace_headers @ 0x1] [info] 34    slice_qp_delta          000010110 = 11",
+            "[trace_headers @ 0x1] [info] 34    slice_qp_delta          000010110 = 12",
+            "[trace_headers @ 0x1] [info] Packet: 421 bytes, no pts, dts 0, duration 512.",
+            "[trace_headers @ 0x1] [info] 33    slice_qp_delta          000010010 = 9",
+        ]
+    )
+    assert parse_trace_qp_packets(log) == [(0, 30.0), (1536, 34.0), (1536, 35.0), (None, 32.0)]
+    assert parse_trace_qp(log) == [30.0, 34.0, 35.0, 32.0]
+
+
+def test_max_frames_keeps_the_header_qp_of_the_scored_frames(clips: dict[str, Path]) -> None:
+    """With ``max_frames`` the clip's header quantiser comes from the scored frames' packets only
+    (it used to come from the whole file), and a whole file keeps every header."""
+    full = extract_stream(clips["x264_mp4"])
+    part = extract_stream(clips["x264_mp4"], max_frames=5)
+    assert full.header_qp is not None and part.header_qp is not None
+    assert full.header_qp.size == full.n_frames == 16  # one slice per frame
+    assert part.n_frames == 5 and part.header_qp.size == 5
+    assert sorted(part.header_qp.tolist()) != sorted(full.header_qp.tolist())
 
 
 def test_higher_crf_gives_higher_header_qp(clips: dict[str, Path]) -> None:
