@@ -66,6 +66,8 @@ __all__ = [
 FrameRunner = Callable[[np.ndarray], np.ndarray]
 _BATCH_BYTES = 32 * 1024 * 1024
 _RAW_SUFFIXES = (".yuv", ".raw")
+# ffmpeg's "[out#0/webm @ 0x55ca65d5c900] " in front of a message
+_CONTEXT = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\] ")
 # encoders whose speed preset is the ``cpu-used`` option
 _SPEED_OPTION = {"libvpx": "cpu-used", "libvpx-vp9": "cpu-used", "libaom-av1": "cpu-used"}
 
@@ -352,6 +354,31 @@ def check_output(
                 "lists its options)"
             )
     _output_args(out, codec, crf, preset)
+    if ff is not None and codec:
+        _trial_encode(ff, out, codec, crf, preset)
+
+
+def _trial_encode(ff: FFmpeg, out: Path, codec: str, crf: float | None, preset: str | None) -> None:
+    """Encode two tiny frames as ``out`` will be written, into a temp file of its suffix.
+
+    Catches what only the encoder or the muxer knows, before the gate's pass and the model's
+    work: a codec the container cannot hold (``--codec libx264`` into ``.webm``), a hardware
+    encoder without its device, an option value out of the encoder's range.
+
+    Raises:
+        BadInputError: the trial failed (its last ffmpeg error line).
+    """
+    with tempfile.TemporaryDirectory(prefix="vmaf-tiny-trial-") as d:
+        trial = Path(d) / f"trial{out.suffix}"
+        cmd = [*ff.base_args(), "-loglevel", "error", "-f", "lavfi"]
+        cmd += ["-i", "testsrc2=size=64x64:rate=25", "-frames:v", "2", "-pix_fmt", "yuv420p"]
+        cmd += [*_output_args(out, codec, crf, preset), str(trial)]
+        proc = subprocess.run(cmd, capture_output=True, check=False, timeout=120)
+        if proc.returncode != 0:
+            raise BadInputError(
+                f"{out.name}: cannot write it with --codec {codec} "
+                f"({_CONTEXT.sub('', last_error_line(proc.stderr))})"
+            )
 
 
 def preset_option(codec: str) -> str:

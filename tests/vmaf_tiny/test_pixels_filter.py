@@ -75,6 +75,27 @@ def test_an_encoder_option_the_encoder_lacks_is_refused(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
 
 
+@pytest.mark.parametrize(
+    ("name", "codec", "preset", "why"),
+    [
+        ("o.webm", "libx264", None, "Could not write header"),  # webm holds VP8/VP9/AV1 only
+        ("o.mkv", "libaom-av1", "10", "out of range"),  # this ffmpeg's libaom takes 0..8
+        ("o", "libx264", None, "Invalid argument"),  # no suffix: no container
+    ],
+)
+def test_an_output_the_encoder_or_muxer_refuses_fails_before_any_work(
+    ffmpeg, tmp_path: Path, name: str, codec: str, preset: str | None, why: str
+) -> None:
+    src = lavfi_clip(ffmpeg, tmp_path / "in.y4m", size="64x64", frames=2)
+    calls = []
+    with pytest.raises(BadInputError, match=f"{name}: cannot write it with --codec {codec}") as e:
+        filter_video(src, tmp_path / name, lambda x: calls.append(1) or x, codec=codec,
+                     preset=preset, ffmpeg=ffmpeg)  # fmt: skip
+    assert why in str(e.value) and " @ 0x" not in str(e.value)
+    assert calls == []  # refused before the model ran
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
+
+
 @pytest.mark.parametrize("codec", ["libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"])
 def test_preset_sets_an_option_each_corpus_encoder_has(ffmpeg, codec: str) -> None:
     """``--preset`` reaches the encoder (libvpx and libaom call their speed ``cpu-used``; a
