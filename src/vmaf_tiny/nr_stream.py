@@ -28,11 +28,14 @@ from vmaf_tiny.stream import (
 from vmaf_tiny.video import VideoSpec, as_spec, probe
 
 __all__ = [
+    "MAX_DOMAIN_ASPECT",
+    "MIN_DOMAIN_SIDE",
     "MIN_STREAM_AREA",
     "PIXEL_NR_MODEL",
     "STREAM_NR_MODEL",
     "choose_nr_model",
     "is_stream_model",
+    "outside_sizes",
     "score_stream",
     "score_stream_frames",
 ]
@@ -45,6 +48,22 @@ PIXEL_NR_MODEL = "nr_metric_v2"
 #: below it the per-pixel rates are dominated by headers and the content statistics by a handful
 #: of blocks; the model still answers, confidently and meaninglessly.
 MIN_STREAM_AREA = 160 * 90
+#: Shortest coded side (pixels) and widest aspect ratio (either way) a stream score is not
+#: flagged at: training saw 16:9 frames only, portrait video (9:16) is common and fine.
+MIN_DOMAIN_SIDE = 72
+MAX_DOMAIN_ASPECT = 4.0
+
+
+def outside_sizes(width: int, height: int) -> bool:
+    """True for a coded size far from ``nr_stream_v2``'s training sizes: an area under
+    :data:`MIN_STREAM_AREA`, a side under :data:`MIN_DOMAIN_SIDE` or an aspect ratio beyond
+    :data:`MAX_DOMAIN_ASPECT` to 1."""
+    short, long = sorted((width, height))
+    return (
+        width * height < MIN_STREAM_AREA
+        or short < MIN_DOMAIN_SIDE
+        or long > MAX_DOMAIN_ASPECT * short
+    )
 
 
 def is_stream_model(lm: LoadedModel) -> bool:
@@ -222,11 +241,17 @@ def score_stream_frames(
     flat = [bool(v) for v in flat_frames]
     if note := flat_warning(spec.path.name, lm.model_id, flat):
         warnings.append(note)
-    small = sf.width * sf.height < MIN_STREAM_AREA
+    small = outside_sizes(sf.width, sf.height)
     if small:
         warnings.append(
-            f"{spec.path.name}: a coded size of {sf.width}x{sf.height} is far below the sizes "
-            f"{lm.model_id} was trained on (320x180 and up): out of the model's domain"
+            f"{spec.path.name}: a coded size of {sf.width}x{sf.height} is far from the sizes "
+            f"{lm.model_id} was trained on (16:9, 320x180 and up): out of the model's domain"
+        )
+    if sf.decode_order:
+        warnings.append(
+            f"{spec.path.name}: a raw stream without timestamps and with B-frames: packet sizes "
+            "are paired with frames in decode order, so per-frame scores are approximate "
+            "(a container such as mp4 or mkv carries the order)"
         )
     t3 = time.perf_counter()
     res = ScoreResult(

@@ -63,6 +63,8 @@ _TRACEABLE = frozenset({"h264", "hevc", "vp9", "av1", "vp8", "mpeg2video", "mjpe
 #: Decoders whose output is not a lossy stream: scoring falls back to the pixel model.
 _NOT_STREAMS = frozenset({"rawvideo", "ffv1", "huffyuv", "ffvhuff", "utvideo", "v210", "png"})
 
+#: The pts ``-f framecrc`` writes for a packet without one (INT64_MIN).
+_NO_PTS = -(2**63)
 _SHOWINFO_FRAME = re.compile(r"\bn:\s*(\d+)\b.*?\bpts_time:\s*(\S+).*?\btype:([A-Z?])")
 _SHOWINFO_QP = re.compile(r"\btype \d+; qp=(-?\d+)")  # its line can be split after "parameters:"
 
@@ -84,6 +86,9 @@ class StreamFrames:
         header_qp: Quantiser of every frame/slice header (``trace_headers``), decode order;
             empty for a codec ``trace_headers`` cannot read.
         damage: What the decoder reported as damaged during the pass (empty when clean).
+        decode_order: The packets carry no timestamps (raw Annex B ``.264``/``.265``) and the
+            stream has B-frames: ``packet_bytes`` are paired with frames in decode order, so a
+            B-frame may carry a reference frame's size (the clip's figures are unaffected).
     """
 
     codec: str
@@ -97,6 +102,7 @@ class StreamFrames:
     crf: float | None = None
     header_qp: np.ndarray | None = None
     damage: tuple[str, ...] = ()
+    decode_order: bool = False
 
     @property
     def n_frames(self) -> int:
@@ -142,39 +148,43 @@ def parse_trace_qp(text: str) -> list[float]:
     H.264 and HEVC: ``26 + (pic_)init_qp_minus26 + slice_qp_delta`` per slice (0..51); VP9 and
     AV1: ``base_q_idx`` per frame header (0..255).
     """
-    return [q for _, q in parse_trace_qp_packets(text)]
+    return [q for _, _, q in parse_trace_qp_packets(text)]
 
 
-def parse_trace_qp_packets(text: str) -> list[tuple[int | None, float]]:
-    """:func:`parse_trace_qp` with the pts of the packet each header is in (the log's
-    ``Packet: ... pts P`` line before it; None before the first packet or without a pts)."""
-    out: list[tuple[int | None, float]] = []
+def parse_trace_qp_packets(text: str) -> list[tuple[int, int | None, float]]:
+    """:func:`parse_trace_qp` with the packet each header is in: (packet index in decode order,
+    its pts, quantiser), from the ``Packet: ... pts P`` line the log writes before each packet's
+    headers (index -1 before the first packet; pts None for a packet without one, e.g. raw
+    Annex B)."""
+    out: list[tuple[int, int | None, float]] = []
     init = 0
-    pts: int | None = None
+    index, pts = -1, None
     for m in _TRACE_OR_PACKET.finditer(text):
-        if m.group("packet") is not None:  # "no pts" (raw Annex B): None
+        if m.group("packet") is not None:
+            index += 1
             pts = None if m.group("pts") is None else int(m.group("pts"))
             continue
         name, value = m.group(1), int(m.group(2))
         if name.endswith("init_qp_minus26"):
             init = value
         elif name == "slice_qp_delta":
-            out.append((pts, float(26 + init + value)))
+            out.append((index, pts, float(26 + init + value)))
         else:
-            out.append((pts, float(value)))
+            out.append((index, pts, float(value)))
     return out
 
 
 def _shown_header_qp(
-    hdr: list[tuple[int | None, float]], shown: list[tuple[int, int]]
+    hdr: list[tuple[int, int | None, float]], shown: list[tuple[int, int]]
 ) -> list[float]:
-    """The header quantisers of the shown packets (``shown``: their (pts, size)): a cut's hidden
-    pre-roll and, with ``max_frames``, the packets after the last scored frame are left out. All
-    of them when any header has no packet pts (nothing to match them by)."""
-    if any(p is None for p, _ in hdr):
-        return [q for _, q in hdr]
+    """The header quantisers of the packets whose sizes are used (``shown``: their (pts, size)):
+    a cut's hidden pre-roll and, with ``max_frames``, the packets after the last scored frame
+    are left out. Packets without a pts (raw Annex B) are matched by decode order, as their
+    sizes are."""
+    if any(p is None for _, p, _ in hdr):
+        return [q for i, _, q in hdr if i < len(shown)]
     keep = {p for p, _ in shown}
-    return [q for p, q in hdr if p in keep]
+    return [q for _, p, q in hdr if p in keep]
 
 
 def parse_showinfo(text: str) -> tuple[list[str], list[float]]:
@@ -316,6 +326,7 @@ def extract_stream(
         crf=vi.crf,
         header_qp=np.asarray(_shown_header_qp(hdr, by_pts[:n]), dtype=np.float64),
         damage=tuple(damage),
+        decode_order="B" in types[:n] and all(p == _NO_PTS for p, _ in packets),
     )
 
 

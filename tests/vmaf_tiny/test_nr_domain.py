@@ -17,7 +17,7 @@ from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.nr import MIN_NR_SIDE, flat_warning, score_nr
-from vmaf_tiny.nr_stream import MIN_STREAM_AREA, score_stream
+from vmaf_tiny.nr_stream import MIN_STREAM_AREA, outside_sizes, score_stream
 
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 MODEL = "nr_metric_v2"
@@ -94,15 +94,27 @@ def test_the_stream_model_flags_a_flat_stream_too(ffmpeg: FFmpeg, tmp_path: Path
     assert d["out_of_domain"] is False and not d["warnings"]
 
 
-def test_a_stream_far_below_the_training_sizes_is_flagged(ffmpeg: FFmpeg, tmp_path: Path) -> None:
-    """A 32x32 H.264 clip is scored (no refusal: it decodes) but flagged out of domain, and a
-    clip at the threshold's size is not."""
-    tiny = lavfi_clip(ffmpeg, tmp_path / "t.mp4", size="32x32", frames=6, codec=x264())
-    res = score_stream(tiny, "nr_stream_v2", backend="cpu")
-    assert res.out_of_domain is True
-    assert any("32x32 is far below" in w for w in res.warnings)
+@pytest.mark.parametrize(
+    ("size", "flagged"),
+    [
+        ("32x32", True),
+        ("158x90", True),
+        ("16x900", True),  # area 160x90 exactly, but a 16-pixel side
+        ("320x80", False),  # 4:1
+        ("480x80", True),  # 6:1
+        ("160x90", False),
+        ("90x160", False),  # portrait
+    ],
+)
+def test_a_stream_far_from_the_training_sizes_is_flagged(
+    ffmpeg: FFmpeg, tmp_path: Path, size: str, flagged: bool
+) -> None:
+    """Such clips decode and are scored, but flagged out of domain with a warning (a 10x10 or
+    2000x10 stream used to get a confident score)."""
+    clip = lavfi_clip(ffmpeg, tmp_path / "t.mp4", size=size, frames=4, codec=x264())
+    res = score_stream(clip, "nr_stream_v2", backend="cpu")
+    assert res.out_of_domain is flagged
+    assert any(f"{size} is far from" in w for w in res.warnings) is flagged
+    w, h = map(int, size.split("x"))
+    assert outside_sizes(w, h) is flagged
     assert MIN_STREAM_AREA == 160 * 90
-    ok = lavfi_clip(ffmpeg, tmp_path / "o.mp4", size="160x90", frames=6, codec=x264())
-    res = score_stream(ok, "nr_stream_v2", backend="cpu")
-    assert res.out_of_domain is False
-    assert not any("far below" in w for w in res.warnings)

@@ -157,7 +157,12 @@ def test_header_qp_by_packet() -> None:
             "[trace_headers @ 0x1] [info] 33    slice_qp_delta          000010010 = 9",
         ]
     )
-    assert parse_trace_qp_packets(log) == [(0, 30.0), (1536, 34.0), (1536, 35.0), (None, 32.0)]
+    assert parse_trace_qp_packets(log) == [
+        (0, 0, 30.0),
+        (1, 1536, 34.0),
+        (1, 1536, 35.0),
+        (2, None, 32.0),
+    ]
     assert parse_trace_qp(log) == [30.0, 34.0, 35.0, 32.0]
 
 
@@ -170,6 +175,12 @@ def test_max_frames_keeps_the_header_qp_of_the_scored_frames(clips: dict[str, Pa
     assert full.header_qp.size == full.n_frames == 16  # one slice per frame
     assert part.n_frames == 5 and part.header_qp.size == 5
     assert sorted(part.header_qp.tolist()) != sorted(full.header_qp.tolist())
+    # raw Annex B carries no pts: the headers of the packets whose sizes are used (decode order)
+    raw = extract_stream(clips["x264_46"], max_frames=5)
+    assert raw.header_qp is not None and raw.header_qp.size == 5
+    # ...and its sizes are paired in decode order, which B-frames make approximate: flagged
+    assert "B" in raw.frame_type and raw.decode_order is True
+    assert full.decode_order is False  # mp4 carries the order
 
 
 def test_higher_crf_gives_higher_header_qp(clips: dict[str, Path]) -> None:
