@@ -15,6 +15,7 @@ makes one from a registry id or ``.onnx`` path through the runtime's guard and s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -304,7 +305,7 @@ def filter_video(
     spec = as_spec(video)
     info = probe(spec, ff)
     out = Path(output)
-    check_output(spec, out, codec, crf, preset, ff)
+    check_output(spec, out, codec, crf, preset, ff, info)
     frames_to_read(info, allow_damaged)  # a damaged input fails before anything is written
     with writing_output(out):
         return _filter_into(
@@ -320,19 +321,37 @@ def check_output(
     crf: float | None,
     preset: str | None,
     ffmpeg: FFmpeg | None = None,
+    info: VideoInfo | None = None,
 ) -> None:
     """Refuse an output :func:`filter_video` cannot write, before any work.
 
     Raises:
-        BadInputError: it is the input, a directory, a format without ``codec``, an encoder
-            this ffmpeg does not have, or a CRF or preset the encoder does not take.
+        BadInputError: it is the input, a directory, a format without ``codec``, ``crf`` or
+            ``preset`` without ``codec``, ``codec`` into raw video (.y4m / .yuv), an encoder
+            this ffmpeg does not have, a CRF or preset the encoder does not take, or a trial
+            encode (:func:`_trial_encode`) that fails.
     """
     if out.resolve() == video.path.resolve():
         raise BadInputError("the output would overwrite the input")
     if out.is_dir():
         raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
-    ff = (ffmpeg or resolve_ffmpeg()) if codec else None
-    if ff is not None and codec and codec not in (encoders := video_encoders(ff)):
+    if not codec:
+        if crf is not None or preset is not None:
+            raise BadInputError(
+                "--crf and --preset need --codec (.y4m / .yuv outputs are written losslessly)"
+            )
+        _output_args(out, None, None, None)
+        return
+    suffix = out.suffix.lower()
+    if suffix in (".y4m", *_RAW_SUFFIXES):
+        raise BadInputError(
+            f"{out.name}: {suffix} is raw video, written losslessly: drop --codec, or name a "
+            "container for the encoder (.mkv, .mp4, .webm)"
+        )
+    if preset is not None and not preset.strip():
+        raise BadInputError("--preset is empty: give the encoder's preset, or leave it out")
+    ff = ffmpeg or resolve_ffmpeg()
+    if codec not in (encoders := video_encoders(ff)):
         import difflib  # only on this error path (start-up)
 
         close = difflib.get_close_matches(codec.lower(), sorted(encoders), n=2)
@@ -341,43 +360,60 @@ def check_output(
             f"--codec {codec}: this ffmpeg has no video encoder of that name ({hint}"
             "`ffmpeg -encoders` lists them; e.g. libx264, libx265, libvpx-vp9, ffv1)"
         )
-    if ff is not None and codec:
-        opts = encoder_options(ff, codec)
-        if crf is not None and "crf" not in opts:
-            raise BadInputError(
-                f"--crf: the {codec} encoder takes no CRF (`ffmpeg -h encoder={codec}` lists "
-                "its options)"
-            )
-        if preset and preset_option(codec) not in opts:
-            raise BadInputError(
-                f"--preset: the {codec} encoder takes no preset (`ffmpeg -h encoder={codec}` "
-                "lists its options)"
-            )
+    opts = encoder_options(ff, codec)
+    if crf is not None and "crf" not in opts:
+        raise BadInputError(
+            f"--crf: the {codec} encoder takes no CRF (`ffmpeg -h encoder={codec}` lists "
+            "its options)"
+        )
+    if preset and preset_option(codec) not in opts:
+        raise BadInputError(
+            f"--preset: the {codec} encoder takes no preset (`ffmpeg -h encoder={codec}` "
+            "lists its options)"
+        )
     _output_args(out, codec, crf, preset)
-    if ff is not None and codec:
-        _trial_encode(ff, out, codec, crf, preset)
+    _trial_encode(ff, out, codec, crf, preset, info or probe(video, ff))
 
 
-def _trial_encode(ff: FFmpeg, out: Path, codec: str, crf: float | None, preset: str | None) -> None:
+def _trial_encode(
+    ff: FFmpeg,
+    out: Path,
+    codec: str,
+    crf: float | None,
+    preset: str | None,
+    info: VideoInfo,
+) -> None:
     """Encode two tiny frames as ``out`` will be written, into a temp file of its suffix.
 
     Catches what only the encoder or the muxer knows, before the gate's pass and the model's
     work: a codec the container cannot hold (``--codec libx264`` into ``.webm``), a hardware
-    encoder without its device, an option value out of the encoder's range.
+    encoder without its device, an option value out of the encoder's range, the input's pixel
+    format or an odd width or height the encoder cannot take (the trial frames go through the
+    writer's own command line: raw frames in the input's pixel format and aspect ratio, 64 or
+    65 pixels on a side as the input's are even or odd).
 
     Raises:
         BadInputError: the trial failed (its last ffmpeg error line).
     """
+    small = dataclasses.replace(info, width=64 + info.width % 2, height=64 + info.height % 2)
+    ybytes, cbytes = _plane_sizes(small)
     with tempfile.TemporaryDirectory(prefix="vmaf-tiny-trial-") as d:
         trial = Path(d) / f"trial{out.suffix}"
-        cmd = [*ff.base_args(), "-loglevel", "error", "-f", "lavfi"]
-        cmd += ["-i", "testsrc2=size=64x64:rate=25", "-frames:v", "2", "-pix_fmt", "yuv420p"]
-        cmd += [*_output_args(out, codec, crf, preset), str(trial)]
-        proc = subprocess.run(cmd, capture_output=True, check=False, timeout=120)
+        cmd = _writer_args(ff, trial, small, codec, crf, preset, dest=out)
+        frames = bytes(2 * (ybytes + cbytes))
+        proc = subprocess.run(cmd, input=frames, capture_output=True, check=False, timeout=120)
         if proc.returncode != 0:
+            _, sx, sy = PIX_FMTS[info.pix_fmt]
+            odd = (sx and info.width % 2) or (sy and info.height % 2)
+            hint = (
+                f"; the input is {info.width}x{info.height} {info.pix_fmt}: an odd size with "
+                "subsampled chroma, which most encoders refuse"
+                if odd
+                else ""
+            )
             raise BadInputError(
                 f"{out.name}: cannot write it with --codec {codec} "
-                f"({_CONTEXT.sub('', last_error_line(proc.stderr))})"
+                f"({_CONTEXT.sub('', last_error_line(proc.stderr)).rstrip('.')}{hint})"
             )
 
 
@@ -461,9 +497,13 @@ def _filter_into(
         err.seek(0)
         msg = err.read().replace(str(tmp).encode(), str(out).encode())
         if rc != 0:
-            raise BadInputError(f"{out.name}: writing failed ({last_error_line(msg)})")
+            raise BadInputError(
+                f"{out.name}: writing failed ({_CONTEXT.sub('', last_error_line(msg))})"
+            )
         if not ok:
-            raise BadInputError(f"{out.name}: the encoder stopped early ({last_error_line(msg)})")
+            raise BadInputError(
+                f"{out.name}: the encoder stopped early ({_CONTEXT.sub('', last_error_line(msg))})"
+            )
         if n == 0:
             raise BadInputError(f"{spec.path.name}: no frames decoded")
     total = time.perf_counter() - t0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -94,6 +95,41 @@ def test_an_output_the_encoder_or_muxer_refuses_fails_before_any_work(
     assert why in str(e.value) and " @ 0x" not in str(e.value)
     assert calls == []  # refused before the model ran
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "crf", "preset", "message"),
+    [
+        ("o.y4m", None, 20.0, None, "--crf and --preset need --codec"),
+        ("o.y4m", None, None, "fast", "--crf and --preset need --codec"),
+        ("o.yuv", "libx264", None, None, "o.yuv: .yuv is raw video"),
+        ("o.y4m", "ffv1", None, None, "o.y4m: .y4m is raw video"),
+        ("o.mkv", "libx264", None, " ", "--preset is empty"),
+    ],
+)
+def test_flags_that_would_be_ignored_are_refused(
+    ffmpeg, tmp_path: Path, name: str, codec: str | None, crf: float | None,
+    preset: str | None, message: str,
+) -> None:  # fmt: skip
+    src = lavfi_clip(ffmpeg, tmp_path / "in.y4m", size="64x64", frames=2)
+    with pytest.raises(BadInputError, match=re.escape(message)):
+        filter_video(src, tmp_path / name, lambda x: x, codec=codec, crf=crf, preset=preset,
+                     ffmpeg=ffmpeg)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.y4m"]
+
+
+def test_the_trial_encode_has_the_input_s_parity_and_pixel_format(ffmpeg, tmp_path: Path) -> None:
+    """x264 cannot code 4:2:0 at an odd width: refused before the model runs (it failed after)."""
+    src = tmp_path / "in.y4m"  # ffmpeg's lavfi rounds 4:2:0 down to even sizes: by hand
+    frame = b"FRAME\n" + bytes(range(256)) * 10 + bytes(65 * 37 + 2 * 33 * 19 - 2560)
+    src.write_bytes(b"YUV4MPEG2 W65 H37 F25:1 Ip A1:1 C420jpeg\n" + 2 * frame)
+    calls = []
+    with pytest.raises(BadInputError, match=r"o\.mkv: cannot write it with --codec libx264"):
+        filter_video(src, tmp_path / "o.mkv", lambda x: calls.append(1) or x, codec="libx264",
+                     ffmpeg=ffmpeg)  # fmt: skip
+    assert calls == []
+    ok = filter_video(src, tmp_path / "o.mkv", lambda x: x, codec="ffv1", ffmpeg=ffmpeg)
+    assert ok.n_frames == 2
 
 
 @pytest.mark.parametrize("codec", ["libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"])
