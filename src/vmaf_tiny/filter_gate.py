@@ -28,13 +28,8 @@ import numpy as np
 
 from vmaf_tiny.errors import BadInputError, BadModelError, DamagedInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.filtering import (
-    FilterResult,
-    FrameRunner,
-    check_output,
-    filter_video,
-    load_filter,
-)
+from vmaf_tiny.filter_output import check_output
+from vmaf_tiny.filtering import FilterResult, FrameRunner, filter_video, load_filter
 from vmaf_tiny.session import LoadedModel
 from vmaf_tiny.stream import is_encoded_stream
 from vmaf_tiny.video import VideoSpec, as_spec, frames_to_read, probe

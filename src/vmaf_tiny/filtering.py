@@ -15,7 +15,6 @@ makes one from a registry id or ``.onnx`` path through the runtime's guard and s
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
@@ -28,20 +27,17 @@ from typing import IO, Any
 
 import numpy as np
 
-from vmaf_tiny.codec import check_codec_fields
 from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import (
     FFmpeg,
-    encoder_options,
     last_error_line,
     resolve_ffmpeg,
-    video_encoders,
 )
+from vmaf_tiny.filter_output import check_output, plane_sizes, strip_context, writer_args
 from vmaf_tiny.fsutil import atomic_path, writing_output
 from vmaf_tiny.kinds import require_kind
 from vmaf_tiny.video import (
-    PIX_FMTS,
     VideoInfo,
     VideoSpec,
     as_spec,
@@ -53,24 +49,17 @@ from vmaf_tiny.video import (
 __all__ = [
     "FilterResult",
     "FrameRunner",
-    "check_output",
     "color_range",
     "filter_video",
     "load_filter",
     "luma_from_float",
     "luma_to_float",
     "pad_even",
-    "preset_option",
     "read_planes",
 ]
 
 FrameRunner = Callable[[np.ndarray], np.ndarray]
 _BATCH_BYTES = 32 * 1024 * 1024
-_RAW_SUFFIXES = (".yuv", ".raw")
-# ffmpeg's "[out#0/webm @ 0x55ca65d5c900] " in front of a message
-_CONTEXT = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\] ")
-# encoders whose speed preset is the ``cpu-used`` option
-_SPEED_OPTION = {"libvpx": "cpu-used", "libvpx-vp9": "cpu-used", "libaom-av1": "cpu-used"}
 
 
 @dataclass
@@ -146,15 +135,6 @@ def luma_from_float(x: np.ndarray, bit_depth: int) -> tuple[np.ndarray, int]:
     return q.astype(np.uint16 if bit_depth > 8 else np.uint8), n_clip
 
 
-def _plane_sizes(info: VideoInfo) -> tuple[int, int]:
-    """(luma bytes, chroma bytes) of one frame."""
-    depth, sx, sy = PIX_FMTS[info.pix_fmt]
-    bps = 2 if depth > 8 else 1
-    cw = -(-info.width // (1 << sx))
-    ch = -(-info.height // (1 << sy))
-    return info.width * info.height * bps, 2 * cw * ch * bps
-
-
 def read_planes(
     spec: VideoSpec,
     info: VideoInfo,
@@ -169,7 +149,7 @@ def read_planes(
     Frames are read as stored (``-fps_mode passthrough``); damage is checked as in
     :func:`vmaf_tiny.video.read_luma`.
     """
-    ybytes, cbytes = _plane_sizes(info)
+    ybytes, cbytes = plane_sizes(info)
     dtype = "<u2" if info.bit_depth > 8 else np.uint8
     for buf in read_raw(
         spec,
@@ -201,69 +181,6 @@ def color_range(spec: VideoSpec, ff: FFmpeg) -> str | None:
     )
     m = _RANGE_RE.search(proc.stderr.decode("utf-8", "replace"))
     return m.group(1) if m else None
-
-
-def _output_args(dest: Path, codec: str | None, crf: float | None, preset: str | None) -> list[str]:
-    """ffmpeg's output options for ``dest`` (the user's path: errors name it, never a temp file).
-
-    Raises:
-        BadInputError: no ``codec`` for a suffix that is not lossless raw video, or a CRF or
-            preset the encoder does not take.
-    """
-    suffix = dest.suffix.lower()
-    if codec:
-        check_codec_fields(codec, preset, crf)
-        args = ["-c:v", codec]
-        if crf is not None:
-            args += ["-crf", f"{crf:g}"]
-        if preset:
-            args += [f"-{preset_option(codec)}", preset]
-        if codec == "libvpx-vp9" and crf is not None:
-            args += ["-b:v", "0"]
-        return args
-    if suffix == ".y4m":
-        return ["-f", "yuv4mpegpipe", "-strict", "-1"]
-    if suffix in _RAW_SUFFIXES:
-        return ["-f", "rawvideo"]
-    raise BadInputError(
-        f"{dest.name}: choose --codec for a {suffix or 'suffix-less'} output "
-        "(or write .y4m / .yuv, which are lossless)"
-    )
-
-
-def _writer_args(
-    ff: FFmpeg,
-    out: Path,
-    info: VideoInfo,
-    codec: str | None,
-    crf: float | None,
-    preset: str | None,
-    crange: str | None = None,
-    *,
-    dest: Path | None = None,
-) -> list[str]:
-    """The encoder's command line, writing ``out`` (a temp file beside ``dest``)."""
-    rng = ["-color_range", crange] if crange else []
-    args = [
-        *ff.base_args(),
-        "-loglevel",
-        "error",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        info.pix_fmt,
-        "-s",
-        f"{info.width}x{info.height}",
-        "-framerate",
-        f"{info.fps:g}",
-        *rng,
-        "-i",
-        "-",
-    ]
-    if info.sar is not None:  # raw frames carry no aspect ratio: restate the input's
-        args += ["-vf", f"setsar={info.sar[0]}/{info.sar[1]}"]
-    args += _output_args(dest or out, codec, crf, preset)
-    return [*args, str(out)]
 
 
 def filter_video(
@@ -314,115 +231,6 @@ def filter_video(
         )  # fmt: skip
 
 
-def check_output(
-    video: VideoSpec,
-    out: Path,
-    codec: str | None,
-    crf: float | None,
-    preset: str | None,
-    ffmpeg: FFmpeg | None = None,
-    info: VideoInfo | None = None,
-) -> None:
-    """Refuse an output :func:`filter_video` cannot write, before any work.
-
-    Raises:
-        BadInputError: it is the input, a directory, a format without ``codec``, ``crf`` or
-            ``preset`` without ``codec``, ``codec`` into raw video (.y4m / .yuv), an encoder
-            this ffmpeg does not have, a CRF or preset the encoder does not take, or a trial
-            encode (:func:`_trial_encode`) that fails.
-    """
-    if out.resolve() == video.path.resolve():
-        raise BadInputError("the output would overwrite the input")
-    if out.is_dir():
-        raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
-    if not codec:
-        if crf is not None or preset is not None:
-            raise BadInputError(
-                "--crf and --preset need --codec (.y4m / .yuv outputs are written losslessly)"
-            )
-        _output_args(out, None, None, None)
-        return
-    suffix = out.suffix.lower()
-    if suffix in (".y4m", *_RAW_SUFFIXES):
-        raise BadInputError(
-            f"{out.name}: {suffix} is raw video, written losslessly: drop --codec, or name a "
-            "container for the encoder (.mkv, .mp4, .webm)"
-        )
-    if preset is not None and not preset.strip():
-        raise BadInputError("--preset is empty: give the encoder's preset, or leave it out")
-    ff = ffmpeg or resolve_ffmpeg()
-    if codec not in (encoders := video_encoders(ff)):
-        import difflib  # only on this error path (start-up)
-
-        close = difflib.get_close_matches(codec.lower(), sorted(encoders), n=2)
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
-        raise BadInputError(
-            f"--codec {codec}: this ffmpeg has no video encoder of that name ({hint}"
-            "`ffmpeg -encoders` lists them; e.g. libx264, libx265, libvpx-vp9, ffv1)"
-        )
-    opts = encoder_options(ff, codec)
-    if crf is not None and "crf" not in opts:
-        raise BadInputError(
-            f"--crf: the {codec} encoder takes no CRF (`ffmpeg -h encoder={codec}` lists "
-            "its options)"
-        )
-    if preset and preset_option(codec) not in opts:
-        raise BadInputError(
-            f"--preset: the {codec} encoder takes no preset (`ffmpeg -h encoder={codec}` "
-            "lists its options)"
-        )
-    _output_args(out, codec, crf, preset)
-    _trial_encode(ff, out, codec, crf, preset, info or probe(video, ff))
-
-
-def _trial_encode(
-    ff: FFmpeg,
-    out: Path,
-    codec: str,
-    crf: float | None,
-    preset: str | None,
-    info: VideoInfo,
-) -> None:
-    """Encode two tiny frames as ``out`` will be written, into a temp file of its suffix.
-
-    Catches what only the encoder or the muxer knows, before the gate's pass and the model's
-    work: a codec the container cannot hold (``--codec libx264`` into ``.webm``), a hardware
-    encoder without its device, an option value out of the encoder's range, the input's pixel
-    format or an odd width or height the encoder cannot take (the trial frames go through the
-    writer's own command line: raw frames in the input's pixel format and aspect ratio, 64 or
-    65 pixels on a side as the input's are even or odd).
-
-    Raises:
-        BadInputError: the trial failed (its last ffmpeg error line).
-    """
-    small = dataclasses.replace(info, width=64 + info.width % 2, height=64 + info.height % 2)
-    ybytes, cbytes = _plane_sizes(small)
-    with tempfile.TemporaryDirectory(prefix="vmaf-tiny-trial-") as d:
-        trial = Path(d) / f"trial{out.suffix}"
-        cmd = _writer_args(ff, trial, small, codec, crf, preset, dest=out)
-        frames = bytes(2 * (ybytes + cbytes))
-        proc = subprocess.run(cmd, input=frames, capture_output=True, check=False, timeout=120)
-        if proc.returncode != 0:
-            _, sx, sy = PIX_FMTS[info.pix_fmt]
-            odd = (sx and info.width % 2) or (sy and info.height % 2)
-            hint = (
-                f"; the input is {info.width}x{info.height} {info.pix_fmt}: an odd size with "
-                "subsampled chroma, which most encoders refuse"
-                if odd
-                else ""
-            )
-            raise BadInputError(
-                f"{out.name}: cannot write it with --codec {codec} "
-                f"({_CONTEXT.sub('', last_error_line(proc.stderr)).rstrip('.')}{hint})"
-            )
-
-
-def preset_option(codec: str) -> str:
-    """The encoder option ``--preset`` sets: ``cpu-used`` for libvpx and libaom (their speed
-    presets), ``preset`` for every other encoder."""
-    return _SPEED_OPTION.get(codec, "preset")
-
-
 def _filter_into(
     spec: VideoSpec,
     info: VideoInfo,
@@ -445,7 +253,7 @@ def _filter_into(
     dlog = DecodeLog()
     with atomic_path(out) as tmp, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            _writer_args(ff, tmp, info, codec, crf, preset, color_range(spec, ff), dest=out),
+            writer_args(ff, tmp, info, codec, crf, preset, color_range(spec, ff), dest=out),
             stdin=subprocess.PIPE,
             stderr=err,
         )
@@ -498,11 +306,11 @@ def _filter_into(
         msg = err.read().replace(str(tmp).encode(), str(out).encode())
         if rc != 0:
             raise BadInputError(
-                f"{out.name}: writing failed ({_CONTEXT.sub('', last_error_line(msg))})"
+                f"{out.name}: writing failed ({strip_context(last_error_line(msg))})"
             )
         if not ok:
             raise BadInputError(
-                f"{out.name}: the encoder stopped early ({_CONTEXT.sub('', last_error_line(msg))})"
+                f"{out.name}: the encoder stopped early ({strip_context(last_error_line(msg))})"
             )
         if n == 0:
             raise BadInputError(f"{spec.path.name}: no frames decoded")

@@ -14,7 +14,8 @@ from tests.support.clips import lavfi_clip, remux, x264
 from tests.support.pixels_helpers import files_in
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import encoder_options
-from vmaf_tiny.filtering import filter_video, preset_option, read_planes
+from vmaf_tiny.filter_output import preset_option
+from vmaf_tiny.filtering import filter_video, read_planes
 from vmaf_tiny.video import probe
 
 

@@ -1,0 +1,231 @@
+"""What ``vmaf-tiny filter`` writes: the output checks made before any work, and the encoder's
+command line.
+
+:func:`check_output` refuses, in one line, an output that could not be written: the input
+itself, a directory, a suffix without an encoder, encoder flags that would be ignored, an encoder
+this ffmpeg lacks or an option it does not take; then :func:`trial_encode` pipes two tiny frames
+through the writer's own command line (:func:`writer_args`), so what only the encoder or the
+muxer knows (a codec the container cannot hold, a hardware encoder without its device, an odd
+4:2:0 size) fails before the quality gate's pass and the model's work, not after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from vmaf_tiny.codec import check_codec_fields
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.ffmpeg import (
+    FFmpeg,
+    encoder_options,
+    last_error_line,
+    resolve_ffmpeg,
+    video_encoders,
+)
+from vmaf_tiny.video import PIX_FMTS, VideoInfo, VideoSpec, probe
+
+__all__ = [
+    "check_output",
+    "output_args",
+    "plane_sizes",
+    "preset_option",
+    "strip_context",
+    "trial_encode",
+    "writer_args",
+]
+
+RAW_SUFFIXES = (".yuv", ".raw")
+# ffmpeg's "[out#0/webm @ 0x55ca65d5c900] " in front of a message
+_CONTEXT = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\] ")
+# encoders whose speed preset is the ``cpu-used`` option
+_SPEED_OPTION = {"libvpx": "cpu-used", "libvpx-vp9": "cpu-used", "libaom-av1": "cpu-used"}
+
+
+def strip_context(line: str) -> str:
+    """An ffmpeg message without its ``[name @ 0x...]`` prefixes."""
+    return _CONTEXT.sub("", line)
+
+
+def plane_sizes(info: VideoInfo) -> tuple[int, int]:
+    """(luma bytes, chroma bytes) of one frame."""
+    depth, sx, sy = PIX_FMTS[info.pix_fmt]
+    bps = 2 if depth > 8 else 1
+    cw = -(-info.width // (1 << sx))
+    ch = -(-info.height // (1 << sy))
+    return info.width * info.height * bps, 2 * cw * ch * bps
+
+
+def output_args(dest: Path, codec: str | None, crf: float | None, preset: str | None) -> list[str]:
+    """ffmpeg's output options for ``dest`` (the user's path: errors name it, never a temp file).
+
+    Raises:
+        BadInputError: no ``codec`` for a suffix that is not lossless raw video, or a CRF or
+            preset the encoder does not take.
+    """
+    suffix = dest.suffix.lower()
+    if codec:
+        check_codec_fields(codec, preset, crf)
+        args = ["-c:v", codec]
+        if crf is not None:
+            args += ["-crf", f"{crf:g}"]
+        if preset:
+            args += [f"-{preset_option(codec)}", preset]
+        if codec == "libvpx-vp9" and crf is not None:
+            args += ["-b:v", "0"]
+        return args
+    if suffix == ".y4m":
+        return ["-f", "yuv4mpegpipe", "-strict", "-1"]
+    if suffix in RAW_SUFFIXES:
+        return ["-f", "rawvideo"]
+    raise BadInputError(
+        f"{dest.name}: choose --codec for a {suffix or 'suffix-less'} output "
+        "(or write .y4m / .yuv, which are lossless)"
+    )
+
+
+def writer_args(
+    ff: FFmpeg,
+    out: Path,
+    info: VideoInfo,
+    codec: str | None,
+    crf: float | None,
+    preset: str | None,
+    crange: str | None = None,
+    *,
+    dest: Path | None = None,
+) -> list[str]:
+    """The encoder's command line, writing ``out`` (a temp file beside ``dest``)."""
+    rng = ["-color_range", crange] if crange else []
+    args = [
+        *ff.base_args(),
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        info.pix_fmt,
+        "-s",
+        f"{info.width}x{info.height}",
+        "-framerate",
+        f"{info.fps:g}",
+        *rng,
+        "-i",
+        "-",
+    ]
+    if info.sar is not None:  # raw frames carry no aspect ratio: restate the input's
+        args += ["-vf", f"setsar={info.sar[0]}/{info.sar[1]}"]
+    args += output_args(dest or out, codec, crf, preset)
+    return [*args, str(out)]
+
+
+def check_output(
+    video: VideoSpec,
+    out: Path,
+    codec: str | None,
+    crf: float | None,
+    preset: str | None,
+    ffmpeg: FFmpeg | None = None,
+    info: VideoInfo | None = None,
+) -> None:
+    """Refuse an output :func:`vmaf_tiny.filtering.filter_video` cannot write, before any work.
+
+    Raises:
+        BadInputError: it is the input, a directory, a format without ``codec``, ``crf`` or
+            ``preset`` without ``codec``, ``codec`` into raw video (.y4m / .yuv), an encoder
+            this ffmpeg does not have, a CRF or preset the encoder does not take, or a trial
+            encode (:func:`trial_encode`) that fails.
+    """
+    if out.resolve() == video.path.resolve():
+        raise BadInputError("the output would overwrite the input")
+    if out.is_dir():
+        raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
+    if not codec:
+        if crf is not None or preset is not None:
+            raise BadInputError(
+                "--crf and --preset need --codec (.y4m / .yuv outputs are written losslessly)"
+            )
+        output_args(out, None, None, None)
+        return
+    suffix = out.suffix.lower()
+    if suffix in (".y4m", *RAW_SUFFIXES):
+        raise BadInputError(
+            f"{out.name}: {suffix} is raw video, written losslessly: drop --codec, or name a "
+            "container for the encoder (.mkv, .mp4, .webm)"
+        )
+    if preset is not None and not preset.strip():
+        raise BadInputError("--preset is empty: give the encoder's preset, or leave it out")
+    ff = ffmpeg or resolve_ffmpeg()
+    if codec not in (encoders := video_encoders(ff)):
+        import difflib  # only on this error path (start-up)
+
+        close = difflib.get_close_matches(codec.lower(), sorted(encoders), n=2)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise BadInputError(
+            f"--codec {codec}: this ffmpeg has no video encoder of that name ({hint}"
+            "`ffmpeg -encoders` lists them; e.g. libx264, libx265, libvpx-vp9, ffv1)"
+        )
+    opts = encoder_options(ff, codec)
+    if crf is not None and "crf" not in opts:
+        raise BadInputError(
+            f"--crf: the {codec} encoder takes no CRF (`ffmpeg -h encoder={codec}` lists "
+            "its options)"
+        )
+    if preset and preset_option(codec) not in opts:
+        raise BadInputError(
+            f"--preset: the {codec} encoder takes no preset (`ffmpeg -h encoder={codec}` "
+            "lists its options)"
+        )
+    output_args(out, codec, crf, preset)
+    trial_encode(ff, out, codec, crf, preset, info or probe(video, ff))
+
+
+def trial_encode(
+    ff: FFmpeg,
+    out: Path,
+    codec: str,
+    crf: float | None,
+    preset: str | None,
+    info: VideoInfo,
+) -> None:
+    """Encode two tiny frames as ``out`` will be written, into a temp file of its suffix.
+
+    Catches what only the encoder or the muxer knows, before the gate's pass and the model's
+    work: a codec the container cannot hold (``--codec libx264`` into ``.webm``), a hardware
+    encoder without its device, an option value out of the encoder's range, the input's pixel
+    format or an odd width or height the encoder cannot take (the trial frames go through the
+    writer's own command line: raw frames in the input's pixel format and aspect ratio, 64 or
+    65 pixels on a side as the input's are even or odd).
+
+    Raises:
+        BadInputError: the trial failed (its last ffmpeg error line).
+    """
+    small = dataclasses.replace(info, width=64 + info.width % 2, height=64 + info.height % 2)
+    ybytes, cbytes = plane_sizes(small)
+    with tempfile.TemporaryDirectory(prefix="vmaf-tiny-trial-") as d:
+        trial = Path(d) / f"trial{out.suffix}"
+        cmd = writer_args(ff, trial, small, codec, crf, preset, dest=out)
+        frames = bytes(2 * (ybytes + cbytes))
+        proc = subprocess.run(cmd, input=frames, capture_output=True, check=False, timeout=120)
+        if proc.returncode != 0:
+            _, sx, sy = PIX_FMTS[info.pix_fmt]
+            odd = (sx and info.width % 2) or (sy and info.height % 2)
+            hint = (
+                f"; the input is {info.width}x{info.height} {info.pix_fmt}: an odd size with "
+                "subsampled chroma, which most encoders refuse"
+                if odd
+                else ""
+            )
+            raise BadInputError(
+                f"{out.name}: cannot write it with --codec {codec} "
+                f"({strip_context(last_error_line(proc.stderr)).rstrip('.')}{hint})"
+            )
+
+
+def preset_option(codec: str) -> str:
+    """The encoder option ``--preset`` sets: ``cpu-used`` for libvpx and libaom (their speed
+    presets), ``preset`` for every other encoder."""
+    return _SPEED_OPTION.get(codec, "preset")
