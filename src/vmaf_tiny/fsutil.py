@@ -122,9 +122,11 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str | None = None) -> Iter
     """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds.
 
     The temporary name keeps ``dest``'s suffix (or ``suffix``) so tools that look at file
-    extensions (ffmpeg muxers) still work. On any exception the temporary file is removed.
+    extensions (ffmpeg muxers) still work. On any exception the temporary file is removed, and so
+    are the missing parent directories this call created (when still empty).
     """
     dest = Path(dest)
+    made = [d for d in (dest.parent, *dest.parent.parents) if not d.exists()]
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{dest.name}.", suffix=f".tmp{suffix or dest.suffix}", dir=dest.parent
@@ -138,6 +140,9 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str | None = None) -> Iter
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        for d in made:  # deepest first; a directory something else wrote into stays
+            with contextlib.suppress(OSError):
+                d.rmdir()
         raise
 
 
