@@ -204,25 +204,26 @@ def video_encoders(ff: FFmpeg) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=32)
-def _encoder_options(path: str, encoder: str) -> frozenset[str]:
+def _encoder_options(path: str, encoder: str) -> tuple[tuple[str, str], ...]:
     proc = subprocess.run(
         [path, "-hide_banner", "-nostdin", "-h", f"encoder={encoder}"],
         capture_output=True,
         check=False,
     )
-    names = set()
+    found = []
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         # "  -crf               <float>      E..V....... Select the quality ..."
         cols = line.split()
         if line.startswith("  -") and len(cols) >= 2 and cols[1].startswith("<"):
-            names.add(cols[0][1:])
-    return frozenset(names)
+            found.append((cols[0][1:], cols[1].strip("<>")))
+    return tuple(found)
 
 
-def encoder_options(ff: FFmpeg, encoder: str) -> frozenset[str]:
-    """The private options (``crf``, ``preset``, ``cpu-used``...) an encoder of ``ff`` takes
-    (``ffmpeg -h encoder=NAME``, cached); empty for an unknown encoder."""
-    return _encoder_options(ff.path, encoder)
+def encoder_options(ff: FFmpeg, encoder: str) -> dict[str, str]:
+    """The private options an encoder of ``ff`` takes, name -> value type (``crf`` -> ``float``
+    for x264, ``int`` for libaom; ``preset``, ``cpu-used``...), from ``ffmpeg -h encoder=NAME``
+    (cached); empty for an unknown encoder."""
+    return dict(_encoder_options(ff.path, encoder))
 
 
 def resolve_ffmpeg(override: str | os.PathLike[str] | None = None) -> FFmpeg:

@@ -179,7 +179,11 @@ def check_output(
             f"--preset: the {codec} encoder takes no preset (`ffmpeg -h encoder={codec}` "
             "lists its options)"
         )
-    output_args(out, codec, crf, preset)
+    output_args(out, codec, crf, preset)  # CRF finite and in range, preset known
+    if crf is not None and opts["crf"] == "int" and float(crf) != round(float(crf)):
+        raise BadInputError(
+            f"--crf: the {codec} encoder takes a whole-number CRF, got {float(crf):g}"
+        )
     trial_encode(ff, out, codec, crf, preset, info or probe(video, ff))
 
 

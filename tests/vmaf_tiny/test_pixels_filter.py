@@ -106,6 +106,7 @@ def test_an_output_the_encoder_or_muxer_refuses_fails_before_any_work(
         ("o.yuv", "libx264", None, None, "o.yuv: .yuv is raw video"),
         ("o.y4m", "ffv1", None, None, "o.y4m: .y4m is raw video"),
         ("o.mkv", "libx264", None, " ", "--preset is empty"),
+        ("o.mkv", "libaom-av1", 10.5, None, "whole-number CRF, got 10.5"),
     ],
 )
 def test_flags_that_would_be_ignored_are_refused(
