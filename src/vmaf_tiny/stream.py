@@ -35,6 +35,7 @@ from vmaf_tiny.damage import scan_log
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
 from vmaf_tiny.stream_content import ContentStats
+from vmaf_tiny.stream_order import display_ranks
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
 
 __all__ = [
@@ -86,9 +87,10 @@ class StreamFrames:
         header_qp: Quantiser of every frame/slice header (``trace_headers``), decode order;
             empty for a codec ``trace_headers`` cannot read.
         damage: What the decoder reported as damaged during the pass (empty when clean).
-        decode_order: The packets carry no timestamps (raw Annex B ``.264``/``.265``) and the
-            stream has B-frames: ``packet_bytes`` are paired with frames in decode order, so a
-            B-frame may carry a reference frame's size (the clip's figures are unaffected).
+        decode_order: The packets carry no timestamps and their display order could not be read
+            from the slice headers (:mod:`vmaf_tiny.stream_order`; raw H.264 / HEVC streams are
+            put in order) and the stream has B-frames: ``packet_bytes`` are paired with frames
+            in decode order, so a B-frame may carry a reference frame's size.
     """
 
     codec: str
@@ -306,7 +308,14 @@ def extract_stream(
     text = log.decode("utf-8", "replace")
     types, qps = parse_showinfo(text)
     damage, _ = scan_log(text, decoder=vi.decoder)
-    hdr = parse_trace_qp_packets(trace_log.decode("utf-8", "replace"))
+    trace = trace_log.decode("utf-8", "replace")
+    hdr = parse_trace_qp_packets(trace)
+    unstamped = bool(packets) and all(p == _NO_PTS for p, _ in packets)
+    if unstamped and (ranks := display_ranks(trace, vi.decoder)) and len(ranks) == len(packets):
+        # raw Annex B: the picture order counts give each packet its display position
+        packets = [(r, size) for r, (_, size) in zip(ranks, packets, strict=True)]
+        hdr = [(i, ranks[i] if 0 <= i < len(ranks) else None, q) for i, _, q in hdr]
+        unstamped = False
     content = stats.arrays()
     by_pts = _shown_packets(sorted(packets, key=lambda p: p[0]), len(stats.rows))
     n = min(len(stats.rows), len(by_pts), len(types))
@@ -326,7 +335,7 @@ def extract_stream(
         crf=vi.crf,
         header_qp=np.asarray(_shown_header_qp(hdr, by_pts[:n]), dtype=np.float64),
         damage=tuple(damage),
-        decode_order="B" in types[:n] and all(p == _NO_PTS for p, _ in packets),
+        decode_order=unstamped and "B" in types[:n],
     )
 
 

@@ -178,8 +178,8 @@ def test_max_frames_keeps_the_header_qp_of_the_scored_frames(clips: dict[str, Pa
     # raw Annex B carries no pts: the headers of the packets whose sizes are used (decode order)
     raw = extract_stream(clips["x264_46"], max_frames=5)
     assert raw.header_qp is not None and raw.header_qp.size == 5
-    # ...and its sizes are paired in decode order, which B-frames make approximate: flagged
-    assert "B" in raw.frame_type and raw.decode_order is True
+    # ...and its B-frames are put in display order from the slice headers: not flagged
+    assert "B" in raw.frame_type and raw.decode_order is False
     assert full.decode_order is False  # mp4 carries the order
 
 

@@ -1,0 +1,106 @@
+"""Display order of a raw H.264 / HEVC stream's packets, from its picture order counts.
+
+A raw Annex B file (``.264``, ``.h264``, ``.265``, ``.hevc``: what the x264 and x265 command-line
+encoders write by default) carries no timestamps, so ffmpeg lists its packets in decode order
+with no pts. With B-frames, decode order is not display order: pairing packet sizes with decoded
+frames in list order would give a B-frame the size of the reference frame coded before it.
+
+The order is in the slice headers. ``trace_headers`` logs, for each packet, the NAL unit types
+and each picture's ``pic_order_cnt_lsb`` (H.264, ``pic_order_cnt_type`` 0) or
+``slice_pic_order_cnt_lsb`` (HEVC); the most significant part is rebuilt as the standards do
+(an IDR picture starts again at 0; a jump of more than half the lsb range is a wrap). Each packet's
+rank in (IDR period, picture order count) is its display position.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["display_ranks"]
+
+_FIELDS = (
+    "nal_unit_type",
+    "pic_order_cnt_type",
+    "log2_max_pic_order_cnt_lsb_minus4",
+    "first_mb_in_slice",
+    "first_slice_segment_in_pic_flag",
+    "pic_order_cnt_lsb",
+    "slice_pic_order_cnt_lsb",
+)
+_LINE = re.compile(rf"\b({'|'.join(_FIELDS)})\s+[01]+ = (-?\d+)|(?P<packet>Packet: \d+ bytes)")
+_IDR = {"h264": {5}, "hevc": {19, 20}}  # IDR_W_RADL, IDR_N_LP
+_HEVC_IRAP = range(16, 24)  # BLA / IDR / CRA: a new coded video sequence may start here
+
+
+def display_ranks(trace: str, codec: str) -> list[int] | None:
+    """Display position of each packet (decode order) of an H.264 or HEVC stream.
+
+    Args:
+        trace: The ``trace_headers`` log of a ``-c copy`` pass over the stream.
+        codec: ffmpeg's decoder name; other codecs give None.
+
+    Returns:
+        One rank per packet, or None when the log cannot say (another codec, H.264 with
+        ``pic_order_cnt_type`` 1, a packet without a picture, no lsb range).
+    """
+    if codec not in _IDR:
+        return None
+    pictures: list[tuple[int, int | None]] = []  # per packet: (NAL type, lsb) of its 1st picture
+    log2_max = poc_type = None
+    nal = -1
+    packet = -1
+    want_lsb = False
+    for m in _LINE.finditer(trace):
+        if m.group("packet") is not None:
+            packet += 1
+            continue
+        name, value = m.group(1), int(m.group(2))
+        if name == "nal_unit_type":
+            nal = value
+        elif name == "pic_order_cnt_type":
+            poc_type = value
+        elif name == "log2_max_pic_order_cnt_lsb_minus4":
+            log2_max = value + 4
+        elif name in ("first_mb_in_slice", "first_slice_segment_in_pic_flag"):
+            first = value == 0 if name == "first_mb_in_slice" else value == 1
+            if first and packet >= 0 and len(pictures) == packet:
+                pictures.append((nal, None))
+                want_lsb = True
+            elif first:
+                want_lsb = False
+        elif want_lsb and packet >= 0 and len(pictures) == packet + 1:
+            pictures[-1] = (pictures[-1][0], value)
+            want_lsb = False
+    if packet < 0 or len(pictures) != packet + 1:
+        return None
+    if codec == "h264" and poc_type == 2:  # output order is decode order
+        return list(range(len(pictures)))
+    if log2_max is None or (codec == "h264" and poc_type != 0):
+        return None
+    return _ranks(pictures, codec, 1 << log2_max)
+
+
+def _ranks(pictures: list[tuple[int, int | None]], codec: str, max_lsb: int) -> list[int] | None:
+    keys: list[tuple[int, int]] = []
+    period = prev_lsb = msb = 0
+    for nal, lsb in pictures:
+        if nal in _IDR[codec]:
+            period += 1
+            prev_lsb = msb = 0
+            keys.append((period, lsb or 0))
+            continue
+        if lsb is None:
+            return None
+        if codec == "hevc" and nal in _HEVC_IRAP and not keys:  # a stream opening on a CRA
+            prev_lsb, msb = lsb, 0
+        if lsb < prev_lsb and prev_lsb - lsb >= max_lsb // 2:
+            msb += max_lsb
+        elif lsb > prev_lsb and lsb - prev_lsb > max_lsb // 2:
+            msb -= max_lsb
+        prev_lsb = lsb
+        keys.append((period, msb + lsb))
+    order = sorted(range(len(keys)), key=lambda i: (keys[i], i))
+    ranks = [0] * len(keys)
+    for r, i in enumerate(order):
+        ranks[i] = r
+    return ranks
