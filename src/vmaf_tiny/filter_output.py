@@ -223,10 +223,10 @@ def trial_encode(
                 if odd
                 else ""
             )
-            raise BadInputError(
-                f"{out.name}: cannot write it with --codec {codec} "
-                f"({strip_context(last_error_line(proc.stderr)).rstrip('.')}{hint})"
-            )
+            why = strip_context(last_error_line(proc.stderr)).rstrip(".")
+            # the encoder names the trial frame's size: name the input's
+            why = why.replace(f"{small.width}x{small.height}", f"{info.width}x{info.height}")
+            raise BadInputError(f"{out.name}: cannot write it with --codec {codec} ({why}{hint})")
 
 
 def preset_option(codec: str) -> str:

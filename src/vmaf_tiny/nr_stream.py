@@ -245,7 +245,7 @@ def score_stream_frames(
     if small:
         warnings.append(
             f"{spec.path.name}: a coded size of {sf.width}x{sf.height} is far from the sizes "
-            f"{lm.model_id} was trained on (16:9, 320x180 and up): out of the model's domain"
+            f"{lm.model_id} was trained on (16:9, 320x180 to 640x360): out of the model's domain"
         )
     if sf.decode_order:
         warnings.append(

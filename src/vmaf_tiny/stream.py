@@ -311,11 +311,15 @@ def extract_stream(
     trace = trace_log.decode("utf-8", "replace")
     hdr = parse_trace_qp_packets(trace)
     unstamped = bool(packets) and all(p == _NO_PTS for p, _ in packets)
-    if unstamped and (ranks := display_ranks(trace, vi.decoder)) and len(ranks) == len(packets):
+    unknown_order = [unstamped] * len(packets)  # per packet, decode order: place not known
+    order = display_ranks(trace, vi.decoder) if unstamped else None
+    if order is not None and len(order[0]) == len(packets):
         # raw Annex B: the picture order counts give each packet its display position
+        ranks, known = order
         packets = [(r, size) for r, (_, size) in zip(ranks, packets, strict=True)]
         hdr = [(i, ranks[i] if 0 <= i < len(ranks) else None, q) for i, _, q in hdr]
-        unstamped = False
+        unknown_order = [not k for k in known]
+        unknown_order = [unknown_order[i] for i in sorted(range(len(ranks)), key=ranks.__getitem__)]
     content = stats.arrays()
     by_pts = _shown_packets(sorted(packets, key=lambda p: p[0]), len(stats.rows))
     n = min(len(stats.rows), len(by_pts), len(types))
@@ -335,7 +339,7 @@ def extract_stream(
         crf=vi.crf,
         header_qp=np.asarray(_shown_header_qp(hdr, by_pts[:n]), dtype=np.float64),
         damage=tuple(damage),
-        decode_order=unstamped and "B" in types[:n],
+        decode_order="B" in types[:n] and any(unknown_order[:n]),
     )
 
 

@@ -45,6 +45,21 @@ def test_raw_stream_sizes_follow_display_order(ffmpeg: FFmpeg, tmp_path: Path, c
     np.testing.assert_array_equal(part.packet_bytes, raw.packet_bytes[:10])
 
 
+def test_what_follows_a_raw_stream_does_not_reorder_it(ffmpeg: FFmpeg, tmp_path: Path) -> None:
+    """A stream with B-frames joined to one coded as all-IDR without B-frames (whose sequence
+    parameters say "display order is decode order"): the first part keeps its own order."""
+    head = lavfi_clip(ffmpeg, tmp_path / "h.264", size="64x64", frames=15, codec=ENCODERS["h264"])
+    tail_args = ["-c:v", "libx264", "-crf", "20", "-threads", "1", "-x264-params",
+                 "bframes=0:keyint=1"]  # fmt: skip
+    tail = lavfi_clip(ffmpeg, tmp_path / "t.264", graph="mandelbrot", size="64x64", frames=15,
+                      codec=tail_args)  # fmt: skip
+    joined = tmp_path / "j.264"
+    joined.write_bytes(head.read_bytes() + tail.read_bytes())
+    alone, both = extract_stream(head, max_frames=8), extract_stream(joined, max_frames=8)
+    assert "B" in alone.frame_type and both.decode_order is False
+    np.testing.assert_array_equal(both.packet_bytes, alone.packet_bytes)
+
+
 def _log(*pictures: tuple[int, int | None], poc_type: int = 0, log2: int = 4) -> str:
     lines = [
         f"[t] 41 pic_order_cnt_type 1 = {poc_type}",
@@ -62,12 +77,14 @@ def test_display_ranks_rebuild_the_count_across_a_wrap_and_an_idr() -> None:
     # lsb range 16: I0 P6 B2 B4 | P12 B8 B10 | P(18=2) B(14) B(16=0) | IDR0 P4 B2
     log = _log((5, 0), (1, 6), (1, 2), (1, 4), (1, 12), (1, 8), (1, 10), (1, 2), (1, 14), (1, 0),
                (5, 0), (1, 4), (1, 2))  # fmt: skip
-    assert display_ranks(log, "h264") == [0, 3, 1, 2, 6, 4, 5, 9, 7, 8, 10, 12, 11]
+    assert display_ranks(log, "h264") == ([0, 3, 1, 2, 6, 4, 5, 9, 7, 8, 10, 12, 11], [True] * 13)
 
 
 def test_display_ranks_say_when_they_cannot_tell() -> None:
-    assert display_ranks(_log((5, 0), (1, 2), poc_type=2), "h264") == [0, 1]  # decode order
-    assert display_ranks(_log((5, 0), (1, 2), poc_type=1), "h264") is None
+    two = _log((5, 0), (1, 2), poc_type=2)
+    assert display_ranks(two, "h264") == ([0, 1], [True, True])  # display order = decode order
+    one = _log((5, 0), (1, 2), poc_type=1)
+    assert display_ranks(one, "h264") == ([0, 1], [False, False])  # kept, marked unknown
     assert display_ranks(_log((5, 0), (1, None)), "h264") is None  # a picture without its count
     assert display_ranks(_log((5, 0)), "vp9") is None
     assert display_ranks("no packets here", "h264") is None
