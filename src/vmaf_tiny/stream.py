@@ -84,8 +84,9 @@ class StreamFrames:
         qp: Frame QP where the decoder exports it, NaN elsewhere.
         content: Per-frame content statistics, name -> float64 array of length n.
         crf: The CRF the encoder wrote into the stream (x264/x265 option SEI), else None.
-        header_qp: Quantiser of every frame/slice header (``trace_headers``), decode order;
-            empty for a codec ``trace_headers`` cannot read.
+        header_qp: Quantiser of every frame/slice header (``trace_headers``) of the scored
+            frames' packets (not a cut's hidden pre-roll, not packets past ``max_frames``),
+            decode order; empty for a codec ``trace_headers`` cannot read.
         damage: What the decoder reported as damaged during the pass (empty when clean).
         decode_order: The packets carry no timestamps and their display order could not be read
             from the slice headers (:mod:`vmaf_tiny.stream_order`; raw H.264 / HEVC streams are
