@@ -12,6 +12,7 @@ muxer knows (a codec the container cannot hold, a hardware encoder without its d
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import subprocess
 import tempfile
@@ -208,25 +209,37 @@ def trial_encode(
         BadInputError: the trial failed (its last ffmpeg error line).
     """
     small = dataclasses.replace(info, width=64 + info.width % 2, height=64 + info.height % 2)
+    stderr = _trial_stderr(ff, out, codec, crf, preset, small)
+    if stderr is None:
+        return
+    _, sx, sy = PIX_FMTS[info.pix_fmt]
+    odd = (sx and info.width % 2) or (sy and info.height % 2)
+    hint = (
+        f"; the input is {info.width}x{info.height} {info.pix_fmt}: an odd size with "
+        "subsampled chroma, which most encoders refuse"
+        if odd
+        else ""
+    )
+    why = strip_context(last_error_line(stderr)).rstrip(".")
+    # the encoder names the trial frame's size: name the input's
+    why = why.replace(f"{small.width}x{small.height}", f"{info.width}x{info.height}")
+    raise BadInputError(f"{out.name}: cannot write it with --codec {codec} ({why}{hint})")
+
+
+@functools.lru_cache(maxsize=16)
+def _trial_stderr(
+    ff: FFmpeg, out: Path, codec: str, crf: float | None, preset: str | None, small: VideoInfo
+) -> bytes | None:
+    """Run the trial encode once per output and settings (``vmaf-tiny filter`` checks before
+    the gate's pass and again in :func:`vmaf_tiny.filtering.filter_video`); its stderr when it
+    failed, else None."""
     ybytes, cbytes = plane_sizes(small)
     with tempfile.TemporaryDirectory(prefix="vmaf-tiny-trial-") as d:
         trial = Path(d) / f"trial{out.suffix}"
         cmd = writer_args(ff, trial, small, codec, crf, preset, dest=out)
         frames = bytes(2 * (ybytes + cbytes))
         proc = subprocess.run(cmd, input=frames, capture_output=True, check=False, timeout=120)
-        if proc.returncode != 0:
-            _, sx, sy = PIX_FMTS[info.pix_fmt]
-            odd = (sx and info.width % 2) or (sy and info.height % 2)
-            hint = (
-                f"; the input is {info.width}x{info.height} {info.pix_fmt}: an odd size with "
-                "subsampled chroma, which most encoders refuse"
-                if odd
-                else ""
-            )
-            why = strip_context(last_error_line(proc.stderr)).rstrip(".")
-            # the encoder names the trial frame's size: name the input's
-            why = why.replace(f"{small.width}x{small.height}", f"{info.width}x{info.height}")
-            raise BadInputError(f"{out.name}: cannot write it with --codec {codec} ({why}{hint})")
+    return None if proc.returncode == 0 else proc.stderr
 
 
 def preset_option(codec: str) -> str:

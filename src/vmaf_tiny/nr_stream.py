@@ -241,8 +241,8 @@ def score_stream_frames(
     flat = [bool(v) for v in flat_frames]
     if note := flat_warning(spec.path.name, lm.model_id, flat):
         warnings.append(note)
-    small = outside_sizes(sf.width, sf.height)
-    if small:
+    off_size = outside_sizes(sf.width, sf.height)
+    if off_size:
         warnings.append(
             f"{spec.path.name}: a coded size of {sf.width}x{sf.height} is far from the sizes "
             f"{lm.model_id} was trained on (16:9, 320x180 to 640x360): out of the model's domain"
@@ -264,7 +264,7 @@ def score_stream_frames(
         versions=versions(lm, ff, None),
         warnings=warnings,
         damaged_frames_dropped=0,
-        out_of_domain=small or 2 * sum(flat) >= len(flat),
+        out_of_domain=off_size or 2 * sum(flat) >= len(flat),
         seconds={
             "load": t_load,
             "decode": t3 - t1 - t_model,

@@ -223,6 +223,27 @@ def _shown_packets(by_pts: list[tuple[int, int]], n_shown: int) -> list[tuple[in
     return shown if len(shown) >= n_shown else by_pts
 
 
+def _restamp(
+    packets: list[tuple[int, int]],
+    hdr: list[tuple[int, int | None, float]],
+    trace: str,
+    codec: str,
+) -> tuple[list[tuple[int, int]], list[tuple[int, int | None, float]], set[int]]:
+    """Packets of a stream without timestamps (raw H.264 / HEVC) stamped with their display
+    position from the slice headers (:mod:`vmaf_tiny.stream_order`), their header quantisers
+    with them; also the stamps whose place is not known (decode order kept). Streams with
+    timestamps come back as they are."""
+    if not packets or any(p != _NO_PTS for p, _ in packets):
+        return packets, hdr, set()
+    order = display_ranks(trace, codec)
+    if order is None or len(order[0]) != len(packets):
+        return packets, hdr, {_NO_PTS}
+    ranks, known = order
+    stamped = [(r, size) for r, (_, size) in zip(ranks, packets, strict=True)]
+    hdr = [(i, ranks[i] if 0 <= i < len(ranks) else None, q) for i, _, q in hdr]
+    return stamped, hdr, {r for r, k in zip(ranks, known, strict=True) if not k}
+
+
 def _drain(pipe: object, sink: list[bytes]) -> None:
     sink.append(pipe.read())  # type: ignore[attr-defined]
 
@@ -310,17 +331,7 @@ def extract_stream(
     types, qps = parse_showinfo(text)
     damage, _ = scan_log(text, decoder=vi.decoder)
     trace = trace_log.decode("utf-8", "replace")
-    hdr = parse_trace_qp_packets(trace)
-    unstamped = bool(packets) and all(p == _NO_PTS for p, _ in packets)
-    unknown_order = [unstamped] * len(packets)  # per packet, decode order: place not known
-    order = display_ranks(trace, vi.decoder) if unstamped else None
-    if order is not None and len(order[0]) == len(packets):
-        # raw Annex B: the picture order counts give each packet its display position
-        ranks, known = order
-        packets = [(r, size) for r, (_, size) in zip(ranks, packets, strict=True)]
-        hdr = [(i, ranks[i] if 0 <= i < len(ranks) else None, q) for i, _, q in hdr]
-        unknown_order = [not k for k in known]
-        unknown_order = [unknown_order[i] for i in sorted(range(len(ranks)), key=ranks.__getitem__)]
+    packets, hdr, unsure = _restamp(packets, parse_trace_qp_packets(trace), trace, vi.decoder)
     content = stats.arrays()
     by_pts = _shown_packets(sorted(packets, key=lambda p: p[0]), len(stats.rows))
     n = min(len(stats.rows), len(by_pts), len(types))
@@ -340,7 +351,7 @@ def extract_stream(
         crf=vi.crf,
         header_qp=np.asarray(_shown_header_qp(hdr, by_pts[:n]), dtype=np.float64),
         damage=tuple(damage),
-        decode_order="B" in types[:n] and any(unknown_order[:n]),
+        decode_order="B" in types[:n] and any(p in unsure for p, _ in by_pts[:n]),
     )
 
 
