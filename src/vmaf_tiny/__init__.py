@@ -10,7 +10,9 @@ from vmaf_tiny.errors import BadInputError, BadModelError, MissingToolError, Vma
 if TYPE_CHECKING:
     from vmaf_tiny.fast import score_fast
     from vmaf_tiny.fast_pass import OperatingPoint, extract_fast_features
-    from vmaf_tiny.features import CANONICAL6, FeatureResult, extract_features
+    from vmaf_tiny.features import extract_features
+    from vmaf_tiny.features_log import FeatureResult
+    from vmaf_tiny.features_names import CANONICAL6
     from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
     from vmaf_tiny.filtering import FilterResult, filter_video, load_filter
     from vmaf_tiny.framepair import score_frame_pair
@@ -43,8 +45,8 @@ __version__ = "0.1.0"
 # Public names load their module on first use (PEP 562): ``import vmaf_tiny.cli`` or
 # ``from vmaf_tiny.errors import ...`` must not pay for numpy, onnx and onnxruntime.
 _LAZY: dict[str, str] = {
-    "CANONICAL6": "vmaf_tiny.features",
-    "FeatureResult": "vmaf_tiny.features",
+    "CANONICAL6": "vmaf_tiny.features_names",
+    "FeatureResult": "vmaf_tiny.features_log",
     "extract_features": "vmaf_tiny.features",
     "OperatingPoint": "vmaf_tiny.fast_pass",
     "score_fast": "vmaf_tiny.fast",

@@ -24,7 +24,7 @@ from typing import Any
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.features import CANONICAL6, TEACHER_MODEL
+from vmaf_tiny.features_names import CANONICAL6, TEACHER_MODEL
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frames_to_read, probe
 

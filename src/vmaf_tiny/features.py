@@ -2,6 +2,10 @@
 
 Per frame we return VMAF's canonical-6 features (libvmaf's integer extractors; our names drop the
 ``integer_`` prefix), the teacher score ``vmaf`` (vmaf_v0.6.1) and optional extras.
+
+The names of features and teachers live in :mod:`vmaf_tiny.features_names`, the result type and
+the reading of libvmaf's log in :mod:`vmaf_tiny.features_log`, the notes on how a pair is paired
+in :mod:`vmaf_tiny.pairing`; the public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -11,17 +15,29 @@ import os
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from fractions import Fraction
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.bounds import check_threads
 from vmaf_tiny.damage import ALLOW_HINT, damaged_error, scan_log
 from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.features_log import FeatureResult, parse_log
+from vmaf_tiny.features_names import (
+    CANONICAL6,
+    EXTRAS,
+    FEATURE_KEYS,
+    NEG_FEATURES,
+    SCALE_ALGOS,
+    TEACHER_COLUMNS,
+    TEACHER_MODEL,
+    TEACHERS,
+    libvmaf_needs,
+    model_features,
+)
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
+from vmaf_tiny.pairing import pairing_notes, rates_differ
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, frames_to_read, probe
 
 __all__ = [
@@ -38,136 +54,6 @@ __all__ = [
     "libvmaf_needs",
     "model_features",
 ]
-
-CANONICAL6: tuple[str, ...] = (
-    "adm2",
-    "motion2",
-    "vif_scale0",
-    "vif_scale1",
-    "vif_scale2",
-    "vif_scale3",
-)
-# our column -> (libvmaf feature extractor, key in libvmaf's per-frame log)
-EXTRAS: dict[str, tuple[str, str]] = {
-    "psnr_y": ("psnr", "psnr_y"),
-    "float_ssim": ("float_ssim", "float_ssim"),
-    "float_ms_ssim": ("float_ms_ssim", "float_ms_ssim"),
-    "cambi": ("cambi", "cambi"),
-}
-TEACHER_MODEL = "vmaf_v0.6.1"
-#: teacher name -> libvmaf model options (inside ``model=...``, where ``\:`` separates options). All
-#: run beside vmaf_v0.6.1 in the same pass: the NEG model adds its own ``*_egl_1`` features and
-#: leaves the canonical-6 as they are; the phone model is vmaf_v0.6.1 with libvmaf's transform.
-TEACHERS: dict[str, str] = {
-    "vmaf_v0.6.1": "version=vmaf_v0.6.1",
-    "vmaf_v0.6.1neg": "version=vmaf_v0.6.1neg",
-    "vmaf_4k_v0.6.1": "version=vmaf_4k_v0.6.1",
-    "vmaf_v0.6.1_phone": "version=vmaf_v0.6.1\\:enable_transform=true",
-}
-#: teacher -> the column of its per-frame scores when it is scored as one of several models
-#: (``teachers=``; the corpus builder stores these columns).
-TEACHER_COLUMNS: dict[str, str] = {
-    "vmaf_v0.6.1": "vmaf",
-    "vmaf_v0.6.1neg": "vmaf_neg",
-    "vmaf_4k_v0.6.1": "vmaf_4k",
-    "vmaf_v0.6.1_phone": "vmaf_phone",
-}
-#: The NEG model's inputs: libvmaf's vmaf_v0.6.1neg runs adm and vif with enhancement gain limit 1
-#: (log keys ``integer_adm2_egl_1``, ``integer_vif_scale0_egl_1``...); motion2 is shared.
-NEG_FEATURES: tuple[str, ...] = (
-    "adm2_egl_1",
-    "motion2",
-    "vif_scale0_egl_1",
-    "vif_scale1_egl_1",
-    "vif_scale2_egl_1",
-    "vif_scale3_egl_1",
-)
-#: Every per-frame feature a model may name in its sidecar's ``feature_order`` -> (libvmaf log
-#: key, the extra model that computes it, or "" when vmaf_v0.6.1 does).
-FEATURE_KEYS: dict[str, tuple[str, str]] = {
-    **{f: (f"integer_{f}", "") for f in CANONICAL6},
-    **{f: (f"integer_{f}", "vmaf_v0.6.1neg") for f in NEG_FEATURES if f.endswith("_egl_1")},
-}
-#: ffmpeg ``scale`` flags accepted for the upscaling of the distorted video.
-SCALE_ALGOS: tuple[str, ...] = (
-    "bicubic",
-    "bilinear",
-    "lanczos",
-    "spline",
-    "neighbor",
-    "area",
-    "fast_bilinear",
-    "gauss",
-    "sinc",
-    "bicublin",
-)
-
-
-@dataclass(frozen=True)
-class FeatureResult:
-    """Per-frame features of one pair.
-
-    Attributes:
-        columns: name -> float64 array of length ``n_frames``: the canonical-6, ``vmaf`` and any
-            requested extras (NaN where libvmaf could not compute an extra, e.g. MS-SSIM on
-            frames too small for its five scales).
-        n_frames: Frames scored.
-        reference: Probe of the reference.
-        distorted: Probe of the distorted video.
-        ffmpeg_version: ffmpeg's version line.
-        libvmaf_version: libvmaf's version string from its log.
-        model_version: The teacher model (``vmaf_v0.6.1``).
-        warnings: Non-fatal notes (e.g. an extra that could not be computed, damage accepted
-            with ``allow_damaged``).
-        damaged_frames_dropped: Frames left out because an input was damaged.
-        frame_index: Index of each scored frame in the (resampled) pair, as libvmaf numbers it
-            (``0, N, 2N, ...`` with ``subsample`` N).
-        fps: Frame rate of the scored pair (the reference's, or ``--fps``): ``time_s`` of a
-            frame is ``frame_index / fps``.
-        subsample: libvmaf's ``n_subsample`` (1: every frame).
-        n_frames_total: Frames in the pair before subsampling.
-        teacher: The libvmaf model of the column ``teacher`` (``vmaf`` is always vmaf_v0.6.1).
-    """
-
-    columns: dict[str, np.ndarray]
-    n_frames: int
-    reference: VideoInfo
-    distorted: VideoInfo
-    ffmpeg_version: str
-    libvmaf_version: str
-    model_version: str = TEACHER_MODEL
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-    damaged_frames_dropped: int = 0
-    frame_index: np.ndarray | None = None
-    fps: float = 25.0
-    subsample: int = 1
-    n_frames_total: int = 0
-    teacher: str = TEACHER_MODEL
-
-    def matrix(self, names: Sequence[str] = CANONICAL6) -> np.ndarray:
-        """Stack the named columns into an (n_frames, len(names)) float32 array."""
-        return np.stack([self.columns[n] for n in names], axis=1).astype(np.float32)
-
-    @property
-    def vmaf(self) -> np.ndarray:
-        return self.columns["vmaf"]
-
-    @property
-    def teacher_scores(self) -> np.ndarray:
-        """Per-frame scores of :attr:`teacher` (``vmaf`` for vmaf_v0.6.1)."""
-        return self.columns.get("teacher", self.columns["vmaf"])
-
-    @property
-    def frames(self) -> np.ndarray:
-        """Index of each scored frame (``0..n-1`` when not subsampled)."""
-        if self.frame_index is None:
-            return np.arange(self.n_frames, dtype=np.int64)
-        return self.frame_index
-
-    @property
-    def time_s(self) -> np.ndarray:
-        """Time of each scored frame in seconds (frame index over the pair's frame rate)."""
-        return self.frames.astype(np.float64) / (self.fps if self.fps > 0 else 25.0)
 
 
 def _filter_graph(
@@ -222,30 +108,6 @@ def _filter_graph(
         f"[1:v]{','.join([*ref_chain, *tail])}[r];"
         f"[d][r]libvmaf={':'.join(opts)}"
     )
-
-
-def model_features(sidecar: Mapping[str, Any]) -> tuple[str, ...]:
-    """Features beyond the canonical-6 that a sidecar's ``feature_order`` names and libvmaf
-    gives (e.g. the NEG-mode ``adm2_egl_1``): pass them as ``extract_features(features=...)``."""
-    order = sidecar.get("feature_order") or ()
-    return tuple(f for f in order if f in FEATURE_KEYS and f not in CANONICAL6)
-
-
-def libvmaf_needs(features: Sequence[str]) -> dict[str, str]:
-    """What a model over ``features`` needs from libvmaf, for its sidecar's ``metadata``.
-
-    Returns:
-        ``libvmaf_features``: the log keys, comma-separated (``integer_adm2_egl_1,...``);
-        ``libvmaf_models``: the models besides vmaf_v0.6.1 that compute them ("" if none).
-    """
-    bad = [f for f in features if f not in FEATURE_KEYS]
-    if bad:
-        raise BadInputError(f"unknown feature(s) {bad}; libvmaf gives {', '.join(FEATURE_KEYS)}")
-    models = dict.fromkeys(FEATURE_KEYS[f][1] for f in features if FEATURE_KEYS[f][1])
-    return {
-        "libvmaf_features": ",".join(FEATURE_KEYS[f][0] for f in features),
-        "libvmaf_models": ",".join(models),
-    }
 
 
 def _pass_models(teacher: str, teachers: Sequence[str], features: Sequence[str]) -> list[str]:
@@ -341,7 +203,7 @@ def extract_features(
         rfps, dfps = rinfo.fps or 25.0, dinfo.fps or 25.0
         n = max(1, min(round(rclean / rfps * fps), round(dclean / dfps * fps)))
     elif rinfo.n_frames != dinfo.n_frames and not truncate and not damaged:
-        if _rates_differ(rinfo, dinfo):
+        if rates_differ(rinfo, dinfo):
             raise BadInputError(
                 f"frame rates differ: reference {rspec.path.name} is {rinfo.fps:g} fps "
                 f"({rinfo.n_frames} frames), distorted {dspec.path.name} is {dinfo.fps:g} fps "
@@ -429,7 +291,7 @@ def extract_features(
             f"--allow-damaged: {dropped} damaged frame(s) dropped; {n_expected} of the "
             f"reference's {rinfo.n_frames} frames scored"
         )
-    res = _parse_log(
+    res = parse_log(
         log,
         rinfo=rinfo,
         dinfo=dinfo,
@@ -452,16 +314,12 @@ def extract_features(
         n_frames_total=n,
         teacher=teacher,
     )
-    pairing = _pairing_notes(rinfo, dinfo, resampled=fps)
+    pairing = pairing_notes(rinfo, dinfo, resampled=fps)
     if notes or pairing:
         res = replace(res, warnings=(*pairing, *notes, *res.warnings))
     if notes:
         res = replace(res, damaged_frames_dropped=dropped)
     return res
-
-
-def _rates_differ(rinfo: VideoInfo, dinfo: VideoInfo) -> bool:
-    return rinfo.fps > 0 and dinfo.fps > 0 and abs(rinfo.fps - dinfo.fps) > 0.01 * rinfo.fps
 
 
 def _extras_hint(extras: Sequence[str], rinfo: VideoInfo) -> str:
@@ -497,84 +355,3 @@ def _run_pass(
         popen.wait()
         drain.join()
     return popen.returncode, b"".join(err)
-
-
-def _pairing_notes(rinfo: VideoInfo, dinfo: VideoInfo, resampled: float | None = None) -> list[str]:
-    """Warnings for a pair that scores, but perhaps not as the user meant."""
-    notes = []
-    if dinfo.width * dinfo.height > rinfo.width * rinfo.height:
-        notes.append(
-            f"distorted {dinfo.path.name} ({dinfo.width}x{dinfo.height}) is larger than the "
-            f"reference ({rinfo.width}x{rinfo.height}); it was scaled down to the reference"
-        )
-    raspect, daspect = rinfo.width / rinfo.height, dinfo.width / dinfo.height
-    if abs(raspect - daspect) > 0.01 * raspect:
-        notes.append(
-            f"aspect ratios differ: distorted {dinfo.path.name} is "
-            f"{_ratio(dinfo.width, dinfo.height)} ({dinfo.width}x{dinfo.height}), the reference "
-            f"{_ratio(rinfo.width, rinfo.height)} ({rinfo.width}x{rinfo.height}); the distorted "
-            "video is stretched to the reference's size"
-        )
-    if resampled is None and _rates_differ(rinfo, dinfo):
-        notes.append(
-            f"frame rates differ (reference {rinfo.fps:g} fps, distorted {dinfo.fps:g} fps): "
-            "frames are paired by index, not by time (--fps N resamples both)"
-        )
-    return notes
-
-
-def _ratio(w: int, h: int) -> str:
-    f = Fraction(w, h)
-    return f"{f.numerator}:{f.denominator}"
-
-
-def _parse_log(
-    log: dict,
-    *,
-    rinfo: VideoInfo,
-    dinfo: VideoInfo,
-    n_expected: int,
-    extras: Sequence[str],
-    ff: FFmpeg,
-    teacher: str = TEACHER_MODEL,
-    teachers: Sequence[str] = (),
-    features: Sequence[str] = (),
-) -> FeatureResult:
-    frames = log.get("frames") or []
-    if len(frames) != n_expected:
-        raise BadInputError(
-            f"libvmaf scored {len(frames)} of {n_expected} frames of {dinfo.path.name} "
-            "(corrupt or truncated video?)"
-        )
-    wanted = {name: FEATURE_KEYS[name][0] for name in dict.fromkeys([*CANONICAL6, *features])}
-    wanted["vmaf"] = "vmaf"
-    for t in teachers:
-        wanted[TEACHER_COLUMNS[t]] = TEACHER_COLUMNS[t]
-    if teacher != TEACHER_MODEL:
-        wanted["teacher"] = TEACHER_COLUMNS[teacher]
-    required = list(wanted)
-    for e in extras:
-        wanted[e] = EXTRAS[e][1]
-    cols = {name: np.full(n_expected, np.nan, dtype=np.float64) for name in wanted}
-    for i, fr in enumerate(frames):
-        metrics = fr.get("metrics", {})
-        for name, key in wanted.items():
-            if key in metrics:
-                cols[name][i] = float(metrics[key])
-    missing = [n for n in required if np.isnan(cols[n]).any()]
-    if missing:
-        raise BadInputError(f"libvmaf log lacks {missing} for {dinfo.path.name}")
-    warns = tuple(
-        f"extra {e!r} unavailable for {dinfo.path.name} at {rinfo.width}x{rinfo.height}"
-        for e in extras
-        if np.isnan(cols[e]).all()
-    )
-    return FeatureResult(
-        columns=cols,
-        n_frames=n_expected,
-        reference=rinfo,
-        distorted=dinfo,
-        ffmpeg_version=ff.version_line,
-        libvmaf_version=str(log.get("version", "unknown")),
-        warnings=warns,
-    )

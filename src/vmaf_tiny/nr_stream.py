@@ -19,12 +19,8 @@ from vmaf_tiny.nr import flat_warning
 from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
-from vmaf_tiny.stream import (
-    CODEC_FAMILIES,
-    extract_stream,
-    is_encoded_stream,
-    stream_feature_matrix,
-)
+from vmaf_tiny.stream import extract_stream, is_encoded_stream
+from vmaf_tiny.stream_features import CODEC_FAMILIES, stream_feature_matrix
 from vmaf_tiny.video import VideoSpec, as_spec, probe
 
 __all__ = [

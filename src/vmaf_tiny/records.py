@@ -20,7 +20,7 @@ from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.errors import BadInputError
 
 if TYPE_CHECKING:
-    from vmaf_tiny.features import FeatureResult
+    from vmaf_tiny.features_log import FeatureResult
 
 __all__ = ["FrameRecords", "feature_records", "frame_records", "join_records"]
 
@@ -138,7 +138,7 @@ def feature_records(
         with_teacher: Add the teacher's per-frame score, named by the teacher.
         extras: Extra columns of the pass to add (``psnr_y``, ...).
     """
-    from vmaf_tiny.features import CANONICAL6, NEG_FEATURES
+    from vmaf_tiny.features_names import CANONICAL6, NEG_FEATURES
 
     # the NEG-mode features too when the pass computed them (a NEG student was scored)
     names = dict.fromkeys([*CANONICAL6, *(f for f in NEG_FEATURES if f in feats.columns)])

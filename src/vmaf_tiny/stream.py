@@ -16,26 +16,36 @@ run at the same time, gives everything a stream-aware no-reference model (``nr_s
   mean and spread, all of which compression changes little, and every ``fine_stride``-th frame
   the half-scale gradient energy and the coding-grid blockiness, which it does change.
 
-:func:`stream_feature_matrix` turns that into the model's per-frame input, column by column as
-the sidecar's ``feature_order`` names them (:data:`STREAM_FEATURES`); an unknown name is a
-BadModelError, so a model can never run on features the runtime does not compute.
+The text of ffmpeg's outputs is parsed by :mod:`vmaf_tiny.stream_parse`; the model's per-frame
+input (:func:`stream_feature_matrix`, :data:`STREAM_FEATURES`) is computed by
+:mod:`vmaf_tiny.stream_features`. Both are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.damage import scan_log
-from vmaf_tiny.errors import BadInputError, BadModelError
+from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
 from vmaf_tiny.stream_content import ContentStats
+from vmaf_tiny.stream_features import (
+    CODEC_FAMILIES,
+    STREAM_FEATURES,
+    feature_dict,
+    stream_feature_matrix,
+)
 from vmaf_tiny.stream_order import display_ranks
+from vmaf_tiny.stream_parse import (
+    parse_framecrc_sizes,
+    parse_showinfo,
+    parse_trace_qp,
+    parse_trace_qp_packets,
+)
 from vmaf_tiny.video import VideoInfo, VideoSpec, as_spec, probe
 
 __all__ = [
@@ -52,10 +62,6 @@ __all__ = [
     "stream_feature_matrix",
 ]
 
-#: ffmpeg decoder name -> codec family used by the features (one-hot columns).
-CODEC_FAMILIES: dict[str, str] = {"h264": "h264", "hevc": "hevc", "vp9": "vp9", "av1": "av1"}
-#: Largest QP each exporting decoder reports (H.264 0..51, VP9 base q_index 0..255).
-_QP_MAX = {"h264": 51.0, "vp9": 255.0}
 #: Smallest coded width/height the content statistics are defined for (half size: 5 pixels, one
 #: line of the 4-pixel coding grid); 8x8 gave NaN statistics.
 MIN_STREAM_SIDE = 10
@@ -66,8 +72,6 @@ _NOT_STREAMS = frozenset({"rawvideo", "ffv1", "huffyuv", "ffvhuff", "utvideo", "
 
 #: The pts ``-f framecrc`` writes for a packet without one (INT64_MIN).
 _NO_PTS = -(2**63)
-_SHOWINFO_FRAME = re.compile(r"\bn:\s*(\d+)\b.*?\bpts_time:\s*(\S+).*?\btype:([A-Z?])")
-_SHOWINFO_QP = re.compile(r"\btype \d+; qp=(-?\d+)")  # its line can be split after "parameters:"
 
 
 @dataclass(frozen=True)
@@ -117,66 +121,6 @@ def is_encoded_stream(info: VideoInfo) -> bool:
     return info.decoder not in _NOT_STREAMS and info.path.suffix.lower() not in (".y4m", ".yuv")
 
 
-def parse_framecrc_sizes(text: str) -> list[tuple[int, int]]:
-    """(pts, size in bytes) of every packet in an ``-f framecrc`` listing, in decode order."""
-    out: list[tuple[int, int]] = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        cols = [c.strip() for c in line.split(",")]
-        if len(cols) < 6:
-            continue
-        try:
-            out.append((int(cols[2]), int(cols[4])))
-        except ValueError:
-            continue
-    return out
-
-
-#: A syntax element line of ``trace_headers``: bit position, name, bits, ``= value``. Only the
-#: name, bits and value are matched: ffmpeg's threads log concurrently, and another filter's
-#: line prefix can land in front of the bit position (seen with ``showinfo``).
-_TRACE = re.compile(
-    r"\b(pic_init_qp_minus26|init_qp_minus26|slice_qp_delta|base_q_idx)\s+[01]+ = (-?\d+)"
-)
-#: :data:`_TRACE`, or the line ``trace_headers`` writes before each packet's headers.
-_TRACE_OR_PACKET = re.compile(
-    rf"{_TRACE.pattern}|(?P<packet>Packet: \d+ bytes)(?:[^\n]*?, pts (?P<pts>-?\d+))?"
-)
-
-
-def parse_trace_qp(text: str) -> list[float]:
-    """Quantiser of every frame/slice header in a ``trace_headers`` log, in decode order.
-
-    H.264 and HEVC: ``26 + (pic_)init_qp_minus26 + slice_qp_delta`` per slice (0..51); VP9 and
-    AV1: ``base_q_idx`` per frame header (0..255).
-    """
-    return [q for _, _, q in parse_trace_qp_packets(text)]
-
-
-def parse_trace_qp_packets(text: str) -> list[tuple[int, int | None, float]]:
-    """:func:`parse_trace_qp` with the packet each header is in: (packet index in decode order,
-    its pts, quantiser), from the ``Packet: ... pts P`` line the log writes before each packet's
-    headers (index -1 before the first packet; pts None for a packet without one, e.g. raw
-    Annex B)."""
-    out: list[tuple[int, int | None, float]] = []
-    init = 0
-    index, pts = -1, None
-    for m in _TRACE_OR_PACKET.finditer(text):
-        if m.group("packet") is not None:
-            index += 1
-            pts = None if m.group("pts") is None else int(m.group("pts"))
-            continue
-        name, value = m.group(1), int(m.group(2))
-        if name.endswith("init_qp_minus26"):
-            init = value
-        elif name == "slice_qp_delta":
-            out.append((index, pts, float(26 + init + value)))
-        else:
-            out.append((index, pts, float(value)))
-    return out
-
-
 def _shown_header_qp(
     hdr: list[tuple[int, int | None, float]], shown: list[tuple[int, int]]
 ) -> list[float]:
@@ -188,25 +132,6 @@ def _shown_header_qp(
         return [q for i, _, q in hdr if i < len(shown)]
     keep = {p for p, _ in shown}
     return [q for _, p, q in hdr if p in keep]
-
-
-def parse_showinfo(text: str) -> tuple[list[str], list[float]]:
-    """Frame types and QPs (NaN when absent) from a ``showinfo`` log, one entry per frame."""
-    types: list[str] = []
-    qps: list[float] = []
-    for line in text.splitlines():
-        if "Parsed_showinfo" in line:  # cheap test first: most lines are trace_headers output
-            m = _SHOWINFO_FRAME.search(line)
-            if m is not None:
-                types.append(m.group(3))
-                qps.append(float("nan"))
-                continue
-        if "qp=" not in line:
-            continue
-        q = _SHOWINFO_QP.search(line)
-        if q is not None and qps:
-            qps[-1] = float(q.group(1))
-    return types, qps
 
 
 def _shown_packets(by_pts: list[tuple[int, int]], n_shown: int) -> list[tuple[int, int]]:
@@ -353,198 +278,3 @@ def extract_stream(
         damage=tuple(damage),
         decode_order="B" in types[:n] and any(p in unsure for p, _ in by_pts[:n]),
     )
-
-
-def _window_mean(x: np.ndarray, radius: int) -> np.ndarray:
-    k = np.ones(2 * radius + 1)
-    num = np.convolve(np.pad(x, radius, mode="edge"), k, mode="valid")
-    return num / k.size
-
-
-def _features(sf: StreamFrames, display: tuple[int, int] | None) -> dict[str, np.ndarray]:
-    n = sf.n_frames
-    one = np.ones(n)
-    pixels = float(sf.width * sf.height)
-    bpp = sf.packet_bytes * 8.0 / pixels
-    eps = 1e-4
-    ftype = np.asarray(sf.frame_type)
-    is_i = (ftype == "I").astype(np.float64)
-    is_b = (ftype == "B").astype(np.float64)
-    fam = CODEC_FAMILIES.get(sf.codec, "other")
-    qmax = _QP_MAX.get(sf.codec)
-    has_qp = qmax is not None and bool(np.isfinite(sf.qp).any())
-    if has_qp and qmax is not None:
-        qn = np.nan_to_num(sf.qp / qmax, nan=float(np.nanmean(sf.qp / qmax)))
-    else:
-        qn = np.zeros(n)
-    # One quantiser scale per clip: the CRF the encoder wrote (x264/x265), else the exported QP.
-    if sf.crf is not None and fam in ("h264", "hevc"):
-        clip_q, has_q = sf.crf / 51.0, 1.0
-    elif has_qp:
-        clip_q, has_q = float(qn.mean()), 1.0
-    else:
-        clip_q, has_q = 0.0, 0.0
-    hq = sf.header_qp
-    hq_max = {"h264": 51.0, "hevc": 51.0, "vp9": 255.0, "av1": 255.0}.get(fam)
-    if hq is not None and hq.size and hq_max is not None:
-        clip_hq, has_hq = float(hq.mean()) / hq_max, 1.0
-    else:
-        clip_hq, has_hq = 0.0, 0.0
-    non_i = bpp[is_i == 0] if (is_i == 0).any() else bpp
-    dw, dh = display or (sf.width, sf.height)
-    c = sf.content
-    g8 = float(np.mean(c["grad_c8"]))
-    g16 = float(np.mean(c["grad_c16"]))
-    td = float(np.mean(c["tdiff_c16"]))
-    g2 = float(np.nanmean(c["grad_c2"]))
-    feats: dict[str, np.ndarray] = {
-        "log_bpp": np.log(bpp + eps),
-        "log_bpp_win": np.log(_window_mean(bpp, 4) + eps),
-        "is_intra": is_i,
-        "is_b": is_b,
-        "qp_norm": qn,
-        "clip_log_bpp": np.log(float(bpp.mean()) + eps) * one,
-        "clip_log_bpp_nonintra": np.log(float(non_i.mean()) + eps) * one,
-        "clip_log_bpp_intra": np.log(
-            float(bpp[is_i == 1].mean() if is_i.any() else bpp.max()) + eps
-        )
-        * one,
-        "clip_qp_norm": float(qn.mean()) * one,
-        "has_qp": float(has_qp) * one,
-        "clip_q_norm": clip_q * one,
-        "has_q": has_q * one,
-        "clip_hdr_q": clip_hq * one,
-        "has_hdr_q": has_hq * one,
-        "codec_h264": float(fam == "h264") * one,
-        "codec_hevc": float(fam == "hevc") * one,
-        "codec_vp9": float(fam == "vp9") * one,
-        "codec_av1": float(fam == "av1") * one,
-        "log2_height": np.log2(sf.height / 360.0) * one,
-        "log2_upscale": np.log2(max(dh / sf.height, dw / sf.width, 1.0)) * one,
-        "fps_norm": sf.fps / 30.0 * one,
-        "log_grad_c8": np.log(c["grad_c8"] + 0.1),
-        "log_grad_c16": np.log(c["grad_c16"] + 0.1),
-        "log_tdiff_c16": np.log(c["tdiff_c16"] + 0.1),
-        "luma_std": c["luma_std"] / 64.0,
-        "luma_mean": c["luma_mean"] / 255.0,
-        "log_grad_c2": np.log(np.nan_to_num(c["grad_c2"], nan=g2) + 0.1),
-        "blocky": np.nan_to_num(c["blocky"], nan=1.0),
-        "clip_log_grad_c8": np.log(g8 + 0.1) * one,
-        "clip_log_grad_c16": np.log(g16 + 0.1) * one,
-        "clip_log_tdiff_c16": np.log(td + 0.1) * one,
-        "clip_log_grad_c2": np.log(g2 + 0.1) * one,
-        "clip_blocky": float(np.nanmean(c["blocky"])) * one,
-        "clip_sharpness": np.log((g2 + 0.1) / (g8 + 0.1)) * one,
-    }
-    g32 = float(np.mean(c["grad_c32"]))
-    td2 = float(np.mean(c["tdiff_c2"]))
-    feats["log_grad_c32"] = np.log(c["grad_c32"] + 0.1)
-    feats["log_tdiff_c2"] = np.log(c["tdiff_c2"] + 0.1)
-    feats["flat"] = np.nan_to_num(c["flat"], nan=0.0)
-    feats["clip_log_grad_c32"] = np.log(g32 + 0.1) * one
-    feats["clip_log_tdiff_c2"] = np.log(td2 + 0.1) * one
-    feats["clip_flat"] = float(np.nanmean(c["flat"])) * one
-    # Spectral slope (coarse), fine temporal change against coarse (grain/noise vs motion).
-    feats["clip_slope"] = np.log((g8 + 0.1) / (g32 + 0.1)) * one
-    feats["clip_noise"] = np.log((td2 + 0.1) / (td + 0.1)) * one
-    feats["clip_rate_vs_fine"] = feats["clip_log_bpp"] - feats["clip_log_grad_c2"]
-    # Rate against content: bits per pixel relative to the content's coarse activity.
-    feats["clip_rate_vs_detail"] = feats["clip_log_bpp"] - feats["clip_log_grad_c16"]
-    feats["clip_rate_vs_motion"] = feats["clip_log_bpp_nonintra"] - feats["clip_log_tdiff_c16"]
-    return feats
-
-
-#: Every feature the runtime can compute, in a stable order (sidecars pick from these).
-STREAM_FEATURES: tuple[str, ...] = (
-    "log_bpp",
-    "log_bpp_win",
-    "is_intra",
-    "is_b",
-    "qp_norm",
-    "clip_log_bpp",
-    "clip_log_bpp_nonintra",
-    "clip_log_bpp_intra",
-    "clip_qp_norm",
-    "has_qp",
-    "clip_q_norm",
-    "has_q",
-    "clip_hdr_q",
-    "has_hdr_q",
-    "codec_h264",
-    "codec_hevc",
-    "codec_vp9",
-    "codec_av1",
-    "log2_height",
-    "log2_upscale",
-    "fps_norm",
-    "log_grad_c8",
-    "log_grad_c16",
-    "log_tdiff_c16",
-    "luma_std",
-    "luma_mean",
-    "log_grad_c2",
-    "blocky",
-    "clip_log_grad_c8",
-    "clip_log_grad_c16",
-    "clip_log_tdiff_c16",
-    "clip_log_grad_c2",
-    "clip_blocky",
-    "clip_sharpness",
-    "clip_rate_vs_detail",
-    "clip_rate_vs_motion",
-    "log_grad_c32",
-    "log_tdiff_c2",
-    "flat",
-    "clip_log_grad_c32",
-    "clip_log_tdiff_c2",
-    "clip_flat",
-    "clip_slope",
-    "clip_noise",
-    "clip_rate_vs_fine",
-)
-
-
-def _known(name: str) -> bool:
-    parts = name.split("__")
-    return len(parts) <= 2 and all(p in STREAM_FEATURES for p in parts)
-
-
-def stream_feature_matrix(
-    sf: StreamFrames,
-    names: Sequence[str],
-    *,
-    display: tuple[int, int] | None = None,
-) -> np.ndarray:
-    """The model input: one row per frame, the columns ``names`` (float32, finite).
-
-    A name is one of :data:`STREAM_FEATURES` or the product of two of them, ``a__b``.
-
-    Args:
-        sf: What :func:`extract_stream` found.
-        names: Feature names in input order (a sidecar's ``feature_order``).
-        display: (width, height) the video is watched at, when larger than the coded size
-            (a ladder rung upscaled for display); None: the coded size.
-
-    Raises:
-        BadModelError: a name the runtime does not compute.
-        BadInputError: the features are not finite (a broken stream).
-    """
-    unknown = [n for n in names if not _known(n)]
-    if unknown:
-        raise BadModelError(f"unknown stream feature(s) {unknown}; known: {list(STREAM_FEATURES)}")
-    feats = _features(sf, display)
-    cols = []
-    for n in names:
-        a, _, b = n.partition("__")
-        cols.append(feats[a] * feats[b] if b else feats[a])
-    x = np.stack(cols, axis=1).astype(np.float32)
-    if not np.isfinite(x).all():
-        raise BadInputError("stream features are not finite (broken stream?)")
-    return x
-
-
-def feature_dict(
-    sf: StreamFrames, display: tuple[int, int] | None = None
-) -> Mapping[str, np.ndarray]:
-    """Every feature of :data:`STREAM_FEATURES` by name (for building training tables)."""
-    return _features(sf, display)

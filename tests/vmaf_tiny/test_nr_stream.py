@@ -18,14 +18,13 @@ from vmaf_tiny.ffmpeg import FFmpeg
 from vmaf_tiny.nr_stream import PIXEL_NR_MODEL, STREAM_NR_MODEL, choose_nr_model, score_stream
 from vmaf_tiny.registry import load_registry, shipped_zoo
 from vmaf_tiny.sidecar import sidecar_contract
-from vmaf_tiny.stream import (
-    STREAM_FEATURES,
-    extract_stream,
+from vmaf_tiny.stream import extract_stream
+from vmaf_tiny.stream_features import STREAM_FEATURES, stream_feature_matrix
+from vmaf_tiny.stream_parse import (
     parse_framecrc_sizes,
     parse_showinfo,
     parse_trace_qp,
     parse_trace_qp_packets,
-    stream_feature_matrix,
 )
 
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"

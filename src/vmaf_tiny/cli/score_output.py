@@ -36,7 +36,7 @@ OUT_FORMATS = {".json": "json", ".csv": "csv"}
 
 def parse_extras(text: str | None) -> tuple[str, ...]:
     """``psnr_y,float_ssim`` -> ``("psnr_y", "float_ssim")``, checked against the known extras."""
-    from vmaf_tiny.features import EXTRAS
+    from vmaf_tiny.features_names import EXTRAS
 
     if not text:
         return ()
