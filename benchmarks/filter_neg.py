@@ -27,8 +27,7 @@ import numpy as np
 
 from vmaf_tiny.features import extract_features
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
-from vmaf_tiny.filter_gate import Gate, GatedRunner, plan_gate
-from vmaf_tiny.filtering import filter_video, load_filter
+from vmaf_tiny.filter_gate import filter_with_model
 from vmaf_tiny.fsutil import replace_block
 from vmaf_train.data.frames import PixelCorpus
 from vmaf_train.fit.filter import eligible_clips
@@ -68,20 +67,14 @@ def main() -> None:
         if quality_band(float(np.mean(c.vmaf))) in bands
     ]
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in args.model}
-    loaded = {m: load_filter(m, backend="cpu") for m in args.model}
     with tempfile.TemporaryDirectory(prefix="filter-neg-") as tmp:
         for c in clips:
             base = _scores(c.reference, c.clip, ff)
             for m in args.model:
-                runner, lm = loaded[m]
-                gate = Gate.from_sidecar(lm.sidecar)
-                if gate is not None:
-                    gate = Gate(args.gate_model, gate.full_below, gate.off_above)
-                    plan = plan_gate(c.clip, gate, backend="cpu", ffmpeg=ff)
-                    if plan.scale is not None:
-                        runner = GatedRunner(runner, plan.scale)
                 out = Path(tmp) / "f.y4m"
-                filter_video(c.clip, out, runner, ffmpeg=ff)
+                filter_with_model(
+                    c.clip, out, m, gate_model=args.gate_model, backend="cpu", ffmpeg=ff
+                )
                 f = _scores(c.reference, out, ff)
                 out.unlink()
                 band = quality_band(base["vmaf"])

@@ -258,6 +258,7 @@ def filter_with_model(
     *,
     strength: float = 1.0,
     gate: bool = True,
+    gate_model: str | os.PathLike[str] | None = None,
     codec: str | None = None,
     crf: float | None = None,
     preset: str | None = None,
@@ -275,6 +276,8 @@ def filter_with_model(
         model: Registry id or .onnx path of a ``kind: filter`` model.
         strength: Scale of the correction (0..2), times the gate's per-frame scale.
         gate: Use the model's quality gate (when it has one and the input is an encoded stream).
+        gate_model: Score the gate with this NR model (id or .onnx path) instead of the one
+            the filter names, keeping its thresholds (held-out evaluations).
         codec: Output encoder. crf: its CRF. preset: its preset.
         max_frames: Stop after this many frames.
         backend: Execution backend. threads: ONNX Runtime intra-op threads.
@@ -294,10 +297,16 @@ def filter_with_model(
     spec = as_spec(video)
     runner, lm = load_filter(model, backend=backend, threads=threads, strength=strength)
     check_output(spec, Path(output), codec, crf, preset, ff)  # before the gate's scoring pass
+    g = Gate.from_sidecar(lm.sidecar) if gate else None
+    if gate_model is not None:
+        if g is None:
+            why = f"{lm.model_id} has no quality gate" if gate else "--no-gate is set"
+            raise BadInputError(f"--gate-scorer does nothing: {why}")
+        g = Gate(str(gate_model), g.full_below, g.off_above)
     try:
         plan = plan_gate(
             spec,
-            Gate.from_sidecar(lm.sidecar) if gate else None,
+            g,
             backend=backend,
             threads=threads,
             ffmpeg=ff,

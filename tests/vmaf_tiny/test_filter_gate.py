@@ -197,3 +197,37 @@ def test_a_gate_naming_a_missing_or_non_stream_model_says_it_is_the_gate(
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 2 and len(err) == 1 and not (tmp_path / "o.y4m").exists()
     assert "quality gate" in err[0] and gate_model in err[0] and "gf" in err[0]
+
+
+def test_gate_model_replaces_the_gates_scorer_and_is_refused_where_it_does_nothing(
+    ffmpeg: FFmpeg, tmp_path: Path, gated_filter: Path
+) -> None:
+    enc = lavfi_clip(ffmpeg, tmp_path / "in.mp4", frames=4, codec=x264(45))
+    (tmp_path / "mine").mkdir()
+    for ext in (".onnx", ".json"):  # a user's own copy of the stream model, by path
+        shutil.copyfile(
+            shipped_zoo() / f"nr_stream_v2{ext}", tmp_path / "mine" / f"nr_stream_v2{ext}"
+        )
+    own = _filter(enc, "-o", tmp_path / "a.y4m", "-m", gated_filter, "--json")
+    mine = _filter(
+        enc, "-o", tmp_path / "b.y4m", "-m", gated_filter, "--json",
+        "--gate-scorer", tmp_path / "mine" / "nr_stream_v2.onnx",
+    )  # fmt: skip
+    assert own.returncode == 0 and mine.returncode == 0, mine.stderr
+    g_own, g_mine = json.loads(own.stdout)["gate"], json.loads(mine.stdout)["gate"]
+    assert g_own["model"] == "nr_stream_v2" and g_mine["model"] == str(
+        tmp_path / "mine" / "nr_stream_v2.onnx"
+    )
+    assert g_mine["nr_score_mean"] == pytest.approx(g_own["nr_score_mean"], abs=1e-4)
+    assert (tmp_path / "a.y4m").read_bytes() == (tmp_path / "b.y4m").read_bytes()
+    # not a stream model; with --no-gate; on a filter without a gate: one line, exit 2
+    for extra, fragment in (
+        (["--gate-scorer", "nr_metric_v2"], "not a stream NR model"),
+        (["--gate-scorer", "nr_stream_v2", "--no-gate"], "--no-gate is set"),
+        (["--gate-scorer", "nr_stream_v2", "-m", "learned_filter_v1"], "has no quality gate"),
+    ):
+        model = [] if "-m" in extra else ["-m", gated_filter]
+        r = _filter(enc, "-o", tmp_path / "c.y4m", *model, *extra)
+        err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2 and len(err) == 1 and fragment in err[0], r.stderr
+        assert not (tmp_path / "c.y4m").exists()

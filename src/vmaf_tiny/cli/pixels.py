@@ -70,6 +70,14 @@ def filter_cmd(
             "(models with a gate, encoded input): clean frames are left unchanged.",
         ),
     ] = True,
+    gate_model: Annotated[
+        str | None,
+        typer.Option(
+            "--gate-scorer",
+            help="Score the quality gate with this stream NR model (id or .onnx path) instead "
+            "of the one the filter names; the gate's thresholds stay the filter's.",
+        ),
+    ] = None,
     max_frames: MaxFramesOpt = None,
     backend: BackendOpt = "auto",
     threads: ThreadsOpt = 1,
@@ -94,6 +102,7 @@ def filter_cmd(
         model,
         strength=strength,
         gate=gate,
+        gate_model=gate_model,
         codec=codec,
         crf=crf,
         preset=preset,
