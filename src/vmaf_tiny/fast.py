@@ -135,12 +135,12 @@ def score_fast(
         BadInputError: bad inputs, an unknown level, or a model that is not a fast model.
         BadModelError: the model failed a load-time check or produced a bad output.
     """
-    from vmaf_tiny.scoring import _start_loading
+    from vmaf_tiny.score_loading import start_loading
 
     t0 = time.perf_counter()
     if model is None:
         model = fast_model_id(DEFAULT_FAST_LEVEL if level is None else level)
-    loading = _start_loading(model, backend=backend, threads=threads, int8=False)
+    loading = start_loading(model, backend=backend, threads=threads, int8=False)
     return score_with_loading(
         reference, distorted, loading, with_svm=with_svm, truncate=truncate, width=width,
         height=height, pix_fmt=pix_fmt, ffmpeg=ffmpeg, t0=t0, n_threads=threads,
@@ -161,7 +161,7 @@ def score_with_loading(
     t0: float | None = None,
     n_threads: int = 1,
 ) -> ScoreResult:
-    """:func:`score_fast` for a model whose load has started (``vmaf_tiny.scoring``'s loader).
+    """:func:`score_fast` for a model whose load has started (``vmaf_tiny.score_loading``).
 
     Raises:
         BadInputError: bad inputs, or the model is not a fast model.

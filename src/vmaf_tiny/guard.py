@@ -30,13 +30,14 @@ once into memory, and every check runs on those bytes; ONNX Runtime later gets t
     Expand, Tile, Resize, Pad) has an output size fixed by constants or the input shapes.
 
 :func:`check_model` runs all of them and reports each; :func:`guard_model` stops at the first
-failure with a :class:`~vmaf_tiny.errors.BadModelError` whose one-line message names it.
+failure with a :class:`~vmaf_tiny.errors.BadModelError` whose one-line message names it. The file
+side lives in :mod:`vmaf_tiny.guard_files`, the sidecar side (and :func:`read_sidecar`, the
+sidecar checks alone) in :mod:`vmaf_tiny.guard_sidecar`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
 from pathlib import Path
@@ -61,7 +62,8 @@ from vmaf_tiny.guard_files import (
     regular_file_problem,
 )
 from vmaf_tiny.guard_report import Check, CheckReport, GuardedModel, Recorder
-from vmaf_tiny.sidecar import find_sidecar, sidecar_graph_problem, validate_sidecar
+from vmaf_tiny.guard_sidecar import check_sidecar_graph, load_sidecar, read_sidecar
+from vmaf_tiny.sidecar import find_sidecar
 
 if TYPE_CHECKING:
     import onnx
@@ -133,56 +135,6 @@ def _check_functions(model: onnx.ModelProto, rec: Recorder) -> None:
         rec.fail("functions", "training_info graphs are not allowed")
     else:
         rec.ok("functions", "no local functions or training graphs")
-
-
-# ---------------------------------------------------------------------------- sidecar
-
-
-def _load_sidecar(path: Path, rec: Recorder, jail: Path | None) -> dict[str, Any] | None:
-    real = Path(os.path.realpath(path))
-    if jail is not None and not inside(real, jail):
-        rec.fail("sidecar_file", f"sidecar {path.name} resolves outside {ENV_MODEL_DIR}")
-        return None
-    problem = regular_file_problem(path)
-    if problem:
-        rec.fail("sidecar_file", problem)
-        return None
-    try:
-        raw = read_regular(real, MAX_SIDECAR_BYTES)
-    except (OSError, ValueError) as exc:
-        rec.fail("sidecar_file", f"sidecar {path.name}: {getattr(exc, 'strerror', None) or exc}")
-        return None
-    rec.ok("sidecar_file", f"{path.name}, {fmt_bytes(len(raw))}")
-    try:
-        obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        rec.fail("sidecar_schema", f"sidecar {path.name} is not valid JSON ({exc})")
-        return None
-    try:
-        sidecar = validate_sidecar(obj, f"sidecar {path.name}")
-    except BadModelError as exc:
-        rec.fail("sidecar_schema", str(exc))
-        return None
-    except RecursionError:
-        rec.fail("sidecar_schema", f"sidecar {path.name} is nested too deeply")
-        return None
-    rec.ok("sidecar_schema", "valid against sidecar.schema.json")
-    return sidecar
-
-
-def _check_sidecar_graph(
-    model: onnx.ModelProto,
-    sidecar: dict[str, Any],
-    path: Path,
-    opset: int | None,
-    rec: Recorder,
-) -> None:
-    problem = sidecar_graph_problem(model, sidecar, path.name, opset)
-    if problem:
-        rec.fail("sidecar_graph", problem)
-    else:
-        ins = ", ".join(i["name"] for i in sidecar["inputs"])
-        rec.ok("sidecar_graph", f"inputs [{ins}], outputs and static dims match the graph")
 
 
 # ---------------------------------------------------------------------------- the checks
@@ -307,11 +259,11 @@ def _inspect(
         rec.fail("sidecar_file", f"no sidecar beside {p.name} (expected {p.stem}.json)")
         rec.skip(("sidecar_schema", "sidecar_graph", "size_class", "tensor_sizes"), "no sidecar")
     else:
-        sc = _load_sidecar(sc_path, rec, jail)
+        sc = load_sidecar(sc_path, rec, jail)
         if sc is None:
             rec.skip(("sidecar_graph", "size_class", "tensor_sizes"), "sidecar unusable")
         else:
-            _check_sidecar_graph(model, sc, p, opset, rec)
+            check_sidecar_graph(model, sc, p, opset, rec)
     total = len(data) + (ext_bytes or 0)
     if sc is not None:
         cls = sc["class"]
@@ -345,45 +297,6 @@ def _inspect(
         opset=opset,
         report=report,
     )
-
-
-def read_sidecar(
-    path: str | os.PathLike[str], *, sidecar: str | os.PathLike[str] | None = None
-) -> dict[str, Any]:
-    """A model's sidecar through the guard's sidecar checks only (no ONNX parsing).
-
-    The checks are the ones :func:`guard_model` runs on the sidecar (a regular file, inside
-    ``VMAF_TINY_MODEL_DIR`` when set, under the size cap, JSON, valid against the schema); it
-    costs milliseconds, so a caller can route on the sidecar (kind, inputs, codec block) and fail
-    early before it runs the full guard. It is no substitute for :func:`guard_model`.
-
-    Args:
-        path: The .onnx file.
-        sidecar: The sidecar JSON (default: found beside the model).
-
-    Raises:
-        BadModelError: no sidecar, or it fails a check (one line).
-    """
-    p = Path(path)
-    report = CheckReport(path=p)
-    rec = Recorder(report, strict=True)
-    jail = jail_dir()
-    # The model file's first checks, so that errors come in the guard's order.
-    problem = regular_file_problem(p)
-    if problem:
-        rec.fail("regular_file", problem)
-    real = Path(os.path.realpath(p))
-    if jail is not None and not inside(real, jail):
-        rec.fail("jail", f"{p} resolves to {real}, outside {ENV_MODEL_DIR}={jail}")
-    sc_path = Path(sidecar) if sidecar is not None else find_sidecar(p)
-    if sc_path is None:
-        detail = f"no sidecar beside {p.name} (expected {p.stem}.json)"
-        raise BadModelError(f"{p.name}: sidecar_file: {detail}")
-    sc = _load_sidecar(sc_path, rec, jail)
-    if sc is None:  # pragma: no cover - strict mode raises first
-        report.raise_if_failed()
-        raise BadModelError(f"{p.name}: sidecar unusable")
-    return sc
 
 
 def check_model(

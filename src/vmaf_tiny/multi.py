@@ -131,7 +131,7 @@ def _stride(sidecar: dict[str, Any]) -> int:
 
 def model_stride(model: str | os.PathLike[str], *, int8: bool = False) -> int:
     """The frame stride of a model's sidecar (``frame.stride``, 1 without one)."""
-    from vmaf_tiny.guard import read_sidecar
+    from vmaf_tiny.guard_sidecar import read_sidecar
     from vmaf_tiny.registry import resolve_model
 
     ref = resolve_model(model, int8=int8)

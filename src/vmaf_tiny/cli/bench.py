@@ -78,6 +78,7 @@ def bench(
 ) -> None:
     """Benchmark a tiny FR model end to end against plain libvmaf vmaf_v0.6.1."""
     from vmaf_tiny import bench as bench_mod
+    from vmaf_tiny.bench_report import write_results
 
     quiet_python_warnings()
     result = bench_mod.run_bench(
@@ -91,16 +92,16 @@ def bench(
         ffmpeg=ffmpeg,
         threads=threads,
     )
-    path = bench_mod.write_results(result, out)
+    path = write_results(result, out)
     say(f"wrote {path}")
     show_results(result, as_json)
 
 
 def show_results(result: dict[str, object], as_json: bool) -> None:
     """Print the results: JSON on stdout, or the markdown summary."""
-    from vmaf_tiny import bench as bench_mod
+    from vmaf_tiny.bench_report import summary_markdown
 
     if as_json:
         print_json(result)
     else:
-        console.out_console.print(bench_mod.summary_markdown(result), markup=False, highlight=False)
+        console.out_console.print(summary_markdown(result), markup=False, highlight=False)

@@ -399,7 +399,7 @@ def _students_teacher(models: list[str], *, int8: bool) -> str | None:
     (sidecar ``metadata.teacher_model``) when they share one that is not vmaf_v0.6.1, else None.
     A model that cannot be read is left to the scoring path's own error."""
     from vmaf_tiny.features_names import TEACHERS
-    from vmaf_tiny.guard import read_sidecar
+    from vmaf_tiny.guard_sidecar import read_sidecar
     from vmaf_tiny.registry import resolve_model
 
     found: set[str] = set()
