@@ -29,6 +29,7 @@ __all__ = [
     "check_codec_fields",
     "codec_block_spec",
     "codec_columns",
+    "codec_notes",
     "crf_norm",
     "load_vocabulary",
     "preset_norm",
@@ -242,3 +243,40 @@ def codec_columns(
         out[r, len(slots)] = preset_norm(c, p)
         out[r, len(slots) + 1] = crf_norm(c, None if q is None else float(q))
     return out
+
+
+#: ffmpeg decoder name of the bitstream each known encoder writes.
+_ENCODER_BITSTREAM = {
+    "libx264": "h264",
+    "libx265": "hevc",
+    "libvpx-vp9": "vp9",
+    "libvpx": "vp8",
+    "libaom-av1": "av1",
+    "libsvtav1": "av1",
+    "librav1e": "av1",
+}
+
+
+def codec_notes(block: Mapping[str, Any], codec: str, decoder: str | None) -> list[str]:
+    """Warnings about a codec-aware model's encoder field: an encoder outside the block's slots
+    (scored with its catch-all slot), or one that cannot have written the stream (``decoder``,
+    the distorted stream's codec as ffmpeg decodes it; None when unknown)."""
+    if codec == "none":
+        return []
+    notes = []
+    other = block.get("other_slot", "other")
+    if codec not in block["slots"]:
+        known = ", ".join(str(c) for c in block["slots"] if c != other)
+        notes.append(
+            f"codec {codec!r} is not one the model was trained on ({known}): scored with its "
+            f"{other!r} slot"
+        )
+    bitstreams = set(_ENCODER_BITSTREAM.values())
+    prefix = codec.split("_", 1)[0]  # hardware encoders: h264_nvenc, hevc_qsv, av1_vaapi...
+    written = _ENCODER_BITSTREAM.get(codec) or (prefix if prefix in bitstreams else None)
+    if written and decoder in bitstreams and decoder != written:
+        notes.append(
+            f"codec {codec!r} writes {written}, but the distorted stream is {decoder}: "
+            "check --codec"
+        )
+    return notes

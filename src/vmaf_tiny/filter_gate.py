@@ -193,7 +193,9 @@ def plan_gate(
     )
 
 
-def _gate_model(model: str, backend: str, threads: int) -> LoadedModel:
+def _gate_model(
+    model: str, backend: str, threads: int, role: str = "its quality gate model"
+) -> LoadedModel:
     """The gate's NR model: by id from the active zoo (``$VMAF_TINY_ZOO`` or the shipped one),
     else by id from the shipped zoo (a user's zoo need not carry it).
 
@@ -212,10 +214,10 @@ def _gate_model(model: str, backend: str, threads: int) -> LoadedModel:
             lm = load_model(model, backend=backend, threads=threads, zoo=shipped_zoo())
     except (BadInputError, BadModelError) as e:
         why = str(e).removesuffix("; or pass a path to an .onnx file")  # a gate takes an id
-        raise BadModelError(f"its quality gate model {model!r} cannot be loaded ({why})") from None
+        raise BadModelError(f"{role} {model!r} cannot be loaded ({why})") from None
     if lm.kind != "nr" or not is_stream_model(lm):
         raise BadModelError(
-            f"its quality gate model {model!r} (kind {lm.kind}) is not a stream NR model (no "
+            f"{role} {model!r} (kind {lm.kind}) is not a stream NR model (no "
             "input with role stream_features)"
         )
     return lm
@@ -303,6 +305,7 @@ def filter_with_model(
             why = f"{lm.model_id} has no quality gate" if gate else "--no-gate is set"
             raise BadInputError(f"--gate-scorer does nothing: {why}")
         g = Gate(str(gate_model), g.full_below, g.off_above)
+        _gate_model(g.model, backend, threads, role="--gate-scorer")  # the user's choice: now
     try:
         plan = plan_gate(
             spec,
@@ -316,9 +319,10 @@ def filter_with_model(
     except BadModelError as e:  # only the gate's model: name the filter it belongs to
         raise BadModelError(f"filter {lm.model_id}: {e}") from None
     if plan.gate is not None and plan.scale is None:
+        anyway = "drop --gate-scorer and pass --no-gate" if gate_model else "pass --no-gate"
         raise BadInputError(
             f"{plan.note}; filtering every frame costs clean frames (see the card of "
-            f"{lm.model_id}): pass --no-gate to filter anyway, or give the encoded file"
+            f"{lm.model_id}): {anyway} to filter anyway, or give the encoded file"
         )
     run: FrameRunner = runner if plan.scale is None else GatedRunner(runner, plan.scale)
     res = filter_video(

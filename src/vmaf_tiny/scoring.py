@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
-from vmaf_tiny.codec import check_codec_fields, codec_columns
+from vmaf_tiny.codec import check_codec_fields, codec_columns, codec_notes
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.features import FeatureResult, extract_features, model_features
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
@@ -315,6 +315,7 @@ def score(
         codec_warns: list[str] = []
         if sidecar.get("codec_block") is not None:
             fields, codec_warns = resolve_codec(dinfo, codec=codec, preset=preset, crf=crf)
+            codec_warns += codec_notes(sidecar["codec_block"], fields.codec, dinfo.decoder)
         loading.raise_if_failed()  # a model that already failed its checks: no libvmaf pass
         feats: FeatureResult = extract_features(
             rspec,

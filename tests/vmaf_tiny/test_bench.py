@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import onnxruntime as ort
@@ -208,3 +209,24 @@ def test_bench_on_cuda(bench_run) -> None:
     assert out.returncode == 0, out.stderr
     res = json.loads((d / "cuda.json").read_text())
     assert res["model"]["provider"] == "CUDAExecutionProvider"
+
+
+def test_bench_refuses_an_unwritable_out_or_a_file_as_clips_dir_before_measuring(
+    bench_run, tmp_path: Path
+) -> None:
+    _, model, _ = bench_run
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    for flags, fragment in (
+        (["--out", str(tmp_path / "adir")], "it is a directory"),
+        (["--out", str(tmp_path / "afile" / "r.json")], "is not a directory"),
+        (["--clips-dir", str(tmp_path / "afile")], "--clips-dir"),
+    ):
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [str(VMAF_TINY), "bench", "-m", str(model), *QUICK, *flags],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and fragment in lines[0], out.stderr
+        assert time.perf_counter() - t0 < 20  # refused up front, not after the measurements

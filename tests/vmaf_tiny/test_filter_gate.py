@@ -222,7 +222,7 @@ def test_gate_model_replaces_the_gates_scorer_and_is_refused_where_it_does_nothi
     assert (tmp_path / "a.y4m").read_bytes() == (tmp_path / "b.y4m").read_bytes()
     # not a stream model; with --no-gate; on a filter without a gate: one line, exit 2
     for extra, fragment in (
-        (["--gate-scorer", "nr_metric_v2"], "not a stream NR model"),
+        (["--gate-scorer", "nr_metric_v2"], "--gate-scorer 'nr_metric_v2' (kind nr) is not a"),
         (["--gate-scorer", "nr_stream_v2", "--no-gate"], "--no-gate is set"),
         (["--gate-scorer", "nr_stream_v2", "-m", "learned_filter_v1"], "has no quality gate"),
     ):
@@ -231,3 +231,13 @@ def test_gate_model_replaces_the_gates_scorer_and_is_refused_where_it_does_nothi
         err = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert r.returncode == 2 and len(err) == 1 and fragment in err[0], r.stderr
         assert not (tmp_path / "c.y4m").exists()
+    # raw input cannot be gated: a scorer that cannot load says so first, and the advice for
+    # filtering anyway does not lead into the --no-gate refusal above
+    raw = lavfi_clip(ffmpeg, tmp_path / "in.y4m", frames=3)
+    for scorer, fragment in (
+        ("nosuch_v1", "--gate-scorer 'nosuch_v1' cannot be loaded"),
+        ("nr_stream_v2", "drop --gate-scorer and pass --no-gate"),
+    ):
+        r = _filter(raw, "-o", tmp_path / "c.y4m", "-m", gated_filter, "--gate-scorer", scorer)
+        err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2 and len(err) == 1 and fragment in err[0], r.stderr

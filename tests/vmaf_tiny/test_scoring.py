@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vmaf_tiny import VideoSpec, extract_features, score, score_nr
-from vmaf_tiny.codec import check_codec_fields, codec_block_spec, codec_columns
+from vmaf_tiny.codec import check_codec_fields, codec_block_spec, codec_columns, codec_notes
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.scoring import fr_inputs, harmonic_mean, pool_scores, resolve_codec
 from vmaf_tiny.video import probe, read_luma
@@ -318,3 +318,34 @@ def test_ffmpeg_probe_is_asked_once_per_file_version(runtime_clips, ffmpeg, tmp_
     shutil.copyfile(short, dis)  # a new version of the same path: probed again
     again = probe(dis)
     assert again is not first and again.n_frames == 6 and first.n_frames == 12
+
+
+def test_codec_notes_name_an_unknown_encoder_and_one_that_cannot_have_written_the_stream() -> None:
+    block = codec_block_spec("v3")
+    assert codec_notes(block, "libx264", "h264") == []
+    assert codec_notes(block, "h264_nvenc", "h264") == []  # hardware encoders by their prefix
+    assert codec_notes(block, "none", "h264") == []  # no encode: nothing to check
+    assert codec_notes(block, "libx264", "rawvideo") == []  # not a stream: nothing to compare
+    (unknown,) = codec_notes(block, "bogus", "h264")
+    assert "'bogus' is not one the model was trained on" in unknown and "'other' slot" in unknown
+    (wrong,) = codec_notes(block, "libvpx-vp9", "h264")
+    assert "writes vp9, but the distorted stream is h264" in wrong
+    (wrong_hw,) = codec_notes(block, "hevc_qsv", "av1")
+    assert "writes hevc" in wrong_hw
+
+
+def test_codec_flags_that_no_model_would_read_are_refused(runtime_clips: dict[str, Path]) -> None:
+    ref, dis = str(runtime_clips["ref"]), str(runtime_clips["dis"])
+    for args, fragment in (
+        (["-r", ref, "-d", dis, "--crf", "20"], "--crf: vmaf_tiny_v2 is not codec-aware"),
+        (["-r", ref, "-d", dis, "-m", "vmaf_tiny_v2", "-m", "vmaf_tiny_v4", "--codec", "libx264"],
+         "--codec: vmaf_tiny_v2, vmaf_tiny_v4 are not codec-aware"),
+        (["-d", dis, "--no-reference", "--codec", "libx264", "--preset", "fast"],
+         "--codec, --preset: only codec-aware FR models take them"),
+    ):  # fmt: skip
+        proc = subprocess.run(
+            [str(VMAF_TINY), "score", *args, "--json"], capture_output=True, text=True
+        )
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and fragment in lines[0], proc.stderr
+        assert proc.stdout == ""

@@ -79,8 +79,14 @@ def bench(
     """Benchmark a tiny FR model end to end against plain libvmaf vmaf_v0.6.1."""
     from vmaf_tiny import bench as bench_mod
     from vmaf_tiny.bench_report import write_results
+    from vmaf_tiny.errors import BadInputError
+    from vmaf_tiny.fsutil import check_writable
 
     quiet_python_warnings()
+    if out is not None:  # before minutes of measuring
+        check_writable(out)
+    if clips_dir is not None and clips_dir.exists() and not clips_dir.is_dir():
+        raise BadInputError(f"--clips-dir {clips_dir}: not a directory")
     result = bench_mod.run_bench(
         model,
         backend=backend,

@@ -250,6 +250,11 @@ def score(
         "fps": fps,
         "scale_algo": scale_algo,
     }
+    if pairs is None:  # a pairs CSV may carry them for some of its models
+        _refuse_ignored_codec_flags(
+            models, codec=codec, preset=preset, crf=crf, int8=int8,
+            nr=no_reference, fast=fast or fast_level is not None,
+        )  # fmt: skip
     if fast or fast_level is not None:
         from vmaf_tiny.fast import fast_cli_model, score_fast
 
@@ -418,6 +423,45 @@ def _students_teacher(models: list[str], *, int8: bool) -> str | None:
         warn(f"--with-svm: the models imitate different teachers ({', '.join(sorted(found))}); "
              "comparing with vmaf_v0.6.1 (--teacher picks another)")  # fmt: skip
     return None
+
+
+def _refuse_ignored_codec_flags(
+    models: list[str],
+    *,
+    codec: str | None,
+    preset: str | None,
+    crf: float | None,
+    int8: bool,
+    nr: bool,
+    fast: bool,
+) -> None:
+    """``--codec``/``--preset``/``--crf`` describe the encode to codec-aware FR models only:
+    refuse them (one line) when no model given would read them, instead of ignoring them. A
+    model that cannot be read is left to the scoring path's own error."""
+    given = [
+        f for f, v in (("--codec", codec), ("--preset", preset), ("--crf", crf)) if v is not None
+    ]
+    if not given:
+        return
+    what = ", ".join(given)
+    if nr or fast:
+        kind = "the no-reference path reads the stream itself" if nr else "--fast models"
+        raise BadInputError(f"{what}: only codec-aware FR models take them, not {kind}")
+    from vmaf_tiny.guard_sidecar import read_sidecar
+    from vmaf_tiny.registry import resolve_model
+
+    for m in models:
+        try:
+            ref = resolve_model(m, int8=int8)
+            side = read_sidecar(ref.onnx, sidecar=ref.sidecar)
+        except VmafTinyError:
+            return
+        if side.get("codec_block") is not None:
+            return
+    raise BadInputError(
+        f"{what}: {', '.join(models)} {'is' if len(models) == 1 else 'are'} not codec-aware and "
+        "would ignore them (codec-aware models, e.g. fr_regressor_v3, take them)"
+    )
 
 
 def _finish(
