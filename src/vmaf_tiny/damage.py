@@ -49,6 +49,9 @@ _PREFIX_RE = re.compile(r"^(?:\[[^\]]*@ 0x[0-9a-f]+\]\s*)+")
 _SOURCE_RE = re.compile(r"\[(?:in#|vist#)(\d+)")
 _COMPONENT_RE = re.compile(r"^\[(\w+) @ 0x")
 _CONCEAL_RE = re.compile(r"corrupt decoded frame|concealing", re.IGNORECASE)
+#: Decoder damage messages found even when another thread's log line (e.g. ``showinfo``) was
+#: written into the middle of theirs, so that their level tag lies on another line.
+_TORN_RE = re.compile(r"corrupt decoded frame|error while decoding MB [^\n]*")
 
 
 @dataclass
@@ -90,8 +93,12 @@ def scan_log(
     for line in text.splitlines():
         m = _LEVEL_RE.search(line)
         if m is None:
-            continue
-        level, msg = m.group(1), _PREFIX_RE.sub("", m.group(2)).strip()
+            torn = _TORN_RE.search(line)
+            if torn is None:
+                continue
+            level, msg = "warning", torn.group(0).strip()
+        else:
+            level, msg = m.group(1), _PREFIX_RE.sub("", m.group(2)).strip()
         if _BENIGN.search(msg):
             continue
         if level == "warning" and not _DAMAGE_WARNINGS.search(msg):

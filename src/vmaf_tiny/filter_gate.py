@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from vmaf_tiny.damage import ALLOW_HINT
 from vmaf_tiny.errors import BadInputError, BadModelError, DamagedInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
 from vmaf_tiny.filter_output import check_output
@@ -146,7 +147,10 @@ def plan_gate(
     info = probe(spec, ff)
     name = spec.path.name
     if info.damage and not allow_damaged:
-        frames_to_read(info, False)  # the damaged-input error comes first
+        try:
+            frames_to_read(info, False)  # the damaged-input error comes first
+        except DamagedInputError as e:
+            raise _ungateable(e) from None
     if not is_encoded_stream(info):
         what = "raw yuv" if spec.is_raw else f"{info.decoder} ({spec.path.suffix or 'no suffix'})"
         return GatePlan(
@@ -165,9 +169,9 @@ def plan_gate(
         res, flat = score_stream_frames(
             spec, lm, backend=backend, threads=threads, ffmpeg=ff, max_frames=max_frames
         )
-    except DamagedInputError:  # damage only the decoder saw (the probe's is handled above)
+    except DamagedInputError as e:  # damage only the decoder saw (the probe's is handled above)
         if not allow_damaged:
-            raise
+            raise _ungateable(e) from None
         return GatePlan(
             gate,
             note=f"{name}: damaged stream; the quality gate ({gate.model}) cannot score it frame "
@@ -190,6 +194,18 @@ def plan_gate(
         seconds=time.perf_counter() - t0,
         flat=flat,
         warnings=warnings,
+    )
+
+
+def _ungateable(e: DamagedInputError) -> DamagedInputError:
+    """The damaged-input error with advice that works for a gated filter: its gate cannot score a
+    damaged stream, so using the clean frames takes --no-gate as well."""
+    return DamagedInputError(
+        str(e).replace(
+            ALLOW_HINT,
+            "rerun with --allow-damaged --no-gate to filter the clean frames only (the quality "
+            "gate cannot score a damaged stream)",
+        )
     )
 
 
@@ -325,17 +341,22 @@ def filter_with_model(
             f"{lm.model_id}): {anyway} to filter anyway, or give the encoded file"
         )
     run: FrameRunner = runner if plan.scale is None else GatedRunner(runner, plan.scale)
-    res = filter_video(
-        spec,
-        output,
-        run,
-        codec=codec,
-        crf=crf,
-        preset=preset,
-        max_frames=max_frames,
-        ffmpeg=ff,
-        allow_damaged=allow_damaged,
-    )
+    try:
+        res = filter_video(
+            spec,
+            output,
+            run,
+            codec=codec,
+            crf=crf,
+            preset=preset,
+            max_frames=max_frames,
+            ffmpeg=ff,
+            allow_damaged=allow_damaged,
+        )
+    except DamagedInputError as e:  # damage the gate's own decode did not see (threaded decode)
+        if plan.scale is None:
+            raise
+        raise _ungateable(e) from None
     res.model_id, res.provider, res.strength = lm.model_id, lm.provider, strength
     res.warnings = [*plan.warnings, *res.warnings]
     res.gate = plan.summary(strength, res.n_frames)

@@ -68,7 +68,10 @@ def frames_to_read(
     if allow_damaged and spec is not None:
         clean = min(clean, locate_clean_frames(spec, ffmpeg or resolve_ffmpeg()))
     if clean <= 0:
-        raise BadInputError(f"{info.path.name}: damaged stream with no usable frames")
+        raise BadInputError(
+            f"{info.path.name}: damaged stream with no usable frames (the damage starts at its "
+            "first frame; --allow-damaged keeps only the frames before the first damage)"
+        )
     return clean
 
 

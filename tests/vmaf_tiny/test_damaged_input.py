@@ -231,6 +231,35 @@ def test_fr_allow_damaged_scores_the_intact_prefix(corpus: dict[str, Path]) -> N
     np.testing.assert_allclose(res["frames"][:-1], intact[:-1], rtol=1e-6)
 
 
+def test_damage_only_the_decoder_sees_gets_advice_that_works(
+    corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    """40 flipped bytes in an H.264 mp4 that the probe passes as clean: the damage shows in the
+    decode pass only. The default NR choice still falls back to the pixel model with
+    --allow-damaged, and the gated filter's advice names the flags that do filter the clean
+    frames."""
+    data = corpus["x264.mp4"].read_bytes()
+    bad = tmp_path / "flipped.mp4"
+    for frac in np.arange(0.5, 0.95, 0.05):  # the first spot only the decoder notices
+        at = int(len(data) * frac)
+        bad.write_bytes(data[:at] + bytes(b ^ 0x55 for b in data[at : at + 40]) + data[at + 40 :])
+        if not probe(bad).damage and run("score", "--no-reference", "-d", bad).returncode == 2:
+            break
+    else:
+        pytest.fail("no offset gives damage that only the decoder sees")
+    (tmp_path / "out").mkdir()
+    tmp_path = tmp_path / "out"
+    out = run("score", "--no-reference", "-d", bad, "--allow-damaged", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["model"] == "nr_metric_v2"
+    assert sum("cannot skip damaged frames" in ln for ln in out.stderr.splitlines()) == 1
+    err = one_line_error(run("filter", bad, "-o", tmp_path / "f.y4m"), "flipped.mp4: damaged")
+    assert "rerun with --allow-damaged --no-gate" in err
+    ok = run("filter", bad, "-o", tmp_path / "f.y4m", "--allow-damaged", "--no-gate", "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert 0 < json.loads(ok.stdout)["n_frames"] < N
+
+
 def test_decoder_errors_are_damage(corpus: dict[str, Path]) -> None:
     """Mid-stream corruption: frames the decoder rejects are counted and dropped (or refused)."""
     log = DecodeLog()
@@ -431,6 +460,15 @@ def test_scan_log_and_clean_prefix_units() -> None:
     ]
     assert concealed == 1
     assert scan_log(log, source=0, decoder="hevc")[0] == ["File ended prematurely"]
+    # Torn by another thread's line (seen with showinfo): the level tag on one line, the
+    # message glued to the end of a showinfo line. Still damage; an info line alone is not.
+    torn = (
+        "[vist#0:0/h264 @ 0x5] [dec:h264 @ 0x6] [warning] \n"
+        "[Parsed_showinfo_0 @ 0x7] [info] color_range:unknowncorrupt decoded frame\n"
+        "[Parsed_showinfo_0 @ 0x7] [info] n:   3 pts:   3 type:P\n"
+    )
+    assert scan_log(torn) == (["corrupt decoded frame"], 1)
+    assert scan_log("[h264 @ 0x5] [info] concealing 26 DC, 26 AC, 26 MV errors\n") == ([], 0)
     # Decode order with B-frames (dts, pts).
     packets = [(d, p, False) for d, p in [(0, 0), (1, 3), (2, 1), (3, 2)]]
     assert clean_prefix(packets) == 4

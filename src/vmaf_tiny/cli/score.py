@@ -41,7 +41,7 @@ from vmaf_tiny.cli.options import (
     WorkersOpt,
 )
 from vmaf_tiny.console import print_json, say
-from vmaf_tiny.errors import BadInputError, VmafTinyError
+from vmaf_tiny.errors import BadInputError, DamagedInputError, VmafTinyError
 
 #: ``score``'s model when none is given (with ``--no-reference`` the NR model is chosen instead).
 DEFAULT_FR_MODEL = "vmaf_tiny_v2"
@@ -344,18 +344,24 @@ def score(
                 distorted, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
                 allow_damaged=allow_damaged,
             )  # fmt: skip
-        res = score_nr(
-            distorted,
-            model,
-            backend=backend,
-            threads=threads,
-            int8=int8,
-            width=width,
-            height=height,
-            pix_fmt=pix_fmt,
-            ffmpeg=ff,
-            allow_damaged=allow_damaged,
-        )
+        nr_args: dict[str, Any] = {
+            "backend": backend, "threads": threads, "int8": int8, "width": width,
+            "height": height, "pix_fmt": pix_fmt, "ffmpeg": ff, "allow_damaged": allow_damaged,
+        }  # fmt: skip
+        try:
+            res = score_nr(distorted, model, **nr_args)
+        except DamagedInputError:
+            from vmaf_tiny.nr_stream import PIXEL_NR_MODEL, STREAM_NR_MODEL
+
+            # damage only the decode pass saw: a default choice falls back as for probed damage
+            if model_ids or not allow_damaged or model != STREAM_NR_MODEL:
+                raise
+            model = PIXEL_NR_MODEL
+            note = (
+                f"{Path(distorted).name}: damaged stream; {STREAM_NR_MODEL} cannot skip damaged "
+                f"frames, so --allow-damaged scores the clean frames with the pixel model {model}"
+            )
+            res = score_nr(distorted, model, **nr_args)
         if note:  # after scoring: input it cannot score gets its one-line error alone
             warn(note)
         from vmaf_tiny.multi import index_result, model_stride
