@@ -23,6 +23,7 @@ __all__ = [
     "as_spec",
     "check_file",
     "check_pix_fmt",
+    "check_raw_flags",
     "frame_bytes",
 ]
 
@@ -94,6 +95,29 @@ def ffmpeg_path(path: Path) -> str:
     """
     s = str(path)
     return f"file:{s}" if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", s) else s
+
+
+def check_raw_flags(
+    videos: list[str | os.PathLike[str] | None],
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    pix_fmt: str | None = None,
+) -> None:
+    """Refuse ``--width``/``--height``/``--pix-fmt`` when none of ``videos`` is raw yuv: they
+    describe raw input only, and any other input would silently ignore them.
+
+    Raises:
+        BadInputError: one line naming the flags.
+    """
+    given = [f for f, v in (("--width", width), ("--height", height), ("--pix-fmt", pix_fmt)) if v]
+    if not given or any(v is not None and VideoSpec(Path(v)).is_raw for v in videos):
+        return
+    names = ", ".join(Path(v).name for v in videos if v is not None)
+    raise BadInputError(
+        f"{', '.join(given)}: only raw yuv input ({'/'.join(sorted(RAW_SUFFIXES))}) takes them; "
+        f"{names} states its own size and pixel format"
+    )
 
 
 def as_spec(

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from vmaf_tiny.video_spec import check_raw_flags
+
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
 
 
@@ -141,3 +143,22 @@ def test_mismatched_resolution_is_upscaled_not_refused(
     ok = run("score", "-r", runtime_clips["ref"], "-d", small, "-m", model, "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["n_frames"] == 12
+
+
+def test_raw_geometry_flags_on_input_that_states_its_own_are_refused(
+    model: Path, runtime_clips, shared_data: Path, tmp_path: Path
+) -> None:
+    ref, dis = runtime_clips["ref"], runtime_clips["dis"]  # y4m: they state size and format
+    assert_one_line(
+        run("score", "-r", ref, "-d", dis, "-m", model, "--width", "160", "--pix-fmt", "yuv444p"),
+        "--width, --pix-fmt: only raw yuv input",
+    )
+    assert_one_line(
+        run("filter", dis, "-o", tmp_path / "f.y4m", "--no-gate", "--height", "90"),
+        "--height: only raw yuv input",
+    )
+    assert not (tmp_path / "f.y4m").exists()
+    # a raw input among the pair takes them (the other one states its own)
+    raw = shared_data / "clips" / "src01_ref_160x90_48f.yuv"
+    check_raw_flags([raw, dis], width=160, height=90)
+    check_raw_flags([dis], width=None, height=None, pix_fmt=None)

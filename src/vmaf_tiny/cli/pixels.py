@@ -95,7 +95,9 @@ def filter_cmd(
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
     from vmaf_tiny.filter_gate import filter_with_model
     from vmaf_tiny.video import as_spec
+    from vmaf_tiny.video_spec import check_raw_flags
 
+    check_raw_flags([input], width=width, height=height, pix_fmt=pix_fmt)
     res = filter_with_model(
         as_spec(input, width=width, height=height, pix_fmt=pix_fmt),
         output,
@@ -163,7 +165,9 @@ def saliency_cmd(
     from vmaf_tiny.ffmpeg import resolve_ffmpeg
     from vmaf_tiny.saliency import load_saliency, saliency_maps
     from vmaf_tiny.video import as_spec
+    from vmaf_tiny.video_spec import check_raw_flags
 
+    check_raw_flags([input], width=width, height=height, pix_fmt=pix_fmt)
     runner, lm = load_saliency(model, backend=backend, threads=threads)
     res = saliency_maps(
         as_spec(input, width=width, height=height, pix_fmt=pix_fmt),

@@ -250,6 +250,10 @@ def score(
         "fps": fps,
         "scale_algo": scale_algo,
     }
+    if pairs is None:
+        from vmaf_tiny.video_spec import check_raw_flags
+
+        check_raw_flags([reference, distorted], width=width, height=height, pix_fmt=pix_fmt)
     if pairs is None:  # a pairs CSV may carry them for some of its models
         _refuse_ignored_codec_flags(
             models, codec=codec, preset=preset, crf=crf, int8=int8,
