@@ -22,7 +22,7 @@ from vmaf_tiny.cli import pixels as _pixels
 from vmaf_tiny.cli import score as _score
 from vmaf_tiny.cli.models import models_app
 from vmaf_tiny.cli.options import BackendOpt, ModelOpt, ThreadsOpt
-from vmaf_tiny.cli.score import score_pairs_command
+from vmaf_tiny.cli.score_pairs import score_pairs_command
 from vmaf_tiny.console import exit_process, run_app
 
 __all__ = ["BackendOpt", "ModelOpt", "ThreadsOpt", "app", "main", "score_pairs_command"]
