@@ -83,6 +83,7 @@ class GatePlan:
         note: Why the input cannot be gated (None when it can, or without a gate).
         seconds: Time spent scoring the input.
         flat: Per-frame flags of the flat frames the gate left unchanged (None when off).
+        damaged: The input is a damaged stream the gate cannot score (``note`` says so).
         warnings: The NR model's notes on the input (flat frames, a codec outside training).
     """
 
@@ -93,6 +94,7 @@ class GatePlan:
     seconds: float = 0.0
     flat: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
+    damaged: bool = False
 
     def summary(self, strength: float, n_frames: int | None = None) -> dict[str, Any] | None:
         """The ``--json`` block: model, thresholds and, over the first ``n_frames`` frames (the
@@ -162,6 +164,7 @@ def plan_gate(
             gate,
             note=f"{name}: damaged stream; the quality gate ({gate.model}) cannot score it frame "
             "by frame",
+            damaged=True,
         )
     t0 = time.perf_counter()
     lm = _gate_model(gate.model, backend, threads)
@@ -176,6 +179,7 @@ def plan_gate(
             gate,
             note=f"{name}: damaged stream; the quality gate ({gate.model}) cannot score it frame "
             "by frame",
+            damaged=True,
         )
     scores = np.asarray(res.frames, dtype=np.float64)
     scale = gate.scale(scores)
@@ -332,13 +336,16 @@ def filter_with_model(
             allow_damaged=allow_damaged,
             max_frames=max_frames,
         )
-    except BadModelError as e:  # only the gate's model: name the filter it belongs to
-        raise BadModelError(f"filter {lm.model_id}: {e}") from None
+    except BadModelError as e:  # only the gate's model: name the filter, or the user's flag
+        who = f"--gate-scorer {str(gate_model)!r}" if gate_model else f"filter {lm.model_id}"
+        raise BadModelError(f"{who}: {e}") from None
     if plan.gate is not None and plan.scale is None:
         anyway = "drop --gate-scorer and pass --no-gate" if gate_model else "pass --no-gate"
+        encoded = plan.damaged  # an encoded file already: only --no-gate helps
         raise BadInputError(
             f"{plan.note}; filtering every frame costs clean frames (see the card of "
-            f"{lm.model_id}): {anyway} to filter anyway, or give the encoded file"
+            f"{lm.model_id}): {anyway} to filter anyway"
+            + ("" if encoded else ", or give the encoded file")
         )
     run: FrameRunner = runner if plan.scale is None else GatedRunner(runner, plan.scale)
     try:

@@ -256,6 +256,10 @@ def _stream_contract(sidecar: Mapping[str, Any], feats: Mapping[str, Any]) -> st
             f"stream_features input {feats['name']!r} has width {_last_dim(feats)} but "
             f"feature_order gives {len(order)}"
         )
+    from vmaf_tiny.stream_features import unknown_features
+
+    if unknown := unknown_features(order):
+        return f"feature_order names stream feature(s) the runtime does not compute: {unknown}"
     return None
 
 

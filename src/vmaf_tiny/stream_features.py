@@ -22,6 +22,7 @@ __all__ = [
     "STREAM_FEATURES",
     "feature_dict",
     "stream_feature_matrix",
+    "unknown_features",
 ]
 
 #: ffmpeg decoder name -> codec family used by the features (one-hot columns).
@@ -184,6 +185,11 @@ def _known(name: str) -> bool:
     return len(parts) <= 2 and all(p in STREAM_FEATURES for p in parts)
 
 
+def unknown_features(names: Sequence[str]) -> list[str]:
+    """The names that the runtime does not compute (see :func:`stream_feature_matrix`)."""
+    return [n for n in names if not _known(n)]
+
+
 def stream_feature_matrix(
     sf: StreamFrames,
     names: Sequence[str],
@@ -204,7 +210,7 @@ def stream_feature_matrix(
         BadModelError: a name the runtime does not compute.
         BadInputError: the features are not finite (a broken stream).
     """
-    unknown = [n for n in names if not _known(n)]
+    unknown = unknown_features(names)
     if unknown:
         raise BadModelError(f"unknown stream feature(s) {unknown}; known: {list(STREAM_FEATURES)}")
     feats = _features(sf, display)

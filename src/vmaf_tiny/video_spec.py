@@ -113,10 +113,13 @@ def check_raw_flags(
     given = [f for f, v in (("--width", width), ("--height", height), ("--pix-fmt", pix_fmt)) if v]
     if not given or any(v is not None and VideoSpec(Path(v)).is_raw for v in videos):
         return
-    names = ", ".join(Path(v).name for v in videos if v is not None)
+    names = list(dict.fromkeys(Path(v).name for v in videos if v is not None))
+    them = "them" if len(given) > 1 else "it"
+    states = "state" if len(names) > 1 else "states"
     raise BadInputError(
-        f"{', '.join(given)}: only raw yuv input ({'/'.join(sorted(RAW_SUFFIXES))}) takes them; "
-        f"{names} states its own size and pixel format"
+        f"{', '.join(given)}: only raw yuv input ({'/'.join(sorted(RAW_SUFFIXES))}) takes {them}; "
+        f"{' and '.join(names)} {states} {'their' if len(names) > 1 else 'its'} own size and "
+        "pixel format"
     )
 
 

@@ -221,6 +221,7 @@ def test_bench_refuses_an_unwritable_out_or_a_file_as_clips_dir_before_measuring
         (["--out", str(tmp_path / "adir")], "it is a directory"),
         (["--out", str(tmp_path / "afile" / "r.json")], "is not a directory"),
         (["--clips-dir", str(tmp_path / "afile")], "--clips-dir"),
+        (["--clips-dir", str(tmp_path / "afile" / "sub")], "afile is not a directory"),
     ):
         t0 = time.perf_counter()
         out = subprocess.run(

@@ -251,8 +251,10 @@ def test_damage_only_the_decoder_sees_gets_advice_that_works(
     tmp_path = tmp_path / "out"
     out = run("score", "--no-reference", "-d", bad, "--allow-damaged", "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["model"] == "nr_metric_v2"
+    res = json.loads(out.stdout)
+    assert res["model"] == "nr_metric_v2"
     assert sum("cannot skip damaged frames" in ln for ln in out.stderr.splitlines()) == 1
+    assert sum("cannot skip damaged frames" in w for w in res["warnings"]) == 1
     err = one_line_error(run("filter", bad, "-o", tmp_path / "f.y4m"), "flipped.mp4: damaged")
     assert "rerun with --allow-damaged --no-gate" in err
     ok = run("filter", bad, "-o", tmp_path / "f.y4m", "--allow-damaged", "--no-gate", "--json")

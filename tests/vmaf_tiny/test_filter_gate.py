@@ -241,3 +241,16 @@ def test_gate_model_replaces_the_gates_scorer_and_is_refused_where_it_does_nothi
         r = _filter(raw, "-o", tmp_path / "c.y4m", "-m", gated_filter, "--gate-scorer", scorer)
         err = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert r.returncode == 2 and len(err) == 1 and fragment in err[0], r.stderr
+    # a scorer whose sidecar names a stream feature the runtime does not compute fails to load
+    # (before: only while scoring, blamed on the filter, and never on raw input)
+    (tmp_path / "odd").mkdir()
+    shutil.copyfile(shipped_zoo() / "nr_stream_v2.onnx", tmp_path / "odd" / "nr_stream_v2.onnx")
+    side = json.loads((shipped_zoo() / "nr_stream_v2.json").read_text())
+    side["feature_order"] = ["bogus_feat", *side["feature_order"][1:]]
+    (tmp_path / "odd" / "nr_stream_v2.json").write_text(json.dumps(side))
+    for src in (enc, raw):
+        r = _filter(src, "-o", tmp_path / "c.y4m", "-m", gated_filter,
+                    "--gate-scorer", tmp_path / "odd" / "nr_stream_v2.onnx")  # fmt: skip
+        err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2 and len(err) == 1, r.stderr
+        assert "--gate-scorer" in err[0] and "bogus_feat" in err[0], err[0]

@@ -85,8 +85,12 @@ def bench(
     quiet_python_warnings()
     if out is not None:  # before minutes of measuring
         check_writable(out)
-    if clips_dir is not None and clips_dir.exists() and not clips_dir.is_dir():
-        raise BadInputError(f"--clips-dir {clips_dir}: not a directory")
+    if clips_dir is not None:
+        for p in (clips_dir, *clips_dir.parents):
+            if p.exists():
+                if not p.is_dir():
+                    raise BadInputError(f"--clips-dir {clips_dir}: {p} is not a directory")
+                break
     result = bench_mod.run_bench(
         model,
         backend=backend,

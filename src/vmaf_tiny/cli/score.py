@@ -244,7 +244,7 @@ def score(
             )
             res = score_nr(distorted, model, **nr_args)
         if note:  # after scoring: input it cannot score gets its one-line error alone
-            warn(note)
+            res.warnings = [note, *res.warnings]  # stderr below, and --json's warnings
         from vmaf_tiny.multi import index_result, model_stride
         from vmaf_tiny.video import as_spec, probe
 
@@ -331,9 +331,10 @@ def _refuse_ignored_codec_flags(
     if not given:
         return
     what = ", ".join(given)
+    them = "them" if len(given) > 1 else "it"
     if nr or fast:
-        kind = "the no-reference path reads the stream itself" if nr else "--fast models"
-        raise BadInputError(f"{what}: only codec-aware FR models take them, not {kind}")
+        why = "the no-reference path reads the stream itself" if nr else "--fast models do not"
+        raise BadInputError(f"{what}: only codec-aware FR models take {them}; {why}")
     from vmaf_tiny.guard_sidecar import read_sidecar
     from vmaf_tiny.registry import resolve_model
 
@@ -347,7 +348,7 @@ def _refuse_ignored_codec_flags(
             return
     raise BadInputError(
         f"{what}: {', '.join(models)} {'is' if len(models) == 1 else 'are'} not codec-aware and "
-        "would ignore them (codec-aware models, e.g. fr_regressor_v3, take them)"
+        f"would ignore {them} (codec-aware models, e.g. fr_regressor_v3, take {them})"
     )
 
 
