@@ -334,14 +334,20 @@ def test_codec_notes_name_an_unknown_encoder_and_one_that_cannot_have_written_th
     assert "writes hevc" in wrong_hw
 
 
-def test_codec_flags_that_no_model_would_read_are_refused(runtime_clips: dict[str, Path]) -> None:
+def test_codec_flags_that_no_model_would_read_are_refused(
+    runtime_clips: dict[str, Path], tmp_path: Path
+) -> None:
     ref, dis = str(runtime_clips["ref"]), str(runtime_clips["dis"])
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"reference,distorted\n{ref},{dis}\n")
     for args, fragment in (
         (["-r", ref, "-d", dis, "--crf", "20"], "--crf: vmaf_tiny_v2 is not codec-aware"),
         (["-r", ref, "-d", dis, "-m", "vmaf_tiny_v2", "-m", "vmaf_tiny_v4", "--codec", "libx264"],
          "--codec: vmaf_tiny_v2, vmaf_tiny_v4 are not codec-aware"),
         (["-d", dis, "--no-reference", "--codec", "libx264", "--preset", "fast"],
          "--codec, --preset: only codec-aware FR models take them"),
+        (["--pairs", str(pairs), "-m", "vmaf_tiny_v4", "--crf", "30"],
+         "--crf: vmaf_tiny_v4 is not codec-aware"),
     ):  # fmt: skip
         proc = subprocess.run(
             [str(VMAF_TINY), "score", *args, "--json"], capture_output=True, text=True

@@ -127,15 +127,14 @@ def score(
         "fps": fps,
         "scale_algo": scale_algo,
     }
-    if pairs is None:
+    if pairs is None:  # a pairs CSV's rows may be raw yuv: the flags are theirs
         from vmaf_tiny.video_spec import check_raw_flags
 
         check_raw_flags([reference, distorted], width=width, height=height, pix_fmt=pix_fmt)
-    if pairs is None:  # a pairs CSV may carry them for some of its models
-        _refuse_ignored_codec_flags(
-            models, codec=codec, preset=preset, crf=crf, int8=int8,
-            nr=no_reference, fast=fast or fast_level is not None,
-        )  # fmt: skip
+    _refuse_ignored_codec_flags(  # the same models score every pair of a --pairs CSV
+        models, codec=codec, preset=preset, crf=crf, int8=int8,
+        nr=no_reference, fast=fast or fast_level is not None,
+    )  # fmt: skip
     if fast or fast_level is not None:
         from vmaf_tiny.fast import fast_cli_model, score_fast
 
@@ -161,7 +160,9 @@ def score(
         return
     if pairs is not None:
         if reference or distorted or no_reference:
-            raise BadInputError("--pairs cannot be combined with --reference/--distorted")
+            raise BadInputError(
+                "--pairs cannot be combined with --reference/--distorted/--no-reference"
+            )
         if extra_names or plot:
             raise BadInputError("--pairs takes no --plot/--extras (one row per pair and model)")
         options = {
