@@ -18,7 +18,11 @@ from vmaf_tiny.fsutil import sigterm_cleans_up
 from vmaf_tiny.scoring import score
 from vmaf_tiny.session import LoadedModel, load_model
 
-__all__ = ["PairJob", "read_pairs", "score_pair"]
+__all__ = ["WARNINGS_KEY", "PairJob", "read_pairs", "score_pair"]
+
+#: Key of a scored row holding the result's warnings (the CLI prints them on stderr instead of
+#: rendering them as a column).
+WARNINGS_KEY = "warnings"
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ def score_pair(job: PairJob) -> list[dict[str, Any]]:
 
     Returns:
         One flat row per model: model, reference, distorted, n_frames, pooled values, the
-        teacher's mean if asked, provider.
+        teacher's mean if asked, provider, and ``warnings`` (the result's notes, a list).
     """
     if multiprocessing.parent_process() is None:
         return _score_pair(job)
@@ -169,4 +173,5 @@ def _row(
     if res.codec is not None:
         row["codec"] = res.codec.codec
         row["crf"] = res.codec.crf
+    row[WARNINGS_KEY] = list(res.warnings)
     return row

@@ -355,3 +355,21 @@ def test_codec_flags_that_no_model_would_read_are_refused(
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and fragment in lines[0], proc.stderr
         assert proc.stdout == ""
+
+
+def test_pairs_print_each_pairs_warnings_once(
+    runtime_clips: dict[str, Path], tmp_path: Path
+) -> None:
+    ref, dis = str(runtime_clips["ref"]), str(runtime_clips["dis"])
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"reference,distorted,codec,crf\n{ref},{dis},bogus,30\n")
+    proc = subprocess.run(
+        [str(VMAF_TINY), "score", "--pairs", str(pairs), "--serial", "-m", "fr_regressor_v3",
+         "--json"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    said = [ln for ln in proc.stderr.splitlines() if "'bogus' is not one the model" in ln]
+    assert len(said) == 1 and said[0].startswith("warning: pair 0 (")
+    (row,) = json.loads(proc.stdout)
+    assert "warnings" not in row and row["codec"] == "bogus"

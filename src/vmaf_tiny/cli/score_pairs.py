@@ -68,7 +68,7 @@ def score_pairs_command(
     others; any failure ends in a :class:`VmafTinyError` (exit 2) after the rows are printed
     (and written to ``out``, .json or .csv).
     """
-    from vmaf_tiny.pairs import PairJob, read_pairs, score_pair
+    from vmaf_tiny.pairs import WARNINGS_KEY, PairJob, read_pairs, score_pair
     from vmaf_tiny.session import load_model
 
     models = [model] if isinstance(model, str) else list(model)
@@ -96,6 +96,11 @@ def score_pairs_command(
     failed = 0
     for o in outcomes:
         if o.ok and o.value is not None:
+            said: list[str] = []
+            for v in o.value:
+                said += [w for w in v.pop(WARNINGS_KEY, []) if w not in said]
+            for w in said:
+                warn(f"pair {o.index} ({Path(o.item.distorted).name}): {w}")
             out_rows += [{"pair": o.index, **v, "error": None} for v in o.value]
         else:
             failed += 1
