@@ -115,6 +115,8 @@ def resolve_codec(
             "pass --codec (e.g. --codec libx264, or --codec none for an unencoded video)"
         )
     warns: list[str] = []
+    if codec == "none" and (crf is not None or preset):
+        warns.append("--codec none marks a video that was not encoded: --crf/--preset are unused")
     if codec != "none":
         check_codec_fields(codec, preset, crf)  # the flags, before any stream value is read
         if crf is not None:

@@ -373,3 +373,9 @@ def test_pairs_print_each_pairs_warnings_once(
     assert len(said) == 1 and said[0].startswith("warning: pair 0 (")
     (row,) = json.loads(proc.stdout)
     assert "warnings" not in row and row["codec"] == "bogus"
+
+
+def test_codec_none_says_crf_and_preset_are_unused() -> None:
+    fields, warns = resolve_codec(None, codec="none", crf=26.0, preset="veryfast")
+    assert fields.codec == "none" and len(warns) == 1 and "--crf/--preset are unused" in warns[0]
+    assert resolve_codec(None, codec="none")[1] == []
