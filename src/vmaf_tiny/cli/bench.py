@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from vmaf_tiny import console
-from vmaf_tiny.cli._shell import quiet_python_warnings
+from vmaf_tiny.cli._shell import quiet_python_warnings, sigterm_cleans_up
 from vmaf_tiny.cli.options import FFmpegOpt, JsonOpt, ModelOpt, ThreadsOpt
 from vmaf_tiny.console import print_json, say
 
@@ -63,6 +63,7 @@ DEFAULT_MODEL = "vmaf_tiny_v2"
 DEFAULT_SIZES = "640x360x300,1920x1080x60"
 
 
+@sigterm_cleans_up
 def bench(
     backend: BenchBackendOpt = "cpu",
     model: ModelOpt = DEFAULT_MODEL,
