@@ -128,9 +128,10 @@ def plan_gate(
     ffmpeg: FFmpeg | None = None,
     allow_damaged: bool = False,
     max_frames: int | None = None,
+    scorer: LoadedModel | None = None,
 ) -> GatePlan:
-    """Score ``video`` (its first ``max_frames`` frames; None: all) with the gate's NR model and
-    return the per-frame correction scale.
+    """Score ``video`` (its first ``max_frames`` frames; None: all) with the gate's NR model
+    (``scorer`` when already loaded) and return the per-frame correction scale.
 
     Raises:
         BadInputError: the input cannot be probed, is damaged (without ``allow_damaged``), or
@@ -167,7 +168,7 @@ def plan_gate(
             damaged=True,
         )
     t0 = time.perf_counter()
-    lm = _gate_model(gate.model, backend, threads)
+    lm = scorer or _gate_model(gate.model, backend, threads)
     try:
         res, flat = score_stream_frames(
             spec, lm, backend=backend, threads=threads, ffmpeg=ff, max_frames=max_frames
@@ -320,12 +321,13 @@ def filter_with_model(
     runner, lm = load_filter(model, backend=backend, threads=threads, strength=strength)
     check_output(spec, Path(output), codec, crf, preset, ff)  # before the gate's scoring pass
     g = Gate.from_sidecar(lm.sidecar) if gate else None
+    scorer = None
     if gate_model is not None:
         if g is None:
             why = f"{lm.model_id} has no quality gate" if gate else "--no-gate is set"
             raise BadInputError(f"--gate-scorer does nothing: {why}")
         g = Gate(str(gate_model), g.full_below, g.off_above)
-        _gate_model(g.model, backend, threads, role="--gate-scorer")  # the user's choice: now
+        scorer = _gate_model(g.model, backend, threads, role="--gate-scorer")  # even for raw
     try:
         plan = plan_gate(
             spec,
@@ -335,6 +337,7 @@ def filter_with_model(
             ffmpeg=ff,
             allow_damaged=allow_damaged,
             max_frames=max_frames,
+            scorer=scorer,
         )
     except BadModelError as e:  # only the gate's model: name the filter, or the user's flag
         who = f"--gate-scorer {str(gate_model)!r}" if gate_model else f"filter {lm.model_id}"

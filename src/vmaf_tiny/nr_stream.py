@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from vmaf_tiny._lazy import numpy as np
 from vmaf_tiny.damage import damaged_error
 from vmaf_tiny.errors import BadInputError, DamagedInputError
 from vmaf_tiny.ffmpeg import FFmpeg, resolve_ffmpeg
-from vmaf_tiny.nr import flat_warning
+from vmaf_tiny.nr import flat_warning, score_nr
 from vmaf_tiny.result import ScoreResult, finish_scores, pool_scores, score_output, versions
 from vmaf_tiny.session import LoadedModel, load_model
 from vmaf_tiny.sidecar import input_roles
@@ -32,6 +33,7 @@ __all__ = [
     "choose_nr_model",
     "is_stream_model",
     "outside_sizes",
+    "score_default_nr",
     "score_stream",
     "score_stream_frames",
 ]
@@ -94,15 +96,58 @@ def choose_nr_model(
     if is_encoded_stream(info):
         if not (allow_damaged and info.damage):
             return STREAM_NR_MODEL, None
-        return PIXEL_NR_MODEL, (
-            f"{spec.path.name}: damaged stream; {STREAM_NR_MODEL} cannot skip damaged frames, so "
-            f"--allow-damaged scores the clean frames with the pixel model {PIXEL_NR_MODEL}"
-        )
+        return PIXEL_NR_MODEL, _damaged_note(spec.path.name)
     what = "raw yuv" if spec.is_raw else f"{info.decoder} ({spec.path.suffix or 'no suffix'})"
     return PIXEL_NR_MODEL, (
         f"{spec.path.name}: {what} carries no stream facts; scoring with the pixel model "
         f"{PIXEL_NR_MODEL} instead of {STREAM_NR_MODEL}"
     )
+
+
+def _damaged_note(name: str) -> str:
+    return (
+        f"{name}: damaged stream; {STREAM_NR_MODEL} cannot skip damaged frames, so "
+        f"--allow-damaged scores the clean frames with the pixel model {PIXEL_NR_MODEL}"
+    )
+
+
+def score_default_nr(
+    distorted: VideoSpec | str | os.PathLike[str],
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    pix_fmt: str | None = None,
+    ffmpeg: FFmpeg | None = None,
+    allow_damaged: bool = False,
+    **score_args: Any,
+) -> tuple[ScoreResult, str]:
+    """``score --no-reference`` without a model: score with :func:`choose_nr_model`'s choice.
+
+    With ``allow_damaged``, damage that only the stream model's decode pass sees (the probe saw
+    none) falls back to the pixel model too, as probed damage does. The choice's note comes
+    first in the result's warnings.
+
+    Returns:
+        (the result, the model id used).
+
+    Raises:
+        As :func:`vmaf_tiny.nr.score_nr` (``score_args``: its backend, threads, int8).
+    """
+    ff = ffmpeg or resolve_ffmpeg()
+    geometry: dict[str, Any] = {"width": width, "height": height, "pix_fmt": pix_fmt}
+    model, note = choose_nr_model(distorted, **geometry, ffmpeg=ff, allow_damaged=allow_damaged)
+    args = {**score_args, **geometry, "ffmpeg": ff, "allow_damaged": allow_damaged}
+    try:
+        res = score_nr(distorted, model, **args)
+    except DamagedInputError:
+        if not allow_damaged or model != STREAM_NR_MODEL:
+            raise
+        model = PIXEL_NR_MODEL
+        note = _damaged_note(as_spec(distorted, **geometry).path.name)
+        res = score_nr(distorted, model, **args)
+    if note:  # after scoring: input it cannot score gets its one-line error alone
+        res.warnings = [note, *res.warnings]
+    return res, model
 
 
 #: A frame is flat (black, one colour) for a stream model when its luma (8-bit code values)

@@ -40,7 +40,7 @@ from vmaf_tiny.cli.options import (
 )
 from vmaf_tiny.cli.score_pairs import score_pairs_command
 from vmaf_tiny.console import print_json, say
-from vmaf_tiny.errors import BadInputError, DamagedInputError, VmafTinyError
+from vmaf_tiny.errors import BadInputError, VmafTinyError
 
 #: ``score``'s model when none is given (with ``--no-reference`` the NR model is chosen instead).
 DEFAULT_FR_MODEL = "vmaf_tiny_v2"
@@ -216,36 +216,18 @@ def score(
             raise BadInputError("--no-reference and --reference cannot be combined")
         if with_svm or extra_names or fps is not None:
             raise BadInputError("--with-svm, --teacher, --extras and --fps need a reference")
-        from vmaf_tiny.nr import score_nr
-
-        note = None
-        if not model_ids:  # not chosen: pick the NR model that fits the input
-            from vmaf_tiny.nr_stream import choose_nr_model
-
-            model, note = choose_nr_model(
-                distorted, width=width, height=height, pix_fmt=pix_fmt, ffmpeg=ff,
-                allow_damaged=allow_damaged,
-            )  # fmt: skip
         nr_args: dict[str, Any] = {
             "backend": backend, "threads": threads, "int8": int8, "width": width,
             "height": height, "pix_fmt": pix_fmt, "ffmpeg": ff, "allow_damaged": allow_damaged,
         }  # fmt: skip
-        try:
-            res = score_nr(distorted, model, **nr_args)
-        except DamagedInputError:
-            from vmaf_tiny.nr_stream import PIXEL_NR_MODEL, STREAM_NR_MODEL
+        if model_ids:
+            from vmaf_tiny.nr import score_nr
 
-            # damage only the decode pass saw: a default choice falls back as for probed damage
-            if model_ids or not allow_damaged or model != STREAM_NR_MODEL:
-                raise
-            model = PIXEL_NR_MODEL
-            note = (
-                f"{Path(distorted).name}: damaged stream; {STREAM_NR_MODEL} cannot skip damaged "
-                f"frames, so --allow-damaged scores the clean frames with the pixel model {model}"
-            )
             res = score_nr(distorted, model, **nr_args)
-        if note:  # after scoring: input it cannot score gets its one-line error alone
-            res.warnings = [note, *res.warnings]  # stderr below, and --json's warnings
+        else:  # not chosen: the NR model that fits the input
+            from vmaf_tiny.nr_stream import score_default_nr
+
+            res, model = score_default_nr(distorted, **nr_args)
         from vmaf_tiny.multi import index_result, model_stride
         from vmaf_tiny.video import as_spec, probe
 
@@ -287,22 +269,31 @@ def score(
     _finish(res, as_json, as_csv, pools, out, plot)
 
 
+def _sidecars(models: list[str], *, int8: bool) -> list[dict[str, Any]] | None:
+    """The models' sidecars, read without loading them; None when one cannot be read (left to
+    the scoring path's own error)."""
+    from vmaf_tiny.guard_sidecar import read_sidecar
+    from vmaf_tiny.registry import resolve_model
+
+    try:
+        return [
+            read_sidecar((ref := resolve_model(m, int8=int8)).onnx, sidecar=ref.sidecar)
+            for m in models
+        ]
+    except VmafTinyError:
+        return None
+
+
 def _students_teacher(models: list[str], *, int8: bool) -> str | None:
     """``--with-svm`` without ``--teacher``: the teacher the models were trained to imitate
     (sidecar ``metadata.teacher_model``) when they share one that is not vmaf_v0.6.1, else None.
     A model that cannot be read is left to the scoring path's own error."""
     from vmaf_tiny.features_names import TEACHERS
-    from vmaf_tiny.guard_sidecar import read_sidecar
-    from vmaf_tiny.registry import resolve_model
 
-    found: set[str] = set()
-    for m in models:
-        try:
-            ref = resolve_model(m, int8=int8)
-            side = read_sidecar(ref.onnx, sidecar=ref.sidecar)
-        except VmafTinyError:
-            return None
-        found.add(str((side.get("metadata") or {}).get("teacher_model") or "vmaf_v0.6.1"))
+    sides = _sidecars(models, int8=int8)
+    if sides is None:
+        return None
+    found = {str((s.get("metadata") or {}).get("teacher_model") or "vmaf_v0.6.1") for s in sides}
     if len(found) == 1 and (t := found.pop()) in TEACHERS and t != "vmaf_v0.6.1":
         say(f"--with-svm: comparing with {t}, the teacher of {', '.join(models)} "
             "(--teacher picks another)")  # fmt: skip
@@ -324,8 +315,7 @@ def _refuse_ignored_codec_flags(
     fast: bool,
 ) -> None:
     """``--codec``/``--preset``/``--crf`` describe the encode to codec-aware FR models only:
-    refuse them (one line) when no model given would read them, instead of ignoring them. A
-    model that cannot be read is left to the scoring path's own error."""
+    refuse them (one line) when no model given would read them, instead of ignoring them."""
     given = [
         f for f, v in (("--codec", codec), ("--preset", preset), ("--crf", crf)) if v is not None
     ]
@@ -336,17 +326,9 @@ def _refuse_ignored_codec_flags(
     if nr or fast:
         why = "the no-reference path reads the stream itself" if nr else "--fast models do not"
         raise BadInputError(f"{what}: only codec-aware FR models take {them}; {why}")
-    from vmaf_tiny.guard_sidecar import read_sidecar
-    from vmaf_tiny.registry import resolve_model
-
-    for m in models:
-        try:
-            ref = resolve_model(m, int8=int8)
-            side = read_sidecar(ref.onnx, sidecar=ref.sidecar)
-        except VmafTinyError:
-            return
-        if side.get("codec_block") is not None:
-            return
+    sides = _sidecars(models, int8=int8)
+    if sides is None or any(s.get("codec_block") is not None for s in sides):
+        return
     raise BadInputError(
         f"{what}: {', '.join(models)} {'is' if len(models) == 1 else 'are'} not codec-aware and "
         f"would ignore {them} (codec-aware models, e.g. fr_regressor_v3, take {them})"
