@@ -20,6 +20,7 @@ from pathlib import Path
 
 from vmaf_tiny.codec import check_codec_fields
 from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import check_writable
 from vmaf_tiny.ffmpeg import (
     FFmpeg,
     encoder_options,
@@ -135,15 +136,15 @@ def check_output(
     """Refuse an output :func:`vmaf_tiny.filtering.filter_video` cannot write, before any work.
 
     Raises:
-        BadInputError: it is the input, a directory, a format without ``codec``, ``crf`` or
+        BadInputError: it is the input, a path that cannot be written
+            (:func:`vmaf_tiny.fsutil.check_writable`), a format without ``codec``, ``crf`` or
             ``preset`` without ``codec``, ``codec`` into raw video (.y4m / .yuv), an encoder
             this ffmpeg does not have, a CRF or preset the encoder does not take, or a trial
             encode (:func:`trial_encode`) that fails.
     """
     if out.resolve() == video.path.resolve():
         raise BadInputError("the output would overwrite the input")
-    if out.is_dir():
-        raise BadInputError(f"cannot write {out}: it is a directory (give a file name)")
+    check_writable(out)
     if not codec:
         if crf is not None or preset is not None:
             raise BadInputError(

@@ -103,9 +103,13 @@ def check_raw_flags(
     width: int | None = None,
     height: int | None = None,
     pix_fmt: str | None = None,
+    what: str | None = None,
 ) -> None:
     """Refuse ``--width``/``--height``/``--pix-fmt`` when none of ``videos`` is raw yuv: they
     describe raw input only, and any other input would silently ignore them.
+
+    ``what`` names the inputs in the message (for example every video of a pairs CSV) instead
+    of listing their file names.
 
     Raises:
         BadInputError: one line naming the flags.
@@ -115,11 +119,15 @@ def check_raw_flags(
         return
     names = list(dict.fromkeys(Path(v).name for v in videos if v is not None))
     them = "them" if len(given) > 1 else "it"
-    states = "state" if len(names) > 1 else "states"
+    if what is not None:
+        whose = f"{what} state their"
+    elif len(names) > 1:
+        whose = f"{' and '.join(names)} state their"
+    else:
+        whose = f"{names[0] if names else 'the input'} states its"
     raise BadInputError(
         f"{', '.join(given)}: only raw yuv input ({'/'.join(sorted(RAW_SUFFIXES))}) takes {them}; "
-        f"{' and '.join(names)} {states} {'their' if len(names) > 1 else 'its'} own size and "
-        "pixel format"
+        f"{whose} own size and pixel format"
     )
 
 

@@ -162,3 +162,17 @@ def test_raw_geometry_flags_on_input_that_states_its_own_are_refused(
     raw = shared_data / "clips" / "src01_ref_160x90_48f.yuv"
     check_raw_flags([raw, dis], width=160, height=90)
     check_raw_flags([dis], width=None, height=None, pix_fmt=None)
+
+
+def test_raw_geometry_flags_with_pairs_need_a_raw_video_among_the_pairs(
+    model: Path, runtime_clips, shared_data: Path, tmp_path: Path
+) -> None:
+    ref, dis = runtime_clips["ref"], runtime_clips["dis"]
+    csv = tmp_path / "pairs.csv"
+    csv.write_text(f"reference,distorted\n{ref},{dis}\n{ref},{ref}\n")
+    assert_one_line(
+        run("score", "--pairs", csv, "-m", model, "--width", "160"),
+        "takes it; the videos of pairs.csv state their own size",
+    )
+    raw = shared_data / "clips" / "src01_ref_160x90_48f.yuv"
+    check_raw_flags([ref, raw], width=160, what="the videos of pairs.csv")

@@ -73,6 +73,15 @@ def score_pairs_command(
 
     models = [model] if isinstance(model, str) else list(model)
     rows = read_pairs(pairs)
+    from vmaf_tiny.video_spec import check_raw_flags
+
+    check_raw_flags(  # a row's own width/height/pix_fmt columns are its own business
+        [r[k] for r in rows for k in ("reference", "distorted")],
+        width=options.get("width"),
+        height=options.get("height"),
+        pix_fmt=options.get("pix_fmt"),
+        what=f"the videos of {pairs.name}",
+    )
     # Load once here so a bad model (or a bad mix) is one clear error, not one per pair.
     loaded = [load_model(m, backend=options["backend"], threads=options["threads"]) for m in models]
     if len(loaded) > 1:
