@@ -20,7 +20,6 @@ from pathlib import Path
 
 from vmaf_tiny.codec import check_codec_fields
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import check_writable
 from vmaf_tiny.ffmpeg import (
     FFmpeg,
     encoder_options,
@@ -28,6 +27,7 @@ from vmaf_tiny.ffmpeg import (
     resolve_ffmpeg,
     video_encoders,
 )
+from vmaf_tiny.fsutil import check_writable
 from vmaf_tiny.video import PIX_FMTS, VideoInfo, VideoSpec, probe
 
 __all__ = [
