@@ -15,7 +15,7 @@ the clip's frames).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,21 +23,21 @@ import numpy as np
 import torch
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_train.data.frames import (
-    ClipRecord,
     PixelCorpus,
-    clip_rng,
-    crop_boxes,
-    decode,
-    gather,
-    sample_indices,
-    to_uint8,
 )
 from vmaf_train.evaluate.metrics import pool_by_key, score_metrics
 from vmaf_train.evaluate.model import write_clip_predictions
 from vmaf_train.evaluate.predict import predict_clips
 from vmaf_train.fit.loop import fit_loop, keeps_torch_state, run_metrics, start_run, write_run
+from vmaf_train.fit.nr_data import (
+    crop_batches,
+    feature_batches,
+    frame_size,
+    frame_stats,
+    sample_frames,
+    torch_predict,
+)
 from vmaf_train.models.nr import GradStats, NRNet, StatsNRNet
 from vmaf_train.recipes import PixelConfig
 from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
@@ -115,95 +115,6 @@ def build_nr(
     )
 
 
-def _size(cfg: PixelConfig) -> tuple[int, int]:
-    w, h = (int(v) for v in cfg.data["size"])
-    return w, h
-
-
-def _sample(
-    clips: Sequence[ClipRecord],
-    cfg: PixelConfig,
-    *,
-    per_clip: int,
-    purpose: str,
-    cache: Path | None,
-    progress: bool,
-) -> dict[str, np.ndarray]:
-    """Seeded whole frames (uint8) and their teacher VMAF from each clip."""
-    size = _size(cfg)
-    seed = int(cfg.train["seed"])
-    ff = resolve_ffmpeg()
-
-    def work(c: ClipRecord) -> dict[str, np.ndarray]:
-        idx = sample_indices(c.n_frames, per_clip, clip_rng(seed, c.key, purpose))
-        frames = decode(c.clip, size=size, max_frames=int(idx[-1]) + 1, ffmpeg=ff)
-        idx = idx[idx < len(frames)]
-        return {
-            "x": to_uint8(frames[idx]),
-            "y": c.vmaf[idx].astype(np.float32),
-            "frame": idx.astype(np.int32),
-        }
-
-    params = {"size": size, "per_clip": per_clip, "seed": seed, "purpose": purpose}
-    return gather(clips, work, tag=f"nr-{purpose}", params=params, cache=cache, progress=progress)
-
-
-def _batches(
-    x: np.ndarray, y: np.ndarray, cfg: PixelConfig, epoch: int
-) -> Iterator[tuple[torch.Tensor, ...]]:
-    rng = np.random.default_rng([int(cfg.train["seed"]), 1000 + epoch])
-    bs = int(cfg.train["batch_size"])
-    crop = cfg.data["crop"]
-    order = rng.permutation(len(x))
-    for i in range(0, len(order), bs):
-        sel = order[i : i + bs]
-        if crop:
-            cw, ch = int(crop[0]), int(crop[1])
-            boxes = crop_boxes(x.shape[1], x.shape[2], (ch, cw), len(sel), rng)
-            xb = np.stack(
-                [x[j, y0 : y0 + ch, x0 : x0 + cw] for j, (y0, x0) in zip(sel, boxes, strict=True)]
-            )
-        else:
-            xb = x[sel]
-        if cfg.data["flip"]:
-            flip = rng.random(len(sel)) < 0.5
-            xb = np.where(flip[:, None, None], xb[:, :, ::-1], xb)
-        xt = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32) / 255.0)[:, None]
-        yield xt, torch.from_numpy(y[sel].astype(np.float32))[:, None]
-
-
-def _frame_stats(stats: GradStats, x: np.ndarray, batch: int = 16) -> torch.Tensor:
-    """GradStats of uint8 whole frames, [N, n_out]."""
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            out.append(
-                stats(torch.from_numpy(x[i : i + batch].astype(np.float32) / 255.0)[:, None])
-            )
-    return torch.cat(out) if out else torch.zeros(0, stats.n_out)
-
-
-def _feature_batches(
-    f: torch.Tensor, y: np.ndarray, cfg: PixelConfig, epoch: int
-) -> Iterator[tuple[torch.Tensor, ...]]:
-    rng = np.random.default_rng([int(cfg.train["seed"]), 1000 + epoch])
-    bs = int(cfg.train["batch_size"])
-    order = rng.permutation(len(f))
-    yt = torch.from_numpy(y.astype(np.float32))[:, None]
-    for i in range(0, len(order), bs):
-        sel = torch.from_numpy(order[i : i + bs])
-        yield f[sel], yt[sel]
-
-
-def _torch_predict(model: torch.nn.Module, x: np.ndarray, batch: int = 16) -> np.ndarray:
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            xt = torch.from_numpy(x[i : i + batch].astype(np.float32) / 255.0)[:, None]
-            out.append(model(xt).numpy().reshape(-1))
-    return np.concatenate(out) if out else np.zeros(0)
-
-
 def _level_metrics(pred: Mapping[str, Any], name: str) -> dict[str, dict[str, Any]]:
     frame = score_metrics(pred["target"], pred["pred"][name], n_boot=0, constant_ok=True)
     _, (ct, cp) = pool_by_key(pred["key"], pred["target"], pred["pred"][name])
@@ -213,7 +124,7 @@ def _level_metrics(pred: Mapping[str, Any], name: str) -> dict[str, dict[str, An
 
 def nr_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx") -> dict[str, Any]:
     """The sidecar of an NR model: input/output contract and frame preparation."""
-    w, h = _size(cfg)
+    w, h = frame_size(cfg)
     out = cfg.output
     return {
         "schema_version": 1,
@@ -267,7 +178,7 @@ def fit_nr(
     start = start_run(cfg, corpus, run, cache)
     seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
-    train = _sample(
+    train = sample_frames(
         parts["train"],
         cfg,
         per_clip=int(cfg.data["frames_per_clip"]),
@@ -276,7 +187,7 @@ def fit_nr(
         progress=progress,
     )
     val_clips = parts["val"] or parts["train"]
-    val = _sample(
+    val = sample_frames(
         val_clips,
         cfg,
         per_clip=int(cfg.data["val_frames_per_clip"]),
@@ -287,7 +198,7 @@ def fit_nr(
     mu, sd = float(train["y"].mean()), float(max(train["y"].std(), 1.0))
     if cfg.arch["model"] == "stats":
         stats = GradStats(cfg.arch["scales"])
-        f_train, f_val = _frame_stats(stats, train["x"]), _frame_stats(stats, val["x"])
+        f_train, f_val = frame_stats(stats, train["x"]), frame_stats(stats, val["x"])
         fm, fs = f_train.mean(0), f_train.std(0) + 1e-3
         model = build_nr(cfg, mu, sd, fm, fs)
 
@@ -300,7 +211,7 @@ def fit_nr(
             return float(np.sqrt(np.mean((p - val["y"]) ** 2)))
 
         def batches(e: int) -> Iterator[tuple[torch.Tensor, ...]]:
-            return _feature_batches(f_train, train["y"], cfg, e)
+            return feature_batches(f_train, train["y"], cfg, e)
     else:
         model = build_nr(cfg, mu, sd)
 
@@ -308,15 +219,15 @@ def fit_nr(
             return torch.mean(((m(b[0]) - b[1]) / sd) ** 2)
 
         def val_fn(m: torch.nn.Module) -> float:
-            p = np.clip(_torch_predict(m, val["x"]), 0.0, 100.0)
+            p = np.clip(torch_predict(m, val["x"]), 0.0, 100.0)
             return float(np.sqrt(np.mean((p - val["y"]) ** 2)))
 
         def batches(e: int) -> Iterator[tuple[torch.Tensor, ...]]:
-            return _batches(train["x"], train["y"], cfg, e)
+            return crop_batches(train["x"], train["y"], cfg, e)
 
     n_params = sum(p.numel() for p in model.parameters())
     fit = fit_loop(model, batches, loss_fn, val_fn, cfg.train, label=cfg.id, progress=progress)
-    w, h = _size(cfg)
+    w, h = frame_size(cfg)
     meta = start.provenance(cfg, corpus)
     run.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed + 7)
@@ -353,7 +264,7 @@ def fit_nr(
         progress=progress,
     )
     test = _level_metrics(pred, "fp32")
-    val_pred = np.clip(_torch_predict(model, val["x"]), 0, 100)
+    val_pred = np.clip(torch_predict(model, val["x"]), 0, 100)
     val_m = {"frame": score_metrics(val["y"], val_pred, n_boot=0, constant_ok=True)}
     probe = np.random.default_rng(seed).random((1, 1, h, w), dtype=np.float32)
     latency = {"fp32_us_per_row_b1": latency_us(sessions["fp32"], {INPUT: probe})}
