@@ -8,10 +8,16 @@ from typing import Any
 
 from vmaf_train.ship.card_parts import (
     fmt,
-    front_matter,
     int8_gate_lines,
     runtime_section,
     summary_table,
+)
+from vmaf_train.ship.cards_fr_results import (
+    fr_front_matter,
+    goal_status,
+    inputs_name,
+    is_neg,
+    loso_summary,
 )
 
 __all__ = ["goal_status", "loso_summary", "render_fr_card"]
@@ -31,120 +37,11 @@ def _ci_list(m: Mapping[str, Any], key: str, nd: int = 4) -> str:
     return f"{fmt(m.get(key), nd)} [{fmt(ci[0], nd)}, {fmt(ci[1], nd)}]"
 
 
-def loso_summary(row: Mapping[str, Any]) -> dict[str, Any] | None:
-    loso = (row.get("training") or {}).get("metrics", {}).get("loso")
-    return None if not loso else dict(loso.get("summary", {}))
-
-
-def goal_status(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One line per configured goal: the measured figure and whether it is met."""
-    extra = (row.get("training") or {}).get("metrics", {}).get("extra", {})
-    goals = extra.get("goals") or {}
-    s = loso_summary(row)
-    out: list[str] = []
-
-    def verdict(ok: bool | None) -> str:
-        return "not measured" if ok is None else ("**met**" if ok else "**not met**")
-
-    if goals.get("loso_plcc_min"):
-        v = s.get("plcc_mean") if s else None
-        ok = None if v is None else v >= goals["loso_plcc_min"]
-        out.append(f"LOSO mean PLCC >= {goals['loso_plcc_min']}: measured {fmt(v)}, {verdict(ok)}")
-    if goals.get("loso_rmse_max"):
-        v = s.get("rmse_mean") if s else None
-        ok = None if v is None else v <= goals["loso_rmse_max"]
-        out.append(
-            f"LOSO mean RMSE <= {goals['loso_rmse_max']}: measured {fmt(v, 3)}, {verdict(ok)}"
-        )
-    other_id = goals.get("no_worse_than")
-    if other_id:
-        other = next((r for r in rows if r.get("id") == other_id), None)
-        mine = s.get("rmse_mean") if s else None
-        theirs = (loso_summary(other) or {}).get("rmse_mean") if other else None
-        ok = None if mine is None or theirs is None else mine <= theirs
-        out.append(
-            f"LOSO mean RMSE no worse than `{other_id}`: {fmt(mine, 3)} vs {fmt(theirs, 3)}, "
-            f"{verdict(ok)}"
-        )
-    return out
-
-
-def _is_neg(side: Mapping[str, Any]) -> bool:
-    return any(str(f).endswith("_egl_1") for f in side.get("feature_order", []))
-
-
-def _inputs_name(side: Mapping[str, Any]) -> str:
-    return "NEG-mode features" if _is_neg(side) else "canonical-6"
-
-
 def _teacher(side: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
     """The libvmaf model the FR model imitates (sidecar metadata, else the table's)."""
     meta = side.get("metadata", {})
     tm = extra.get("table_metadata", {}) or {}
     return str(meta.get("teacher_model") or tm.get("model_version") or "vmaf_v0.6.1")
-
-
-def _fr_front_matter(row: Mapping[str, Any], side: Mapping[str, Any]) -> str:
-    tr = row.get("training") or {}
-    test = tr.get("metrics", {}).get("test", {})
-    target = side.get("output", {}).get("target", "vmaf")
-    inputs = _inputs_name(side)
-
-    def task() -> dict[str, str]:
-        return {
-            "type": "video-quality-assessment",
-            "name": f"Full-reference video quality, per-frame {target} from libvmaf {inputs}",
-        }
-
-    def metrics(m: Mapping[str, Any], suffix: str, mean: bool = False) -> list[dict[str, Any]]:
-        out = []
-        for key, typ, name in (
-            ("plcc", "pearsonr", "PLCC"),
-            ("srocc", "spearmanr", "SROCC"),
-            ("rmse", "rmse", "RMSE"),
-        ):
-            v = m.get(f"{key}_mean" if mean else key)
-            if v is not None:
-                out.append({"type": typ, "value": round(float(v), 6), "name": f"{name} {suffix}"})
-        return out
-
-    manifest = str(tr.get("corpus_manifest_sha256", "none"))
-    results = []
-    if test:
-        results.append(
-            {
-                "task": task(),
-                "dataset": {
-                    "type": "vmaf-tiny-corpus",
-                    "name": "vmaf-tiny corpus, test split",
-                    "split": "test",
-                    "revision": manifest[:16],
-                },
-                "metrics": metrics(test, "(frame, test split)"),
-            }
-        )
-    s = loso_summary(row)
-    if s:
-        results.append(
-            {
-                "task": task(),
-                "dataset": {
-                    "type": "vmaf-tiny-corpus",
-                    "name": f"vmaf-tiny corpus, {s.get('protocol', 'LOSO')}",
-                    "split": "loso",
-                    "revision": manifest[:16],
-                },
-                "metrics": metrics(s, "(frame, LOSO mean)", mean=True),
-            }
-        )
-    fm: dict[str, Any] = {
-        "license": "other",
-        "license_name": str(row.get("license", "")).lower(),
-        "library_name": "onnx",
-        "tags": ["video-quality", "vmaf", "onnx", "tiny", f"class-{row.get('class')}"],
-        "model-index": [{"name": row["id"], "results": results}],
-    }
-    return front_matter(fm)
 
 
 def render_fr_card(
@@ -163,7 +60,7 @@ def render_fr_card(
     target = out_spec.get("target", "vmaf")
     meta = side.get("metadata", {})
     arch = extra.get("architecture", {})
-    lines: list[str] = ["---", _fr_front_matter(row, side).rstrip("\n"), "---", ""]
+    lines: list[str] = ["---", fr_front_matter(row, side).rstrip("\n"), "---", ""]
     lines += summary_table(row, quant=_quant_line(row))
     if arch:
         hidden = "-".join(str(h) for h in arch.get("hidden", []))
@@ -176,7 +73,7 @@ def render_fr_card(
     teacher = _teacher(side, extra)
     names = {"vmaf_v0.6.1": "", "vmaf_4k_v0.6.1": "4K", "vmaf_v0.6.1neg": "NEG"}
     others = ", ".join(n for t, n in names.items() if n and t != teacher)
-    if _is_neg(side):
+    if is_neg(side):
         feats = (
             "libvmaf's NEG-mode features (`adm2_egl_1, motion2, vif_scale0..3_egl_1`: adm and "
             "vif with enhancement gain limit 1, integer extractors; libvmaf computes them when "
@@ -369,7 +266,7 @@ def render_fr_card(
         "Median `session.run` time divided by the batch size; ONNX Runtime CPU execution "
         "provider, 1 thread."
         + (
-            f" The SVM rows score the same {_inputs_name(side)} rows."
+            f" The SVM rows score the same {inputs_name(side)} rows."
             if lat.get("upstream_svm_us_per_row_b1") is not None
             or lat.get("svr_us_per_row_b1") is not None
             else ""
