@@ -28,8 +28,10 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "canonical_json_sha256",
+    "check_folder",
     "check_writable",
     "output_error",
+    "read_json_object",
     "replace_block",
     "sha256_file",
     "sigterm_cleans_up",
@@ -50,6 +52,51 @@ def output_error(path: str | os.PathLike[str], exc: OSError) -> BadInputError:
             break
     reason = exc.strerror or type(exc).__name__
     return BadInputError(f"cannot write {p}: {reason}")
+
+
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON file whose top level is an object.
+
+    Raises:
+        BadInputError: unreadable, not valid JSON, or not an object (one line naming the file).
+    """
+    p = Path(path)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInputError(f"cannot read {p}: {exc.strerror or type(exc).__name__}") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise BadInputError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise BadInputError(f"{p}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def check_folder(path: str | os.PathLike[str], what: str = "") -> None:
+    """Refuse, before any work, a folder path that cannot be created or written: a file, a
+    parent that is a file, or a nearest existing folder where no file can be created.
+
+    Args:
+        path: The folder (it may not exist yet).
+        what: The flag it came from (``--out``), named in the message.
+
+    Raises:
+        BadInputError: one line naming the path and the reason.
+    """
+    p = Path(path)
+    name = f"{what} {p}" if what else str(p)
+    for q in (p, *p.parents):
+        if not q.exists():
+            continue
+        if not q.is_dir():
+            raise BadInputError(f"{name}: {q} is a file, not a folder")
+        try:
+            fd, probe = tempfile.mkstemp(dir=q, prefix=".vmaf-tiny-probe-")
+        except OSError as exc:
+            raise BadInputError(f"{name}: {q}: {exc.strerror or type(exc).__name__}") from None
+        os.close(fd)
+        os.unlink(probe)
+        return
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:

@@ -262,7 +262,7 @@ def make_executor(
         kind: ``serial`` or ``pool`` (default: ``$VMAF_TINY_EXECUTOR``, else ``pool``).
 
     Raises:
-        BadInputError: an unknown kind or a worker count out of range.
+        BadInputError: an unknown kind, a worker count out of range, or one with ``serial``.
     """
     chosen = executor_kind(serial=serial, workers=workers, kind=kind, kinds=KINDS)
     if chosen == "serial":
@@ -277,7 +277,7 @@ def executor_kind(
     None for "the caller's default"; the worker count is checked on the way.
 
     Raises:
-        BadInputError: an unknown kind or a worker count out of range.
+        BadInputError: an unknown kind, a worker count out of range, or one with ``serial``.
     """
     from vmaf_tiny.bounds import check_workers
     from vmaf_tiny.errors import BadInputError
@@ -285,6 +285,8 @@ def executor_kind(
     if workers is not None:
         check_workers(workers)
     if serial:
+        if workers is not None:
+            raise BadInputError("--serial runs one item at a time in this process: drop --workers")
         return "serial"
     chosen = kind or os.environ.get(ENV_EXECUTOR, "").strip().lower() or None
     if chosen is not None and chosen not in kinds:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from vmaf_tiny.cli._shell import sigterm_cleans_up
 from vmaf_tiny.cli.options import (
     FFmpegOpt,
     JsonOpt,
@@ -49,6 +50,7 @@ def render_summary(summary: dict[str, Any], title: str) -> None:
 
 
 @app.command("build")
+@sigterm_cleans_up  # serial builds remove their temp files; workers' are swept on resume
 def build(
     config: Annotated[
         str, typer.Option("--config", "-c", help="configs/corpus/NAME.toml or NAME.")
@@ -65,16 +67,18 @@ def build(
     json_out: JsonOpt = False,
 ) -> None:
     """Build (or resume) a corpus: OUT/features.parquet, OUT/manifest.json, failures.json."""
+    from vmaf_tiny.fsutil import check_folder
     from vmaf_train.data.corpus import build_corpus, corpus_lock
     from vmaf_train.data.corpus_config import load_corpus_config, resolve_config_path
 
     cfg = load_corpus_config(resolve_config_path(config))
+    check_folder(out, "--out")
+    if cache is not None:
+        check_folder(cache, "--cache")
     ff = resolve_ffmpeg(ffmpeg)
+    executor = make_executor(serial=serial, workers=workers, scheduler=scheduler)  # checks flags
     # The lock first: a second build into OUT says so in one line, before any output or workers.
-    with (
-        corpus_lock(cfg, out) as lock,
-        make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex,
-    ):
+    with corpus_lock(cfg, out) as lock, executor as ex:
         err_console.print(
             f"corpus {cfg.name}: {len(cfg.sources)} sources x {len(cfg.distortions)} distortions "
             f"on {ex.describe()}"

@@ -35,12 +35,15 @@ def quantize(
 ) -> None:
     """Quantise to int8 (QDQ, 7-bit weights) and gate it on the test split: PLCC drop <= 0.001,
     RMSE rise <= 0.1, saturation-free without VNNI, smaller or faster than fp32."""
+    from vmaf_tiny.errors import BadInputError
+    from vmaf_tiny.fsutil import check_writable
     from vmaf_train.ship.quantize import gate_path, quantize_int8
 
     if not str(out).endswith(".onnx"):
-        from vmaf_tiny.errors import BadInputError
-
         raise BadInputError(f"--out must end in .onnx, got {out}")
+    if out.resolve() == Path(fp32).resolve():
+        raise BadInputError(f"--out {out} would overwrite the fp32 model (-m)")
+    check_writable(out)
     rep = quantize_int8(
         fp32, calibration, out, n_calib=n_calib, seed=seed, reduce_range=not full_range
     )

@@ -50,12 +50,18 @@ def extract_features_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Score one pair (--reference/--distorted) or many (--pairs) into a features parquet."""
+    import math
+
+    from vmaf_tiny.fsutil import check_writable
     from vmaf_train.data.pairs import PairTask, read_pairs_csv
 
     ff = resolve_ffmpeg(ffmpeg)
     extra_t = tuple(e.strip() for e in extras.split(",") if e.strip())
     if out.suffix != ".parquet":
         fail(f"--out must end in .parquet, got {out}")
+    check_writable(out)
+    if mos is not None and not math.isfinite(mos):
+        fail(f"--mos must be finite, got {mos}")
     if pairs is not None:
         if reference or distorted:
             fail("give either --pairs or --reference/--distorted, not both")

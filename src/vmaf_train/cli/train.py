@@ -153,10 +153,12 @@ def loso(
     as_json: JsonOpt = False,
 ) -> None:
     """Leave-one-source-out over natural sources (or --kfold K), per-fold table, mean ± std."""
+    from vmaf_tiny.fsutil import check_folder
     from vmaf_train.evaluate.loso import run_cv
 
     cfg = load_fr_recipe(config, parse_overrides(set_))
     seed_list = parse_seeds(seeds)
+    check_folder(out, "--out")  # before the folds train, not after
     with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
         log(f"loso {cfg.id}: seeds {seed_list} on {ex.describe()}")
         res = run_cv(cfg, features, out, seeds=seed_list, kfold=kfold, executor=ex,

@@ -5,6 +5,7 @@ them idempotent. The orchestration is :mod:`vmaf_train.data.corpus`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,22 @@ def render_source_task(task: SourceTask) -> str:
     return str(out)
 
 
+def _cached_rows_ok(path: Path, key: str) -> bool:
+    """A cached rows file that can be used: it reads as JSON and is this clip's (a damaged or
+    foreign one is recomputed and atomically replaced)."""
+    if not path.is_file():
+        return False
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(cached, dict) and cached.get("key") == key and "columns" in cached
+
+
 def build_clip_task(task: ClipTask) -> str:
     """Worker: encode and score one clip unless its rows are already cached. Returns the key."""
     rows = Path(task.rows)
-    if rows.is_file():
+    if _cached_rows_ok(rows, task.key):
         return task.key
     ff = resolve_ffmpeg(task.ffmpeg)
     ref = Path(task.ref)

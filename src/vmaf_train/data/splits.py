@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from vmaf_tiny.errors import BadInputError
+
 __all__ = [
     "DEFAULT_SALT",
     "Fold",
@@ -58,12 +60,12 @@ def split_keys(
     bucket < test_frac -> test; < test_frac + val_frac -> val; else train.
 
     Raises:
-        ValueError: a fraction is negative or they sum to >= 1.
+        BadInputError: a fraction is negative or NaN, or they sum to >= 1.
     """
-    if val_frac < 0 or test_frac < 0:
-        raise ValueError("val_frac and test_frac must be >= 0")
-    if val_frac + test_frac >= 1:
-        raise ValueError(f"val_frac + test_frac must be < 1, got {val_frac + test_frac}")
+    if not (val_frac >= 0 and test_frac >= 0 and val_frac + test_frac < 1):  # NaN fails too
+        raise BadInputError(
+            f"split fractions must be >= 0 and sum to < 1 (val {val_frac!r}, test {test_frac!r})"
+        )
     train: set[str] = set()
     val: set[str] = set()
     test: set[str] = set()

@@ -46,6 +46,7 @@ from vmaf_train.fit.fast_recipe import (
     is_fast_recipe,
     load_fast_recipe,
 )
+from vmaf_train.fit.run_dir import check_run_dir
 
 __all__ = [
     "FastData",
@@ -318,8 +319,7 @@ def fit_fast(
 
     rec = recipe if isinstance(recipe, FastRecipe) else load_fast_recipe(recipe)
     out = Path(out)
-    if out.exists() and not force:
-        raise BadInputError(f"{out} exists (use --force to replace it)")
+    check_run_dir(out, force=force)
     t0 = time.perf_counter()
     table = read_table(features)
     data = fast_data(table, rec.op, rec.features)

@@ -28,6 +28,7 @@ from vmaf_train.evaluate.predict import (
 )
 from vmaf_train.fit.fr_trainer import FRTrainer
 from vmaf_train.fit.loop import nonfinite_path
+from vmaf_train.fit.run_dir import check_run_dir
 from vmaf_train.models.codec import block_spec
 from vmaf_train.models.mlp import count_parameters
 from vmaf_train.provenance import features_sha256, git_commit, manifest_sha256
@@ -115,8 +116,7 @@ def fit_run(
         BadInputError: bad features table, empty split, or ``out`` exists without ``force``.
     """
     out = Path(out)
-    if out.exists() and not force:
-        raise BadInputError(f"run directory {out} exists (use --force to replace it)")
+    check_run_dir(out, force=force)
     if seed is not None:
         config = config.with_overrides(train={"seed": seed})
     table = read_table_for(features, config.output.target)

@@ -114,4 +114,8 @@ def fit_recipe(
         raise BadInputError(
             f"{cfg.id} is a {cfg.kind!r} recipe: it is fitted on --{task.data}, not --{other}"
         )
+    from vmaf_train.fit.run_dir import check_run_dir
+
+    # FR runs replace RUN as a whole (--force); pixel runs write into it and reuse its cache
+    check_run_dir(out, force=bool(options.get("force")), replaces=task.data == "features")
     return task.run(cfg, Path(out), Path(data), options)

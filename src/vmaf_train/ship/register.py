@@ -14,14 +14,13 @@ will load it, moved in, then ``registry.json`` written once, last and atomically
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import sha256_file
+from vmaf_tiny.fsutil import check_folder, read_json_object, sha256_file
 from vmaf_train.evaluate.predict import load_sidecar
 from vmaf_train.ship.quantize import gate_path
 from vmaf_train.ship.registry import Shipment, check_for_registration, ship
@@ -124,7 +123,7 @@ def _pixel_extras(run: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     source names, the export facts."""
     from vmaf_train.fit.loop import clean_json
 
-    report = json.loads((run / "report.json").read_text())
+    report = read_json_object(run / "report.json")
     extra: dict[str, Any] = clean_json(
         {
             "report": {k: v for k, v in report.items() if k != "per_clip"},
@@ -166,32 +165,35 @@ def register(
     for name in ("metrics.json", "config.json", "model.onnx", "model.json"):
         if not (run / name).is_file():
             raise BadInputError(f"{run} is not a finished fit run (missing {name})")
-    metrics = json.loads((run / "metrics.json").read_text())
+    check_folder(zoo, "--zoo")
+    metrics = read_json_object(run / "metrics.json")
+    if not isinstance(metrics.get("test"), dict):
+        raise BadInputError(f"{run / 'metrics.json'}: no test-split figures (not a fit run's)")
     sidecar = load_sidecar(run / "model.json")
     model_id = sidecar["id"]
     notes = check_for_registration(run / "model.onnx", run / "model.json", sidecar["class"])
     gate: dict[str, Any] | None = None
     int8_src = run / "model.int8.onnx"
     if int8_src.is_file() and gate_path(int8_src).is_file():
-        gate = json.loads(gate_path(int8_src).read_text())
+        gate = read_json_object(gate_path(int8_src))
         if gate.get("int8_sha256") != sha256_file(int8_src):
             raise BadInputError(f"{int8_src.name} changed after its gate ran; rerun quantize-int8")
     loso_path = Path(loso) if loso else run / "loso"
     if loso_path.is_dir():
         loso_path = loso_path / "loso.json"
-    loso_data = json.loads(loso_path.read_text()) if loso_path.is_file() else None
+    loso_data = read_json_object(loso_path) if loso_path.is_file() else None
     base = None
     if baseline:
         bpath = Path(baseline) / "metrics.json"
         if not bpath.is_file():
             raise BadInputError(f"{baseline} is not a baseline-svr output (no metrics.json)")
-        base = json.loads(bpath.read_text())
+        base = read_json_object(bpath)
 
     shipped = dict(sidecar)
     shipped["onnx"] = f"{model_id}.onnx"
     shipped["smoke"] = bool(smoke)
     shipped["int8"], int8_row = int8_entry(model_id, gate, int8_src)
-    run_config = json.loads((run / "config.json").read_text())
+    run_config = read_json_object(run / "config.json")
     test = metrics["test"]
     latency: dict[str, Any] = dict(metrics.get("latency", {}))
     extra: dict[str, Any] = {

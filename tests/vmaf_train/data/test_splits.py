@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vmaf_tiny.errors import BadInputError
 from vmaf_train.data.splits import bucket, kfold_groups, loso_folds, split_keys
 
 keys_st = st.lists(st.text(min_size=1, max_size=20), min_size=0, max_size=200, unique=True)
@@ -53,9 +54,9 @@ def test_bucket_definition() -> None:
     assert bucket("abc", salt="other") != bucket("abc")
 
 
-@pytest.mark.parametrize(("v", "t"), [(0.5, 0.5), (0.9, 0.2), (-0.1, 0.1)])
+@pytest.mark.parametrize(("v", "t"), [(0.5, 0.5), (0.9, 0.2), (-0.1, 0.1), (float("nan"), 0.1)])
 def test_bad_fractions(v: float, t: float) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(BadInputError, match="split fractions"):
         split_keys(["a"], val_frac=v, test_frac=t)
 
 

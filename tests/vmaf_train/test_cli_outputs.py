@@ -1,0 +1,138 @@
+"""vmaf-train refuses output paths it cannot (or must not) write before any work, in one line
+(exit 2): --force never deletes a folder that is not a finished run, a run is never the current
+folder, int8 never overwrites its fp32 source, damaged run files are one-line errors, and a
+damaged cache row is recomputed on resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vmaf_tiny.errors import BadInputError
+from vmaf_train.fit.run_dir import check_run_dir
+
+VMAF_TRAIN = Path(sys.executable).parent / "vmaf-train"
+REPO = Path(__file__).resolve().parents[2]
+SPLIT = ["--set", "split.val_frac=0.34", "--set", "split.test_frac=0.33"]
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VMAF_TRAIN), *args], capture_output=True, text=True, check=False, cwd=cwd
+    )
+
+
+def _one_line(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+
+
+def test_force_never_deletes_a_folder_that_is_not_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "keep.txt").write_text("precious")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    for here in ("", ".", "..", str(tmp_path / "sub" / "..")):
+        with pytest.raises(BadInputError, match="folder of its own"):
+            check_run_dir(Path(here), force=True)
+    other = tmp_path / "notarun"
+    other.mkdir()
+    (other / "keep.txt").write_text("precious")
+    with pytest.raises(BadInputError, match=r"no metrics\.json"):
+        check_run_dir(other, force=True)
+    with pytest.raises(BadInputError, match="use --force"):
+        check_run_dir(other, force=False)
+    check_run_dir(other, force=False, replaces=False)  # pixel runs resume into RUN
+    (other / "metrics.json").write_text("{}")
+    check_run_dir(other, force=True)  # a finished run may be replaced
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(BadInputError, match="is a file, not a folder"):
+        check_run_dir(tmp_path / "afile" / "run", force=False)
+    assert (tmp_path / "keep.txt").read_text() == (other / "keep.txt").read_text() == "precious"
+
+
+def test_fit_into_the_current_folder_is_refused_and_deletes_nothing(
+    smoke_features: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "keep.txt").write_text("precious")
+    proc = _run(
+        "fit", "-c", "vmaf_tiny_v2", "-f", str(smoke_features), "-o", "", "--force", *SPLIT,
+        cwd=tmp_path,
+    )  # fmt: skip
+    _one_line(proc, "a run needs a folder of its own")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_output_paths_under_a_file_and_bad_values_are_one_line(
+    smoke_corpus: Path, smoke_features: Path, tmp_path: Path
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    cases = [
+        (["corpus", "build", "-c", "smoke", "-o", str(afile)], "is a file, not a folder"),
+        (["corpus", "build", "-c", "smoke", "-o", str(tmp_path / "c"), "--cache", str(afile)],
+         "--cache"),
+        (["corpus", "build", "-c", "smoke", "-o", str(tmp_path / "c"), "--serial", "-w", "2"],
+         "drop --workers"),
+        (["loso", "-c", "vmaf_tiny_v2", "-f", str(smoke_features), "-o", str(afile / "x")],
+         "is a file, not a folder"),
+        (["extract-features", "-o", str(afile / "x.parquet"), "-r", "a.y4m", "-d", "b.y4m"],
+         "is not a directory"),
+        (["extract-features", "-o", str(tmp_path / "x.parquet"), "--mos", "inf", "-r", "a.y4m",
+          "-d", "b.y4m"], "--mos must be finite"),
+        (["eval", "-m", "vmaf_tiny_v2", "-f", str(smoke_features), "--val-frac", "nan"],
+         "split fractions"),
+    ]  # fmt: skip
+    for args, fragment in cases:
+        _one_line(_run(*args), fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
+    smoke_features: Path, tmp_path: Path
+) -> None:
+    zoo = REPO / "src" / "vmaf_tiny" / "zoo"
+    fp32 = tmp_path / "m.onnx"
+    shutil.copy(zoo / "vmaf_tiny_v2.onnx", fp32)
+    shutil.copy(zoo / "vmaf_tiny_v2.json", tmp_path / "m.json")
+    before = fp32.read_bytes()
+    _one_line(
+        _run("quantize-int8", "-m", str(fp32), "-f", str(smoke_features), "-o", str(fp32)),
+        "would overwrite the fp32 model",
+    )
+    assert fp32.read_bytes() == before
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.json", "model.json"):
+        (run / name).write_text("{}")
+    shutil.copy(fp32, run / "model.onnx")
+    for text, fragment in (("{x", "not valid JSON"), ("[]", "expected a JSON object")):
+        (run / "metrics.json").write_text(text)
+        _one_line(_run("register", str(run), "--zoo", str(tmp_path / "zoo")), fragment)
+    (tmp_path / "afile").write_text("")
+    (run / "metrics.json").write_text(json.dumps({"test": {}}))
+    _one_line(_run("register", str(run), "--zoo", str(tmp_path / "afile")), "--zoo")
+    assert not (tmp_path / "zoo").exists()
+
+
+def test_a_damaged_cached_row_is_recomputed_on_resume(smoke_corpus: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    shutil.copytree(smoke_corpus, corpus)
+    row = sorted((corpus / "cache" / "rows").glob("*.json"))[0]
+    good = json.loads(row.read_text())
+    row.write_text("garbage")
+    proc = _run("corpus", "build", "-c", "smoke", "-o", str(corpus), "--serial", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        json.loads(proc.stdout)["manifest_sha256"]
+        == json.loads((smoke_corpus / "manifest.json").read_text())["manifest_sha256"]
+    )
+    assert json.loads(row.read_text())["columns"] == good["columns"]
