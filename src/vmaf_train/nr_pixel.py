@@ -309,7 +309,8 @@ def fit_run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vmaf_train.nr_pixel {table,fit,register} ...``: the reproducible recipe."""
+    """``python -m vmaf_train.nr_pixel {table,baseline,fit,curve,register} ...``: the
+    reproducible recipe (``curve``: how the LOSO figures grow with the content)."""
     ap = argparse.ArgumentParser(prog="python -m vmaf_train.nr_pixel")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("table", help="pixel_nr_features.npz for a built corpus")
@@ -324,6 +325,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("-m", "--model", default="nr_metric_v1")
     b.add_argument("--seen-manifest", type=Path, help="manifest of that model's training corpus")
     b.add_argument("-o", "--out", type=Path, required=True)
+    c = sub.add_parser("curve", help="LOSO figures against the number of training families")
+    c.add_argument("-f", "--features", type=Path, required=True)
+    c.add_argument("--families", help="comma-separated counts (default: 1/4, 1/2, 3/4, all)")
+    c.add_argument("--seeds", type=int, default=2, help="random draws per count")
+    c.add_argument("--head", choices=("mlp", "ridge"), default="mlp")
+    c.add_argument("--alpha", type=float, default=0.1, help="ridge penalty (--head ridge)")
+    c.add_argument("--goal", type=float, default=0.85, help="clip PLCC to extrapolate to")
+    c.add_argument("-o", "--out", type=Path, help="write the curve as JSON")
     r = sub.add_parser("register", help="ship a fit run into a zoo and write its card")
     r.add_argument("-o", "--out", type=Path, required=True, help="the fit run directory")
     r.add_argument("--zoo", type=Path, required=True)
@@ -337,6 +346,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             atomic_write_json(args.out, score_baseline(args.corpus, args.model, args.seen_manifest))
             print(f"-> {args.out}")
+        elif args.cmd == "curve":
+            from vmaf_train.nr_curve import curve_command
+
+            check_alpha(args.alpha)
+            mlp = args.head == "mlp"
+            curve_command(
+                args,
+                _subset(load_table(args.features)[0], MODEL_STATISTICS),
+                (lambda: _mlp(PIXEL_MLP)) if mlp else (lambda: LogitRidge(args.alpha)),
+            )
         elif args.cmd == "register":
             from vmaf_train.ship.pixel_nr import register_pixel_nr_run, write_pixel_nr_card
 

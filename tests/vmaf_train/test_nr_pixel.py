@@ -229,3 +229,59 @@ def test_register_cli_refuses_a_file_as_folder_before_writing(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "is a file, not a folder" in err and "\n" not in err
     assert not zoo.exists() and not docs.exists()
+
+
+def test_family_curve_at_all_families_is_loso_and_draws_only_other_families(tmp_path: Path) -> None:
+    from vmaf_train.nr_curve import families_for, family_curve
+    from vmaf_train.nr_stream_loso import LogitRidge, loso
+
+    data, _ = load_table(_table(tmp_path / "t.npz"))
+    seen: list[set[str]] = []
+
+    class Spy(LogitRidge):
+        def fit(self, x: np.ndarray, y: np.ndarray) -> Spy:
+            rows = np.flatnonzero(np.isin(data.x[:, 0], x[:, 0]))
+            seen.append(set(data.family[rows]))
+            return super().fit(x, y)  # type: ignore[return-value]
+
+    rows = family_curve(data, lambda: Spy(0.1), [1, 2, 3], seeds=2)
+    full = loso(data, lambda: LogitRidge(0.1))["clip"]
+    assert [r["families"] for r in rows] == [1, 2, 3] and [r["draws"] for r in rows] == [2, 2, 1]
+    assert rows[-1]["plcc"] == pytest.approx(full["plcc"]) and rows[-1]["rmse"] == pytest.approx(
+        full["rmse"]
+    )
+    # every fold trains on exactly k families, none of them the held-out one
+    folds = iter(seen)
+    for r in rows:
+        for _draw in range(r["draws"]):
+            for fam in sorted(set(data.family)):
+                trained = next(folds)
+                assert len(trained) == r["families"] and fam not in trained
+    assert rows[0]["plcc"] < rows[-1]["plcc"]  # one family of four generalises worse
+    best = rows[-1]["plcc"]
+    ext = families_for(rows, best + (1 - best) / 2)  # beyond the curve: more than 3 families
+    assert ext is not None and ext["exponent"] > 0 and ext["families"] > 3
+    low = families_for(rows, rows[0]["plcc"])  # already reached: the curve's own range
+    assert low is not None and low["families"] < 3
+    assert families_for(rows[:1], 0.99) is None
+    for bad in ([0], [4], []):
+        with pytest.raises(BadInputError, match=r"1\.\.3"):
+            family_curve(data, LogitRidge, bad)
+
+
+def test_curve_cli_writes_json_and_refuses_bad_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vmaf_train.nr_pixel import main
+
+    table = _table(tmp_path / "t.npz")
+    out = tmp_path / "curve.json"
+    argv = ["curve", "-f", str(table), "--head", "ridge", "--families", "1,3", "-o", str(out)]
+    assert main(argv) == 0
+    got = json.loads(out.read_text())
+    assert [r["families"] for r in got["rows"]] == [1, 3] and got["head"] == "ridge"
+    assert "3 families (1 draw(s)): clip PLCC" in capsys.readouterr().out
+    for bad in (["--families", "1,x"], ["--families", "9"], ["--goal", "1.5"], ["--seeds", "0"]):
+        assert main(["curve", "-f", str(table), "--head", "ridge", *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err, err
