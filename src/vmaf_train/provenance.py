@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from vmaf_tiny.fsutil import sha256_file
+from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.fsutil import read_json_object, sha256_file
 
 __all__ = ["features_sha256", "git_commit", "manifest_sha256"]
 
@@ -40,16 +40,30 @@ def git_commit(path: str | os.PathLike[str] | None = None) -> str:
 
 def manifest_sha256(features_path: str | os.PathLike[str], table_meta: Mapping[str, str]) -> str:
     """The corpus ``manifest_sha256``: from ``manifest.json`` beside the features file, else from
-    the table's metadata, else ``"none"``."""
-    man = Path(features_path).parent / "manifest.json"
-    if man.is_file():
-        try:
-            value = json.loads(man.read_text()).get("manifest_sha256")
-        except (ValueError, OSError, AttributeError):
-            value = None
-        if isinstance(value, str) and value:
-            return value
-    return str(table_meta.get("manifest_sha256", "none"))
+    the table's metadata, else ``"none"``.
+
+    Raises:
+        BadInputError: a ``manifest.json`` beside the features that is not a corpus manifest
+            (unreadable, no hash) or that lists another ``features.parquet`` (its sha256
+            differs): the model would record a provenance that is not its own.
+    """
+    feats = Path(features_path)
+    man = feats.parent / "manifest.json"
+    if not man.is_file():
+        return str(table_meta.get("manifest_sha256", "none"))
+    body = read_json_object(man)
+    value = body.get("manifest_sha256")
+    if not isinstance(value, str) or not value:
+        raise BadInputError(f"{man}: no manifest_sha256 (not a corpus manifest); move it away")
+    listed = {
+        str(o.get("file")): o.get("sha256") for o in body.get("outputs", []) if isinstance(o, dict)
+    }
+    if feats.name in listed and listed[feats.name] != sha256_file(feats):
+        raise BadInputError(
+            f"{man} lists another {feats.name} (sha256 differs): the features were changed "
+            "after the build, or the manifest belongs to another corpus"
+        )
+    return value
 
 
 def features_sha256(features_path: str | os.PathLike[str]) -> str:

@@ -136,3 +136,21 @@ def test_a_damaged_cached_row_is_recomputed_on_resume(smoke_corpus: Path, tmp_pa
         == json.loads((smoke_corpus / "manifest.json").read_text())["manifest_sha256"]
     )
     assert json.loads(row.read_text())["columns"] == good["columns"]
+
+
+def test_fit_refuses_a_manifest_that_is_not_its_features(
+    smoke_corpus: Path, tmp_path: Path
+) -> None:
+    feats = tmp_path / "features.parquet"
+    shutil.copy(smoke_corpus / "features.parquet", feats)
+    man = json.loads((smoke_corpus / "manifest.json").read_text())
+    for text, fragment in (
+        ("{not json", "not valid JSON"),
+        ("{}", "not a corpus manifest"),
+        (json.dumps({**man, "outputs": [{"file": "features.parquet", "sha256": "0" * 64}]}),
+         "lists another features.parquet"),
+    ):  # fmt: skip
+        (tmp_path / "manifest.json").write_text(text)
+        proc = _run("fit", "-c", "vmaf_tiny_v2", "-f", str(feats), "-o", str(tmp_path / "r"))
+        _one_line(proc, fragment)
+    assert not (tmp_path / "r").exists()

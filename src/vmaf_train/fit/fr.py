@@ -121,6 +121,7 @@ def fit_run(
         config = config.with_overrides(train={"seed": seed})
     table = read_table_for(features, config.output.target)
     meta = table_metadata(table)
+    corpus_sha = manifest_sha256(features, meta)  # a foreign manifest fails before training
     data = load_fr_data(
         table,
         target=config.output.target,
@@ -133,7 +134,7 @@ def fit_run(
         "model_id": config.id,
         "seed": str(trainer.seed_),
         "train_commit": git_commit(),
-        "manifest_sha256": manifest_sha256(features, meta),
+        "manifest_sha256": corpus_sha,
         "features_sha256": features_sha256(features),
         "config_sha256": config_sha256(config),
     }
