@@ -154,3 +154,23 @@ def test_fit_refuses_a_manifest_that_is_not_its_features(
         proc = _run("fit", "-c", "vmaf_tiny_v2", "-f", str(feats), "-o", str(tmp_path / "r"))
         _one_line(proc, fragment)
     assert not (tmp_path / "r").exists()
+
+
+def test_ctrl_c_on_a_dask_build_is_quiet(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: the Dask workers must not each
+    print a traceback (they start with SIGINT ignored; the CLI closes the cluster)."""
+    import os
+    import signal
+
+    proc = subprocess.Popen(
+        [str(VMAF_TRAIN), "corpus", "build", "-c", "smoke", "-o", str(tmp_path / "c"),
+         "-w", "2", "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # printed once the cluster is up, before the work
+    assert "local dask" in first, first
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, rest
+    assert "Traceback" not in rest, rest
