@@ -207,6 +207,18 @@ def _source(path: Path, i: int, d: dict[str, Any]) -> Source:
     params = {k: d[k] for k in sorted(allowed) if k in d}
     if typ == "file":
         params["path"] = str((path.parent / d["path"]).resolve())
+        if not Path(params["path"]).is_file():
+            raise _fail(path, where, f"no such file {d['path']!r} (relative to the config)")
+    if typ == "lavfi":  # the placeholders sources.py fills in; anything else fails up front
+        try:
+            str(d["graph"]).format(size=f"{w}x{h}", w=w, h=h, fps=25, frames=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise _fail(
+                path,
+                where,
+                f"graph placeholder {exc} is not one of {{size}}, {{w}}, {{h}}, "
+                "{fps}, {frames} (double braces for a literal brace)",
+            ) from None
     return Source(
         id=d["id"],
         kind=kind,

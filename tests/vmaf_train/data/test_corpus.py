@@ -258,3 +258,25 @@ def test_build_on_an_existing_scheduler_equals_serial(
     assert (tmp_path / "remote" / "features.parquet").read_bytes() == (
         smoke_corpus / "features.parquet"
     ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ('type = "file"\npath = "nosuch.mp4"', "no such file 'nosuch.mp4'"),
+        ('type = "lavfi"\ngraph = "testsrc2=size={size}:foo={bar}"', "placeholder 'bar'"),
+        ('type = "lavfi"\ngraph = "testsrc2=size={size}:foo={0}"', "placeholder"),
+    ],
+)
+def test_sources_that_cannot_render_fail_when_the_config_loads(
+    tmp_path: Path, source: str, fragment: str
+) -> None:
+    from vmaf_tiny.errors import BadInputError
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'name = "x"\nframes = 4\n[[sources]]\nid = "s"\n{source}\nsize = "64x36"\n'
+        '[[encode]]\ncodec = "libx264"\npresets = ["veryfast"]\ncrfs = [25]\n'
+    )
+    with pytest.raises(BadInputError, match=fragment):
+        load_corpus_config(cfg)
