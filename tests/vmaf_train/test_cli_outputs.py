@@ -174,3 +174,14 @@ def test_ctrl_c_on_a_dask_build_is_quiet(tmp_path: Path) -> None:
     rest = proc.stderr.read()
     assert proc.wait(timeout=120) == 130, rest
     assert "Traceback" not in rest, rest
+
+
+def test_eval_without_bootstrap_does_not_claim_intervals(smoke_features: Path) -> None:
+    for extra in ([], ["--mapping", "linear"]):
+        proc = _run(
+            "eval", "-m", "vmaf_tiny_v2", "-f", str(smoke_features), "--n-boot", "0", "--json",
+            "--val-frac", "0.34", "--test-frac", "0.33", *extra,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        note = json.loads(proc.stdout)["note"]
+        assert "no confidence intervals" in note and "bootstrap" not in note, note

@@ -193,8 +193,12 @@ def evaluate_model(
         "level": lvl,
         "target": tgt,
         "n_sources": len(data.sources),
-        "note": "raw scores, no logistic mapping; 95% CI by percentile bootstrap "
-        f"({n_boot} resamples of {unit}, seed {seed})",
+        "note": "raw scores, no logistic mapping; "
+        + (
+            f"95% CI by percentile bootstrap ({n_boot} resamples of {unit}, seed {seed})"
+            if n_boot
+            else "no confidence intervals (--n-boot 0)"
+        ),
         "metrics": score_metrics(t, p, groups=groups, n_boot=n_boot, seed=seed),
     }
     if targets_info:
@@ -250,8 +254,13 @@ def mapping_note(
     )
     return (
         f"raw scores and, beside them, PLCC/SROCC/RMSE after a {kind} map from prediction to "
-        f"{target} fitted on these {n} {points} (least squares); {srocc}; 95% CI by percentile "
-        f"bootstrap ({n_boot} resamples of {unit}, seed {seed}; the map held fixed)"
+        f"{target} fitted on these {n} {points} (least squares); {srocc}; "
+        + (
+            f"95% CI by percentile bootstrap ({n_boot} resamples of {unit}, seed {seed}; the "
+            "map held fixed)"
+            if n_boot
+            else "no confidence intervals (--n-boot 0)"
+        )
     )
 
 
