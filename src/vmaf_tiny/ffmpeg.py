@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import re
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -102,6 +103,22 @@ _TEARDOWN = re.compile(
     r"consumers|Could not open encoder before EOF|Nothing was written into output file|Error "
     r"while opening encoder - maybe incorrect parameters"
 )
+
+
+_SIGNAL_HINTS = {"SIGXFSZ": "the file size limit (ulimit -f)", "SIGKILL": "killed (out of memory?)"}
+
+
+def failure_reason(returncode: int, stderr: bytes) -> str:
+    """Why an ffmpeg process failed: the signal that ended it (it leaves no message then, e.g.
+    SIGXFSZ when a file size limit is reached), else :func:`last_error_line`."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = _SIGNAL_HINTS.get(name)
+        return f"ffmpeg ended by {name}" + (f": {hint}" if hint else "")
+    return last_error_line(stderr)
 
 
 def last_error_line(stderr: bytes) -> str:

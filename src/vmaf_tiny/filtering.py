@@ -31,6 +31,7 @@ from vmaf_tiny.damage import DecodeLog
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.ffmpeg import (
     FFmpeg,
+    failure_reason,
     last_error_line,
     resolve_ffmpeg,
 )
@@ -306,7 +307,7 @@ def _filter_into(
         msg = err.read().replace(str(tmp).encode(), str(out).encode())
         if rc != 0:
             raise BadInputError(
-                f"{out.name}: writing failed ({strip_context(last_error_line(msg))})"
+                f"{out.name}: writing failed ({strip_context(failure_reason(rc, msg))})"
             )
         if not ok:
             raise BadInputError(

@@ -278,3 +278,21 @@ def test_a_cut_without_re_encoding_is_not_damaged(ffmpeg, tmp_path: Path) -> Non
     assert info.damage == () and 0 < info.n_frames < 16
     res = filter_video(cut, tmp_path / "out.y4m", lambda x: x.copy(), ffmpeg=ffmpeg)
     assert res.n_frames == info.n_frames and res.warnings == []
+
+
+def test_a_file_size_limit_is_named_and_leaves_nothing(ffmpeg, tmp_path: Path) -> None:
+    """ffmpeg killed by SIGXFSZ (``ulimit -f``) says nothing itself: the error names the
+    signal and the limit, and no partial output stays."""
+    import sys
+
+    src = lavfi_clip(ffmpeg, tmp_path / "in.mkv", size="320x180", frames=8, codec=x264(30))
+    script = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))\n"
+        "from vmaf_tiny.filtering import filter_video\n"
+        f"filter_video({str(src)!r}, {str(tmp_path / 'f.y4m')!r}, lambda x: x.copy())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "writing failed (ffmpeg ended by SIGXFSZ: the file size limit" in proc.stderr
+    assert files_in(tmp_path) == {"in.mkv"}
