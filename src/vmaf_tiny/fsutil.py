@@ -84,16 +84,21 @@ def check_folder(path: str | os.PathLike[str], what: str = "") -> None:
         BadInputError: one line naming the path and the reason.
     """
     p = Path(path)
-    name = f"{what} {p}" if what else str(p)
-    for q in (p, *p.parents):
+    _probe_nearest((p, *p.parents), f"{what} {p}:" if what else f"{p}:", "is a file, not a folder")
+
+
+def _probe_nearest(chain: tuple[Path, ...], lead: str, not_dir: str) -> None:
+    """The first existing path of ``chain`` must be a folder where a file can be created
+    (probed with a temporary file, removed at once); else one line, ``lead`` first."""
+    for q in chain:
         if not q.exists():
             continue
         if not q.is_dir():
-            raise BadInputError(f"{name}: {q} is a file, not a folder")
+            raise BadInputError(f"{lead} {q} {not_dir}")
         try:
             fd, probe = tempfile.mkstemp(dir=q, prefix=".vmaf-tiny-probe-")
         except OSError as exc:
-            raise BadInputError(f"{name}: {q}: {exc.strerror or type(exc).__name__}") from None
+            raise BadInputError(f"{lead} {q}: {exc.strerror or type(exc).__name__}") from None
         os.close(fd)
         os.unlink(probe)
         return
@@ -110,20 +115,7 @@ def check_writable(path: str | os.PathLike[str]) -> None:
     p = Path(path)
     if p.is_dir():
         raise BadInputError(f"cannot write {p}: it is a directory")
-    for parent in p.parents:
-        if not parent.exists():
-            continue
-        if not parent.is_dir():
-            raise BadInputError(f"cannot write {p}: {parent} is not a directory")
-        try:
-            fd, probe = tempfile.mkstemp(dir=parent, prefix=".vmaf-tiny-probe-")
-        except OSError as exc:
-            raise BadInputError(
-                f"cannot write {p}: {parent}: {exc.strerror or type(exc).__name__}"
-            ) from None
-        os.close(fd)
-        os.unlink(probe)
-        return
+    _probe_nearest(tuple(p.parents), f"cannot write {p}:", "is not a directory")
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
