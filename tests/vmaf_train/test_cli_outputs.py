@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,36 @@ from vmaf_train.fit.run_dir import check_run_dir
 
 VMAF_TRAIN = Path(sys.executable).parent / "vmaf-train"
 REPO = Path(__file__).resolve().parents[2]
+Runner = Callable[..., subprocess.CompletedProcess[str]]
 SPLIT = ["--set", "split.val_frac=0.34", "--set", "split.test_frac=0.33"]
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The console script in a child process (what a user runs: its start-up, its cwd)."""
     return subprocess.run(
         [str(VMAF_TRAIN), *args], capture_output=True, text=True, check=False, cwd=cwd
     )
+
+
+@pytest.fixture
+def run_here(capsys: pytest.CaptureFixture[str]) -> Runner:
+    """The same command line through the same entry point (``run_app``, the one-line error
+    contract) in this process: seconds cheaper than a child that imports torch again."""
+    from vmaf_tiny.console import run_app
+    from vmaf_train.cli import app
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        try:
+            run_app(app, list(args), prog_name="vmaf-train")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        else:  # pragma: no cover - run_app always exits
+            code = 0
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+    return call
 
 
 def _one_line(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
@@ -72,7 +96,7 @@ def test_fit_into_the_current_folder_is_refused_and_deletes_nothing(
 
 
 def test_output_paths_under_a_file_and_bad_values_are_one_line(
-    smoke_corpus: Path, smoke_features: Path, tmp_path: Path
+    smoke_corpus: Path, smoke_features: Path, tmp_path: Path, run_here: Runner
 ) -> None:
     afile = tmp_path / "afile"
     afile.write_text("")
@@ -92,12 +116,12 @@ def test_output_paths_under_a_file_and_bad_values_are_one_line(
          "split fractions"),
     ]  # fmt: skip
     for args, fragment in cases:
-        _one_line(_run(*args), fragment)
+        _one_line(run_here(*args), fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
 def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
-    smoke_features: Path, tmp_path: Path
+    smoke_features: Path, tmp_path: Path, run_here: Runner
 ) -> None:
     zoo = REPO / "src" / "vmaf_tiny" / "zoo"
     fp32 = tmp_path / "m.onnx"
@@ -105,7 +129,7 @@ def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
     shutil.copy(zoo / "vmaf_tiny_v2.json", tmp_path / "m.json")
     before = fp32.read_bytes()
     _one_line(
-        _run("quantize-int8", "-m", str(fp32), "-f", str(smoke_features), "-o", str(fp32)),
+        run_here("quantize-int8", "-m", str(fp32), "-f", str(smoke_features), "-o", str(fp32)),
         "would overwrite the fp32 model",
     )
     assert fp32.read_bytes() == before
@@ -116,20 +140,22 @@ def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
     shutil.copy(fp32, run / "model.onnx")
     for text, fragment in (("{x", "not valid JSON"), ("[]", "expected a JSON object")):
         (run / "metrics.json").write_text(text)
-        _one_line(_run("register", str(run), "--zoo", str(tmp_path / "zoo")), fragment)
+        _one_line(run_here("register", str(run), "--zoo", str(tmp_path / "zoo")), fragment)
     (tmp_path / "afile").write_text("")
     (run / "metrics.json").write_text(json.dumps({"test": {}}))
-    _one_line(_run("register", str(run), "--zoo", str(tmp_path / "afile")), "--zoo")
+    _one_line(run_here("register", str(run), "--zoo", str(tmp_path / "afile")), "--zoo")
     assert not (tmp_path / "zoo").exists()
 
 
-def test_a_damaged_cached_row_is_recomputed_on_resume(smoke_corpus: Path, tmp_path: Path) -> None:
+def test_a_damaged_cached_row_is_recomputed_on_resume(
+    smoke_corpus: Path, tmp_path: Path, run_here: Runner
+) -> None:
     corpus = tmp_path / "c"
     shutil.copytree(smoke_corpus, corpus)
     row = sorted((corpus / "cache" / "rows").glob("*.json"))[0]
     good = json.loads(row.read_text())
     row.write_text("garbage")
-    proc = _run("corpus", "build", "-c", "smoke", "-o", str(corpus), "--serial", "--json")
+    proc = run_here("corpus", "build", "-c", "smoke", "-o", str(corpus), "--serial", "--json")
     assert proc.returncode == 0, proc.stderr
     assert (
         json.loads(proc.stdout)["manifest_sha256"]
@@ -139,7 +165,7 @@ def test_a_damaged_cached_row_is_recomputed_on_resume(smoke_corpus: Path, tmp_pa
 
 
 def test_fit_refuses_a_manifest_that_is_not_its_features(
-    smoke_corpus: Path, tmp_path: Path
+    smoke_corpus: Path, tmp_path: Path, run_here: Runner
 ) -> None:
     feats = tmp_path / "features.parquet"
     shutil.copy(smoke_corpus / "features.parquet", feats)
@@ -151,7 +177,7 @@ def test_fit_refuses_a_manifest_that_is_not_its_features(
          "lists another features.parquet"),
     ):  # fmt: skip
         (tmp_path / "manifest.json").write_text(text)
-        proc = _run("fit", "-c", "vmaf_tiny_v2", "-f", str(feats), "-o", str(tmp_path / "r"))
+        proc = run_here("fit", "-c", "vmaf_tiny_v2", "-f", str(feats), "-o", str(tmp_path / "r"))
         _one_line(proc, fragment)
     assert not (tmp_path / "r").exists()
 
@@ -176,9 +202,11 @@ def test_ctrl_c_on_a_dask_build_is_quiet(tmp_path: Path) -> None:
     assert "Traceback" not in rest, rest
 
 
-def test_eval_without_bootstrap_does_not_claim_intervals(smoke_features: Path) -> None:
+def test_eval_without_bootstrap_does_not_claim_intervals(
+    smoke_features: Path, run_here: Runner
+) -> None:
     for extra in ([], ["--mapping", "linear"]):
-        proc = _run(
+        proc = run_here(
             "eval", "-m", "vmaf_tiny_v2", "-f", str(smoke_features), "--n-boot", "0", "--json",
             "--val-frac", "0.34", "--test-frac", "0.33", *extra,
         )  # fmt: skip
