@@ -9,11 +9,8 @@ with the ``train`` extra) or, where it is missing, the local process pool. The r
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import logging
-import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -47,19 +44,6 @@ R = TypeVar("R")
 KINDS: tuple[str, ...] = ("serial", "pool", "dask")
 
 
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while the block runs (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
 class DaskExecutor(Executor):
     """Runs items on Dask: a local cluster of single-threaded worker processes, or a scheduler.
 
@@ -89,18 +73,23 @@ class DaskExecutor(Executor):
         else:
             # One thread per worker process: encoders and libvmaf are single-threaded on purpose
             # (Dask's nanny already sets OMP/MKL/OPENBLAS threads to 1 in each worker).
-            # Worker processes are started with SIGINT ignored (inherited): a terminal's Ctrl-C
-            # reaches the whole process group, and only this process should handle it (it
-            # closes the cluster); the workers would each print a traceback.
-            with _sigint_ignored():
+            # Workers ignore SIGINT (vmaf_train.dask_worker_setup): a terminal's Ctrl-C reaches
+            # the whole process group, and only this process should handle it (it closes the
+            # cluster); the workers would each print a traceback.
+            try:
                 self._cluster = LocalCluster(
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=":0",  # random free port; never collide
                     silence_logs=logging.ERROR,
+                    preload=["vmaf_train.dask_worker_setup"],
                 )
-            self._client = Client(self._cluster)
+                self._client = Client(self._cluster)
+            except BaseException:  # Ctrl-C during start-up: no cluster left behind
+                if self._cluster is not None:
+                    self._cluster.close()
+                raise
             self.name = f"local dask ({self.workers} workers)"
 
     def imap(
