@@ -76,7 +76,16 @@ def test_force_never_deletes_a_folder_that_is_not_a_run(
         check_run_dir(other, force=False)
     check_run_dir(other, force=False, replaces=False)  # pixel runs resume into RUN
     (other / "metrics.json").write_text("{}")
+    with pytest.raises(BadInputError, match=r"has no config\.json"):  # metrics.json alone: no run
+        check_run_dir(other, force=True)
+    for name in ("config.json", "model.onnx"):
+        (other / name).write_text("{}")
     check_run_dir(other, force=True)  # a finished run may be replaced
+    with pytest.raises(BadInputError, match="inside the run"):
+        check_run_dir(other, force=True, inputs={"--features": other / "f.parquet"})
+    (tmp_path / "link").symlink_to(other)
+    with pytest.raises(BadInputError, match="symbolic link"):
+        check_run_dir(tmp_path / "link", force=True)
     (tmp_path / "afile").write_text("")
     with pytest.raises(BadInputError, match="is a file, not a folder"):
         check_run_dir(tmp_path / "afile" / "run", force=False)
@@ -92,6 +101,7 @@ def test_fit_into_the_current_folder_is_refused_and_deletes_nothing(
         cwd=tmp_path,
     )  # fmt: skip
     _one_line(proc, "a run needs a folder of its own")
+    assert proc.stderr.strip().startswith("error:")  # no banner before the refusal
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
@@ -114,6 +124,8 @@ def test_output_paths_under_a_file_and_bad_values_are_one_line(
           "-d", "b.y4m"], "--mos must be finite"),
         (["eval", "-m", "vmaf_tiny_v2", "-f", str(smoke_features), "--val-frac", "nan"],
          "split fractions"),
+        (["loso", "-c", "vmaf_tiny_v2", "-f", str(tmp_path / "no.parquet"), "-o",
+          str(tmp_path / "l")], "no such file"),
     ]  # fmt: skip
     for args, fragment in cases:
         _one_line(run_here(*args), fragment)
@@ -144,6 +156,14 @@ def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
     (tmp_path / "afile").write_text("")
     (run / "metrics.json").write_text(json.dumps({"test": {}}))
     _one_line(run_here("register", str(run), "--zoo", str(tmp_path / "afile")), "--zoo")
+    side = json.loads((tmp_path / "m.json").read_text())
+    (run / "model.json").write_text(json.dumps({**side, "onnx": "model.onnx"}))
+    for config, fragment in (
+        ({"id": "vmaf_tiny_v2", "arch": 5}, "lack what a fit run writes"),
+        ({}, "not this run"),
+    ):
+        (run / "config.json").write_text(json.dumps(config))
+        _one_line(run_here("register", str(run), "--zoo", str(tmp_path / "zoo")), fragment)
     assert not (tmp_path / "zoo").exists()
 
 

@@ -30,6 +30,9 @@ def render_summary(summary: dict[str, Any], title: str) -> None:
     t.add_row("sources", f"{summary['sources']} {summary.get('sources_by_kind', {})}")
     t.add_row("clips", str(summary["clips"]))
     t.add_row("frames", str(summary["frames"]))
+    if not summary["clips"]:  # every item failed: nothing more to show
+        out_console.print(t)
+        return
     for name in ("clips_by_codec", "clips_by_distortion", "clips_by_size"):
         t.add_row(name.replace("_", " "), ", ".join(f"{k}: {v}" for k, v in summary[name].items()))
     out_console.print(t)

@@ -118,12 +118,14 @@ def fit(
     """
     from vmaf_train.fit import fit_recipe
     from vmaf_train.fit.fast import fit_fast_command, is_fast_recipe
+    from vmaf_train.fit.tasks import check_fit
 
     if is_fast_recipe(resolve_model_config(config)):  # kind fast: vmaf_train.fit.fast
         fit_fast_command(resolve_model_config(config), features, out, force=force, log=log,
                          as_json=as_json, overrides=set_)  # fmt: skip
         return
     cfg = load_recipe(config, parse_overrides(set_))  # a bad recipe fails before any work
+    check_fit(cfg, out, features=features, corpus=corpus, force=force)  # so does a bad -o
     log(f"fit {cfg.id} ({cfg.kind}): {features or corpus} -> {out}")
     metrics = fit_recipe(cfg, out, features=features, corpus=corpus, force=force,
                          plots=not no_plots, log=log, cache=cache, progress=progress)  # fmt: skip
@@ -153,12 +155,15 @@ def loso(
     as_json: JsonOpt = False,
 ) -> None:
     """Leave-one-source-out over natural sources (or --kfold K), per-fold table, mean ± std."""
+    from vmaf_tiny.errors import BadInputError
     from vmaf_tiny.fsutil import check_folder
     from vmaf_train.evaluate.loso import run_cv
 
     cfg = load_fr_recipe(config, parse_overrides(set_))
     seed_list = parse_seeds(seeds)
     check_folder(out, "--out")  # before the folds train, not after
+    if not Path(features).is_file():
+        raise BadInputError(f"--features {features}: no such file")
     with make_executor(serial=serial, workers=workers, scheduler=scheduler) as ex:
         log(f"loso {cfg.id}: seeds {seed_list} on {ex.describe()}")
         res = run_cv(cfg, features, out, seeds=seed_list, kfold=kfold, executor=ex,

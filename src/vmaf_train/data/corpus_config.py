@@ -7,6 +7,7 @@ keys, codecs, presets, clips or stills are one-line errors naming the offending 
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -185,6 +186,23 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+#: The placeholders a lavfi graph may use (:func:`vmaf_train.data.sources.render_reference`).
+GRAPH_FIELDS = ("size", "w", "h", "fps", "frames")
+
+
+def _check_graph(path: Path, where: str, graph: str) -> None:
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(graph) if f is not None]
+    except ValueError as exc:  # an unmatched brace
+        raise _fail(path, where, f"graph: {exc} (double braces for a literal brace)") from None
+    bad = [f for f in fields if f not in GRAPH_FIELDS]
+    if bad:
+        raise _fail(
+            path, where, f"graph placeholder {{{bad[0]}}} is not one of "
+            f"{', '.join('{' + f + '}' for f in GRAPH_FIELDS)} (double braces for a literal brace)"
+        )  # fmt: skip
+
+
 def _source(path: Path, i: int, d: dict[str, Any]) -> Source:
     where = f"sources[{i}] ({d['id']})"
     w, h = _parse_size(d["size"])
@@ -208,17 +226,10 @@ def _source(path: Path, i: int, d: dict[str, Any]) -> Source:
     if typ == "file":
         params["path"] = str((path.parent / d["path"]).resolve())
         if not Path(params["path"]).is_file():
-            raise _fail(path, where, f"no such file {d['path']!r} (relative to the config)")
+            what = "not a file" if Path(params["path"]).exists() else "no such file"
+            raise _fail(path, where, f"{what}: {d['path']!r} (relative to the config)")
     if typ == "lavfi":  # the placeholders sources.py fills in; anything else fails up front
-        try:
-            str(d["graph"]).format(size=f"{w}x{h}", w=w, h=h, fps=25, frames=1)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise _fail(
-                path,
-                where,
-                f"graph placeholder {exc} is not one of {{size}}, {{w}}, {{h}}, "
-                "{fps}, {frames} (double braces for a literal brace)",
-            ) from None
+        _check_graph(path, where, str(d["graph"]))
     return Source(
         id=d["id"],
         kind=kind,

@@ -319,7 +319,7 @@ def fit_fast(
 
     rec = recipe if isinstance(recipe, FastRecipe) else load_fast_recipe(recipe)
     out = Path(out)
-    check_run_dir(out, force=force)
+    check_run_dir(out, force=force, inputs={"--features": features})
     t0 = time.perf_counter()
     table = read_table(features)
     data = fast_data(table, rec.op, rec.features)
@@ -399,6 +399,7 @@ def fit_fast_command(
     if overrides:
         raise BadInputError("--set is not supported for fast recipes; edit the recipe")
     rec = load_fast_recipe(config)
+    check_run_dir(out, force=force, inputs={"--features": features})  # before the banner
     if log is not None:
         log(f"fit {rec.id} (fast, {rec.op.tag}): {features} -> {out}")
     res = fit_fast(rec, features, out, force=force)

@@ -116,7 +116,7 @@ def fit_run(
         BadInputError: bad features table, empty split, or ``out`` exists without ``force``.
     """
     out = Path(out)
-    check_run_dir(out, force=force)
+    check_run_dir(out, force=force, inputs={"--features": features})
     if seed is not None:
         config = config.with_overrides(train={"seed": seed})
     table = read_table_for(features, config.output.target)

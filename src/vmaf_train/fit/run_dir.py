@@ -10,15 +10,26 @@ folder that is not a finished run (one with ``metrics.json``): a typo must not w
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import check_folder
 
-__all__ = ["check_run_dir"]
+__all__ = ["RUN_FILES", "check_run_dir"]
 
 
-def check_run_dir(out: str | os.PathLike[str], *, force: bool, replaces: bool = True) -> None:
+#: The files every finished FR or fast run has (``metrics.json`` is written last).
+RUN_FILES = ("metrics.json", "config.json", "model.onnx")
+
+
+def check_run_dir(
+    out: str | os.PathLike[str],
+    *,
+    force: bool,
+    replaces: bool = True,
+    inputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
+) -> None:
     """Refuse a run directory before any work.
 
     Args:
@@ -26,13 +37,17 @@ def check_run_dir(out: str | os.PathLike[str], *, force: bool, replaces: bool = 
         force: ``--force`` was given.
         replaces: The run replaces ``out`` as a whole (FR, fast); False for pixel runs, which
             write into an existing ``out`` and reuse its cache.
+        inputs: Flag -> path the run reads (``--features``): none may lie inside a run that
+            ``--force`` would delete.
 
     Raises:
         BadInputError: ``out`` is the current folder or above it, is or sits under a file, or
             cannot be written; or (``replaces``) exists without ``force``, or with ``force``
-            is a non-empty folder that is not a finished run.
+            is a symbolic link, a non-empty folder that is not a finished run (``RUN_FILES``),
+            or holds one of ``inputs``.
     """
     p = Path(out)
+    inputs = inputs or {}
     here = Path.cwd().resolve()
     resolved = p.resolve()
     if resolved == here or resolved in here.parents:
@@ -41,12 +56,18 @@ def check_run_dir(out: str | os.PathLike[str], *, force: bool, replaces: bool = 
             "folder or one above it"
         )
     check_folder(p, "--out")
-    if not replaces or not p.exists():
+    if not replaces or not (p.exists() or p.is_symlink()):
         return
     if not force:
         raise BadInputError(f"run directory {p} exists (use --force to replace it)")
-    if any(p.iterdir()) and not (p / "metrics.json").is_file():
+    if p.is_symlink():
+        raise BadInputError(f"--out {p} is a symbolic link: give the run folder itself")
+    missing = [n for n in RUN_FILES if not (p / n).is_file()]
+    if any(p.iterdir()) and missing:
         raise BadInputError(
-            f"--force replaces only a finished run: {p} has no metrics.json (not a run folder, "
+            f"--force replaces only a finished run: {p} has no {missing[0]} (not a run folder, "
             "or an unfinished one); remove it yourself if it can go"
         )
+    for name, given in inputs.items():
+        if given is not None and Path(given).resolve().is_relative_to(p.resolve()):
+            raise BadInputError(f"{name} {given} is inside the run --force would replace")

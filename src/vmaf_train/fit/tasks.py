@@ -22,7 +22,7 @@ from vmaf_train.fit.nr import fit_nr
 from vmaf_train.fit.saliency import fit_saliency
 from vmaf_train.recipes import ModelConfig, PixelConfig, Recipe
 
-__all__ = ["TASKS", "FitTask", "fit_recipe"]
+__all__ = ["TASKS", "FitTask", "check_fit", "fit_recipe"]
 
 
 def _fit_fr(cfg: Recipe, out: Path, data: Path, opts: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +81,42 @@ TASKS: dict[str, FitTask] = {
 }
 
 
+def check_fit(
+    cfg: Recipe,
+    out: str | os.PathLike[str],
+    *,
+    features: str | os.PathLike[str] | None = None,
+    corpus: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> Path:
+    """Refuse, before any work, a ``fit`` that cannot run: the data of the other kind, none, or
+    a run directory that cannot be (re)written (:func:`vmaf_train.fit.run_dir.check_run_dir`).
+
+    Returns:
+        The data path the recipe's kind trains on.
+
+    Raises:
+        BadInputError: one line.
+    """
+    from vmaf_train.fit.run_dir import check_run_dir
+
+    task = TASKS[cfg.kind]
+    given = {"features": features, "corpus": corpus}
+    data = given[task.data]
+    other = "corpus" if task.data == "features" else "features"
+    if data is None:
+        raise BadInputError(f"{cfg.id} is a {cfg.kind!r} recipe: it is fitted on --{task.data}")
+    if given[other] is not None:
+        raise BadInputError(
+            f"{cfg.id} is a {cfg.kind!r} recipe: it is fitted on --{task.data}, not --{other}"
+        )
+    # FR runs replace RUN as a whole (--force); pixel runs write into it and reuse its cache
+    check_run_dir(
+        out, force=force, replaces=task.data == "features", inputs={f"--{task.data}": data}
+    )
+    return Path(data)
+
+
 def fit_recipe(
     cfg: Recipe,
     out: str | os.PathLike[str],
@@ -104,18 +140,5 @@ def fit_recipe(
     Raises:
         BadInputError: the data the kind needs is missing, or the other kind's was given.
     """
-    task = TASKS[cfg.kind]
-    given = {"features": features, "corpus": corpus}
-    data = given[task.data]
-    other = "corpus" if task.data == "features" else "features"
-    if data is None:
-        raise BadInputError(f"{cfg.id} is a {cfg.kind!r} recipe: it is fitted on --{task.data}")
-    if given[other] is not None:
-        raise BadInputError(
-            f"{cfg.id} is a {cfg.kind!r} recipe: it is fitted on --{task.data}, not --{other}"
-        )
-    from vmaf_train.fit.run_dir import check_run_dir
-
-    # FR runs replace RUN as a whole (--force); pixel runs write into it and reuse its cache
-    check_run_dir(out, force=bool(options.get("force")), replaces=task.data == "features")
-    return task.run(cfg, Path(out), Path(data), options)
+    data = check_fit(cfg, out, features=features, corpus=corpus, force=bool(options.get("force")))
+    return TASKS[cfg.kind].run(cfg, Path(out), data, options)

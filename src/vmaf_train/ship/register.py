@@ -158,9 +158,26 @@ def register(
         The registry row written.
 
     Raises:
-        BadInputError: an incomplete run directory.
+        BadInputError: an incomplete run directory, or run files that lack what a fit run
+            writes (a field missing or of the wrong type).
         BadModelError: size class exceeded, a load-time check failed, or invalid output.
     """
+    try:
+        return _register(Path(run), zoo, loso=loso, baseline=baseline, smoke=smoke)
+    except (KeyError, TypeError, AttributeError) as exc:  # a hand-edited or foreign run file
+        raise BadInputError(
+            f"{run}: its files lack what a fit run writes ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _register(
+    run: Path,
+    zoo: str | os.PathLike[str],
+    *,
+    loso: str | os.PathLike[str] | None,
+    baseline: str | os.PathLike[str] | None,
+    smoke: bool,
+) -> dict[str, Any]:
     run = Path(run)
     for name in ("metrics.json", "config.json", "model.onnx", "model.json"):
         if not (run / name).is_file():
@@ -194,6 +211,11 @@ def register(
     shipped["smoke"] = bool(smoke)
     shipped["int8"], int8_row = int8_entry(model_id, gate, int8_src)
     run_config = read_json_object(run / "config.json")
+    if run_config.get("id") != model_id:
+        raise BadInputError(
+            f"{run / 'config.json'} is the recipe of {run_config.get('id')!r}, the model is "
+            f"{model_id!r}: not this run's config"
+        )
     test = metrics["test"]
     latency: dict[str, Any] = dict(metrics.get("latency", {}))
     extra: dict[str, Any] = {

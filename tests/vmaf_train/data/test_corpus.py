@@ -263,9 +263,12 @@ def test_build_on_an_existing_scheduler_equals_serial(
 @pytest.mark.parametrize(
     ("source", "fragment"),
     [
-        ('type = "file"\npath = "nosuch.mp4"', "no such file 'nosuch.mp4'"),
-        ('type = "lavfi"\ngraph = "testsrc2=size={size}:foo={bar}"', "placeholder 'bar'"),
+        ('type = "file"\npath = "nosuch.mp4"', "no such file: 'nosuch.mp4'"),
+        ('type = "lavfi"\ngraph = "testsrc2=size={size}:foo={bar}"', r"placeholder \{bar\}"),
         ('type = "lavfi"\ngraph = "testsrc2=size={size}:foo={0}"', "placeholder"),
+        ('type = "lavfi"\ngraph = "testsrc2=size={size.x}"', r"placeholder \{size\.x\}"),
+        ('type = "lavfi"\ngraph = "testsrc2=size={size[0]}"', "placeholder"),
+        ('type = "lavfi"\ngraph = "testsrc2=size={size"', "brace"),
     ],
 )
 def test_sources_that_cannot_render_fail_when_the_config_loads(
@@ -280,3 +283,20 @@ def test_sources_that_cannot_render_fail_when_the_config_loads(
     )
     with pytest.raises(BadInputError, match=fragment):
         load_corpus_config(cfg)
+
+
+def test_a_build_where_every_item_fails_reports_it_without_a_crash(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'name = "allfail"\nframes = 4\n[[sources]]\nid = "bad"\ntype = "lavfi"\n'
+        'graph = "nosuchfilterx=size={size}:rate={fps}"\nsize = "64x36"\n'
+        '[[encode]]\ncodec = "libx264"\npresets = ["veryfast"]\ncrfs = [25]\n'
+    )
+    res = subprocess.run(
+        [*CLI, "corpus", "build", "-c", str(cfg), "-o", str(tmp_path / "o"), "--serial",
+         "--no-progress"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and "internal error" not in res.stderr
+    assert "error: 2 of 2 items failed" in res.stderr
