@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.fsutil import read_json_object, sha256_file
+from vmaf_tiny.fsutil import sha256_file
 
 __all__ = ["features_sha256", "git_commit", "manifest_sha256"]
 
@@ -44,17 +44,21 @@ def manifest_sha256(features_path: str | os.PathLike[str], table_meta: Mapping[s
 
     Raises:
         BadInputError: a ``manifest.json`` beside the features that is not a corpus manifest
-            (unreadable, no hash) or that lists another ``features.parquet`` (its sha256
-            differs): the model would record a provenance that is not its own.
+            (unreadable, or its ``manifest_sha256`` does not match its content) or that lists
+            another ``features.parquet`` (its sha256 differs): the model would record a
+            provenance that is not its own.
     """
     feats = Path(features_path)
     man = feats.parent / "manifest.json"
     if not man.is_file():
         return str(table_meta.get("manifest_sha256", "none"))
-    body = read_json_object(man)
-    value = body.get("manifest_sha256")
-    if not isinstance(value, str) or not value:
-        raise BadInputError(f"{man}: no manifest_sha256 (not a corpus manifest); move it away")
+    from vmaf_train.data.manifest import read_manifest
+
+    try:
+        body = read_manifest(man)  # its hash must match its content
+    except BadInputError as exc:
+        raise BadInputError(f"{man.parent}: {exc} (not this corpus's manifest?)") from None
+    value = str(body["manifest_sha256"])
     listed = {
         str(o.get("file")): o.get("sha256") for o in body.get("outputs", []) if isinstance(o, dict)
     }

@@ -187,13 +187,17 @@ def test_a_damaged_cached_row_is_recomputed_on_resume(
 def test_fit_refuses_a_manifest_that_is_not_its_features(
     smoke_corpus: Path, tmp_path: Path, run_here: Runner
 ) -> None:
+    from vmaf_train.data.manifest import finalize_manifest
+
     feats = tmp_path / "features.parquet"
     shutil.copy(smoke_corpus / "features.parquet", feats)
     man = json.loads((smoke_corpus / "manifest.json").read_text())
     for text, fragment in (
-        ("{not json", "not valid JSON"),
-        ("{}", "not a corpus manifest"),
-        (json.dumps({**man, "outputs": [{"file": "features.parquet", "sha256": "0" * 64}]}),
+        ("{not json", "not JSON"),
+        ("{}", "does not match its content"),
+        (json.dumps({**man, "manifest_sha256": "0" * 64}), "does not match its content"),
+        (json.dumps(finalize_manifest(
+            {**man, "outputs": [{"file": "features.parquet", "sha256": "0" * 64}]})),
          "lists another features.parquet"),
     ):  # fmt: skip
         (tmp_path / "manifest.json").write_text(text)
