@@ -4,7 +4,8 @@ and replaced (``--force``) only when it is a finished run.
 FR and fast runs are built in a hidden sibling folder and renamed into place, replacing the
 old run with ``--force``; pixel runs write into ``RUN`` and reuse its sample cache. Neither
 may take the current folder (or one above it) as ``RUN``, and ``--force`` never deletes a
-folder that is not a finished run (one with ``metrics.json``): a typo must not wipe a folder.
+folder that is not a finished run (:data:`RUN_FILES`), a symbolic link, or a run that holds the
+data being trained on: a typo must not wipe a folder.
 """
 
 from __future__ import annotations
