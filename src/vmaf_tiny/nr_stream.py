@@ -134,17 +134,16 @@ def score_default_nr(
         As :func:`vmaf_tiny.nr.score_nr` (``score_args``: its backend, threads, int8).
     """
     ff = ffmpeg or resolve_ffmpeg()
-    geometry: dict[str, Any] = {"width": width, "height": height, "pix_fmt": pix_fmt}
-    model, note = choose_nr_model(distorted, **geometry, ffmpeg=ff, allow_damaged=allow_damaged)
-    args = {**score_args, **geometry, "ffmpeg": ff, "allow_damaged": allow_damaged}
+    spec = as_spec(distorted, width=width, height=height, pix_fmt=pix_fmt)
+    model, note = choose_nr_model(spec, ffmpeg=ff, allow_damaged=allow_damaged)
+    args = {**score_args, "ffmpeg": ff, "allow_damaged": allow_damaged}
     try:
-        res = score_nr(distorted, model, **args)
+        res = score_nr(spec, model, **args)
     except DamagedInputError:
         if not allow_damaged or model != STREAM_NR_MODEL:
             raise
-        model = PIXEL_NR_MODEL
-        note = _damaged_note(as_spec(distorted, **geometry).path.name)
-        res = score_nr(distorted, model, **args)
+        model, note = PIXEL_NR_MODEL, _damaged_note(spec.path.name)
+        res = score_nr(spec, model, **args)
     if note:  # after scoring: input it cannot score gets its one-line error alone
         res.warnings = [note, *res.warnings]
     return res, model

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import sha256_file
+from vmaf_train.data.manifest import read_manifest
 
 __all__ = ["features_sha256", "git_commit", "manifest_sha256"]
 
@@ -52,8 +53,6 @@ def manifest_sha256(features_path: str | os.PathLike[str], table_meta: Mapping[s
     man = feats.parent / "manifest.json"
     if not man.is_file():
         return str(table_meta.get("manifest_sha256", "none"))
-    from vmaf_train.data.manifest import read_manifest
-
     try:
         body = read_manifest(man)  # its hash must match its content
     except BadInputError as exc:

@@ -70,11 +70,10 @@ def score_pairs_command(
     """
     from vmaf_tiny.pairs import WARNINGS_KEY, PairJob, read_pairs, score_pair
     from vmaf_tiny.session import load_model
+    from vmaf_tiny.video_spec import check_raw_flags
 
     models = [model] if isinstance(model, str) else list(model)
     rows = read_pairs(pairs)
-    from vmaf_tiny.video_spec import check_raw_flags
-
     check_raw_flags(  # a row's own width/height/pix_fmt columns are its own business
         [r[k] for r in rows for k in ("reference", "distorted")],
         width=options.get("width"),
