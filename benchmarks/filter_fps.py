@@ -38,7 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--models",
-        default="learned_filter_v1,learned_filter_v2,learned_filter_v3",
+        default="learned_filter_v1,learned_filter_v2,learned_filter_v3,learned_filter_v6",
         help="comma-separated zoo ids or .onnx paths (e.g. a fit run's model.onnx)",
     )
     ap.add_argument("--frames", type=int, default=50)
@@ -88,8 +88,8 @@ def main() -> None:
             f"({info['clip']}; `load_filter` + `filter_video`, ONNX Runtime CPU, 1 thread; "
             f"models alternate, medians of {args.runs} rounds after a warm-up; a shared "
             f"{info['cpus']}-core machine, 1-minute load average {info['load_avg_1min_after']} "
-            "after the run: compare ratios, not absolute figures across runs). Goal for "
-            "`learned_filter_v2` and `learned_filter_v3`: >= 25 model fps.",
+            "after the run: compare ratios, not absolute figures across runs). Goal of issue "
+            "15 for a filter after `learned_filter_v1`: >= 25 model fps.",
             "",
             "| model | model fps | ms/frame (model) | end-to-end fps | model speed vs first |",
             "|---|---|---|---|---|",

@@ -60,7 +60,7 @@ from vmaf_train.fit.filter_losses import (
 )
 from vmaf_train.fit.loop import fit_loop, keeps_torch_state, run_metrics, start_run, write_run
 from vmaf_train.fit.vif import vif_loss
-from vmaf_train.models.filter import ResidualFilter, UnshuffleFilter
+from vmaf_train.models.filter import FilterViews, ResidualFilter, UnshuffleFilter
 from vmaf_train.recipes import PixelConfig
 from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
 from vmaf_train.ship.onnx_io import ort_session
@@ -133,6 +133,8 @@ def load_filter_weights(model: torch.nn.Module, init: str) -> None:
     graph = onnx.load(str(path)).graph
     weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if not set(want) <= set(weights):  # an exported FilterViews: the same net under ``net.``
+        weights = {k.removeprefix("net."): v for k, v in weights.items()}
     have = {k: tuple(v.shape) for k, v in weights.items() if k in want}
     if have != want:
         raise BadInputError(
@@ -296,6 +298,9 @@ def fit_filter(
         label=cfg.id,
         progress=progress,
     )
+    views = int(cfg.arch.get("views", 1))
+    if views > 1:  # a test-time ensemble: exported, evaluated and measured as the model
+        model = FilterViews(model, views).eval()
     meta = start.provenance(cfg, corpus)
     run.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed + 7)

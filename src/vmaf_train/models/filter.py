@@ -15,7 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ResidualFilter", "UnshuffleFilter"]
+from vmaf_train.recipes.pixel import FILTER_VIEWS as VIEWS
+
+__all__ = ["VIEWS", "FilterViews", "ResidualFilter", "UnshuffleFilter"]
 
 
 class ResidualFilter(nn.Module):
@@ -90,3 +92,62 @@ def _residual(body: nn.Module, x: torch.Tensor, center: float) -> torch.Tensor:
     if center > 0:
         return x + body((x - 0.5) * center) * (1.0 / center)
     return x + body(x)
+
+
+#: The eight symmetries of the square as (mirror rows, mirror columns, transpose after), in the
+#: order :class:`FilterViews` takes them: the frame, its transpose, its two mirrors, the rest.
+_SYMMETRIES: tuple[tuple[bool, bool, bool], ...] = (
+    (False, False, False),
+    (False, False, True),
+    (False, True, False),
+    (True, False, False),
+    (True, True, False),
+    (False, True, True),
+    (True, False, True),
+    (True, True, True),
+)
+
+
+def _view(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th symmetry of :data:`_SYMMETRIES` applied to [N, C, H, W]."""
+    rows, cols, transpose = _SYMMETRIES[k]
+    dims = [d for d, on in ((2, rows), (3, cols)) if on]
+    if dims:
+        x = x.flip(dims)
+    return x.transpose(2, 3) if transpose else x
+
+
+def _unview(y: torch.Tensor, k: int) -> torch.Tensor:
+    """The inverse of :func:`_view`."""
+    rows, cols, transpose = _SYMMETRIES[k]
+    if transpose:
+        y = y.transpose(2, 3)
+    dims = [d for d, on in ((2, rows), (3, cols)) if on]
+    return y.flip(dims) if dims else y
+
+
+class FilterViews(nn.Module):
+    """A filter run on ``views`` mirrored / transposed copies of the frame, outputs averaged.
+
+    A test-time ensemble (``arch.views``): view 0 is the frame, 1 its transpose, 2 and 3 its
+    horizontal and vertical mirrors, 4..7 the rest of the square's symmetries. Each view is
+    filtered and mapped back, and the restored frames are averaged, so the network's errors that
+    depend on orientation partly cancel. It costs ``views`` times the network's operations and
+    adds no weights (``net.`` prefixes the wrapped filter's parameter names). Mirroring keeps an
+    even frame size even; the transpose swaps height and width.
+
+    Args:
+        net: The trained filter.
+        views: 1, 2, 4 or 8.
+    """
+
+    def __init__(self, net: nn.Module, views: int) -> None:
+        super().__init__()
+        if views not in VIEWS:
+            raise ValueError(f"views must be one of {VIEWS}, not {views}")
+        self.net, self.views = net, int(views)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 1, H, W] coded luma -> the mean of the views' restored luma."""
+        outs = [_unview(self.net(_view(x, k)), k) for k in range(self.views)]
+        return outs[0] if self.views == 1 else torch.stack(outs).mean(0)

@@ -61,12 +61,16 @@ TRAIN_EXTRAS: dict[str, dict[str, Any]] = {
 #: Keys left out of :meth:`PixelConfig.resolved` at their default (older recipes' sha256s hold).
 _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
     ("arch", "center"): 0.0,
+    ("arch", "views"): 1,
     ("train", "loss"): "mse",
     ("train", "rel_eps"): 1e-5,
     ("train", "detail"): 0.0,
     ("train", "vif"): 0.0,
     ("train", "init"): "",
 }
+#: ``arch.views`` of a filter: how many symmetries of the frame its exported graph averages over
+#: (:class:`vmaf_train.models.filter.FilterViews`).
+FILTER_VIEWS: tuple[int, ...] = (1, 2, 4, 8)
 SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
 INT8_DEFAULTS: dict[str, Any] = {
     "enabled": False,
@@ -223,6 +227,9 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
         raise BadInputError(f"{name}: train.vif must be a number >= 0, got {vif!r}")
     if vif and loss != "relative":
         raise BadInputError(f"{name}: train.vif needs train.loss = 'relative'")
+    views = cfg.arch.get("views", 1)
+    if views not in FILTER_VIEWS:
+        raise BadInputError(f"{name}: arch.views must be 1, 2, 4 or 8, got {views!r}")
     if not isinstance(cfg.train.get("init", ""), str):
         raise BadInputError(f"{name}: train.init must be a zoo id or an .onnx path (a string)")
     if cfg.gate:
@@ -284,6 +291,9 @@ PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "scale": 2,  # unshuffle: fold factor
             # > 0: the net sees (x - 0.5) * center and its correction is divided by it (v2: 4.0)
             "center": 0.0,
+            # test-time views averaged in the exported graph (models.filter.FilterViews): 1
+            # (none), 2 (+ the transpose), 4 (+ the two mirrors) or 8 (every symmetry)
+            "views": 1,
         },
         {
             "patch": 64,
