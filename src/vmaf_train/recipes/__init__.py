@@ -125,6 +125,11 @@ def read_recipe(
     try:
         raw = tomllib.loads(p.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        if p.suffix.lower() == ".json":
+            raise BadInputError(
+                f"{p}: a recipe is a TOML file (configs/models/ID.toml or an id); a run's "
+                "config.json records what a fit resolved and is not read back as a recipe"
+            ) from exc
         raise BadInputError(f"{p.name}: not valid TOML ({exc})") from exc
     return p, _merge(raw, overrides or {})
 

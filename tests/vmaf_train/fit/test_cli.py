@@ -28,6 +28,8 @@ def _one_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 def test_pixel_kinds_refuse_bad_input_in_one_line(smoke_corpus: Path, tmp_path: Path) -> None:
     out = str(tmp_path / "r")
+    run_config = tmp_path / "config.json"  # a run's resolved config, given as if a recipe
+    run_config.write_text('{"id": "learned_filter_v3", "kind": "filter"}\n')
     cases = [
         (["--config", "nr_metric_v1", "--corpus", str(tmp_path), "-o", out], "not a built corpus"),
         (
@@ -38,6 +40,10 @@ def test_pixel_kinds_refuse_bad_input_in_one_line(smoke_corpus: Path, tmp_path: 
         (
             ["--config", str(tmp_path / "none.toml"), "--corpus", str(smoke_corpus), "-o", out],
             "no such model config",
+        ),
+        (
+            ["--config", str(run_config), "--corpus", str(smoke_corpus), "-o", out],
+            "not read back as a recipe",
         ),
     ]  # fmt: skip
     for args, fragment in cases:
