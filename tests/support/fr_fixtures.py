@@ -157,13 +157,3 @@ def run_cli(
     if check and proc.returncode != 0:
         raise AssertionError(f"vmaf-train {argv} failed ({proc.returncode}): {proc.stderr}")
     return proc
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    """Assert the CLI error contract (exit 2, one ``error:`` line, no traceback); return it."""
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error: ")]
-    assert len(errors) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    return errors[0]

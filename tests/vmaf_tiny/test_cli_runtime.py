@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.cli import one_line_error
 from vmaf_tiny import VideoSpec, extract_features
 
 VMAF_TINY = Path(sys.executable).parent / "vmaf-tiny"
@@ -21,16 +22,6 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [str(VMAF_TINY), *map(str, args)], capture_output=True, text=True, cwd=cwd, check=False
     )
-
-
-def one_line_error(out: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    assert out.returncode == 2, (out.returncode, out.stderr)
-    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, out.stderr
-    assert "Traceback" not in out.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support import cli
 from tests.support.clips import lavfi_clip, x264
 from vmaf_tiny.damage import DecodeLog, clean_prefix, scan_log
 from vmaf_tiny.errors import BadInputError
@@ -42,12 +43,7 @@ def run(*args: object) -> subprocess.CompletedProcess[str]:
 
 
 def one_line_error(out: subprocess.CompletedProcess[str], fragment: str) -> str:
-    assert out.returncode == 2, (out.returncode, out.stderr)
-    err = [ln for ln in out.stderr.splitlines() if ln.strip()]
-    assert len(err) == 1 and err[0].startswith("error: "), out.stderr
-    assert fragment in err[0], err[0]
-    assert out.stdout == ""
-    return err[0]
+    return cli.one_line_error(out, fragment, alone=True)
 
 
 def encode(ff: FFmpeg, src: Path, out: Path, codec: list[str], vf: str | None = None) -> Path:

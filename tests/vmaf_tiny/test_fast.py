@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.cli import one_line_error
 from vmaf_tiny import extract_features
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fast import (
@@ -33,15 +34,6 @@ def run(*args: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(VMAF_TINY), *map(str, args)], capture_output=True, text=True, check=False
     )
-
-
-def one_line_error(out: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    assert out.returncode == 2, (out.returncode, out.stderr)
-    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 def shipped_sidecar(model_id: str) -> dict:

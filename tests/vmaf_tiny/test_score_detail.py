@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.cli import one_line_error
 from tests.support.clips import counting_ffmpeg, lavfi_clip, x264
 from vmaf_tiny.features import CANONICAL6
 from vmaf_tiny.ffmpeg import FFmpeg
@@ -34,15 +35,6 @@ def run(*args: object, env: dict[str, str] | None = None) -> subprocess.Complete
 def ok(out: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert out.returncode == 0, out.stderr
     return out
-
-
-def one_line_error(out: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    assert out.returncode == 2, (out.returncode, out.stderr)
-    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

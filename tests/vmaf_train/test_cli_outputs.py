@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import one_line_error
 from vmaf_tiny.errors import BadInputError
 from vmaf_train.fit.run_dir import check_run_dir
 
@@ -49,13 +50,6 @@ def run_here(capsys: pytest.CaptureFixture[str]) -> Runner:
         return subprocess.CompletedProcess(list(args), code, out.out, out.err)
 
     return call
-
-
-def _one_line(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and fragment in lines[0], proc.stderr
 
 
 def test_force_never_deletes_a_folder_that_is_not_a_run(
@@ -100,12 +94,12 @@ def test_fit_into_the_current_folder_is_refused_and_deletes_nothing(
         "fit", "-c", "vmaf_tiny_v2", "-f", str(smoke_features), "-o", "", "--force", *SPLIT,
         cwd=tmp_path,
     )  # fmt: skip
-    _one_line(proc, "a run needs a folder of its own")
+    one_line_error(proc, "a run needs a folder of its own")
     assert proc.stderr.strip().startswith("error:")  # no banner before the refusal
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
-def test_output_paths_under_a_file_and_bad_values_are_one_line(
+def test_output_paths_under_a_file_and_bad_values_areone_line_error(
     smoke_corpus: Path, smoke_features: Path, tmp_path: Path, run_here: Runner
 ) -> None:
     afile = tmp_path / "afile"
@@ -128,11 +122,11 @@ def test_output_paths_under_a_file_and_bad_values_are_one_line(
           str(tmp_path / "l")], "no such file"),
     ]  # fmt: skip
     for args, fragment in cases:
-        _one_line(run_here(*args), fragment)
+        one_line_error(run_here(*args), fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
-def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
+def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_inone_line_error(
     smoke_features: Path, tmp_path: Path, run_here: Runner
 ) -> None:
     zoo = REPO / "src" / "vmaf_tiny" / "zoo"
@@ -140,7 +134,7 @@ def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
     shutil.copy(zoo / "vmaf_tiny_v2.onnx", fp32)
     shutil.copy(zoo / "vmaf_tiny_v2.json", tmp_path / "m.json")
     before = fp32.read_bytes()
-    _one_line(
+    one_line_error(
         run_here("quantize-int8", "-m", str(fp32), "-f", str(smoke_features), "-o", str(fp32)),
         "would overwrite the fp32 model",
     )
@@ -152,10 +146,10 @@ def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
     shutil.copy(fp32, run / "model.onnx")
     for text, fragment in (("{x", "not valid JSON"), ("[]", "expected a JSON object")):
         (run / "metrics.json").write_text(text)
-        _one_line(run_here("register", str(run), "--zoo", str(tmp_path / "zoo")), fragment)
+        one_line_error(run_here("register", str(run), "--zoo", str(tmp_path / "zoo")), fragment)
     (tmp_path / "afile").write_text("")
     (run / "metrics.json").write_text(json.dumps({"test": {}}))
-    _one_line(run_here("register", str(run), "--zoo", str(tmp_path / "afile")), "--zoo")
+    one_line_error(run_here("register", str(run), "--zoo", str(tmp_path / "afile")), "--zoo")
     side = json.loads((tmp_path / "m.json").read_text())
     (run / "model.json").write_text(json.dumps({**side, "onnx": "model.onnx"}))
     for config, fragment in (
@@ -163,7 +157,7 @@ def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
         ({}, "not this run"),
     ):
         (run / "config.json").write_text(json.dumps(config))
-        _one_line(run_here("register", str(run), "--zoo", str(tmp_path / "zoo")), fragment)
+        one_line_error(run_here("register", str(run), "--zoo", str(tmp_path / "zoo")), fragment)
     assert not (tmp_path / "zoo").exists()
 
 
@@ -202,7 +196,7 @@ def test_fit_refuses_a_manifest_that_is_not_its_features(
     ):  # fmt: skip
         (tmp_path / "manifest.json").write_text(text)
         proc = run_here("fit", "-c", "vmaf_tiny_v2", "-f", str(feats), "-o", str(tmp_path / "r"))
-        _one_line(proc, fragment)
+        one_line_error(proc, fragment)
     assert not (tmp_path / "r").exists()
 
 

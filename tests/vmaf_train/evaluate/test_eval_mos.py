@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.fr_fixtures import one_line_error, run_cli
+from tests.support.cli import one_line_error
+from tests.support.fr_fixtures import run_cli
 from vmaf_train.data.table import read_features
 from vmaf_train.evaluate.mapping import logistic4
 from vmaf_train.evaluate.metrics import pool_by_key

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.fr_fixtures import fast_config, one_line_error, run_cli
+from tests.support.cli import one_line_error
+from tests.support.fr_fixtures import fast_config, run_cli
 from vmaf_train.data.dataset import load_fr_data
 from vmaf_train.data.table import read_features
 from vmaf_train.evaluate.loso import make_folds, run_cv, summarize_folds

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.support.fr_fixtures import fast_config, one_line_error, run_cli
+from tests.support.cli import one_line_error
+from tests.support.fr_fixtures import fast_config, run_cli
 from vmaf_tiny.errors import BadInputError
 from vmaf_train.fit import nonfinite_path
 from vmaf_train.fit.fr import fit_run

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import one_line_error
+
 VMAF_TRAIN = Path(sys.executable).parent / "vmaf-train"
 REPO = Path(__file__).resolve().parents[3]
 
@@ -18,15 +20,7 @@ def _fit(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _one_line(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
-
-
-def test_pixel_kinds_refuse_bad_input_in_one_line(smoke_corpus: Path, tmp_path: Path) -> None:
+def test_pixel_kinds_refuse_bad_input_inone_line_error(smoke_corpus: Path, tmp_path: Path) -> None:
     out = str(tmp_path / "r")
     run_config = tmp_path / "config.json"  # a run's resolved config, given as if a recipe
     run_config.write_text('{"id": "learned_filter_v3", "kind": "filter"}\n')
@@ -47,7 +41,7 @@ def test_pixel_kinds_refuse_bad_input_in_one_line(smoke_corpus: Path, tmp_path: 
         ),
     ]  # fmt: skip
     for args, fragment in cases:
-        assert fragment in _one_line(_fit(*args)), args
+        assert fragment in one_line_error(_fit(*args)), args
     assert not (tmp_path / "r").exists()
 
 
@@ -59,7 +53,7 @@ def test_pixel_kinds_refuse_bad_input_in_one_line(smoke_corpus: Path, tmp_path: 
     ],
 )
 def test_kind_decides_the_data(tmp_path: Path, recipe: str, given: str, fragment: str) -> None:
-    err = _one_line(_fit("--config", recipe, given, str(tmp_path), "-o", str(tmp_path / "r")))
+    err = one_line_error(_fit("--config", recipe, given, str(tmp_path), "-o", str(tmp_path / "r")))
     assert fragment in err
     assert not (tmp_path / "r").exists()
 

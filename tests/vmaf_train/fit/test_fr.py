@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.fr_fixtures import FR_SPLIT, one_line_error, run_cli
+from tests.support.cli import one_line_error
+from tests.support.fr_fixtures import FR_SPLIT, run_cli
 from vmaf_train.data.dataset import load_fr_data, source_splits
 from vmaf_train.data.table import read_features
 from vmaf_train.evaluate.predict import load_sidecar

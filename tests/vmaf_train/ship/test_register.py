@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.support.fr_fixtures import fast_config, one_line_error, run_cli
+from tests.support.cli import one_line_error
+from tests.support.fr_fixtures import fast_config, run_cli
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_train.evaluate.predict import load_sidecar, open_fr_model
