@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
 from onnx import numpy_helper
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import sha256_file
+from vmaf_tiny.graph import parse_model
 from vmaf_tiny.registry import resolve_model
 from vmaf_train.data.frames import (
     ClipRecord,
@@ -130,7 +130,10 @@ def load_filter_weights(model: torch.nn.Module, init: str) -> None:
             architecture (other names or shapes).
     """
     path = init_model_path(init)
-    graph = onnx.load(str(path)).graph
+    try:
+        graph = parse_model(path.read_bytes()).graph
+    except Exception as exc:  # damaged bytes: protobuf raises its own DecodeError
+        raise BadInputError(f"train.init {init}: not a readable ONNX model ({exc})") from exc
     weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if not set(want) <= set(weights):  # an exported FilterViews: the same net under ``net.``
@@ -237,6 +240,9 @@ def fit_filter(
     """Train, export and evaluate a learned filter into a run directory; returns metrics."""
     if cfg.gate:
         check_gate_model(gate_of(cfg, evaluation=True))
+    init = str(cfg.train.get("init") or "")
+    if init:  # a bad train.init fails before any decoding (start_run seeds torch afresh)
+        load_filter_weights(make_filter(cfg.arch), init)
     start = start_run(cfg, corpus, run, cache)
     seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
@@ -265,7 +271,6 @@ def fit_filter(
         progress=progress,
     )
     model = make_filter(cfg.arch)
-    init = str(cfg.train.get("init") or "")
     init_record: dict[str, Any] = {}
     if init:
         load_filter_weights(model, init)

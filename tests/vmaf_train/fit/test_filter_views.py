@@ -12,7 +12,8 @@ import torch
 
 from vmaf_tiny.allowlist import ALLOWED_OPS
 from vmaf_tiny.errors import BadInputError
-from vmaf_train.fit.filter import load_filter_weights, make_filter
+from vmaf_train.data.frames import PixelCorpus
+from vmaf_train.fit.filter import fit_filter, load_filter_weights, make_filter
 from vmaf_train.models.filter import FilterViews
 from vmaf_train.recipes import load_recipe
 from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
@@ -86,3 +87,16 @@ def test_recipe_views_are_checked_and_quiet_at_their_default() -> None:
     for bad in (3, 0, True, 2.0):
         with pytest.raises(BadInputError, match=r"views"):
             load_recipe("learned_filter_v3", {"arch": {"views": bad}}, kind="filter")
+
+
+def test_a_bad_train_init_fails_before_any_decoding(smoke_corpus: Path, tmp_path: Path) -> None:
+    (tmp_path / "garbage.onnx").write_bytes(b"garbage\n")
+    for init, fragment in [
+        (str(tmp_path / "garbage.onnx"), "not a readable ONNX model"),
+        ("learned_filter_v1", "do not fit"),  # another architecture
+        (str(tmp_path / "none.onnx"), "no such file"),
+    ]:
+        cfg = load_recipe("learned_filter_v6", {"train": {"init": init}}, kind="filter")
+        with pytest.raises(BadInputError, match=fragment):
+            fit_filter(cfg, PixelCorpus.open(smoke_corpus), tmp_path / "run", progress=False)
+        assert not (tmp_path / "run").exists()  # not even the sample cache

@@ -81,6 +81,9 @@ def test_train_init_starts_from_an_exported_filter(tmp_path: Path) -> None:
         load_filter_weights(make_filter(V2_ARCH | {"width": 8}), str(onnx_path))
     with pytest.raises(BadInputError):
         load_filter_weights(m, str(tmp_path / "none.onnx"))
+    (tmp_path / "garbage.onnx").write_bytes(b"garbage\n")
+    with pytest.raises(BadInputError, match="not a readable ONNX model"):
+        load_filter_weights(m, str(tmp_path / "garbage.onnx"))
 
 
 def test_small_patches_use_the_scales_that_fit() -> None:
