@@ -1,4 +1,4 @@
-"""Learned filters (``learned_filter_v1``, ``_v2``): train a residual restoration CNN, measure it.
+"""Learned filters (``learned_filter_v1`` .. ``_v6``): train a residual restoration CNN, measure it.
 
 Data: clips of the ``encode`` distortions (coded at the reference's size), decoded luma next to
 the reference luma; seeded frames per clip and seeded aligned patches per frame. Loss
@@ -12,6 +12,9 @@ relative VIF loss (:func:`vmaf_train.fit.vif.vif_loss`: the information VMAF's V
 measure). ``train.init`` (a zoo id or .onnx path of a filter of the same architecture) starts
 from that model's weights instead of the identity. Validation (model selection: the epoch with
 the lowest validation loss) on patches of the validation sources, with the same loss.
+``arch.views`` > 1 exports, evaluates and times the trained network as a test-time ensemble over
+that many symmetries of the frame (:class:`vmaf_train.models.filter.FilterViews`); training is
+unchanged.
 
 Evaluation on the held-out test sources (:mod:`vmaf_train.fit.filter_eval`) goes through the
 runtime path, with and without the recipe's quality gate.
