@@ -149,3 +149,17 @@ def test_fast_recipe_checks(tmp_path: Path) -> None:
         p.write_text(text)
         with pytest.raises(BadInputError, match=msg):
             load_fast_recipe(p)
+
+
+def test_fit_mlp_leaves_torch_global_state_as_it_found_it() -> None:
+    import torch
+
+    from vmaf_train.fit.fast_model import fit_mlp
+
+    x = np.random.default_rng(0).random((64, 3))
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    kw = {"hidden": [4], "epochs": 2, "batch_size": 16, "lr": 1e-2, "weight_decay": 0.0}
+    a = fit_mlp(x, x.sum(1), seed=0, threads=1, **kw)
+    assert (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) == (threads, det)
+    b = fit_mlp(x, x.sum(1), seed=0, threads=1, **kw)
+    assert all(np.array_equal(p, q) for (p, _), (q, _) in zip(a.layers, b.layers, strict=True))

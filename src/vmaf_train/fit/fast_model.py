@@ -43,12 +43,26 @@ def fit_mlp(
     seed: int,
     threads: int = 1,
 ) -> MLPParams:
-    """Fit a ReLU MLP on standardised inputs and target (deterministic for a seed)."""
+    """Fit a ReLU MLP on standardised inputs and target (deterministic for a seed; torch's
+    thread count and determinism flag are put back afterwards)."""
+    from vmaf_train.fit.loop import Determinism
+
+    with Determinism(seed, threads).scoped():
+        return _fit_mlp(x, y, hidden, epochs, batch_size, lr, weight_decay, seed)
+
+
+def _fit_mlp(
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden: Sequence[int],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+) -> MLPParams:
     import torch
 
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(seed)
     x_mean = x.mean(axis=0)
     x_std = np.maximum(x.std(axis=0), 1e-6)
     y_mean, y_std = float(y.mean()), float(max(y.std(), 1e-6))
