@@ -45,61 +45,51 @@ def fit_mlp(
 ) -> MLPParams:
     """Fit a ReLU MLP on standardised inputs and target (deterministic for a seed; torch's
     thread count and determinism flag are put back afterwards)."""
+    import torch
+
     from vmaf_train.fit.loop import Determinism
 
     with Determinism(seed, threads).scoped():
-        return _fit_mlp(x, y, hidden, epochs, batch_size, lr, weight_decay, seed)
-
-
-def _fit_mlp(
-    x: np.ndarray,
-    y: np.ndarray,
-    hidden: Sequence[int],
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-    seed: int,
-) -> MLPParams:
-    import torch
-
-    x_mean = x.mean(axis=0)
-    x_std = np.maximum(x.std(axis=0), 1e-6)
-    y_mean, y_std = float(y.mean()), float(max(y.std(), 1e-6))
-    xt = torch.tensor((x - x_mean) / x_std, dtype=torch.float32)
-    yt = torch.tensor((y - y_mean) / y_std, dtype=torch.float32).unsqueeze(1)
-    dims = [x.shape[1], *hidden, 1]
-    mods: list[torch.nn.Module] = []
-    for i in range(len(dims) - 1):
-        mods.append(torch.nn.Linear(dims[i], dims[i + 1]))
-        if i < len(dims) - 2:
-            mods.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*mods)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = max(1, (len(xt) + batch_size - 1) // batch_size) * epochs
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), batch_size):
-            idx = perm[i : i + batch_size]
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            sched.step()
-    layers = [
-        (m.weight.detach().numpy().astype(np.float32), m.bias.detach().numpy().astype(np.float32))
-        for m in net
-        if isinstance(m, torch.nn.Linear)
-    ]
-    return MLPParams(
-        layers=layers,
-        x_mean=x_mean.astype(np.float32),
-        x_std=x_std.astype(np.float32),
-        y_mean=y_mean,
-        y_std=y_std,
-    )
+        x_mean = x.mean(axis=0)
+        x_std = np.maximum(x.std(axis=0), 1e-6)
+        y_mean, y_std = float(y.mean()), float(max(y.std(), 1e-6))
+        xt = torch.tensor((x - x_mean) / x_std, dtype=torch.float32)
+        yt = torch.tensor((y - y_mean) / y_std, dtype=torch.float32).unsqueeze(1)
+        dims = [x.shape[1], *hidden, 1]
+        mods: list[torch.nn.Module] = []
+        for i in range(len(dims) - 1):
+            mods.append(torch.nn.Linear(dims[i], dims[i + 1]))
+            if i < len(dims) - 2:
+                mods.append(torch.nn.ReLU())
+        net = torch.nn.Sequential(*mods)
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+        steps = max(1, (len(xt) + batch_size - 1) // batch_size) * epochs
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            perm = torch.randperm(len(xt), generator=gen)
+            for i in range(0, len(xt), batch_size):
+                idx = perm[i : i + batch_size]
+                opt.zero_grad()
+                loss = torch.nn.functional.mse_loss(net(xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+                sched.step()
+        layers = [
+            (
+                m.weight.detach().numpy().astype(np.float32),
+                m.bias.detach().numpy().astype(np.float32),
+            )
+            for m in net
+            if isinstance(m, torch.nn.Linear)
+        ]
+        return MLPParams(
+            layers=layers,
+            x_mean=x_mean.astype(np.float32),
+            x_std=x_std.astype(np.float32),
+            y_mean=y_mean,
+            y_std=y_std,
+        )
 
 
 def fit_ridge_residual(x: np.ndarray, y: np.ndarray, *, base: int, alpha: float) -> MLPParams:
