@@ -99,7 +99,7 @@ def test_fit_into_the_current_folder_is_refused_and_deletes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
-def test_output_paths_under_a_file_and_bad_values_areone_line_error(
+def test_output_paths_under_a_file_and_bad_values_are_one_line(
     smoke_corpus: Path, smoke_features: Path, tmp_path: Path, run_here: Runner
 ) -> None:
     afile = tmp_path / "afile"
@@ -126,7 +126,7 @@ def test_output_paths_under_a_file_and_bad_values_areone_line_error(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
-def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_inone_line_error(
+def test_int8_never_overwrites_fp32_and_register_reads_damaged_runs_in_one_line(
     smoke_features: Path, tmp_path: Path, run_here: Runner
 ) -> None:
     zoo = REPO / "src" / "vmaf_tiny" / "zoo"

@@ -244,8 +244,9 @@ def fit_filter(
     if cfg.gate:
         check_gate_model(gate_of(cfg, evaluation=True))
     init = str(cfg.train.get("init") or "")
-    if init:  # a bad train.init fails before any decoding (start_run seeds torch afresh)
-        load_filter_weights(make_filter(cfg.arch), init)
+    init_net = make_filter(cfg.arch) if init else None
+    if init_net is not None:  # a bad train.init fails before any decoding
+        load_filter_weights(init_net, init)
     start = start_run(cfg, corpus, run, cache)
     seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
@@ -275,8 +276,8 @@ def fit_filter(
     )
     model = make_filter(cfg.arch)
     init_record: dict[str, Any] = {}
-    if init:
-        load_filter_weights(model, init)
+    if init_net is not None:  # made before start_run seeded torch: only its weights are taken
+        model.load_state_dict(init_net.state_dict())
         init_record = {"init": {"model": init, "sha256": sha256_file(init_model_path(init))}}
     n_params = sum(p.numel() for p in model.parameters())
     identity_val = patch_mse(model, val)  # the last layer starts at zero: identity

@@ -20,7 +20,7 @@ def _fit(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_pixel_kinds_refuse_bad_input_inone_line_error(smoke_corpus: Path, tmp_path: Path) -> None:
+def test_pixel_kinds_refuse_bad_input_in_one_line(smoke_corpus: Path, tmp_path: Path) -> None:
     out = str(tmp_path / "r")
     run_config = tmp_path / "config.json"  # a run's resolved config, given as if a recipe
     run_config.write_text('{"id": "learned_filter_v3", "kind": "filter"}\n')
