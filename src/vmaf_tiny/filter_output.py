@@ -16,6 +16,7 @@ import functools
 import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from vmaf_tiny.codec import check_codec_fields
@@ -31,7 +32,9 @@ from vmaf_tiny.fsutil import check_writable
 from vmaf_tiny.video import PIX_FMTS, VideoInfo, VideoSpec, probe
 
 __all__ = [
+    "InputTags",
     "check_output",
+    "input_tags",
     "output_args",
     "plane_sizes",
     "preset_option",
@@ -89,6 +92,48 @@ def output_args(dest: Path, codec: str | None, crf: float | None, preset: str | 
     )
 
 
+_RANGE_RE = re.compile(r"Stream #0:\d+[^:]*: Video: [^,]*, \w+\((pc|tv)\b")
+#: y4m chroma-siting tags and ffmpeg's ``chroma_sample_location`` names (``C420jpeg`` is also
+#: what ffmpeg writes when the siting is unknown, so it is left unstated)
+_Y4M_SITING = {b"C420mpeg2": "left", b"C420paldv": "topleft"}
+
+
+@dataclass(frozen=True)
+class InputTags:
+    """What the decoded input is labelled with that raw frames do not carry.
+
+    Attributes:
+        color_range: ``pc`` (full) or ``tv`` (limited) as ffmpeg reports it, or None.
+        chroma_location: ffmpeg's ``chroma_sample_location`` of the decoded frames (``left``:
+            MPEG-2 / H.264 siting, ``topleft``), or None when unknown or centred.
+    """
+
+    color_range: str | None = None
+    chroma_location: str | None = None
+
+
+def input_tags(spec: VideoSpec, ff: FFmpeg) -> InputTags:
+    """The input's colour range and chroma siting, from its first decoded frame.
+
+    The filtered output carries the same tags, so a full-range source (an MJPEG-style
+    ``yuvj420p`` still, an AV1 stream flagged full range) is not read back as limited range, and
+    an H.264 stream's chroma siting is not relabelled as centred in a y4m header.
+    """
+    if spec.is_raw:
+        return InputTags()
+    first_frame = ["-map", "0:v:0", "-frames:v", "1", "-f", "yuv4mpegpipe", "-strict", "-1", "-"]
+    proc = subprocess.run(
+        [*ff.base_args(), *spec.input_args(), *first_frame],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    m = _RANGE_RE.search(proc.stderr.decode("utf-8", "replace"))
+    header = proc.stdout.split(b"\n", 1)[0].split() if proc.stdout.startswith(b"YUV4MPEG2") else []
+    siting = next((_Y4M_SITING[t] for t in header if t in _Y4M_SITING), None)
+    return InputTags(m.group(1) if m else None, siting)
+
+
 def writer_args(
     ff: FFmpeg,
     out: Path,
@@ -96,12 +141,16 @@ def writer_args(
     codec: str | None,
     crf: float | None,
     preset: str | None,
-    crange: str | None = None,
+    tags: InputTags | None = None,
     *,
     dest: Path | None = None,
 ) -> list[str]:
-    """The encoder's command line, writing ``out`` (a temp file beside ``dest``)."""
-    rng = ["-color_range", crange] if crange else []
+    """The encoder's command line, writing ``out`` (a temp file beside ``dest``); the raw
+    frames are labelled with the input's ``tags`` (colour range, chroma siting)."""
+    tags = tags or InputTags()
+    rng = ["-color_range", tags.color_range] if tags.color_range else []
+    if tags.chroma_location:
+        rng += ["-chroma_sample_location", tags.chroma_location]
     args = [
         *ff.base_args(),
         "-loglevel",

@@ -16,7 +16,6 @@ makes one from a registry id or ``.onnx`` path through the runtime's guard and s
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -35,7 +34,14 @@ from vmaf_tiny.ffmpeg import (
     last_error_line,
     resolve_ffmpeg,
 )
-from vmaf_tiny.filter_output import check_output, plane_sizes, strip_context, writer_args
+from vmaf_tiny.filter_output import (
+    InputTags,
+    check_output,
+    input_tags,
+    plane_sizes,
+    strip_context,
+    writer_args,
+)
 from vmaf_tiny.fsutil import atomic_path, writing_output
 from vmaf_tiny.kinds import require_kind
 from vmaf_tiny.video import (
@@ -50,8 +56,10 @@ from vmaf_tiny.video import (
 __all__ = [
     "FilterResult",
     "FrameRunner",
+    "InputTags",
     "color_range",
     "filter_video",
+    "input_tags",
     "load_filter",
     "luma_from_float",
     "luma_to_float",
@@ -166,22 +174,9 @@ def read_planes(
         yield y.reshape(info.height, info.width), buf[ybytes:]
 
 
-_RANGE_RE = re.compile(r"Stream #0:\d+[^:]*: Video: [^,]*, \w+\((pc|tv)\b")
-
-
 def color_range(spec: VideoSpec, ff: FFmpeg) -> str | None:
-    """The input's colour range as ffmpeg reports it (``pc`` full, ``tv`` limited), or None.
-
-    The filtered output carries the same tag, so a full-range source (an MJPEG-style
-    ``yuvj420p`` still, an AV1 stream flagged full range) is not read back as limited range.
-    """
-    if spec.is_raw:
-        return None
-    proc = subprocess.run(
-        [*ff.base_args(), *spec.input_args()], capture_output=True, timeout=60, check=False
-    )
-    m = _RANGE_RE.search(proc.stderr.decode("utf-8", "replace"))
-    return m.group(1) if m else None
+    """The input's colour range as ffmpeg reports it (``pc`` full, ``tv`` limited), or None."""
+    return input_tags(spec, ff).color_range
 
 
 def filter_video(
@@ -254,7 +249,7 @@ def _filter_into(
     dlog = DecodeLog()
     with atomic_path(out) as tmp, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            writer_args(ff, tmp, info, codec, crf, preset, color_range(spec, ff), dest=out),
+            writer_args(ff, tmp, info, codec, crf, preset, input_tags(spec, ff), dest=out),
             stdin=subprocess.PIPE,
             stderr=err,
         )

@@ -221,6 +221,27 @@ def test_full_range_input_keeps_its_range(ffmpeg, tmp_path: Path) -> None:
     np.testing.assert_array_equal(a.vmaf, b.vmaf)
 
 
+def test_filter_keeps_the_chroma_siting(ffmpeg, tmp_path: Path) -> None:
+    """An H.264 stream's chroma is sited left (y4m ``C420mpeg2``): the filtered y4m says so too,
+    and a centred (``C420jpeg``) input stays centred."""
+    from vmaf_tiny.filter_output import input_tags
+    from vmaf_tiny.video import as_spec
+
+    def siting(path: Path) -> bytes:
+        return path.read_bytes().split(b"\n", 1)[0].split()[6]
+
+    src = lavfi_clip(ffmpeg, tmp_path / "in.mp4", size="64x48", frames=2, codec=x264(30))
+    assert input_tags(as_spec(src), ffmpeg).chroma_location == "left"
+    filter_video(src, tmp_path / "out.y4m", lambda x: x, ffmpeg=ffmpeg)
+    assert siting(tmp_path / "out.y4m") == b"C420mpeg2"
+    filter_video(tmp_path / "out.y4m", tmp_path / "again.y4m", lambda x: x, ffmpeg=ffmpeg)
+    assert siting(tmp_path / "again.y4m") == b"C420mpeg2"
+    jpeg = lavfi_clip(ffmpeg, tmp_path / "jpeg.y4m", size="64x48", frames=2)
+    assert siting(jpeg) == b"C420jpeg" and input_tags(as_spec(jpeg), ffmpeg).chroma_location is None
+    filter_video(jpeg, tmp_path / "out2.y4m", lambda x: x, ffmpeg=ffmpeg)
+    assert siting(tmp_path / "out2.y4m") == b"C420jpeg"
+
+
 @pytest.mark.parametrize("suffix", [".y4m", ".mkv"])
 def test_filter_keeps_the_sample_aspect_ratio(ffmpeg, tmp_path: Path, suffix: str) -> None:
     """Raw frames carry no aspect ratio: the output restates the input's (4:3 pixels here)."""
