@@ -193,12 +193,17 @@ def _sample(
 def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> Iterator[Any]:
     rng = np.random.default_rng([int(cfg.train["seed"]), 2000 + epoch])
     bs = int(cfg.train["batch_size"])
+    dihedral = cfg.data.get("augment", "hflip") == "dihedral"
     order = rng.permutation(len(data["x"]))
     for i in range(0, len(order), bs):
         sel = order[i : i + bs]
         flip = rng.random(len(sel)) < 0.5
         x = np.where(flip[:, None, None], data["x"][sel][:, :, ::-1], data["x"][sel])
         y = np.where(flip[:, None, None], data["y"][sel][:, :, ::-1], data["y"][sel])
+        if dihedral:  # with the mirror above: any of the square's eight symmetries
+            vflip, swap = rng.random((2, len(sel))) < 0.5
+            x, y = (np.where(vflip[:, None, None], a[:, ::-1], a) for a in (x, y))
+            x, y = (np.where(swap[:, None, None], a.transpose(0, 2, 1), a) for a in (x, y))
         yield (
             torch.from_numpy(x.astype(np.float32) / 255.0)[:, None],
             torch.from_numpy(y.astype(np.float32) / 255.0)[:, None],

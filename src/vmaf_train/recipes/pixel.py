@@ -62,6 +62,7 @@ TRAIN_EXTRAS: dict[str, dict[str, Any]] = {
 _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
     ("arch", "center"): 0.0,
     ("arch", "views"): 1,
+    ("data", "augment"): "hflip",
     ("train", "loss"): "mse",
     ("train", "rel_eps"): 1e-5,
     ("train", "detail"): 0.0,
@@ -71,6 +72,9 @@ _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
 #: ``arch.views`` of a filter: how many symmetries of the frame its exported graph averages over
 #: (:class:`vmaf_train.models.filter.FilterViews`).
 FILTER_VIEWS: tuple[int, ...] = (1, 2, 4, 8)
+#: ``data.augment`` of a filter: the symmetries training patches are drawn under (``hflip``:
+#: random horizontal mirrors; ``dihedral``: any of the square's eight mirrors and rotations)
+FILTER_AUGMENTS: tuple[str, ...] = ("hflip", "dihedral")
 SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
 INT8_DEFAULTS: dict[str, Any] = {
     "enabled": False,
@@ -230,6 +234,9 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
     views = cfg.arch.get("views", 1)
     if views not in FILTER_VIEWS:
         raise BadInputError(f"{name}: arch.views must be 1, 2, 4 or 8, got {views!r}")
+    augment = cfg.data.get("augment", "hflip")
+    if augment not in FILTER_AUGMENTS:
+        raise BadInputError(f"{name}: data.augment must be 'hflip' or 'dihedral', got {augment!r}")
     if not isinstance(cfg.train.get("init", ""), str):
         raise BadInputError(f"{name}: train.init must be a zoo id or an .onnx path (a string)")
     if cfg.gate:
@@ -298,6 +305,7 @@ PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {
             "patch": 64,
             "align": 1,  # patch corners on multiples of this (8: the coding-block grid)
+            "augment": "hflip",  # hflip | dihedral (all eight symmetries of a square patch)
             "max_vmaf": 101.0,  # train/val clips whose mean teacher VMAF is below this
             "frames_per_clip": 3,
             "patches_per_frame": 8,
