@@ -34,6 +34,7 @@ from vmaf_tiny.video import PIX_FMTS, VideoInfo, VideoSpec, probe
 __all__ = [
     "InputTags",
     "check_output",
+    "frame_rate",
     "input_tags",
     "output_args",
     "plane_sizes",
@@ -92,10 +93,11 @@ def output_args(dest: Path, codec: str | None, crf: float | None, preset: str | 
     )
 
 
-_RANGE_RE = re.compile(r"Stream #0:\d+[^:]*: Video: [^,]*, \w+\((pc|tv)\b")
-#: y4m chroma-siting tags and ffmpeg's ``chroma_sample_location`` names (``C420jpeg`` is also
-#: what ffmpeg writes when the siting is unknown, so it is left unstated)
-_Y4M_SITING = {b"C420mpeg2": "left", b"C420paldv": "topleft"}
+#: ffmpeg's showinfo line of a decoded frame: its chroma siting (``cl:``) and colour range
+_SITING_RE = re.compile(r"\bcl:(\w+)")
+_RANGE_RE = re.compile(r"\bcolor_range:(\w+)")
+#: ffmpeg's names of chroma sample locations (``unspecified`` is left unstated)
+_SITINGS = frozenset({"left", "center", "topleft", "top", "bottomleft", "bottom"})
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,9 @@ class InputTags:
     """What the decoded input is labelled with that raw frames do not carry.
 
     Attributes:
-        color_range: ``pc`` (full) or ``tv`` (limited) as ffmpeg reports it, or None.
+        color_range: ``pc`` (full) or ``tv`` (limited), or None when unknown.
         chroma_location: ffmpeg's ``chroma_sample_location`` of the decoded frames (``left``:
-            MPEG-2 / H.264 siting, ``topleft``), or None when unknown or centred.
+            MPEG-2 / H.264 siting, ``center``, ``topleft``, ...), or None when unspecified.
     """
 
     color_range: str | None = None
@@ -113,25 +115,37 @@ class InputTags:
 
 
 def input_tags(spec: VideoSpec, ff: FFmpeg) -> InputTags:
-    """The input's colour range and chroma siting, from its first decoded frame.
+    """The colour range and chroma siting of the input's first decoded frame (its first video
+    stream's, as ffmpeg's showinfo reports them).
 
     The filtered output carries the same tags, so a full-range source (an MJPEG-style
     ``yuvj420p`` still, an AV1 stream flagged full range) is not read back as limited range, and
-    an H.264 stream's chroma siting is not relabelled as centred in a y4m header.
+    an H.264 stream's chroma siting is not relabelled as centred.
     """
     if spec.is_raw:
         return InputTags()
-    first_frame = ["-map", "0:v:0", "-frames:v", "1", "-f", "yuv4mpegpipe", "-strict", "-1", "-"]
+    first_frame = ["-map", "0:v:0", "-frames:v", "1", "-vf", "showinfo", "-f", "null", "-"]
     proc = subprocess.run(
         [*ff.base_args(), *spec.input_args(), *first_frame],
         capture_output=True,
         timeout=60,
         check=False,
     )
-    m = _RANGE_RE.search(proc.stderr.decode("utf-8", "replace"))
-    header = proc.stdout.split(b"\n", 1)[0].split() if proc.stdout.startswith(b"YUV4MPEG2") else []
-    siting = next((_Y4M_SITING[t] for t in header if t in _Y4M_SITING), None)
-    return InputTags(m.group(1) if m else None, siting)
+    log = proc.stderr.decode("utf-8", "replace")
+    rng, siting = _RANGE_RE.search(log), _SITING_RE.search(log)
+    return InputTags(
+        rng.group(1) if rng and rng.group(1) in ("pc", "tv") else None,
+        siting.group(1) if siting and siting.group(1) in _SITINGS else None,
+    )
+
+
+def frame_rate(fps: float) -> str:
+    """``fps`` as ffmpeg takes it: the NTSC rates ffmpeg prints rounded (29.97, 23.98, 59.94)
+    as their exact fractions (30000/1001, ...), so a y4m header says ``F30000:1001``."""
+    ntsc = fps * 1.001
+    if abs(fps - round(fps)) > 1e-6 and abs(ntsc - round(ntsc)) < 0.006:
+        return f"{round(ntsc) * 1000}/1001"
+    return f"{fps:g}"
 
 
 def writer_args(
@@ -162,7 +176,7 @@ def writer_args(
         "-s",
         f"{info.width}x{info.height}",
         "-framerate",
-        f"{info.fps:g}",
+        frame_rate(info.fps),
         *rng,
         "-i",
         "-",

@@ -31,7 +31,8 @@ _KNOWN_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"
 
 
 _STREAM_RE = re.compile(
-    r"Stream #0:\d+[^:]*: Video: (?P<codec>\w+)[^,]*, (?P<pix>\w+)(?:\([^)]*\))?"
+    # the pixel format's brackets may nest: "yuv420p(tv, top coded first (swapped))"
+    r"Stream #0:\d+[^:]*: Video: (?P<codec>\w+)[^,]*, (?P<pix>\w+)(?:\((?:[^()]|\([^()]*\))*\))?"
     r"(?:, [^,]*?)?, (?P<w>\d+)x(?P<h>\d+)"
 )
 _SAR_RE = re.compile(r"SAR (?P<num>\d+):(?P<den>\d+) DAR")

@@ -222,24 +222,52 @@ def test_full_range_input_keeps_its_range(ffmpeg, tmp_path: Path) -> None:
 
 
 def test_filter_keeps_the_chroma_siting(ffmpeg, tmp_path: Path) -> None:
-    """An H.264 stream's chroma is sited left (y4m ``C420mpeg2``): the filtered y4m says so too,
-    and a centred (``C420jpeg``) input stays centred."""
+    """An H.264 stream's chroma is sited left (y4m ``C420mpeg2``): the filtered y4m says so too;
+    a centred y4m stays centred, and an encoded output states a centred input's siting."""
     from vmaf_tiny.filter_output import input_tags
     from vmaf_tiny.video import as_spec
 
     def siting(path: Path) -> bytes:
         return path.read_bytes().split(b"\n", 1)[0].split()[6]
 
+    def tags(path: Path) -> tuple[str | None, str | None]:
+        t = input_tags(as_spec(path), ffmpeg)
+        return t.color_range, t.chroma_location
+
     src = lavfi_clip(ffmpeg, tmp_path / "in.mp4", size="64x48", frames=2, codec=x264(30))
-    assert input_tags(as_spec(src), ffmpeg).chroma_location == "left"
+    assert tags(src)[1] == "left"
     filter_video(src, tmp_path / "out.y4m", lambda x: x, ffmpeg=ffmpeg)
     assert siting(tmp_path / "out.y4m") == b"C420mpeg2"
     filter_video(tmp_path / "out.y4m", tmp_path / "again.y4m", lambda x: x, ffmpeg=ffmpeg)
     assert siting(tmp_path / "again.y4m") == b"C420mpeg2"
     jpeg = lavfi_clip(ffmpeg, tmp_path / "jpeg.y4m", size="64x48", frames=2)
-    assert siting(jpeg) == b"C420jpeg" and input_tags(as_spec(jpeg), ffmpeg).chroma_location is None
+    assert siting(jpeg) == b"C420jpeg" and tags(jpeg)[1] == "center"
     filter_video(jpeg, tmp_path / "out2.y4m", lambda x: x, ffmpeg=ffmpeg)
     assert siting(tmp_path / "out2.y4m") == b"C420jpeg"
+    centred = [*x264(30), "-chroma_sample_location", "center", "-color_range", "tv"]
+    c = lavfi_clip(ffmpeg, tmp_path / "c.mkv", size="64x48", frames=2, codec=centred)
+    assert tags(c) == ("tv", "center")
+    filter_video(c, tmp_path / "c_out.mkv", lambda x: x, codec="libx264", ffmpeg=ffmpeg)
+    assert tags(tmp_path / "c_out.mkv") == ("tv", "center")  # not left, H.264's default
+
+
+def test_cover_art_does_not_lend_its_range(ffmpeg, tmp_path: Path) -> None:
+    """An mp4 whose second video stream is full-range cover art: the tags are the first
+    video stream's, so the output is not labelled full range."""
+    from vmaf_tiny.filter_output import input_tags
+    from vmaf_tiny.video import as_spec
+
+    src = lavfi_clip(ffmpeg, tmp_path / "in.mp4", size="64x48", frames=2, codec=x264(30))
+    jpg = lavfi_clip(ffmpeg, tmp_path / "cover.jpg", size="64x48", frames=1, pix_fmt="yuvj420p")
+    both = tmp_path / "cover.mp4"
+    ffmpeg.run(
+        ["-loglevel", "error", "-i", str(src), "-i", str(jpg), "-map", "0", "-map", "1",
+         "-c", "copy", "-disposition:v:1", "attached_pic", str(both)],
+        what="mux cover art",
+    )  # fmt: skip
+    assert input_tags(as_spec(both), ffmpeg).color_range is None
+    filter_video(both, tmp_path / "out.y4m", lambda x: x, ffmpeg=ffmpeg)
+    assert b"XCOLORRANGE=FULL" not in (tmp_path / "out.y4m").read_bytes().split(b"\n", 1)[0]
 
 
 @pytest.mark.parametrize("suffix", [".y4m", ".mkv"])
@@ -317,3 +345,17 @@ def test_a_file_size_limit_is_named_and_leaves_nothing(ffmpeg, tmp_path: Path) -
     assert proc.returncode != 0
     assert "writing failed (ffmpeg ended by SIGXFSZ: the file size limit" in proc.stderr
     assert files_in(tmp_path) == {"in.mkv"}
+
+
+def test_interlaced_mkv_and_ntsc_rate_are_read_and_restated(ffmpeg, tmp_path: Path) -> None:
+    """ffmpeg describes interlaced H.264 in mkv as ``yuv420p(tv, top coded first (swapped))``:
+    the nested brackets once read as "no video stream". A 30000/1001 clip comes back at
+    30000/1001, not 2997/100."""
+    interlaced = [*x264(30), "-flags", "+ildct+ilme"]
+    src = lavfi_clip(ffmpeg, tmp_path / "tff.mkv", graph="testsrc2=size=64x48:rate=30000/1001",
+                     frames=3, vf="setfield=tff", codec=interlaced)  # fmt: skip
+    info = probe(src, ffmpeg)
+    assert (info.width, info.height, info.n_frames) == (64, 48, 3)
+    filter_video(src, tmp_path / "out.y4m", lambda x: x, ffmpeg=ffmpeg)
+    assert b" F30000:1001 " in (tmp_path / "out.y4m").read_bytes().split(b"\n", 1)[0]
+    assert probe(tmp_path / "out.y4m", ffmpeg).n_frames == 3

@@ -234,6 +234,13 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
     views = cfg.arch.get("views", 1)
     if views not in FILTER_VIEWS:
         raise BadInputError(f"{name}: arch.views must be 1, 2, 4 or 8, got {views!r}")
+    scale = int(cfg.arch.get("scale", 1)) if cfg.arch.get("model") == "unshuffle" else 1
+    patch = cfg.data.get("patch")
+    if not (isinstance(patch, int) and patch >= 8 and patch % scale == 0):
+        raise BadInputError(
+            f"{name}: data.patch must be an integer >= 8 and a multiple of arch.scale "
+            f"({scale}), got {patch!r}"
+        )
     augment = cfg.data.get("augment", "hflip")
     if augment not in FILTER_AUGMENTS:
         raise BadInputError(f"{name}: data.augment must be 'hflip' or 'dihedral', got {augment!r}")

@@ -70,3 +70,12 @@ def test_recipe_augment_is_checked_and_quiet_at_its_default() -> None:
     for bad in ("vflip", "", 1, None):
         with pytest.raises(BadInputError, match=r"augment"):
             load_recipe("learned_filter_v3", {"data": {"augment": bad}}, kind="filter")
+
+
+def test_recipe_patch_must_fit_the_fold() -> None:
+    """A patch the 2x2 fold cannot split, or none at all, is refused at load (it once crashed
+    training after decoding)."""
+    assert load_recipe("learned_filter_v3", {"data": {"patch": 32}}, kind="filter").data["patch"]
+    for bad in (0, 4, 33, -96):
+        with pytest.raises(BadInputError, match=r"data\.patch"):
+            load_recipe("learned_filter_v3", {"data": {"patch": bad}}, kind="filter")
