@@ -236,7 +236,7 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
         raise BadInputError(f"{name}: arch.views must be 1, 2, 4 or 8, got {views!r}")
     scale = int(cfg.arch.get("scale", 1)) if cfg.arch.get("model") == "unshuffle" else 1
     patch = cfg.data.get("patch")
-    if not (isinstance(patch, int) and patch >= 8 and patch % scale == 0):
+    if cfg.kind == "filter" and not (isinstance(patch, int) and patch >= 8 and patch % scale == 0):
         raise BadInputError(
             f"{name}: data.patch must be an integer >= 8 and a multiple of arch.scale "
             f"({scale}), got {patch!r}"
