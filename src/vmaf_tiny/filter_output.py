@@ -96,6 +96,7 @@ def output_args(dest: Path, codec: str | None, crf: float | None, preset: str | 
 #: ffmpeg's showinfo line of a decoded frame: its chroma siting (``cl:``) and colour range
 _SITING_RE = re.compile(r"\bcl:(\w+)")
 _RANGE_RE = re.compile(r"\bcolor_range:(\w+)")
+_FIELDS_RE = re.compile(r"\bi:([TB])\b")  # interlaced, top or bottom field first (P: progressive)
 #: ffmpeg's names of chroma sample locations (``unspecified`` is left unstated)
 _SITINGS = frozenset({"left", "center", "topleft", "top", "bottomleft", "bottom"})
 
@@ -108,15 +109,18 @@ class InputTags:
         color_range: ``pc`` (full) or ``tv`` (limited), or None when unknown.
         chroma_location: ffmpeg's ``chroma_sample_location`` of the decoded frames (``left``:
             MPEG-2 / H.264 siting, ``center``, ``topleft``, ...), or None when unspecified.
+        field_order: ``tt`` / ``bb`` for interlaced frames (top / bottom field first), or
+            None for progressive ones.
     """
 
     color_range: str | None = None
     chroma_location: str | None = None
+    field_order: str | None = None
 
 
 def input_tags(spec: VideoSpec, ff: FFmpeg) -> InputTags:
-    """The colour range and chroma siting of the input's first decoded frame (its first video
-    stream's, as ffmpeg's showinfo reports them).
+    """The colour range, chroma siting and field order of the input's first decoded frame (its
+    first video stream's, as ffmpeg's showinfo reports them).
 
     The filtered output carries the same tags, so a full-range source (an MJPEG-style
     ``yuvj420p`` still, an AV1 stream flagged full range) is not read back as limited range, and
@@ -132,10 +136,11 @@ def input_tags(spec: VideoSpec, ff: FFmpeg) -> InputTags:
         check=False,
     )
     log = proc.stderr.decode("utf-8", "replace")
-    rng, siting = _RANGE_RE.search(log), _SITING_RE.search(log)
+    rng, siting, fields = _RANGE_RE.search(log), _SITING_RE.search(log), _FIELDS_RE.search(log)
     return InputTags(
         rng.group(1) if rng and rng.group(1) in ("pc", "tv") else None,
         siting.group(1) if siting and siting.group(1) in _SITINGS else None,
+        {"T": "tt", "B": "bb"}[fields.group(1)] if fields else None,
     )
 
 
@@ -160,11 +165,13 @@ def writer_args(
     dest: Path | None = None,
 ) -> list[str]:
     """The encoder's command line, writing ``out`` (a temp file beside ``dest``); the raw
-    frames are labelled with the input's ``tags`` (colour range, chroma siting)."""
+    frames are labelled with the input's ``tags`` (colour range, chroma siting, field order)."""
     tags = tags or InputTags()
     rng = ["-color_range", tags.color_range] if tags.color_range else []
     if tags.chroma_location:
         rng += ["-chroma_sample_location", tags.chroma_location]
+    if tags.field_order:
+        rng += ["-field_order", tags.field_order]
     args = [
         *ff.base_args(),
         "-loglevel",

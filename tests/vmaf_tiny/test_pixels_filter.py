@@ -350,12 +350,13 @@ def test_a_file_size_limit_is_named_and_leaves_nothing(ffmpeg, tmp_path: Path) -
 def test_interlaced_mkv_and_ntsc_rate_are_read_and_restated(ffmpeg, tmp_path: Path) -> None:
     """ffmpeg describes interlaced H.264 in mkv as ``yuv420p(tv, top coded first (swapped))``:
     the nested brackets once read as "no video stream". A 30000/1001 clip comes back at
-    30000/1001, not 2997/100."""
+    30000/1001, not 2997/100, and top field first, not progressive."""
     interlaced = [*x264(30), "-flags", "+ildct+ilme"]
     src = lavfi_clip(ffmpeg, tmp_path / "tff.mkv", graph="testsrc2=size=64x48:rate=30000/1001",
                      frames=3, vf="setfield=tff", codec=interlaced)  # fmt: skip
     info = probe(src, ffmpeg)
     assert (info.width, info.height, info.n_frames) == (64, 48, 3)
     filter_video(src, tmp_path / "out.y4m", lambda x: x, ffmpeg=ffmpeg)
-    assert b" F30000:1001 " in (tmp_path / "out.y4m").read_bytes().split(b"\n", 1)[0]
+    header = (tmp_path / "out.y4m").read_bytes().split(b"\n", 1)[0]
+    assert b" F30000:1001 " in header and b" It " in header  # top field first, as the input
     assert probe(tmp_path / "out.y4m", ffmpeg).n_frames == 3
