@@ -135,7 +135,9 @@ def input_tags(spec: VideoSpec, ff: FFmpeg) -> InputTags:
         timeout=60,
         check=False,
     )
-    log = proc.stderr.decode("utf-8", "replace")
+    # only showinfo's own lines: a title tag or the file's path may hold "cl:" or "color_range:"
+    lines = proc.stderr.decode("utf-8", "replace").splitlines()
+    log = "\n".join(ln.split("]", 1)[1] for ln in lines if ln.startswith("[Parsed_showinfo_"))
     rng, siting, fields = _RANGE_RE.search(log), _SITING_RE.search(log), _FIELDS_RE.search(log)
     return InputTags(
         rng.group(1) if rng and rng.group(1) in ("pc", "tv") else None,

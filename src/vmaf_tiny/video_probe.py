@@ -31,12 +31,14 @@ _KNOWN_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"
 
 
 _STREAM_RE = re.compile(
-    # the pixel format's brackets may nest: "yuv420p(tv, top coded first (swapped))"
-    r"Stream #0:\d+[^:]*: Video: (?P<codec>\w+)[^,]*, (?P<pix>\w+)(?:\((?:[^()]|\([^()]*\))*\))?"
+    # at a line's start, after the log level (a title tag cannot fake it); the pixel format's
+    # brackets may nest: "yuv420p(tv, top coded first (swapped))"
+    r"(?m)^(?:\[\w+\] )?[ \t]*Stream #0:\d+[^:]*: Video: (?P<codec>\w+)[^,]*, "
+    r"(?P<pix>\w+)(?:\((?:[^()]|\([^()]*\))*\))?"
     r"(?:, [^,]*?)?, (?P<w>\d+)x(?P<h>\d+)"
 )
 _SAR_RE = re.compile(r"SAR (?P<num>\d+):(?P<den>\d+) DAR")
-_FPS_RE = re.compile(r", (?P<fps>\d+(?:\.\d+)?) (?:fps|tbr)")
+_FPS_RE = re.compile(r", (?P<fps>\d+(?:\.\d+)?)(?P<k>k?) (?:fps|tbr)")  # "1k fps": 1000
 _CRF_RE = re.compile(rb"crf=(\d+(?:\.\d+)?)")
 _ROTATION_RE = re.compile(r"display ?matrix: rotation of (?P<deg>-?\d+(?:\.\d+)?) degrees", re.I)
 
@@ -320,7 +322,7 @@ def _probe_ffmpeg(spec: VideoSpec, ff: FFmpeg) -> VideoInfo:
     damage, _ = scan_log(err)
     clean = clean_prefix(packets) if damage else None
     fps_m = _FPS_RE.search(input_section[m.start() :])
-    fps = float(fps_m.group("fps")) if fps_m else 25.0
+    fps = float(fps_m.group("fps")) * (1000 if fps_m.group("k") else 1) if fps_m else 25.0
     sar_m = _SAR_RE.search(input_section[m.start() :].split("\n", 1)[0])
     decoder = m.group("codec")
     width, height = int(m.group("w")), int(m.group("h"))

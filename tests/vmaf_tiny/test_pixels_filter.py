@@ -360,3 +360,27 @@ def test_interlaced_mkv_and_ntsc_rate_are_read_and_restated(ffmpeg, tmp_path: Pa
     header = (tmp_path / "out.y4m").read_bytes().split(b"\n", 1)[0]
     assert b" F30000:1001 " in header and b" It " in header  # top field first, as the input
     assert probe(tmp_path / "out.y4m", ffmpeg).n_frames == 3
+
+
+def test_a_title_tag_cannot_fake_the_stream_or_its_tags(ffmpeg, tmp_path: Path) -> None:
+    """ffmpeg prints container tags before the stream line and the decoded frame's showinfo:
+    neither the probe nor the output tags may read them."""
+    from vmaf_tiny.filter_output import input_tags
+    from vmaf_tiny.video import as_spec
+
+    src = lavfi_clip(ffmpeg, tmp_path / "in.mkv", size="64x48", frames=2, codec=x264(30))
+    fake = "Stream #0:0: Video: h264, yuv444p, 80x44, 50 fps color_range:pc cl:topleft"
+    tagged = tmp_path / "cl:center color_range:pc.mkv"  # the path is printed too
+    ffmpeg.run(["-loglevel", "error", "-i", str(src), "-c", "copy", "-metadata",
+                f"title={fake}", str(tagged)], what="tag")  # fmt: skip
+    info = probe(tagged, ffmpeg)
+    assert (info.width, info.height, info.pix_fmt, info.fps) == (64, 48, "yuv420p", 25.0)
+    assert input_tags(as_spec(tagged), ffmpeg) == input_tags(as_spec(src), ffmpeg)
+    assert input_tags(as_spec(src), ffmpeg).chroma_location == "left"
+
+
+def test_a_rate_ffmpeg_prints_in_thousands_is_read(ffmpeg, tmp_path: Path) -> None:
+    """ffmpeg prints 1000 fps as "1k fps"; the probe once fell back to 25."""
+    src = lavfi_clip(ffmpeg, tmp_path / "fast.mkv", graph="testsrc2=size=64x48:rate=1000",
+                     frames=3, codec=x264(30))  # fmt: skip
+    assert probe(src, ffmpeg).fps == 1000.0
