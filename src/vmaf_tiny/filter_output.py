@@ -97,6 +97,25 @@ def output_args(dest: Path, codec: str | None, crf: float | None, preset: str | 
 _SITING_RE = re.compile(r"\bcl:(\w+)")
 _RANGE_RE = re.compile(r"\bcolor_range:(\w+)")
 _FIELDS_RE = re.compile(r"\bi:([TB])\b")  # interlaced, top or bottom field first (P: progressive)
+#: showinfo's colour description names that ffmpeg's -colorspace / -color_primaries / -color_trc
+#: take back ("unknown" and anything else is left unstated)
+_COLOUR = {
+    "colorspace": (
+        "color_space",
+        {"bt709", "bt470bg", "smpte170m", "smpte240m", "bt2020nc", "bt2020c", "fcc", "ycgco"},
+    ),
+    "color_primaries": (
+        "color_primaries",
+        {"bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "film", "bt2020", "smpte428",
+         "smpte431", "smpte432", "ebu3213"},
+    ),
+    "color_trc": (
+        "color_trc",
+        {"bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "linear", "log100", "log316",
+         "iec61966-2-4", "bt1361e", "iec61966-2-1", "bt2020-10", "bt2020-12", "smpte2084",
+         "smpte428", "arib-std-b67"},
+    ),
+}  # fmt: skip
 #: ffmpeg's names of chroma sample locations (``unspecified`` is left unstated)
 _SITINGS = frozenset({"left", "center", "topleft", "top", "bottomleft", "bottom"})
 
@@ -111,16 +130,19 @@ class InputTags:
             MPEG-2 / H.264 siting, ``center``, ``topleft``, ...), or None when unspecified.
         field_order: ``tt`` / ``bb`` for interlaced frames (top / bottom field first), or
             None for progressive ones.
+        colour: the colour description ffmpeg's options take back (``colorspace``,
+            ``color_primaries``, ``color_trc``: e.g. ``bt709``, ``smpte2084``), where known.
     """
 
     color_range: str | None = None
     chroma_location: str | None = None
     field_order: str | None = None
+    colour: tuple[tuple[str, str], ...] = ()
 
 
 def input_tags(spec: VideoSpec, ff: FFmpeg) -> InputTags:
-    """The colour range, chroma siting and field order of the input's first decoded frame (its
-    first video stream's, as ffmpeg's showinfo reports them).
+    """The colour range and description, chroma siting and field order of the input's first
+    decoded frame (its first video stream's, as ffmpeg's showinfo reports them).
 
     The filtered output carries the same tags, so a full-range source (an MJPEG-style
     ``yuvj420p`` still, an AV1 stream flagged full range) is not read back as limited range, and
@@ -143,6 +165,11 @@ def input_tags(spec: VideoSpec, ff: FFmpeg) -> InputTags:
         rng.group(1) if rng and rng.group(1) in ("pc", "tv") else None,
         siting.group(1) if siting and siting.group(1) in _SITINGS else None,
         {"T": "tt", "B": "bb"}[fields.group(1)] if fields else None,
+        tuple(
+            (option, m.group(1))
+            for option, (key, names) in _COLOUR.items()
+            if (m := re.search(rf"\b{key}:([\w-]+)", log)) and m.group(1) in names
+        ),
     )
 
 
@@ -167,13 +194,16 @@ def writer_args(
     dest: Path | None = None,
 ) -> list[str]:
     """The encoder's command line, writing ``out`` (a temp file beside ``dest``); the raw
-    frames are labelled with the input's ``tags`` (colour range, chroma siting, field order)."""
+    frames are labelled with the input's ``tags`` (colour range and description, chroma
+    siting, field order)."""
     tags = tags or InputTags()
     rng = ["-color_range", tags.color_range] if tags.color_range else []
     if tags.chroma_location:
         rng += ["-chroma_sample_location", tags.chroma_location]
     if tags.field_order:
         rng += ["-field_order", tags.field_order]
+    for option, value in tags.colour:
+        rng += [f"-{option}", value]
     args = [
         *ff.base_args(),
         "-loglevel",

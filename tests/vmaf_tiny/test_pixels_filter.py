@@ -223,7 +223,8 @@ def test_full_range_input_keeps_its_range(ffmpeg, tmp_path: Path) -> None:
 
 def test_filter_keeps_the_chroma_siting(ffmpeg, tmp_path: Path) -> None:
     """An H.264 stream's chroma is sited left (y4m ``C420mpeg2``): the filtered y4m says so too;
-    a centred y4m stays centred, and an encoded output states a centred input's siting."""
+    a centred y4m stays centred, and an encoded output states a centred input's siting and its
+    colour description (an HDR transfer here)."""
     from vmaf_tiny.filter_output import input_tags
     from vmaf_tiny.video import as_spec
 
@@ -245,10 +246,13 @@ def test_filter_keeps_the_chroma_siting(ffmpeg, tmp_path: Path) -> None:
     filter_video(jpeg, tmp_path / "out2.y4m", lambda x: x, ffmpeg=ffmpeg)
     assert siting(tmp_path / "out2.y4m") == b"C420jpeg"
     centred = [*x264(30), "-chroma_sample_location", "center", "-color_range", "tv"]
-    c = lavfi_clip(ffmpeg, tmp_path / "c.mkv", size="64x48", frames=2, codec=centred)
+    hdr = "setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc=smpte2084"
+    c = lavfi_clip(ffmpeg, tmp_path / "c.mkv", size="64x48", frames=2, codec=centred, vf=hdr)
     assert tags(c) == ("tv", "center")
     filter_video(c, tmp_path / "c_out.mkv", lambda x: x, codec="libx264", ffmpeg=ffmpeg)
     assert tags(tmp_path / "c_out.mkv") == ("tv", "center")  # not left, H.264's default
+    both = [input_tags(as_spec(f), ffmpeg) for f in (c, tmp_path / "c_out.mkv")]
+    assert both[0] == both[1] and dict(both[0].colour)["color_trc"] == "smpte2084"  # HDR kept
 
 
 def test_cover_art_does_not_lend_its_range(ffmpeg, tmp_path: Path) -> None:
