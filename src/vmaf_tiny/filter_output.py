@@ -93,10 +93,10 @@ def output_args(dest: Path, codec: str | None, crf: float | None, preset: str | 
     )
 
 
-#: ffmpeg's showinfo line of a decoded frame: its chroma siting (``cl:``) and colour range
-_SITING_RE = re.compile(r"\bcl:(\w+)")
-_RANGE_RE = re.compile(r"\bcolor_range:(\w+)")
-_FIELDS_RE = re.compile(r"\bi:([TB])\b")  # interlaced, top or bottom field first (P: progressive)
+#: a ``key:value`` of ffmpeg's showinfo lines (``cl:left``, ``color_range:tv``, ``i:T``, ...)
+_SHOWINFO_PAIR = re.compile(r"\b(\w+):([\w/-]+)")
+#: showinfo's field order (``i:``): top / bottom field first, as ffmpeg's -field_order takes it
+_FIELD_ORDERS = {"T": "tt", "B": "bb"}
 #: showinfo's colour description names that ffmpeg's -colorspace / -color_primaries / -color_trc
 #: take back ("unknown" and anything else is left unstated)
 _COLOUR = {
@@ -159,17 +159,17 @@ def input_tags(spec: VideoSpec, ff: FFmpeg) -> InputTags:
     )
     # only showinfo's own lines: a title tag or the file's path may hold "cl:" or "color_range:"
     lines = proc.stderr.decode("utf-8", "replace").splitlines()
-    log = "\n".join(ln.split("]", 1)[1] for ln in lines if ln.startswith("[Parsed_showinfo_"))
-    rng, siting, fields = _RANGE_RE.search(log), _SITING_RE.search(log), _FIELDS_RE.search(log)
+    pairs: dict[str, str] = {}  # the first frame's value of each key
+    for ln in lines:
+        if ln.startswith("[Parsed_showinfo_"):
+            for key, value in _SHOWINFO_PAIR.findall(ln.split("]", 1)[1]):
+                pairs.setdefault(key, value)
+    crange, siting = pairs.get("color_range"), pairs.get("cl")
     return InputTags(
-        rng.group(1) if rng and rng.group(1) in ("pc", "tv") else None,
-        siting.group(1) if siting and siting.group(1) in _SITINGS else None,
-        {"T": "tt", "B": "bb"}[fields.group(1)] if fields else None,
-        tuple(
-            (option, m.group(1))
-            for option, (key, names) in _COLOUR.items()
-            if (m := re.search(rf"\b{key}:([\w-]+)", log)) and m.group(1) in names
-        ),
+        crange if crange in ("pc", "tv") else None,
+        siting if siting in _SITINGS else None,
+        _FIELD_ORDERS.get(pairs.get("i", "")),
+        tuple((opt, pairs[k]) for opt, (k, names) in _COLOUR.items() if pairs.get(k) in names),
     )
 
 

@@ -35,7 +35,6 @@ from vmaf_tiny.ffmpeg import (
     resolve_ffmpeg,
 )
 from vmaf_tiny.filter_output import (
-    InputTags,
     check_output,
     input_tags,
     plane_sizes,
@@ -56,10 +55,8 @@ from vmaf_tiny.video import (
 __all__ = [
     "FilterResult",
     "FrameRunner",
-    "InputTags",
     "color_range",
     "filter_video",
-    "input_tags",
     "load_filter",
     "luma_from_float",
     "luma_to_float",

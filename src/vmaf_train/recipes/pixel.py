@@ -231,19 +231,8 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
         raise BadInputError(f"{name}: train.vif must be a number >= 0, got {vif!r}")
     if vif and loss != "relative":
         raise BadInputError(f"{name}: train.vif needs train.loss = 'relative'")
-    views = cfg.arch.get("views", 1)
-    if views not in FILTER_VIEWS:
-        raise BadInputError(f"{name}: arch.views must be 1, 2, 4 or 8, got {views!r}")
-    scale = int(cfg.arch.get("scale", 1)) if cfg.arch.get("model") == "unshuffle" else 1
-    patch = cfg.data.get("patch")
-    if cfg.kind == "filter" and not (isinstance(patch, int) and patch >= 8 and patch % scale == 0):
-        raise BadInputError(
-            f"{name}: data.patch must be an integer >= 8 and a multiple of arch.scale "
-            f"({scale}), got {patch!r}"
-        )
-    augment = cfg.data.get("augment", "hflip")
-    if augment not in FILTER_AUGMENTS:
-        raise BadInputError(f"{name}: data.augment must be 'hflip' or 'dihedral', got {augment!r}")
+    if cfg.kind == "filter":
+        _check_filter(cfg, name)
     if not isinstance(cfg.train.get("init", ""), str):
         raise BadInputError(f"{name}: train.init must be a zoo id or an .onnx path (a string)")
     if cfg.gate:
@@ -256,6 +245,23 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
         or not rng[0] < rng[1]
     ):
         raise BadInputError(f"{name}: output.range must be [low, high], finite, low < high")
+
+
+def _check_filter(cfg: PixelConfig, name: str) -> None:
+    """A filter recipe's views, patch size (the fold must split it) and augmentation."""
+    views = cfg.arch["views"]
+    if views not in FILTER_VIEWS:
+        raise BadInputError(f"{name}: arch.views must be 1, 2, 4 or 8, got {views!r}")
+    scale = int(cfg.arch["scale"]) if cfg.arch["model"] == "unshuffle" else 1
+    patch = cfg.data["patch"]
+    if not (isinstance(patch, int) and patch >= 8 and patch % scale == 0):
+        raise BadInputError(
+            f"{name}: data.patch must be an integer >= 8 and a multiple of arch.scale "
+            f"({scale}), got {patch!r}"
+        )
+    augment = cfg.data["augment"]
+    if augment not in FILTER_AUGMENTS:
+        raise BadInputError(f"{name}: data.augment must be 'hflip' or 'dihedral', got {augment!r}")
 
 
 def _check_gate(cfg: PixelConfig, name: str) -> None:
