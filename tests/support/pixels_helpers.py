@@ -27,3 +27,21 @@ SAL_TINY: dict[str, Any] = {
 
 def files_in(run: Path) -> set[str]:
     return {p.name for p in run.iterdir()}
+
+
+def export_filter(model: Any, path: Path) -> None:
+    """Export a filter network as fit does (any frame size; verified against torch)."""
+    import torch
+
+    from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
+
+    gen = torch.Generator().manual_seed(0)
+    export_pixel_onnx(
+        model.eval(),
+        path,
+        inputs=[TensorSpec("frame", ("N", 1, "H", "W"), "frame")],
+        outputs=[TensorSpec("restored", ("N", 1, "H", "W"), "frame")],
+        example=lambda b: (torch.rand(b, 1, 24 + 8 * b, 40 + 4 * b, generator=gen),),
+        metadata={},
+        opset=17,
+    )

@@ -1,4 +1,4 @@
-"""Learned filters (``learned_filter_v1`` .. ``_v6``): train a residual restoration CNN, measure it.
+"""Learned filters (``learned_filter_v1`` .. ``_v8``): train a residual restoration CNN, measure it.
 
 Data: clips of the ``encode`` distortions (coded at the reference's size), decoded luma next to
 the reference luma; seeded frames per clip and seeded aligned patches per frame. Loss
@@ -15,6 +15,9 @@ the lowest validation loss) on patches of the validation sources, with the same 
 ``arch.views`` > 1 exports, evaluates and times the trained network as a test-time ensemble over
 that many symmetries of the frame (:class:`vmaf_train.models.filter.FilterViews`); training is
 unchanged.
+``arch.grid`` > 0 tells the network where each pixel sits in the codec's block grid
+(:class:`vmaf_train.models.filter.GridBias`); ``train.init`` may then name a filter without one
+(its grid biases start at zero).
 
 Evaluation on the held-out test sources (:mod:`vmaf_train.fit.filter_eval`) goes through the
 runtime path, with and without the recipe's quality gate.
@@ -30,6 +33,7 @@ import numpy as np
 import torch
 from onnx import numpy_helper
 
+from vmaf_tiny.bounds import tensor_size_problem
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import sha256_file
@@ -66,7 +70,7 @@ from vmaf_train.fit.vif import vif_loss
 from vmaf_train.models.filter import FilterViews, ResidualFilter, UnshuffleFilter
 from vmaf_train.recipes import PixelConfig
 from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
-from vmaf_train.ship.onnx_io import ort_session
+from vmaf_train.ship.onnx_io import ort_session, torch_to_proto
 from vmaf_train.ship.quantize import latency_us
 
 __all__ = [
@@ -106,11 +110,13 @@ def make_filter(arch: Mapping[str, Any]) -> torch.nn.Module:
     """The network of a filter recipe's ``[arch]`` (``model``: plain | unshuffle)."""
     width, depth = int(arch["width"]), int(arch["depth"])
     center = float(arch.get("center", 0.0))
+    grid_args = {"grid": int(arch.get("grid", 0)), "grid_layers": int(arch.get("grid_layers", 1))}
     if arch.get("model", "plain") == "unshuffle":
-        return UnshuffleFilter(width=width, depth=depth, scale=int(arch["scale"]), center=center)
+        scale = int(arch["scale"])
+        return UnshuffleFilter(width=width, depth=depth, scale=scale, center=center, **grid_args)
     if arch.get("model", "plain") != "plain":
         raise ValueError(f"unknown filter arch.model {arch['model']!r} (plain | unshuffle)")
-    return ResidualFilter(width=width, depth=depth, center=center)
+    return ResidualFilter(width=width, depth=depth, center=center, **grid_args)
 
 
 def init_model_path(init: str) -> Path:
@@ -128,6 +134,9 @@ def init_model_path(init: str) -> Path:
 def load_filter_weights(model: torch.nn.Module, init: str) -> None:
     """Start ``model`` from the weights of the exported filter ``init`` (``train.init``).
 
+    A recipe with ``arch.grid`` may start from a filter without one: its grid biases then stay
+    at zero, so it starts as exactly that filter.
+
     Raises:
         BadInputError: ``init`` cannot be found, or its weights do not fit the recipe's
             architecture (other names or shapes).
@@ -138,9 +147,17 @@ def load_filter_weights(model: torch.nn.Module, init: str) -> None:
     except Exception as exc:  # damaged bytes: protobuf raises its own DecodeError
         raise BadInputError(f"train.init {init}: not a readable ONNX model ({exc})") from exc
     weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
-    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    state = model.state_dict()
+    want = {k: tuple(v.shape) for k, v in state.items()}
     if not set(want) <= set(weights):  # an exported FilterViews: the same net under ``net.``
         weights = {k.removeprefix("net."): v for k, v in weights.items()}
+    if any(k.startswith("grid_bias.") and k not in want for k in weights):
+        raise BadInputError(
+            f"train.init {init}: it knows the block grid; this recipe has no arch.grid"
+        )
+    for k in want:  # grid biases an init without a grid lacks: zero, as made
+        if k.startswith("grid_bias.") and k not in weights:
+            weights[k] = state[k]
     have = {k: tuple(v.shape) for k, v in weights.items() if k in want}
     if have != want:
         raise BadInputError(
@@ -148,6 +165,33 @@ def load_filter_weights(model: torch.nn.Module, init: str) -> None:
             "differ)"
         )
     model.load_state_dict({k: weights[k] for k in want})
+
+
+def check_runtime_bounds(cfg: PixelConfig) -> None:
+    """Refuse, before any decoding, a filter recipe whose model the runtime would refuse to load.
+
+    The runtime binds a filter's frame to the largest it takes (3840x2160) and refuses a graph
+    whose tensors could exceed its per-tensor cap (:func:`vmaf_tiny.bounds.tensor_size_problem`);
+    that depends only on ``[arch]``, so the untrained network is exported and checked here.
+
+    Raises:
+        BadInputError: the check's reason (e.g. a plain filter too wide for a 4K frame).
+    """
+    net = make_filter(cfg.arch)
+    views = int(cfg.arch.get("views", 1))
+    model = FilterViews(net, views) if views > 1 else net
+    axes = {0: "N", 2: "H", 3: "W"}
+    proto = torch_to_proto(
+        model.eval(),
+        (torch.zeros(1, 1, 32, 48),),
+        opset=cfg.opset,
+        input_names=[INPUT],
+        output_names=[OUTPUT],
+        dynamic_axes={INPUT: axes, OUTPUT: axes},
+    )
+    problem, _ = tensor_size_problem(proto, filter_sidecar(cfg, cfg.opset))
+    if problem:
+        raise BadInputError(f"{cfg.id}: the runtime would refuse this [arch]'s model: {problem}")
 
 
 def _sample(
@@ -193,14 +237,14 @@ def _sample(
 def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> Iterator[Any]:
     rng = np.random.default_rng([int(cfg.train["seed"]), 2000 + epoch])
     bs = int(cfg.train["batch_size"])
-    dihedral = cfg.data.get("augment", "hflip") == "dihedral"
+    augment = cfg.data.get("augment", "hflip")
     order = rng.permutation(len(data["x"]))
     for i in range(0, len(order), bs):
         sel = order[i : i + bs]
-        flip = rng.random(len(sel)) < 0.5
+        flip = rng.random(len(sel)) < (0.0 if augment == "none" else 0.5)
         x = np.where(flip[:, None, None], data["x"][sel][:, :, ::-1], data["x"][sel])
         y = np.where(flip[:, None, None], data["y"][sel][:, :, ::-1], data["y"][sel])
-        if dihedral:  # with the mirror above: any of the square's eight symmetries
+        if augment == "dihedral":  # with the mirror above: any of the square's eight symmetries
             vflip, swap = rng.random((2, len(sel))) < 0.5
             x, y = (np.where(vflip[:, None, None], a[:, ::-1], a) for a in (x, y))
             x, y = (np.where(swap[:, None, None], a.transpose(0, 2, 1), a) for a in (x, y))
@@ -248,6 +292,7 @@ def fit_filter(
     """Train, export and evaluate a learned filter into a run directory; returns metrics."""
     if cfg.gate:
         check_gate_model(gate_of(cfg, evaluation=True))
+    check_runtime_bounds(cfg)
     init = str(cfg.train.get("init") or "")
     init_net = make_filter(cfg.arch) if init else None
     if init_net is not None:  # a bad train.init fails before any decoding

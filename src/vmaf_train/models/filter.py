@@ -8,16 +8,26 @@ With ``center`` c > 0 the body sees the re-centred luma ``(x - 0.5) * c`` and it
 divided by c: ``y = x + r((x - 0.5) * c) / c``. Coding errors are a few 8-bit steps; on raw [0, 1]
 luma the body's output (and its gradients) are tiny next to its inputs and plain Adam learns
 next to nothing (+0.001 dB); re-centred and amplified it does (``learned_filter_v2``: c = 4).
+
+With ``grid`` g > 0 the network knows where each pixel sits in the codec's g x g block grid
+(anchored at the frame's top-left corner, where every codec puts it): each hidden layer adds a
+learned bias per channel and per position in the block (:class:`GridBias`), so it can treat a
+block's edge unlike its inside, as a deblocking filter does. The biases start at zero (the
+network is then exactly the one without them). They add no convolution, but filling and adding
+the bias maps is memory traffic: on all four layers of ``learned_filter_v2``'s network it costs
+about a third of its speed (``learned_filter_v8`` in docs/training.md).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
 
 from vmaf_train.recipes.pixel import FILTER_VIEWS as VIEWS
 
-__all__ = ["VIEWS", "FilterViews", "ResidualFilter", "UnshuffleFilter"]
+__all__ = ["VIEWS", "FilterViews", "GridBias", "ResidualFilter", "UnshuffleFilter"]
 
 
 class ResidualFilter(nn.Module):
@@ -26,9 +36,20 @@ class ResidualFilter(nn.Module):
     Args:
         width: Channels of the hidden layers.
         depth: Number of hidden 3x3 layers after the first.
+        center: > 0: the body sees ``(x - 0.5) * center``, its correction is divided by it.
+        grid: > 0: the block grid's period in pixels; the first ``grid_layers`` hidden layers
+            add a bias per position in it (:class:`GridBias`).
+        grid_layers: How many hidden layers (1 .. depth + 1) get grid biases.
     """
 
-    def __init__(self, width: int = 16, depth: int = 3, center: float = 0.0) -> None:
+    def __init__(
+        self,
+        width: int = 16,
+        depth: int = 3,
+        center: float = 0.0,
+        grid: int = 0,
+        grid_layers: int = 1,
+    ) -> None:
         super().__init__()
         self.width, self.depth, self.center = int(width), int(depth), float(center)
         layers: list[nn.Module] = [nn.Conv2d(1, width, 3, 1, 1), nn.ReLU()]
@@ -40,10 +61,11 @@ class ResidualFilter(nn.Module):
             nn.init.zeros_(last.bias)
         layers.append(last)
         self.body = nn.Sequential(*layers)
+        self.grid_bias = _grid_bias(width, depth, int(grid), grid_layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 1, H, W] coded luma in [0, 1] -> [N, 1, H, W] restored luma (unclipped)."""
-        return _residual(self.body, x, self.center)
+        return _residual(self.body, x, self.center, self.grid_bias)
 
 
 class UnshuffleFilter(nn.Module):
@@ -62,10 +84,20 @@ class UnshuffleFilter(nn.Module):
         depth: Number of hidden 3x3 layers after the first.
         scale: Fold factor (2: 2x2 blocks).
         center: > 0: the body sees ``(x - 0.5) * center``, its correction is divided by it.
+        grid: > 0: the block grid's period in full-resolution pixels (a multiple of ``scale``);
+            the first ``grid_layers`` hidden layers add a bias per position in it
+            (:class:`GridBias`).
+        grid_layers: How many hidden layers (1 .. depth + 1) get grid biases.
     """
 
     def __init__(
-        self, width: int = 16, depth: int = 3, scale: int = 2, center: float = 0.0
+        self,
+        width: int = 16,
+        depth: int = 3,
+        scale: int = 2,
+        center: float = 0.0,
+        grid: int = 0,
+        grid_layers: int = 1,
     ) -> None:
         super().__init__()
         self.width, self.depth, self.scale = int(width), int(depth), int(scale)
@@ -81,17 +113,114 @@ class UnshuffleFilter(nn.Module):
             nn.init.zeros_(last.bias)
         layers += [last, nn.PixelShuffle(scale)]
         self.body = nn.Sequential(*layers)
+        if grid and grid % self.scale:
+            raise ValueError(f"grid {grid} is not a multiple of scale {self.scale}")
+        self.grid_bias = _grid_bias(width, depth, int(grid) // self.scale, grid_layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 1, H, W] coded luma in [0, 1] (H, W even) -> restored luma (unclipped)."""
-        return _residual(self.body, x, self.center)
+        return _residual(self.body, x, self.center, self.grid_bias)
 
 
-def _residual(body: nn.Module, x: torch.Tensor, center: float) -> torch.Tensor:
-    """``x + body(x)``, or with ``center`` > 0 ``x + body((x - 0.5) * center) / center``."""
-    if center > 0:
-        return x + body((x - 0.5) * center) * (1.0 / center)
-    return x + body(x)
+class GridBias(nn.Module):
+    """Learned biases, one per hidden layer, channel and position in a ``period``-square grid.
+
+    ``tile(k, h)`` tiles layer k's biases over a feature map of h's height and width (from its
+    top-left corner; the last tile is cut) as ``[1, channels, H, W]``: one layer at a time, so the
+    largest tensor is the size of one hidden layer's activations, as without a grid. In the
+    exported graph the tiling is an Expand and a Reshape whose sizes come from the input's shape
+    (:class:`_TileGrid`), so the runtime's load-time bounds check can bound it for any frame size.
+    Starts at zero.
+    """
+
+    def __init__(self, layers: int, channels: int, period: int) -> None:
+        super().__init__()
+        if period < 1:
+            raise ValueError(f"grid period must be >= 1, got {period}")
+        self.layers, self.channels, self.period = int(layers), int(channels), int(period)
+        # each [1, channels, 1, period, 1, period]: broadcast over the tiles as it is, so the
+        # exported graph keeps it as a named initializer (``train.init`` reads it back)
+        self.bias = nn.ParameterList(
+            nn.Parameter(torch.zeros(1, channels, 1, period, 1, period)) for _ in range(layers)
+        )
+
+    def tile(self, layer: int, h: torch.Tensor) -> torch.Tensor:
+        """Layer ``layer``'s biases tiled over ``h``'s spatial size: ``[1, channels, H, W]``."""
+        q, bias = self.period, self.bias[layer]
+        tiles = h[:1, :1, ::q, ::q]  # one per started tile
+        if torch.onnx.is_in_onnx_export():
+            tiled = _TileGrid.apply(bias, tiles)
+        else:
+            rows, cols = tiles.shape[2], tiles.shape[3]
+            grid = torch.zeros_like(tiles).reshape(1, 1, rows, 1, cols, 1) + bias
+            tiled = grid.reshape(1, -1, rows * q, cols * q)
+        return tiled[:, :, : h.shape[2], : h.shape[3]]
+
+
+class _TileGrid(torch.autograd.Function):
+    """Export-time tiling: ``bias`` [1, n, 1, q, 1, q] over ``tiles`` [1, 1, rows, cols].
+
+    Its ONNX form is ``Reshape(Expand(bias, [1, n, rows, q, cols, q]), [1, n, rows * q,
+    cols * q])`` with rows and cols sliced from ``Shape(tiles)``: sizes ONNX shape inference
+    propagates (torch's own ``expand`` and ``repeat`` add value-dependent nodes that the runtime's
+    bounds check must refuse). Used only while exporting, never for gradients.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, bias: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
+        n, q = bias.shape[1], bias.shape[3]
+        rows, cols = tiles.shape[2], tiles.shape[3]
+        return bias.expand(1, n, rows, q, cols, q).reshape(1, n, rows * q, cols * q)
+
+    @staticmethod
+    def symbolic(g: Any, bias: Any, tiles: Any) -> Any:
+        """The ONNX nodes (TorchScript exporter)."""
+        sizes = bias.type().sizes()
+        n, q = int(sizes[1]), int(sizes[3])
+
+        def const(v: list[int]) -> Any:
+            return g.op("Constant", value_t=torch.tensor(v, dtype=torch.int64))
+
+        shape = g.op("Shape", tiles)
+        rows = g.op("Slice", shape, const([2]), const([3]), const([0]))
+        cols = g.op("Slice", shape, const([3]), const([4]), const([0]))
+        full = g.op("Concat", const([1, n]), rows, const([q]), cols, const([q]), axis_i=0)
+        flat = g.op(
+            "Concat",
+            const([1, n]),
+            g.op("Mul", rows, const([q])),
+            g.op("Mul", cols, const([q])),
+            axis_i=0,
+        )
+        return g.op("Reshape", g.op("Expand", bias, full), flat)
+
+
+def _grid_bias(width: int, depth: int, period: int, layers: int) -> GridBias | None:
+    """The grid biases of a filter (None: no grid) on its first ``layers`` hidden layers."""
+    if not period:
+        return None
+    if not 1 <= layers <= depth + 1:
+        raise ValueError(f"grid_layers must be in 1..{depth + 1}, got {layers}")
+    return GridBias(layers, width, period)
+
+
+def _residual(
+    body: nn.Sequential, x: torch.Tensor, center: float, grid: GridBias | None = None
+) -> torch.Tensor:
+    """``x + body(x)``, or with ``center`` > 0 ``x + body((x - 0.5) * center) / center``;
+    with ``grid``, each hidden convolution's output gets its layer's grid biases added."""
+    h = (x - 0.5) * center if center > 0 else x
+    if grid is None:
+        r = body(h)
+    else:
+        layer = 0
+        for mod in body:
+            h = mod(h)
+            if isinstance(mod, nn.Conv2d) and layer < grid.layers:
+                h = h + grid.tile(layer, h)
+                layer += 1
+        r = h
+    return x + r * (1.0 / center) if center > 0 else x + r
 
 
 #: The eight symmetries of the square as (mirror rows, mirror columns, transpose after), in the

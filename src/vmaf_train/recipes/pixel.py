@@ -62,6 +62,8 @@ TRAIN_EXTRAS: dict[str, dict[str, Any]] = {
 _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
     ("arch", "center"): 0.0,
     ("arch", "views"): 1,
+    ("arch", "grid"): 0,
+    ("arch", "grid_layers"): 1,
     ("data", "augment"): "hflip",
     ("train", "loss"): "mse",
     ("train", "rel_eps"): 1e-5,
@@ -72,9 +74,10 @@ _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
 #: ``arch.views`` of a filter: how many symmetries of the frame its exported graph averages over
 #: (:class:`vmaf_train.models.filter.FilterViews`).
 FILTER_VIEWS: tuple[int, ...] = (1, 2, 4, 8)
-#: ``data.augment`` of a filter: the symmetries training patches are drawn under (``hflip``:
-#: random horizontal mirrors; ``dihedral``: any of the square's eight mirrors and rotations)
-FILTER_AUGMENTS: tuple[str, ...] = ("hflip", "dihedral")
+#: ``data.augment`` of a filter: the symmetries training patches are drawn under (``none``: as
+#: decoded; ``hflip``: random horizontal mirrors; ``dihedral``: any of the square's eight mirrors
+#: and rotations)
+FILTER_AUGMENTS: tuple[str, ...] = ("none", "hflip", "dihedral")
 SPLIT_DEFAULTS: dict[str, Any] = {"val_frac": 0.1, "test_frac": 0.2, "salt": DEFAULT_SALT}
 INT8_DEFAULTS: dict[str, Any] = {
     "enabled": False,
@@ -248,7 +251,7 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
 
 
 def _check_filter(cfg: PixelConfig, name: str) -> None:
-    """A filter recipe's views, patch size (the fold must split it) and augmentation."""
+    """A filter recipe's views, patch size (the fold must split it), augmentation and grid."""
     views = cfg.arch["views"]
     if views not in FILTER_VIEWS:
         raise BadInputError(f"{name}: arch.views must be 1, 2, 4 or 8, got {views!r}")
@@ -261,7 +264,21 @@ def _check_filter(cfg: PixelConfig, name: str) -> None:
         )
     augment = cfg.data["augment"]
     if augment not in FILTER_AUGMENTS:
-        raise BadInputError(f"{name}: data.augment must be 'hflip' or 'dihedral', got {augment!r}")
+        raise BadInputError(
+            f"{name}: data.augment must be 'none', 'hflip' or 'dihedral', got {augment!r}"
+        )
+    if cfg.data["align"] < 1:  # an int, as the schema checks
+        raise BadInputError(f"{name}: data.align must be >= 1, got {cfg.data['align']}")
+    grid = cfg.arch["grid"]  # an int >= 0, as the schema checks
+    if grid and (grid % scale or views != 1 or patch % grid or cfg.data["align"] % grid):
+        raise BadInputError(
+            f"{name}: arch.grid {grid} needs arch.views 1 and a grid that is a multiple of "
+            f"arch.scale ({scale}) and divides data.patch ({patch}) and data.align "
+            f"({cfg.data['align']!r}): training patches must sit on the block grid"
+        )
+    layers, depth = cfg.arch["grid_layers"], cfg.arch["depth"]
+    if not 1 <= layers <= depth + 1:
+        raise BadInputError(f"{name}: arch.grid_layers must be in 1..arch.depth + 1, got {layers}")
 
 
 def _check_gate(cfg: PixelConfig, name: str) -> None:
@@ -314,11 +331,17 @@ PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             # test-time views averaged in the exported graph (models.filter.FilterViews): 1
             # (none), 2 (+ the transpose), 4 (+ the two mirrors) or 8 (every symmetry)
             "views": 1,
+            # > 0: the codec's block grid in pixels (8); the first grid_layers hidden layers add
+            # a learned bias per position in it (models.filter.GridBias). Needs views 1 and
+            # patch and align multiples of it.
+            "grid": 0,
+            "grid_layers": 1,  # 1 .. depth + 1
         },
         {
             "patch": 64,
             "align": 1,  # patch corners on multiples of this (8: the coding-block grid)
-            "augment": "hflip",  # hflip | dihedral (all eight symmetries of a square patch)
+            # none | hflip | dihedral (all eight symmetries of a square patch)
+            "augment": "hflip",
             "max_vmaf": 101.0,  # train/val clips whose mean teacher VMAF is below this
             "frames_per_clip": 3,
             "patches_per_frame": 8,

@@ -58,6 +58,10 @@ def test_hflip_draws_only_horizontal_mirrors() -> None:
     assert _seen("hflip") == {"identity", "hflip"}
 
 
+def test_none_draws_the_patches_as_decoded() -> None:
+    assert _seen("none") == {"identity"}
+
+
 def test_dihedral_draws_all_eight_symmetries_with_the_pairs_intact() -> None:
     assert _seen("dihedral") == set(SYMMETRIES)
 
@@ -79,3 +83,5 @@ def test_recipe_patch_must_fit_the_fold() -> None:
     for bad in (0, 4, 33, -96):
         with pytest.raises(BadInputError, match=r"data\.patch"):
             load_recipe("learned_filter_v3", {"data": {"patch": bad}}, kind="filter")
+    with pytest.raises(BadInputError, match=r"data\.align must be >= 1"):  # it once crashed
+        load_recipe("learned_filter_v7", {"data": {"align": 0}}, kind="filter")

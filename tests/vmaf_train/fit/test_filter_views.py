@@ -10,13 +10,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from tests.support.pixels_helpers import export_filter
 from vmaf_tiny.allowlist import ALLOWED_OPS
 from vmaf_tiny.errors import BadInputError
 from vmaf_train.data.frames import PixelCorpus
 from vmaf_train.fit.filter import fit_filter, load_filter_weights, make_filter
 from vmaf_train.models.filter import FilterViews
 from vmaf_train.recipes import load_recipe
-from vmaf_train.ship.export import TensorSpec, export_pixel_onnx
 
 ARCH = {"model": "unshuffle", "scale": 2, "width": 8, "depth": 1, "center": 4.0}
 
@@ -57,16 +57,7 @@ def test_an_ensemble_over_a_group_of_symmetries_commutes_with_them(views: int) -
 def test_views_export_to_allowed_operators_and_reload_as_the_plain_filter(tmp_path: Path) -> None:
     plain = _random_filter(2)
     path = tmp_path / "views.onnx"
-    gen = torch.Generator().manual_seed(0)
-    export_pixel_onnx(
-        FilterViews(plain, 4).eval(),
-        path,
-        inputs=[TensorSpec("frame", ("N", 1, "H", "W"), "frame")],
-        outputs=[TensorSpec("restored", ("N", 1, "H", "W"), "frame")],
-        example=lambda b: (torch.rand(b, 1, 24 + 8 * b, 40 + 4 * b, generator=gen),),
-        metadata={},
-        opset=17,
-    )
+    export_filter(FilterViews(plain, 4).eval(), path)
     assert {n.op_type for n in onnx.load(str(path)).graph.node} <= ALLOWED_OPS
     x = np.random.default_rng(0).random((1, 1, 30, 44), dtype=np.float32)  # not the example size
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
