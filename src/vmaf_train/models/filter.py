@@ -127,7 +127,8 @@ class GridBias(nn.Module):
 
     ``tile(k, h)`` tiles layer k's biases over a feature map of h's height and width (from its
     top-left corner; the last tile is cut) as ``[1, channels, H, W]``: one layer at a time, so the
-    largest tensor is the size of one hidden layer's activations, as without a grid. In the
+    largest tensor is one hidden layer's activations rounded up to whole tiles (the same size when
+    the period divides the frame). In the
     exported graph the tiling is an Expand and a Reshape whose sizes come from the input's shape
     (:class:`_TileGrid`), so the runtime's load-time bounds check can bound it for any frame size.
     Starts at zero.

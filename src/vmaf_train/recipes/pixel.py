@@ -182,11 +182,15 @@ class PixelConfig:
         return canonical_json_sha256(self.resolved())
 
 
+#: Integer keys whose 0 means nothing (a patch grid of 0 pixels): 1..MAX_WIDTH like list items.
+_AT_LEAST_ONE: frozenset[str] = frozenset({"data.align"})
+
+
 def _numbers_problem(value: Any, key: str, in_list: bool = False) -> str | None:
     """Why a number (or list of numbers) in [arch]/[data] is unusable, or None.
 
     Floats must be finite and >= 0; integers 0..MAX_WIDTH, and >= 1 inside lists (widths,
-    strides, sizes).
+    strides, sizes) and for :data:`_AT_LEAST_ONE`.
     """
     if isinstance(value, list):
         for v in value:
@@ -198,7 +202,7 @@ def _numbers_problem(value: Any, key: str, in_list: bool = False) -> str | None:
         return None
     if isinstance(value, float):
         return None if math.isfinite(value) and value >= 0 else f"{key}: {value!r} (finite, >= 0)"
-    lo = 1 if in_list else 0
+    lo = 1 if in_list or key in _AT_LEAST_ONE else 0
     if not lo <= value <= MAX_WIDTH:
         return f"{key}: {value!r} (integers {lo}..{MAX_WIDTH})"
     return None
@@ -267,8 +271,6 @@ def _check_filter(cfg: PixelConfig, name: str) -> None:
         raise BadInputError(
             f"{name}: data.augment must be 'none', 'hflip' or 'dihedral', got {augment!r}"
         )
-    if cfg.data["align"] < 1:  # an int, as the schema checks
-        raise BadInputError(f"{name}: data.align must be >= 1, got {cfg.data['align']}")
     grid = cfg.arch["grid"]  # an int >= 0, as the schema checks
     if grid and (grid % scale or views != 1 or patch % grid or cfg.data["align"] % grid):
         raise BadInputError(

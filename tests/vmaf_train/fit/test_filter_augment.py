@@ -83,5 +83,6 @@ def test_recipe_patch_must_fit_the_fold() -> None:
     for bad in (0, 4, 33, -96):
         with pytest.raises(BadInputError, match=r"data\.patch"):
             load_recipe("learned_filter_v3", {"data": {"patch": bad}}, kind="filter")
-    with pytest.raises(BadInputError, match=r"data\.align must be >= 1"):  # it once crashed
-        load_recipe("learned_filter_v7", {"data": {"align": 0}}, kind="filter")
+    for bad in (0, -8):  # 0 once crashed training (ZeroDivisionError)
+        with pytest.raises(BadInputError, match=r"data\.align: -?\d+ \(integers 1\.\.65536\)"):
+            load_recipe("learned_filter_v7", {"data": {"align": bad}}, kind="filter")
