@@ -128,10 +128,9 @@ class GridBias(nn.Module):
     ``tile(k, h)`` tiles layer k's biases over a feature map of h's height and width (from its
     top-left corner; the last tile is cut) as ``[1, channels, H, W]``: one layer at a time, so the
     largest tensor is one hidden layer's activations rounded up to whole tiles (the same size when
-    the period divides the frame). In the
-    exported graph the tiling is an Expand and a Reshape whose sizes come from the input's shape
-    (:class:`_TileGrid`), so the runtime's load-time bounds check can bound it for any frame size.
-    Starts at zero.
+    the period divides the frame). In the exported graph the tiling is an Expand and a Reshape
+    whose sizes come from the input's shape (:class:`_TileGrid`), so the runtime's load-time
+    bounds check can bound it for any frame size. Starts at zero.
     """
 
     def __init__(self, layers: int, channels: int, period: int) -> None:
@@ -152,10 +151,16 @@ class GridBias(nn.Module):
         if torch.onnx.is_in_onnx_export():
             tiled = _TileGrid.apply(bias, tiles)
         else:
-            rows, cols = tiles.shape[2], tiles.shape[3]
-            grid = torch.zeros_like(tiles).reshape(1, 1, rows, 1, cols, 1) + bias
-            tiled = grid.reshape(1, -1, rows * q, cols * q)
+            tiled = _tile(bias, tiles)
         return tiled[:, :, : h.shape[2], : h.shape[3]]
+
+
+def _tile(bias: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
+    """``bias`` [1, n, 1, q, 1, q] repeated over ``tiles`` [1, 1, rows, cols]: [1, n, rows * q,
+    cols * q] (differentiable; the export writes it as :class:`_TileGrid`'s nodes)."""
+    n, q = bias.shape[1], bias.shape[3]
+    rows, cols = tiles.shape[2], tiles.shape[3]
+    return bias.expand(1, n, rows, q, cols, q).reshape(1, n, rows * q, cols * q)
 
 
 class _TileGrid(torch.autograd.Function):
@@ -169,9 +174,7 @@ class _TileGrid(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, bias: torch.Tensor, tiles: torch.Tensor) -> torch.Tensor:
-        n, q = bias.shape[1], bias.shape[3]
-        rows, cols = tiles.shape[2], tiles.shape[3]
-        return bias.expand(1, n, rows, q, cols, q).reshape(1, n, rows * q, cols * q)
+        return _tile(bias, tiles)
 
     @staticmethod
     def symbolic(g: Any, bias: Any, tiles: Any) -> Any:
@@ -211,17 +214,13 @@ def _residual(
     """``x + body(x)``, or with ``center`` > 0 ``x + body((x - 0.5) * center) / center``;
     with ``grid``, each hidden convolution's output gets its layer's grid biases added."""
     h = (x - 0.5) * center if center > 0 else x
-    if grid is None:
-        r = body(h)
-    else:
-        layer = 0
-        for mod in body:
-            h = mod(h)
-            if isinstance(mod, nn.Conv2d) and layer < grid.layers:
-                h = h + grid.tile(layer, h)
-                layer += 1
-        r = h
-    return x + r * (1.0 / center) if center > 0 else x + r
+    layer = 0
+    for mod in body:
+        h = mod(h)
+        if grid is not None and isinstance(mod, nn.Conv2d) and layer < grid.layers:
+            h = h + grid.tile(layer, h)
+            layer += 1
+    return x + h * (1.0 / center) if center > 0 else x + h
 
 
 #: The eight symmetries of the square as (mirror rows, mirror columns, transpose after), in the
