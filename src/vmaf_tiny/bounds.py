@@ -7,6 +7,11 @@ input the runtime will feed per item (batch axis 1; frame height and width from 
 ``frame`` block, or :data:`MAX_FRAME_WIDTH` x :data:`MAX_FRAME_HEIGHT` for models that take any
 size), runs ONNX shape inference with data propagation, and refuses
 
+* any 1-D tensor computed from constants or shapes (the values data propagation follows) longer
+  than :data:`MAX_SHAPE_DATA` elements, or of a length not known without it: shape inference
+  holds such tensors element by element (about 140 bytes each), so a few hundred bytes of model
+  could otherwise exhaust memory in the check itself (checked in a first pass without data
+  propagation);
 * any tensor (input, initializer, intermediate, output; subgraphs included) whose inferred size
   exceeds :data:`MAX_TENSOR_BYTES`;
 * any size-creating node (:data:`SIZE_CREATING_OPS`) whose output shape cannot be inferred: its
@@ -43,6 +48,7 @@ __all__ = [
     "MAX_FRAME_HEIGHT",
     "MAX_FRAME_PIXELS",
     "MAX_FRAME_WIDTH",
+    "MAX_SHAPE_DATA",
     "MAX_TENSOR_BYTES",
     "MAX_THREADS",
     "MAX_WORKERS",
@@ -81,6 +87,19 @@ MAX_WORKERS: int = 256
 SIZE_CREATING_OPS: frozenset[str] = frozenset(
     {"ConstantOfShape", "Expand", "Tile", "Resize", "Pad", "Range", "Upsample", "OneHot"}
 )
+#: Longest 1-D tensor computed from constants or shapes that a model may hold (shape vectors
+#: have a handful of elements; the shipped models' longest is far below this).
+MAX_SHAPE_DATA: int = 65536
+#: Operators through which ONNX shape inference propagates values (``data_prop``), and those
+#: whose output values it can know from constants or shapes alone.
+_DATA_PROP_OPS = frozenset(
+    {"Add", "Cast", "Concat", "Gather", "Mul", "Shape", "Size", "Slice", "Squeeze", "Sub"}
+    | {"Unsqueeze"}
+)
+_VALUE_SOURCES = frozenset({"Constant", "Shape", "Size"})
+#: ConstantOfShape's values are constant, but data propagation knows its length only when it
+#: knows its shape input: it carries values forward like the operators above.
+_VALUE_CARRIERS = _DATA_PROP_OPS | {"ConstantOfShape"}
 _FRAME_ROLES = ("frame", "reference_frame", "distorted_frame")
 
 
@@ -191,33 +210,19 @@ def tensor_size_problem(
                 d.Clear()
                 d.dim_value = _bind(axis, rank, frame_hw)
     try:
+        # First without data propagation (cheap, bounded): what needs no values to see.
+        plain = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=False)
+        problem = _cap_problem(_known_shapes(plain))[0] or _shape_data_problem(plain)
+        if problem:
+            return problem, ""
         inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=True)
     except Exception as exc:
         return f"shape inference failed: {' '.join(str(exc).split())[:200]}", ""
 
-    largest = ("", 0)
-    known: dict[str, tuple[list[int | None], int]] = {}
-    for graph, _ in iter_graphs(inferred.graph):
-        for vi in [*graph.input, *graph.value_info, *graph.output]:
-            got = _shape_of(vi)
-            if got is not None:
-                known[vi.name] = got
-        for init in graph.initializer:
-            known[init.name] = ([int(d) for d in init.dims], init.data_type)
-    for name, (dims, elem) in known.items():
-        if any(d is None for d in dims):
-            continue
-        n = 1
-        for d in dims:
-            n *= max(int(d or 0), 0)
-        size = n * _itemsize(elem)
-        if size > largest[1]:
-            largest = (name, size)
-        if size > MAX_TENSOR_BYTES:
-            return (
-                f"tensor {name!r} would hold {_fmt(size)} (shape {dims}) per item, over the "
-                f"{_fmt(MAX_TENSOR_BYTES)} cap"
-            ), ""
+    known = _known_shapes(inferred)
+    problem, largest = _cap_problem(known)
+    if problem:
+        return problem, ""
     for graph, _ in iter_graphs(inferred.graph):
         for node in graph.node:
             if node.op_type not in SIZE_CREATING_OPS:
@@ -234,6 +239,78 @@ def tensor_size_problem(
                     ), ""
     name, size = largest
     return None, f"largest tensor {name!r} {_fmt(size)} per item (cap {_fmt(MAX_TENSOR_BYTES)})"
+
+
+def _known_shapes(model: onnx.ModelProto) -> dict[str, tuple[list[int | None], int]]:
+    """Every tensor's inferred (dims, element type), subgraphs included."""
+    known: dict[str, tuple[list[int | None], int]] = {}
+    for graph, _ in iter_graphs(model.graph):
+        for vi in [*graph.input, *graph.value_info, *graph.output]:
+            got = _shape_of(vi)
+            if got is not None:
+                known[vi.name] = got
+        for init in graph.initializer:
+            known[init.name] = ([int(d) for d in init.dims], init.data_type)
+    return known
+
+
+def _cap_problem(
+    known: Mapping[str, tuple[list[int | None], int]],
+) -> tuple[str | None, tuple[str, int]]:
+    """The first tensor of known size over :data:`MAX_TENSOR_BYTES`, or None; and the largest
+    (name, bytes) seen."""
+    largest = ("", 0)
+    for name, (dims, elem) in known.items():
+        if any(d is None for d in dims):
+            continue
+        n = 1
+        for d in dims:
+            n *= max(int(d or 0), 0)
+        size = n * _itemsize(elem)
+        if size > largest[1]:
+            largest = (name, size)
+        if size > MAX_TENSOR_BYTES:
+            held, cap = _fmt(size), _fmt(MAX_TENSOR_BYTES)
+            if held == cap:  # rounding would hide the excess: say it in bytes
+                held, cap = f"{size:,} bytes", f"{cap} ({MAX_TENSOR_BYTES:,} bytes)"
+            return (
+                f"tensor {name!r} would hold {held} (shape {dims}) per item, over the {cap} cap"
+            ), largest
+    return None, largest
+
+
+def _shape_data_problem(plain: onnx.ModelProto) -> str | None:
+    """A 1-D tensor whose values data propagation would hold that is too long (or of a length
+    only data propagation could tell), from shape inference without it; or None."""
+    known = _known_shapes(plain)
+    valued: set[str] = set()
+    for graph, _ in iter_graphs(plain.graph):
+        valued.update(init.name for init in graph.initializer)
+        for node in graph.node:
+            ins = [i for i in node.input if i]
+            if node.op_type in _VALUE_SOURCES or (
+                node.op_type in _VALUE_CARRIERS and all(i in valued for i in ins)
+            ):
+                valued.update(o for o in node.output if o)
+    for name in sorted(valued):
+        got = known.get(name)
+        dims = got[0] if got is not None else None  # None: not even the rank is known
+        if dims is not None and (
+            len(dims) != 1 or (dims[0] is not None and dims[0] <= MAX_SHAPE_DATA)
+        ):
+            continue  # a scalar, a tensor of rank >= 2 (never propagated) or a short vector
+        if dims is None:
+            what = f"tensor {name!r} of unknown rank"
+        elif dims[0] is None:
+            what = f"1-D tensor {name!r} of unknown length"
+        else:
+            what = f"1-D tensor {name!r} of {dims[0]:,} elements"
+        return (
+            f"{what} is computed from constants or shapes: such tensors are limited to "
+            f"{MAX_SHAPE_DATA:,} elements (shape vectors hold a few; following longer ones "
+            "would exhaust memory)"
+        )
+    return None
 
 
 def score_bounds(sidecar: Mapping[str, Any]) -> tuple[float, float]:

@@ -34,6 +34,7 @@ __all__ = [
     "read_json_object",
     "replace_block",
     "sha256_file",
+    "signals_ignored",
     "sigterm_cleans_up",
     "writing_output",
 ]
@@ -119,7 +120,10 @@ def check_writable(path: str | os.PathLike[str]) -> None:
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    sys.stderr.write("terminated\n")
+    import multiprocessing  # here: only on a signal (it costs start-up time otherwise)
+
+    if multiprocessing.parent_process() is None:  # said once, by the command, not its workers
+        sys.stderr.write("terminated\n")
     raise SystemExit(SIGTERM_EXIT)
 
 
@@ -139,6 +143,25 @@ def sigterm_cleans_up() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM are ignored (for clean-up that must finish once
+    a first signal has started it); a no-op outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = [signal.getsignal(s) for s in sigs]
+    for s in sigs:
+        signal.signal(s, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, handler in zip(sigs, old, strict=True):
+            if handler is not None:  # None: set outside Python, nothing to restore to
+                signal.signal(s, handler)
 
 
 @contextlib.contextmanager

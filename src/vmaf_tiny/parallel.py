@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from vmaf_tiny.console import make_progress
 from vmaf_tiny.errors import VmafTinyError
+from vmaf_tiny.fsutil import signals_ignored
 
 __all__ = [
     "Executor",
@@ -38,6 +39,7 @@ __all__ = [
     "describe_error",
     "executor_kind",
     "make_executor",
+    "stop_pool",
 ]
 
 T = TypeVar("T")
@@ -221,7 +223,7 @@ class PoolExecutor(Executor):
                         value, error, secs = solo.submit(call_item, fn, items[i]).result()
                     except BrokenProcessPool as exc:
                         value, error, secs = None, f"worker lost: {describe_error(exc)}", 0.0
-                        solo.shutdown(wait=True)
+                        stop_pool(solo)
                         solo = None
                     except Exception as exc:
                         value, error, secs = None, describe_error(exc), 0.0
@@ -229,12 +231,66 @@ class PoolExecutor(Executor):
                     yield Outcome(i, items[i], value, error, secs)
             finally:
                 if solo is not None:
-                    solo.shutdown(wait=True)
+                    stop_pool(solo)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            stop_pool(pool)
+
+
+#: Seconds :func:`stop_pool` lets workers finish their items and exit before it sends them
+#: SIGTERM, then again before SIGKILL.
+STOP_GRACE_S = 10.0
+
+
+def stop_pool(pool: _cf.ProcessPoolExecutor, grace: float | None = None) -> None:
+    """Shut a process pool down without ever hanging on a worker that will not stop.
+
+    Queued items are cancelled and idle workers exit at once. A worker still busy after
+    ``grace`` seconds gets SIGTERM (the runtime's items unwind on it and remove their temporary
+    files), and SIGKILL after as long again. ``shutdown(wait=True)`` alone can wait forever:
+    when a worker dies while it holds the pool's call-queue lock (SIGTERM to the whole process
+    group can land while it waits for an item), a sibling blocks on that lock and Python's own
+    clean-up joins it without end. A second Ctrl-C or SIGTERM while this waits gives the
+    workers one second after SIGTERM, then SIGKILL (those signals ignored meanwhile), and goes
+    on unwinding.
+
+    Args:
+        pool: The pool; unusable afterwards.
+        grace: Seconds for each step (default :data:`STOP_GRACE_S`).
+    """
+    wait_s = STOP_GRACE_S if grace is None else grace
+    # The pool forgets its processes and manager thread on shutdown: keep them to join here.
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    try:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for step in ("terminate", "kill", None):
+            _join_all(procs, wait_s)
+            alive = [proc for proc in procs if proc.is_alive()]
+            if not alive or step is None:
+                break
+            for proc in alive:
+                getattr(proc, step)()
+    except BaseException:  # interrupted again: a second to clean up, then SIGKILL
+        with signals_ignored():
+            for step in ("terminate", "kill"):
+                for proc in procs:
+                    if proc.is_alive():
+                        getattr(proc, step)()
+                _join_all(procs, min(wait_s, 1.0) if step == "terminate" else wait_s)
+            if manager is not None:
+                manager.join(wait_s)
+        raise
+    if manager is not None:
+        manager.join(wait_s)
+
+
+def _join_all(procs: Sequence[Any], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
 
 
 def _spawn_pool(workers: int) -> _cf.ProcessPoolExecutor:

@@ -154,6 +154,42 @@ def constant_of_shape_from_input_shape(out_dir: Path) -> Path:
     return _write(out_dir, "cos_input_shape", m, _fr_sidecar("cos_input_shape"))
 
 
+def cast_bomb(out_dir: Path) -> Path:
+    """ConstantOfShape of 200M uint8 (under the 1 GiB cap), then Cast: ONNX's data propagation
+    would hold its 200M values at ~140 bytes each (28 GB) while checking a ~400-byte model."""
+    nodes = [
+        helper.make_node(
+            "ConstantOfShape",
+            ["big_shape"],
+            ["small"],
+            value=helper.make_tensor("v", TensorProto.UINT8, [1], [1]),
+        ),
+        helper.make_node("Cast", ["small"], ["big"], to=TensorProto.FLOAT),
+    ]
+    m = _fr_plus(nodes, [_i64("big_shape", [200_000_000])], "big")
+    return _write(out_dir, "cast_bomb", m, _fr_sidecar("cast_bomb"))
+
+
+def cast_bomb_from_input_shape(out_dir: Path) -> Path:
+    """The same with a length computed from the input's shape (6 features x 10M): only data
+    propagation itself could tell the length, so the first, cheap pass must refuse it."""
+    nodes = [
+        helper.make_node("Shape", ["features"], ["fshape"]),
+        helper.make_node("Slice", ["fshape", "s0", "s1"], ["fwidth"]),
+        helper.make_node("Mul", ["fwidth", "k"], ["n"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["n"],
+            ["small"],
+            value=helper.make_tensor("v", TensorProto.UINT8, [1], [1]),
+        ),
+        helper.make_node("Cast", ["small"], ["big"], to=TensorProto.FLOAT),
+    ]
+    inits = [_i64("s0", [1]), _i64("s1", [2]), _i64("k", [10_000_000])]
+    m = _fr_plus(nodes, inits, "big")
+    return _write(out_dir, "cast_bomb_shape", m, _fr_sidecar("cast_bomb_shape"))
+
+
 def constant_of_shape_from_values(out_dir: Path) -> Path:
     """ConstantOfShape whose shape is computed from the input *values* (unbounded)."""
     nodes = [
@@ -379,6 +415,8 @@ HOSTILE: tuple[HostileCase, ...] = (
         "cos_input_shape", constant_of_shape_from_input_shape, "load", "tensor_sizes", "fr"
     ),
     HostileCase("cos_values", constant_of_shape_from_values, "load", "tensor_sizes", "fr"),
+    HostileCase("cast_bomb", cast_bomb, "load", "tensor_sizes", "fr"),
+    HostileCase("cast_bomb_shape", cast_bomb_from_input_shape, "load", "tensor_sizes", "fr"),
     HostileCase("expand_bomb", expand_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("tile_bomb", tile_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("range_huge", range_huge, "load", "operators", "fr"),

@@ -17,11 +17,13 @@ from onnx import TensorProto, helper, numpy_helper
 from tests.support.hostile_models import HOSTILE, HostileCase, build_all
 from vmaf_tiny.bounds import (
     MAX_FRAME_PIXELS,
+    MAX_TENSOR_BYTES,
     MAX_THREADS,
     MAX_WORKERS,
     check_threads,
     check_workers,
     score_bounds,
+    tensor_size_problem,
 )
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.guard import check_model, guard_model
@@ -82,14 +84,24 @@ def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, 
     assert [c.name for c in report.failures][:1] == [case.check]
 
 
-def test_check_cli_refuses_the_3gib_model_without_allocating(
-    hostile: dict[str, Path], tmp_path: Path
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("cos_3gib", "tensor 'big' would hold 3"),
+        ("cast_bomb", "1-D tensor 'big' of 200,000,000 elements"),
+        ("cast_bomb_shape", "1-D tensor 'big' of unknown length"),
+    ],
+)
+def test_check_cli_refuses_memory_bombs_without_allocating(
+    hostile: dict[str, Path], tmp_path: Path, name: str, says: str
 ) -> None:
-    rc, err, rss = _run_rss(["check", "-m", str(hostile["cos_3gib"])], tmp_path)
+    """cos_3gib: 3.3 GB peak before the size check; the Cast bombs: 28 GB and 8 GB inside ONNX's
+    own shape inference before its first, data-propagation-free pass."""
+    rc, err, rss = _run_rss(["check", "-m", str(hostile[name])], tmp_path)
     assert rc == 2, err
-    assert err.strip().startswith("error: cos_3gib.onnx: tensor_sizes: tensor 'big' would hold 3")
+    assert err.strip().startswith(f"error: {name}.onnx: tensor_sizes: {says}"), err
     assert "Traceback" not in err
-    assert rss < 600, f"peak RSS {rss:.0f} MiB"  # was 3.3 GB before the check
+    assert rss < 600, f"peak RSS {rss:.0f} MiB"
 
 
 @pytest.mark.parametrize("name", ["out_6e30", "out_6e30_clamped", "out_nan"])
@@ -153,6 +165,27 @@ def test_frame_size_caps() -> None:
     portrait["frame"]["resize"] = [2160, 3840]
     portrait["inputs"][0]["shape"] = ["N", 1, 3840, 2160]
     assert sidecar_contract(validate_sidecar(portrait)) is None
+
+
+@pytest.mark.parametrize("extra", [1, 1 << 20])
+def test_over_cap_message_never_reads_as_the_cap(extra: int) -> None:
+    """A tensor a few bytes over the cap is not reported as "1.00 GiB ... over the 1.00 GiB cap"."""
+    n = (MAX_TENSOR_BYTES + 4 * extra) // 4
+    value = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+    graph = helper.make_graph(
+        [helper.make_node("ConstantOfShape", ["shape"], ["big"], value=value)],
+        "g",
+        [],
+        [helper.make_tensor_value_info("big", TensorProto.FLOAT, [n])],
+        [numpy_helper.from_array(np.array([n], np.int64), "shape")],
+    )
+    problem, _ = tensor_size_problem(helper.make_model(graph), {})
+    assert problem is not None and "over the" in problem
+    held = problem.split("would hold ")[1].split(" (shape")[0]
+    cap = problem.split("over the ")[1].removesuffix(" cap")
+    assert not cap.startswith(held), problem
+    if extra == 1:
+        assert f"{n * 4:,} bytes" in problem and f"{MAX_TENSOR_BYTES:,} bytes" in problem
 
 
 def test_shipped_zoo_passes_the_bounds() -> None:

@@ -9,6 +9,7 @@ must not be flagged.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -373,12 +374,13 @@ def test_unsupported_output_names_the_users_path(corpus: dict[str, Path], tmp_pa
     assert (tmp_path / "afile").read_text() == "x"
 
 
-@pytest.mark.parametrize("how", ["single", "pairs"])
+@pytest.mark.parametrize("how", ["single", "pairs", "pairs_twice"])
 def test_sigterm_cleans_up_score(ffmpeg: FFmpeg, tmp_path: Path, how: str) -> None:
     """SIGTERM during ``score``'s libvmaf pass: its temp directory is removed, exit 143.
 
     ``pairs``: two pairs on a two-worker process pool, SIGTERM to the whole process group (as a
-    shell or a service manager sends it): the workers remove theirs too.
+    shell or a service manager sends it): the workers remove theirs too. ``pairs_twice``: the
+    same signal again 0.2 s later (an impatient user) must not hang the pool's shutdown.
     """
     ref = lavfi_clip(ffmpeg, tmp_path / "ref.y4m", size="640x360", frames=300)
     dis = lavfi_clip(ffmpeg, tmp_path / "dis.y4m", size="640x360", frames=300, vf="boxblur=2")
@@ -412,9 +414,15 @@ def test_sigterm_cleans_up_score(ffmpeg: FFmpeg, tmp_path: Path, how: str) -> No
         proc.send_signal(signal.SIGTERM)
     else:
         os.killpg(proc.pid, signal.SIGTERM)
+    if how == "pairs_twice":
+        time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert ours() == []
+    if how == "pairs":  # the command says it once; its workers stay quiet
+        assert err.count("terminated") == 1, err
 
 
 @pytest.mark.parametrize("command", ["filter", "saliency"])

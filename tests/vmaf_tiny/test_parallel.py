@@ -7,9 +7,13 @@ module level here so the workers can import it.
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 
 import pytest
 
+from vmaf_tiny import parallel
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.parallel import (
     ENV_EXECUTOR,
@@ -26,6 +30,9 @@ def work(item: int) -> tuple[int, int]:
         raise ValueError(f"item {item} is bad")
     if item == -1:
         os._exit(7)  # a worker that dies (as if killed or out of memory)
+    if item == -2:  # a worker that will not stop: deaf to SIGTERM, busy for minutes
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(300)
     return item * item, os.getpid()
 
 
@@ -53,6 +60,60 @@ def test_pool_worker_that_dies_loses_only_its_own_item() -> None:
     assert by_item[-1].error is not None and by_item[-1].error.startswith("worker lost: ")
     assert [by_item[i].value[0] for i in (1, 2, 4) if by_item[i].value] == [1, 4, 16]
     assert after[0].value is not None and after[0].value[0] == 25
+
+
+def test_pool_close_never_hangs_on_a_worker_that_will_not_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that ignores SIGTERM is killed after the grace periods; none is left behind.
+
+    (``shutdown(wait=True)`` would wait the item's 300 s; the same escalation ends the CPython
+    deadlock where a worker blocks on a call-queue lock that a dead sibling held.)
+    """
+    monkeypatch.setattr(parallel, "STOP_GRACE_S", 1.0)
+    ex = PoolExecutor(workers=2)
+    outcomes = ex.imap(work, [-2, 1], progress=False)
+    assert next(outcomes).item == 1
+    time.sleep(0.5)  # the other worker is inside item -2, SIGTERM ignored
+    assert ex._pool is not None
+    procs = list(ex._pool._processes.values())  # type: ignore[attr-defined]
+    outcomes.close()
+    started = time.monotonic()
+    ex.close()
+    assert time.monotonic() - started < 15
+    assert not any(p.is_alive() for p in procs)
+    assert any(p.exitcode == -signal.SIGKILL for p in procs)
+
+
+def test_pool_close_interrupted_again_stops_the_workers_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second signal while close() waits (here SIGUSR1 raising, as SIGTERM's handler raises
+    SystemExit) ends the wait: the stuck worker is killed and the signal's exception goes on."""
+    monkeypatch.setattr(parallel, "STOP_GRACE_S", 30.0)
+
+    def second_signal(signum: int, frame: object) -> None:
+        raise RuntimeError("second signal")
+
+    old = signal.signal(signal.SIGUSR1, second_signal)
+    ex = PoolExecutor(workers=2)
+    try:
+        outcomes = ex.imap(work, [-2, 1], progress=False)
+        assert next(outcomes).item == 1
+        time.sleep(0.5)
+        assert ex._pool is not None
+        procs = list(ex._pool._processes.values())  # type: ignore[attr-defined]
+        outcomes.close()
+        timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1))
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="second signal"):
+            ex.close()
+        assert time.monotonic() - started < 10
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert not any(p.is_alive() for p in procs)
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN  # handlers restored
 
 
 def test_pool_with_no_items_starts_nothing() -> None:

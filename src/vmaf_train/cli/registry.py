@@ -44,13 +44,16 @@ def register(
     smoke: Annotated[
         bool, typer.Option("--smoke", help="Mark as a smoke checkpoint (no quality claim).")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a model of the same id already in the zoo.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Check (size class, operator allowlist) and register a run of any kind (FR, NR, filter,
-    saliency): files, sidecar, registry row."""
+    saliency): files, sidecar, registry row. An id already in the zoo needs --force."""
     from vmaf_train.ship.register import register as register_run
 
-    row = register_run(run, _zoo(zoo), loso=loso, baseline=baseline, smoke=smoke)
+    row = register_run(run, _zoo(zoo), loso=loso, baseline=baseline, smoke=smoke, replace=force)
     if as_json:
         print_json(row)
         return

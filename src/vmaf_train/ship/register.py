@@ -23,7 +23,7 @@ from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.fsutil import check_folder, read_json_object, sha256_file
 from vmaf_train.evaluate.predict import load_sidecar
 from vmaf_train.ship.quantize import gate_path
-from vmaf_train.ship.registry import Shipment, check_for_registration, ship
+from vmaf_train.ship.registry import Shipment, check_for_registration, load_registry, ship
 from vmaf_train.ship.saturation import saturation_check
 
 __all__ = ["int8_entry", "register", "register_smoke"]
@@ -142,6 +142,7 @@ def register(
     loso: str | os.PathLike[str] | None = None,
     baseline: str | os.PathLike[str] | None = None,
     smoke: bool = False,
+    replace: bool = True,
 ) -> dict[str, Any]:
     """Register a finished run of any kind into ``zoo``.
 
@@ -153,17 +154,19 @@ def register(
         baseline: A ``vmaf-train baseline-svr`` output directory (for the latency/accuracy
             comparison in the card).
         smoke: Mark the model as a contract-exercising checkpoint with no quality claim.
+        replace: Replace a model of the same id already in ``zoo`` (False: refuse it).
 
     Returns:
         The registry row written.
 
     Raises:
         BadInputError: an incomplete run directory, or run files that lack what a fit run
-            writes (a field missing or of the wrong type).
+            writes (a field missing or of the wrong type); the id already in ``zoo`` and not
+            ``replace``.
         BadModelError: size class exceeded, a load-time check failed, or invalid output.
     """
     try:
-        return _register(Path(run), zoo, loso=loso, baseline=baseline, smoke=smoke)
+        return _register(Path(run), zoo, loso=loso, baseline=baseline, smoke=smoke, replace=replace)
     except (KeyError, TypeError, AttributeError) as exc:  # a hand-edited or foreign run file
         raise BadInputError(
             f"{run}: its files lack what a fit run writes ({type(exc).__name__}: {exc})"
@@ -177,6 +180,7 @@ def _register(
     loso: str | os.PathLike[str] | None,
     baseline: str | os.PathLike[str] | None,
     smoke: bool,
+    replace: bool,
 ) -> dict[str, Any]:
     run = Path(run)
     for name in ("metrics.json", "config.json", "model.onnx", "model.json"):
@@ -188,6 +192,10 @@ def _register(
         raise BadInputError(f"{run / 'metrics.json'}: no test-split figures (not a fit run's)")
     sidecar = load_sidecar(run / "model.json")
     model_id = sidecar["id"]
+    if not replace and any(r.get("id") == model_id for r in load_registry(zoo).get("models", [])):
+        raise BadInputError(
+            f"{zoo} already has {model_id}: pass --force to replace it with {run}'s model"
+        )
     notes = check_for_registration(run / "model.onnx", run / "model.json", sidecar["class"])
     gate: dict[str, Any] | None = None
     int8_src = run / "model.int8.onnx"

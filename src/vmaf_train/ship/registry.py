@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json
+from vmaf_tiny.fsutil import atomic_write_bytes, atomic_write_json, read_json_object
 from vmaf_tiny.guard import check_model, check_size_class
 from vmaf_tiny.registry import shipped_zoo
 from vmaf_train.evaluate.predict import load_sidecar
@@ -58,14 +58,24 @@ def registry_schema(zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]
 
 
 def load_registry(zoo: str | os.PathLike[str]) -> dict[str, Any]:
-    """``<zoo>/registry.json`` (an empty registry if the file does not exist yet)."""
+    """``<zoo>/registry.json`` (an empty registry if the file does not exist yet).
+
+    Raises:
+        BadInputError: the path is not a file, not valid JSON, or not a registry's shape (an
+            object whose ``models`` is a list of rows, each an object with a string ``id``);
+            the full schema is checked when a registry is written.
+    """
     path = Path(zoo) / REGISTRY_NAME
-    if not path.is_file():
+    if not path.exists():
         return {"schema_version": 1, "models": []}
-    try:
-        reg: dict[str, Any] = json.loads(path.read_text())
-    except ValueError as exc:
-        raise BadInputError(f"{path}: not valid JSON ({exc})") from exc
+    reg = read_json_object(path)
+    rows = reg.get("models")
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("id"), str) for r in rows
+    ):
+        raise BadInputError(
+            f'{path}: not a model registry ("models" must be a list of rows with an "id")'
+        )
     return reg
 
 

@@ -67,9 +67,38 @@ def test_register_writes_valid_rows_and_files(quantized_run: Path, tmp_path: Pat
     # Loadable by id from the zoo, with no stray files left behind.
     assert open_fr_model("vmaf_tiny_v3", zoo=zoo).id == "vmaf_tiny_v3"
     assert not [p for p in zoo.iterdir() if p.name.startswith(".")]
-    # Registering again replaces the row.
-    register(quantized_run, zoo)
+    # Registering the same id again is refused without --force (zoo untouched), replaced with it.
+    before = {p.name: p.read_bytes() for p in zoo.iterdir()}
+    err = one_line_error(run_cli("register", quantized_run, "--zoo", zoo))
+    assert "already has vmaf_tiny_v3" in err and "--force" in err
+    assert {p.name: p.read_bytes() for p in zoo.iterdir()} == before
+    run_cli("register", quantized_run, "--zoo", zoo, "--force", check=True)
     assert len(_schema_ok(zoo)["models"]) == 1
+    register(quantized_run, zoo)  # the function replaces by default (the zoo rebuild's path)
+    assert len(_schema_ok(zoo)["models"]) == 1
+
+
+@pytest.mark.parametrize(
+    "registry",
+    ['{"schema_version": 1, "models": "x"}', "[1, 2]", '{"models": [1]}', '{"models": [{}]}', "/"],
+)
+def test_a_damaged_registry_is_named_and_nothing_is_written(
+    quantized_run: Path, tmp_path: Path, registry: str
+) -> None:
+    """A registry.json of the wrong shape (or a folder) is one line naming it, with or without
+    --force, and the zoo is left as it was (no model files shipped beside it)."""
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    if registry == "/":
+        (zoo / "registry.json").mkdir()
+    else:
+        (zoo / "registry.json").write_text(registry)
+    for force in (False, True):
+        with pytest.raises(BadInputError, match=r"registry\.json"):
+            register(quantized_run, zoo, replace=force)
+    err = one_line_error(run_cli("register", quantized_run, "--zoo", zoo, "--force"))
+    assert "registry.json" in err and "fit run" not in err
+    assert [p.name for p in zoo.iterdir()] == ["registry.json"]
 
 
 def test_failed_gate_ships_fp32_only(quantized_run: Path, tmp_path: Path) -> None:
