@@ -154,19 +154,19 @@ def constant_of_shape_from_input_shape(out_dir: Path) -> Path:
     return _write(out_dir, "cos_input_shape", m, _fr_sidecar("cos_input_shape"))
 
 
+def _fill_then_cast(shape: str) -> list[onnx.NodeProto]:
+    """``big`` = Cast to float of ConstantOfShape(``shape``) filled with uint8 ones."""
+    fill = helper.make_tensor("v", TensorProto.UINT8, [1], [1])
+    return [
+        helper.make_node("ConstantOfShape", [shape], ["small"], value=fill),
+        helper.make_node("Cast", ["small"], ["big"], to=TensorProto.FLOAT),
+    ]
+
+
 def cast_bomb(out_dir: Path) -> Path:
     """ConstantOfShape of 200M uint8 (under the 1 GiB cap), then Cast: ONNX's data propagation
     would hold its 200M values at ~140 bytes each (28 GB) while checking a ~400-byte model."""
-    nodes = [
-        helper.make_node(
-            "ConstantOfShape",
-            ["big_shape"],
-            ["small"],
-            value=helper.make_tensor("v", TensorProto.UINT8, [1], [1]),
-        ),
-        helper.make_node("Cast", ["small"], ["big"], to=TensorProto.FLOAT),
-    ]
-    m = _fr_plus(nodes, [_i64("big_shape", [200_000_000])], "big")
+    m = _fr_plus(_fill_then_cast("big_shape"), [_i64("big_shape", [200_000_000])], "big")
     return _write(out_dir, "cast_bomb", m, _fr_sidecar("cast_bomb"))
 
 
@@ -177,13 +177,7 @@ def cast_bomb_from_input_shape(out_dir: Path) -> Path:
         helper.make_node("Shape", ["features"], ["fshape"]),
         helper.make_node("Slice", ["fshape", "s0", "s1"], ["fwidth"]),
         helper.make_node("Mul", ["fwidth", "k"], ["n"]),
-        helper.make_node(
-            "ConstantOfShape",
-            ["n"],
-            ["small"],
-            value=helper.make_tensor("v", TensorProto.UINT8, [1], [1]),
-        ),
-        helper.make_node("Cast", ["small"], ["big"], to=TensorProto.FLOAT),
+        *_fill_then_cast("n"),
     ]
     inits = [_i64("s0", [1]), _i64("s1", [2]), _i64("k", [10_000_000])]
     m = _fr_plus(nodes, inits, "big")
