@@ -90,15 +90,14 @@ SIZE_CREATING_OPS: frozenset[str] = frozenset(
 #: Longest 1-D tensor computed from constants or shapes that a model may hold (shape vectors
 #: have a handful of elements; the shipped models' longest is far below this).
 MAX_SHAPE_DATA: int = 65536
-#: Operators through which ONNX shape inference propagates values (``data_prop``), and those
-#: whose output values it can know from constants or shapes alone.
+#: Operators through which ONNX shape inference propagates values (``data_prop``): it holds
+#: their 1-D inputs element by element (about 140 bytes each), known values or not.
 _DATA_PROP_OPS = frozenset(
     {"Add", "Cast", "Concat", "Gather", "Mul", "Shape", "Size", "Slice", "Squeeze", "Sub"}
     | {"Unsqueeze"}
 )
-_VALUE_SOURCES = frozenset({"Constant", "Shape", "Size"})
-#: ConstantOfShape's values are constant, but data propagation knows its length only when it
-#: knows its shape input: it carries values forward like the operators above.
+#: What carries values known from constants or shapes forward (ConstantOfShape's values are
+#: constant; data propagation knows its length only when it knows its shape input).
 _VALUE_CARRIERS = _DATA_PROP_OPS | {"ConstantOfShape"}
 _FRAME_ROLES = ("frame", "reference_frame", "distorted_frame")
 
@@ -211,7 +210,9 @@ def tensor_size_problem(
                 d.dim_value = _bind(axis, rank, frame_hw)
     try:
         # First without data propagation (cheap, bounded): what needs no values to see.
-        plain = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=False)
+        plain = onnx.shape_inference.infer_shapes(
+            _constants_as_initializers(bound), strict_mode=False, data_prop=False
+        )
         problem = _cap_problem(_known_shapes(plain))[0] or _shape_data_problem(plain)
         if problem:
             return problem, ""
@@ -239,6 +240,28 @@ def tensor_size_problem(
                     ), ""
     name, size = largest
     return None, f"largest tensor {name!r} {_fmt(size)} per item (cap {_fmt(MAX_TENSOR_BYTES)})"
+
+
+def _constants_as_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy whose top-level ``Constant`` nodes are initializers, so that shape inference
+    without data propagation reads their values (a Reshape's shape, a reduction's axes)."""
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    keep = []
+    for node in out.graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        if node.op_type == "Constant" and not node.domain and "value" in attrs and node.output:
+            tensor = onnx.TensorProto()
+            tensor.CopyFrom(attrs["value"].t)
+            tensor.name = node.output[0]
+            out.graph.initializer.append(tensor)
+        else:
+            keep.append(node)
+    del out.graph.node[:]
+    out.graph.node.extend(keep)
+    return out
 
 
 def _known_shapes(model: onnx.ModelProto) -> dict[str, tuple[list[int | None], int]]:
@@ -280,15 +303,27 @@ def _cap_problem(
 
 
 def _shape_data_problem(plain: onnx.ModelProto) -> str | None:
-    """A 1-D tensor whose values data propagation would hold that is too long (or of a length
-    only data propagation could tell), from shape inference without it; or None."""
+    """A 1-D tensor that ONNX's data propagation would hold element by element and that is too
+    long, or of a length only data propagation could tell; or None (from shape inference without
+    data propagation, ``Constant`` nodes read as initializers).
+
+    Two kinds: any 1-D input of a value-propagating operator (:data:`_DATA_PROP_OPS` but
+    ``Shape`` and ``Size``, which read only dims) longer than :data:`MAX_SHAPE_DATA`, values
+    known or not; and a 1-D tensor computed from constants or shapes (what data propagation
+    follows) whose length is unknown here.
+    """
     known = _known_shapes(plain)
     valued: set[str] = set()
     for graph, _ in iter_graphs(plain.graph):
         valued.update(init.name for init in graph.initializer)
         for node in graph.node:
             ins = [i for i in node.input if i]
-            if node.op_type in _VALUE_SOURCES or (
+            follows = node.op_type in _DATA_PROP_OPS and node.op_type not in ("Shape", "Size")
+            for name in ins if follows else ():
+                got = known.get(name)
+                if got is not None and len(got[0]) == 1 and (got[0][0] or 0) > MAX_SHAPE_DATA:
+                    return _shape_data_message(name, got[0], f"{node.op_type} node reads the")
+            if node.op_type in ("Shape", "Size", "Constant") or (
                 node.op_type in _VALUE_CARRIERS and all(i in valued for i in ins)
             ):
                 valued.update(o for o in node.output if o)
@@ -299,18 +334,21 @@ def _shape_data_problem(plain: onnx.ModelProto) -> str | None:
             len(dims) != 1 or (dims[0] is not None and dims[0] <= MAX_SHAPE_DATA)
         ):
             continue  # a scalar, a tensor of rank >= 2 (never propagated) or a short vector
-        if dims is None:
-            what = f"tensor {name!r} of unknown rank"
-        elif dims[0] is None:
-            what = f"1-D tensor {name!r} of unknown length"
-        else:
-            what = f"1-D tensor {name!r} of {dims[0]:,} elements"
-        return (
-            f"{what} is computed from constants or shapes: such tensors are limited to "
-            f"{MAX_SHAPE_DATA:,} elements (shape vectors hold a few; following longer ones "
-            "would exhaust memory)"
-        )
+        return _shape_data_message(name, dims, "the")
     return None
+
+
+def _shape_data_message(name: str, dims: list[int | None] | None, lead: str) -> str:
+    if dims is None:
+        what = f"tensor {name!r} of unknown rank"
+    elif dims[0] is None:
+        what = f"1-D tensor {name!r} of unknown length computed from constants or shapes"
+    else:
+        what = f"1-D tensor {name!r} of {dims[0]:,} elements"
+    return (
+        f"{lead} {what}: shape inference would follow it element by element, so such tensors "
+        f"are limited to {MAX_SHAPE_DATA:,} elements of a known length (shape vectors hold a few)"
+    )
 
 
 def score_bounds(sidecar: Mapping[str, Any]) -> tuple[float, float]:

@@ -184,6 +184,18 @@ def cast_bomb_from_input_shape(out_dir: Path) -> Path:
     return _write(out_dir, "cast_bomb_shape", m, _fr_sidecar("cast_bomb_shape"))
 
 
+def tile_cast(out_dir: Path) -> Path:
+    """Shape(features) tiled 50M times, then Cast: a 1-D tensor of unknown values that data
+    propagation would still hold element by element (about 14 GB) while checking."""
+    nodes = [
+        helper.make_node("Shape", ["features"], ["fshape"]),
+        helper.make_node("Tile", ["fshape", "reps"], ["long"]),
+        helper.make_node("Cast", ["long"], ["big"], to=TensorProto.FLOAT),
+    ]
+    m = _fr_plus(nodes, [_i64("reps", [50_000_000])], "big")
+    return _write(out_dir, "tile_cast", m, _fr_sidecar("tile_cast"))
+
+
 def constant_of_shape_from_values(out_dir: Path) -> Path:
     """ConstantOfShape whose shape is computed from the input *values* (unbounded)."""
     nodes = [
@@ -411,6 +423,7 @@ HOSTILE: tuple[HostileCase, ...] = (
     HostileCase("cos_values", constant_of_shape_from_values, "load", "tensor_sizes", "fr"),
     HostileCase("cast_bomb", cast_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("cast_bomb_shape", cast_bomb_from_input_shape, "load", "tensor_sizes", "fr"),
+    HostileCase("tile_cast", tile_cast, "load", "tensor_sizes", "fr"),
     HostileCase("expand_bomb", expand_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("tile_bomb", tile_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("range_huge", range_huge, "load", "operators", "fr"),

@@ -88,15 +88,16 @@ def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, 
     ("name", "says"),
     [
         ("cos_3gib", "tensor 'big' would hold 3"),
-        ("cast_bomb", "1-D tensor 'big' of 200,000,000 elements"),
-        ("cast_bomb_shape", "1-D tensor 'big' of unknown length"),
+        ("cast_bomb", "Cast node reads the 1-D tensor 'small' of 200,000,000 elements"),
+        ("cast_bomb_shape", "the 1-D tensor 'big' of unknown length"),
+        ("tile_cast", "Cast node reads the 1-D tensor 'long' of 100,000,000 elements"),
     ],
 )
 def test_check_cli_refuses_memory_bombs_without_allocating(
     hostile: dict[str, Path], tmp_path: Path, name: str, says: str
 ) -> None:
-    """cos_3gib: 3.3 GB peak before the size check; the Cast bombs: 28 GB and 8 GB inside ONNX's
-    own shape inference before its first, data-propagation-free pass."""
+    """cos_3gib: 3.3 GB peak before the size check; the Cast bombs: 28 GB, 8 GB and 14 GB inside
+    ONNX's own shape inference before its first, data-propagation-free pass."""
     rc, err, rss = _run_rss(["check", "-m", str(hostile[name])], tmp_path)
     assert rc == 2, err
     assert err.strip().startswith(f"error: {name}.onnx: tensor_sizes: {says}"), err
