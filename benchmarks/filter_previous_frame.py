@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +34,14 @@ from torch import nn
 
 from filter_headroom import _frames, _psnr
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
-from vmaf_train.data.frames import (
-    ClipRecord,
-    PixelCorpus,
-    clip_rng,
-    crop_boxes,
-    decode,
-    sample_indices,
-    to_uint8,
+from vmaf_train.data.frames import PixelCorpus
+from vmaf_train.fit.filter import (
+    eligible_clips,
+    load_filter_weights,
+    make_filter,
+    patch_batches,
+    sample_patches,
 )
-from vmaf_train.fit.filter import eligible_clips, load_filter_weights, make_filter
 from vmaf_train.fit.filter_eval import quality_band
 from vmaf_train.fit.filter_losses import detail_loss, relative_loss
 from vmaf_train.fit.loop import fit_loop
@@ -53,33 +50,6 @@ from vmaf_train.recipes import PixelConfig, load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 Batch = tuple[torch.Tensor, ...]
-
-
-def sample(
-    clips: list[ClipRecord], cfg: PixelConfig, per_frame: int, purpose: str
-) -> dict[str, np.ndarray]:
-    """Aligned (frame, previous frame, reference) uint8 patches, seeded as the filter fit's."""
-    seed, k = int(cfg.train["seed"]), int(cfg.data["frames_per_clip"])
-    p, align = int(cfg.data["patch"]), int(cfg.data["align"])
-    ff = resolve_ffmpeg()
-    out: dict[str, list[np.ndarray]] = {"x": [], "p": [], "y": []}
-    for c in clips:
-        rng = clip_rng(seed, c.key, purpose)
-        idx = sample_indices(c.n_frames, k, rng)
-        last = int(idx[-1]) + 1
-        dist = decode(c.clip, max_frames=last, ffmpeg=ff)
-        ref = decode(c.reference, max_frames=last, ffmpeg=ff)
-        for i in idx:
-            if i >= len(dist) or i >= len(ref):
-                continue
-            j = max(int(i) - 1, 0)
-            for y0, x0 in crop_boxes(c.height, c.width, (p, p), per_frame, rng):
-                y0, x0 = y0 - y0 % align, x0 - x0 % align
-                box = (slice(y0, y0 + p), slice(x0, x0 + p))
-                out["x"].append(dist[i][box])
-                out["p"].append(dist[j][box])
-                out["y"].append(ref[i][box])
-    return {k: to_uint8(np.stack(v)) for k, v in out.items()}
 
 
 class PreviousFrameFilter(nn.Module):
@@ -106,21 +76,6 @@ class PreviousFrameFilter(nn.Module):
         return x + h / c
 
 
-def batches(data: dict[str, np.ndarray], seed: int, epoch: int, bs: int) -> Iterator[Batch]:
-    """Shuffled batches, each patch under a random one of the square's eight symmetries."""
-    rng = np.random.default_rng([seed, 2000 + epoch])
-    order = rng.permutation(len(data["x"]))
-    for i in range(0, len(order), bs):
-        sel = order[i : i + bs]
-        arrs = [data[k][sel] for k in ("x", "p", "y")]
-        flip = rng.random(len(sel)) < 0.5
-        arrs = [np.where(flip[:, None, None], a[:, :, ::-1], a) for a in arrs]
-        vflip, swap = rng.random((2, len(sel))) < 0.5
-        arrs = [np.where(vflip[:, None, None], a[:, ::-1], a) for a in arrs]
-        arrs = [np.where(swap[:, None, None], a.transpose(0, 2, 1), a) for a in arrs]
-        yield tuple(torch.from_numpy(a.astype(np.float32) / 255.0)[:, None] for a in arrs)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, required=True, help="filter_grain corpus (training)")
@@ -137,8 +92,18 @@ def main() -> None:
     t0 = time.time()
     split = PixelCorpus.open(args.corpus).split(**cfg.split)
     n = args.max_clips or None
-    train = sample(eligible_clips(split["train"], cfg, max_vmaf=cap)[:n], cfg, 16, "train")
-    val = sample(eligible_clips(split["val"], cfg, max_vmaf=cap)[:n], cfg, 8, "val")
+    train, val = (
+        sample_patches(
+            eligible_clips(split[part], cfg, max_vmaf=cap)[:n],
+            cfg,
+            per_frame=int(cfg.data[key]),
+            purpose=part,
+            cache=None,
+            progress=False,
+            previous=True,
+        )
+        for part, key in (("train", "patches_per_frame"), ("val", "val_patches_per_frame"))
+    )
     vt = [torch.from_numpy(val[k].astype(np.float32) / 255.0)[:, None] for k in ("x", "p", "y")]
     eps = float(cfg.train["rel_eps"])
     w_detail, w_vif = float(cfg.train["detail"]), float(cfg.train["vif"])
@@ -159,10 +124,9 @@ def main() -> None:
 
     model = PreviousFrameFilter(cfg, args.arm == "prev")
     params = dict(cfg.train) | {"epochs": args.epochs}
-    bs = int(cfg.train["batch_size"])
     fit = fit_loop(
         model,
-        lambda e: batches(train, seed, e, bs),
+        lambda e: patch_batches(train, cfg, e, ("x", "p", "y")),
         loss_fn,
         val_fn,
         params,

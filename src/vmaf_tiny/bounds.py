@@ -208,19 +208,20 @@ def tensor_size_problem(
             if not d.HasField("dim_value"):
                 d.Clear()
                 d.dim_value = _bind(axis, rank, frame_hw)
+    _inline_constants(bound)
     try:
         # First without data propagation (cheap, bounded): what needs no values to see.
-        plain = onnx.shape_inference.infer_shapes(
-            _constants_as_initializers(bound), strict_mode=False, data_prop=False
-        )
-        problem = _cap_problem(_known_shapes(plain))[0] or _shape_data_problem(plain)
+        inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=False)
+        known = _known_shapes(inferred)
+        problem = _cap_problem(known)[0] or _shape_data_problem(inferred, known)
         if problem:
             return problem, ""
-        inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=True)
+        if not _all_sized(inferred, known):  # data propagation can only size what is unsized
+            inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=True)
+            known = _known_shapes(inferred)
     except Exception as exc:
         return f"shape inference failed: {' '.join(str(exc).split())[:200]}", ""
 
-    known = _known_shapes(inferred)
     problem, largest = _cap_problem(known)
     if problem:
         return problem, ""
@@ -242,26 +243,32 @@ def tensor_size_problem(
     return None, f"largest tensor {name!r} {_fmt(size)} per item (cap {_fmt(MAX_TENSOR_BYTES)})"
 
 
-def _constants_as_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy whose top-level ``Constant`` nodes are initializers, so that shape inference
+def _inline_constants(model: onnx.ModelProto) -> None:
+    """Make the top-level ``Constant`` nodes initializers (in place), so that shape inference
     without data propagation reads their values (a Reshape's shape, a reduction's axes)."""
-    import onnx
-
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
     keep = []
-    for node in out.graph.node:
+    for node in model.graph.node:
         attrs = {a.name: a for a in node.attribute}
         if node.op_type == "Constant" and not node.domain and "value" in attrs and node.output:
-            tensor = onnx.TensorProto()
+            tensor = model.graph.initializer.add()
             tensor.CopyFrom(attrs["value"].t)
             tensor.name = node.output[0]
-            out.graph.initializer.append(tensor)
         else:
             keep.append(node)
-    del out.graph.node[:]
-    out.graph.node.extend(keep)
-    return out
+    if len(keep) < len(model.graph.node):
+        del model.graph.node[:]
+        model.graph.node.extend(keep)
+
+
+def _all_sized(model: onnx.ModelProto, known: Mapping[str, tuple[list[int | None], int]]) -> bool:
+    """Whether every node output (subgraphs included) has a fully known shape."""
+    return all(
+        out in known and None not in known[out][0]
+        for graph, _ in iter_graphs(model.graph)
+        for node in graph.node
+        for out in node.output
+        if out
+    )
 
 
 def _known_shapes(model: onnx.ModelProto) -> dict[str, tuple[list[int | None], int]]:
@@ -302,7 +309,9 @@ def _cap_problem(
     return None, largest
 
 
-def _shape_data_problem(plain: onnx.ModelProto) -> str | None:
+def _shape_data_problem(
+    plain: onnx.ModelProto, known: Mapping[str, tuple[list[int | None], int]]
+) -> str | None:
     """A 1-D tensor that ONNX's data propagation would hold element by element and that is too
     long, or of a length only data propagation could tell; or None (from shape inference without
     data propagation, ``Constant`` nodes read as initializers).
@@ -312,7 +321,6 @@ def _shape_data_problem(plain: onnx.ModelProto) -> str | None:
     known or not; and a 1-D tensor computed from constants or shapes (what data propagation
     follows) whose length is unknown here.
     """
-    known = _known_shapes(plain)
     valued: set[str] = set()
     for graph, _ in iter_graphs(plain.graph):
         valued.update(init.name for init in graph.initializer)

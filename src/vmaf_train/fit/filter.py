@@ -84,8 +84,10 @@ __all__ = [
     "init_model_path",
     "load_filter_weights",
     "make_filter",
+    "patch_batches",
     "quality_band",
     "relative_loss",
+    "sample_patches",
 ]
 
 INPUT, OUTPUT = "frame", "restored"
@@ -194,7 +196,7 @@ def check_runtime_bounds(cfg: PixelConfig) -> None:
         raise BadInputError(f"{cfg.id}: the runtime would refuse this [arch]'s model: {problem}")
 
 
-def _sample(
+def sample_patches(
     clips: Sequence[ClipRecord],
     cfg: PixelConfig,
     *,
@@ -202,8 +204,11 @@ def _sample(
     purpose: str,
     cache: Path | None,
     progress: bool,
+    previous: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Aligned (distorted, reference) uint8 patches from seeded frames of each clip."""
+    """Aligned (distorted, reference) uint8 patches from seeded frames of each clip (``x``,
+    ``y``); with ``previous``, also the previous decoded frame's patch at the same place
+    (``p``; the first frame's own)."""
     seed = int(cfg.train["seed"])
     k = int(cfg.data["frames_per_clip"])
     p = int(cfg.data["patch"])
@@ -216,25 +221,37 @@ def _sample(
         last = int(idx[-1]) + 1
         dist = decode(c.clip, max_frames=last, ffmpeg=ff)
         ref = decode(c.reference, max_frames=last, ffmpeg=ff)
-        xs, ys = [], []
+        out: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "y", "p")[: 3 if previous else 2]}
         for i in idx:
             if i >= len(dist) or i >= len(ref):
                 continue
             for y0, x0 in crop_boxes(c.height, c.width, (p, p), per_frame, rng):
                 y0, x0 = y0 - y0 % align, x0 - x0 % align
-                xs.append(dist[i, y0 : y0 + p, x0 : x0 + p])
-                ys.append(ref[i, y0 : y0 + p, x0 : x0 + p])
-        return {"x": to_uint8(np.stack(xs)), "y": to_uint8(np.stack(ys))}
+                box = (slice(y0, y0 + p), slice(x0, x0 + p))
+                out["x"].append(dist[i][box])
+                out["y"].append(ref[i][box])
+                if previous:
+                    out["p"].append(dist[max(int(i) - 1, 0)][box])
+        return {key: to_uint8(np.stack(v)) for key, v in out.items()}
 
     params = {"seed": seed, "k": k, "patch": p, "per_frame": per_frame, "purpose": purpose}
     if align > 1:
         params["align"] = align
+    if previous:
+        params["previous"] = True
     return gather(
         clips, work, tag=f"filter-{purpose}", params=params, cache=cache, progress=progress
     )
 
 
-def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> Iterator[Any]:
+def patch_batches(
+    data: Mapping[str, np.ndarray],
+    cfg: PixelConfig,
+    epoch: int,
+    keys: Sequence[str] = ("x", "y"),
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Shuffled, seeded batches of ``data[key]`` for each of ``keys`` (one tensor each, in that
+    order), every patch of a sample under the same mirror (``data.augment``)."""
     rng = np.random.default_rng([int(cfg.train["seed"]), 2000 + epoch])
     bs = int(cfg.train["batch_size"])
     augment = cfg.data.get("augment", "hflip")
@@ -242,16 +259,12 @@ def _batches(data: Mapping[str, np.ndarray], cfg: PixelConfig, epoch: int) -> It
     for i in range(0, len(order), bs):
         sel = order[i : i + bs]
         flip = rng.random(len(sel)) < (0.0 if augment == "none" else 0.5)
-        x = np.where(flip[:, None, None], data["x"][sel][:, :, ::-1], data["x"][sel])
-        y = np.where(flip[:, None, None], data["y"][sel][:, :, ::-1], data["y"][sel])
+        arrs = [np.where(flip[:, None, None], data[k][sel][:, :, ::-1], data[k][sel]) for k in keys]
         if augment == "dihedral":  # with the mirror above: any of the square's eight symmetries
             vflip, swap = rng.random((2, len(sel))) < 0.5
-            x, y = (np.where(vflip[:, None, None], a[:, ::-1], a) for a in (x, y))
-            x, y = (np.where(swap[:, None, None], a.transpose(0, 2, 1), a) for a in (x, y))
-        yield (
-            torch.from_numpy(x.astype(np.float32) / 255.0)[:, None],
-            torch.from_numpy(y.astype(np.float32) / 255.0)[:, None],
-        )
+            arrs = [np.where(vflip[:, None, None], a[:, ::-1], a) for a in arrs]
+            arrs = [np.where(swap[:, None, None], a.transpose(0, 2, 1), a) for a in arrs]
+        yield tuple(torch.from_numpy(a.astype(np.float32) / 255.0)[:, None] for a in arrs)
 
 
 def filter_sidecar(cfg: PixelConfig, opset: int, onnx_name: str = "model.onnx") -> dict[str, Any]:
@@ -307,7 +320,7 @@ def fit_filter(
     }
     if not parts["train"]:
         raise ValueError("no eligible training clips for the filter")
-    train = _sample(
+    train = sample_patches(
         parts["train"],
         cfg,
         per_frame=int(cfg.data["patches_per_frame"]),
@@ -316,7 +329,7 @@ def fit_filter(
         progress=progress,
     )
     val_clips = parts["val"] or parts["train"]
-    val = _sample(
+    val = sample_patches(
         val_clips,
         cfg,
         per_frame=int(cfg.data["val_patches_per_frame"]),
@@ -350,7 +363,7 @@ def fit_filter(
 
     fit = fit_loop(
         model,
-        lambda e: _batches(train, cfg, e),
+        lambda e: patch_batches(train, cfg, e),
         loss_fn,
         lambda m: val_loss(m, val, cfg.train),
         cfg.train,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_train.fit.filter import _batches
+from vmaf_train.fit.filter import patch_batches
 from vmaf_train.recipes import load_recipe
 
 #: The square's eight symmetries, as maps of an (H, W) patch.
@@ -37,7 +37,7 @@ def _seen(augment: str, epochs: int = 3) -> set[str]:
     seen: set[str] = set()
     n = 0
     for epoch in range(epochs):
-        for xb, yb in _batches(data, cfg, epoch):
+        for xb, yb in patch_batches(data, cfg, epoch):
             x = np.rint(xb.numpy()[:, 0] * 255).astype(np.int64)
             y = np.rint(yb.numpy()[:, 0] * 255).astype(np.int64)
             assert np.array_equal(y, 255 - x)  # distorted and reference moved together
