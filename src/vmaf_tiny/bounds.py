@@ -5,7 +5,8 @@ A small file can still ask for a huge tensor (``ConstantOfShape`` of a 3 GiB sha
 model). :func:`tensor_size_problem` binds the graph's dynamic input dimensions to the largest
 input the runtime will feed per item (batch axis 1; frame height and width from the sidecar's
 ``frame`` block, or :data:`MAX_FRAME_WIDTH` x :data:`MAX_FRAME_HEIGHT` for models that take any
-size), runs ONNX shape inference with data propagation, and refuses
+size), runs ONNX shape inference (with data propagation, where a first pass without it left
+a tensor unsized, in a memory-capped child process: :mod:`vmaf_tiny.shape_sandbox`), and refuses
 
 * any 1-D tensor computed from constants or shapes (the values data propagation follows) longer
   than :data:`MAX_SHAPE_DATA` elements, or of a length not known without it: shape inference
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.graph import iter_graphs
+from vmaf_tiny.shape_sandbox import SandboxError, infer_with_data_prop
 
 if TYPE_CHECKING:
     import onnx
@@ -182,13 +184,17 @@ def _shape_of(vi: onnx.ValueInfoProto) -> tuple[list[int | None], int] | None:
 
 
 def tensor_size_problem(
-    model: onnx.ModelProto, sidecar: Mapping[str, Any]
+    model: onnx.ModelProto, sidecar: Mapping[str, Any], *, sandbox: bool = True
 ) -> tuple[str | None, str]:
     """Why the model could allocate an unbounded or over-cap tensor, or None; and a summary.
 
     Args:
         model: The checked model (external data inlined; not modified).
         sidecar: Its validated sidecar (frame size for dynamic H/W).
+        sandbox: Run the data-propagation pass, when one is needed, in a memory-capped child
+            process (:mod:`vmaf_tiny.shape_sandbox`). False only for models already known
+            to be safe (a shipped model whose sha256 matches the shipped registry): it saves
+            the child's start-up (about half a second).
 
     Returns:
         (problem or None, one-line summary of the largest tensor found).
@@ -217,8 +223,18 @@ def tensor_size_problem(
         if problem:
             return problem, ""
         if not _all_sized(inferred, known):  # data propagation can only size what is unsized
-            inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=True)
+            if sandbox:
+                inferred = infer_with_data_prop(bound)
+            else:
+                inferred = onnx.shape_inference.infer_shapes(
+                    bound, strict_mode=False, data_prop=True
+                )
             known = _known_shapes(inferred)
+            problem = _shape_data_problem(inferred, known)
+            if problem:
+                return problem, ""
+    except SandboxError as exc:
+        return str(exc), ""
     except Exception as exc:
         return f"shape inference failed: {' '.join(str(exc).split())[:200]}", ""
 

@@ -27,7 +27,9 @@ once into memory, and every check runs on those bytes; ONNX Runtime later gets t
 14. resource bounds (:mod:`vmaf_tiny.bounds`): with the dynamic input dimensions bound to one
     item of the largest input the runtime feeds, ONNX shape inference finds no tensor over
     :data:`~vmaf_tiny.bounds.MAX_TENSOR_BYTES` and every size-creating node (ConstantOfShape,
-    Expand, Tile, Resize, Pad) has an output size fixed by constants or the input shapes.
+    Expand, Tile, Resize, Pad) has an output size fixed by constants or the input shapes; the
+    data-propagation pass of shape inference, where needed, runs in a memory-capped child
+    process (:mod:`vmaf_tiny.shape_sandbox`), except for shipped models whose sha256 matches.
 
 :func:`check_model` runs all of them and reports each; :func:`guard_model` stops at the first
 failure with a :class:`~vmaf_tiny.errors.BadModelError` whose one-line message names it. The file
@@ -150,6 +152,14 @@ _AFTER_PARSE = (
 _SIDECAR = ("sidecar_file", "sidecar_schema", "sidecar_graph", "size_class", "tensor_sizes")
 
 
+def _in_shipped_zoo(real: Path) -> bool:
+    """Whether ``real`` lies in the zoo shipped inside the installed package (whose models the
+    project's own checks have run on): its size check may then skip the sandbox's start-up."""
+    from vmaf_tiny.registry import shipped_zoo
+
+    return inside(real, Path(os.path.realpath(shipped_zoo())))
+
+
 def _inspect(
     path: str | os.PathLike[str],
     *,
@@ -198,12 +208,14 @@ def _inspect(
 
     # 4: registry hash.
     digest = hashlib.sha256(data).hexdigest()
+    shipped = False
     if expected_sha256 is None:
         rec.add("sha256", "skip", f"{digest} (no registry hash to compare)")
     elif digest != expected_sha256.lower():
         rec.fail("sha256", f"sha256 {digest} does not match the registry's {expected_sha256}")
     else:
         rec.ok("sha256", f"{digest} matches the registry")
+        shipped = _in_shipped_zoo(real)
 
     # 5: parse.
     try:
@@ -279,7 +291,7 @@ def _inspect(
         if not (report.ok and checked):
             rec.skip(("tensor_sizes",), "an earlier check failed")
         else:
-            problem, summary = tensor_size_problem(model, sc)
+            problem, summary = tensor_size_problem(model, sc, sandbox=not shipped)
             if problem:
                 rec.fail("tensor_sizes", problem)
             else:

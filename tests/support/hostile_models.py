@@ -196,6 +196,22 @@ def tile_cast(out_dir: Path) -> Path:
     return _write(out_dir, "tile_cast", m, _fr_sidecar("tile_cast"))
 
 
+def expand_shape_cast(out_dir: Path) -> Path:
+    """A width read from the input's shape, expanded to a length computed from that shape
+    (6 x 10M), then Cast: only data propagation itself can size the expanded vector (60M
+    elements, about 8 GB held while checking), so no check run before it can bound it."""
+    nodes = [
+        helper.make_node("Shape", ["features"], ["fshape"]),
+        helper.make_node("Slice", ["fshape", "s0", "s1"], ["fwidth"]),
+        helper.make_node("Mul", ["fwidth", "k"], ["n"]),
+        helper.make_node("Expand", ["fwidth", "n"], ["long"]),
+        helper.make_node("Cast", ["long"], ["big"], to=TensorProto.FLOAT),
+    ]
+    inits = [_i64("s0", [1]), _i64("s1", [2]), _i64("k", [10_000_000])]
+    m = _fr_plus(nodes, inits, "big")
+    return _write(out_dir, "expand_shape_cast", m, _fr_sidecar("expand_shape_cast"))
+
+
 def constant_of_shape_from_values(out_dir: Path) -> Path:
     """ConstantOfShape whose shape is computed from the input *values* (unbounded)."""
     nodes = [
@@ -424,6 +440,7 @@ HOSTILE: tuple[HostileCase, ...] = (
     HostileCase("cast_bomb", cast_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("cast_bomb_shape", cast_bomb_from_input_shape, "load", "tensor_sizes", "fr"),
     HostileCase("tile_cast", tile_cast, "load", "tensor_sizes", "fr"),
+    HostileCase("expand_shape_cast", expand_shape_cast, "load", "tensor_sizes", "fr"),
     HostileCase("expand_bomb", expand_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("tile_bomb", tile_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("range_huge", range_huge, "load", "operators", "fr"),

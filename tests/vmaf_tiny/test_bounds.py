@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -26,7 +27,7 @@ from vmaf_tiny.bounds import (
     tensor_size_problem,
 )
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.guard import check_model, guard_model
+from vmaf_tiny.guard import _in_shipped_zoo, check_model, guard_model
 from vmaf_tiny.parallel import make_executor
 from vmaf_tiny.registry import AmbiguousModelWarning, resolve_model, shipped_zoo, verify_registry
 from vmaf_tiny.scoring import finish_scores, score
@@ -91,6 +92,7 @@ def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, 
         ("cast_bomb", "Cast node reads the 1-D tensor 'small' of 200,000,000 elements"),
         ("cast_bomb_shape", "the 1-D tensor 'big' of unknown length"),
         ("tile_cast", "Cast node reads the 1-D tensor 'long' of 100,000,000 elements"),
+        ("expand_shape_cast", "shape inference with data propagation needed more than its 512"),
     ],
 )
 def test_check_cli_refuses_memory_bombs_without_allocating(
@@ -195,6 +197,26 @@ def test_shipped_zoo_passes_the_bounds() -> None:
     for onnx_path in sorted(shipped_zoo().glob("*.onnx")):
         checks = {c.name: c for c in check_model(onnx_path).checks}
         assert checks["tensor_sizes"].status == "pass", onnx_path.name
+
+
+def test_sandboxed_data_propagation_agrees_with_in_process(tmp_path: Path) -> None:
+    """nr_metric_v2 (the shipped model whose Slice bounds need data propagation): the sandboxed
+    pass sizes every tensor the in-process one does; only a copy outside the shipped zoo (or a
+    hash mismatch) pays for the child."""
+    ref = resolve_model("nr_metric_v2")
+    model = onnx.load(ref.onnx)
+    side = json.loads(Path(ref.sidecar).read_text())
+    sandboxed = tensor_size_problem(model, side, sandbox=True)
+    assert sandboxed == tensor_size_problem(model, side, sandbox=False)
+    assert sandboxed[0] is None and sandboxed[1].startswith("largest tensor 'frame'")
+    assert _in_shipped_zoo(Path(os.path.realpath(ref.onnx)))
+    copy = tmp_path / Path(ref.onnx).name
+    copy.write_bytes(Path(ref.onnx).read_bytes())
+    (tmp_path / Path(ref.sidecar).name).write_bytes(Path(ref.sidecar).read_bytes())
+    assert not _in_shipped_zoo(copy)
+    checks = {c.name: c for c in check_model(copy, expected_sha256=ref.sha256).checks}
+    assert checks["sha256"].status == "pass" and checks["tensor_sizes"].status == "pass"
+    assert checks["tensor_sizes"].detail == sandboxed[1]
 
 
 def test_session_arena_stops_a_batch_amplification(tmp_path: Path) -> None:
