@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -249,12 +251,13 @@ def stop_pool(pool: _cf.ProcessPoolExecutor, grace: float | None = None) -> None
 
     Queued items are cancelled and idle workers exit at once. A worker still busy after
     ``grace`` seconds gets SIGTERM (the runtime's items unwind on it and remove their temporary
-    files), and SIGKILL after as long again. ``shutdown(wait=True)`` alone can wait forever:
-    when a worker dies while it holds the pool's call-queue lock (SIGTERM to the whole process
-    group can land while it waits for an item), a sibling blocks on that lock and Python's own
-    clean-up joins it without end. A second Ctrl-C or SIGTERM while this waits gives the
-    workers one second after SIGTERM, then SIGKILL (those signals ignored meanwhile), and goes
-    on unwinding.
+    files), and SIGKILL after as long again. Once every worker has exited, the pool's temporary
+    directory goes, with whatever a killed worker left in it. ``shutdown(wait=True)`` alone can
+    wait forever: when a worker dies while it holds the pool's call-queue lock (SIGTERM to the
+    whole process group can land while it waits for an item), a sibling blocks on that lock and
+    Python's own clean-up joins it without end. A second Ctrl-C or SIGTERM while this waits
+    gives the workers one second after SIGTERM, then SIGKILL (those signals ignored meanwhile),
+    and goes on unwinding.
 
     Args:
         pool: The pool; unusable afterwards.
@@ -282,9 +285,11 @@ def stop_pool(pool: _cf.ProcessPoolExecutor, grace: float | None = None) -> None
                 _join_all(procs, min(wait_s, 1.0) if step == "terminate" else wait_s)
             if manager is not None:
                 manager.join(wait_s)
+            _remove_tempdir(pool, procs)
         raise
     if manager is not None:
         manager.join(wait_s)
+    _remove_tempdir(pool, procs)
 
 
 def _join_all(procs: Sequence[Any], seconds: float) -> None:
@@ -294,9 +299,29 @@ def _join_all(procs: Sequence[Any], seconds: float) -> None:
 
 
 def _spawn_pool(workers: int) -> _cf.ProcessPoolExecutor:
-    return _cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    tmp = tempfile.mkdtemp(prefix="vmaf-tiny-pool-")
+    pool = _cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_use_tempdir,
+        initargs=(tmp,),
     )
+    pool._vmaf_tiny_tmp = tmp  # type: ignore[attr-defined]
+    return pool
+
+
+def _use_tempdir(path: str) -> None:
+    """Worker initializer: the worker's temporary files (and its ffmpeg's) go under the pool's
+    own directory, which :func:`stop_pool` removes once every worker has exited, so what a
+    killed worker could not clean up goes too."""
+    os.environ["TMPDIR"] = path
+    tempfile.tempdir = path
+
+
+def _remove_tempdir(pool: _cf.ProcessPoolExecutor, procs: Sequence[Any]) -> None:
+    tmp = getattr(pool, "_vmaf_tiny_tmp", None)
+    if tmp and not any(proc.is_alive() for proc in procs):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def make_executor(

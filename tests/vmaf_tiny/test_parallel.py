@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +34,7 @@ def work(item: int) -> tuple[int, int]:
         os._exit(7)  # a worker that dies (as if killed or out of memory)
     if item == -2:  # a worker that will not stop: deaf to SIGTERM, busy for minutes
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        tempfile.mkdtemp(prefix="vmaf-tiny-")  # what a killed worker cannot remove
         time.sleep(300)
     return item * item, os.getpid()
 
@@ -42,6 +45,9 @@ def test_pool_runs_items_in_worker_processes_and_keeps_going_after_a_failure() -
         assert ex.describe() == "local process pool (2 workers)"
         outcomes = ex.map(work, [0, 1, 2, 3, 4, 5], label="squares", progress=False)
         again = ex.map(work, [6], progress=False)  # the pool is reused across calls
+        pool_tmp = Path(ex._pool._vmaf_tiny_tmp)  # type: ignore[union-attr]
+        assert pool_tmp.is_dir()
+    assert not pool_tmp.exists()
     assert [o.index for o in outcomes] == [0, 1, 2, 3, 4, 5]
     assert [o.value[0] if o.value else None for o in outcomes] == [0, 1, 4, None, 16, 25]
     bad = outcomes[3]
@@ -77,12 +83,15 @@ def test_pool_close_never_hangs_on_a_worker_that_will_not_stop(
     time.sleep(0.5)  # the other worker is inside item -2, SIGTERM ignored
     assert ex._pool is not None
     procs = list(ex._pool._processes.values())  # type: ignore[attr-defined]
+    pool_tmp = Path(ex._pool._vmaf_tiny_tmp)  # type: ignore[attr-defined]
+    assert [p.name[:10] for p in pool_tmp.iterdir()] == ["vmaf-tiny-"]  # the worker's own
     outcomes.close()
     started = time.monotonic()
     ex.close()
     assert time.monotonic() - started < 15
     assert not any(p.is_alive() for p in procs)
     assert any(p.exitcode == -signal.SIGKILL for p in procs)
+    assert not pool_tmp.exists()  # swept with the killed worker's leftovers
 
 
 def test_pool_close_interrupted_again_stops_the_workers_at_once(
@@ -103,6 +112,7 @@ def test_pool_close_interrupted_again_stops_the_workers_at_once(
         time.sleep(0.5)
         assert ex._pool is not None
         procs = list(ex._pool._processes.values())  # type: ignore[attr-defined]
+        pool_tmp = Path(ex._pool._vmaf_tiny_tmp)  # type: ignore[attr-defined]
         outcomes.close()
         timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1))
         timer.start()
@@ -112,7 +122,7 @@ def test_pool_close_interrupted_again_stops_the_workers_at_once(
         assert time.monotonic() - started < 10
     finally:
         signal.signal(signal.SIGUSR1, old)
-    assert not any(p.is_alive() for p in procs)
+    assert not any(p.is_alive() for p in procs) and not pool_tmp.exists()
     assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN  # handlers restored
 
 
