@@ -5,14 +5,16 @@ A small file can still ask for a huge tensor (``ConstantOfShape`` of a 3 GiB sha
 model). :func:`tensor_size_problem` binds the graph's dynamic input dimensions to the largest
 input the runtime will feed per item (batch axis 1; frame height and width from the sidecar's
 ``frame`` block, or :data:`MAX_FRAME_WIDTH` x :data:`MAX_FRAME_HEIGHT` for models that take any
-size), runs ONNX shape inference (with data propagation, where a first pass without it left
-a tensor unsized, in a memory-capped child process: :mod:`vmaf_tiny.shape_sandbox`), and refuses
+size), runs ONNX shape inference (:func:`infer_checked`: a pass without data propagation, then
+one with it where the first left a tensor unsized, both in a memory- and time-capped child
+process, :mod:`vmaf_tiny.shape_sandbox`, for any model but the shipped ones), and refuses
 
-* any 1-D tensor computed from constants or shapes (the values data propagation follows) longer
-  than :data:`MAX_SHAPE_DATA` elements, or of a length not known without it: shape inference
-  holds such tensors element by element (about 140 bytes each), so a few hundred bytes of model
-  could otherwise exhaust memory in the check itself (checked in a first pass without data
-  propagation);
+* any rank over :data:`MAX_RANK` (a constant shape of 65,536 ones costs megabytes per node in
+  shape inference itself);
+* any 1-D tensor that data propagation follows (computed from constants or shapes, or read by
+  an operator it follows) longer than :data:`MAX_SHAPE_DATA` elements: shape inference holds
+  such tensors element by element (about 140 bytes each); what it cannot size before holding
+  it is left to the child's memory cap;
 * any tensor (input, initializer, intermediate, output; subgraphs included) whose inferred size
   exceeds :data:`MAX_TENSOR_BYTES`;
 * any size-creating node (:data:`SIZE_CREATING_OPS`) whose output shape cannot be inferred: its
@@ -34,13 +36,14 @@ tens of thousands of threads.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.graph import iter_graphs
-from vmaf_tiny.shape_sandbox import SandboxError, infer_with_data_prop
+from vmaf_tiny.shape_sandbox import SandboxError, infer_in_sandbox
 
 if TYPE_CHECKING:
     import onnx
@@ -50,6 +53,7 @@ __all__ = [
     "MAX_FRAME_HEIGHT",
     "MAX_FRAME_PIXELS",
     "MAX_FRAME_WIDTH",
+    "MAX_RANK",
     "MAX_SHAPE_DATA",
     "MAX_TENSOR_BYTES",
     "MAX_THREADS",
@@ -92,6 +96,12 @@ SIZE_CREATING_OPS: frozenset[str] = frozenset(
 #: Longest 1-D tensor computed from constants or shapes that a model may hold (shape vectors
 #: have a handful of elements; the shipped models' longest is far below this).
 MAX_SHAPE_DATA: int = 65536
+#: Highest tensor rank a model may ask for (ONNX Runtime's kernels and the shipped models use at
+#: most 6): shape inference holds every dimension of every tensor, so a constant shape of 65,536
+#: ones costs megabytes per node before any size can be checked.
+MAX_RANK: int = 32
+#: Operators whose output rank is read from a tensor, and that input's position.
+_RANK_INPUTS = {"ConstantOfShape": 0, "Expand": 1, "Reshape": 1, "Unsqueeze": 1}
 #: Operators through which ONNX shape inference propagates values (``data_prop``): it holds
 #: their 1-D inputs element by element (about 140 bytes each), known values or not.
 _DATA_PROP_OPS = frozenset(
@@ -191,10 +201,10 @@ def tensor_size_problem(
     Args:
         model: The checked model (external data inlined; not modified).
         sidecar: Its validated sidecar (frame size for dynamic H/W).
-        sandbox: Run the data-propagation pass, when one is needed, in a memory-capped child
-            process (:mod:`vmaf_tiny.shape_sandbox`). False only for models already known
-            to be safe (a shipped model whose sha256 matches the shipped registry): it saves
-            the child's start-up (about half a second).
+        sandbox: Run shape inference in a memory- and time-capped child process
+            (:mod:`vmaf_tiny.shape_sandbox`). False only for models already known to be safe
+            (a shipped model whose sha256 the shipped registry lists): it saves the child's
+            start-up (about half a second).
 
     Returns:
         (problem or None, one-line summary of the largest tensor found).
@@ -215,29 +225,19 @@ def tensor_size_problem(
                 d.Clear()
                 d.dim_value = _bind(axis, rank, frame_hw)
     _inline_constants(bound)
+    problem = _rank_problem(bound)
+    if problem:
+        return problem, ""
     try:
-        # First without data propagation (cheap, bounded): what needs no values to see.
-        inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=False)
-        known = _known_shapes(inferred)
-        problem = _cap_problem(known)[0] or _shape_data_problem(inferred, known)
-        if problem:
-            return problem, ""
-        if not _all_sized(inferred, known):  # data propagation can only size what is unsized
-            if sandbox:
-                inferred = infer_with_data_prop(bound)
-            else:
-                inferred = onnx.shape_inference.infer_shapes(
-                    bound, strict_mode=False, data_prop=True
-                )
-            known = _known_shapes(inferred)
-            problem = _shape_data_problem(inferred, known)
-            if problem:
-                return problem, ""
+        result = infer_in_sandbox(bound) if sandbox else infer_checked(bound)
     except SandboxError as exc:
         return str(exc), ""
-    except Exception as exc:
-        return f"shape inference failed: {' '.join(str(exc).split())[:200]}", ""
-
+    if isinstance(result, str):
+        return result, ""
+    inferred, known = result, _known_shapes(result)
+    deep = next((name for name, (dims, _) in known.items() if len(dims) > MAX_RANK), None)
+    if deep is not None:
+        return f"tensor {deep!r} has rank {len(known[deep][0]):,}; at most {MAX_RANK}", ""
     problem, largest = _cap_problem(known)
     if problem:
         return problem, ""
@@ -257,6 +257,58 @@ def tensor_size_problem(
                     ), ""
     name, size = largest
     return None, f"largest tensor {name!r} {_fmt(size)} per item (cap {_fmt(MAX_TENSOR_BYTES)})"
+
+
+def infer_checked(bound: onnx.ModelProto) -> onnx.ModelProto | str:
+    """Shape inference of a bound copy (inputs bound, ``Constant`` nodes inlined), in two
+    passes, or the first problem found on the way (one line).
+
+    The first pass, without data propagation, refuses over-cap tensors and over-long 1-D
+    tensors that data propagation would follow (:func:`_shape_data_problem`); the second, with
+    data propagation, runs only where the first left a tensor unsized, and its result is checked
+    the same way. Both passes can take memory no check before them bounds (a tensor of rank
+    65,536 costs megabytes per node; data propagation holds 1-D tensors it alone can size), so
+    :func:`tensor_size_problem` runs this in a memory-capped child
+    (:mod:`vmaf_tiny.shape_sandbox`) for any model but the shipped ones.
+
+    Raises:
+        MemoryError: out of memory (the child's cap).
+    """
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=False)
+        known = _known_shapes(inferred)
+        problem = _cap_problem(known)[0] or _shape_data_problem(inferred, known)
+        if problem or _all_sized(inferred, known):  # data propagation sizes only the unsized
+            return problem or inferred
+        inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=True)
+        known = _known_shapes(inferred)
+        return _cap_problem(known)[0] or _shape_data_problem(inferred, known) or inferred
+    except MemoryError:
+        raise
+    except Exception as exc:
+        text = " ".join(str(exc).split())
+        if "bad_alloc" in text:
+            raise MemoryError(text) from exc
+        return f"shape inference failed: {text[:200]}"
+
+
+def _rank_problem(model: onnx.ModelProto) -> str | None:
+    """A constant shape (or axes list) asking for a rank over :data:`MAX_RANK`, or None: caught
+    before shape inference, which would hold every dimension of every tensor downstream."""
+    for graph, _ in iter_graphs(model.graph):
+        sizes = {i.name: math.prod(i.dims) for i in graph.initializer}
+        for node in graph.node:
+            at = _RANK_INPUTS.get(node.op_type)
+            if at is None or len(node.input) <= at or sizes.get(node.input[at], 0) <= MAX_RANK:
+                continue
+            n = sizes[node.input[at]]
+            return (
+                f"{node.op_type} node {node.name or '(unnamed)'}: its constant input "
+                f"{node.input[at]!r} asks for rank {n:,} or more; at most {MAX_RANK}"
+            )
+    return None
 
 
 def _inline_constants(model: onnx.ModelProto) -> None:
@@ -288,16 +340,36 @@ def _all_sized(model: onnx.ModelProto, known: Mapping[str, tuple[list[int | None
 
 
 def _known_shapes(model: onnx.ModelProto) -> dict[str, tuple[list[int | None], int]]:
-    """Every tensor's inferred (dims, element type), subgraphs included."""
+    """Every tensor's inferred (dims, element type), subgraphs included.
+
+    Sibling subgraphs (an If's two branches) may define the same name; the entry kept is then
+    the one the checks would refuse first (:func:`_severity`), so that no definition's size hides
+    behind another's.
+    """
     known: dict[str, tuple[list[int | None], int]] = {}
     for graph, _ in iter_graphs(model.graph):
+        local: dict[str, tuple[list[int | None], int]] = {}
         for vi in [*graph.input, *graph.value_info, *graph.output]:
             got = _shape_of(vi)
             if got is not None:
-                known[vi.name] = got
+                local[vi.name] = got
         for init in graph.initializer:
-            known[init.name] = ([int(d) for d in init.dims], init.data_type)
+            local[init.name] = ([int(d) for d in init.dims], init.data_type)
+        for name, got in local.items():
+            if name not in known or _severity(got) > _severity(known[name]):
+                known[name] = got
     return known
+
+
+def _severity(got: tuple[list[int | None], int]) -> tuple[bool, bool, int]:
+    """Order of two shapes of one name: over a limit (tensor bytes, 1-D length, rank) first,
+    then not fully known (a size-creating node's output must be known), then larger."""
+    dims, elem = got
+    if None in dims:
+        return False, True, 0
+    size = math.prod(max(int(d or 0), 0) for d in dims) * _itemsize(elem)
+    over = size > MAX_TENSOR_BYTES or len(dims) > MAX_RANK or _too_long(got)
+    return over, False, size
 
 
 def _cap_problem(
@@ -326,52 +398,46 @@ def _cap_problem(
 
 
 def _shape_data_problem(
-    plain: onnx.ModelProto, known: Mapping[str, tuple[list[int | None], int]]
+    inferred: onnx.ModelProto, known: Mapping[str, tuple[list[int | None], int]]
 ) -> str | None:
-    """A 1-D tensor that ONNX's data propagation would hold element by element and that is too
-    long, or of a length only data propagation could tell; or None (from shape inference without
-    data propagation, ``Constant`` nodes read as initializers).
+    """A 1-D tensor that ONNX's data propagation would hold element by element and that is
+    longer than :data:`MAX_SHAPE_DATA`, or None.
 
     Two kinds: any 1-D input of a value-propagating operator (:data:`_DATA_PROP_OPS` but
-    ``Shape`` and ``Size``, which read only dims) longer than :data:`MAX_SHAPE_DATA`, values
-    known or not; and a 1-D tensor computed from constants or shapes (what data propagation
-    follows) whose length is unknown here.
+    ``Shape`` and ``Size``, which read only dims), values known or not; and any 1-D tensor
+    computed from constants or shapes (what data propagation follows). Shape vectors hold a few
+    elements; a length no pass could tell is left to the memory cap of the child that runs the
+    passes.
     """
     valued: set[str] = set()
-    for graph, _ in iter_graphs(plain.graph):
+    for graph, _ in iter_graphs(inferred.graph):
         valued.update(init.name for init in graph.initializer)
         for node in graph.node:
             ins = [i for i in node.input if i]
             follows = node.op_type in _DATA_PROP_OPS and node.op_type not in ("Shape", "Size")
             for name in ins if follows else ():
-                got = known.get(name)
-                if got is not None and len(got[0]) == 1 and (got[0][0] or 0) > MAX_SHAPE_DATA:
-                    return _shape_data_message(name, got[0], f"{node.op_type} node reads the")
+                if _too_long(known.get(name)):
+                    lead = f"{node.op_type} node reads"
+                    return _shape_data_message(name, known[name][0][0], lead)
             if node.op_type in ("Shape", "Size", "Constant") or (
                 node.op_type in _VALUE_CARRIERS and all(i in valued for i in ins)
             ):
                 valued.update(o for o in node.output if o)
     for name in sorted(valued):
-        got = known.get(name)
-        dims = got[0] if got is not None else None  # None: not even the rank is known
-        if dims is not None and (
-            len(dims) != 1 or (dims[0] is not None and dims[0] <= MAX_SHAPE_DATA)
-        ):
-            continue  # a scalar, a tensor of rank >= 2 (never propagated) or a short vector
-        return _shape_data_message(name, dims, "the")
+        if _too_long(known.get(name)):
+            return _shape_data_message(name, known[name][0][0], "")
     return None
 
 
-def _shape_data_message(name: str, dims: list[int | None] | None, lead: str) -> str:
-    if dims is None:
-        what = f"tensor {name!r} of unknown rank"
-    elif dims[0] is None:
-        what = f"1-D tensor {name!r} of unknown length computed from constants or shapes"
-    else:
-        what = f"1-D tensor {name!r} of {dims[0]:,} elements"
+def _too_long(got: tuple[list[int | None], int] | None) -> bool:
+    return got is not None and len(got[0]) == 1 and (got[0][0] or 0) > MAX_SHAPE_DATA
+
+
+def _shape_data_message(name: str, length: int | None, lead: str) -> str:
     return (
-        f"{lead} {what}: shape inference would follow it element by element, so such tensors "
-        f"are limited to {MAX_SHAPE_DATA:,} elements of a known length (shape vectors hold a few)"
+        f"{lead + ' ' if lead else ''}the 1-D tensor {name!r} of {length or 0:,} elements: shape "
+        "inference would follow it element by element, so such tensors are limited to "
+        f"{MAX_SHAPE_DATA:,} elements (shape vectors hold a few)"
     )
 
 

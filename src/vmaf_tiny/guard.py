@@ -27,9 +27,9 @@ once into memory, and every check runs on those bytes; ONNX Runtime later gets t
 14. resource bounds (:mod:`vmaf_tiny.bounds`): with the dynamic input dimensions bound to one
     item of the largest input the runtime feeds, ONNX shape inference finds no tensor over
     :data:`~vmaf_tiny.bounds.MAX_TENSOR_BYTES` and every size-creating node (ConstantOfShape,
-    Expand, Tile, Resize, Pad) has an output size fixed by constants or the input shapes; the
-    data-propagation pass of shape inference, where needed, runs in a memory-capped child
-    process (:mod:`vmaf_tiny.shape_sandbox`), except for shipped models whose sha256 matches.
+    Expand, Tile, Resize, Pad) has an output size fixed by constants or the input shapes; shape
+    inference runs in a memory- and time-capped child process (:mod:`vmaf_tiny.shape_sandbox`),
+    except for the shipped models (in the package's zoo, with the sha256 its registry lists).
 
 :func:`check_model` runs all of them and reports each; :func:`guard_model` stops at the first
 failure with a :class:`~vmaf_tiny.errors.BadModelError` whose one-line message names it. The file
@@ -39,6 +39,7 @@ sidecar checks alone) in :mod:`vmaf_tiny.guard_sidecar`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import warnings
@@ -152,12 +153,27 @@ _AFTER_PARSE = (
 _SIDECAR = ("sidecar_file", "sidecar_schema", "sidecar_graph", "size_class", "tensor_sizes")
 
 
-def _in_shipped_zoo(real: Path) -> bool:
-    """Whether ``real`` lies in the zoo shipped inside the installed package (whose models the
-    project's own checks have run on): its size check may then skip the sandbox's start-up."""
+def _is_shipped(real: Path, digest: str) -> bool:
+    """Whether ``real`` lies in the zoo shipped inside the installed package and its bytes are
+    those the shipped registry lists (models the project's own tests check): its size check may
+    then skip the sandbox's start-up. A registry hash given by the caller grants nothing."""
     from vmaf_tiny.registry import shipped_zoo
 
-    return inside(real, Path(os.path.realpath(shipped_zoo())))
+    return digest in _shipped_digests() and inside(real, Path(os.path.realpath(shipped_zoo())))
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_digests() -> frozenset[str]:
+    """The sha256 of every model file (fp32 and int8) the shipped registry lists."""
+    from vmaf_tiny.registry import load_registry, shipped_zoo
+
+    try:
+        rows = load_registry(shipped_zoo()).rows
+    except Exception:  # a damaged install: trust nothing
+        return frozenset()
+    digests = {str(r.get("sha256", "")) for r in rows}
+    digests |= {str((r.get("int8") or {}).get("sha256", "")) for r in rows}
+    return frozenset(d.lower() for d in digests if d)
 
 
 def _inspect(
@@ -208,14 +224,13 @@ def _inspect(
 
     # 4: registry hash.
     digest = hashlib.sha256(data).hexdigest()
-    shipped = False
     if expected_sha256 is None:
         rec.add("sha256", "skip", f"{digest} (no registry hash to compare)")
     elif digest != expected_sha256.lower():
         rec.fail("sha256", f"sha256 {digest} does not match the registry's {expected_sha256}")
     else:
         rec.ok("sha256", f"{digest} matches the registry")
-        shipped = _in_shipped_zoo(real)
+    shipped = _is_shipped(real, digest)
 
     # 5: parse.
     try:

@@ -212,6 +212,46 @@ def expand_shape_cast(out_dir: Path) -> Path:
     return _write(out_dir, "expand_shape_cast", m, _fr_sidecar("expand_shape_cast"))
 
 
+def rank_bomb(out_dir: Path) -> Path:
+    """A tensor of rank 65,536 (a constant shape of that many ones, 512 KiB) through 200 Relus:
+    shape inference holds every rank-65,536 shape, about 5 MB and 0.1 s per node, before any
+    tensor has a size to check (about 1 GB and 25 s at 200 nodes)."""
+    fill = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+    nodes = [helper.make_node("ConstantOfShape", ["rshape"], ["t0"], value=fill)]
+    nodes += [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"]) for i in range(200)]
+    m = _fr_plus(nodes, [_i64("rshape", [1] * 65536)], "t200")
+    return _write(out_dir, "rank_bomb", m, _fr_sidecar("rank_bomb") | {"class": "C2"})
+
+
+def if_name_clash(out_dir: Path) -> Path:
+    """Two If branches that both define ``big``: 4 elements in one, 3 GiB in the other. Shapes
+    read by name once kept only the one read last (the harmless one, in this order)."""
+
+    def branch(n: int, name: str) -> onnx.GraphProto:
+        fill = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+        nodes = [
+            helper.make_node("ConstantOfShape", [f"shp_{name}"], ["big"], value=fill),
+            helper.make_node("ReduceMean", ["big"], ["r"], keepdims=0),
+        ]
+        out = helper.make_tensor_value_info("r", TensorProto.FLOAT, [])
+        return helper.make_graph(nodes, name, [], [out], [_i64(f"shp_{name}", [n])])
+
+    nodes = [
+        helper.make_node("ReduceMax", ["features"], ["fmax"], keepdims=0),
+        helper.make_node("Greater", ["fmax", "half"], ["cond"]),
+        helper.make_node(
+            "If",
+            ["cond"],
+            ["side"],
+            then_branch=branch(4, "small_branch"),
+            else_branch=branch(805_306_368, "huge_branch"),
+        ),
+    ]
+    half = numpy_helper.from_array(np.array(0.5, np.float32), "half")
+    m = _fr_plus(nodes, [half], "side")
+    return _write(out_dir, "if_name_clash", m, _fr_sidecar("if_name_clash"))
+
+
 def constant_of_shape_from_values(out_dir: Path) -> Path:
     """ConstantOfShape whose shape is computed from the input *values* (unbounded)."""
     nodes = [
@@ -441,6 +481,8 @@ HOSTILE: tuple[HostileCase, ...] = (
     HostileCase("cast_bomb_shape", cast_bomb_from_input_shape, "load", "tensor_sizes", "fr"),
     HostileCase("tile_cast", tile_cast, "load", "tensor_sizes", "fr"),
     HostileCase("expand_shape_cast", expand_shape_cast, "load", "tensor_sizes", "fr"),
+    HostileCase("rank_bomb", rank_bomb, "load", "tensor_sizes", "fr"),
+    HostileCase("if_name_clash", if_name_clash, "load", "tensor_sizes", "fr"),
     HostileCase("expand_bomb", expand_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("tile_bomb", tile_bomb, "load", "tensor_sizes", "fr"),
     HostileCase("range_huge", range_huge, "load", "operators", "fr"),

@@ -27,7 +27,7 @@ from vmaf_tiny.bounds import (
     tensor_size_problem,
 )
 from vmaf_tiny.errors import BadInputError, BadModelError
-from vmaf_tiny.guard import _in_shipped_zoo, check_model, guard_model
+from vmaf_tiny.guard import _is_shipped, check_model, guard_model
 from vmaf_tiny.parallel import make_executor
 from vmaf_tiny.registry import AmbiguousModelWarning, resolve_model, shipped_zoo, verify_registry
 from vmaf_tiny.scoring import finish_scores, score
@@ -73,8 +73,8 @@ def _run_rss(args: list[str], tmp: Path) -> tuple[int, str, float]:
 @pytest.mark.parametrize("case", [c for c in HOSTILE if c.stage == "load"], ids=lambda c: c.name)
 def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, Path]) -> None:
     path = hostile[case.name]
-    if case.name != "oversize":
-        assert path.stat().st_size < 1024  # tiny files that ask for gigabytes
+    if case.name != "oversize":  # tiny files that ask for gigabytes
+        assert path.stat().st_size < (1 << 20 if case.name == "rank_bomb" else 1024)
     t0 = time.perf_counter()
     with pytest.raises(BadModelError) as info:
         guard_model(path)
@@ -90,16 +90,20 @@ def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, 
     [
         ("cos_3gib", "tensor 'big' would hold 3"),
         ("cast_bomb", "Cast node reads the 1-D tensor 'small' of 200,000,000 elements"),
-        ("cast_bomb_shape", "the 1-D tensor 'big' of unknown length"),
         ("tile_cast", "Cast node reads the 1-D tensor 'long' of 100,000,000 elements"),
-        ("expand_shape_cast", "shape inference with data propagation needed more than its 512"),
+        ("cast_bomb_shape", "shape inference needed more than its 512 MiB memory limit"),
+        ("expand_shape_cast", "shape inference needed more than its 512 MiB memory limit"),
+        ("rank_bomb", "ConstantOfShape node (unnamed): its constant input 'rshape' asks for rank"),
+        ("if_name_clash", "tensor 'big' would hold 3.00 GiB"),
     ],
 )
 def test_check_cli_refuses_memory_bombs_without_allocating(
     hostile: dict[str, Path], tmp_path: Path, name: str, says: str
 ) -> None:
     """cos_3gib: 3.3 GB peak before the size check; the Cast bombs: 28 GB, 8 GB and 14 GB inside
-    ONNX's own shape inference before its first, data-propagation-free pass."""
+    ONNX's own shape inference before its first, data-propagation-free pass; expand_shape_cast:
+    8 GB that only data propagation itself can size (stopped by the sandbox's cap, outside this
+    process); rank_bomb: 1 GB in the first pass."""
     rc, err, rss = _run_rss(["check", "-m", str(hostile[name])], tmp_path)
     assert rc == 2, err
     assert err.strip().startswith(f"error: {name}.onnx: tensor_sizes: {says}"), err
@@ -209,14 +213,56 @@ def test_sandboxed_data_propagation_agrees_with_in_process(tmp_path: Path) -> No
     sandboxed = tensor_size_problem(model, side, sandbox=True)
     assert sandboxed == tensor_size_problem(model, side, sandbox=False)
     assert sandboxed[0] is None and sandboxed[1].startswith("largest tensor 'frame'")
-    assert _in_shipped_zoo(Path(os.path.realpath(ref.onnx)))
+    assert _is_shipped(Path(os.path.realpath(ref.onnx)), ref.sha256)
+    assert not _is_shipped(Path(os.path.realpath(ref.onnx)), "0" * 64)  # edited in place
     copy = tmp_path / Path(ref.onnx).name
     copy.write_bytes(Path(ref.onnx).read_bytes())
     (tmp_path / Path(ref.sidecar).name).write_bytes(Path(ref.sidecar).read_bytes())
-    assert not _in_shipped_zoo(copy)
+    assert not _is_shipped(copy, ref.sha256)
     checks = {c.name: c for c in check_model(copy, expected_sha256=ref.sha256).checks}
     assert checks["sha256"].status == "pass" and checks["tensor_sizes"].status == "pass"
     assert checks["tensor_sizes"].detail == sandboxed[1]
+
+
+def test_sandbox_child_ignores_the_callers_python_environment(tmp_path: Path) -> None:
+    """The child runs isolated on the parent's import path: a PYTHONPATH shadow of the sandbox
+    module or PYTHONINSPECT cannot decide the verdict, and a hard address-space limit below the
+    child's own cap (480 MiB) is kept rather than refused."""
+    ref = resolve_model("nr_metric_v2")
+    for src in (ref.onnx, ref.sidecar):
+        (tmp_path / Path(src).name).write_bytes(Path(src).read_bytes())
+    shadow = tmp_path / "shadow" / "vmaf_tiny"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
+    marker = tmp_path / "marker"
+    (shadow / "shape_sandbox.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "def main():\n    import sys; sys.stdout.buffer.write(b'Pshadowed')\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(shadow.parent),
+        "PYTHONINSPECT": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    code = (
+        "from vmaf_tiny.guard import check_model\n"
+        f"r = check_model({str(tmp_path / Path(ref.onnx).name)!r})\n"
+        "print([c.detail for c in r.checks if c.name == 'tensor_sizes'][0])\n"
+    )
+
+    def low_limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (480 << 20, 480 << 20))
+
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code], env=env, capture_output=True, text=True,
+        preexec_fn=low_limit,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("largest tensor 'frame'"), proc.stdout
+    assert not marker.exists()
 
 
 def test_session_arena_stops_a_batch_amplification(tmp_path: Path) -> None:
