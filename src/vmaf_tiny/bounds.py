@@ -1,25 +1,10 @@
 """Resource bounds: how much memory a model may ask for, how large a frame may be, which scores
 are plausible.
 
-A small file can still ask for a huge tensor (``ConstantOfShape`` of a 3 GiB shape is a 310-byte
-model). :func:`tensor_size_problem` binds the graph's dynamic input dimensions to the largest
-input the runtime will feed per item (batch axis 1; frame height and width from the sidecar's
-``frame`` block, or :data:`MAX_FRAME_WIDTH` x :data:`MAX_FRAME_HEIGHT` for models that take any
-size), runs ONNX shape inference (:func:`infer_checked`: a pass without data propagation, then
-one with it where the first left a tensor unsized, both in a memory- and time-capped child
-process, :mod:`vmaf_tiny.shape_sandbox`, for any model but the shipped ones), and refuses
-
-* any rank over :data:`MAX_RANK` (a constant shape of 65,536 ones costs megabytes per node in
-  shape inference itself);
-* any 1-D tensor that data propagation follows (computed from constants or shapes, or read by
-  an operator it follows) longer than :data:`MAX_SHAPE_DATA` elements: shape inference holds
-  such tensors element by element (about 140 bytes each); what it cannot size before holding
-  it is left to the child's memory cap;
-* any tensor (input, initializer, intermediate, output; subgraphs included) whose inferred size
-  exceeds :data:`MAX_TENSOR_BYTES`;
-* any size-creating node (:data:`SIZE_CREATING_OPS`) whose output shape cannot be inferred: its
-  size would depend on tensor *values*, not on constants or the input shapes, so no load-time
-  bound exists.
+The limits a model's tensors must keep (:data:`MAX_TENSOR_BYTES`, :data:`MAX_RANK`,
+:data:`MAX_SHAPE_DATA`, :data:`SIZE_CREATING_OPS`) are checked at load time by
+:func:`vmaf_tiny.tensor_sizes.tensor_size_problem`, which runs ONNX shape inference in a
+memory- and time-capped child process (:mod:`vmaf_tiny.shape_sandbox`).
 
 At run time ONNX Runtime allocates from one process-wide CPU arena capped at
 :data:`SESSION_ARENA_BYTES` (:func:`vmaf_tiny.session.session_options`), which stops what
@@ -36,17 +21,11 @@ tens of thousands of threads.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vmaf_tiny.errors import BadInputError
-from vmaf_tiny.graph import iter_graphs
-from vmaf_tiny.shape_sandbox import SandboxError, infer_in_sandbox
-
-if TYPE_CHECKING:
-    import onnx
 
 __all__ = [
     "DEFAULT_SCORE_RANGE",
@@ -65,7 +44,6 @@ __all__ = [
     "check_workers",
     "frame_size_problem",
     "score_bounds",
-    "tensor_size_problem",
 ]
 
 #: Largest tensor a model may create for one item (batch axis bound to 1). The shipped
@@ -100,24 +78,7 @@ MAX_SHAPE_DATA: int = 65536
 #: most 6): shape inference holds every dimension of every tensor, so a constant shape of 65,536
 #: ones costs megabytes per node before any size can be checked.
 MAX_RANK: int = 32
-#: Operators whose output rank is read from a tensor, and that input's position.
-_RANK_INPUTS = {"ConstantOfShape": 0, "Expand": 1, "Reshape": 1, "Unsqueeze": 1}
-#: Operators through which ONNX shape inference propagates values (``data_prop``): it holds
-#: their 1-D inputs element by element (about 140 bytes each), known values or not.
-_DATA_PROP_OPS = frozenset(
-    {"Add", "Cast", "Concat", "Gather", "Mul", "Shape", "Size", "Slice", "Squeeze", "Sub"}
-    | {"Unsqueeze"}
-)
-#: What carries values known from constants or shapes forward (ConstantOfShape's values are
-#: constant; data propagation knows its length only when it knows its shape input).
-_VALUE_CARRIERS = _DATA_PROP_OPS | {"ConstantOfShape"}
 _FRAME_ROLES = ("frame", "reference_frame", "distorted_frame")
-
-
-def _fmt(n: int) -> str:
-    if n >= 1024**3:
-        return f"{n / 1024**3:.2f} GiB"
-    return f"{n / 1024**2:.1f} MiB"
 
 
 def frame_size_problem(sidecar: Mapping[str, Any]) -> str | None:
@@ -151,294 +112,6 @@ def frame_size_problem(sidecar: Mapping[str, Any]) -> str | None:
                 f"{MAX_FRAME_HEIGHT} ({MAX_FRAME_PIXELS} pixels)"
             )
     return None
-
-
-def _bind(axis: int, rank: int, frame_hw: tuple[int, int]) -> int:
-    """The value a dynamic input dimension is bound to for the size check."""
-    if axis == 0:
-        return 1  # the batch axis: sizes are per item
-    if rank == 4 and axis == 2:
-        return frame_hw[0]
-    if rank == 4 and axis == 3:
-        return frame_hw[1]
-    return 1
-
-
-def _frame_hw(sidecar: Mapping[str, Any]) -> tuple[int, int]:
-    frame = sidecar.get("frame") or {}
-    size = frame.get("crop") or frame.get("resize")
-    if size:
-        return int(size[1]), int(size[0])
-    return MAX_FRAME_HEIGHT, MAX_FRAME_WIDTH
-
-
-def _itemsize(elem_type: int) -> int:
-    from onnx import helper
-
-    try:
-        return int(helper.tensor_dtype_to_np_dtype(elem_type).itemsize)
-    except Exception:
-        return 8
-
-
-def _shape_of(vi: onnx.ValueInfoProto) -> tuple[list[int | None], int] | None:
-    if not vi.type.HasField("tensor_type"):
-        return None
-    tt = vi.type.tensor_type
-    if not tt.HasField("shape"):
-        return [None], tt.elem_type
-    dims: list[int | None] = [
-        int(d.dim_value) if d.HasField("dim_value") else None for d in tt.shape.dim
-    ]
-    return dims, tt.elem_type
-
-
-def tensor_size_problem(
-    model: onnx.ModelProto, sidecar: Mapping[str, Any], *, sandbox: bool = True
-) -> tuple[str | None, str]:
-    """Why the model could allocate an unbounded or over-cap tensor, or None; and a summary.
-
-    Args:
-        model: The checked model (external data inlined; not modified).
-        sidecar: Its validated sidecar (frame size for dynamic H/W).
-        sandbox: Run shape inference in a memory- and time-capped child process
-            (:mod:`vmaf_tiny.shape_sandbox`). False only for models already known to be safe
-            (a shipped model whose sha256 the shipped registry lists): it saves the child's
-            start-up (about half a second).
-
-    Returns:
-        (problem or None, one-line summary of the largest tensor found).
-    """
-    import onnx
-
-    bound = onnx.ModelProto()
-    bound.CopyFrom(model)
-    inits = {i.name for i in bound.graph.initializer}
-    frame_hw = _frame_hw(sidecar)
-    for vi in bound.graph.input:
-        if vi.name in inits or not vi.type.HasField("tensor_type"):
-            continue
-        shape = vi.type.tensor_type.shape
-        rank = len(shape.dim)
-        for axis, d in enumerate(shape.dim):
-            if not d.HasField("dim_value"):
-                d.Clear()
-                d.dim_value = _bind(axis, rank, frame_hw)
-    _inline_constants(bound)
-    problem = _rank_problem(bound)
-    if problem:
-        return problem, ""
-    try:
-        result = infer_in_sandbox(bound) if sandbox else infer_checked(bound)
-    except SandboxError as exc:
-        return str(exc), ""
-    if isinstance(result, str):
-        return result, ""
-    inferred, known = result, _known_shapes(result)
-    deep = next((name for name, (dims, _) in known.items() if len(dims) > MAX_RANK), None)
-    if deep is not None:
-        return f"tensor {deep!r} has rank {len(known[deep][0]):,}; at most {MAX_RANK}", ""
-    problem, largest = _cap_problem(known)
-    if problem:
-        return problem, ""
-    for graph, _ in iter_graphs(inferred.graph):
-        for node in graph.node:
-            if node.op_type not in SIZE_CREATING_OPS:
-                continue
-            for out in node.output:
-                if not out:
-                    continue
-                got = known.get(out)
-                if got is None or any(d is None for d in got[0]):
-                    return (
-                        f"{node.op_type} node {node.name or '(unnamed)'}: output {out!r} has a "
-                        "size that depends on tensor values, not on constants or the input "
-                        "shapes, so it cannot be bounded at load time"
-                    ), ""
-    name, size = largest
-    return None, f"largest tensor {name!r} {_fmt(size)} per item (cap {_fmt(MAX_TENSOR_BYTES)})"
-
-
-def infer_checked(bound: onnx.ModelProto) -> onnx.ModelProto | str:
-    """Shape inference of a bound copy (inputs bound, ``Constant`` nodes inlined), in two
-    passes, or the first problem found on the way (one line).
-
-    The first pass, without data propagation, refuses over-cap tensors and over-long 1-D
-    tensors that data propagation would follow (:func:`_shape_data_problem`); the second, with
-    data propagation, runs only where the first left a tensor unsized, and its result is checked
-    the same way. Both passes can take memory no check before them bounds (a tensor of rank
-    65,536 costs megabytes per node; data propagation holds 1-D tensors it alone can size), so
-    :func:`tensor_size_problem` runs this in a memory-capped child
-    (:mod:`vmaf_tiny.shape_sandbox`) for any model but the shipped ones.
-
-    Raises:
-        MemoryError: out of memory (the child's cap).
-    """
-    import onnx
-
-    try:
-        inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=False)
-        known = _known_shapes(inferred)
-        problem = _cap_problem(known)[0] or _shape_data_problem(inferred, known)
-        if problem or _all_sized(inferred, known):  # data propagation sizes only the unsized
-            return problem or inferred
-        inferred = onnx.shape_inference.infer_shapes(bound, strict_mode=False, data_prop=True)
-        known = _known_shapes(inferred)
-        return _cap_problem(known)[0] or _shape_data_problem(inferred, known) or inferred
-    except MemoryError:
-        raise
-    except Exception as exc:
-        text = " ".join(str(exc).split())
-        if "bad_alloc" in text:
-            raise MemoryError(text) from exc
-        return f"shape inference failed: {text[:200]}"
-
-
-def _rank_problem(model: onnx.ModelProto) -> str | None:
-    """A constant shape (or axes list) asking for a rank over :data:`MAX_RANK`, or None: caught
-    before shape inference, which would hold every dimension of every tensor downstream."""
-    for graph, _ in iter_graphs(model.graph):
-        sizes = {i.name: math.prod(i.dims) for i in graph.initializer}
-        for node in graph.node:
-            at = _RANK_INPUTS.get(node.op_type)
-            if at is None or len(node.input) <= at or sizes.get(node.input[at], 0) <= MAX_RANK:
-                continue
-            n = sizes[node.input[at]]
-            return (
-                f"{node.op_type} node {node.name or '(unnamed)'}: its constant input "
-                f"{node.input[at]!r} asks for rank {n:,} or more; at most {MAX_RANK}"
-            )
-    return None
-
-
-def _inline_constants(model: onnx.ModelProto) -> None:
-    """Make the top-level ``Constant`` nodes initializers (in place), so that shape inference
-    without data propagation reads their values (a Reshape's shape, a reduction's axes)."""
-    keep = []
-    for node in model.graph.node:
-        attrs = {a.name: a for a in node.attribute}
-        if node.op_type == "Constant" and not node.domain and "value" in attrs and node.output:
-            tensor = model.graph.initializer.add()
-            tensor.CopyFrom(attrs["value"].t)
-            tensor.name = node.output[0]
-        else:
-            keep.append(node)
-    if len(keep) < len(model.graph.node):
-        del model.graph.node[:]
-        model.graph.node.extend(keep)
-
-
-def _all_sized(model: onnx.ModelProto, known: Mapping[str, tuple[list[int | None], int]]) -> bool:
-    """Whether every node output (subgraphs included) has a fully known shape."""
-    return all(
-        out in known and None not in known[out][0]
-        for graph, _ in iter_graphs(model.graph)
-        for node in graph.node
-        for out in node.output
-        if out
-    )
-
-
-def _known_shapes(model: onnx.ModelProto) -> dict[str, tuple[list[int | None], int]]:
-    """Every tensor's inferred (dims, element type), subgraphs included.
-
-    Sibling subgraphs (an If's two branches) may define the same name; the entry kept is then
-    the one the checks would refuse first (:func:`_severity`), so that no definition's size hides
-    behind another's.
-    """
-    known: dict[str, tuple[list[int | None], int]] = {}
-    for graph, _ in iter_graphs(model.graph):
-        local: dict[str, tuple[list[int | None], int]] = {}
-        for vi in [*graph.input, *graph.value_info, *graph.output]:
-            got = _shape_of(vi)
-            if got is not None:
-                local[vi.name] = got
-        for init in graph.initializer:
-            local[init.name] = ([int(d) for d in init.dims], init.data_type)
-        for name, got in local.items():
-            if name not in known or _severity(got) > _severity(known[name]):
-                known[name] = got
-    return known
-
-
-def _severity(got: tuple[list[int | None], int]) -> tuple[bool, bool, int]:
-    """Order of two shapes of one name: over a limit (tensor bytes, 1-D length, rank) first,
-    then not fully known (a size-creating node's output must be known), then larger."""
-    dims, elem = got
-    if None in dims:
-        return False, True, 0
-    size = math.prod(max(int(d or 0), 0) for d in dims) * _itemsize(elem)
-    over = size > MAX_TENSOR_BYTES or len(dims) > MAX_RANK or _too_long(got)
-    return over, False, size
-
-
-def _cap_problem(
-    known: Mapping[str, tuple[list[int | None], int]],
-) -> tuple[str | None, tuple[str, int]]:
-    """The first tensor of known size over :data:`MAX_TENSOR_BYTES`, or None; and the largest
-    (name, bytes) seen."""
-    largest = ("", 0)
-    for name, (dims, elem) in known.items():
-        if any(d is None for d in dims):
-            continue
-        n = 1
-        for d in dims:
-            n *= max(int(d or 0), 0)
-        size = n * _itemsize(elem)
-        if size > largest[1]:
-            largest = (name, size)
-        if size > MAX_TENSOR_BYTES:
-            held, cap = _fmt(size), _fmt(MAX_TENSOR_BYTES)
-            if held == cap:  # rounding would hide the excess: say it in bytes
-                held, cap = f"{size:,} bytes", f"{cap} ({MAX_TENSOR_BYTES:,} bytes)"
-            return (
-                f"tensor {name!r} would hold {held} (shape {dims}) per item, over the {cap} cap"
-            ), largest
-    return None, largest
-
-
-def _shape_data_problem(
-    inferred: onnx.ModelProto, known: Mapping[str, tuple[list[int | None], int]]
-) -> str | None:
-    """A 1-D tensor that ONNX's data propagation would hold element by element and that is
-    longer than :data:`MAX_SHAPE_DATA`, or None.
-
-    Two kinds: any 1-D input of a value-propagating operator (:data:`_DATA_PROP_OPS` but
-    ``Shape`` and ``Size``, which read only dims), values known or not; and any 1-D tensor
-    computed from constants or shapes (what data propagation follows). Shape vectors hold a few
-    elements; a length no pass could tell is left to the memory cap of the child that runs the
-    passes.
-    """
-    valued: set[str] = set()
-    for graph, _ in iter_graphs(inferred.graph):
-        valued.update(init.name for init in graph.initializer)
-        for node in graph.node:
-            ins = [i for i in node.input if i]
-            follows = node.op_type in _DATA_PROP_OPS and node.op_type not in ("Shape", "Size")
-            for name in ins if follows else ():
-                if _too_long(known.get(name)):
-                    lead = f"{node.op_type} node reads"
-                    return _shape_data_message(name, known[name][0][0], lead)
-            if node.op_type in ("Shape", "Size", "Constant") or (
-                node.op_type in _VALUE_CARRIERS and all(i in valued for i in ins)
-            ):
-                valued.update(o for o in node.output if o)
-    for name in sorted(valued):
-        if _too_long(known.get(name)):
-            return _shape_data_message(name, known[name][0][0], "")
-    return None
-
-
-def _too_long(got: tuple[list[int | None], int] | None) -> bool:
-    return got is not None and len(got[0]) == 1 and (got[0][0] or 0) > MAX_SHAPE_DATA
-
-
-def _shape_data_message(name: str, length: int | None, lead: str) -> str:
-    return (
-        f"{lead + ' ' if lead else ''}the 1-D tensor {name!r} of {length or 0:,} elements: shape "
-        "inference would follow it element by element, so such tensors are limited to "
-        f"{MAX_SHAPE_DATA:,} elements (shape vectors hold a few)"
-    )
 
 
 def score_bounds(sidecar: Mapping[str, Any]) -> tuple[float, float]:

@@ -24,7 +24,7 @@ once into memory, and every check runs on those bytes; ONNX Runtime later gets t
     static dimensions, feature/codec widths and normalisation lengths;
 13. the size class (C1/C2/C3) limit: a warning at load, an error at registration
     (:func:`check_size_class`);
-14. resource bounds (:mod:`vmaf_tiny.bounds`): with the dynamic input dimensions bound to one
+14. resource bounds (:mod:`vmaf_tiny.tensor_sizes`): with the dynamic input dimensions bound to one
     item of the largest input the runtime feeds, ONNX shape inference finds no tensor over
     :data:`~vmaf_tiny.bounds.MAX_TENSOR_BYTES` and every size-creating node (ConstantOfShape,
     Expand, Tile, Resize, Pad) has an output size fixed by constants or the input shapes; shape
@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmaf_tiny.allowlist import ALLOWED_OPS, allowlist_markdown, write_allowlist_doc
-from vmaf_tiny.bounds import tensor_size_problem
 from vmaf_tiny.errors import BadModelError
 from vmaf_tiny.graph import DEFAULT_DOMAINS, GraphWalk, parse_model
 from vmaf_tiny.guard_files import (
@@ -67,6 +66,7 @@ from vmaf_tiny.guard_files import (
 from vmaf_tiny.guard_report import Check, CheckReport, GuardedModel, Recorder
 from vmaf_tiny.guard_sidecar import check_sidecar_graph, load_sidecar, read_sidecar
 from vmaf_tiny.sidecar import find_sidecar
+from vmaf_tiny.tensor_sizes import tensor_size_problem
 
 if TYPE_CHECKING:
     import onnx

@@ -112,7 +112,8 @@ class Recorder:
         self.strict = strict
 
     def add(self, name: str, status: str, detail: str) -> None:
-        detail = " ".join(detail.split())[:400]
+        detail = " ".join(detail.split())  # one line, no terminal control characters
+        detail = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in detail)[:400]
         self.report.checks.append(Check(name, status, detail))
         if status == "fail" and self.strict:
             self.report.raise_if_failed()

@@ -1,18 +1,20 @@
-"""ONNX shape inference for the load-time size check, run in a child process under a memory and
+"""ONNX shape inference and the tensor-size checks, run in a child process under a memory and
 time limit.
 
 Shape inference can take memory that no check run before it bounds: data propagation
 (``infer_shapes(..., data_prop=True)``) holds the 1-D tensors it follows element by element,
 about 140 bytes each, and may size a tensor from values only it computes (an ``Expand`` to a
-length computed from the input's shape); a 530 KB model whose tensors have rank 65,536 costs
-megabytes per node even without it. :func:`infer_in_sandbox` therefore runs both passes
-(:func:`vmaf_tiny.bounds.infer_checked`) in a fresh, isolated interpreter (``python -I``, the
-parent's import path, no ``PYTHON*`` variables) whose address space is capped at
-:data:`SANDBOX_MEMORY_BYTES` (or the process's own lower hard limit) and whose run is cut at
-:data:`SANDBOX_TIMEOUT_S`. The child gets the model without its initializers of rank >= 2
-(graph inputs of the same type and shape instead: data propagation follows only scalars and 1-D
-tensors) and sends back either a one-line problem or the inferred model, its initializer values
-removed. Verdicts are kept per process by the sha256 of what was sent.
+length computed from the input's shape); a tensor of rank 65,536 costs megabytes per node even
+without it. :func:`verdict_in_sandbox` therefore runs
+:func:`vmaf_tiny.tensor_sizes.size_verdict` (both passes and every check on their result) in a
+fresh, isolated interpreter (``python -I``, the parent's import path, no ``PYTHON*``
+variables) whose address space is capped at :data:`SANDBOX_MEMORY_BYTES` (or the process's own
+lower hard limit), whose CPU time is capped at :data:`SANDBOX_TIMEOUT_S`, which the parent
+kills at that wall-clock limit, and which dies with its parent (Linux). The child gets the model
+without its top-level initializers of rank >= 2 (graph inputs of the same type and shape
+instead: data propagation follows only scalars and 1-D tensors) and sends back one short line:
+the problem, or the summary of a pass. Verdicts are kept per process by the sha256 of what was
+sent.
 
 Where the platform cannot cap a process's address space (no ``resource.RLIMIT_AS``), the child
 refuses to run, and so the check refuses the model: an unbounded check is what this module
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -30,12 +33,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["SANDBOX_MEMORY_BYTES", "SANDBOX_TIMEOUT_S", "SandboxError", "infer_in_sandbox"]
+__all__ = ["SANDBOX_MEMORY_BYTES", "SANDBOX_TIMEOUT_S", "SandboxError", "verdict_in_sandbox"]
 
 #: Address-space cap of the child (the interpreter with onnx imported reserves about 160 MiB;
 #: it receives the model without its weights, and inference of the shipped models adds a few).
 SANDBOX_MEMORY_BYTES: int = 512 * 1024 * 1024
-#: Wall-clock limit of the child, start-up included (the shipped models take under a second).
+#: Wall-clock (and CPU-time) limit of the child, start-up included (the shipped models take
+#: under a second).
 SANDBOX_TIMEOUT_S: float = 30.0
 #: Exit codes of the child.
 _RC_MEMORY = 3
@@ -44,11 +48,15 @@ _RC_FAILED = 5
 #: One thread for every math library the child might import: each thread's reserved stack and
 #: buffers count against the address-space cap.
 _ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-#: The child's program: the parent's import path, then :func:`main`.
-_CHILD = "import sys; sys.path[:0] = {path!r}; from vmaf_tiny.shape_sandbox import main; main()"
-#: Verdicts of this process: sha256 of the bytes sent -> what came back.
-_VERDICTS: dict[str, bytes] = {}
-_MAX_VERDICTS = 64
+#: The child's program: the parent's import path, then :func:`main` (told the parent's pid).
+_CHILD = (
+    "import sys; sys.path[:0] = {path!r}; from vmaf_tiny.shape_sandbox import main; main({pid})"
+)
+#: Verdicts of this process: sha256 of the bytes sent -> (problem or None, summary).
+_VERDICTS: dict[str, tuple[str | None, str]] = {}
+_MAX_VERDICTS = 256
+#: Longest verdict line read back.
+_MAX_LINE = 1000
 
 
 class SandboxError(Exception):
@@ -56,29 +64,27 @@ class SandboxError(Exception):
     message is one line, fit for a check report."""
 
 
-def infer_in_sandbox(bound: onnx.ModelProto) -> onnx.ModelProto | str:
-    """:func:`vmaf_tiny.bounds.infer_checked` of ``bound``, run in a memory-capped child.
+def verdict_in_sandbox(bound: onnx.ModelProto) -> tuple[str | None, str]:
+    """:func:`vmaf_tiny.tensor_sizes.size_verdict` of ``bound``, run in a capped child.
 
     Returns:
-        The inferred model (initializer values removed) or a one-line problem.
+        (problem or None, summary), as :func:`~vmaf_tiny.tensor_sizes.size_verdict` gives.
 
     Raises:
         SandboxError: the child ran out of its memory or time, the platform cannot cap it, or
             it failed.
     """
-    import onnx
-
     data = _without_weights(bound).SerializeToString()
     key = hashlib.sha256(data).hexdigest()
-    out = _VERDICTS.get(key)
-    if out is None:
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
         out = _run_child(data)
+        text = out[1:].decode("utf-8", errors="replace")
+        verdict = (text, "") if out[:1] == b"P" else (None, text)
         if len(_VERDICTS) >= _MAX_VERDICTS:
             _VERDICTS.pop(next(iter(_VERDICTS)))
-        _VERDICTS[key] = out
-    if out[:1] == b"P":
-        return out[1:].decode("utf-8", errors="replace")
-    return onnx.load_model_from_string(out[1:])
+        _VERDICTS[key] = verdict
+    return verdict
 
 
 def _run_child(data: bytes) -> bytes:
@@ -87,7 +93,7 @@ def _run_child(data: bytes) -> bytes:
     path = [p for p in sys.path if p]
     try:
         proc = subprocess.run(
-            [sys.executable, "-I", "-c", _CHILD.format(path=path)],
+            [sys.executable, "-I", "-c", _CHILD.format(path=path, pid=os.getpid())],
             input=data,
             capture_output=True,
             timeout=SANDBOX_TIMEOUT_S,
@@ -97,9 +103,17 @@ def _run_child(data: bytes) -> bytes:
     except subprocess.TimeoutExpired:
         limit = f"{SANDBOX_TIMEOUT_S:.0f} s"
         raise SandboxError(f"shape inference ran past its {limit} limit") from None
-    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    err = proc.stderr.decode(errors="replace")
+    lines = err.strip().splitlines()
     why = " ".join(lines[-1].split())[:200] if lines else f"exit code {proc.returncode}"
-    if proc.returncode == _RC_MEMORY or proc.returncode < 0:
+    if proc.returncode == -signal.SIGXCPU:
+        limit = f"{SANDBOX_TIMEOUT_S:.0f} s"
+        raise SandboxError(f"shape inference ran past its {limit} CPU-time limit")
+    if (
+        proc.returncode in (_RC_MEMORY, -signal.SIGKILL, -signal.SIGABRT, -signal.SIGSEGV)
+        or "cannot allocate memory" in err
+        or "MemoryError" in err
+    ):
         mib = _memory_limit() // 1024**2
         raise SandboxError(f"shape inference needed more than its {mib} MiB memory limit")
     if proc.returncode == _RC_NO_LIMIT:
@@ -107,9 +121,9 @@ def _run_child(data: bytes) -> bytes:
             f"shape inference cannot run under a memory limit on this platform ({why}); only "
             "the shipped models load without one"
         )
-    if proc.returncode != 0 or proc.stdout[:1] not in (b"P", b"M"):
+    if proc.returncode != 0 or proc.stdout[:1] not in (b"P", b"S"):
         raise SandboxError(f"shape inference failed: {why}")
-    return proc.stdout
+    return proc.stdout[:_MAX_LINE]
 
 
 def _memory_limit() -> int:
@@ -150,53 +164,51 @@ def _without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     return light
 
 
-def _cap_memory() -> str | None:
-    """Cap this process's address space; why it cannot be, or None."""
+def _cap_self(parent: int) -> str | None:
+    """Cap this process's address space and CPU time and tie its life to ``parent``'s; why it
+    cannot be capped, or None."""
     try:
         import resource
 
         limit = _memory_limit()
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        cpu = int(SANDBOX_TIMEOUT_S) + 1
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard == resource.RLIM_INFINITY or hard > cpu:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
     except (ImportError, ValueError, OSError, AttributeError) as exc:
         return f"RLIMIT_AS: {exc}"
+    if sys.platform.startswith("linux"):
+        try:  # killed when the parent dies (PR_SET_PDEATHSIG), not left running on its own
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before that took effect
+        os._exit(_RC_FAILED)
     return None
 
 
-def _strip_values(model: onnx.ModelProto) -> None:
-    """Drop initializer values in place (dims, type and name stay), subgraphs included."""
-    from vmaf_tiny.graph import iter_graphs
-
-    for graph, _ in iter_graphs(model.graph):
-        for init in graph.initializer:
-            dims, dtype, name = list(init.dims), init.data_type, init.name
-            init.Clear()
-            init.dims.extend(dims)
-            init.data_type, init.name = dtype, name
-
-
-def main() -> None:
-    """The child: stdin = serialized bound model; stdout = ``P`` + a problem, or ``M`` + the
-    inferred model without weights."""
-    problem = _cap_memory()
+def main(parent: int) -> None:
+    """The child: stdin = serialized bound model; stdout = ``P`` + the problem, or ``S`` + the
+    summary (one line each)."""
+    problem = _cap_self(parent)
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(_RC_NO_LIMIT)
     try:
         import onnx
 
-        from vmaf_tiny.bounds import infer_checked
+        from vmaf_tiny.tensor_sizes import size_verdict
 
-        result = infer_checked(onnx.load_model_from_string(sys.stdin.buffer.read()))
-        if isinstance(result, str):
-            out = b"P" + result.encode()
-        else:
-            _strip_values(result)
-            out = b"M" + result.SerializeToString()
+        problem, summary = size_verdict(onnx.load_model_from_string(sys.stdin.buffer.read()))
+        out = b"P" + problem.encode() if problem else b"S" + summary.encode()
     except MemoryError:
         sys.exit(_RC_MEMORY)
     except Exception as exc:
         print(f"{type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(_RC_FAILED)
-    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.write(out[:_MAX_LINE])
     sys.stdout.flush()

@@ -24,7 +24,6 @@ from vmaf_tiny.bounds import (
     check_threads,
     check_workers,
     score_bounds,
-    tensor_size_problem,
 )
 from vmaf_tiny.errors import BadInputError, BadModelError
 from vmaf_tiny.guard import _is_shipped, check_model, guard_model
@@ -33,6 +32,7 @@ from vmaf_tiny.registry import AmbiguousModelWarning, resolve_model, shipped_zoo
 from vmaf_tiny.scoring import finish_scores, score
 from vmaf_tiny.session import load_model, session_options
 from vmaf_tiny.sidecar import sidecar_contract, validate_sidecar
+from vmaf_tiny.tensor_sizes import tensor_size_problem
 
 CLI = [sys.executable, "-c", "from vmaf_tiny.cli import main; main()"]
 
@@ -222,6 +222,92 @@ def test_sandboxed_data_propagation_agrees_with_in_process(tmp_path: Path) -> No
     checks = {c.name: c for c in check_model(copy, expected_sha256=ref.sha256).checks}
     assert checks["sha256"].status == "pass" and checks["tensor_sizes"].status == "pass"
     assert checks["tensor_sizes"].detail == sandboxed[1]
+
+
+def test_if_branches_sharing_a_name_are_each_checked_in_their_own_graph(tmp_path: Path) -> None:
+    """Both branches define ``tmp``: an Expand to a constant [1, 6] in one, a Reshape whose shape
+    depends on values (it cannot grow a tensor) in the other. The Expand's output is sized in its
+    own branch, so the model passes (the hostile case if_name_clash is the refused kind)."""
+    from tests.support.hostile_models import _fr_plus, _fr_sidecar, _write
+
+    def const(name: str, values: list[int]) -> onnx.NodeProto:
+        array = np.array(values if len(values) > 1 else values[0], np.int64)
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(array, "c"))
+
+    def branch(name: str, nodes: list[onnx.NodeProto]) -> onnx.GraphProto:
+        nodes = [*nodes, helper.make_node("ReduceMean", ["tmp"], ["r"], keepdims=0)]
+        out = helper.make_tensor_value_info("r", TensorProto.FLOAT, [])
+        return helper.make_graph(nodes, name, [], [out])
+
+    expand = [const("s", [1, 6]), helper.make_node("Expand", ["features", "s"], ["tmp"])]
+    by_value = [
+        helper.make_node("ReduceMax", ["features"], ["mx"], keepdims=0),
+        helper.make_node("Cast", ["mx"], ["mi"], to=TensorProto.INT64),
+        const("z", [0]),
+        helper.make_node("Mul", ["mi", "z"], ["mz"]),
+        const("base", [1, -1]),
+        helper.make_node("Add", ["base", "mz"], ["s"]),
+        helper.make_node("Reshape", ["features", "s"], ["tmp"]),
+    ]
+    nodes = [
+        helper.make_node("ReduceMax", ["features"], ["fmax"], keepdims=0),
+        helper.make_node("Greater", ["fmax", "half"], ["cond"]),
+        helper.make_node(
+            "If", ["cond"], ["side"], then_branch=branch("t", expand),
+            else_branch=branch("e", by_value),
+        ),
+    ]  # fmt: skip
+    half = numpy_helper.from_array(np.array(0.5, np.float32), "half")
+    path = _write(tmp_path, "share", _fr_plus(nodes, [half], "side"), _fr_sidecar("share"))
+    checks = {c.name: c for c in check_model(path).checks}
+    assert checks["tensor_sizes"].status == "pass", checks["tensor_sizes"].detail
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_sandbox_child_dies_with_its_parent(tmp_path: Path) -> None:
+    """A model whose shape inference runs long (a computed rank-65,536 tensor fed 65,536 times
+    into each of 4 Sums: about 30 s of CPU) is being checked when the checking process is killed:
+    the child goes with it instead of running on its own."""
+    from tests.support.hostile_models import _fr_plus, _fr_sidecar, _i64, _write
+
+    fill = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+    nodes = [
+        helper.make_node("Concat", ["one"] * 256, ["c1"], axis=0),
+        helper.make_node("Concat", ["c1"] * 256, ["shp"], axis=0),
+        helper.make_node("ConstantOfShape", ["shp"], ["t0"], value=fill),
+        *[helper.make_node("Sum", ["t0"] * 65536, [f"s{i}"]) for i in range(4)],
+        helper.make_node("Sum", [f"s{i}" for i in range(4)], ["tot"]),
+    ]
+    path = _write(tmp_path, "slow", _fr_plus(nodes, [_i64("one", [1])], "tot"), _fr_sidecar("slow"))
+    parent = subprocess.Popen([*CLI, "check", "-m", str(path)], stderr=subprocess.DEVNULL)
+    try:
+        child = None
+        for _ in range(200):  # the child starts after the cheap checks
+            time.sleep(0.05)
+            kids = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+            pids = kids.read_text().split() if kids.exists() else []
+            if pids:
+                child = int(pids[0])
+                break
+        assert child is not None, "no sandbox child started"
+        time.sleep(0.5)  # past its start-up
+        parent.kill()
+        parent.wait()
+        for _ in range(60):
+            if not Path(f"/proc/{child}").exists() or _zombie(child):
+                break
+            time.sleep(0.05)
+        gone = not Path(f"/proc/{child}").exists() or _zombie(child)
+        assert gone, "the child outlived its parent"
+    finally:
+        parent.kill()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def test_sandbox_child_ignores_the_callers_python_environment(tmp_path: Path) -> None:

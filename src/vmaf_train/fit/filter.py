@@ -33,12 +33,12 @@ import numpy as np
 import torch
 from onnx import numpy_helper
 
-from vmaf_tiny.bounds import tensor_size_problem
 from vmaf_tiny.errors import BadInputError
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.fsutil import sha256_file
 from vmaf_tiny.graph import parse_model
 from vmaf_tiny.registry import resolve_model
+from vmaf_tiny.tensor_sizes import tensor_size_problem
 from vmaf_train.data.frames import (
     ClipRecord,
     PixelCorpus,
@@ -173,8 +173,9 @@ def check_runtime_bounds(cfg: PixelConfig) -> None:
     """Refuse, before any decoding, a filter recipe whose model the runtime would refuse to load.
 
     The runtime binds a filter's frame to the largest it takes (3840x2160) and refuses a graph
-    whose tensors could exceed its per-tensor cap (:func:`vmaf_tiny.bounds.tensor_size_problem`);
-    that depends only on ``[arch]``, so the untrained network is exported and checked here.
+    whose tensors could exceed its per-tensor cap
+    (:func:`vmaf_tiny.tensor_sizes.tensor_size_problem`); that depends only on ``[arch]``, so
+    the untrained network is exported and checked here.
 
     Raises:
         BadInputError: the check's reason (e.g. a plain filter too wide for a 4K frame).

@@ -85,7 +85,7 @@ def test_grid_biases_ask_no_more_memory_than_a_hidden_layer() -> None:
     import io
     import re
 
-    from vmaf_tiny.bounds import tensor_size_problem
+    from vmaf_tiny.tensor_sizes import tensor_size_problem
 
     def largest(arch: dict) -> str:
         buf = io.BytesIO()
