@@ -65,7 +65,8 @@ class SandboxError(Exception):
 
 
 def verdict_in_sandbox(bound: onnx.ModelProto) -> tuple[str | None, str]:
-    """:func:`vmaf_tiny.tensor_sizes.size_verdict` of ``bound``, run in a capped child.
+    """:func:`vmaf_tiny.tensor_sizes.size_verdict` of ``bound`` (the caller's own copy, whose
+    weights this moves to graph inputs), run in a capped child.
 
     Returns:
         (problem or None, summary), as :func:`~vmaf_tiny.tensor_sizes.size_verdict` gives.
@@ -74,7 +75,8 @@ def verdict_in_sandbox(bound: onnx.ModelProto) -> tuple[str | None, str]:
         SandboxError: the child ran out of its memory or time, the platform cannot cap it, or
             it failed.
     """
-    data = _without_weights(bound).SerializeToString()
+    _weights_to_inputs(bound)
+    data = bound.SerializeToString()
     key = hashlib.sha256(data).hexdigest()
     verdict = _VERDICTS.get(key)
     if verdict is None:
@@ -139,16 +141,13 @@ def _memory_limit() -> int:
     return min(SANDBOX_MEMORY_BYTES, hard)
 
 
-def _without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` whose top-level initializers of rank >= 2 are graph inputs of the same
-    type and shape: data propagation follows only scalars and 1-D tensors, so their values
-    never matter to it, and the child need not hold them."""
-    import onnx
+def _weights_to_inputs(model: onnx.ModelProto) -> None:
+    """Make the top-level initializers of rank >= 2 graph inputs of the same type and shape, in
+    place: data propagation follows only scalars and 1-D tensors, so their values never matter
+    to it, and the child need not receive them."""
     from onnx import helper
 
-    light = onnx.ModelProto()
-    light.CopyFrom(model)
-    graph = light.graph
+    graph = model.graph
     keep = []
     for init in graph.initializer:
         if len(init.dims) >= 2:
@@ -161,7 +160,6 @@ def _without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
         graph.initializer.extend(keep)
         del graph.input[:]
         graph.input.extend(inputs.values())
-    return light
 
 
 def _cap_self(parent: int) -> str | None:

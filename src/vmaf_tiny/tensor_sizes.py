@@ -27,6 +27,7 @@ name, and neither definition's size may hide the other's.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -203,12 +204,13 @@ class _Shapes:
 
 def _early_problem(inferred: onnx.ModelProto, shapes: _Shapes) -> str | None:
     """A rank over the cap, a tensor over the cap, or an over-long shape vector; or None."""
-    for name, (dims, _) in shapes.every():
+    every = shapes.every()
+    for name, (dims, _) in every:
         if len(dims) > MAX_RANK:
             return f"tensor {name!r} has rank {len(dims):,}; at most {MAX_RANK}"
-    for name, got in shapes.every():
-        if None not in got[0] and _bytes(got) > MAX_TENSOR_BYTES:
-            size = _bytes(got)
+    for name, got in every:
+        size = _bytes(got) if None not in got[0] else 0
+        if size > MAX_TENSOR_BYTES:
             held, cap = _fmt(size), _fmt(MAX_TENSOR_BYTES)
             if held == cap:  # rounding would hide the excess: say it in bytes
                 held, cap = f"{size:,} bytes", f"{cap} ({MAX_TENSOR_BYTES:,} bytes)"
@@ -313,6 +315,7 @@ def _frame_hw(sidecar: Mapping[str, Any]) -> tuple[int, int]:
     return MAX_FRAME_HEIGHT, MAX_FRAME_WIDTH
 
 
+@functools.lru_cache(maxsize=64)
 def _itemsize(elem_type: int) -> int:
     from onnx import helper
 
