@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from vmaf_tiny.bench_clips import clip_pair
+from vmaf_tiny.bench_report import machine_facts
 from vmaf_tiny.ffmpeg import resolve_ffmpeg
 from vmaf_tiny.filtering import filter_video, load_filter
 from vmaf_tiny.fsutil import replace_block
@@ -38,7 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--models",
-        default="learned_filter_v1,learned_filter_v2,learned_filter_v3,learned_filter_v6,learned_filter_v9,learned_filter_v11",
+        default="learned_filter_v1,learned_filter_v2,learned_filter_v3,learned_filter_v6,learned_filter_v9,learned_filter_v11,learned_filter_v13",
         help="comma-separated zoo ids or .onnx paths (e.g. a fit run's model.onnx)",
     )
     ap.add_argument("--frames", type=int, default=50)
@@ -71,23 +71,26 @@ def main() -> None:
                 "model_ms_per_frame": 1e3 * statistics.median(model_s[m]) / n_frames,
             }
         )
-    for r in rows:
-        r["model_speedup_vs_first"] = r["model_fps"] / rows[0]["model_fps"]
-    info = {
+    for row in rows:
+        row["model_speedup_vs_first"] = row["model_fps"] / rows[0]["model_fps"]
+    facts = machine_facts()
+    info: dict[str, Any] = {
         "clip": f"testsrc2 640x360, {n_frames} frames, x264 veryfast CRF 30",
         "runs": args.runs,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": facts,
         "cpus": os.cpu_count(),
         "load_avg_1min_after": round(os.getloadavg()[0], 2),
         "rows": rows,
     }
     print(json.dumps(info, indent=2))
     if args.write_docs:
+        isa = ", ".join(facts["isa_flags"]) or "no ISA flags read"
+        cpu = f"{facts['cpu_model']} ({isa})"
         lines = [
             f"Command: `python benchmarks/filter_fps.py --runs {args.runs} --write-docs` "
             f"({info['clip']}; `load_filter` + `filter_video`, ONNX Runtime CPU, 1 thread; "
             f"models alternate, medians of {args.runs} rounds after a warm-up; a shared "
-            f"{info['cpus']}-core machine, 1-minute load average {info['load_avg_1min_after']} "
+            f"{info['cpus']}-core {cpu}, 1-minute load average {info['load_avg_1min_after']} "
             "after the run: compare ratios, not absolute figures across runs). Goal of issue "
             "15 for a filter after `learned_filter_v1`: >= 25 model fps.",
             "",

@@ -55,6 +55,25 @@ def _scores(ref: Path, dis: Path, ff: Any) -> dict[str, float]:
     }
 
 
+def _means(
+    rows: dict[str, list[dict[str, Any]]], bands: list[str], keep: Any
+) -> list[dict[str, Any]]:
+    """Per model and band, the mean deltas over the clips ``keep(row, band)`` selects."""
+    table = []
+    for m, rs in rows.items():
+        for band in bands:
+            sel = [r for r in rs if keep(r, band)]
+            if sel:
+                table.append(
+                    {"model": m, "band": band, "clips": len(sel)}
+                    | {
+                        k: statistics.fmean(r[k] for r in sel)
+                        for k in ("d_psnr_y", "d_vmaf", "d_vmaf_neg")
+                    }
+                )
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, required=True, help="the built filter corpus")
@@ -67,7 +86,7 @@ def main() -> None:
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     ff = resolve_ffmpeg()
-    cfg = load_recipe(REPO / args.recipe)
+    cfg = load_recipe(REPO / args.recipe, kind="filter")
     corpus = PixelCorpus.open(args.corpus)
     bands = args.bands.split(",")
     clips = [
@@ -90,24 +109,19 @@ def main() -> None:
                 out.unlink()
                 band = quality_band(base["vmaf"])
                 rows[m].append(
-                    {"key": c.key, "band": band} | {f"d_{k}": f[k] - base[k] for k in base}
+                    {"key": c.key, "source": c.source_id, "band": band}
+                    | {f"d_{k}": f[k] - base[k] for k in base}
                 )
-    table = []
-    for m, rs in rows.items():
-        for band in bands:
-            sel = [r for r in rs if r["band"] == band]
-            if not sel:
-                continue
-            table.append(
-                {"model": m, "band": band, "clips": len(sel)}
-                | {
-                    k: statistics.fmean(r[k] for r in sel)
-                    for k in ("d_psnr_y", "d_vmaf", "d_vmaf_neg")
-                }
-            )
-    print(json.dumps({"rows": table, "sources": sorted({c.source_id for c in clips})}, indent=2))
+    table = _means(rows, bands, lambda r, band: r["band"] == band)
+    source_ids = sorted({c.source_id for c in clips})
+    per_source = [  # the same means per source: which content a filter helps or harms
+        t | {"source": s}
+        for s in source_ids
+        for t in _means(rows, bands, lambda r, band, s=s: r["band"] == band and r["source"] == s)
+    ]
+    print(json.dumps({"rows": table, "per_source": per_source, "sources": source_ids}, indent=2))
     if args.write_docs:
-        sources = ", ".join(sorted({c.source_id for c in clips}))
+        sources = ", ".join(source_ids)
         if args.split == "all":
             cmd = f"--corpus S --split all --gate-model {args.gate_model}"
             what = f"every clip of sources no filter trained on: {sources}; gate as shipped"

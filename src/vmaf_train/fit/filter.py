@@ -10,8 +10,10 @@ alone); ``train.detail`` > 0 adds that weight times the relative gradient-magnit
 reference's strength instead of smoothing it away; ``train.vif`` > 0 adds that weight times the
 relative VIF loss (:func:`vmaf_train.fit.vif.vif_loss`: the information VMAF's VIF scales
 measure). ``train.init`` (a zoo id or .onnx path of a filter of the same architecture) starts
-from that model's weights instead of the identity. Validation (model selection: the epoch with
-the lowest validation loss) on patches of the validation sources, with the same loss.
+from that model's weights instead of the identity; with ``train.grow`` the recipe's network may
+be deeper than the init's: the missing hidden layers go in before the output layer as identity
+convolutions, so training starts from exactly the init's function. Validation (model selection:
+the epoch with the lowest validation loss) on patches of the validation sources, with the same loss.
 ``arch.views`` > 1 exports, evaluates and times the trained network as a test-time ensemble over
 that many symmetries of the frame (:class:`vmaf_train.models.filter.FilterViews`); training is
 unchanged.
@@ -25,7 +27,8 @@ runtime path, with and without the recipe's quality gate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +84,7 @@ __all__ = [
     "evaluate_filter",
     "filter_sidecar",
     "fit_filter",
+    "grow_weights",
     "init_model_path",
     "load_filter_weights",
     "make_filter",
@@ -133,11 +137,12 @@ def init_model_path(init: str) -> Path:
     return path
 
 
-def load_filter_weights(model: torch.nn.Module, init: str) -> None:
+def load_filter_weights(model: torch.nn.Module, init: str, *, grow: bool = False) -> None:
     """Start ``model`` from the weights of the exported filter ``init`` (``train.init``).
 
     A recipe with ``arch.grid`` may start from a filter without one: its grid biases then stay
-    at zero, so it starts as exactly that filter.
+    at zero, so it starts as exactly that filter. With ``grow`` (``train.grow``) ``model`` may
+    have more hidden layers than ``init``: :func:`grow_weights` lays the init's out for it.
 
     Raises:
         BadInputError: ``init`` cannot be found, or its weights do not fit the recipe's
@@ -160,6 +165,8 @@ def load_filter_weights(model: torch.nn.Module, init: str) -> None:
     for k in want:  # grid biases an init without a grid lacks: zero, as made
         if k.startswith("grid_bias.") and k not in weights:
             weights[k] = state[k]
+    if grow:
+        weights = grow_weights(weights, state, init)
     have = {k: tuple(v.shape) for k, v in weights.items() if k in want}
     if have != want:
         raise BadInputError(
@@ -167,6 +174,54 @@ def load_filter_weights(model: torch.nn.Module, init: str) -> None:
             "differ)"
         )
     model.load_state_dict({k: weights[k] for k in want})
+
+
+def _conv_slots(names: Iterable[str]) -> list[int]:
+    """The positions in ``body`` of a filter's convolutions, from its weight names."""
+    return sorted({int(k.split(".")[1]) for k in names if re.fullmatch(r"body\.\d+\.weight", k)})
+
+
+def grow_weights(
+    weights: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], init: str
+) -> dict[str, torch.Tensor]:
+    """``init``'s filter weights laid out for a network with more hidden layers (``train.grow``).
+
+    The init's hidden convolutions keep their order and its output convolution stays the
+    output; each hidden layer the init lacks goes in just before the output as an identity
+    convolution (the centre tap 1 from a channel to itself, bias 0). It reads the previous
+    layer's ReLU output, which is >= 0, so its own ReLU passes it unchanged: the grown network
+    computes exactly the init's function, and training goes on from there.
+
+    Raises:
+        BadInputError: the init is deeper than the recipe, or a layer it lacks cannot be an
+            identity (its input and output channels differ).
+    """
+    have, want = _conv_slots(weights), _conv_slots(state)
+    if len(have) > len(want) or len(have) < 2:
+        raise BadInputError(
+            f"train.init {init}: train.grow needs a filter with fewer hidden layers than this "
+            f"recipe's ({len(have) - 1} vs {len(want) - 1})"
+        )
+    moved = dict(zip(have[:-1], want, strict=False)) | {have[-1]: want[-1]}
+    out = {k: v for k, v in weights.items() if not k.startswith("body.")}
+    for i, j in moved.items():
+        for part in ("weight", "bias"):
+            if f"body.{i}.{part}" in weights:
+                out[f"body.{j}.{part}"] = weights[f"body.{i}.{part}"]
+    for j in want[len(have) - 1 : -1]:
+        w = state[f"body.{j}.weight"]
+        c, c_in, kh, kw = w.shape
+        if c != c_in or kh % 2 == 0 or kw % 2 == 0:
+            raise BadInputError(
+                f"train.init {init}: train.grow cannot add layer body.{j} as an identity "
+                f"(shape {tuple(w.shape)})"
+            )
+        ident = torch.zeros_like(w)
+        ident[torch.arange(c), torch.arange(c), kh // 2, kw // 2] = 1.0
+        out[f"body.{j}.weight"] = ident
+        if f"body.{j}.bias" in state:
+            out[f"body.{j}.bias"] = torch.zeros_like(state[f"body.{j}.bias"])
+    return out
 
 
 def check_runtime_bounds(cfg: PixelConfig) -> None:
@@ -310,7 +365,7 @@ def fit_filter(
     init = str(cfg.train.get("init") or "")
     init_net = make_filter(cfg.arch) if init else None
     if init_net is not None:  # a bad train.init fails before any decoding
-        load_filter_weights(init_net, init)
+        load_filter_weights(init_net, init, grow=bool(cfg.train.get("grow", False)))
     start = start_run(cfg, corpus, run, cache)
     seed, cache = start.seed, start.cache
     parts, src_split = start.parts, start.src_split
@@ -343,6 +398,8 @@ def fit_filter(
     if init_net is not None:  # made before start_run seeded torch: only its weights are taken
         model.load_state_dict(init_net.state_dict())
         init_record = {"init": {"model": init, "sha256": sha256_file(init_model_path(init))}}
+        if cfg.train.get("grow", False):
+            init_record["init"]["grow"] = True
     n_params = sum(p.numel() for p in model.parameters())
     identity_val = patch_mse(model, val)  # the last layer starts at zero: identity
 

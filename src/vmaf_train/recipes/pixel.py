@@ -56,7 +56,15 @@ TRAIN_EXTRAS: dict[str, dict[str, Any]] = {
     # detail: weight of the relative gradient-magnitude term (0: none; see fit.filter.detail_loss)
     # vif: weight of the relative VIF term (0: none; see fit.vif.vif_loss)
     # init: start from this filter's weights (zoo id or .onnx path; "": the identity)
-    "filter": {"loss": "mse", "rel_eps": 1e-5, "detail": 0.0, "vif": 0.0, "init": ""},
+    # grow: the network may be deeper than init's (the layers it lacks start as identities)
+    "filter": {
+        "loss": "mse",
+        "rel_eps": 1e-5,
+        "detail": 0.0,
+        "vif": 0.0,
+        "init": "",
+        "grow": False,
+    },
 }
 #: Keys left out of :meth:`PixelConfig.resolved` at their default (older recipes' sha256s hold).
 _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
@@ -70,6 +78,7 @@ _QUIET_DEFAULTS: dict[tuple[str, str], Any] = {
     ("train", "detail"): 0.0,
     ("train", "vif"): 0.0,
     ("train", "init"): "",
+    ("train", "grow"): False,
 }
 #: ``arch.views`` of a filter: how many symmetries of the frame its exported graph averages over
 #: (:class:`vmaf_train.models.filter.FilterViews`).
@@ -242,6 +251,8 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
         _check_filter(cfg, name)
     if not isinstance(cfg.train.get("init", ""), str):
         raise BadInputError(f"{name}: train.init must be a zoo id or an .onnx path (a string)")
+    if cfg.train.get("grow", False) and not cfg.train.get("init"):
+        raise BadInputError(f"{name}: train.grow needs train.init (the filter to grow from)")
     if cfg.gate:
         _check_gate(cfg, name)
     rng = cfg.output.get("range")
