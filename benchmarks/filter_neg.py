@@ -7,7 +7,8 @@ the recipe's test sources in a quality band (the unfiltered clip's mean VMAF), t
 filtered through the runtime path with the filter's quality gate (scored by ``--gate-model``,
 e.g. an ``nr_stream_v2`` refit that never saw the test families) and scored against its
 reference by libvmaf (vmaf_v0.6.1 and vmaf_v0.6.1neg in one pass, PSNR-Y), beside the unfiltered
-clip. Means over clips; ``--write-docs`` refreshes the ``filter-neg`` block of
+clip. Means over clips, and per source (``per_source`` in the printed JSON: which content a
+filter helps or harms); ``--write-docs`` refreshes the ``filter-neg`` block of
 docs/benchmarks.md.
 
     python benchmarks/filter_neg.py --corpus C --gate-model GATE/model.onnx \\

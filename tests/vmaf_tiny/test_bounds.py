@@ -31,6 +31,7 @@ from vmaf_tiny.parallel import make_executor
 from vmaf_tiny.registry import AmbiguousModelWarning, resolve_model, shipped_zoo, verify_registry
 from vmaf_tiny.scoring import finish_scores, score
 from vmaf_tiny.session import load_model, session_options
+from vmaf_tiny.shape_sandbox import SANDBOX_TIMEOUT_S
 from vmaf_tiny.sidecar import sidecar_contract, validate_sidecar
 from vmaf_tiny.tensor_sizes import tensor_size_problem
 
@@ -80,7 +81,10 @@ def test_hostile_model_is_refused_at_load(case: HostileCase, hostile: dict[str, 
         guard_model(path)
     msg = str(info.value)
     assert "\n" not in msg and f": {case.check}: " in msg, msg
-    assert time.perf_counter() - t0 < 5
+    # refused well inside the sandbox's time limit, never by it (wall time on a shared CI
+    # machine: a few seconds for the cases the child's memory limit stops, not the limit's 30)
+    assert "ran past its" not in msg, msg
+    assert time.perf_counter() - t0 < SANDBOX_TIMEOUT_S / 2
     report = check_model(path)
     assert [c.name for c in report.failures][:1] == [case.check]
 

@@ -12,7 +12,7 @@ relative VIF loss (:func:`vmaf_train.fit.vif.vif_loss`: the information VMAF's V
 measure). ``train.init`` (a zoo id or .onnx path of a filter of the same architecture) starts
 from that model's weights instead of the identity; with ``train.grow`` the recipe's network may
 be deeper than the init's: the missing hidden layers go in before the output layer as identity
-convolutions, so training starts from exactly the init's function. Validation (model selection:
+convolutions, so training starts from exactly the init's network. Validation (model selection:
 the epoch with the lowest validation loss) on patches of the validation sources, with the same loss.
 ``arch.views`` > 1 exports, evaluates and times the trained network as a test-time ensemble over
 that many symmetries of the frame (:class:`vmaf_train.models.filter.FilterViews`); training is
@@ -66,6 +66,7 @@ from vmaf_train.fit.filter_losses import (
     patch_gain_db,
     patch_mse,
     relative_loss,
+    unfiltered_mse,
     val_loss,
 )
 from vmaf_train.fit.loop import fit_loop, keeps_torch_state, run_metrics, start_run, write_run
@@ -160,7 +161,10 @@ def load_filter_weights(model: torch.nn.Module, init: str, *, grow: bool = False
         weights = {k.removeprefix("net."): v for k, v in weights.items()}
     if any(k.startswith("grid_bias.") and k not in want for k in weights):
         raise BadInputError(
-            f"train.init {init}: it knows the block grid; this recipe has no arch.grid"
+            f"train.init {init}: it has block-grid biases on more layers than this recipe's "
+            "arch.grid_layers"
+            if any(k.startswith("grid_bias.") for k in want)
+            else f"train.init {init}: it knows the block grid; this recipe has no arch.grid"
         )
     for k in want:  # grid biases an init without a grid lacks: zero, as made
         if k.startswith("grid_bias.") and k not in weights:
@@ -190,17 +194,24 @@ def grow_weights(
     output; each hidden layer the init lacks goes in just before the output as an identity
     convolution (the centre tap 1 from a channel to itself, bias 0). It reads the previous
     layer's ReLU output, which is >= 0, so its own ReLU passes it unchanged: the grown network
-    computes exactly the init's function, and training goes on from there.
+    computes exactly the init's network, and training goes on from there. (An init exported as
+    a test-time ensemble of views, ``arch.views`` > 1, gives its network, one view: as without
+    ``grow``, the average over views is not part of the weights.)
 
     Raises:
         BadInputError: the init is deeper than the recipe, or a layer it lacks cannot be an
             identity (its input and output channels differ).
     """
     have, want = _conv_slots(weights), _conv_slots(state)
-    if len(have) > len(want) or len(have) < 2:
+    if len(have) < 2:  # not a filter of this family at all
         raise BadInputError(
-            f"train.init {init}: train.grow needs a filter with fewer hidden layers than this "
-            f"recipe's ({len(have) - 1} vs {len(want) - 1})"
+            f"train.init {init}: its weights do not fit this recipe's [arch] (names or shapes "
+            "differ)"
+        )
+    if len(have) > len(want):  # arch.depth counts the hidden layers after the first
+        raise BadInputError(
+            f"train.init {init}: train.grow cannot shrink a filter: its arch.depth is "
+            f"{len(have) - 2}, this recipe's {len(want) - 2}"
         )
     moved = dict(zip(have[:-1], want, strict=False)) | {have[-1]: want[-1]}
     out = {k: v for k, v in weights.items() if not k.startswith("body.")}
@@ -401,7 +412,8 @@ def fit_filter(
         if cfg.train.get("grow", False):
             init_record["init"]["grow"] = True
     n_params = sum(p.numel() for p in model.parameters())
-    identity_val = patch_mse(model, val)  # the last layer starts at zero: identity
+    identity_val = unfiltered_mse(val)
+    start_val = patch_mse(model, val) if init_net is not None else identity_val
 
     relative = cfg.train.get("loss", "mse") == "relative"
     eps = float(cfg.train.get("rel_eps", 1e-5))
@@ -460,6 +472,11 @@ def fit_filter(
             "patch_mse": val_mse,
             "patch_psnr": float(10 * np.log10(1.0 / max(val_mse, 1e-12))),
             "identity_patch_psnr": float(10 * np.log10(1.0 / max(identity_val, 1e-12))),
+            **(
+                {"init_patch_psnr": float(10 * np.log10(1.0 / max(start_val, 1e-12)))}
+                if init_net is not None
+                else {}
+            ),
             "patch_gain_db": patch_gain_db(model, val),
         }
     }

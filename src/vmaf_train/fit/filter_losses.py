@@ -23,6 +23,7 @@ __all__ = [
     "patch_gain_db",
     "patch_mse",
     "relative_loss",
+    "unfiltered_mse",
     "val_loss",
 ]
 
@@ -95,6 +96,18 @@ def patch_mse(model: torch.nn.Module, data: Mapping[str, np.ndarray], batch: int
     """Mean MSE of the (clamped) filtered patches."""
     filt = _patch_errors(model, data, batch)["filt"]
     return float(filt.mean()) if len(filt) else 0.0
+
+
+def unfiltered_mse(data: Mapping[str, np.ndarray], batch: int = 4096) -> float:
+    """Mean MSE of the unfiltered patches to their references (the identity filter's)."""
+    n = len(data["x"])
+    if not n:
+        return 0.0
+    total = 0.0
+    for i in range(0, n, batch):
+        d = (data["x"][i : i + batch].astype(np.float64) - data["y"][i : i + batch]) / 255.0
+        total += float((d * d).mean(axis=tuple(range(1, d.ndim))).sum())
+    return total / n
 
 
 def val_loss(

@@ -53,11 +53,21 @@ def filter_results(tr: Mapping[str, Any]) -> list[str]:
         ]
     ov = px.get("overall", {})
     val = m.get("extra", {}).get("val", {})
+    init = str((m.get("extra", {}).get("train_config") or {}).get("init") or "")
     if val:
+        if init and "init_patch_psnr" not in val:
+            # rows fitted before init_patch_psnr: their identity figure was the start's
+            before = f"{fmt(val.get('identity_patch_psnr'), 3)} dB for the starting filter `{init}`"
+        else:
+            before = f"{fmt(val.get('identity_patch_psnr'), 3)} dB unfiltered" + (
+                f", {fmt(val['init_patch_psnr'], 3)} dB for the starting filter `{init}`"
+                if init
+                else ""
+            )
         lines += [
             "",
             f"Validation patches (model selection): PSNR-Y {fmt(val.get('patch_psnr'), 3)} dB "
-            f"filtered vs {fmt(val.get('identity_patch_psnr'), 3)} dB unfiltered"
+            f"filtered vs {before}"
             + (
                 f"; mean per-patch gain {fmt(val['patch_gain_db'], 3)} dB."
                 if isinstance(val.get("patch_gain_db"), int | float)

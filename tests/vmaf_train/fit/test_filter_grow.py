@@ -57,8 +57,10 @@ def test_grown_layers_train() -> None:
 def test_grow_refusals(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="do not fit"):  # deeper, but grow not asked for
         load_filter_weights(make_filter(ARCH | {"depth": 5}), V11)
-    with pytest.raises(BadInputError, match="fewer hidden layers"):  # the init is deeper
+    with pytest.raises(BadInputError, match=r"cannot shrink.*arch\.depth is 3, this recipe's 2"):
         load_filter_weights(make_filter(ARCH | {"depth": 2}), V11, grow=True)
+    with pytest.raises(BadInputError, match="do not fit"):  # not a filter at all
+        load_filter_weights(make_filter(ARCH | {"depth": 5}), "nr_stream_v2", grow=True)
     with pytest.raises(BadInputError, match="do not fit"):  # another width
         load_filter_weights(make_filter(ARCH | {"depth": 5, "width": 8}), V11, grow=True)
 
