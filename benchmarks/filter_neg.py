@@ -28,6 +28,7 @@ import argparse
 import json
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ def _scores(ref: Path, dis: Path, ff: Any) -> dict[str, float]:
 
 
 def _means(
-    rows: dict[str, list[dict[str, Any]]], bands: list[str], keep: Any
+    rows: dict[str, list[dict[str, Any]]],
+    bands: list[str],
+    keep: Callable[[dict[str, Any], str], bool],
 ) -> list[dict[str, Any]]:
     """Per model and band, the mean deltas over the clips ``keep(row, band)`` selects."""
     table = []
@@ -73,6 +76,11 @@ def _means(
                     }
                 )
     return table
+
+
+def _in_band_of(source: str) -> Callable[[dict[str, Any], str], bool]:
+    """A ``keep`` for :func:`_means`: the clips of one source in the band."""
+    return lambda r, band: r["band"] == band and r["source"] == source
 
 
 def main() -> None:
@@ -116,9 +124,7 @@ def main() -> None:
     table = _means(rows, bands, lambda r, band: r["band"] == band)
     source_ids = sorted({c.source_id for c in clips})
     per_source = [  # the same means per source: which content a filter helps or harms
-        t | {"source": s}
-        for s in source_ids
-        for t in _means(rows, bands, lambda r, band, s=s: r["band"] == band and r["source"] == s)
+        t | {"source": s} for s in source_ids for t in _means(rows, bands, _in_band_of(s))
     ]
     print(json.dumps({"rows": table, "per_source": per_source, "sources": source_ids}, indent=2))
     if args.write_docs:

@@ -198,16 +198,16 @@ def grow_weights(
     a test-time ensemble of views, ``arch.views`` > 1, gives its network, one view: as without
     ``grow``, the average over views is not part of the weights.)
 
+    Weights that are not a filter's come back unchanged, for :func:`load_filter_weights` to
+    refuse as not fitting.
+
     Raises:
         BadInputError: the init is deeper than the recipe, or a layer it lacks cannot be an
             identity (its input and output channels differ).
     """
     have, want = _conv_slots(weights), _conv_slots(state)
-    if len(have) < 2:  # not a filter of this family at all
-        raise BadInputError(
-            f"train.init {init}: its weights do not fit this recipe's [arch] (names or shapes "
-            "differ)"
-        )
+    if len(have) < 2:  # not a filter of this family: the caller's shape check names it
+        return dict(weights)
     if len(have) > len(want):  # arch.depth counts the hidden layers after the first
         raise BadInputError(
             f"train.init {init}: train.grow cannot shrink a filter: its arch.depth is "
