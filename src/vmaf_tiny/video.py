@@ -63,7 +63,7 @@ def frames_to_read(
     clean = info.n_frames if info.clean_frames is None else info.clean_frames
     if info.damage and not allow_damaged:
         raise damaged_error(
-            info.path.name, list(info.damage), f"{clean} of {info.n_frames} frames decodable"
+            info.path.name, list(info.damage), f"at most {clean} of {info.n_frames} frames usable"
         )
     if allow_damaged and spec is not None:
         clean = min(clean, locate_clean_frames(spec, ffmpeg or resolve_ffmpeg()))

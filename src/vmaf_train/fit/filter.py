@@ -63,8 +63,8 @@ from vmaf_train.fit.filter_eval import (
 from vmaf_train.fit.filter_losses import (
     detail_errors,
     detail_loss,
-    patch_gain_db,
     patch_mse,
+    patch_scores,
     relative_loss,
     unfiltered_mse,
     val_loss,
@@ -465,7 +465,8 @@ def fit_filter(
     )
     probe = np.random.default_rng(seed).random((1, 1, 360, 640), dtype=np.float32)
     lat = latency_us(ort_session(exp.path), {INPUT: probe}, runs=5)
-    val_mse = patch_mse(model, val)
+    scores = patch_scores(model, val)
+    val_mse = scores["patch_mse"]
     val_m = {
         "frame": {
             "n": len(val["x"]),
@@ -477,7 +478,7 @@ def fit_filter(
                 if init_net is not None
                 else {}
             ),
-            "patch_gain_db": patch_gain_db(model, val),
+            "patch_gain_db": scores["patch_gain_db"],
         }
     }
     ov = ev["overall"]

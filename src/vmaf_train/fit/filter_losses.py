@@ -3,7 +3,7 @@
 ``relative``: each patch's MSE over the unfiltered patch's MSE; ``detail``: the same ratio for the
 gradient magnitude (texture strength); ``vif``: the VIF information lost
 (:func:`vmaf_train.fit.vif.vif_loss`). Each is 1.0 for the identity. The validation loss is the
-recipe's weighted sum on clamped outputs; :func:`patch_gain_db` is the selection report.
+recipe's weighted sum on clamped outputs; :func:`patch_scores` is the selection report.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ __all__ = [
     "detail_errors",
     "detail_loss",
     "grad_magnitude",
-    "patch_gain_db",
     "patch_mse",
+    "patch_scores",
     "relative_loss",
     "unfiltered_mse",
     "val_loss",
@@ -128,10 +128,13 @@ def val_loss(
     return loss
 
 
-def patch_gain_db(model: torch.nn.Module, data: Mapping[str, np.ndarray]) -> float:
-    """Mean over patches of the PSNR gain (dB) of the filtered patch over the unfiltered one."""
+def patch_scores(model: torch.nn.Module, data: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """The selection report, from one model pass over the patches: the mean MSE of the (clamped)
+    filtered patches (``patch_mse``) and the mean over patches of the PSNR gain in dB of the
+    filtered patch over the unfiltered one (``patch_gain_db``)."""
     e = _patch_errors(model, data)
     filt, base = e["filt"], e["base"]
     if not len(filt):
-        return 0.0
-    return float(np.mean(10 * np.log10((base + 1e-10) / (filt + 1e-10))))
+        return {"patch_mse": 0.0, "patch_gain_db": 0.0}
+    gain = np.mean(10 * np.log10((base + 1e-10) / (filt + 1e-10)))
+    return {"patch_mse": float(filt.mean()), "patch_gain_db": float(gain)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from vmaf_train.fit.filter import (
     quality_band,
     relative_loss,
 )
+from vmaf_train.fit.filter_losses import patch_scores, unfiltered_mse
 from vmaf_train.models.filter import ResidualFilter, UnshuffleFilter
 
 
@@ -179,3 +181,28 @@ def test_filter_recipe_gate_and_detail_are_checked() -> None:
             load_recipe("learned_filter_v1", change, kind="filter")
     with pytest.raises(BadInputError, match="filter recipes"):
         load_recipe("nr_metric_v1", {"gate": {"model": "nr_stream_v2"}})
+
+
+def test_patch_scores_report_the_filtered_mse_and_the_per_patch_gain() -> None:
+    """The selection report: the identity keeps the unfiltered MSE at 0 dB; a filter that halves
+    every pixel's error gains 10 log10 4 (6.02) dB on each (both figures from one model pass)."""
+    gen = np.random.default_rng(0)
+    y = gen.integers(40, 200, (6, 16, 16)).astype(np.uint8)
+    x = (y.astype(np.int16) + gen.choice([-4, 4], y.shape)).astype(np.uint8)
+    data = {"x": x, "y": y}
+
+    class Halve(torch.nn.Module):  # moves each pixel halfway to its reference
+        def forward(self, t: torch.Tensor) -> torch.Tensor:
+            ref = torch.from_numpy(y.astype(np.float32) / 255.0)[:, None]
+            return (t + ref) / 2
+
+    ident = patch_scores(torch.nn.Identity(), data)
+    assert ident["patch_gain_db"] == pytest.approx(0.0, abs=1e-6)
+    assert ident["patch_mse"] == pytest.approx(unfiltered_mse(data), rel=1e-5)
+    half = patch_scores(Halve(), data)
+    assert half["patch_gain_db"] == pytest.approx(10 * np.log10(4.0), abs=1e-3)
+    assert half["patch_mse"] == pytest.approx(unfiltered_mse(data) / 4, rel=1e-4)
+    assert patch_scores(Halve(), {"x": x[:0], "y": y[:0]}) == {
+        "patch_mse": 0.0,
+        "patch_gain_db": 0.0,
+    }
