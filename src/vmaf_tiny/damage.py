@@ -144,7 +144,9 @@ def clean_prefix(packets: list[tuple[int | None, int | None, bool]]) -> int:
     return sum(1 for _, pts, _c in good if pts is not None and pts <= last_dts)
 
 
-def damaged_error(name: str, messages: list[str], detail: str) -> DamagedInputError:
+def damaged_error(
+    name: str, messages: list[str], detail: str, hint: str = ALLOW_HINT
+) -> DamagedInputError:
     """The one-line error for a damaged input: what ffmpeg said, what decoded, what to do."""
     if not messages:
         said = "no ffmpeg message"
@@ -154,4 +156,4 @@ def damaged_error(name: str, messages: list[str], detail: str) -> DamagedInputEr
         said = f'ffmpeg: "{messages[0]}"'
     if len(messages) > 1:
         said += f" and {len(messages) - 1} more"
-    return DamagedInputError(f"{name}: damaged stream ({said}; {detail}); {ALLOW_HINT}")
+    return DamagedInputError(f"{name}: damaged stream ({said}; {detail}); {hint}", hint)

@@ -35,7 +35,15 @@ class BadInputError(VmafTinyError):
 
 
 class DamagedInputError(BadInputError):
-    """A video whose stream is damaged (the demuxer or the decoder said so)."""
+    """A video whose stream is damaged (the demuxer or the decoder said so).
+
+    ``hint`` is the advice at the end of the message (what to rerun with), so that a caller
+    whose user needs other flags can replace it.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class BadModelError(VmafTinyError):

@@ -205,13 +205,11 @@ def plan_gate(
 def _ungateable(e: DamagedInputError) -> DamagedInputError:
     """The damaged-input error with advice that works for a gated filter: its gate cannot score a
     damaged stream, so using the clean frames takes --no-gate as well."""
-    return DamagedInputError(
-        str(e).replace(
-            ALLOW_HINT,
-            "rerun with --allow-damaged --no-gate to filter the clean frames only (the quality "
-            "gate cannot score a damaged stream)",
-        )
+    hint = (
+        "rerun with --allow-damaged --no-gate to filter the clean frames only (the quality "
+        "gate cannot score a damaged stream)"
     )
+    return DamagedInputError(str(e).replace(e.hint or ALLOW_HINT, hint), hint)
 
 
 def _gate_model(

@@ -188,21 +188,22 @@ def score_stream(
     )[0]
 
 
-def _refuse_damage(name: str, damage: list[str], model_id: str, allow_damaged: bool) -> None:
-    """Raise for a damaged stream: a stream model reads every frame's facts, it cannot skip any.
+def _refuse_damage(name: str, damage: list[str], model_id: str) -> None:
+    """Raise for a damaged stream: a stream model reads every frame's facts, it cannot skip any
+    (with or without ``--allow-damaged``), so the error points to the pixel model, which can
+    score the clean frames.
 
     Raises:
-        DamagedInputError: ``damage`` is not empty (with ``allow_damaged``: pointing to the pixel
-            model, which can score the clean frames).
+        DamagedInputError: ``damage`` is not empty.
     """
     if not damage:
         return
-    if allow_damaged:
-        raise DamagedInputError(
-            f"{name}: damaged stream ({'; '.join(damage[:2])}); {model_id} cannot skip damaged "
-            f"frames: score the clean ones with -m {PIXEL_NR_MODEL} --allow-damaged"
-        )
-    raise damaged_error(name, damage, f"{model_id} reads every frame's stream facts")
+    raise damaged_error(
+        name,
+        damage,
+        f"{model_id} reads every frame's stream facts and cannot skip damaged frames",
+        f"score the clean ones with -m {PIXEL_NR_MODEL} --allow-damaged",
+    )
 
 
 def score_stream_frames(
@@ -226,8 +227,9 @@ def score_stream_frames(
         display: (width, height) the video is shown at, when it is upscaled for display (a
             ladder rung); None: its coded size.
         ffmpeg: ffmpeg binary (resolved if None).
-        allow_damaged: Only changes the message for a damaged stream (a stream model cannot
-            skip damaged frames; it points to the pixel model, which can).
+        allow_damaged: Accepted for symmetry with the pixel model; a stream model cannot skip
+            damaged frames, so a damaged stream is refused either way, with a message that
+            points to the pixel model, which can.
         max_frames: Score only the first this many frames (None: all).
 
     Returns:
@@ -260,7 +262,7 @@ def score_stream_frames(
             f"{spec.path.name}: {lm.model_id} needs an encoded stream, not {info.decoder}; "
             f"use the pixel model {PIXEL_NR_MODEL}"
         )
-    _refuse_damage(spec.path.name, list(info.damage), lm.model_id, allow_damaged)
+    _refuse_damage(spec.path.name, list(info.damage), lm.model_id)
     warnings = list(lm.warnings)
     if info.decoder not in CODEC_FAMILIES:  # every codec one-hot 0: a row training never had
         warnings.append(
@@ -270,7 +272,7 @@ def score_stream_frames(
     meta = lm.sidecar.get("metadata") or {}
     stride = int(meta.get("fine_stride", 4))
     sf = extract_stream(spec, ffmpeg=ff, info=info, fine_stride=stride, max_frames=max_frames)
-    _refuse_damage(spec.path.name, list(sf.damage), lm.model_id, allow_damaged)  # the decoder's
+    _refuse_damage(spec.path.name, list(sf.damage), lm.model_id)  # the decoder's
     x = stream_feature_matrix(sf, lm.sidecar.get("feature_order") or [], display=display)
     inp = input_roles(lm.sidecar)["stream_features"]
     tm = time.perf_counter()

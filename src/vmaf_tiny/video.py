@@ -63,7 +63,10 @@ def frames_to_read(
     clean = info.n_frames if info.clean_frames is None else info.clean_frames
     if info.damage and not allow_damaged:
         raise damaged_error(
-            info.path.name, list(info.damage), f"at most {clean} of {info.n_frames} frames usable"
+            info.path.name,
+            list(info.damage),
+            f"at most {clean} of {info.n_frames} frames usable, fewer if a strict decode finds "
+            "damage earlier",
         )
     if allow_damaged and spec is not None:
         clean = min(clean, locate_clean_frames(spec, ffmpeg or resolve_ffmpeg()))

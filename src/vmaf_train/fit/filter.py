@@ -173,9 +173,16 @@ def load_filter_weights(model: torch.nn.Module, init: str, *, grow: bool = False
         weights = grow_weights(weights, state, init)
     have = {k: tuple(v.shape) for k, v in weights.items() if k in want}
     if have != want:
+        shallower = not grow and len(_conv_slots(weights)) < len(_conv_slots(want))
         raise BadInputError(
             f"train.init {init}: its weights do not fit this recipe's [arch] (names or shapes "
             "differ)"
+            + (
+                "; it has fewer layers than arch.depth asks for: train.grow = true starts "
+                "from it with the missing layers as identities"
+                if shallower
+                else ""
+            )
         )
     model.load_state_dict({k: weights[k] for k in want})
 

@@ -98,6 +98,10 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     for k, v in over.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
             out[k] = _merge(out[k], v)
+        elif isinstance(out.get(k), dict):
+            raise BadInputError(
+                f"{k} is a table in the recipe: override its keys ({k}.KEY=VALUE), not {v!r}"
+            )
         else:
             out[k] = copy.deepcopy(v)
     return out

@@ -100,6 +100,8 @@ INT8_DEFAULTS: dict[str, Any] = {
 
 def take(table: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> dict[str, Any]:
     """``defaults`` updated with ``table``; unknown keys or wrong types raise BadInputError."""
+    if not isinstance(table, Mapping):
+        raise BadInputError(f"{where}: must be a table of keys, got {table!r}")
     unknown = sorted(set(table) - set(defaults))
     if unknown:
         raise BadInputError(f"{where}: unknown key(s) {unknown} (known: {sorted(defaults)})")
@@ -229,6 +231,12 @@ def _validate_pixel(cfg: PixelConfig, name: str) -> None:
     calib = cfg.int8["calib_frames"]
     if not 1 <= calib <= MAX_WIDTH:
         raise BadInputError(f"{name}: int8.calib_frames must be in 1..{MAX_WIDTH}, got {calib!r}")
+    models = ARCH_MODELS[cfg.kind]
+    if cfg.arch["model"] not in models:
+        raise BadInputError(
+            f"{name}: arch.model must be {' or '.join(models)} for a {cfg.kind} recipe, "
+            f"got {cfg.arch['model']!r}"
+        )
     for table in ("arch", "data"):
         for key, value in getattr(cfg, table).items():
             problem = _numbers_problem(value, f"{table}.{key}")
@@ -308,6 +316,13 @@ def _check_gate(cfg: PixelConfig, name: str) -> None:
             f"{name}: gate.full_below < gate.off_above, both in [0, 100]; got {lo!r}, {hi!r}"
         )
 
+
+#: The networks ``arch.model`` may name, per pixel-model kind.
+ARCH_MODELS: dict[str, tuple[str, ...]] = {
+    "nr": ("cnn", "stats"),
+    "filter": ("plain", "unshuffle"),
+    "saliency": ("encdec", "lowres"),
+}
 
 #: ``[arch]`` and ``[data]`` keys (and defaults) of each pixel-model kind.
 PIXEL_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -391,6 +406,9 @@ def _pixel_config(raw: Mapping[str, Any], p: Path) -> PixelConfig:
     for k in ("id", "kind", "class"):
         if not isinstance(raw.get(k), str):
             raise BadInputError(f"{p.name}: {k!r} is required (a string)")
+    for t in _TABLES:
+        if t in raw and not isinstance(raw[t], Mapping):
+            raise BadInputError(f"{p.name} [{t}]: must be a table of keys, got {raw[t]!r}")
     arch_defaults, data_defaults = PIXEL_SCHEMAS[raw["kind"]]
     cfg = PixelConfig(
         id=raw["id"],

@@ -55,8 +55,11 @@ def test_grown_layers_train() -> None:
 
 
 def test_grow_refusals(tmp_path: Path) -> None:
-    with pytest.raises(BadInputError, match="do not fit"):  # deeper, but grow not asked for
+    with pytest.raises(BadInputError, match=r"do not fit.*train\.grow = true"):  # not asked for
         load_filter_weights(make_filter(ARCH | {"depth": 5}), V11)
+    with pytest.raises(BadInputError, match="do not fit") as shallower:  # shallower: no hint
+        load_filter_weights(make_filter(ARCH | {"depth": 2}), V11)
+    assert "train.grow" not in str(shallower.value)
     with pytest.raises(BadInputError, match=r"cannot shrink.*arch\.depth is 3, this recipe's 2"):
         load_filter_weights(make_filter(ARCH | {"depth": 2}), V11, grow=True)
     with pytest.raises(BadInputError, match="do not fit"):  # not a filter at all

@@ -206,3 +206,26 @@ def test_patch_scores_report_the_filtered_mse_and_the_per_patch_gain() -> None:
         "patch_mse": 0.0,
         "patch_gain_db": 0.0,
     }
+
+
+@pytest.mark.parametrize(
+    ("recipe", "kind", "overrides", "fragment"),
+    [
+        ("learned_filter_v16", "filter", ["arch.model=residual"], "plain or unshuffle"),
+        ("nr_metric_v1", "nr", ["arch.model=transformer"], "cnn or stats"),
+        ("saliency_student_v2", "saliency", ["arch.model=unet"], "encdec or lowres"),
+        ("learned_filter_v16", "filter", ["train=1"], "train is a table"),
+        ("learned_filter_v16", "filter", ["goals=2"], "goals is a table"),
+        ("learned_filter_v1", "filter", ["int8=1"], r"\[int8\]: must be a table"),
+    ],
+)
+def test_recipe_refuses_an_unknown_network_and_a_table_set_to_a_value(
+    recipe: str, kind: str, overrides: list[str], fragment: str
+) -> None:
+    """Found by a hostile pass: these reached the fit as a ValueError/TypeError (exit 1), or, for
+    an NR recipe, trained the CNN for any name that was not "stats"."""
+    from vmaf_tiny.errors import BadInputError
+    from vmaf_train.recipes import load_recipe, parse_overrides
+
+    with pytest.raises(BadInputError, match=fragment):
+        load_recipe(recipe, parse_overrides(overrides), kind=kind)
