@@ -38,7 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--models",
-        default="learned_filter_v1,learned_filter_v2,learned_filter_v3,learned_filter_v6,learned_filter_v9,learned_filter_v11,learned_filter_v13",
+        default="learned_filter_v1,learned_filter_v2,learned_filter_v3,learned_filter_v6,learned_filter_v9,learned_filter_v11,learned_filter_v13,learned_filter_v17",
         help="comma-separated zoo ids or .onnx paths (e.g. a fit run's model.onnx)",
     )
     ap.add_argument("--frames", type=int, default=50)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from vmaf_tiny._lazy import numpy as np  # numpy on first use (start-up)
 from vmaf_tiny.damage import DecodeLog, damaged_error, scan_log
-from vmaf_tiny.errors import BadInputError
+from vmaf_tiny.errors import BadInputError, DamagedInputError
 from vmaf_tiny.ffmpeg import FFmpeg, last_error_line, resolve_ffmpeg
 from vmaf_tiny.video_probe import probe
 from vmaf_tiny.video_spec import (
@@ -58,10 +58,12 @@ def frames_to_read(
     usable prefix there); that extra decode is the price of opting in.
 
     Raises:
-        BadInputError: the input is damaged and ``allow_damaged`` is false, or nothing usable.
+        DamagedInputError: the input is damaged and ``allow_damaged`` is false, or no frame
+            comes before its damage (then with or without ``allow_damaged``, and without advice
+            to rerun with it).
     """
     clean = info.n_frames if info.clean_frames is None else info.clean_frames
-    if info.damage and not allow_damaged:
+    if info.damage and not allow_damaged and clean > 0:
         raise damaged_error(
             info.path.name,
             list(info.damage),
@@ -71,7 +73,7 @@ def frames_to_read(
     if allow_damaged and spec is not None:
         clean = min(clean, locate_clean_frames(spec, ffmpeg or resolve_ffmpeg()))
     if clean <= 0:
-        raise BadInputError(
+        raise DamagedInputError(
             f"{info.path.name}: damaged stream with no usable frames (the damage starts at its "
             "first frame; --allow-damaged keeps only the frames before the first damage)"
         )

@@ -503,3 +503,21 @@ def test_pairs_that_score_but_may_not_mean_it_warn(
         assert res["n_frames"] == N
         assert any(said in w for w in res["warnings"]), res["warnings"]
         assert "warning: " in out.stderr and said in out.stderr
+
+
+def test_damage_in_the_first_frame_gets_no_advice_to_rerun(tmp_path: Path) -> None:
+    """A stream cut inside its first frame has nothing before the damage: one error, without
+    the "rerun with --allow-damaged" that would only be refused again (a hostile pass)."""
+    from vmaf_tiny.errors import DamagedInputError
+    from vmaf_tiny.video import frames_to_read, probe
+
+    cut = tmp_path / "cut0.y4m"
+    cut.write_bytes(b"YUV4MPEG2 W16 H16 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(100))
+    info = probe(cut)
+    assert info.damage and info.clean_frames == 0
+    for allow in (False, True):
+        with pytest.raises(DamagedInputError, match="no usable frames") as err:
+            frames_to_read(info, allow)
+        assert "rerun" not in str(err.value)
+    err_line = cli.one_line_error(run("filter", cut, "-o", tmp_path / "f.y4m"), "no usable frames")
+    assert "rerun" not in err_line and not (tmp_path / "f.y4m").exists()

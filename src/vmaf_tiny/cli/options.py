@@ -18,7 +18,7 @@ import typer
 from vmaf_tiny.bounds import MAX_THREADS, MAX_WORKERS
 
 #: The filter model ``vmaf-tiny filter`` (and ``make demo``) uses when ``--model`` is not given.
-DEFAULT_FILTER = "learned_filter_v13"
+DEFAULT_FILTER = "learned_filter_v17"
 
 __all__ = [
     "DEFAULT_FILTER",
