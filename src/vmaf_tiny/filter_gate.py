@@ -209,7 +209,10 @@ def _ungateable(e: DamagedInputError) -> DamagedInputError:
         "rerun with --allow-damaged --no-gate to filter the clean frames only (the quality "
         "gate cannot score a damaged stream)"
     )
-    return DamagedInputError(str(e).replace(e.hint or ALLOW_HINT, hint), hint)
+    said = e.hint or ALLOW_HINT
+    if said not in str(e):  # no advice to swap (nothing comes before the damage)
+        return e
+    return DamagedInputError(str(e).replace(said, hint), hint)
 
 
 def _gate_model(

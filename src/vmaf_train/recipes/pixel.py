@@ -100,8 +100,6 @@ INT8_DEFAULTS: dict[str, Any] = {
 
 def take(table: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> dict[str, Any]:
     """``defaults`` updated with ``table``; unknown keys or wrong types raise BadInputError."""
-    if not isinstance(table, Mapping):
-        raise BadInputError(f"{where}: must be a table of keys, got {table!r}")
     unknown = sorted(set(table) - set(defaults))
     if unknown:
         raise BadInputError(f"{where}: unknown key(s) {unknown} (known: {sorted(defaults)})")
